@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages SigmaOps needs to build, test and run. Idempotent: when nothing
+# is missing it prints nothing and exits 0. Needs root (or sudo) only when something is missing.
+#   installer/install-deps.sh           build + run dependencies
+#   installer/install-deps.sh --test    also what the tests need (sshd, Xvfb, clang for fuzzing)
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config git
+      qt6-base-dev libgl-dev libssh-dev libsentencepiece-dev sentencepiece libsqlite3-dev libpcre2-dev
+      catch2)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(openssh-server openssh-client xvfb xauth sqlite3 procps)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists when they are missing or older than a day.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+  $SUDO apt-get update -qq
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
