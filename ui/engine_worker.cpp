@@ -1,0 +1,166 @@
+// engine_worker.cpp - see engine_worker.h. Everything here but cancel() runs on the worker thread.
+#include "engine_worker.h"
+
+#include <assistant.h>
+#include <sigma/engine.h>
+
+#include <QFileInfo>
+
+namespace sigmaops::ui {
+
+namespace {
+
+QString qs(const std::string& s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
+
+QString stopName(sigma::StopReason stop) {
+    switch (stop) {
+    case sigma::StopReason::MaxTokens: return QStringLiteral("max tokens");
+    case sigma::StopReason::EndOfText: return QStringLiteral("end of text");
+    case sigma::StopReason::StopString: return QStringLiteral("stop string");
+    case sigma::StopReason::Cancelled: return QStringLiteral("cancelled");
+    case sigma::StopReason::CallbackStopped: return QStringLiteral("stopped");
+    }
+    return {};
+}
+
+QVector<Turn> turnsOf(const std::vector<sigma::ChatMessage>& conversation) {
+    QVector<Turn> turns;
+    for (const auto& m : conversation)
+        if (m.role == "user" || m.role == "assistant")
+            turns.push_back(Turn{qs(m.role), qs(m.content)});
+    return turns;
+}
+
+} // namespace
+
+void registerUiMetaTypes() {
+    qRegisterMetaType<ChatSettings>("sigmaops::ui::ChatSettings");
+    qRegisterMetaType<ModelSummary>("sigmaops::ui::ModelSummary");
+    qRegisterMetaType<ReplyStats>("sigmaops::ui::ReplyStats");
+    qRegisterMetaType<Turn>("sigmaops::ui::Turn");
+    qRegisterMetaType<QVector<Turn>>("QVector<sigmaops::ui::Turn>");
+}
+
+EngineWorker::EngineWorker() : QObject(nullptr) { registerUiMetaTypes(); }
+
+EngineWorker::~EngineWorker() = default;
+
+void EngineWorker::cancel() {
+    std::lock_guard lock(m_service_mutex);
+    if (m_service) m_service->cancel();
+}
+
+bool EngineWorker::rebuildService(QString* message) {
+    ChatOptions options;
+    options.sampling.temperature = static_cast<float>(m_settings.temperature);
+    options.sampling.max_tokens = m_settings.max_tokens;
+    options.history_db = m_settings.history_db.toStdString();
+    auto service = ChatService::create(m_model, options);
+    if (!service) {
+        *message = qs(service.error().message);
+        return false;
+    }
+    std::unique_ptr<ChatService> old;
+    {
+        std::lock_guard lock(m_service_mutex);
+        old = std::move(m_service);
+        m_service = std::move(service.value());
+    }
+    return true; // `old` closes its history connection here, outside the lock
+}
+
+void EngineWorker::configure(const ChatSettings& settings) {
+    m_settings = settings;
+    if (!m_model || !m_service) return;
+    const int64_t session = m_service->session_id();
+    QString message;
+    if (!rebuildService(&message)) {
+        emit error(tr("Applying settings failed: %1").arg(message));
+        return;
+    }
+    if (session != 0) {
+        if (auto r = m_service->resume(session); !r) {
+            emit error(tr("Could not continue session %1: %2").arg(session).arg(qs(r.error().message)));
+            emit conversationReset(0, {});
+        }
+    }
+}
+
+void EngineWorker::loadModel(const QString& path) {
+    const std::string file = path.toStdString();
+    sigma::Expected<std::shared_ptr<sigma::Model>> model =
+        sigma::unexpected(sigma::ErrorCode::Unsupported, "no CUDA");
+    QString device = QStringLiteral("CPU");
+#ifdef SIGMA_HAVE_CUDA
+    if (m_settings.prefer_gpu) {
+        sigma::LoadOptions gpu;
+        gpu.device = sigma::Device::Cuda;
+        model = sigma::Model::load(file, gpu);
+        if (model) device = QStringLiteral("CUDA");
+    }
+#endif
+    if (!model) model = sigma::Model::load(file, sigma::LoadOptions{});
+    if (!model) {
+        emit loadFailed(qs(model.error().message));
+        return;
+    }
+    std::shared_ptr<sigma::Model> previous = std::move(m_model);
+    m_model = std::move(model.value());
+    QString message;
+    if (!rebuildService(&message)) {
+        m_model = std::move(previous);
+        emit loadFailed(message);
+        return;
+    }
+    m_device = device;
+    const sigma::ModelInfo& info = m_model->info();
+    ModelSummary summary;
+    summary.path = path;
+    summary.name = info.name.empty() ? QFileInfo(path).completeBaseName() : qs(info.name);
+    summary.architecture = qs(info.architecture);
+    summary.device = device;
+    summary.chat_format = qs(info.chat_format);
+    summary.n_params = info.n_params;
+    summary.load_ms = m_model->load_ms();
+    emit modelLoaded(summary);
+    emit conversationReset(0, {});
+}
+
+void EngineWorker::send(const QString& text) {
+    if (!m_service) {
+        emit error(tr("No model is loaded. Use File > Open model... first."));
+        return;
+    }
+    auto reply = m_service->send(text.toStdString(), [this](std::string_view piece) {
+        emit token(QString::fromUtf8(piece.data(), static_cast<qsizetype>(piece.size())));
+        return true;
+    });
+    if (!reply) {
+        emit error(qs(reply.error().message));
+        return;
+    }
+    ReplyStats stats;
+    stats.n_prompt = reply->timings.n_prompt;
+    stats.n_decoded = reply->timings.n_decoded;
+    stats.prompt_tps = reply->timings.prompt_tps();
+    stats.decode_tps = reply->timings.decode_tps();
+    stats.stop = stopName(reply->stop);
+    stats.session_id = m_service->session_id();
+    emit replyFinished(stats);
+}
+
+void EngineWorker::newChat() {
+    if (m_service) m_service->new_conversation();
+    emit conversationReset(0, {});
+}
+
+void EngineWorker::resume(qint64 id) {
+    if (!m_service) return; // browsing history without a model: the UI shows it read-only
+    if (auto r = m_service->resume(id); !r) {
+        emit error(tr("Could not continue session %1: %2").arg(id).arg(qs(r.error().message)));
+        return;
+    }
+    emit conversationReset(id, turnsOf(m_service->conversation()));
+}
+
+} // namespace sigmaops::ui
