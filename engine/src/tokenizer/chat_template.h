@@ -32,8 +32,10 @@ ChatFormat detect_chat_format(std::string_view jinja_source, std::string_view ar
 // Renders `messages` (roles "system", "user", "assistant"). add_assistant opens an assistant turn
 // for the model to complete. Special tokens appear as text: encode the result with
 // parse_special = true and add_bos = false (the BOS text is part of the Llama3/Gemma/Mistral
-// output). Throws InvalidArgument for an unknown role, or for Gemma/Mistral when roles do not
-// alternate user/assistant as their templates require.
+// output). Throws InvalidArgument for a role the format cannot express (Sigma, Gemma and Mistral
+// know only system/user/assistant; ChatML and Llama3 take any role), for a system message that is
+// not first (Gemma, Mistral), or when Gemma/Mistral roles do not alternate user/assistant as
+// their templates require.
 std::string apply_chat_template(ChatFormat format, const std::vector<ChatMessage>& messages, bool add_assistant);
 
 }  // namespace sigma

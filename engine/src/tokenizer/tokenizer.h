@@ -95,16 +95,21 @@ protected:
     virtual bool strips_leading_space() const { return false; }
     // Throws InvalidArgument unless 0 <= id < n_vocab().
     void check_id(int32_t id) const;
-    // Splits `text` into runs of plain text and special tokens (control / user-defined, longest
-    // match first). Special-token fragments have token >= 0 and empty text.
+    // Splits `text` into runs of plain text and special tokens (control, plus user-defined when
+    // `user_defined`; longest match first). Special-token fragments have token >= 0, empty text.
+    // Without parse_special the whole text is one plain fragment.
     struct Fragment {
         int32_t token = -1;
         std::string_view text;
     };
-    std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+    std::vector<Fragment> split_special(std::string_view text, bool parse_special, bool user_defined) const;
+    // Bytes decode emits for `id`: token_bytes/token_text, minus the SentencePiece leading space
+    // while `at_start` (cleared by the first visible piece).
+    std::string decode_piece(int32_t id, bool& at_start, bool render_special) const;
+    friend class StreamDecoder;
 
     Vocab m_vocab;
-    std::unordered_map<std::string, int32_t> m_token_to_id;
+    std::unordered_map<std::string, int32_t> m_token_to_id;  // first id of each token text
     std::vector<int32_t> m_specials;  // control/user-defined ids, longest text first
     std::vector<int32_t> m_eog;       // sorted end-of-generation ids
 };
