@@ -58,7 +58,7 @@ def hf_forward(cfg, sd, ids):
     """Float64 forward in HF's convention (LlamaForCausalLM / Qwen2ForCausalLM, eager)."""
     W = {k: torch.from_numpy(v.astype(np.float64)) for k, v in sd.items()}
     D, H, Hkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd, eps, T = D // H, cfg["rms_norm_eps"], len(ids)
+    hd, eps, T = cfg.get("head_dim") or D // H, cfg["rms_norm_eps"], len(ids)
 
     def norm(x, w):
         return w * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
