@@ -97,7 +97,7 @@ struct Timings {
     double decode_tps() const { return decode_ms > 0 ? n_decoded * 1000.0 / decode_ms : 0; }
 };
 
-enum class StopReason { MaxTokens, EndOfText, StopString, Cancelled, CallbackStopped };
+enum class StopReason { MaxTokens, EndOfText, StopString, Cancelled, CallbackStopped, ContextFull };
 
 struct GenerateResult {
     std::string text;              // the generated text (without a matched stop string)

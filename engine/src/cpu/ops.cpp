@@ -1,0 +1,84 @@
+#include "cpu/ops.h"
+
+#include "gguf/gguf.h"
+
+#include <sigma/expected.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace sigma::cpu {
+
+using gguf::GgmlType;
+
+void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, std::vector<BlockQ8>& q8buf) {
+    const int64_t rows = W.rows(), cols = W.cols();
+    const uint64_t stride = W.row_stride();
+    const BlockQ8* xq = nullptr;
+    if (W.type == GgmlType::Q8_0) {
+        const int64_t nb = cols / 32;
+        q8buf.resize(static_cast<size_t>(T * nb));
+        for (int64_t t = 0; t < T; ++t) quantize_q8(x + t * cols, q8buf.data() + t * nb, cols);
+        xq = q8buf.data();
+    }
+    // Rows are split across threads; within a thread, blocks of rows are reused over all tokens
+    // so a weight row is read from memory once per call (decode is bound by exactly that read).
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+        constexpr int64_t RB = 16;
+        for (int64_t rb = r0; rb < r1; rb += RB) {
+            const int64_t re = std::min(r1, rb + RB);
+            for (int64_t t = 0; t < T; ++t) {
+                const float* xt = x + t * cols;
+                float* yt = y + t * rows;
+                for (int64_t r = rb; r < re; ++r) {
+                    const uint8_t* wr = W.data + r * stride;
+                    switch (W.type) {
+                    case GgmlType::F32: yt[r] = dot_f32(reinterpret_cast<const float*>(wr), xt, cols); break;
+                    case GgmlType::F16: yt[r] = dot_f16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
+                    case GgmlType::BF16: yt[r] = dot_bf16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
+                    case GgmlType::Q8_0: yt[r] = dot_q8_0(wr, xq + t * (cols / 32), cols); break;
+                    default: throw Exception(ErrorCode::Unsupported, "matmul: unsupported weight type");
+                    }
+                }
+            }
+        }
+    }, 64);
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+    const float scale = 1.0f / std::sqrt(float(ss / n) + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+void rope(float* v, int n_heads, int head_dim, int d_rot, int pos, float base, RopeStyle style) {
+    const int half = d_rot / 2;
+    for (int h = 0; h < n_heads; ++h) {
+        float* x = v + h * head_dim;
+        for (int i = 0; i < half; ++i) {
+            const double freq = std::pow(double(base), -2.0 * i / d_rot);
+            const double ang = pos * freq;
+            const float c = float(std::cos(ang)), s = float(std::sin(ang));
+            const int a = style == RopeStyle::RotateHalf ? i : 2 * i;
+            const int b = style == RopeStyle::RotateHalf ? i + half : 2 * i + 1;
+            const float x0 = x[a], x1 = x[b];
+            x[a] = x0 * c - x1 * s;
+            x[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void embed_row(const Tensor& emb, int64_t id, float* out) {
+    gguf::dequantize_row(emb.type, emb.row(id), out, emb.cols());
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void add_inplace(float* y, const float* b, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += b[i];
+}
+
+} // namespace sigma::cpu

@@ -1,0 +1,241 @@
+// Runtime-dispatched SIMD dot products. Each ISA variant is compiled with a function-level
+// target attribute, so the library itself needs no -march flag and runs on any x86-64.
+#include "cpu/simd.h"
+
+#include "gguf/gguf.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SIGMA_X86 1
+#endif
+
+namespace sigma::cpu {
+
+Isa detect_isa() {
+    static const Isa isa = [] {
+        Isa best = Isa::Scalar;
+#ifdef SIGMA_X86
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+            best = Isa::Avx2;
+        if (best == Isa::Avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl"))
+            best = Isa::Avx512;
+#endif
+        if (const char* env = std::getenv("SIGMA_CPU_ISA")) {
+            const std::string want = env;
+            if (want == "scalar") best = Isa::Scalar;
+            else if (want == "avx2" && best == Isa::Avx512) best = Isa::Avx2;
+        }
+        return best;
+    }();
+    return isa;
+}
+
+std::string isa_name(Isa isa) {
+    switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+// ---------------------------------------------------------------- scalar reference
+namespace ref {
+float dot_f32(const float* w, const float* x, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += w[i] * x[i];
+    return s;
+}
+float dot_f16(const uint16_t* w, const float* x, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += gguf::fp16_to_fp32(w[i]) * x[i];
+    return s;
+}
+float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += gguf::bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; ++b) {
+        int32_t acc = 0;
+        for (int i = 0; i < 32; ++i) acc += int32_t(w[b].qs[i]) * int32_t(x[b].qs[i]);
+        s += float(acc) * gguf::fp16_to_fp32(w[b].d) * x[b].d;
+    }
+    return s;
+}
+} // namespace ref
+
+void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[i]));
+        const float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
+        out[b].d = d;
+        for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<int8_t>(std::lrintf(v[i] * id));
+    }
+}
+
+#ifdef SIGMA_X86
+// ---------------------------------------------------------------- AVX2 + FMA + F16C
+__attribute__((target("avx2,fma,f16c"))) static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_f32_avx2(const float* w, const float* x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) s += w[i] * x[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_t* w, const float* x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 8)));
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) s += gguf::fp16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i wi = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i))), 16);
+        a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(wi), _mm256_loadu_ps(x + i), a0);
+    }
+    float s = hsum256(a0);
+    for (; i < n; ++i) s += gguf::bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static inline __m256 q8_block_avx2(const gguf::Q8_0Block& w, const BlockQ8& x,
+                                                                         __m256i ones) {
+    const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+    // |w| * sign(x, w): unsigned x signed bytes, pairs summed to i16, then to i32.
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+    const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(w.d) * x.d), p);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_avx2(const void* w_blocks, const BlockQ8* x, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        acc0 = _mm256_add_ps(acc0, q8_block_avx2(w[b], x[b], ones));
+        acc1 = _mm256_add_ps(acc1, q8_block_avx2(w[b + 1], x[b + 1], ones));
+    }
+    for (; b < nb; ++b) acc0 = _mm256_add_ps(acc0, q8_block_avx2(w[b], x[b], ones));
+    return hsum256(_mm256_add_ps(acc0, acc1));
+}
+
+// ---------------------------------------------------------------- AVX-512
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f32_avx512(const float* w, const float* x, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += w[i] * x[i];
+    return s;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f16_avx512(const uint16_t* w, const float* x, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i)));
+        __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16)));
+        a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += gguf::fp16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_bf16_avx512(const uint16_t* w, const float* x, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i w0 = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), 16);
+        __m512i w1 = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16))), 16);
+        a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(w0), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(w1), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += gguf::bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+#endif
+
+float dot_f32(const float* w, const float* x, int64_t n) {
+#ifdef SIGMA_X86
+    switch (detect_isa()) {
+    case Isa::Avx512: return dot_f32_avx512(w, x, n);
+    case Isa::Avx2: return dot_f32_avx2(w, x, n);
+    default: break;
+    }
+#endif
+    return ref::dot_f32(w, x, n);
+}
+
+float dot_f16(const uint16_t* w, const float* x, int64_t n) {
+#ifdef SIGMA_X86
+    switch (detect_isa()) {
+    case Isa::Avx512: return dot_f16_avx512(w, x, n);
+    case Isa::Avx2: return dot_f16_avx2(w, x, n);
+    default: break;
+    }
+#endif
+    return ref::dot_f16(w, x, n);
+}
+
+float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+#ifdef SIGMA_X86
+    switch (detect_isa()) {
+    case Isa::Avx512: return dot_bf16_avx512(w, x, n);
+    case Isa::Avx2: return dot_bf16_avx2(w, x, n);
+    default: break;
+    }
+#endif
+    return ref::dot_bf16(w, x, n);
+}
+
+float dot_q8_0(const void* w, const BlockQ8* x, int64_t n) {
+#ifdef SIGMA_X86
+    if (detect_isa() != Isa::Scalar) return dot_q8_0_avx2(w, x, n);
+#endif
+    return ref::dot_q8_0(w, x, n);
+}
+
+} // namespace sigma::cpu

@@ -1,0 +1,36 @@
+// simd.h - dot products between one weight row (F32, F16, BF16 or Q8_0) and f32/Q8 activations,
+// with the instruction set picked once at run time (AVX-512, AVX2+FMA+F16C, or scalar).
+// These are the hot loops of CPU decode; everything else in the CPU backend is plain C++.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sigma::cpu {
+
+// Activations quantized for Q8_0 weights: same blocks of 32 but with an f32 scale.
+struct BlockQ8 {
+    float d;
+    int8_t qs[32];
+};
+
+enum class Isa { Scalar, Avx2, Avx512 };
+Isa detect_isa();                 // cached; SIGMA_CPU_ISA=scalar|avx2|avx512 overrides (for tests)
+std::string isa_name(Isa isa);
+
+// n is a multiple of 32 for Q8_0; any n for the others.
+float dot_f32(const float* w, const float* x, int64_t n);
+float dot_f16(const uint16_t* w, const float* x, int64_t n);
+float dot_bf16(const uint16_t* w, const float* x, int64_t n);
+float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n);
+void quantize_q8(const float* x, BlockQ8* out, int64_t n);   // n multiple of 32
+
+// The scalar reference versions, for tests of the SIMD ones.
+namespace ref {
+float dot_f32(const float* w, const float* x, int64_t n);
+float dot_f16(const uint16_t* w, const float* x, int64_t n);
+float dot_bf16(const uint16_t* w, const float* x, int64_t n);
+float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n);
+}
+
+} // namespace sigma::cpu
