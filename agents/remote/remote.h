@@ -237,7 +237,8 @@ public:
     const ConnectOptions& options() const { return m_options; }
 
 private:
-    ConnectOptions m_options;
+    ConnectOptions m_options;                   // its prompter: m_serial_prompter
+    std::unique_ptr<Prompter> m_serial_prompter;  // one question at a time across workers
     std::mutex m_mutex;
     std::map<std::string, std::unique_ptr<Session>> m_idle;
 };
