@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       qt6-base-dev libgl-dev libssh-dev libsentencepiece-dev sentencepiece libsqlite3-dev libpcre2-dev
-      catch2)
+      catch2 nlohmann-json3-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(openssh-server openssh-client xvfb xauth sqlite3 procps)
 fi
