@@ -106,3 +106,20 @@ TEST_CASE("spm: bad input is reported", "[tokenizer][spm]") {
     auto tok = sigma::Tokenizer::from_spm_file(k_dir + "spm.model");
     CHECK_THROWS_AS(tok->token_bytes(5000), sigma::Exception);
 }
+
+TEST_CASE("spm: StreamDecoder drops the dummy-prefix space and joins byte-fallback characters",
+          "[tokenizer][spm][stream]") {
+    auto tok = sigma::Tokenizer::from_spm_file(k_dir + "spm.model");
+    const std::string text = "Hello 北京 🦙 Grüße";
+    const auto ids = tok->encode(text, true, false);
+    sigma::StreamDecoder dec(*tok);
+    std::string all;
+    for (int32_t id : ids) {
+        const std::string piece = dec.push(id);
+        CHECK(sigma::is_valid_utf8(piece));
+        all += piece;
+    }
+    all += dec.flush();
+    CHECK(all == text);
+    CHECK(all == tok->decode(ids));
+}

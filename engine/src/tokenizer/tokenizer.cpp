@@ -221,7 +221,18 @@ std::unique_ptr<Tokenizer> Tokenizer::create(const Vocab& vocab) {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_spm_file(const std::string& path) { return load_spm_file(path); }
 
+static std::unique_ptr<Tokenizer> from_gguf_keys(const gguf::File& file);
+
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
+    try {
+        return from_gguf_keys(file);
+    } catch (const Exception& e) {
+        rethrow_with_stage("loading the tokenizer from " + file.path() + " (tokenizer.ggml.* keys)", e);
+    }
+}
+
+// from_gguf without the error stage: reads the keys into a Vocab and builds the tokenizer.
+static std::unique_ptr<Tokenizer> from_gguf_keys(const gguf::File& file) {
     auto model = file.get_string("tokenizer.ggml.model");
     if (!model || *model == "none") return nullptr;
     Vocab v;
@@ -244,11 +255,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
     v.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(v.model == "llama" || v.pre == "llama-bpe");
     v.add_eos = file.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
     v.chat_template = file.get_string("tokenizer.chat_template").value_or("");
-    try {
-        return create(v);
-    } catch (const Exception& e) {
-        rethrow_with_stage("loading the tokenizer from GGUF keys tokenizer.ggml.*", e);
-    }
+    return Tokenizer::create(v);
 }
 
 }  // namespace sigma
