@@ -1,0 +1,97 @@
+// test_ui_window.cpp - the main window without a model: the no-model panel names every place
+// a model is looked up, offers "Open model...", and nothing crashes; the history list still works.
+#include "test_ui_util.h"
+
+#include <assistant.h>
+#include <history/history.h>
+#include <mainwindow.h>
+#include <sessions_model.h>
+#include <transcript_view.h>
+
+#include <catch2/catch.hpp>
+
+#include <QListView>
+#include <QPlainTextEdit>
+#include <QPushButton>
+
+using sigmaops::ui::MainWindow;
+using sigmaops::ui::StartOptions;
+
+TEST_CASE("without a model the window shows where models are looked up", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = home.file("history.db");
+    options.use_settings = false;
+
+    MainWindow window(options);
+    window.show();
+    window.start();
+    REQUIRE(uitest::waitFor([&] { return !window.noModelText().isEmpty(); }, 2000));
+    const QString text = window.noModelText();
+    for (const std::string& p : sigmaops::model_search_paths())
+        CHECK(text.contains(QString::fromStdString(p)));
+    CHECK(text.contains("missing.gguf"));
+    CHECK(text.contains("SIGMAOPS_MODEL"));
+    auto* open = window.findChild<QPushButton*>("openModelButton");
+    REQUIRE(open);
+    CHECK(open->isVisible());
+    CHECK_FALSE(window.modelReady());
+    auto* input = window.findChild<QPlainTextEdit*>("input");
+    REQUIRE(input);
+    CHECK_FALSE(input->isEnabled());
+    // Sending without a model is a no-op, not a crash.
+    window.sendInput();
+    CHECK_FALSE(window.busy());
+    CHECK(window.historyPath() == options.history_path);
+    CHECK(window.sessionsModel()->isOpen());
+}
+
+TEST_CASE("without a model, past sessions can still be read", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString db = home.file("history.db");
+    {
+        auto h = sigmaops::history::History::open(db.toStdString());
+        REQUIRE(h);
+        auto s = (*h)->create_session("sshd refuses logins", "m", "");
+        REQUIRE(s);
+        REQUIRE((*h)->add_message(*s, "user", "sshd refuses logins"));
+        REQUIRE((*h)->add_message(*s, "assistant", "Look at `journalctl -u ssh`."));
+    }
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = db;
+    options.use_settings = false;
+    MainWindow window(options);
+    window.show();
+    window.start();
+    REQUIRE(window.sessionsModel()->rowCount() == 1);
+    auto* view = window.findChild<QListView*>("sessionsView");
+    REQUIRE(view);
+    view->setCurrentIndex(window.sessionsModel()->index(0));
+    REQUIRE(window.transcript()->turns().size() == 2);
+    CHECK(window.transcript()->toPlainText().contains("journalctl -u ssh"));
+    CHECK(window.transcript()->toPlainText().contains("sshd refuses logins"));
+}
+
+TEST_CASE("the transcript streams pieces and renders code blocks", "[ui][window]") {
+    uitest::app();
+    sigmaops::ui::TranscriptView view;
+    view.appendUser("disk full");
+    view.beginAssistant();
+    CHECK(view.replyOpen());
+    for (const char* piece : {"Run:\n", "```\n", "df -h", "\n```\n", "then **check** `du`."})
+        view.appendPiece(QString::fromUtf8(piece));
+    CHECK(view.toPlainText().contains("df -h"));
+    view.finishAssistant("5 tokens, 10.0 tok/s");
+    CHECK_FALSE(view.replyOpen());
+    REQUIRE(view.turns().size() == 2);
+    CHECK(view.turns()[1].text == "Run:\n```\ndf -h\n```\nthen **check** `du`.");
+    const QString plain = view.toPlainText();
+    CHECK(plain.contains("df -h"));
+    CHECK_FALSE(plain.contains("```"));
+    CHECK(plain.contains("then check du."));
+    CHECK(plain.contains("10.0 tok/s"));
+}

@@ -1,0 +1,192 @@
+// test_ui_worker.cpp - EngineWorker on a real QThread with a real tiny model (random weights, a
+// real SentencePiece tokenizer): the reply streams as token() signals, ends with replyFinished,
+// and the exchange lands in the history database; Stop cancels mid-reply; resume reloads a
+// session; and the whole window sends a message and shuts its thread down mid-reply.
+#include "test_ui_util.h"
+
+#include <engine_worker.h>
+#include <history/history.h>
+#include <mainwindow.h>
+#include <sessions_model.h>
+#include <tiny_model.h>
+#include <transcript_view.h>
+
+#include <catch2/catch.hpp>
+
+#include <QPlainTextEdit>
+
+using namespace sigmaops::ui;
+
+namespace {
+
+QString writeModel(const uitest::TempHome& home) {
+    const QString path = home.file("tiny.gguf");
+    sigma::testing::TinyModelSpec spec;
+    spec.spm_model = SIGMAOPS_FIXTURES "/tokenizer/spm.model";
+    spec.name = "sigma-tiny-ui";
+    sigma::testing::write_tiny_model(path.toStdString(), spec);
+    return path;
+}
+
+// A worker on its own thread, the way MainWindow runs it, with everything it emits recorded.
+struct WorkerRig {
+    QThread thread;
+    EngineWorker* worker = new EngineWorker;   // no parent; deleted on its thread when it finishes
+    QObject receiver;                          // lives on the test (UI) thread: queued delivery
+    QStringList pieces;
+    QVector<ReplyStats> finished;
+    QStringList errors;
+    QStringList loadErrors;
+    QVector<ModelSummary> loaded;
+    QVector<QPair<qint64, QVector<Turn>>> resets;
+    Qt::HANDLE tokenThread = nullptr;
+
+    WorkerRig() {
+        worker->moveToThread(&thread);
+        QObject::connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
+        QObject::connect(worker, &EngineWorker::token, &receiver, [this](const QString& p) {
+            pieces << p;
+            tokenThread = QThread::currentThreadId();
+        });
+        QObject::connect(worker, &EngineWorker::replyFinished, &receiver, [this](const ReplyStats& s) { finished << s; });
+        QObject::connect(worker, &EngineWorker::error, &receiver, [this](const QString& e) { errors << e; });
+        QObject::connect(worker, &EngineWorker::loadFailed, &receiver, [this](const QString& e) { loadErrors << e; });
+        QObject::connect(worker, &EngineWorker::modelLoaded, &receiver, [this](const ModelSummary& m) { loaded << m; });
+        QObject::connect(worker, &EngineWorker::conversationReset, &receiver,
+                         [this](qint64 id, const QVector<Turn>& t) { resets.push_back({id, t}); });
+        thread.start();
+    }
+    ~WorkerRig() {
+        worker->cancel();
+        thread.quit();
+        thread.wait();
+    }
+    template <typename... Args>
+    void call(const char* slot, Args&&... args) {
+        REQUIRE(QMetaObject::invokeMethod(worker, slot, Qt::QueuedConnection, std::forward<Args>(args)...));
+    }
+};
+
+} // namespace
+
+TEST_CASE("the worker streams a reply from a real model through its thread into the history", "[ui][worker]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString model = writeModel(home);
+    const QString db = home.file("history.db");
+
+    WorkerRig rig;
+    ChatSettings settings;
+    settings.history_db = db;
+    settings.temperature = 0;     // greedy: deterministic
+    settings.max_tokens = 24;
+    rig.call("configure", Q_ARG(sigmaops::ui::ChatSettings, settings));
+    rig.call("loadModel", Q_ARG(QString, model));
+    REQUIRE(uitest::waitFor([&] { return !rig.loaded.isEmpty() || !rig.loadErrors.isEmpty(); }, 30000));
+    REQUIRE(rig.loadErrors.isEmpty());
+    CHECK(rig.loaded[0].name == "sigma-tiny-ui");
+    CHECK(rig.loaded[0].architecture == "sigma");
+    CHECK(rig.loaded[0].device == "CPU");
+
+    rig.call("send", Q_ARG(QString, "Why is my disk full?"));
+    REQUIRE(uitest::waitFor([&] { return !rig.finished.isEmpty() || !rig.errors.isEmpty(); }, 60000));
+    REQUIRE(rig.errors.isEmpty());
+    const ReplyStats stats = rig.finished[0];
+    CHECK(stats.n_decoded > 0);
+    CHECK(stats.n_decoded <= 24);
+    CHECK(stats.decode_tps > 0);
+    CHECK(stats.n_prompt > 0);
+    REQUIRE(stats.session_id != 0);
+    CHECK(rig.tokenThread == QThread::currentThreadId());  // delivered queued, on the UI thread
+    if (stats.stop != "end of text") CHECK_FALSE(rig.pieces.isEmpty());
+    const QString streamed = rig.pieces.join(QString());
+
+    // The exchange is in the database, readable through another connection.
+    SessionsModel sessions;
+    REQUIRE(sessions.open(db));
+    REQUIRE(sessions.rowCount() == 1);
+    CHECK(sessions.index(0).data(SessionsModel::IdRole).toLongLong() == stats.session_id);
+    auto turns = sessions.messages(stats.session_id);
+    REQUIRE(turns);
+    REQUIRE(turns->size() == 2);
+    CHECK((*turns)[0].role == "user");
+    CHECK((*turns)[0].text == "Why is my disk full?");
+    CHECK((*turns)[1].role == "assistant");
+    CHECK((*turns)[1].text == streamed);
+
+    // New chat, then resume: the worker reloads the session and reports its turns.
+    rig.call("newChat");
+    rig.call("resume", Q_ARG(qint64, stats.session_id));
+    REQUIRE(uitest::waitFor([&] {
+        return std::any_of(rig.resets.begin(), rig.resets.end(), [&](const auto& r) { return r.first == stats.session_id; });
+    }, 10000));
+    const auto& resumed = rig.resets.back();
+    CHECK(resumed.first == stats.session_id);
+    REQUIRE(resumed.second.size() == 2);
+    CHECK(resumed.second[1].text == streamed);
+
+    // A second message continues the same session.
+    rig.call("send", Q_ARG(QString, "And /var/log?"));
+    REQUIRE(uitest::waitFor([&] { return rig.finished.size() == 2 || !rig.errors.isEmpty(); }, 60000));
+    REQUIRE(rig.errors.isEmpty());
+    CHECK(rig.finished[1].session_id == stats.session_id);
+    REQUIRE(sessions.refresh());
+    CHECK(sessions.rowCount() == 1);
+    CHECK(sessions.index(0).data(SessionsModel::MessageCountRole).toLongLong() == 4);
+}
+
+TEST_CASE("Stop cancels a reply in progress from the UI thread", "[ui][worker]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString model = writeModel(home);
+    WorkerRig rig;
+    ChatSettings settings;
+    settings.history_db = home.file("history.db");
+    settings.temperature = 1.0;
+    settings.max_tokens = 4000;
+    rig.call("configure", Q_ARG(sigmaops::ui::ChatSettings, settings));
+    rig.call("loadModel", Q_ARG(QString, model));
+    REQUIRE(uitest::waitFor([&] { return !rig.loaded.isEmpty() || !rig.loadErrors.isEmpty(); }, 30000));
+    REQUIRE(rig.loadErrors.isEmpty());
+    rig.call("send", Q_ARG(QString, "Tell me everything about systemd."));
+    uitest::waitFor([&] { return !rig.pieces.isEmpty() || !rig.finished.isEmpty(); }, 30000);
+    rig.worker->cancel();  // direct call from this (UI) thread
+    REQUIRE(uitest::waitFor([&] { return !rig.finished.isEmpty() || !rig.errors.isEmpty(); }, 30000));
+    REQUIRE(rig.errors.isEmpty());
+    // Either it stopped because we asked, or the random model ended on its own first.
+    CHECK((rig.finished[0].stop == "cancelled" || rig.finished[0].stop == "end of text"));
+    CHECK(rig.finished[0].n_decoded < 4000);
+}
+
+TEST_CASE("the window loads a model, sends, lists the session, and joins its thread mid-reply", "[ui][worker]") {
+    uitest::app();
+    uitest::TempHome home;
+    StartOptions options;
+    options.model_path = writeModel(home);
+    options.history_path = home.file("history.db");
+    options.use_settings = false;
+    {
+        MainWindow window(options);
+        window.show();
+        window.start();
+        REQUIRE(uitest::waitFor([&] { return window.modelReady(); }, 30000));
+        CHECK(window.noModelText().isEmpty());
+        auto* input = window.findChild<QPlainTextEdit*>("input");
+        REQUIRE(input);
+        input->setPlainText("How do I list failed units?");
+        window.sendInput();
+        CHECK(window.busy());
+        REQUIRE(uitest::waitFor([&] { return !window.busy(); }, 60000));
+        REQUIRE(window.transcript()->turns().size() == 2);
+        CHECK(window.transcript()->turns()[0].text == "How do I list failed units?");
+        CHECK(window.sessionsModel()->rowCount() == 1);
+        CHECK(window.transcript()->toPlainText().contains("tok/s"));
+
+        // Leave with a reply in flight: the destructor cancels, quits and joins the engine thread.
+        input->setPlainText("Another question");
+        window.sendInput();
+        CHECK(window.busy());
+        uitest::waitFor([] { return false; }, 100);
+    }
+    SUCCEED("window destroyed with a reply in flight");
+}
