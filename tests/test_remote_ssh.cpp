@@ -1,0 +1,482 @@
+// Remote transport against a real OpenSSH server (tests/sshd_fixture.h): host keys, every auth
+// method and its failures, streaming exec / exit codes / cancel, atomic SFTP writes, the pool,
+// and that no secret reaches the log. Needs root (sshd, test account); otherwise skipped.
+#include <catch2/catch.hpp>
+
+#include "remote/remote.h"
+#include "sshd_fixture.h"
+
+#include <sys/mount.h>
+
+#include <cstring>
+
+#include <atomic>
+#include <mutex>
+
+using namespace sigmaops::remote;
+using namespace std::chrono_literals;
+using sshd_test::SshdFixture;
+using sshd_test::TestUser;
+
+namespace {
+
+// Answers from a script; counts what it was asked. Never accepts a host key unless told to.
+struct ScriptedPrompter : Prompter {
+    bool accept_host = false;
+    std::string password, passphrase;
+    int n_host_questions = 0, n_secret_questions = 0;
+    std::string last_notice;
+    bool confirm_host_key(const std::string&, int, const std::string&, const std::string& fp) override {
+        ++n_host_questions;
+        REQUIRE(fp.rfind("SHA256:", 0) == 0);
+        return accept_host;
+    }
+    std::optional<SecretString> ask_secret(SecretKind kind, const std::string&) override {
+        ++n_secret_questions;
+        const std::string& s = kind == SecretKind::KeyPassphrase ? passphrase : password;
+        if (s.empty()) return std::nullopt;
+        return SecretString(s);
+    }
+    void notify(const std::string& m) override { last_notice = m; }
+};
+
+HostProfile profile(const SshdFixture& f, const std::string& user, const std::string& key = "") {
+    HostProfile h;
+    h.name = "testhost";
+    h.hostname = "127.0.0.1";
+    h.port = f.port;
+    h.user = user;
+    if (!key.empty()) h.identity_files = {key};
+    return h;
+}
+
+ConnectOptions options(const SshdFixture& f, Prompter* p, std::vector<AuthMethod> methods) {
+    ConnectOptions o;
+    o.paths.ssh_config = f.dir + "/no_ssh_config";
+    o.paths.app_hosts = f.dir + "/hosts.conf";
+    o.paths.known_hosts = f.known_hosts;
+    o.paths.app_known_hosts = f.app_known_hosts;
+    o.prompter = p;
+    o.auth_methods = std::move(methods);
+    o.agent_socket = f.dir + "/no-agent.sock";
+    o.max_password_attempts = 1;
+    return o;
+}
+
+std::unique_ptr<Session> connect_root(const SshdFixture& f) {
+    ScriptedPrompter p;
+    auto s = Session::connect(profile(f, "root", f.key), options(f, &p, {AuthMethod::PublicKey}));
+    INFO((s ? "" : s.error().message));
+    REQUIRE(s);
+    return std::move(*s);
+}
+
+}  // namespace
+
+TEST_CASE("remote: every auth method succeeds and each failure says why", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    TestUser user;
+    ScriptedPrompter p;
+
+    SECTION("ssh-agent with the key") {
+        auto o = options(f, &p, {AuthMethod::Agent});
+        o.agent_socket = f.start_agent(true);
+        auto s = Session::connect(profile(f, TestUser::name), o);
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        auto r = (*s)->exec("whoami");
+        REQUIRE(r);
+        CHECK(r->out == std::string(TestUser::name) + "\n");
+    }
+    SECTION("ssh-agent with no keys") {
+        auto o = options(f, &p, {AuthMethod::Agent});
+        o.agent_socket = f.start_agent(false);
+        auto s = Session::connect(profile(f, TestUser::name), o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Auth);
+        CHECK_THAT(s.error().message, Catch::Contains("ssh-agent has no keys"));
+    }
+    SECTION("key file") {
+        auto s = Session::connect(profile(f, TestUser::name, f.key), options(f, &p, {AuthMethod::PublicKey}));
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        CHECK(p.n_secret_questions == 0);
+    }
+    SECTION("key file with a passphrase, asked once") {
+        p.passphrase = f.passphrase;
+        auto s = Session::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey}));
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        CHECK(p.n_secret_questions == 1);
+    }
+    SECTION("wrong key") {
+        auto s = Session::connect(profile(f, TestUser::name, f.wrong_key), options(f, &p, {AuthMethod::PublicKey}));
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Auth);
+        CHECK_THAT(s.error().message, Catch::Contains("server refused key " + f.wrong_key));
+        CHECK(p.n_secret_questions == 0);
+    }
+    SECTION("password") {
+        p.password = user.password;
+        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+    }
+    SECTION("wrong password") {
+        p.password = "not-the-password";
+        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Auth);
+        CHECK_THAT(s.error().message, Catch::Contains("password: password rejected"));
+    }
+    SECTION("keyboard-interactive") {
+        p.password = user.password;
+        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive}));
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        CHECK(p.n_secret_questions >= 1);
+    }
+}
+
+TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusal writes nothing", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    ScriptedPrompter p;
+    auto o = options(f, &p, {AuthMethod::PublicKey});
+    const auto host = profile(f, "root", f.key);
+
+    SECTION("changed key is refused without asking, even if accepted elsewhere") {
+        sshd_test::run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f.dir + "/other_host"});
+        std::string other = sshd_test::read_text(f.dir + "/other_host.pub");
+        sshd_test::write_text(f.known_hosts, "[127.0.0.1]:" + std::to_string(f.port) + " " + other);
+        p.accept_host = true;
+        auto s = Session::connect(host, o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::HostKey);
+        CHECK_THAT(s.error().message, Catch::Contains("REMOTE HOST IDENTIFICATION HAS CHANGED"));
+        CHECK_THAT(p.last_notice, Catch::Contains("REMOTE HOST IDENTIFICATION HAS CHANGED"));
+        CHECK(p.n_host_questions == 0);
+        CHECK_FALSE(std::filesystem::exists(f.app_known_hosts));
+    }
+    SECTION("unknown key refused by the user: nothing written") {
+        sshd_test::write_text(f.known_hosts, "# empty\n");
+        const std::string before = sshd_test::read_text(f.known_hosts);
+        p.accept_host = false;
+        auto s = Session::connect(host, o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::HostKey);
+        CHECK(p.n_host_questions == 1);
+        CHECK(sshd_test::read_text(f.known_hosts) == before);
+        CHECK_FALSE(std::filesystem::exists(f.app_known_hosts));
+    }
+    SECTION("unknown key without a prompter is refused") {
+        std::filesystem::remove(f.known_hosts);
+        o.prompter = nullptr;
+        auto s = Session::connect(host, o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::HostKey);
+        CHECK_FALSE(std::filesystem::exists(f.known_hosts));
+        CHECK_FALSE(std::filesystem::exists(f.app_known_hosts));
+    }
+    SECTION("unknown key accepted is pinned in the app's file, then not asked again") {
+        std::filesystem::remove(f.known_hosts);
+        p.accept_host = true;
+        auto s = Session::connect(host, o);
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        CHECK(p.n_host_questions == 1);
+        CHECK_FALSE(std::filesystem::exists(f.known_hosts));  // ~/.ssh/known_hosts is never written
+        const std::string pinned = sshd_test::read_text(f.app_known_hosts);
+        CHECK_THAT(pinned, Catch::Contains(f.host_pub.substr(0, f.host_pub.rfind(' '))));
+        ScriptedPrompter refuse;
+        auto again = Session::connect(host, options(f, &refuse, {AuthMethod::PublicKey}));
+        REQUIRE(again);
+        CHECK(refuse.n_host_questions == 0);
+    }
+}
+
+TEST_CASE("remote: connection errors are clear", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    ScriptedPrompter p;
+    auto o = options(f, &p, {AuthMethod::PublicKey});
+    SECTION("refused") {
+        auto h = profile(f, "root", f.key);
+        h.port = sshd_test::free_port();
+        auto s = Session::connect(h, o);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Network);
+        CHECK_THAT(s.error().message, Catch::Contains("connection refused"));
+    }
+    SECTION("timeout (a port that accepts but never speaks)") {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(listen(fd, 4) == 0);
+        socklen_t len = sizeof a;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        auto h = profile(f, "root", f.key);
+        h.port = ntohs(a.sin_port);
+        o.connect_timeout = 700ms;
+        auto t0 = std::chrono::steady_clock::now();
+        auto s = Session::connect(h, o);
+        close(fd);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Network);
+        INFO(s.error().message);
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    }
+}
+
+TEST_CASE("remote: exec streams, reports exit codes, env/cwd, timeouts, caps, and cancel kills", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    auto s = connect_root(f);
+
+    SECTION("first line of a 5-second command arrives within 1 second") {
+        auto t0 = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::duration first{};
+        ExecOptions o;
+        o.on_output = [&](Stream st, std::string_view b) {
+            if (st == Stream::Stdout && b.find("first") != std::string_view::npos) {
+                first = std::chrono::steady_clock::now() - t0;
+                return false;  // seen it: stop the command
+            }
+            return true;
+        };
+        auto r = s->exec("echo first; sleep 5; echo last", o);
+        REQUIRE(r);
+        CHECK(first > 0s);
+        CHECK(first < 1s);
+        CHECK(r->cancelled);
+        CHECK(r->elapsed < 3s);
+    }
+    SECTION("exit codes and separate streams") {
+        auto r = s->exec("echo out; echo err >&2; exit 3");
+        REQUIRE(r);
+        REQUIRE(r->exit_status);
+        CHECK(*r->exit_status == 3);
+        CHECK(r->out == "out\n");
+        CHECK(r->err == "err\n");
+        auto ok = s->exec("true");
+        REQUIRE(ok);
+        CHECK(ok->ok());
+    }
+    SECTION("environment and working directory") {
+        ExecOptions o;
+        o.env["SIGMA_X"] = "it's a value";
+        o.working_dir = f.dir;
+        auto r = s->exec("pwd; echo \"$SIGMA_X\"", o);
+        REQUIRE(r);
+        CHECK(r->out == f.dir + "\nit's a value\n");
+    }
+    SECTION("timeout stops the command") {
+        ExecOptions o;
+        o.timeout = 500ms;
+        auto r = s->exec("sleep 30", o);
+        REQUIRE(r);
+        CHECK(r->timed_out);
+        CHECK_FALSE(r->ok());
+        CHECK(r->elapsed < 3s);
+    }
+    SECTION("output cap stops an endless command") {
+        ExecOptions o;
+        o.max_output_bytes = 100000;
+        auto r = s->exec("yes", o);
+        REQUIRE(r);
+        CHECK(r->truncated);
+        CHECK(r->out.size() == 100000);
+    }
+    SECTION("cancelled sleep 100 is gone on the server within 2 seconds") {
+        std::atomic<bool> cancel{false};
+        std::atomic<int> remote_pid{0};
+        ExecOptions o;
+        o.cancel = &cancel;
+        o.on_output = [&](Stream, std::string_view b) {
+            remote_pid = std::atoi(std::string(b).c_str());
+            return true;
+        };
+        std::thread canceller([&] {
+            while (remote_pid == 0) std::this_thread::sleep_for(10ms);
+            std::this_thread::sleep_for(200ms);
+            cancel = true;
+        });
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = s->exec("echo $$; exec sleep 100", o);
+        canceller.join();
+        REQUIRE(r);
+        CHECK(r->cancelled);
+        REQUIRE(remote_pid > 0);
+        bool gone = false;
+        while (std::chrono::steady_clock::now() - t0 < 2200ms && !gone) {
+            gone = kill(remote_pid, 0) != 0 ||
+                   sshd_test::read_text("/proc/" + std::to_string(remote_pid.load()) + "/stat").find(" Z ") != std::string::npos;
+            if (!gone) std::this_thread::sleep_for(20ms);
+        }
+        CHECK(gone);
+        CHECK(std::chrono::steady_clock::now() - t0 < 2200ms + 200ms);
+        CHECK(r->exit_signal == "TERM");
+    }
+}
+
+TEST_CASE("remote: SFTP writes are atomic, keep owner and mode, fail cleanly", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+
+    SECTION("50 MB overwrite: a reader sees old or new, never a mix; owner and mode kept") {
+        TestUser user;
+        auto s = connect_root(f);
+        const std::string path = f.dir + "/big.bin";
+        const std::string old_content(50u << 20, 'o');
+        std::string new_content(50u << 20, 'n');
+        new_content[123] = 'x';
+        sshd_test::write_text(path, old_content, 0640);
+        REQUIRE(chown(path.c_str(), user.uid, user.gid) == 0);
+        std::atomic<bool> done{false};
+        std::atomic<int> n_reads{0}, n_bad{0}, n_new{0};
+        std::thread reader([&] {
+            while (!done) {
+                std::string got = sshd_test::read_text(path);
+                ++n_reads;
+                if (got == new_content) ++n_new;
+                else if (got != old_content) ++n_bad;
+            }
+        });
+        auto w = s->write_file(path, new_content);
+        std::this_thread::sleep_for(200ms);
+        done = true;
+        reader.join();
+        INFO((w ? "" : w.error().message));
+        REQUIRE(w);
+        CHECK(n_bad == 0);
+        CHECK(n_reads > 1);
+        CHECK(n_new > 0);
+        CHECK(sshd_test::read_text(path) == new_content);
+        struct stat st{};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        CHECK((st.st_mode & 07777) == 0640);
+        CHECK(st.st_uid == user.uid);
+        CHECK(st.st_gid == user.gid);
+        auto back = s->read_file(path);
+        REQUIRE(back);
+        CHECK(*back == new_content);
+        for (const auto& e : std::filesystem::directory_iterator(f.dir))
+            CHECK(e.path().filename().string().find(".sigmaops-") == std::string::npos);
+    }
+    SECTION("new file gets the requested mode") {
+        auto s = connect_root(f);
+        REQUIRE(s->write_file(f.dir + "/new.txt", "hello\n", 0600));
+        auto st = s->stat(f.dir + "/new.txt");
+        REQUIRE(st);
+        CHECK(st->mode == 0600);
+        CHECK(sshd_test::read_text(f.dir + "/new.txt") == "hello\n");
+    }
+    SECTION("read-only directory: fails cleanly, original intact") {
+        TestUser user;
+        const std::string ro = f.dir + "/ro";
+        std::filesystem::create_directory(ro);
+        sshd_test::write_text(ro + "/file.txt", "original\n", 0644);
+        REQUIRE(chown((ro + "/file.txt").c_str(), user.uid, user.gid) == 0);
+        REQUIRE(chown(ro.c_str(), user.uid, user.gid) == 0);
+        REQUIRE(chmod(ro.c_str(), 0555) == 0);
+        ScriptedPrompter p;
+        p.password = user.password;
+        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        REQUIRE(s);
+        auto w = (*s)->write_file(ro + "/file.txt", "new content\n");
+        REQUIRE_FALSE(w);
+        CHECK(w.error().code == ErrorCode::Io);
+        CHECK_THAT(w.error().message, Catch::Contains("permission denied"));
+        CHECK(sshd_test::read_text(ro + "/file.txt") == "original\n");
+        CHECK(std::distance(std::filesystem::directory_iterator(ro), std::filesystem::directory_iterator()) == 1);
+    }
+    SECTION("full file system: fails cleanly, original intact") {
+        const std::string full = f.dir + "/full";
+        std::filesystem::create_directory(full);
+        if (mount("tmpfs", full.c_str(), "tmpfs", 0, "size=1m") != 0) {
+            WARN("skipped (full file system case): cannot mount a 1 MiB tmpfs here: " << strerror(errno));
+            return;
+        }
+        struct Unmount { std::string p; ~Unmount() { umount2(p.c_str(), MNT_DETACH); } } unmount{full};
+        sshd_test::write_text(full + "/file.txt", "original\n", 0644);
+        auto s = connect_root(f);
+        auto w = s->write_file(full + "/file.txt", std::string(3u << 20, 'z'));
+        REQUIRE_FALSE(w);
+        CHECK(w.error().code == ErrorCode::Io);
+        CHECK_THAT(w.error().message, Catch::Contains("original is unchanged"));
+        CHECK(sshd_test::read_text(full + "/file.txt") == "original\n");
+        CHECK(std::distance(std::filesystem::directory_iterator(full), std::filesystem::directory_iterator()) == 1);
+    }
+}
+
+TEST_CASE("remote: one command on 20 hosts in parallel takes about the time of one", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    // 20 host names in the app's hosts.conf, all pointing at the one sshd (20 connections).
+    std::string conf;
+    std::vector<std::string> hosts;
+    for (int i = 1; i <= 20; ++i) {
+        hosts.push_back("sim" + std::to_string(i));
+        conf += "Host " + hosts.back() + "\n  HostName 127.0.0.1\n  Port " + std::to_string(f.port) +
+                "\n  User root\n  IdentityFile " + f.key + "\n";
+    }
+    sshd_test::write_text(f.dir + "/hosts.conf", conf);
+    ScriptedPrompter p;
+    ConnectionPool pool(options(f, &p, {AuthMethod::PublicKey}));
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = run_on_hosts(pool, hosts, "sleep 1; hostname", 20);
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(results.size() == 20);
+    char hn[256] = {};
+    gethostname(hn, sizeof hn - 1);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        CHECK(results[i].host == hosts[i]);
+        INFO(results[i].host << ": " << (results[i].result ? "" : results[i].result.error().message));
+        REQUIRE(results[i].result);
+        CHECK(results[i].result->ok());
+        CHECK(results[i].result->out == std::string(hn) + "\n");
+    }
+    INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(took < 2500ms);
+    // Connections are reused: a second round does not reconnect (and is still parallel).
+    auto t1 = std::chrono::steady_clock::now();
+    auto again = run_on_hosts(pool, hosts, "sleep 1; true", 20);
+    CHECK(std::chrono::steady_clock::now() - t1 < 2000ms);
+    for (auto& r : again) CHECK(r.result);
+}
+
+TEST_CASE("remote: no secret reaches the log", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture f;
+    TestUser user;
+    const std::string log_path = f.dir + "/sigmaops-remote.log";
+    auto log_file = std::make_shared<std::ofstream>(log_path);
+    auto mutex = std::make_shared<std::mutex>();
+    set_log_sink([log_file, mutex](int level, std::string_view m) {
+        std::lock_guard<std::mutex> lock(*mutex);
+        *log_file << level << " " << m << "\n";
+    }, 4 /* SSH_LOG_FUNCTIONS: everything */);
+    {
+        ScriptedPrompter p;
+        p.password = user.password;
+        p.passphrase = f.passphrase;
+        REQUIRE(Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password})));
+        REQUIRE(Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive})));
+        REQUIRE(Session::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey})));
+        ScriptedPrompter wrong;
+        wrong.password = user.password + "x";
+        CHECK_FALSE(Session::connect(profile(f, TestUser::name), options(f, &wrong, {AuthMethod::Password})));
+    }
+    set_log_sink(nullptr, 0);
+    log_file->close();
+    const std::string text = sshd_test::read_text(log_path);
+    CHECK(text.size() > 1000);  // logging really was on
+    CHECK(text.find(user.password) == std::string::npos);
+    CHECK(text.find(f.passphrase) == std::string::npos);
+    const std::string sshd_log = sshd_test::read_text(f.log_file);
+    CHECK(sshd_log.find(user.password) == std::string::npos);
+    CHECK(sshd_log.find(f.passphrase) == std::string::npos);
+}
