@@ -1,0 +1,221 @@
+// Benchmark of DiffQKV decode attention (kernels.h) on the current GPU.
+// Shapes: Sigma-1.5B (32/4/16, d 64) and its GQA twin (32/16/16), bf16 cache, contexts
+// 2K..128K, batch 1 and 8; full attention and selective V (k = 100, per head and union).
+// Timing: CUDA events around 50 calls after 5 warm-ups (mean per call). The cache buffers are
+// rotated (several copies, >= 256 MiB in all) so that small problems are not served from L2.
+// Bandwidth: bytes of K and V the call must read (+ q and out) per second, and its share of the
+// device-to-device copy bandwidth measured in the same run (1 GiB cudaMemcpy, read + written).
+// Output: one JSON object per line on stdout.
+// Usage: bench_attention [--quick] [--iters N]
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+#define CHECK_CUDA(call)                                                                              \
+    do {                                                                                              \
+        const cudaError_t e_ = (call);                                                                \
+        if (e_ != cudaSuccess) {                                                                      \
+            std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            std::exit(1);                                                                             \
+        }                                                                                             \
+    } while (0)
+
+using sigmaops::kernels::DecodeAttentionParams;
+using sigmaops::kernels::DType;
+
+int g_warmup = 5, g_iters = 50;
+
+// Device-to-device copy bandwidth, bytes read + written per second.
+double copy_bandwidth() {
+    const size_t bytes = size_t(1) << 30;
+    void *a = nullptr, *b = nullptr;
+    CHECK_CUDA(cudaMalloc(&a, bytes));
+    CHECK_CUDA(cudaMalloc(&b, bytes));
+    CHECK_CUDA(cudaMemset(a, 1, bytes));
+    cudaEvent_t e0, e1;
+    CHECK_CUDA(cudaEventCreate(&e0));
+    CHECK_CUDA(cudaEventCreate(&e1));
+    for (int i = 0; i < 3; ++i) CHECK_CUDA(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+    const int n = 10;
+    CHECK_CUDA(cudaEventRecord(e0));
+    for (int i = 0; i < n; ++i) CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
+    CHECK_CUDA(cudaEventRecord(e1));
+    CHECK_CUDA(cudaEventSynchronize(e1));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+    cudaFree(a);
+    cudaFree(b);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return 2.0 * bytes * n / (ms * 1e-3);
+}
+
+__global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
+    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+        uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+        x ^= x >> 13;
+        x *= 0x5bd1e995u;
+        x ^= x >> 15;
+        p[i] = __float2bfloat16((float(x & 0xffffu) / 65535.0f - 0.5f) * 3.0f);
+    }
+}
+
+struct Result {
+    double us;
+    double bytes;
+};
+
+// One measured configuration. Returns mean µs per call over g_iters calls.
+Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni) {
+    const size_t k_elems = size_t(batch) * n_k * ctx * d, v_elems = size_t(batch) * n_v * ctx * d;
+    const size_t set_bytes = (k_elems + v_elems) * 2;
+    const int n_sets = int(std::clamp<size_t>((size_t(256) << 20) / set_bytes + 1, 1, 64));
+    std::vector<void*> ks(n_sets), vs(n_sets);
+    for (int i = 0; i < n_sets; ++i) {
+        CHECK_CUDA(cudaMalloc(&ks[i], k_elems * 2));
+        CHECK_CUDA(cudaMalloc(&vs[i], v_elems * 2));
+        fill_random_bf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(ks[i]), k_elems, 17u + i);
+        fill_random_bf16<<<1024, 256>>>(static_cast<__nv_bfloat16*>(vs[i]), v_elems, 91u + i);
+    }
+    void* q = nullptr;
+    float* out = nullptr;
+    int* lens = nullptr;
+    CHECK_CUDA(cudaMalloc(&q, size_t(batch) * n_q * d * 4));
+    CHECK_CUDA(cudaMalloc(&out, size_t(batch) * n_q * d * 4));
+    CHECK_CUDA(cudaMalloc(&lens, batch * sizeof(int)));
+    {
+        std::vector<float> hq(size_t(batch) * n_q * d);
+        std::mt19937 rng(5);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (float& x : hq) x = nd(rng);
+        CHECK_CUDA(cudaMemcpy(q, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
+        std::vector<int> hl(batch, ctx);
+        CHECK_CUDA(cudaMemcpy(lens, hl.data(), batch * sizeof(int), cudaMemcpyHostToDevice));
+    }
+    DecodeAttentionParams p;
+    p.batch = batch;
+    p.n_q = n_q;
+    p.n_k = n_k;
+    p.n_v = n_v;
+    p.d_qk = p.d_v = d;
+    p.max_ctx = ctx;
+    p.max_seq_len = ctx;
+    p.q = q;
+    p.q_type = DType::F32;
+    p.kv_type = DType::BF16;
+    p.seq_lens = lens;
+    p.out = out;
+    p.top_k = top_k;
+    p.top_k_union = uni;
+    p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
+    void* ws = nullptr;
+    CHECK_CUDA(cudaMalloc(&ws, p.workspace_bytes));
+    CHECK_CUDA(cudaMemset(ws, 0, p.workspace_bytes));
+    p.workspace = ws;
+    CHECK_CUDA(cudaDeviceSynchronize());
+
+    auto call = [&](int i) {
+        p.k_cache = ks[i % n_sets];
+        p.v_cache = vs[i % n_sets];
+        const sigmaops::kernels::Status st = sigmaops::kernels::decode_attention(p);
+        if (!st.ok()) {
+            std::fprintf(stderr, "%s\n", st.error.c_str());
+            std::exit(1);
+        }
+    };
+    for (int i = 0; i < g_warmup; ++i) call(i);
+    CHECK_CUDA(cudaDeviceSynchronize());
+    cudaEvent_t e0, e1;
+    CHECK_CUDA(cudaEventCreate(&e0));
+    CHECK_CUDA(cudaEventCreate(&e1));
+    CHECK_CUDA(cudaEventRecord(e0));
+    for (int i = 0; i < g_iters; ++i) call(i);
+    CHECK_CUDA(cudaEventRecord(e1));
+    CHECK_CUDA(cudaEventSynchronize(e1));
+    CHECK_CUDA(cudaGetLastError());
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+
+    // Bytes the call must move: K (all rows), V (all rows, or the selected rows), q, out.
+    const double k_bytes = double(k_elems) * 2;
+    double v_bytes = double(v_elems) * 2;
+    if (top_k > 0) {
+        const int gv = n_q / n_v;
+        v_bytes = double(batch) * n_v * std::min<double>(double(gv) * top_k, ctx) * d * 2;
+    }
+    const double bytes = k_bytes + v_bytes + double(batch) * n_q * d * (4 + 4);
+    for (int i = 0; i < n_sets; ++i) {
+        cudaFree(ks[i]);
+        cudaFree(vs[i]);
+    }
+    cudaFree(q);
+    cudaFree(out);
+    cudaFree(lens);
+    cudaFree(ws);
+    return {ms * 1e3 / g_iters, bytes};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) g_iters = std::atoi(argv[++i]);
+    }
+    int n_dev = 0;
+    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
+        std::printf("{\"skipped\": \"no GPU\"}\n");
+        return 0;
+    }
+    cudaDeviceProp prop{};
+    CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+    const double copy_bw = copy_bandwidth();
+    std::printf("{\"kind\": \"device\", \"gpu\": \"%s\", \"sms\": %d, \"copy_GBps\": %.1f}\n", prop.name,
+                prop.multiProcessorCount, copy_bw / 1e9);
+    std::fflush(stdout);
+
+    struct Variant {
+        const char* name;
+        int n_q, n_k, n_v, top_k;
+        bool uni;
+    };
+    const Variant variants[] = {
+        {"sigma", 32, 4, 16, 0, false},   {"gqa", 32, 16, 16, 0, false},
+        {"sigma_selv100", 32, 4, 16, 100, false}, {"sigma_selv100_union", 32, 4, 16, 100, true},
+        {"gqa_selv100", 32, 16, 16, 100, false},
+    };
+    std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
+    std::vector<int> batches = {1, 8};
+    if (quick) {
+        ctxs = {4096, 32768};
+        batches = {1};
+    }
+    for (int batch : batches)
+        for (int ctx : ctxs)
+            for (const Variant& v : variants) {
+                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni);
+                const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
+                std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
+                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"us\": %.2f, \"bytes\": %.0f, "
+                            "\"GBps\": %.1f, \"pct_copy_bw\": %.1f}\n",
+                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, r.us, r.bytes, gbps,
+                            100.0 * gbps * 1e9 / copy_bw);
+                std::fflush(stdout);
+            }
+    return 0;
+}

@@ -1,0 +1,194 @@
+// Public launcher of decode attention (kernels.h): checks the problem, sizes the split, carves
+// the workspace and dispatches to one configuration (KV type x d_qk x d_v), each instantiated in
+// its own decode_attention_<kv>_<dqk>_<dv>.cu.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "decode_attention.cuh"
+
+namespace sigmaops::kernels {
+namespace attn {
+
+#define SIGMAOPS_DECLARE_CONFIG(T, DQK, DV) extern template Status run_config<T, DQK, DV>(const Plan&, bool);
+SIGMAOPS_DECLARE_CONFIG(__nv_bfloat16, 64, 64)
+SIGMAOPS_DECLARE_CONFIG(__nv_bfloat16, 64, 128)
+SIGMAOPS_DECLARE_CONFIG(__nv_bfloat16, 128, 64)
+SIGMAOPS_DECLARE_CONFIG(__nv_bfloat16, 128, 128)
+SIGMAOPS_DECLARE_CONFIG(__half, 64, 64)
+SIGMAOPS_DECLARE_CONFIG(__half, 64, 128)
+SIGMAOPS_DECLARE_CONFIG(__half, 128, 64)
+SIGMAOPS_DECLARE_CONFIG(__half, 128, 128)
+#undef SIGMAOPS_DECLARE_CONFIG
+
+namespace {
+
+int pow2_at_least(int n) {
+    int p = 1;
+    while (p < n) p *= 2;
+    return p;
+}
+
+size_t align256(size_t n) { return (n + 255) & ~size_t(255); }
+
+// Multiprocessors of the current device (cached per device).
+int sm_count(std::string& err) {
+    static int cached[64] = {};
+    int dev = 0;
+    if (cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) {
+        err = std::string("decode_attention: cudaGetDevice: ") + cudaGetErrorString(e);
+        return 0;
+    }
+    if (dev < 64 && cached[dev] > 0) return cached[dev];
+    int n = 0;
+    if (cudaError_t e = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev); e != cudaSuccess) {
+        err = std::string("decode_attention: cudaDeviceGetAttribute: ") + cudaGetErrorString(e);
+        return 0;
+    }
+    if (dev < 64) cached[dev] = n;
+    return n;
+}
+
+struct Layout {
+    size_t counters, part_o, part_ml, scores, head_ml, idx, total;
+};
+
+// Shape checks shared by the size query and the launcher; empty string = supported.
+std::string check_shapes(const DecodeAttentionParams& p) {
+    auto bad = [](const std::string& what) { return "decode_attention: " + what; };
+    if (p.batch < 1 || p.n_q < 1 || p.n_k < 1 || p.n_v < 1 || p.max_ctx < 1)
+        return bad("batch, n_q, n_k, n_v and max_ctx must be positive");
+    if (p.n_q % p.n_k != 0 || p.n_q % p.n_v != 0)
+        return bad("n_k (" + std::to_string(p.n_k) + ") and n_v (" + std::to_string(p.n_v) + ") must divide n_q (" +
+                   std::to_string(p.n_q) + ")");
+    if ((p.d_qk != 64 && p.d_qk != 128) || (p.d_v != 64 && p.d_v != 128))
+        return bad("unsupported head size d_qk=" + std::to_string(p.d_qk) + " d_v=" + std::to_string(p.d_v) +
+                   " (supported: 64, 128)");
+    if (p.kv_type != DType::BF16 && p.kv_type != DType::F16) return bad("KV cache must be BF16 or F16");
+    if (p.q_type != DType::BF16 && p.q_type != DType::F32) return bad("q must be F32 or BF16");
+    if (p.max_seq_len < 0 || p.max_seq_len > p.max_ctx) return bad("max_seq_len must be in [0, max_ctx]");
+    if (p.top_k < 0) return bad("top_k must be >= 0");
+    if (int64_t(p.max_ctx) * std::max(p.d_qk, p.d_v) > (int64_t(1) << 30)) return bad("max_ctx too large");
+    return {};
+}
+
+attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
+    attn::Geometry g{};
+    g.batch = p.batch;
+    g.n_q = p.n_q;
+    g.n_k = p.n_k;
+    g.n_v = p.n_v;
+    g.max_ctx = p.max_ctx;
+    g.gk = p.n_q / p.n_k;
+    g.gv = p.n_q / p.n_v;
+    g.tiles_per_group = (g.gk + kMaxTileHeads - 1) / kMaxTileHeads;
+    g.tile_heads = (g.gk + g.tiles_per_group - 1) / g.tiles_per_group;
+    const int max_len = p.max_seq_len > 0 ? p.max_seq_len : p.max_ctx;
+    // One wave of two blocks per SM: as many slices as fit, at least 64 keys each.
+    const int rows = p.batch * p.n_k * g.tiles_per_group;
+    int splits = std::max(1, (2 * sms) / rows);
+    splits = std::min(splits, std::max(1, (max_len + 63) / 64));
+    g.n_splits = std::min(splits, kMaxSplits);
+    const float scale = p.scale != 0.0f ? p.scale : 1.0f / std::sqrt(float(p.d_qk));
+    g.scale_log2 = scale * kLog2e;
+    g.top_k = p.top_k > 0 ? std::min(p.top_k, p.max_ctx) : 0;
+    g.q_is_bf16 = p.q_type == DType::BF16;
+    return g;
+}
+
+Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
+    Layout l{};
+    size_t off = 0;
+    const size_t heads = size_t(p.batch) * p.n_q;
+    l.counters = off;
+    off += align256(size_t(p.batch) * p.n_k * g.tiles_per_group * sizeof(int));
+    l.part_o = off;
+    off += align256(heads * g.n_splits * p.d_v * sizeof(float));
+    l.part_ml = off;
+    off += align256(heads * g.n_splits * 2 * sizeof(float));
+    if (g.top_k > 0) {
+        l.scores = off;
+        off += align256(heads * p.max_ctx * sizeof(float));
+        l.head_ml = off;
+        off += align256(heads * 2 * sizeof(float));
+        l.idx = off;
+        off += align256(heads * g.top_k * sizeof(int));
+    }
+    l.total = off;
+    return l;
+}
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
+}  // namespace
+}  // namespace attn
+
+std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
+    if (!attn::check_shapes(p).empty()) return 0;
+    std::string err;
+    const int sms = attn::sm_count(err);
+    if (sms <= 0) return 0;
+    return attn::layout(p, attn::geometry(p, sms)).total;
+}
+
+Status decode_attention(const DecodeAttentionParams& p) {
+    using namespace attn;
+    if (std::string e = check_shapes(p); !e.empty()) return {e};
+    if (!p.q || !p.k_cache || !p.v_cache || !p.seq_lens || !p.out || !p.workspace)
+        return {"decode_attention: null pointer among q, k_cache, v_cache, seq_lens, out, workspace"};
+    if (!aligned16(p.q) || !aligned16(p.k_cache) || !aligned16(p.v_cache) || !aligned16(p.workspace))
+        return {"decode_attention: q, k_cache, v_cache and workspace must be 16-byte aligned"};
+    std::string err;
+    const int sms = sm_count(err);
+    if (sms <= 0) return {err};
+    Plan plan{};
+    plan.g = geometry(p, sms);
+    const Layout l = layout(p, plan.g);
+    if (p.workspace_bytes < l.total)
+        return {"decode_attention: workspace too small (" + std::to_string(p.workspace_bytes) + " < " +
+                std::to_string(l.total) + " bytes; see decode_attention_workspace_bytes)"};
+    char* ws = static_cast<char*>(p.workspace);
+    Buffers& b = plan.buf;
+    b.q = p.q;
+    b.k = p.k_cache;
+    b.v = p.v_cache;
+    b.seq_lens = p.seq_lens;
+    b.out = p.out;
+    b.counters = reinterpret_cast<int*>(ws + l.counters);
+    b.part_o = reinterpret_cast<float*>(ws + l.part_o);
+    b.part_ml = reinterpret_cast<float2*>(ws + l.part_ml);
+    if (plan.g.top_k > 0) {
+        b.scores = reinterpret_cast<float*>(ws + l.scores);
+        b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
+        b.idx = reinterpret_cast<int*>(ws + l.idx);
+    }
+    const Geometry& g = plan.g;
+    // Register slots for the tile heads sharing one V head (split) / a V head's heads (gather).
+    plan.hpv_split = pow2_at_least(std::min(g.gv, g.tile_heads));
+    plan.hpv_gather = pow2_at_least(std::min(g.gv, kMaxTileHeads));
+    const int max_len = p.max_seq_len > 0 ? p.max_seq_len : p.max_ctx;
+    plan.topk_cache = max_len * 4 <= kTopkCacheBytes ? max_len : 0;
+    plan.union_smem = (size_t((p.max_ctx + 31) / 32) + size_t(g.gv) * g.top_k) * sizeof(int);
+    const bool union_gather = g.top_k > 0 && p.top_k_union;
+    if (union_gather && g.top_k < max_len && plan.union_smem > size_t(kUnionSmemBytes))
+        return {"decode_attention: top_k_union needs " + std::to_string(plan.union_smem) +
+                " bytes of shared memory (max_ctx/8 + 4*top_k*n_q/n_v), more than " +
+                std::to_string(kUnionSmemBytes)};
+    if (union_gather && g.top_k >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
+    plan.stream = static_cast<cudaStream_t>(p.stream);
+
+    const bool bf = p.kv_type == DType::BF16;
+    const int key = (p.d_qk == 128 ? 2 : 0) + (p.d_v == 128 ? 1 : 0);
+    switch (key + (bf ? 0 : 4)) {
+        case 0: return run_config<__nv_bfloat16, 64, 64>(plan, union_gather);
+        case 1: return run_config<__nv_bfloat16, 64, 128>(plan, union_gather);
+        case 2: return run_config<__nv_bfloat16, 128, 64>(plan, union_gather);
+        case 3: return run_config<__nv_bfloat16, 128, 128>(plan, union_gather);
+        case 4: return run_config<__half, 64, 64>(plan, union_gather);
+        case 5: return run_config<__half, 64, 128>(plan, union_gather);
+        case 6: return run_config<__half, 128, 64>(plan, union_gather);
+        default: return run_config<__half, 128, 128>(plan, union_gather);
+    }
+}
+
+}  // namespace sigmaops::kernels

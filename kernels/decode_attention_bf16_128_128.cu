@@ -1,0 +1,6 @@
+// Decode attention, one configuration: KV cache bf16, d_qk 128, d_v 128 (see decode_attention.cuh).
+#include "decode_attention.cuh"
+
+namespace sigmaops::kernels::attn {
+SIGMAOPS_DECODE_ATTENTION_CONFIG(__nv_bfloat16, 128, 128)
+}  // namespace sigmaops::kernels::attn

@@ -1,0 +1,357 @@
+// Tolerance tests of the DiffQKV decode attention kernels (kernels.h) against CPU twins:
+// plain loops with double accumulation, over a grid of head layouts, head sizes, sequence
+// lengths, batches, cache and query types; selective V with k >= len equals full attention and
+// k = 100 equals the twin's own top-100 (per head and per-V-group union).
+// Without a GPU every case prints "skipped: no GPU" and passes (CTest reports it skipped).
+// SIGMAOPS_TEST_QUICK=1 runs a reduced grid (for compute-sanitizer).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+using sigmaops::kernels::DecodeAttentionParams;
+using sigmaops::kernels::DType;
+
+bool have_gpu() {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+bool quick() {
+    const char* v = std::getenv("SIGMAOPS_TEST_QUICK");
+    return v && *v && std::string(v) != "0";
+}
+
+#define CUDA_OK(call)                                                              \
+    do {                                                                           \
+        const cudaError_t e_ = (call);                                             \
+        INFO(#call << ": " << cudaGetErrorString(e_));                             \
+        REQUIRE(e_ == cudaSuccess);                                                \
+    } while (0)
+
+struct Shape {
+    int n_q, n_k, n_v, d_qk, d_v;
+};
+
+// Host-side element conversions (round to nearest even), and back.
+uint16_t to_bits(float f, DType t) {
+    if (t == DType::BF16) {
+        const __nv_bfloat16 h = __float2bfloat16_rn(f);
+        uint16_t b;
+        std::memcpy(&b, &h, 2);
+        return b;
+    }
+    const __half h = __float2half_rn(f);
+    uint16_t b;
+    std::memcpy(&b, &h, 2);
+    return b;
+}
+float from_bits(uint16_t b, DType t) {
+    if (t == DType::BF16) {
+        __nv_bfloat16_raw r;
+        r.x = b;
+        return __bfloat162float(__nv_bfloat16(r));
+    }
+    __half_raw r;
+    r.x = b;
+    return __half2float(__half(r));
+}
+
+// CPU twin. q (B, n_q, d_qk), k (B, n_k, max_ctx, d_qk), v (B, n_v, max_ctx, d_v) as the
+// floats the GPU sees. top_k == 0: full softmax attention. top_k > 0: softmax over all keys,
+// then sum p_t v_t over each head's top_k keys (or over the union of its V group's top_k sets).
+std::vector<double> cpu_attention(const Shape& s, int batch, int max_ctx, const std::vector<int>& lens,
+                                  const std::vector<float>& q, const std::vector<float>& k,
+                                  const std::vector<float>& v, int top_k, bool uni) {
+    const int gk = s.n_q / s.n_k, gv = s.n_q / s.n_v;
+    const double scale = 1.0 / std::sqrt(double(s.d_qk));
+    std::vector<double> out(size_t(batch) * s.n_q * s.d_v, 0.0);
+    for (int b = 0; b < batch; ++b) {
+        const int len = lens[b];
+        if (len == 0) continue;
+        // probabilities and top-k sets for every head of this sequence
+        std::vector<std::vector<double>> p(s.n_q, std::vector<double>(len));
+        std::vector<std::vector<int>> top(s.n_q);
+        for (int h = 0; h < s.n_q; ++h) {
+            const int kh = h / gk;
+            const float* qh = &q[(size_t(b) * s.n_q + h) * s.d_qk];
+            double mx = -1e300;
+            for (int t = 0; t < len; ++t) {
+                const float* kt = &k[((size_t(b) * s.n_k + kh) * max_ctx + t) * s.d_qk];
+                double dot = 0.0;
+                for (int d = 0; d < s.d_qk; ++d) dot += double(qh[d]) * double(kt[d]);
+                p[h][t] = dot * scale;
+                mx = std::max(mx, p[h][t]);
+            }
+            double sum = 0.0;
+            for (int t = 0; t < len; ++t) sum += (p[h][t] = std::exp(p[h][t] - mx));
+            for (int t = 0; t < len; ++t) p[h][t] /= sum;
+            std::vector<int> order(len);
+            std::iota(order.begin(), order.end(), 0);
+            const int kk = top_k > 0 ? std::min(top_k, len) : len;
+            std::partial_sort(order.begin(), order.begin() + kk, order.end(),
+                              [&](int a, int c) { return p[h][a] > p[h][c]; });
+            top[h].assign(order.begin(), order.begin() + kk);
+        }
+        for (int h = 0; h < s.n_q; ++h) {
+            const int vh = h / gv;
+            std::vector<int> rows;
+            if (uni) {
+                std::set<int> u;
+                for (int h2 = vh * gv; h2 < (vh + 1) * gv; ++h2) u.insert(top[h2].begin(), top[h2].end());
+                rows.assign(u.begin(), u.end());
+            } else {
+                rows = top[h];
+            }
+            double* o = &out[(size_t(b) * s.n_q + h) * s.d_v];
+            for (int t : rows) {
+                const float* vt = &v[((size_t(b) * s.n_v + vh) * max_ctx + t) * s.d_v];
+                for (int d = 0; d < s.d_v; ++d) o[d] += p[h][t] * double(vt[d]);
+            }
+        }
+    }
+    return out;
+}
+
+struct Case {
+    Shape s;
+    std::vector<int> lens;
+    DType kv = DType::BF16;
+    DType qt = DType::F32;
+    int top_k = 0;
+    bool uni = false;
+};
+
+std::string describe(const Case& c) {
+    std::string l;
+    for (int x : c.lens) l += std::to_string(x) + ",";
+    return std::to_string(c.s.n_q) + "/" + std::to_string(c.s.n_k) + "/" + std::to_string(c.s.n_v) +
+           " d_qk " + std::to_string(c.s.d_qk) + " d_v " + std::to_string(c.s.d_v) + " lens " + l +
+           (c.kv == DType::BF16 ? " kv bf16" : " kv f16") + (c.qt == DType::BF16 ? " q bf16" : " q f32") +
+           " top_k " + std::to_string(c.top_k) + (c.uni ? " union" : "");
+}
+
+// Runs one case twice (the second call checks the workspace is left ready) and compares both
+// outputs with the CPU twin: max |gpu - ref| <= tol * max |ref| and every output written.
+void run_case(const Case& c, std::mt19937& rng) {
+    INFO(describe(c));
+    const Shape& s = c.s;
+    const int batch = int(c.lens.size());
+    const int max_len = *std::max_element(c.lens.begin(), c.lens.end());
+    const int max_ctx = std::max(1, max_len) + 3;  // spare positions hold poison
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+
+    const size_t nq = size_t(batch) * s.n_q * s.d_qk;
+    const size_t nk = size_t(batch) * s.n_k * max_ctx * s.d_qk;
+    const size_t nv = size_t(batch) * s.n_v * max_ctx * s.d_v;
+    std::vector<float> qf(nq), kf(nk), vf(nv);
+    std::vector<uint16_t> qb(nq), kb(nk), vb(nv);
+    for (size_t i = 0; i < nq; ++i) {
+        const float x = nd(rng) * 1.5f;
+        qb[i] = to_bits(x, DType::BF16);
+        qf[i] = c.qt == DType::BF16 ? from_bits(qb[i], DType::BF16) : x;
+    }
+    const uint16_t poison = c.kv == DType::BF16 ? 0x7fc0 : 0x7e00;  // NaN past each length
+    auto fill = [&](std::vector<float>& f, std::vector<uint16_t>& bits, int heads, int d) {
+        for (int b = 0; b < batch; ++b)
+            for (int h = 0; h < heads; ++h)
+                for (int t = 0; t < max_ctx; ++t)
+                    for (int e = 0; e < d; ++e) {
+                        const size_t i = ((size_t(b) * heads + h) * max_ctx + t) * d + e;
+                        if (t < c.lens[b]) {
+                            bits[i] = to_bits(nd(rng), c.kv);
+                            f[i] = from_bits(bits[i], c.kv);
+                        } else {
+                            bits[i] = poison;
+                            f[i] = 0.0f;
+                        }
+                    }
+    };
+    fill(kf, kb, s.n_k, s.d_qk);
+    fill(vf, vb, s.n_v, s.d_v);
+    const std::vector<double> ref = cpu_attention(s, batch, max_ctx, c.lens, qf, kf, vf, c.top_k, c.uni);
+
+    void *dq = nullptr, *dk = nullptr, *dv = nullptr, *dws = nullptr;
+    int* dlens = nullptr;
+    float* dout = nullptr;
+    const size_t n_out = size_t(batch) * s.n_q * s.d_v;
+    CUDA_OK(cudaMalloc(&dq, nq * 4));
+    CUDA_OK(cudaMalloc(&dk, nk * 2));
+    CUDA_OK(cudaMalloc(&dv, nv * 2));
+    CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dlens), batch * sizeof(int)));
+    CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dout), n_out * 4));
+    if (c.qt == DType::BF16)
+        CUDA_OK(cudaMemcpy(dq, qb.data(), nq * 2, cudaMemcpyHostToDevice));
+    else
+        CUDA_OK(cudaMemcpy(dq, qf.data(), nq * 4, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dk, kb.data(), nk * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dv, vb.data(), nv * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dlens, c.lens.data(), batch * sizeof(int), cudaMemcpyHostToDevice));
+
+    DecodeAttentionParams p;
+    p.batch = batch;
+    p.n_q = s.n_q;
+    p.n_k = s.n_k;
+    p.n_v = s.n_v;
+    p.d_qk = s.d_qk;
+    p.d_v = s.d_v;
+    p.max_ctx = max_ctx;
+    p.max_seq_len = max_len;
+    p.q = dq;
+    p.q_type = c.qt;
+    p.k_cache = dk;
+    p.v_cache = dv;
+    p.kv_type = c.kv;
+    p.seq_lens = dlens;
+    p.out = dout;
+    p.top_k = c.top_k;
+    p.top_k_union = c.uni;
+    p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
+    REQUIRE(p.workspace_bytes > 0);
+    CUDA_OK(cudaMalloc(&dws, p.workspace_bytes));
+    CUDA_OK(cudaMemset(dws, 0, p.workspace_bytes));
+    p.workspace = dws;
+
+    for (int rep = 0; rep < 2; ++rep) {
+        CUDA_OK(cudaMemset(dout, 0xff, n_out * 4));  // NaN: unwritten outputs fail
+        const sigmaops::kernels::Status st = sigmaops::kernels::decode_attention(p);
+        INFO("launcher: " << st.error);
+        REQUIRE(st.ok());
+        CUDA_OK(cudaDeviceSynchronize());
+        std::vector<float> out(n_out);
+        CUDA_OK(cudaMemcpy(out.data(), dout, n_out * 4, cudaMemcpyDeviceToHost));
+        double max_ref = 0.0, max_err = 0.0;
+        size_t bad = 0;
+        for (size_t i = 0; i < n_out; ++i) {
+            max_ref = std::max(max_ref, std::abs(ref[i]));
+            if (!std::isfinite(out[i])) {
+                ++bad;
+                continue;
+            }
+            max_err = std::max(max_err, std::abs(double(out[i]) - ref[i]));
+        }
+        INFO("rep " << rep << " max_err " << max_err << " max_ref " << max_ref << " non-finite " << bad);
+        CHECK(bad == 0);
+        CHECK(max_err <= 2e-3 * std::max(max_ref, 1e-3));
+    }
+    cudaFree(dq);
+    cudaFree(dk);
+    cudaFree(dv);
+    cudaFree(dlens);
+    cudaFree(dout);
+    cudaFree(dws);
+}
+
+std::vector<Shape> shapes() {
+    std::vector<Shape> out;
+    const int heads[4][3] = {{32, 4, 16}, {32, 16, 16}, {8, 1, 4}, {4, 4, 4}};
+    for (const auto& h : heads)
+        for (int d : {64, 128}) out.push_back({h[0], h[1], h[2], d, d});
+    out.push_back({32, 4, 16, 128, 64});  // d_qk != d_v
+    out.push_back({8, 1, 4, 64, 128});
+    return out;
+}
+
+std::vector<std::vector<int>> length_sets() {
+    if (quick()) return {{17}, {1000, 1, 300}};
+    return {{1}, {17}, {1000}, {5000}, {17, 5000, 1}, {1000, 0, 333}};
+}
+
+}  // namespace
+
+TEST_CASE("decode attention matches the CPU twin (full softmax)", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(1234);
+    for (const Shape& s : shapes()) {
+        if (quick() && s.n_q == 32 && s.n_k == 16) continue;
+        for (const auto& lens : length_sets())
+            for (DType kv : {DType::BF16, DType::F16}) {
+                const DType qt = (lens.size() == 3 && kv == DType::BF16) ? DType::BF16 : DType::F32;
+                run_case({s, lens, kv, qt, 0, false}, rng);
+            }
+    }
+}
+
+TEST_CASE("selective V with k >= length equals full attention", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(99);
+    for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{8, 1, 4, 128, 128}, Shape{4, 4, 4, 64, 128}})
+        for (bool uni : {false, true})
+            for (const auto& lens : length_sets()) {
+                const int top_k = uni ? 100000 : *std::max_element(lens.begin(), lens.end());
+                run_case({s, lens, DType::BF16, DType::F32, std::max(1, top_k), uni}, rng);
+            }
+}
+
+TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(7);
+    std::vector<std::vector<int>> lens_sets = {{1000}, {5000}, {17, 5000, 1}, {70000}};
+    if (quick()) lens_sets = {{1000, 1, 300}};
+    for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{32, 16, 16, 64, 64}, Shape{8, 1, 4, 128, 128}})
+        for (bool uni : {false, true})
+            for (const auto& lens : lens_sets) {
+                if (lens[0] == 70000 && s.n_k == 16) continue;  // one long case (uncached top-k path)
+                run_case({s, lens, DType::BF16, DType::F32, 100, uni}, rng);
+                if (!quick()) run_case({s, lens, DType::F16, DType::BF16, 100, uni}, rng);
+            }
+}
+
+TEST_CASE("decode attention rejects unsupported problems with a clear error", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    DecodeAttentionParams p;
+    p.batch = 1;
+    p.n_q = 32;
+    p.n_k = 4;
+    p.n_v = 16;
+    p.d_qk = 96;
+    p.d_v = 64;
+    p.max_ctx = 128;
+    int dummy = 0;
+    p.q = p.k_cache = p.v_cache = p.workspace = &dummy;
+    p.seq_lens = &dummy;
+    p.out = reinterpret_cast<float*>(&dummy);
+    p.workspace_bytes = 1 << 20;
+    sigmaops::kernels::Status st = sigmaops::kernels::decode_attention(p);
+    CHECK_FALSE(st.ok());
+    CHECK(st.error.find("head size") != std::string::npos);
+    p.d_qk = 64;
+    p.n_k = 5;
+    st = sigmaops::kernels::decode_attention(p);
+    CHECK_FALSE(st.ok());
+    CHECK(st.error.find("divide") != std::string::npos);
+    p.n_k = 4;
+    p.kv_type = DType::F32;
+    st = sigmaops::kernels::decode_attention(p);
+    CHECK_FALSE(st.ok());
+    CHECK(sigmaops::kernels::decode_attention_workspace_bytes(p) == 0);
+}

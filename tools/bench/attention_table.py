@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Joins bench_attention JSON lines (ours) and peer_attention.py JSON lines into the markdown
+table of docs/benchmarks.md ("Decode attention (H100)"). Usage: attention_table.py ours.jsonl peer.jsonl"""
+import json
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return [json.loads(l) for l in f if l.strip().startswith("{")]
+    except OSError:
+        return []
+
+
+def main():
+    ours, peers = load(sys.argv[1]), load(sys.argv[2])
+    dev = [r for r in ours + peers if r.get("kind") == "device"]
+    for r in dev:
+        print("device:", json.dumps(r))
+    o = {(r["variant"], r["batch"], r["ctx"]): r for r in ours if r.get("kind") == "ours"}
+    p = {(r["peer"], r["batch"], r["ctx"]): r for r in peers if r.get("kind") == "peer" and "us" in r}
+    print("| B | ctx | ours Sigma µs | ours GQA µs | FA2 µs | cuDNN µs | Sigma % copy BW | speedup vs best peer "
+          "(Sigma / GQA) | selV k=100 µs (per head / union) | selV vs FA2 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    keys = sorted({(b, c) for (_, b, c) in o})
+    for b, c in keys:
+        s, g = o.get(("sigma", b, c)), o.get(("gqa", b, c))
+        sv, su = o.get(("sigma_selv100", b, c)), o.get(("sigma_selv100_union", b, c))
+        fa, cu = p.get(("fa2", b, c)), p.get(("cudnn", b, c))
+        f = lambda r, k="us": f"{r[k]:.1f}" if r else "-"
+        best = min([r["us"] for r in (fa, cu) if r], default=None)
+        sp = f"{best / s['us']:.2f}x / {best / g['us']:.2f}x" if best and s and g else "-"
+        svf = f"{sv['us'] / fa['us']:.2f}" if sv and fa else "-"
+        svf = f"{fa['us'] / sv['us']:.2f}x" if sv and fa else "-"
+        print(f"| {b} | {c // 1024}K | {f(s)} | {f(g)} | {f(fa)} | {f(cu)} | {f(s, 'pct_copy_bw')}% | {sp} | "
+              f"{f(sv)} / {f(su)} | {svf} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Decode attention on the GPU machine: build the kernels, their test and benchmark; run the test,
+# compute-sanitizer (memcheck, racecheck) on a reduced grid, the benchmark and the PyTorch peers.
+# Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
+#   STEPS="build test sanitize bench peer" (default: all)  BENCH_ARGS="--quick" PEER_ARGS="--quick"
+# Catch2 v2 (header only) is taken from the system, else from .devcarry/catch2 (carried here).
+# The top-level CMake project needs sentencepiece/libssh/SQLite/Catch2 dev packages, which the GPU
+# machine may lack; the script tries it first and otherwise compiles just these files with nvcc.
+set -u -o pipefail
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+STEPS=${STEPS:-"build test sanitize bench peer"}
+ARCH=${SIGMAOPS_CUDA_ARCH:-90}
+NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+BUILD=build/gpu-attn
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1
+  "$NVCC" --version | tail -2
+  g++ --version | head -1; cmake --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__)' 2>&1
+  for pc in sentencepiece libpcre2-8 sqlite3 libssh; do pkg-config --exists $pc && echo "pkg $pc yes" || echo "pkg $pc no"; done
+  ls /usr/include/catch2/catch.hpp /usr/local/include/catch2/catch.hpp 2>&1
+} > "$OUT/env.txt" 2>&1
+
+if has build; then
+  log "build (arch $ARCH)"
+  mkdir -p $BUILD/obj
+  BUILT=0
+  # The configure is cheap and tells whether the project builds here; building through it also
+  # compiles sigma_engine (not needed by these targets), so it is used only with CMAKE_BUILD=1.
+  if cmake -S . -B build/gpu-cmake -G Ninja -DSIGMAOPS_UI=OFF -DSIGMAOPS_CUDA_ARCH=$ARCH >> "$OUT/build.log" 2>&1; then
+    log "top-level CMake configure: ok"
+  else
+    log "top-level CMake configure: fails here (missing packages, see build.log)"
+  fi
+  if [ "${CMAKE_BUILD:-0}" = 1 ] && ninja -C build/gpu-cmake test_gpu_attention bench_attention >> "$OUT/build.log" 2>&1; then
+    cp build/gpu-cmake/tests/test_gpu_attention build/gpu-cmake/bench/bench_attention $BUILD/ && BUILT=1
+    log "built with the top-level CMake project"
+  else
+    log "direct nvcc build of kernels/*.cu, the test and the benchmark"
+  fi
+  if [ $BUILT = 0 ]; then
+    CATCH_INC=""
+    [ -f /usr/include/catch2/catch.hpp ] || CATCH_INC="-I$PWD/.devcarry/catch2"
+    FLAGS="-std=c++20 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
+    ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $FLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).o" >> "$OUT/build.log" 2>&1
+    $NVCC $FLAGS -c bench/bench_attention.cu -o $BUILD/obj/bench_attention.main.o >> "$OUT/build.log" 2>&1 &
+    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/catch_main.cpp -o $BUILD/obj/catch_main.host.o >> "$OUT/build.log" 2>&1 &
+    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/test_gpu_attention.cpp -o $BUILD/obj/test_gpu_attention.host.o >> "$OUT/build.log" 2>&1 &
+    wait
+    KOBJ=$(ls $BUILD/obj/decode_attention*.o)
+    $NVCC -o $BUILD/test_gpu_attention $BUILD/obj/test_gpu_attention.host.o $BUILD/obj/catch_main.host.o $KOBJ >> "$OUT/build.log" 2>&1
+    $NVCC -o $BUILD/bench_attention $BUILD/obj/bench_attention.main.o $KOBJ >> "$OUT/build.log" 2>&1
+  fi
+  ls -la $BUILD/test_gpu_attention $BUILD/bench_attention 2>&1 | tee -a "$OUT/summary.txt"
+  grep -E "error" "$OUT/build.log" | head -20 | tee -a "$OUT/summary.txt"
+fi
+
+if has test; then
+  log "test_gpu_attention (full grid)"
+  timeout 240 $BUILD/test_gpu_attention > "$OUT/test.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  tail -4 "$OUT/test.log" | tee -a "$OUT/summary.txt"
+fi
+
+if has sanitize; then
+  for tool in memcheck racecheck; do
+    log "compute-sanitizer $tool (SIGMAOPS_TEST_QUICK=1)"
+    SIGMAOPS_TEST_QUICK=1 timeout 180 compute-sanitizer --tool $tool --error-exitcode 3 \
+      $BUILD/test_gpu_attention >> "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+    tail -3 "$OUT/sanitizer.log" | tee -a "$OUT/summary.txt"
+  done
+fi
+
+if has bench; then
+  log "bench_attention ${BENCH_ARGS:-}"
+  timeout 240 $BUILD/bench_attention ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+fi
+
+if has peer; then
+  log "peer_attention.py ${PEER_ARGS:-}"
+  PYTHONUNBUFFERED=1 timeout 200 python3 tools/bench/peer_attention.py ${PEER_ARGS:-} > "$OUT/peer.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+fi
+
+python3 tools/bench/attention_table.py "$OUT/bench.jsonl" "$OUT/peer.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
