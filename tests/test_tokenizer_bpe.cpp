@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -120,4 +121,34 @@ TEST_CASE("bpe: StreamDecoder never yields a partial UTF-8 character", "[tokeniz
     sigma::StreamDecoder d2(*tok);
     CHECK(d2.push(*tok->find_token("\xC3\x83")) == "");  // byte 0xC3 as byte-unicode "Ã"
     CHECK(d2.flush() == "\xEF\xBF\xBD");
+}
+
+// Real 100k vocabulary: cl100k_base converted by tools/ref/make_bpe_cl100k.mjs (not committed,
+// ~5 MB); runs only when SIGMAOPS_CL100K_DIR points at its output.
+TEST_CASE("bpe: cl100k_base matches js-tiktoken (optional)", "[tokenizer][bpe][cl100k]") {
+    const char* dir = std::getenv("SIGMAOPS_CL100K_DIR");
+    if (!dir) {
+        WARN("SIGMAOPS_CL100K_DIR not set: cl100k check skipped (see tools/ref/make_bpe_cl100k.mjs)");
+        return;
+    }
+    const auto j = load_json(std::string(dir) + "/cl100k_vocab.json");
+    sigma::Vocab v;
+    v.model = "gpt2";
+    v.pre = "llama-bpe";
+    v.tokens = j["tokens"].get<std::vector<std::string>>();
+    v.token_types = j["token_types"].get<std::vector<int32_t>>();
+    v.merges = j["merges"].get<std::vector<std::string>>();
+    const auto tok = sigma::Tokenizer::create(v);
+    const auto golden = load_json(std::string(dir) + "/cl100k_golden.json");
+    size_t n_mismatch = 0;
+    for (const auto& c : golden["cases"]) {
+        const std::string text = c["text"];
+        const auto ids = tok->encode(text, false, false);
+        if (ids != c["ids"].get<std::vector<int32_t>>()) {
+            ++n_mismatch;
+            UNSCOPED_INFO("mismatch: " << text.substr(0, 200));
+        }
+        CHECK(tok->decode(ids) == text);
+    }
+    CHECK(n_mismatch == 0);
 }

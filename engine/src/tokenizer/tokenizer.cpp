@@ -137,7 +137,7 @@ std::string Tokenizer::token_text(int32_t id) const {
 bool Tokenizer::is_eog(int32_t id) const { return std::binary_search(m_eog.begin(), m_eog.end(), id); }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
-    auto it = m_token_to_id.find(std::string(text));
+    auto it = m_token_to_id.find(text);
     if (it == m_token_to_id.end()) return std::nullopt;
     return it->second;
 }

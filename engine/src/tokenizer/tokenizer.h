@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,8 +109,14 @@ protected:
     std::string decode_piece(int32_t id, bool& at_start, bool render_special) const;
     friend class StreamDecoder;
 
+    // Hash that lets find() take a string_view without building a std::string.
+    struct TextHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
     Vocab m_vocab;
-    std::unordered_map<std::string, int32_t> m_token_to_id;  // first id of each token text
+    std::unordered_map<std::string, int32_t, TextHash, std::equal_to<>> m_token_to_id;  // first id of each text
     std::vector<int32_t> m_specials;  // control/user-defined ids, longest text first
     std::vector<int32_t> m_eog;       // sorted end-of-generation ids
 };

@@ -69,14 +69,20 @@ public:
             m_byte_text[b] = std::move(s);
         }
         m_merges.reserve(m_vocab.merges.size());
+        std::string joined;
         for (size_t rank = 0; rank < m_vocab.merges.size(); ++rank) {
-            const std::string& m = m_vocab.merges[rank];
+            const std::string_view m = m_vocab.merges[rank];
             const size_t sp = m.find(' ', 1);  // a merge side is never empty; the first may be " "
             auto a = sp == std::string::npos ? std::nullopt : find_token(m.substr(0, sp));
             auto b = sp == std::string::npos ? std::nullopt : find_token(m.substr(sp + 1));
-            auto ab = a && b ? find_token(m.substr(0, sp) + m.substr(sp + 1)) : std::nullopt;
+            std::optional<int32_t> ab;
+            if (a && b) {
+                joined.assign(m.substr(0, sp));
+                joined.append(m.substr(sp + 1));
+                ab = find_token(joined);
+            }
             if (!ab)
-                throw Exception(ErrorCode::BadFile, "BPE merge " + std::to_string(rank) + " '" + m +
+                throw Exception(ErrorCode::BadFile, "BPE merge " + std::to_string(rank) + " '" + std::string(m) +
                                                         "' does not join two tokens of the vocabulary into a third");
             m_merges.emplace(pair_key(*a, *b), Merge{static_cast<int32_t>(rank), *ab});
         }
