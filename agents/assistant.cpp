@@ -42,9 +42,9 @@ std::vector<std::string> model_search_paths() {
     std::vector<std::string> out;
     if (const char* env = std::getenv("SIGMAOPS_MODEL"); env && *env) out.push_back(env);
     out.push_back(AppPaths::resolve().data_dir + "/models");
-    out.push_back(SIGMAOPS_BUILD_MODELDIR);
-    out.push_back(SIGMAOPS_SOURCE_MODELDIR);
+    out.push_back(SIGMAOPS_SOURCE_MODELDIR);   // the shipped model (resources/models)
     out.push_back(SIGMAOPS_INSTALL_MODELDIR);
+    out.push_back(SIGMAOPS_BUILD_MODELDIR);    // the development model the build writes
     return out;
 }
 

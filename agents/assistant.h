@@ -26,8 +26,8 @@ struct AppPaths {
 
 std::string app_version();
 
-// The places searched for a model, in order: $SIGMAOPS_MODEL, <data_dir>/models,
-// the build tree's models/, the source tree's resources/models, the install prefix's share/sigmaops/models.
+// The places searched for a model, in order: $SIGMAOPS_MODEL, <data_dir>/models, the source
+// tree's resources/models, the install prefix's share/sigmaops/models, the build tree's models/.
 std::vector<std::string> model_search_paths();
 // `explicit_path` (from -m or settings) wins when non-empty; otherwise the first *.gguf found in the
 // search paths. NotFound's message lists every place looked at and how to pass a model.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 namespace sigma::cpu {
 
@@ -15,7 +16,11 @@ void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float*
     const int64_t rows = W.rows(), cols = W.cols();
     const uint64_t stride = W.row_stride();
     const BlockQ8* xq = nullptr;
-    if (W.type == GgmlType::Q8_0) {
+    static const bool q8_activations = [] {
+        const char* e = std::getenv("SIGMA_Q8_ACTIVATIONS");   // 1: quantize activations to Q8 (faster, less exact)
+        return e && e[0] == '1';
+    }();
+    if (W.type == GgmlType::Q8_0 && q8_activations) {
         const int64_t nb = cols / 32;
         q8buf.resize(static_cast<size_t>(T * nb));
         for (int64_t t = 0; t < T; ++t) quantize_q8(x + t * cols, q8buf.data() + t * nb, cols);
@@ -36,7 +41,9 @@ void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float*
                     case GgmlType::F32: yt[r] = dot_f32(reinterpret_cast<const float*>(wr), xt, cols); break;
                     case GgmlType::F16: yt[r] = dot_f16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
                     case GgmlType::BF16: yt[r] = dot_bf16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
-                    case GgmlType::Q8_0: yt[r] = dot_q8_0(wr, xq + t * (cols / 32), cols); break;
+                    case GgmlType::Q8_0:
+                        yt[r] = xq ? dot_q8_0(wr, xq + t * (cols / 32), cols) : dot_q8_0_f32(wr, xt, cols);
+                        break;
                     default: throw Exception(ErrorCode::Unsupported, "matmul: unsupported weight type");
                     }
                 }

@@ -71,6 +71,16 @@ float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n) {
     }
     return s;
 }
+float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; ++b) {
+        float acc = 0;
+        for (int i = 0; i < 32; ++i) acc += float(w[b].qs[i]) * x[b * 32 + i];
+        s += acc * gguf::fp16_to_fp32(w[b].d);
+    }
+    return s;
+}
 } // namespace ref
 
 void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
@@ -157,7 +167,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_avx2(const void* 
 }
 
 // ---------------------------------------------------------------- AVX-512
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f32_avx512(const float* w, const float* x, int64_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_f32_avx512(const float* w, const float* x, int64_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -169,7 +179,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f32_avx512
     return s;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f16_avx512(const uint16_t* w, const float* x, int64_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_f16_avx512(const uint16_t* w, const float* x, int64_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -183,7 +193,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_f16_avx512
     return s;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_bf16_avx512(const uint16_t* w, const float* x, int64_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_bf16_avx512(const uint16_t* w, const float* x, int64_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -196,7 +206,51 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static float dot_bf16_avx51
     for (; i < n; ++i) s += gguf::bf16_to_fp32(w[i]) * x[i];
     return s;
 }
+
+// Q8_0 weights against f32 activations: weights widened to f32 in registers, so the only
+// rounding is the weights' own (matches the reference within F32 accumulation error).
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_q8_0_f32_avx512(const void* w_blocks, const float* x,
+                                                                                     int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16));
+        const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
+        const __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
+        const __m512 p = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + b * 32 + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(x + b * 32)));
+        const __m512 d = _mm512_set1_ps(_cvtsh_ss(w[b].d));
+        if (b & 1) acc1 = _mm512_fmadd_ps(d, p, acc1);
+        else acc0 = _mm512_fmadd_ps(d, p, acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const void* w_blocks, const float* x, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        __m256 p = _mm256_setzero_ps();
+        for (int k = 0; k < 32; k += 8) {
+            const __m256 wk = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].qs + k))));
+            p = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + b * 32 + k), p);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d)), p, acc);
+    }
+    return hsum256(acc);
+}
 #endif
+
+float dot_q8_0_f32(const void* w, const float* x, int64_t n) {
+#ifdef SIGMA_X86
+    switch (detect_isa()) {
+    case Isa::Avx512: return dot_q8_0_f32_avx512(w, x, n);
+    case Isa::Avx2: return dot_q8_0_f32_avx2(w, x, n);
+    default: break;
+    }
+#endif
+    return ref::dot_q8_0_f32(w, x, n);
+}
 
 float dot_f32(const float* w, const float* x, int64_t n) {
 #ifdef SIGMA_X86
