@@ -40,6 +40,8 @@ struct Geometry {
     float scale_log2;       // scale * log2(e): scores are kept in the log2 domain
     int top_k;              // selective V rows per head (0 = full attention)
     int q_is_bf16;          // q element type: 1 = BF16, 0 = F32
+    int tile_keys;          // split-KV: keys per staged tile (<= 128)
+    int nvg_max;            // split-KV: most V heads one head tile reads
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -117,13 +119,14 @@ __device__ __forceinline__ void load_q(const Geometry& g, const Buffers& buf, in
 // s_s[h][t] = q_h . k_t * scale * log2(e). Each key row is read by DQK/8 lanes (16 bytes
 // each); the per-head partial dots are reduced by a transposing butterfly that leaves head
 // (lane & 7) in each lane (7 shuffles for 8 heads instead of 24).
-template <class T, int DQK>
+// SMEM: krow0 points to shared memory (a staged tile) instead of global memory.
+template <class T, int DQK, int TK, bool SMEM>
 __device__ __forceinline__ void score_tile(const T* __restrict__ krow0, int n, const float (*q_s)[DQK],
-                                           float (*s_s)[kTileKeys], int nh) {
+                                           float (*s_s)[TK], int nh) {
     constexpr int NL = DQK / 8;
     constexpr int SLOTS = kThreads / NL;
-    constexpr int PER = kTileKeys / SLOTS;
-    constexpr int BATCH = 8;
+    constexpr int PER = (TK + SLOTS - 1) / SLOTS;
+    constexpr int BATCH = PER < 8 ? PER : 8;
     const int tid = threadIdx.x, col = tid % NL, slot = tid / NL, lane = tid & 31;
     float qreg[kMaxTileHeads][8];  // this lane's 8-wide column of every tile head's query
 #pragma unroll
@@ -135,11 +138,15 @@ __device__ __forceinline__ void score_tile(const T* __restrict__ krow0, int n, c
     }
 #pragma unroll
     for (int i0 = 0; i0 < PER; i0 += BATCH) {
+        if (i0 * SLOTS >= n) break;  // block-uniform
         uint4 kv[BATCH];
 #pragma unroll
         for (int i = 0; i < BATCH; ++i) {
             const int t = slot + (i0 + i) * SLOTS;
-            kv[i] = t < n ? ld16(krow0 + size_t(t) * DQK + col * 8) : make_uint4(0, 0, 0, 0);
+            if constexpr (SMEM)
+                kv[i] = t < n ? *reinterpret_cast<const uint4*>(krow0 + t * DQK + col * 8) : make_uint4(0, 0, 0, 0);
+            else
+                kv[i] = t < n ? ld16(krow0 + size_t(t) * DQK + col * 8) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int i = 0; i < BATCH; ++i) {
@@ -204,31 +211,96 @@ __device__ __forceinline__ TileCoord tile_coord(const Geometry& g, const Buffers
     return c;
 }
 
+// ---- bulk copies (TMA engine, 1-D) completing on an mbarrier --------------------------------
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_fence_init() {
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(bar)), "r"(bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+    uint32_t done = 0;
+    do {
+        asm volatile(
+            "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+            : "=r"(done)
+            : "r"(smem_u32(bar)), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+// bytes: multiple of 16; both addresses 16-byte aligned.
+__device__ __forceinline__ void bulk_g2s(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
+    asm volatile(
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(smem_u32(dst)),
+        "l"(src), "r"(bytes), "r"(smem_u32(bar))
+        : "memory");
+}
+
 // ---- split-KV decode attention -----------------------------------------------------------
-// Grid (S, n_k*tiles_per_group, B). Each block: online softmax over its slice in tiles of
-// kTileKeys keys, V accumulated in registers; writes its (max, sum, unnormalised out) partial;
-// the last block of each (sequence, head tile) combines all slices into `out`.
+// Grid (S, n_k*tiles_per_group, B). Each block walks its slice of the cache in tiles of
+// g.tile_keys keys: one thread streams the tile's K rows and the rows of every V head the tile
+// needs into shared memory with bulk copies (two stages: the next tile is in flight while this
+// one is used), the block scores it, updates an online softmax per head and accumulates V in
+// registers. It writes its (max, sum, unnormalised out) partial; the last block of each
+// (sequence, head tile) to finish combines all slices into `out` (log-sum-exp).
 // HPV: register slots for the tile's query heads that share one V head (>= min(gv, tile)).
+// Dynamic smem: 2 stages x tile_keys x (DQK + nvg_max*DV) elements of T.
+constexpr int kSplitTileMax = 128;
 template <class T, int DQK, int DV, int HPV>
 __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g, const Buffers buf) {
-    __shared__ float s_s[kMaxTileHeads][kTileKeys];  // scores -> probabilities; later scratch
+    extern __shared__ __align__(128) unsigned char stage_mem[];
+    __shared__ float s_s[kMaxTileHeads][kSplitTileMax];  // scores -> probabilities
+    __shared__ __align__(16) float q_s[kMaxTileHeads][DQK];
+    __shared__ __align__(16) float4 red4[kThreads];
     __shared__ float m_s[kMaxTileHeads], l_s[kMaxTileHeads], alpha_s[kMaxTileHeads], inv_s[kMaxTileHeads];
+    __shared__ __align__(8) uint64_t full_bar[2];
     __shared__ int last_s;
 
     const TileCoord c = tile_coord(g, buf);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int TK = g.tile_keys;
+    const int vh_first = c.h0 / g.gv, vh_last = (c.h0 + c.nh - 1) / g.gv;
+    const int nvg = vh_last - vh_first + 1;
+    const size_t stage_elems = size_t(TK) * (DQK + g.nvg_max * DV);
+    T* const stage0 = reinterpret_cast<T*>(stage_mem);
+    auto stage_k = [&](int st) { return stage0 + st * stage_elems; };
+    const T* kbase = static_cast<const T*>(buf.k) + (size_t(c.b) * g.n_k + c.kh) * g.max_ctx * DQK;
+    const T* vbase0 = static_cast<const T*>(buf.v) + (size_t(c.b) * g.n_v + vh_first) * g.max_ctx * DV;
+    const int n_tiles = (c.t_end - c.t_begin + TK - 1) / TK;
+
+    auto issue = [&](int i) {  // one thread: tile i into stage i & 1
+        const int st = i & 1, t0 = c.t_begin + i * TK, n = min(TK, c.t_end - t0);
+        const uint32_t kb = uint32_t(n) * DQK * sizeof(T), vb = uint32_t(n) * DV * sizeof(T);
+        mbar_expect_tx(&full_bar[st], kb + nvg * vb);
+        bulk_g2s(stage_k(st), kbase + size_t(t0) * DQK, kb, &full_bar[st]);
+        T* vdst = stage_k(st) + size_t(TK) * DQK;
+        for (int j = 0; j < nvg; ++j)
+            bulk_g2s(vdst + size_t(j) * TK * DV, vbase0 + (size_t(j) * g.max_ctx + t0) * DV, vb, &full_bar[st]);
+    };
+    if (tid == 0) {
+        mbar_init(&full_bar[0], 1);
+        mbar_init(&full_bar[1], 1);
+        mbar_fence_init();
+        if (n_tiles > 0) issue(0);
+        if (n_tiles > 1) issue(1);
+    }
     if (tid < kMaxTileHeads) {
         m_s[tid] = -INFINITY;
         l_s[tid] = 0.0f;
     }
-
-    __shared__ __align__(16) float q_s[kMaxTileHeads][DQK];
     load_q<DQK>(g, buf, c.b, c.h0, c.nh, q_s);
 
     // V role: column vcol of V head (vh_first + vj), keys vslot, vslot + vslots, ...
     constexpr int NLV = DV / 8;
-    const int vh_first = c.h0 / g.gv, vh_last = (c.h0 + c.nh - 1) / g.gv;
-    const int nvg = vh_last - vh_first + 1;
     const int vslots = (kThreads / NLV) / nvg;
     const int vcol = tid % NLV, vrest = tid / NLV, vj = vrest % nvg, vslot = vrest / nvg;
     const bool vactive = vslot < vslots;
@@ -241,14 +313,12 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     for (int j = 0; j < HPV; ++j)
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[j][e] = 0.0f;
-
-    const T* kbase = static_cast<const T*>(buf.k) + (size_t(c.b) * g.n_k + c.kh) * g.max_ctx * DQK;
-    const T* vbase = static_cast<const T*>(buf.v) + (size_t(c.b) * g.n_v + vh) * g.max_ctx * DV + vcol * 8;
     __syncthreads();
 
-    for (int t0 = c.t_begin; t0 < c.t_end; t0 += kTileKeys) {
-        const int n = min(kTileKeys, c.t_end - t0);
-        score_tile<T, DQK>(kbase + size_t(t0) * DQK, n, q_s, s_s, c.nh);
+    for (int i = 0; i < n_tiles; ++i) {
+        const int st = i & 1, n = min(TK, c.t_end - (c.t_begin + i * TK));
+        mbar_wait(&full_bar[st], (i >> 1) & 1);
+        score_tile<T, DQK, kSplitTileMax, true>(stage_k(st), n, q_s, s_s, c.nh);
         __syncthreads();
         if (warp < c.nh) {  // online softmax, one warp per head
             float mx = -INFINITY;
@@ -262,6 +332,7 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
                 sum += p;
             }
             sum = warp_sum(sum);
+            __syncwarp();
             if (lane == 0) {
                 const float alpha = exp2f(m_old - m_new);
                 l_s[warp] = l_s[warp] * alpha + sum;
@@ -277,57 +348,49 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
 #pragma unroll
                 for (int e = 0; e < 8; ++e) acc[j][e] *= a;
             }
-            constexpr int BATCH = 8;
-            const T* vrow0 = vbase + size_t(t0) * DV;
-            for (int tb = vslot; tb < n; tb += BATCH * vslots) {
-                uint4 vv[BATCH];
+            const T* vs = stage_k(st) + size_t(TK) * DQK + size_t(vj) * TK * DV + vcol * 8;
+#pragma unroll 4
+            for (int t = vslot; t < n; t += vslots) {
+                float vf[8];
+                cvt8<T>(*reinterpret_cast<const uint4*>(vs + t * DV), vf);
 #pragma unroll
-                for (int i = 0; i < BATCH; ++i) {
-                    const int t = tb + i * vslots;
-                    vv[i] = t < n ? ld16(vrow0 + size_t(t) * DV) : make_uint4(0, 0, 0, 0);
-                }
+                for (int j = 0; j < HPV; ++j) {
+                    if (j < hc) {
+                        const float p = s_s[hb + j][t];
 #pragma unroll
-                for (int i = 0; i < BATCH; ++i) {
-                    const int t = tb + i * vslots;
-                    if (t < n) {
-                        float vf[8];
-                        cvt8<T>(vv[i], vf);
-#pragma unroll
-                        for (int j = 0; j < HPV; ++j) {
-                            if (j < hc) {
-                                const float p = s_s[hb + j][t];
-#pragma unroll
-                                for (int e = 0; e < 8; ++e) acc[j][e] = fmaf(p, vf[e], acc[j][e]);
-                            }
-                        }
+                        for (int e = 0; e < 8; ++e) acc[j][e] = fmaf(p, vf[e], acc[j][e]);
                     }
                 }
             }
         }
-        __syncthreads();
+        __syncthreads();  // stage st and s_s free again
+        if (tid == 0 && i + 2 < n_tiles) issue(i + 2);
     }
 
     // Reduce the V accumulators over vslots and write this slice's partials.
-    float* red = &s_s[0][0];  // kThreads * 8 floats
+    float* red = reinterpret_cast<float*>(red4);  // kThreads * 4 floats: two rounds of 4 per head
     const size_t row0 = size_t(c.b) * g.n_q;
 #pragma unroll
     for (int j = 0; j < HPV; ++j) {
-        if (vactive) {
 #pragma unroll
-            for (int e = 0; e < 8; ++e) red[tid * 8 + e] = acc[j][e];
-        }
-        __syncthreads();
-        for (int o = tid; o < nvg * DV; o += kThreads) {
-            const int oj = o / DV, d = o % DV, ovh = vh_first + oj;
-            const int ohb = max(c.h0, ovh * g.gv);
-            const int ohc = min(c.h0 + c.nh, (ovh + 1) * g.gv) - ohb;
-            if (j < ohc) {
-                float s = 0.0f;
-                for (int sl = 0; sl < vslots; ++sl) s += red[((sl * nvg + oj) * NLV + d / 8) * 8 + d % 8];
-                buf.part_o[((row0 + ohb + j) * g.n_splits + c.split) * DV + d] = s;
+        for (int half = 0; half < 2; ++half) {
+            if (vactive)
+                red4[tid] = make_float4(acc[j][4 * half], acc[j][4 * half + 1], acc[j][4 * half + 2], acc[j][4 * half + 3]);
+            __syncthreads();
+            for (int o = tid; o < nvg * DV / 2; o += kThreads) {
+                const int oj = o / (DV / 2), dd = o % (DV / 2);  // dd: index among this half's dims
+                const int d = (dd / 4) * 8 + 4 * half + dd % 4;
+                const int ovh = vh_first + oj;
+                const int ohb = max(c.h0, ovh * g.gv);
+                const int ohc = min(c.h0 + c.nh, (ovh + 1) * g.gv) - ohb;
+                if (j < ohc) {
+                    float sum = 0.0f;
+                    for (int sl = 0; sl < vslots; ++sl) sum += red[((sl * nvg + oj) * NLV + d / 8) * 4 + dd % 4];
+                    buf.part_o[((row0 + ohb + j) * g.n_splits + c.split) * DV + d] = sum;
+                }
             }
+            __syncthreads();
         }
-        __syncthreads();
     }
     if (tid < c.nh) buf.part_ml[(row0 + c.h0 + tid) * g.n_splits + c.split] = make_float2(m_s[tid], l_s[tid]);
 
@@ -343,7 +406,7 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     __syncthreads();
     if (!last_s) return;
     __threadfence();
-    float* wts = &s_s[0][0];  // [kMaxTileHeads][kMaxSplits]
+    float* wts = reinterpret_cast<float*>(stage_mem);  // [kMaxTileHeads][kMaxSplits]; stages are idle now
     if (warp < c.nh) {
         const float2* ml = buf.part_ml + (row0 + c.h0 + warp) * g.n_splits;
         float M = -INFINITY;
@@ -360,20 +423,52 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
         if (lane == 0) inv_s[warp] = L > 0.0f ? 1.0f / L : 0.0f;
     }
     __syncthreads();
-    for (int o = tid; o < c.nh * DV; o += kThreads) {
-        const int hl = o / DV, d = o % DV;
-        const float* po = buf.part_o + (row0 + c.h0 + hl) * g.n_splits * DV + d;
+    // Thread (o4, r): a float4 of one head's output over slices r, r + R, ...; then a sum over r.
+    const int n_out4 = c.nh * DV / 4, R = kThreads / n_out4;
+    const int o4 = tid % n_out4, r = tid / n_out4;
+    float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (r < R) {
+        const int hl = o4 / (DV / 4), d4 = o4 % (DV / 4);
+        const float4* po = reinterpret_cast<const float4*>(buf.part_o + (row0 + c.h0 + hl) * g.n_splits * DV) + d4;
         const float* w = wts + hl * kMaxSplits;
-        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-        int s = 0;
-        for (; s + 4 <= g.n_splits; s += 4) {
-            a0 = fmaf(__ldcg(po + size_t(s) * DV), w[s], a0);
-            a1 = fmaf(__ldcg(po + size_t(s + 1) * DV), w[s + 1], a1);
-            a2 = fmaf(__ldcg(po + size_t(s + 2) * DV), w[s + 2], a2);
-            a3 = fmaf(__ldcg(po + size_t(s + 3) * DV), w[s + 3], a3);
+        int s = r;
+        for (; s + 7 * R < g.n_splits; s += 8 * R) {
+            float4 v[8];
+#pragma unroll
+            for (int u = 0; u < 8; ++u) v[u] = __ldcg(po + size_t(s + u * R) * (DV / 4));
+#pragma unroll
+            for (int u = 0; u < 8; ++u) {
+                const float wu = w[s + u * R];
+                a.x = fmaf(v[u].x, wu, a.x);
+                a.y = fmaf(v[u].y, wu, a.y);
+                a.z = fmaf(v[u].z, wu, a.z);
+                a.w = fmaf(v[u].w, wu, a.w);
+            }
         }
-        for (; s < g.n_splits; ++s) a0 = fmaf(__ldcg(po + size_t(s) * DV), w[s], a0);
-        buf.out[(row0 + c.h0 + hl) * DV + d] = ((a0 + a1) + (a2 + a3)) * inv_s[hl];
+        for (; s < g.n_splits; s += R) {
+            const float4 v = __ldcg(po + size_t(s) * (DV / 4));
+            const float wu = w[s];
+            a.x = fmaf(v.x, wu, a.x);
+            a.y = fmaf(v.y, wu, a.y);
+            a.z = fmaf(v.z, wu, a.z);
+            a.w = fmaf(v.w, wu, a.w);
+        }
+    }
+    red4[tid] = a;
+    __syncthreads();
+    if (tid < n_out4) {
+        float4 sum = red4[tid];
+        for (int rr = 1; rr < R; ++rr) {
+            const float4 v = red4[rr * n_out4 + tid];
+            sum.x += v.x;
+            sum.y += v.y;
+            sum.z += v.z;
+            sum.w += v.w;
+        }
+        const int hl = tid / (DV / 4), d4 = tid % (DV / 4);
+        const float inv = inv_s[hl];
+        reinterpret_cast<float4*>(buf.out + (row0 + c.h0 + hl) * DV)[d4] =
+            make_float4(sum.x * inv, sum.y * inv, sum.z * inv, sum.w * inv);
     }
 }
 
@@ -392,7 +487,7 @@ __global__ void __launch_bounds__(kThreads, 2) scores_kernel(const Geometry g, c
     float m = -INFINITY, l = 0.0f;  // meaningful in warps < nh
     for (int t0 = c.t_begin; t0 < c.t_end; t0 += kTileKeys) {
         const int n = min(kTileKeys, c.t_end - t0);
-        score_tile<T, DQK>(kbase + size_t(t0) * DQK, n, q_s, s_s, c.nh);
+        score_tile<T, DQK, kTileKeys, false>(kbase + size_t(t0) * DQK, n, q_s, s_s, c.nh);
         __syncthreads();
         if (warp < c.nh) {
             float* dst = buf.scores + (row0 + c.h0 + warp) * g.max_ctx + t0;
@@ -415,15 +510,27 @@ __global__ void __launch_bounds__(kThreads, 2) scores_kernel(const Geometry g, c
 }
 
 // ---- selective V, step 2: softmax statistics and top-k positions per (sequence, head) ---------
-// Grid (n_q, B), kTopkThreads threads. Radix select on order_key(score): three passes of
-// 11/11/10 bits find the k-th largest key exactly; a last pass collects the keys above it and
-// as many equal to it as needed. Scores are cached in dynamic shared memory when they fit.
-// (Templated on the KV type only so that each configuration's .cu owns its own copy.)
+// Grid (n_q, B), kTopkThreads threads. With M the head's max score (from the slice statistics),
+// pass 1 histograms every key by bin = (M - s) * 64 (log2 units; fine where the top-k live),
+// which finds the bin B holding the k-th largest; pass 2 takes every key in a bin above B and
+// gathers B's keys as candidates, ranked exactly among themselves (ties: lower position first).
+// Scores are cached in dynamic shared memory when they fit. If B holds more than
+// kTopkCandCap keys (near-constant scores), a radix select on the score bits inside B decides.
+constexpr float kTopkBinsPerUnit = 64.0f;
+constexpr int kTopkCandCap = 1024;
+
+__device__ __forceinline__ int topk_bin(float M, float v) {
+    return int(fminf((M - v) * kTopkBinsPerUnit, float(kTopkBins - 1)));
+}
+
 template <class T>
 __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g, const Buffers buf, int cache_cap) {
     extern __shared__ float cache[];
     __shared__ int hist[kTopkBins];
-    __shared__ int sel_s, above_s, count_s, ties_s;
+    __shared__ int cand_i[kTopkCandCap];
+    __shared__ float cand_v[kTopkCandCap];
+    __shared__ float M_s;
+    __shared__ int sel_s, above_s, count_s, ncand_s, ties_s;
     using Scan = cub::BlockScan<int, kTopkThreads>;
     __shared__ typename Scan::TempStorage scan_tmp;
 
@@ -441,7 +548,10 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
             L += v.x == -INFINITY ? 0.0f : v.y * exp2f(v.x - M);
         }
         L = warp_sum(L);
-        if (lane == 0) buf.head_ml[row] = make_float2(M, L);
+        if (lane == 0) {
+            buf.head_ml[row] = make_float2(M, L);
+            M_s = M;
+        }
     }
     int* out_idx = buf.idx + row * g.top_k;
     if (g.top_k >= len) {  // everything is selected
@@ -450,65 +560,89 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
     }
     const float* src = buf.scores + row * g.max_ctx;
     const bool cached = len <= cache_cap;
+    for (int i = tid; i < kTopkBins; i += kTopkThreads) hist[i] = 0;
+    if (tid == 0) {
+        count_s = 0;
+        ncand_s = 0;
+        ties_s = 0;
+    }
+    __syncthreads();
+    const float M = M_s;
+    for (int i = tid; i < len; i += kTopkThreads) {
+        const float v = src[i];
+        if (cached) cache[i] = v;
+        atomicAdd(&hist[topk_bin(M, v)], 1);
+    }
+    __syncthreads();
+    {  // bin B: thread t owns bins 2t and 2t+1 (descending scores)
+        const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
+        int excl;
+        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+        if (excl < g.top_k && excl + c0 + c1 >= g.top_k) {
+            sel_s = excl + c0 >= g.top_k ? 2 * tid : 2 * tid + 1;
+            above_s = excl + c0 >= g.top_k ? excl : excl + c0;
+        }
+    }
+    __syncthreads();
+    const int B = sel_s, krem = g.top_k - above_s, nB = hist[B];
+    for (int i = tid; i < len; i += kTopkThreads) {
+        const float v = cached ? cache[i] : src[i];
+        const int bin = topk_bin(M, v);
+        if (bin < B) {
+            out_idx[atomicAdd(&count_s, 1)] = i;
+        } else if (bin == B && nB <= kTopkCandCap) {
+            const int c = atomicAdd(&ncand_s, 1);
+            cand_i[c] = i;
+            cand_v[c] = v;
+        }
+    }
+    __syncthreads();
+    if (nB <= kTopkCandCap) {
+        for (int c = tid; c < nB; c += kTopkThreads) {
+            const float v = cand_v[c];
+            const int i = cand_i[c];
+            int rank = 0;
+            for (int o = 0; o < nB; ++o) {
+                const float w = cand_v[o];
+                rank += (w > v) || (w == v && cand_i[o] < i);
+            }
+            if (rank < krem) out_idx[atomicAdd(&count_s, 1)] = i;
+        }
+        return;
+    }
+    // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
     uint32_t prefix = 0, mask = 0;
-    int krem = g.top_k;
+    int kr = krem;
     for (int pass = 0; pass < 3; ++pass) {
         const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
         const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
         for (int i = tid; i < kTopkBins; i += kTopkThreads) hist[i] = 0;
         __syncthreads();
-        for (int i0 = 0; i0 < len; i0 += kTopkThreads) {
-            const int i = i0 + tid;
-            bool in = false;
-            uint32_t bin = 0;
-            if (i < len) {
-                float v;
-                if (pass == 0 || !cached) {
-                    v = src[i];
-                    if (cached) cache[i] = v;
-                } else {
-                    v = cache[i];
-                }
-                const uint32_t key = order_key(v);
-                in = (key & mask) == prefix;
-                bin = (key >> shift) & dmask;
-            }
-            const unsigned act = __ballot_sync(0xffffffffu, in);
-            if (in) {  // warp-aggregated: scores crowd into few exponent bins
-                const unsigned peers = __match_any_sync(act, bin);
-                if (lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
-            }
+        for (int i = tid; i < len; i += kTopkThreads) {
+            const float v = cached ? cache[i] : src[i];
+            const uint32_t key = order_key(v);
+            if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
         }
         __syncthreads();
-        // Thread t owns bins 2047-2t and 2046-2t (descending), so an exclusive prefix sum
-        // over threads counts the keys in higher bins.
         const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
         int excl;
         Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-        if (excl < krem && excl + c0 + c1 >= krem) {
-            if (excl + c0 >= krem) {
-                sel_s = kTopkBins - 1 - 2 * tid;
-                above_s = excl;
-            } else {
-                sel_s = kTopkBins - 2 - 2 * tid;
-                above_s = excl + c0;
-            }
+        if (excl < kr && excl + c0 + c1 >= kr) {
+            sel_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
+            above_s = excl + c0 >= kr ? excl : excl + c0;
         }
         __syncthreads();
         prefix |= uint32_t(sel_s) << shift;
         mask |= dmask << shift;
-        krem -= above_s;
+        kr -= above_s;
         __syncthreads();
     }
-    if (tid == 0) {
-        count_s = 0;
-        ties_s = 0;
-    }
-    __syncthreads();
     for (int i = tid; i < len; i += kTopkThreads) {
-        const uint32_t key = order_key(cached ? cache[i] : src[i]);
+        const float v = cached ? cache[i] : src[i];
+        if (topk_bin(M, v) != B) continue;
+        const uint32_t key = order_key(v);
         bool take = key > prefix;
-        if (key == prefix) take = atomicAdd(&ties_s, 1) < krem;
+        if (key == prefix) take = atomicAdd(&ties_s, 1) < kr;
         if (take) out_idx[atomicAdd(&count_s, 1)] = i;
     }
 }
@@ -649,9 +783,19 @@ inline Status cuda_status(const char* what, cudaError_t e) {
     return {std::string("decode_attention: ") + what + ": " + cudaGetErrorString(e)};
 }
 
+constexpr int kSplitStageBytes = 96 * 1024;  // both stages of split_kv_kernel (2 blocks per SM)
 template <class T, int DQK, int DV, int HPV>
-inline void launch_split(const Plan& p, dim3 grid) {
-    split_kv_kernel<T, DQK, DV, HPV><<<grid, kThreads, 0, p.stream>>>(p.g, p.buf);
+inline cudaError_t launch_split(const Plan& p, dim3 grid) {
+    static bool configured = false;  // host-side, per instantiation
+    if (!configured) {
+        const cudaError_t e = cudaFuncSetAttribute(split_kv_kernel<T, DQK, DV, HPV>,
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kSplitStageBytes);
+        if (e != cudaSuccess) return e;
+        configured = true;
+    }
+    const size_t smem = 2 * size_t(p.g.tile_keys) * (DQK + p.g.nvg_max * DV) * sizeof(T);
+    split_kv_kernel<T, DQK, DV, HPV><<<grid, kThreads, smem, p.stream>>>(p.g, p.buf);
+    return cudaGetLastError();
 }
 template <class T, int DV, int HPV>
 inline cudaError_t launch_gather(const Plan& p, bool uni) {
@@ -676,13 +820,14 @@ template <class T, int DQK, int DV>
 Status run_config(const Plan& p, bool union_gather) {
     const dim3 grid(p.g.n_splits, p.g.n_k * p.g.tiles_per_group, p.g.batch);
     if (p.g.top_k == 0) {
+        cudaError_t e;
         switch (p.hpv_split) {
-            case 1: launch_split<T, DQK, DV, 1>(p, grid); break;
-            case 2: launch_split<T, DQK, DV, 2>(p, grid); break;
-            case 4: launch_split<T, DQK, DV, 4>(p, grid); break;
-            default: launch_split<T, DQK, DV, 8>(p, grid); break;
+            case 1: e = launch_split<T, DQK, DV, 1>(p, grid); break;
+            case 2: e = launch_split<T, DQK, DV, 2>(p, grid); break;
+            case 4: e = launch_split<T, DQK, DV, 4>(p, grid); break;
+            default: e = launch_split<T, DQK, DV, 8>(p, grid); break;
         }
-        return cuda_status("split_kv_kernel launch", cudaGetLastError());
+        return cuda_status("split_kv_kernel launch", e);
     }
     scores_kernel<T, DQK><<<grid, kThreads, 0, p.stream>>>(p.g, p.buf);
     if (Status s = cuda_status("scores_kernel launch", cudaGetLastError()); !s.ok()) return s;
