@@ -10,8 +10,6 @@ the test at it: the C++ test reads every tests/fixtures/tokenizer/bpe_golden*.js
 import argparse
 import json
 
-from tokenizers import Tokenizer
-
 FIX = "tests/fixtures/tokenizer"
 SPLIT_REGEX = {
     "llama-bpe": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
@@ -42,6 +40,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=f"{FIX}/bpe_golden_hf.json")
     args = ap.parse_args()
+    import tokenizers
+    from tokenizers import Tokenizer
     vocab = json.load(open(f"{FIX}/bpe_vocab.json", encoding="utf-8"))
     texts = json.load(open(f"{FIX}/texts.json", encoding="utf-8"))["texts"]
     specials = [t for i, t in enumerate(vocab["tokens"]) if vocab["token_types"][i] == 3]
@@ -54,7 +54,6 @@ def main():
                     continue
                 ids = tok.encode(text, add_special_tokens=False).ids
                 cases.append({"pre": pre, "text": text, "parse_special": with_specials, "ids": ids})
-    import tokenizers
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(json.dumps({"generator": f"tools/ref/make_bpe_golden.py, tokenizers {tokenizers.__version__}"},
                            ensure_ascii=False, separators=(",", ":"))[:-1] + ', "cases": [\n')

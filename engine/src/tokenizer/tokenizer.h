@@ -62,9 +62,11 @@ public:
     // Throws NotFound / BadFile.
     static std::unique_ptr<Tokenizer> from_spm_file(const std::string& path);
 
-    // Text (UTF-8) to ids. add_bos prepends bos (and add_eos appends eos when the vocabulary asks
-    // for it) only when the vocabulary defines it. parse_special: control and user-defined token
-    // texts in `text` become those tokens; otherwise they are tokenized as plain text.
+    // Text (UTF-8, invalid bytes allowed) to ids. add_bos: add the special tokens the vocabulary
+    // asks for (BOS when add_bos is set and bos defined; EOS likewise with add_eos); false adds
+    // none. parse_special: control (and for BPE user-defined) token texts in `text` become those
+    // tokens, longest first; otherwise they are tokenized as plain text. SentencePiece gives each
+    // text fragment between special tokens its dummy-prefix space, as llama.cpp does.
     virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
 
     // Raw bytes of one token: byte tokens -> that byte, SPM U+2581 -> space, gpt2 byte-unicode
