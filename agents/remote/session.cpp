@@ -131,7 +131,9 @@ struct Session::Impl {
     Expected<void> verify_host_key();
     Expected<void> authenticate();
     Expected<sftp_session> sftp_session_();
-    Expected<ExecResult> run(const std::string& command, const ExecOptions& o, const std::string* stdin_secret);
+    Expected<ExecResult> run(const std::string& command, const ExecOptions& o, const std::string* stdin_secret,
+                             bool track_pid = false);
+    void kill_group(int pgid, const char* sig);
 };
 
 #define SIGMA_TRY(expr)                                 \
@@ -464,8 +466,27 @@ struct Channel {
 
 }  // namespace
 
-Expected<ExecResult> Session::Impl::run(const std::string& command, const ExecOptions& o, const std::string* stdin_secret) {
+// sshd runs each command as a session leader (setsid), so its pid is the process group to kill.
+// sshd refuses "signal" channel requests for sessions it did not privilege-separate (root
+// logins), so stopping also kills the group from a second channel.
+void Session::Impl::kill_group(int pgid, const char* sig) {
+    if (pgid <= 1) return;
+    const std::string p = std::to_string(pgid);
+    ExecOptions ko;
+    ko.timeout = std::chrono::seconds(5);
+    (void)run(std::string("kill -") + sig + " -- -" + p + " 2>/dev/null || kill -" + sig + " " + p + " 2>/dev/null; true", ko, nullptr);
+}
+
+Expected<ExecResult> Session::Impl::run(const std::string& command_in, const ExecOptions& o, const std::string* stdin_secret,
+                                        bool track_pid) {
     const auto start = Clock::now();
+    // With track_pid the remote shell first reports its pid on stderr behind a marker byte; the
+    // marker line is removed before any output is delivered.
+    static const std::string marker = "\036sigmaops-pid ";
+    const std::string command = track_pid ? "printf '\\036sigmaops-pid %d\\n' $$ >&2; " + command_in : command_in;
+    bool marker_pending = track_pid;
+    std::string err_head;
+    int remote_pid = 0;
     Channel ch;
     ch.c = ssh_channel_new(s);
     if (!ch.c) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_new"));
@@ -502,10 +523,29 @@ Expected<ExecResult> Session::Impl::run(const std::string& command, const ExecOp
             got = true;
             if (stop != Stop::None) continue;  // draining after a stop: discard
             std::string_view data(buf, static_cast<std::size_t>(n));
+            if (is_err && marker_pending) {
+                err_head.append(data);
+                if (err_head.size() < marker.size() && marker.compare(0, err_head.size(), err_head) == 0) continue;
+                if (err_head.rfind(marker, 0) == 0) {
+                    auto nl = err_head.find('\n');
+                    if (nl == std::string::npos) continue;
+                    remote_pid = std::atoi(err_head.c_str() + marker.size());
+                    err_head.erase(0, nl + 1);
+                }
+                marker_pending = false;
+                data = err_head;
+                if (data.empty()) continue;
+            }
             std::size_t room = o.max_output_bytes - std::min(o.max_output_bytes, n_bytes[is_err]);
             if (data.size() > room) { data = data.substr(0, room); stop = Stop::Cap; }
             n_bytes[is_err] += data.size();
             if (o.collect_output) (is_err ? r.err : r.out).append(data);
+            if (is_err && !err_head.empty()) {
+                // `data` points into err_head: deliver before clearing it.
+                if (o.on_output && !o.on_output(Stream::Stderr, data) && stop == Stop::None) stop = Stop::Cancel;
+                err_head.clear();
+                continue;
+            }
             if (o.on_output && !data.empty() && !o.on_output(is_err ? Stream::Stderr : Stream::Stdout, data) && stop == Stop::None)
                 stop = Stop::Cancel;
         }
@@ -519,6 +559,8 @@ Expected<ExecResult> Session::Impl::run(const std::string& command, const ExecOp
             stop_at = Clock::now();
             log(2, where(host) + ": stopping remote command (TERM)");
             if (ssh_channel_request_send_signal(ch.c, "TERM") != SSH_OK) break;
+            kill_group(remote_pid, "TERM");
+            stop_at = Clock::now();  // the grace period starts once both ways were tried
         }
         if (stop != Stop::None) {
             auto waited = Clock::now() - stop_at;
@@ -526,6 +568,7 @@ Expected<ExecResult> Session::Impl::run(const std::string& command, const ExecOp
                 sent_kill = true;
                 log(2, where(host) + ": remote command ignored TERM, sending KILL");
                 if (ssh_channel_request_send_signal(ch.c, "KILL") != SSH_OK) break;
+                kill_group(remote_pid, "KILL");
             }
             if (waited > std::chrono::milliseconds(1500)) break;  // close the channel regardless
         }
@@ -565,7 +608,7 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
         inner += "export " + k + "=" + shell_quote(v) + " && ";
     }
     inner += command;
-    if (!o.sudo) return m_impl->run(inner.size() == command.size() ? command : inner, o, nullptr);
+    if (!o.sudo) return m_impl->run(inner, o, nullptr, true);
 
     // sudo: ask for the password at most once per session; it travels on stdin, never argv.
     if (!m_impl->sudo_checked) {
@@ -575,7 +618,7 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
         m_impl->sudo_needs_password = !probe->ok();
     }
     const std::string wrapped = "sh -c " + shell_quote(inner);
-    if (!m_impl->sudo_needs_password) return m_impl->run("sudo -n -- " + wrapped, o, nullptr);
+    if (!m_impl->sudo_needs_password) return m_impl->run("sudo -n -- " + wrapped, o, nullptr, true);
     if (m_impl->sudo_password.empty()) {
         if (!m_impl->opts.prompter) return fail(ErrorCode::Auth, where(m_host) + ": sudo needs a password and none can be asked");
         auto pw = m_impl->opts.prompter->ask_secret(SecretKind::SudoPassword, "[sudo] password for " +
@@ -591,7 +634,7 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
     }
     std::string line(m_impl->sudo_password.view());
     line += '\n';
-    auto r = m_impl->run("sudo -S -k -p '' -- " + wrapped, o, &line);
+    auto r = m_impl->run("sudo -S -k -p '' -- " + wrapped, o, &line, true);
     explicit_bzero(line.data(), line.size());
     return r;
 }
