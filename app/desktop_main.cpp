@@ -13,12 +13,6 @@
 #include <cstdio>
 
 int main(int argc, char** argv) {
-    QApplication app(argc, argv);
-    QApplication::setOrganizationName(QStringLiteral("SigmaOps"));
-    QApplication::setApplicationName(QStringLiteral("sigmaops-desktop"));
-    QApplication::setApplicationDisplayName(QStringLiteral("SigmaOps"));
-    QApplication::setApplicationVersion(QString::fromStdString(sigmaops::app_version()));
-
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("SigmaOps desktop: a local AI assistant for Linux system administrators."));
     const QCommandLineOption helpOption = parser.addHelpOption();
@@ -35,7 +29,27 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Save a PNG of the window to FILE once idle (after the demo reply), then exit."),
                                         QStringLiteral("FILE"));
     parser.addOptions({modelOption, historyOption, demoOption, shotOption});
-    parser.process(app);  // handles --help and --version, and exits with a message on bad options
+    // Parsed before QApplication exists, so that --help and --version work without a display.
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i) arguments << QString::fromLocal8Bit(argv[i]);
+    if (!parser.parse(arguments)) {
+        std::fprintf(stderr, "sigmaops-desktop: %s\nTry 'sigmaops-desktop --help'.\n", qPrintable(parser.errorText()));
+        return 2;
+    }
+    if (parser.isSet(helpOption)) {
+        std::fputs(qPrintable(parser.helpText().replace(QStringLiteral("<executable_name>"), QStringLiteral("sigmaops-desktop"))), stdout);
+        return 0;
+    }
+    if (parser.isSet(versionOption)) {
+        std::printf("sigmaops-desktop %s\n", sigmaops::app_version().c_str());
+        return 0;
+    }
+
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("SigmaOps"));
+    QApplication::setApplicationName(QStringLiteral("sigmaops-desktop"));
+    QApplication::setApplicationDisplayName(QStringLiteral("SigmaOps"));
+    QApplication::setApplicationVersion(QString::fromStdString(sigmaops::app_version()));
 
     sigmaops::ui::StartOptions options;
     options.model_path = parser.value(modelOption);

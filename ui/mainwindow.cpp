@@ -1,6 +1,7 @@
 // mainwindow.cpp - see mainwindow.h.
 #include "mainwindow.h"
 
+#include "session_delegate.h"
 #include "sessions_model.h"
 #include "transcript_view.h"
 
@@ -96,12 +97,12 @@ void MainWindow::buildUi() {
     m_sessions_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_sessions_view->setTextElideMode(Qt::ElideRight);
     m_sessions_view->setUniformItemSizes(true);
-    m_sessions_view->setSpacing(2);
-    m_sessions_view->setStyleSheet(QStringLiteral(
-        "QListView { background: #f3f4f6; border: none; }"
-        "QListView::item { padding: 6px 8px; border-radius: 4px; }"
-        "QListView::item:selected { background: #d6e4fb; color: #111; }"
-        "QListView::item:hover:!selected { background: #e6e8ec; }"));
+    m_sessions_view->setItemDelegate(new SessionDelegate(m_sessions_view));
+    m_sessions_view->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_sessions_view->setResizeMode(QListView::Adjust);
+    m_sessions_view->setMouseTracking(true);
+    m_sessions_view->setFrameShape(QFrame::NoFrame);
+    m_sessions_view->setStyleSheet(QStringLiteral("QListView { background: #f3f4f6; border: none; }"));
     connect(m_sessions_view->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& current) { onSessionActivated(current); });
     leftLayout->addWidget(newButton);
@@ -198,6 +199,7 @@ void MainWindow::buildUi() {
     m_model_status->setObjectName(QStringLiteral("modelStatus"));
     m_device_status->setObjectName(QStringLiteral("deviceStatus"));
     m_speed_status->setObjectName(QStringLiteral("speedStatus"));
+    for (QLabel* l : {m_model_status, m_device_status, m_speed_status}) l->setContentsMargins(8, 0, 8, 0);
     statusBar()->addPermanentWidget(m_model_status);
     statusBar()->addPermanentWidget(m_device_status);
     statusBar()->addPermanentWidget(m_speed_status);
@@ -291,6 +293,8 @@ void MainWindow::loadModel(const QString& path) {
 }
 
 void MainWindow::showNoModel(const QString& reason) {
+    QString why = reason;
+    if (!why.isEmpty()) why[0] = why[0].toUpper();
     QString paths;
     for (const std::string& p : model_search_paths())
         paths += QStringLiteral("<li><code>%1</code></li>").arg(qs(p).toHtmlEscaped());
@@ -299,7 +303,7 @@ void MainWindow::showNoModel(const QString& reason) {
            "<p>SigmaOps looks for a <b>.gguf</b> model file in these places, in this order:</p><ul>%2</ul>"
            "<p>Copy a model into one of them, set <code>SIGMAOPS_MODEL=/path/to/model.gguf</code>, "
            "start with <code>sigmaops-desktop -m FILE</code>, or open one now.</p>")
-            .arg(reason.toHtmlEscaped().replace('\n', QStringLiteral("<br>")), paths));
+            .arg(why.toHtmlEscaped().replace('\n', QStringLiteral("<br>")), paths));
     m_stack->setCurrentWidget(m_no_model_page);
     m_model_status->setText(tr("no model"));
     m_device_status->clear();
@@ -328,7 +332,9 @@ void MainWindow::onModelLoaded(const ModelSummary& info) {
                                    .arg(info.chat_format.isEmpty() ? tr("default") : info.chat_format)
                                    .arg(info.load_ms, 0, 'f', 0));
     m_device_status->setText(tr("Device: %1").arg(info.device));
-    statusBar()->showMessage(tr("Loaded %1 in %2 s").arg(info.path).arg(info.load_ms / 1000.0, 0, 'f', 1), 8000);
+    statusBar()->showMessage(info.load_ms < 1000 ? tr("Loaded %1 in %2 ms").arg(info.path).arg(info.load_ms, 0, 'f', 0)
+                                                 : tr("Loaded %1 in %2 s").arg(info.path).arg(info.load_ms / 1000.0, 0, 'f', 1),
+                             8000);
     if (m_current_session != 0) emit requestResume(m_current_session);
 
     if (!m_options.demo_prompt.isEmpty()) {
@@ -374,7 +380,7 @@ void MainWindow::onReplyFinished(const ReplyStats& stats) {
     if (stats.stop == QLatin1String("cancelled")) note += tr(", stopped");
     else if (stats.stop == QLatin1String("max tokens")) note += tr(", hit the token limit");
     m_transcript->finishAssistant(note);
-    m_speed_status->setText(tr("%1 tok/s").arg(stats.decode_tps, 0, 'f', 1));
+    m_speed_status->setText(tr("Speed: %1 tok/s").arg(stats.decode_tps, 0, 'f', 1));
     m_speed_status->setToolTip(tr("Last reply: %1 tokens in, %2 tok/s prompt; %3 tokens out, %4 tok/s")
                                    .arg(stats.n_prompt).arg(stats.prompt_tps, 0, 'f', 1)
                                    .arg(stats.n_decoded).arg(stats.decode_tps, 0, 'f', 1));
