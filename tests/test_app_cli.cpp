@@ -1,0 +1,104 @@
+// The `sigmaops` executable as a user meets it: --version, --help, bad flags (exit 2), no model
+// (a clear message and exit 1), and a terminal chat fed on stdin whose exchange lands in history.
+#include <catch2/catch.hpp>
+
+#include "engine_test_util.h"
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+struct Run {
+    int rc;
+    std::string out;   // stdout + stderr
+};
+
+static Run run(const std::string& args, const std::string& env = "", const std::string& stdin_text = "") {
+    const std::string bin = std::string(SIGMAOPS_BINARY_DIR) + "/app/sigmaops";
+    std::string cmd = env + " " + bin + " " + args + " 2>&1";
+    fs::path in;
+    if (!stdin_text.empty()) {
+        in = fs::temp_directory_path() / ("sigmaops-cli-in-" + std::to_string(::getpid()));
+        std::ofstream(in) << stdin_text;
+        cmd += " < " + in.string();
+    } else {
+        cmd += " < /dev/null";
+    }
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    const int status = ::pclose(p);
+    if (!in.empty()) fs::remove(in);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_CASE("sigmaops --version and --help", "[app][cli]") {
+    auto v = run("--version");
+    CHECK(v.rc == 0);
+    CHECK_THAT(v.out, Catch::StartsWith("sigmaops 0.1.0"));
+    auto h = run("--help");
+    CHECK(h.rc == 0);
+    for (const char* cmd : {"chat", "generate", "logits", "model info", "bench", "history", "hosts", "run"})
+        CHECK_THAT(h.out, Catch::Contains(cmd));
+    for (const char* sub : {"chat", "generate", "logits", "model", "bench", "history", "hosts", "run"}) {
+        auto s = run(std::string(sub) + " --help");
+        INFO(sub << ": " << s.out);
+        CHECK(s.rc == 0);
+        CHECK_THAT(s.out, Catch::Contains("usage"));
+    }
+}
+
+TEST_CASE("bad flags and commands exit 2 with a clear message", "[app][cli]") {
+    auto a = run("--bogus");
+    CHECK(a.rc == 2);
+    CHECK_THAT(a.out, Catch::Contains("unknown option '--bogus'"));
+    auto b = run("frobnicate");
+    CHECK(b.rc == 2);
+    CHECK_THAT(b.out, Catch::Contains("unknown command 'frobnicate'"));
+    auto c = run("generate -p hi --temp hot");
+    CHECK(c.rc == 2);
+    CHECK_THAT(c.out, Catch::Contains("--temp expects a number"));
+    auto d = run("generate --prompt");
+    CHECK(d.rc == 2);
+    CHECK_THAT(d.out, Catch::Contains("needs a value"));
+    auto e = run("logits --tokens 1,x,3 --out /tmp/x");
+    CHECK(e.rc == 2);
+    CHECK_THAT(e.out, Catch::Contains("comma-separated token ids"));
+}
+
+TEST_CASE("no model: where models are looked up and how to pass one", "[app][cli]") {
+    const fs::path empty = fs::temp_directory_path() / ("sigmaops-nomodel-" + std::to_string(::getpid()));
+    fs::create_directories(empty);
+    auto r = run("generate -m " + (empty / "missing.gguf").string() + " -p hi");
+    CHECK(r.rc == 1);
+    CHECK_THAT(r.out, Catch::Contains("missing.gguf"));
+    auto m = run("model info " + (empty / "missing.gguf").string());
+    CHECK(m.rc == 1);
+    CHECK_THAT(m.out, Catch::Contains("no such file"));
+    fs::remove_all(empty);
+}
+
+TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[app][chat]") {
+    const fs::path dir = fs::temp_directory_path() / ("sigmaops-clichat-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string model = sigma::testing::tiny_chat_model();
+    const std::string db = (dir / "history.db").string();
+    auto r = run("chat -m " + model + " --history " + db + " -n 8 --seed 1", "", "check the disk\n/quit\n");
+    INFO(r.out);
+    CHECK(r.rc == 0);
+    CHECK_THAT(r.out, Catch::Contains("sigma> "));
+    CHECK_THAT(r.out, Catch::Contains("tok/s"));
+    auto l = run("history list --db " + db);
+    INFO(l.out);
+    CHECK(l.rc == 0);
+    CHECK_THAT(l.out, Catch::Contains("check the disk"));
+    fs::remove_all(dir);
+}
