@@ -10,7 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <QDir>
+#include <QFile>
 #include <QListView>
+#include <QTimer>
 #include <QPlainTextEdit>
 #include <QPushButton>
 
@@ -94,4 +97,75 @@ TEST_CASE("the transcript streams pieces and renders code blocks", "[ui][window]
     CHECK_FALSE(plain.contains("```"));
     CHECK(plain.contains("then check du."));
     CHECK(plain.contains("10.0 tok/s"));
+}
+
+namespace {
+// Clicks the button whose text starts with `label` on the first modal dialog that opens.
+void clickOnModal(const QString& label, bool* clicked) {
+    auto* timer = new QTimer(qApp);
+    QObject::connect(timer, &QTimer::timeout, [=] {
+        QWidget* modal = QApplication::activeModalWidget();
+        if (!modal) return;
+        for (auto* b : modal->findChildren<QPushButton*>())
+            if (b->text().startsWith(label)) {
+                *clicked = true;
+                timer->stop();
+                timer->deleteLater();
+                b->click();
+                return;
+            }
+    });
+    timer->start(20);
+}
+
+void writeGarbage(const QString& path) {
+    QFile f(path);
+    REQUIRE(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray(8192, 'x'));
+}
+} // namespace
+
+TEST_CASE("a damaged history database can be moved aside from the window", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString db = home.file("history.db");
+    writeGarbage(db);
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = db;
+    options.use_settings = false;
+    MainWindow window(options);
+    window.show();
+    bool clicked = false;
+    clickOnModal("Move aside", &clicked);
+    window.start();
+    CHECK(clicked);
+    CHECK(window.historyPath() == db);
+    CHECK(window.sessionsModel()->isOpen());
+    CHECK(window.sessionsModel()->rowCount() == 0);
+    const QStringList aside = QDir(home.dir.path()).entryList({"history.db.corrupt-*"});
+    CHECK(aside.size() == 1);
+}
+
+TEST_CASE("a damaged history database can be left alone: the window runs without history", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString db = home.file("history.db");
+    writeGarbage(db);
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = db;
+    options.use_settings = false;
+    MainWindow window(options);
+    window.show();
+    bool clicked = false;
+    clickOnModal("Continue without history", &clicked);
+    window.start();
+    CHECK(clicked);
+    CHECK(window.historyPath() == ":none");
+    CHECK_FALSE(window.sessionsModel()->isOpen());
+    CHECK_FALSE(window.noModelText().isEmpty());   // and the rest of start() still ran
+    QFile f(db);
+    REQUIRE(f.open(QIODevice::ReadOnly));
+    CHECK(f.readAll() == QByteArray(8192, 'x'));   // untouched
 }
