@@ -212,16 +212,21 @@ TEST_CASE("history: SIGKILL at 200 random points leaves an intact database with 
             }
         }
         ::close(fds[1]);
-        // Kill at a random point: during open/migration (0 ms) up to well into the write loop.
-        std::uniform_int_distribution<int> delay_us(0, 30000);
+        // Kill at a random point. Even rounds: 0-20 ms after fork (open, create, migrate, first
+        // writes). Odd rounds: 0-20 ms after the child's first commit (the write loop, checkpoints).
+        Id ids[2];
+        ssize_t n;
+        if (round % 2 == 1 && ::read(fds[0], ids, sizeof ids) == sizeof ids) {
+            committed_messages.insert(ids[0]);
+            committed_commands.insert(ids[1]);
+        }
+        std::uniform_int_distribution<int> delay_us(0, 20000);
         std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
         ::kill(pid, SIGKILL);
         int status = wait_child(pid);
         REQUIRE((status == 128 + SIGKILL || status == 0));  // a child error (1, 3, 4) fails here
         if (status == 128 + SIGKILL) ++n_killed_running;
         // Every report that reached the pipe was sent after its COMMIT returned.
-        Id ids[2];
-        ssize_t n;
         while ((n = ::read(fds[0], ids, sizeof ids)) == sizeof ids) {
             committed_messages.insert(ids[0]);
             committed_commands.insert(ids[1]);

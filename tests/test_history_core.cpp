@@ -481,7 +481,9 @@ TEST_CASE("history: FTS ranking on a fixed corpus", "[history][search]") {
     SearchQuery q;
     q.text = "postgresql";
     q.host = "db2";
-    CHECK(h->search(q)->size() == 2);
+    auto on_db2 = *h->search(q);  // the disk message, the df command and the finding's source
+    CHECK(on_db2.size() == 3);
+    CHECK(has_hit(on_db2, SearchHit::Kind::Finding, fid));
     q.host = "web1";
     CHECK(h->search(q)->empty());
     SearchQuery t;
