@@ -16,6 +16,7 @@ if [[ -x /usr/local/cuda/bin/nvcc ]]; then
   # One architecture (sm_90, Hopper) keeps CI's CUDA compile short; GPU tests skip without a GPU.
   cuda_args=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DSIGMAOPS_CUDA_ARCH=90)
 fi
+mkdir -p "$BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" >"$BUILD_DIR.configure.log" 2>&1 \
   || { cat "$BUILD_DIR.configure.log"; exit 1; }
 cmake --build "$BUILD_DIR" -j "$JOBS"
