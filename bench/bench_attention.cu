@@ -6,7 +6,8 @@
 // Bandwidth: bytes of K and V the call must read (+ q and out) per second, and its share of the
 // device-to-device copy bandwidth measured in the same run (1 GiB cudaMemcpy, read + written).
 // Output: one JSON object per line on stdout.
-// Usage: bench_attention [--quick] [--iters N]
+// Also times the same calls captured in a CUDA graph (us_graph): no host launch cost.
+// Usage: bench_attention [--quick] [--iters N] [--no-graph] [--batch B] [--ctx T]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -36,6 +37,7 @@ using sigmaops::kernels::DecodeAttentionParams;
 using sigmaops::kernels::DType;
 
 int g_warmup = 5, g_iters = 50;
+bool g_graph = true;
 
 // Device-to-device copy bandwidth, bytes read + written per second.
 double copy_bandwidth() {
@@ -73,7 +75,8 @@ __global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
 }
 
 struct Result {
-    double us;
+    double us;        // plain launches on a stream (host launch cost included when it dominates)
+    double us_graph;  // the same g_iters calls captured in one CUDA graph and replayed
     double bytes;
 };
 
@@ -147,6 +150,31 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     CHECK_CUDA(cudaGetLastError());
     float ms = 0;
     CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+
+    // Graph replay: the launches without host overhead (as an engine's captured decode step).
+    float ms_graph = 0;
+    if (g_graph) {
+        cudaStream_t st;
+        CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+        p.stream = st;
+        cudaGraph_t graph;
+        cudaGraphExec_t exec;
+        CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        for (int i = 0; i < g_iters; ++i) call(i);
+        CHECK_CUDA(cudaStreamEndCapture(st, &graph));
+        CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+        CHECK_CUDA(cudaGraphLaunch(exec, st));
+        CHECK_CUDA(cudaStreamSynchronize(st));
+        CHECK_CUDA(cudaEventRecord(e0, st));
+        CHECK_CUDA(cudaGraphLaunch(exec, st));
+        CHECK_CUDA(cudaEventRecord(e1, st));
+        CHECK_CUDA(cudaEventSynchronize(e1));
+        CHECK_CUDA(cudaEventElapsedTime(&ms_graph, e0, e1));
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+        cudaStreamDestroy(st);
+        p.stream = nullptr;
+    }
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
 
@@ -166,16 +194,20 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     cudaFree(out);
     cudaFree(lens);
     cudaFree(ws);
-    return {ms * 1e3 / g_iters, bytes};
+    return {ms * 1e3 / g_iters, ms_graph * 1e3 / g_iters, bytes};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false;
+    int only_batch = 0, only_ctx = 0;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) g_iters = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--no-graph")) g_graph = false;
+        else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_batch = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--ctx") && i + 1 < argc) only_ctx = std::atoi(argv[++i]);
     }
     int n_dev = 0;
     if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
@@ -205,16 +237,18 @@ int main(int argc, char** argv) {
         ctxs = {4096, 32768};
         batches = {1};
     }
+    if (only_batch) batches = {only_batch};
+    if (only_ctx) ctxs = {only_ctx};
     for (int batch : batches)
         for (int ctx : ctxs)
             for (const Variant& v : variants) {
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni);
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
-                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"us\": %.2f, \"bytes\": %.0f, "
-                            "\"GBps\": %.1f, \"pct_copy_bw\": %.1f}\n",
-                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, r.us, r.bytes, gbps,
-                            100.0 * gbps * 1e9 / copy_bw);
+                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "
+                            "\"GBps\": %.1f, \"pct_copy_bw\": %.1f, \"pct_copy_bw_graph\": %.1f}\n",
+                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, r.us, r.us_graph, r.bytes, gbps,
+                            100.0 * gbps * 1e9 / copy_bw, 100.0 * r.bytes / (r.us_graph * 1e-6) / copy_bw);
                 std::fflush(stdout);
             }
     return 0;

@@ -15,6 +15,13 @@ def load(path):
 
 def main():
     ours, peers = load(sys.argv[1]), load(sys.argv[2])
+    key = sys.argv[3] if len(sys.argv) > 3 else "us"  # "us" (stream launches) or "us_graph"
+    for r in ours + peers:
+        if key in r and r[key] is not None:
+            r["us"] = r[key]
+        elif "us" in r and key != "us":
+            r.pop("us")
+    print(f"timing: {key}")
     dev = [r for r in ours + peers if r.get("kind") == "device"]
     for r in dev:
         print("device:", json.dumps(r))
@@ -23,6 +30,8 @@ def main():
     print("| B | ctx | ours Sigma µs | ours GQA µs | FA2 µs | cuDNN µs | Sigma % copy BW | speedup vs best peer "
           "(Sigma / GQA) | selV k=100 µs (per head / union) | selV vs FA2 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    cbw = next((r["copy_GBps"] for r in ours if r.get("kind") == "device"), None)
+    pct = lambda r: f"{r['bytes'] / (r['us'] * 1e-6) / 1e9 / cbw * 100:.1f}%" if r and cbw else "-"
     keys = sorted({(b, c) for (_, b, c) in o})
     for b, c in keys:
         s, g = o.get(("sigma", b, c)), o.get(("gqa", b, c))
@@ -33,7 +42,7 @@ def main():
         sp = f"{best / s['us']:.2f}x / {best / g['us']:.2f}x" if best and s and g else "-"
         svf = f"{sv['us'] / fa['us']:.2f}" if sv and fa else "-"
         svf = f"{fa['us'] / sv['us']:.2f}x" if sv and fa else "-"
-        print(f"| {b} | {c // 1024}K | {f(s)} | {f(g)} | {f(fa)} | {f(cu)} | {f(s, 'pct_copy_bw')}% | {sp} | "
+        print(f"| {b} | {c // 1024}K | {f(s)} | {f(g)} | {f(fa)} | {f(cu)} | {pct(s)} | {sp} | "
               f"{f(sv)} / {f(su)} | {svf} |")
 
 

@@ -9,7 +9,7 @@
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
-STEPS=${STEPS:-"build test sanitize bench peer"}
+STEPS=${STEPS:-"build test sanitize bench ncu peer"}
 ARCH=${SIGMAOPS_CUDA_ARCH:-90}
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-attn
@@ -80,9 +80,17 @@ if has bench; then
   timeout 240 $BUILD/bench_attention ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
 fi
 
+if has ncu; then  # per-kernel GPU durations of one batch-1 16K step (full and selective V)
+  log "ncu kernel durations, batch 1, ctx 16K"
+  timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+    --kernel-name regex:'split_kv|scores_kernel|topk|gather' -c 40 \
+    $BUILD/bench_attention --batch 1 --ctx 16384 --iters 2 --no-graph > "$OUT/ncu.txt" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  grep -E "gpu__time_duration|dram__throughput" "$OUT/ncu.txt" | head -40 | tee -a "$OUT/summary.txt"
+fi
+
 if has peer; then
   log "peer_attention.py ${PEER_ARGS:-}"
   PYTHONUNBUFFERED=1 timeout 200 python3 tools/bench/peer_attention.py ${PEER_ARGS:-} > "$OUT/peer.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
 fi
 
-python3 tools/bench/attention_table.py "$OUT/bench.jsonl" "$OUT/peer.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+for k in us us_graph; do python3 tools/bench/attention_table.py "$OUT/bench.jsonl" "$OUT/peer.jsonl" $k 2>&1 | tee -a "$OUT/summary.txt"; done

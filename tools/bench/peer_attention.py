@@ -4,7 +4,7 @@ enable_gqa=True) on the GQA twin of Sigma-1.5B (32 query heads, 16 KV heads, d 6
 query token, under sdpa_kernel(FLASH_ATTENTION) and (CUDNN_ATTENTION), as BASELINES.md measured.
 
 Same protocol as bench/bench_attention.cu: CUDA events around 50 calls after 5 warm-ups (mean per
-call), K/V rotated over several copies (>= 256 MiB in all) so small problems don't sit in L2,
+call; also the same calls captured in a CUDA graph, us_graph), K/V rotated over several copies (>= 256 MiB in all) so small problems don't sit in L2,
 and the copy bandwidth (y.copy_(x) of 1 GiB, bytes read + written) measured in the same run.
 Prints one JSON object per line. Usage: peer_attention.py [--quick] [--iters N]
 """
@@ -49,10 +49,33 @@ def measure(backend, batch, ctx, n_q=32, n_kv=16, d=64, warmup=5, iters=50):
         e1.record()
         e1.synchronize()
     us = e0.elapsed_time(e1) * 1e3 / iters
+    us_graph = None
+    try:  # the same calls captured in a CUDA graph: no host/framework launch cost
+        with sdpa_kernel(backend):
+            s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(s):
+                for i in range(3):
+                    F.scaled_dot_product_attention(q, ks[i % n_sets], vs[i % n_sets], enable_gqa=True)
+            torch.cuda.current_stream().wait_stream(s)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                for i in range(iters):
+                    F.scaled_dot_product_attention(q, ks[i % n_sets], vs[i % n_sets], enable_gqa=True)
+            graph.replay()
+            torch.cuda.synchronize()
+            e0.record()
+            graph.replay()
+            e1.record()
+            e1.synchronize()
+            us_graph = e0.elapsed_time(e1) * 1e3 / iters
+            del graph
+    except Exception as e:  # noqa: BLE001 - a backend may refuse capture; keep the stream timing
+        print(json.dumps({"kind": "note", "graph_error": str(e)[:200]}), file=sys.stderr)
     bytes_ = set_bytes + 2 * batch * n_q * d * 2
     del ks, vs
     torch.cuda.empty_cache()
-    return us, bytes_
+    return us, us_graph, bytes_
 
 
 def main():
@@ -72,9 +95,9 @@ def main():
         for ctx in ctxs:
             for name, backend in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
                 try:
-                    us, b = measure(backend, batch, ctx, iters=args.iters)
+                    us, ug, b = measure(backend, batch, ctx, iters=args.iters)
                     rec = {"kind": "peer", "peer": name, "variant": "gqa", "batch": batch, "ctx": ctx,
-                           "us": round(us, 2), "bytes": b, "GBps": round(b / (us * 1e-6) / 1e9, 1),
+                           "us": round(us, 2), "us_graph": round(ug, 2) if ug else None, "bytes": b, "GBps": round(b / (us * 1e-6) / 1e9, 1),
                            "pct_copy_bw": round(100 * b / (us * 1e-6) / bw, 1)}
                 except Exception as e:  # a backend may refuse a shape: record it, keep going
                     rec = {"kind": "peer", "peer": name, "batch": batch, "ctx": ctx, "error": str(e)[:300]}
