@@ -12,14 +12,16 @@
 
 namespace uitest {
 
-// The QApplication every widget needs; created once, before the first widget.
+// The QApplication every widget needs; created once, before the first widget, and kept.
 inline QApplication& app() {
     static int argc = 1;
     static char arg0[] = "test_ui";
     static char* argv[] = {arg0, nullptr};
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    static QApplication a(argc, argv);
-    return a;
+    // Never destroyed: a static QApplication would die in the exit handlers after the Qt globals
+    // it needs (a crash at exit); the process ends right after the tests anyway.
+    static QApplication* a = new QApplication(argc, argv);
+    return *a;
 }
 
 // A temp dir that also holds XDG_DATA_HOME / XDG_CONFIG_HOME, so nothing touches the real home.
