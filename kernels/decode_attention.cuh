@@ -518,6 +518,7 @@ __global__ void __launch_bounds__(kThreads, 2) scores_kernel(const Geometry g, c
 // kTopkCandCap keys (near-constant scores), a radix select on the score bits inside B decides.
 constexpr float kTopkBinsPerUnit = 64.0f;
 constexpr int kTopkCandCap = 1024;
+constexpr int kGatherCap = 2048;  // gather fast path: (row, head) entries staged in smem
 
 __device__ __forceinline__ int topk_bin(float M, float v) {
     return int(fminf((M - v) * kTopkBinsPerUnit, float(kTopkBins - 1)));
@@ -685,6 +686,89 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
         }
     }
 
+    // Fast path: stage every (row, head) weight in shared memory first (one round of dependent
+    // loads: index -> score), then stream the V rows with many loads in flight.
+    __shared__ int e_t[kGatherCap];
+    __shared__ float e_p[2 * kGatherCap];
+    const int n_entries = UNION ? n_rows : g.gv * kk;
+    if (g.gv <= HPV && n_entries <= kGatherCap && (!UNION || n_rows * g.gv <= 2 * kGatherCap)) {
+        for (int e = tid; e < n_entries; e += kThreads) {
+            if constexpr (UNION) {
+                const int t = list ? list[e] : e;
+                e_t[e] = t;
+                for (int j = 0; j < g.gv; ++j) {
+                    const float2 ml = buf.head_ml[hrow0 + j];
+                    const float inv = ml.y > 0.0f ? 1.0f / ml.y : 0.0f;
+                    e_p[j * n_rows + e] = exp2f(buf.scores[(hrow0 + j) * g.max_ctx + t] - ml.x) * inv;
+                }
+            } else {
+                const int j = e / kk, r = e % kk;
+                const int t = all ? r : buf.idx[(hrow0 + j) * g.top_k + r];
+                const float2 ml = buf.head_ml[hrow0 + j];
+                const float inv = ml.y > 0.0f ? 1.0f / ml.y : 0.0f;
+                e_t[e] = t;
+                e_p[e] = exp2f(buf.scores[(hrow0 + j) * g.max_ctx + t] - ml.x) * inv;
+            }
+        }
+        __syncthreads();
+        float acc[HPV][8];
+#pragma unroll
+        for (int j = 0; j < HPV; ++j)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[j][e] = 0.0f;
+        constexpr int BATCH = 8;
+        for (int e0 = slot; e0 < n_entries; e0 += BATCH * SLOTS) {
+            uint4 vv[BATCH];
+#pragma unroll
+            for (int i = 0; i < BATCH; ++i) {
+                const int e = e0 + i * SLOTS;
+                vv[i] = e < n_entries ? ld16(vbase + size_t(e_t[e]) * DV) : make_uint4(0, 0, 0, 0);
+            }
+#pragma unroll
+            for (int i = 0; i < BATCH; ++i) {
+                const int e = e0 + i * SLOTS;
+                if (e >= n_entries) continue;
+                float vf[8];
+                cvt8<T>(vv[i], vf);
+                if constexpr (UNION) {
+#pragma unroll
+                    for (int j = 0; j < HPV; ++j) {
+                        if (j < g.gv) {
+                            const float p = e_p[j * n_rows + e];
+#pragma unroll
+                            for (int d = 0; d < 8; ++d) acc[j][d] = fmaf(p, vf[d], acc[j][d]);
+                        }
+                    }
+                } else {
+                    const int je = e / kk;
+                    const float p = e_p[e];
+#pragma unroll
+                    for (int j = 0; j < HPV; ++j) {
+                        if (j == je) {
+#pragma unroll
+                            for (int d = 0; d < 8; ++d) acc[j][d] = fmaf(p, vf[d], acc[j][d]);
+                        }
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < HPV; ++j) {
+            __syncthreads();
+#pragma unroll
+            for (int e = 0; e < 8; ++e) red[tid * 8 + e] = acc[j][e];
+            __syncthreads();
+            if (j < g.gv) {
+                for (int d = tid; d < DV; d += kThreads) {
+                    float sum = 0.0f;
+                    for (int sl = 0; sl < SLOTS; ++sl) sum += red[(sl * NL + d / 8) * 8 + d % 8];
+                    buf.out[(hrow0 + j) * DV + d] = sum;
+                }
+            }
+        }
+        return;
+    }
+
     for (int hb = 0; hb < g.gv; hb += HPV) {
         const int hc = min(HPV, g.gv - hb);
         float M[HPV], inv[HPV], acc[HPV][8];
@@ -788,8 +872,13 @@ template <class T, int DQK, int DV, int HPV>
 inline cudaError_t launch_split(const Plan& p, dim3 grid) {
     static bool configured = false;  // host-side, per instantiation
     if (!configured) {
-        const cudaError_t e = cudaFuncSetAttribute(split_kv_kernel<T, DQK, DV, HPV>,
-                                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kSplitStageBytes);
+        cudaError_t e = cudaFuncSetAttribute(split_kv_kernel<T, DQK, DV, HPV>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, kSplitStageBytes);
+        if (e != cudaSuccess) return e;
+        // Two blocks per SM need the largest shared-memory carveout; by default the driver may
+        // pick a smaller one that fits only one.
+        e = cudaFuncSetAttribute(split_kv_kernel<T, DQK, DV, HPV>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                 int(cudaSharedmemCarveoutMaxShared));
         if (e != cudaSuccess) return e;
         configured = true;
     }
