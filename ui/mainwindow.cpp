@@ -401,7 +401,9 @@ void MainWindow::onError(const QString& message) {
 
 void MainWindow::onConversationReset(qint64 id, const QVector<Turn>& turns) {
     // A resumed session: show what the model now holds as the conversation (equal to the history).
-    if (id != 0 && id == m_current_session) m_transcript->setTurns(turns);
+    // Skipped while a reply streams: the user sent right after picking the session, and the
+    // transcript already shows it plus the open reply.
+    if (id != 0 && id == m_current_session && !m_busy) m_transcript->setTurns(turns);
 }
 
 void MainWindow::refreshSessions() {
