@@ -5,6 +5,7 @@
 #include <assistant.h>
 #include <history/history.h>
 #include <mainwindow.h>
+#include <settings_dialog.h>
 #include <sessions_model.h>
 #include <transcript_view.h>
 
@@ -13,6 +14,8 @@
 #include <QDir>
 #include <QFile>
 #include <QListView>
+#include <QMessageBox>
+#include <QSettings>
 #include <QTimer>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -168,4 +171,58 @@ TEST_CASE("a damaged history database can be left alone: the window runs without
     QFile f(db);
     REQUIRE(f.open(QIODevice::ReadOnly));
     CHECK(f.readAll() == QByteArray(8192, 'x'));   // untouched
+}
+
+TEST_CASE("settings persist through QSettings", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, home.file("config"));
+    QCoreApplication::setOrganizationName("SigmaOps");
+    QCoreApplication::setApplicationName("sigmaops-desktop-test");
+    sigmaops::ui::DesktopSettings s;
+    s.model_path = "/models/sigma.gguf";
+    s.chat.temperature = 0.25;
+    s.chat.max_tokens = 777;
+    s.chat.history_db = home.file("h.db");
+    s.chat.prefer_gpu = false;
+    s.save();
+    const auto back = sigmaops::ui::DesktopSettings::load();
+    CHECK(back.model_path == s.model_path);
+    CHECK(back.chat.temperature == Approx(0.25));
+    CHECK(back.chat.max_tokens == 777);
+    CHECK(back.chat.history_db == s.chat.history_db);
+    CHECK_FALSE(back.chat.prefer_gpu);
+    CHECK(QFile::exists(home.file("config/SigmaOps/sigmaops-desktop-test.conf")));
+
+    sigmaops::ui::SettingsDialog dialog(s);
+    const auto shown = dialog.settings();
+    CHECK(shown.model_path == s.model_path);
+    CHECK(shown.chat.max_tokens == 777);
+    CHECK(shown.chat.temperature == Approx(0.25));
+}
+
+TEST_CASE("About names the version and credits tldr-pages and Loghub", "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = ":none";
+    options.use_settings = false;
+    MainWindow window(options);
+    window.show();
+    window.start();
+    QString text;
+    auto* timer = new QTimer(&window);
+    QObject::connect(timer, &QTimer::timeout, [&] {
+        if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+            text = box->text();
+            box->accept();
+        }
+    });
+    timer->start(20);
+    window.showAbout();
+    CHECK(text.contains(QString::fromStdString(sigmaops::app_version())));
+    CHECK(text.contains("tldr-pages contributors, CC BY 4.0"));
+    CHECK(text.contains("Loghub"));
+    CHECK(text.contains("ISSRE 2023"));
 }
