@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <QKeyEvent>
 #include <QPlainTextEdit>
 
 using namespace sigmaops::ui;
@@ -183,7 +184,11 @@ TEST_CASE("the window loads a model, sends, lists the session, and joins its thr
         auto* input = window.findChild<QPlainTextEdit*>("input");
         REQUIRE(input);
         input->setPlainText("How do I list failed units?");
-        window.sendInput();
+        QKeyEvent enter(QEvent::KeyPress, Qt::Key_Return, Qt::NoModifier);
+        QApplication::sendEvent(input, &enter);   // plain Enter: a newline, not a send
+        CHECK_FALSE(window.busy());
+        QKeyEvent ctrlEnter(QEvent::KeyPress, Qt::Key_Return, Qt::ControlModifier);
+        QApplication::sendEvent(input, &ctrlEnter);
         CHECK(window.busy());
         REQUIRE(uitest::waitFor([&] { return !window.busy(); }, 60000));
         REQUIRE(window.transcript()->turns().size() == 2);

@@ -15,6 +15,7 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QItemSelectionModel>
+#include <QKeyEvent>
 #include <QKeySequence>
 #include <QLabel>
 #include <QListView>
@@ -146,11 +147,7 @@ void MainWindow::buildUi() {
     chatLayout->addWidget(inputRow);
     connect(m_send_button, &QPushButton::clicked, this, &MainWindow::sendInput);
     connect(m_stop_button, &QPushButton::clicked, this, &MainWindow::stop);
-    for (auto key : {Qt::Key_Return, Qt::Key_Enter}) {
-        auto* sc = new QShortcut(QKeySequence(Qt::CTRL | key), m_input);
-        sc->setContext(Qt::WidgetShortcut);
-        connect(sc, &QShortcut::activated, this, &MainWindow::sendInput);
-    }
+    m_input->installEventFilter(this);  // Ctrl+Enter sends (see eventFilter)
     auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);
     connect(esc, &QShortcut::activated, this, &MainWindow::stop);
 
@@ -205,6 +202,18 @@ void MainWindow::buildUi() {
     statusBar()->addPermanentWidget(m_speed_status);
     m_input->setEnabled(false);
     m_send_button->setEnabled(false);
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    // Ctrl+Enter in the input sends; plain Enter inserts a newline (multi-line questions, pasted logs).
+    if (watched == m_input && event->type() == QEvent::KeyPress) {
+        auto* key = static_cast<QKeyEvent*>(event);
+        if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter) && (key->modifiers() & Qt::ControlModifier)) {
+            sendInput();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::buildMenus() {

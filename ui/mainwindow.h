@@ -78,6 +78,9 @@ private slots:
     void onConversationReset(qint64 id, const QVector<sigmaops::ui::Turn>& turns);
     void onSessionActivated(const QModelIndex& index);
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
     void buildUi();
     void buildMenus();
