@@ -94,7 +94,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     g.top_k = p.top_k > 0 ? std::min(p.top_k, p.max_ctx) : 0;
     g.q_is_bf16 = p.q_type == DType::BF16;
     // Split-KV staging: the most V heads one head tile touches, and the largest tile (keys) whose
-    // kSplitStages stages of K + V rows fit kSplitStageBytes.
+    // two stages of K + V rows fit kSplitStageBytes.
     g.nvg_max = 1;
     for (int kh = 0; kh < p.n_k; ++kh)
         for (int t = 0; t < g.tiles_per_group; ++t) {
@@ -103,7 +103,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
         }
     const int key_bytes = (p.d_qk + g.nvg_max * p.d_v) * 2;
     g.tile_keys = kSplitTileMax;
-    while (g.tile_keys > 8 && kSplitStages * g.tile_keys * key_bytes > kSplitStageBytes) g.tile_keys /= 2;
+    while (g.tile_keys > 16 && 2 * g.tile_keys * key_bytes > kSplitStageBytes) g.tile_keys /= 2;
     return g;
 }
 
@@ -175,7 +175,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
     }
     const Geometry& g = plan.g;
     // Register slots for the tile heads sharing one V head (split) / a V head's heads (gather).
-    if (kSplitStages * g.tile_keys * (p.d_qk + g.nvg_max * p.d_v) * 2 > kSplitStageBytes)
+    if (2 * g.tile_keys * (p.d_qk + g.nvg_max * p.d_v) * 2 > kSplitStageBytes)
         return {"decode_attention: a head tile reads too many V heads (" + std::to_string(g.nvg_max) + ")"};
     plan.hpv_split = pow2_at_least(std::min(g.gv, g.tile_heads));
     plan.hpv_gather = pow2_at_least(std::min(g.gv, kMaxTileHeads));

@@ -248,13 +248,13 @@ __device__ __forceinline__ void bulk_g2s(void* dst, const void* src, uint32_t by
 // ---- split-KV decode attention -----------------------------------------------------------
 // Grid (S, n_k*tiles_per_group, B). Each block walks its slice of the cache in tiles of
 // g.tile_keys keys: one thread streams the tile's K rows and the rows of every V head the tile
-// needs into shared memory with bulk copies (kSplitStages tiles in flight while one is used), the block scores it, updates an online softmax per head and accumulates V in
+// needs into shared memory with bulk copies (two stages: the next tile is in flight while this
+// one is used), the block scores it, updates an online softmax per head and accumulates V in
 // registers. It writes its (max, sum, unnormalised out) partial; the last block of each
 // (sequence, head tile) to finish combines all slices into `out` (log-sum-exp).
 // HPV: register slots for the tile's query heads that share one V head (>= min(gv, tile)).
-// Dynamic smem: kSplitStages x tile_keys x (DQK + nvg_max*DV) elements of T.
+// Dynamic smem: 2 stages x tile_keys x (DQK + nvg_max*DV) elements of T.
 constexpr int kSplitTileMax = 128;
-constexpr int kSplitStages = 4;  // tiles in flight per block
 template <class T, int DQK, int DV, int HPV>
 __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g, const Buffers buf) {
     extern __shared__ __align__(128) unsigned char stage_mem[];
@@ -262,7 +262,7 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     __shared__ __align__(16) float q_s[kMaxTileHeads][DQK];
     __shared__ __align__(16) float4 red4[kThreads];
     __shared__ float m_s[kMaxTileHeads], l_s[kMaxTileHeads], alpha_s[kMaxTileHeads], inv_s[kMaxTileHeads];
-    __shared__ __align__(8) uint64_t full_bar[kSplitStages];
+    __shared__ __align__(8) uint64_t full_bar[2];
     __shared__ int last_s;
 
     const TileCoord c = tile_coord(g, buf);
@@ -277,8 +277,8 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     const T* vbase0 = static_cast<const T*>(buf.v) + (size_t(c.b) * g.n_v + vh_first) * g.max_ctx * DV;
     const int n_tiles = (c.t_end - c.t_begin + TK - 1) / TK;
 
-    auto issue = [&](int i) {  // one thread: tile i into stage i % kSplitStages
-        const int st = i % kSplitStages, t0 = c.t_begin + i * TK, n = min(TK, c.t_end - t0);
+    auto issue = [&](int i) {  // one thread: tile i into stage i & 1
+        const int st = i & 1, t0 = c.t_begin + i * TK, n = min(TK, c.t_end - t0);
         const uint32_t kb = uint32_t(n) * DQK * sizeof(T), vb = uint32_t(n) * DV * sizeof(T);
         mbar_expect_tx(&full_bar[st], kb + nvg * vb);
         bulk_g2s(stage_k(st), kbase + size_t(t0) * DQK, kb, &full_bar[st]);
@@ -287,9 +287,11 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
             bulk_g2s(vdst + size_t(j) * TK * DV, vbase0 + (size_t(j) * g.max_ctx + t0) * DV, vb, &full_bar[st]);
     };
     if (tid == 0) {
-        for (int st = 0; st < kSplitStages; ++st) mbar_init(&full_bar[st], 1);
+        mbar_init(&full_bar[0], 1);
+        mbar_init(&full_bar[1], 1);
         mbar_fence_init();
-        for (int i = 0; i < kSplitStages && i < n_tiles; ++i) issue(i);
+        if (n_tiles > 0) issue(0);
+        if (n_tiles > 1) issue(1);
     }
     if (tid < kMaxTileHeads) {
         m_s[tid] = -INFINITY;
@@ -314,8 +316,8 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     __syncthreads();
 
     for (int i = 0; i < n_tiles; ++i) {
-        const int st = i % kSplitStages, n = min(TK, c.t_end - (c.t_begin + i * TK));
-        mbar_wait(&full_bar[st], (i / kSplitStages) & 1);
+        const int st = i & 1, n = min(TK, c.t_end - (c.t_begin + i * TK));
+        mbar_wait(&full_bar[st], (i >> 1) & 1);
         score_tile<T, DQK, kSplitTileMax, true>(stage_k(st), n, q_s, s_s, c.nh);
         __syncthreads();
         if (warp < c.nh) {  // online softmax, one warp per head
@@ -362,7 +364,7 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
             }
         }
         __syncthreads();  // stage st and s_s free again
-        if (tid == 0 && i + kSplitStages < n_tiles) issue(i + kSplitStages);
+        if (tid == 0 && i + 2 < n_tiles) issue(i + 2);
     }
 
     // Reduce the V accumulators over vslots and write this slice's partials.
@@ -407,22 +409,15 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     float* wts = reinterpret_cast<float*>(stage_mem);  // [kMaxTileHeads][kMaxSplits]; stages are idle now
     if (warp < c.nh) {
         const float2* ml = buf.part_ml + (row0 + c.h0 + warp) * g.n_splits;
-        float2 v[kMaxSplits / 32];  // all of this lane's slices in one round of loads
         float M = -INFINITY;
-#pragma unroll
-        for (int u = 0; u < kMaxSplits / 32; ++u) {
-            const int s = lane + 32 * u;
-            v[u] = s < g.n_splits ? __ldcg(&ml[s]) : make_float2(-INFINITY, 0.0f);
-            M = fmaxf(M, v[u].x);
-        }
+        for (int s = lane; s < g.n_splits; s += 32) M = fmaxf(M, __ldcg(&ml[s]).x);
         M = warp_max(M);
         float L = 0.0f;
-#pragma unroll
-        for (int u = 0; u < kMaxSplits / 32; ++u) {
-            const int s = lane + 32 * u;
-            const float w = v[u].x == -INFINITY ? 0.0f : exp2f(v[u].x - M);
-            if (s < g.n_splits) wts[warp * kMaxSplits + s] = w;
-            L += v[u].y * w;
+        for (int s = lane; s < g.n_splits; s += 32) {
+            const float2 v = __ldcg(&ml[s]);
+            const float w = v.x == -INFINITY ? 0.0f : exp2f(v.x - M);
+            wts[warp * kMaxSplits + s] = w;
+            L += v.y * w;
         }
         L = warp_sum(L);
         if (lane == 0) inv_s[warp] = L > 0.0f ? 1.0f / L : 0.0f;
@@ -437,12 +432,12 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
         const float4* po = reinterpret_cast<const float4*>(buf.part_o + (row0 + c.h0 + hl) * g.n_splits * DV) + d4;
         const float* w = wts + hl * kMaxSplits;
         int s = r;
-        for (; s + 15 * R < g.n_splits; s += 16 * R) {
-            float4 v[16];
+        for (; s + 7 * R < g.n_splits; s += 8 * R) {
+            float4 v[8];
 #pragma unroll
-            for (int u = 0; u < 16; ++u) v[u] = __ldcg(po + size_t(s + u * R) * (DV / 4));
+            for (int u = 0; u < 8; ++u) v[u] = __ldcg(po + size_t(s + u * R) * (DV / 4));
 #pragma unroll
-            for (int u = 0; u < 16; ++u) {
+            for (int u = 0; u < 8; ++u) {
                 const float wu = w[s + u * R];
                 a.x = fmaf(v[u].x, wu, a.x);
                 a.y = fmaf(v[u].y, wu, a.y);
@@ -872,7 +867,7 @@ inline Status cuda_status(const char* what, cudaError_t e) {
     return {std::string("decode_attention: ") + what + ": " + cudaGetErrorString(e)};
 }
 
-constexpr int kSplitStageBytes = 96 * 1024;  // all stages of split_kv_kernel (2 blocks per SM)
+constexpr int kSplitStageBytes = 96 * 1024;  // both stages of split_kv_kernel (2 blocks per SM)
 template <class T, int DQK, int DV, int HPV>
 inline cudaError_t launch_split(const Plan& p, dim3 grid) {
     static bool configured = false;  // host-side, per instantiation
@@ -887,7 +882,7 @@ inline cudaError_t launch_split(const Plan& p, dim3 grid) {
         if (e != cudaSuccess) return e;
         configured = true;
     }
-    const size_t smem = kSplitStages * size_t(p.g.tile_keys) * (DQK + p.g.nvg_max * DV) * sizeof(T);
+    const size_t smem = 2 * size_t(p.g.tile_keys) * (DQK + p.g.nvg_max * DV) * sizeof(T);
     split_kv_kernel<T, DQK, DV, HPV><<<grid, kThreads, smem, p.stream>>>(p.g, p.buf);
     return cudaGetLastError();
 }
