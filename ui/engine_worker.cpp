@@ -19,6 +19,7 @@ QString stopName(sigma::StopReason stop) {
     case sigma::StopReason::StopString: return QStringLiteral("stop string");
     case sigma::StopReason::Cancelled: return QStringLiteral("cancelled");
     case sigma::StopReason::CallbackStopped: return QStringLiteral("stopped");
+    case sigma::StopReason::ContextFull: return QStringLiteral("context full");
     }
     return {};
 }

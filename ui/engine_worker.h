@@ -48,7 +48,7 @@ struct ReplyStats {
     int n_decoded = 0;
     double prompt_tps = 0;
     double decode_tps = 0;       // tokens/s of the reply, shown in the status bar
-    QString stop;                // "max tokens", "end of text", "stop string", "cancelled"
+    QString stop;                // "max tokens", "end of text", "stop string", "cancelled", "context full"
     qint64 session_id = 0;       // history session the exchange was stored in (0: none)
 };
 

@@ -388,6 +388,7 @@ void MainWindow::onReplyFinished(const ReplyStats& stats) {
     QString note = tr("%1 tokens, %2 tok/s").arg(stats.n_decoded).arg(stats.decode_tps, 0, 'f', 1);
     if (stats.stop == QLatin1String("cancelled")) note += tr(", stopped");
     else if (stats.stop == QLatin1String("max tokens")) note += tr(", hit the token limit");
+    else if (stats.stop == QLatin1String("context full")) note += tr(", context full: start a new chat");
     m_transcript->finishAssistant(note);
     m_speed_status->setText(tr("Speed: %1 tok/s").arg(stats.decode_tps, 0, 'f', 1));
     m_speed_status->setToolTip(tr("Last reply: %1 tokens in, %2 tok/s prompt; %3 tokens out, %4 tok/s")
