@@ -453,11 +453,15 @@ void on_exit_signal(ssh_session, ssh_channel, const char* sig, int, const char*,
     static_cast<ExitInfo*>(u)->signal = sig ? sig : "";
 }
 
-// A channel closed and freed when the scope ends.
+// A channel closed and freed when the scope ends. ssh_channel_free() keeps the channel in the
+// session until the server's CLOSE arrives and still runs its callbacks for late messages
+// (exit-status, exit-signal), so the callbacks are removed first: they point into run()'s frame.
 struct Channel {
     ssh_channel c = nullptr;
+    ssh_channel_callbacks cb = nullptr;
     ~Channel() {
         if (c) {
+            if (cb) ssh_remove_channel_callbacks(c, cb);
             if (ssh_channel_is_open(c)) ssh_channel_close(c);
             ssh_channel_free(c);
         }
@@ -487,17 +491,18 @@ Expected<ExecResult> Session::Impl::run(const std::string& command_in, const Exe
     bool marker_pending = track_pid;
     std::string err_head;
     int remote_pid = 0;
-    Channel ch;
-    ch.c = ssh_channel_new(s);
-    if (!ch.c) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_new"));
-    if (ssh_channel_open_session(ch.c) != SSH_OK) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_open_session"));
     ExitInfo exit_info;
     ssh_channel_callbacks_struct cb{};
     cb.userdata = &exit_info;
     cb.channel_exit_status_function = on_exit_status;
     cb.channel_exit_signal_function = on_exit_signal;
     ssh_callbacks_init(&cb);
+    Channel ch;  // declared after cb and exit_info: its destructor unregisters them
+    ch.c = ssh_channel_new(s);
+    if (!ch.c) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_new"));
+    if (ssh_channel_open_session(ch.c) != SSH_OK) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_open_session"));
     if (ssh_set_channel_callbacks(ch.c, &cb) != SSH_OK) return fail(ErrorCode::Generic, where(host) + ": ssh_set_channel_callbacks failed");
+    ch.cb = &cb;
     if (ssh_channel_request_exec(ch.c, command.c_str()) != SSH_OK)
         return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_channel_request_exec"));
     if (stdin_secret) {
@@ -581,7 +586,12 @@ Expected<ExecResult> Session::Impl::run(const std::string& command_in, const Exe
             if (prc == SSH_ERROR) return fail(ErrorCode::Network, where(host) + ": connection lost: " + ssh_get_error(s));
         }
     }
-    // Wait briefly for exit-status / exit-signal, which follow the output.
+    // exit-status / exit-signal follow the EOF, often in a later packet. ssh_channel_poll*() and
+    // ssh_channel_read_nonblocking() stop reading packets once the channel is at EOF, so only
+    // ssh_channel_get_exit_status() (reads until exit-status or CLOSE, bounded by the session
+    // timeout) can see them.
+    if (stop == Stop::None && !exit_info.have_status && exit_info.signal.empty() && !ssh_channel_is_closed(ch.c))
+        (void)ssh_channel_get_exit_status(ch.c);
     auto deadline = Clock::now() + std::chrono::milliseconds(stop == Stop::None ? 2000 : 200);
     while (!exit_info.have_status && exit_info.signal.empty() && !ssh_channel_is_closed(ch.c) && Clock::now() < deadline) {
         if (ssh_channel_poll_timeout(ch.c, 20, 0) == SSH_ERROR) break;
