@@ -93,6 +93,13 @@ bool split_line(const std::string& raw, std::string& key, std::string& value) {
     key = lower(line.substr(0, e));
     auto v = line.find_first_not_of(" \t=", e);
     value = v == std::string::npos ? "" : line.substr(v);
+    // "Key value # comment": a '#' starting a word outside quotes ends the line, as in OpenSSH.
+    bool quoted = false;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '"') quoted = !quoted;
+        else if (value[i] == '#' && !quoted && (i == 0 || value[i - 1] == ' ' || value[i - 1] == '\t')) { value.erase(i); break; }
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     return true;
 }
@@ -244,15 +251,33 @@ Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
     if (!h.proxy_jump.empty() && !valid_token(h.proxy_jump)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --proxy-jump");
     for (const auto& b : parse_file(paths.app_hosts))
         if (std::find(b.patterns.begin(), b.patterns.end(), h.name) != b.patterns.end() && b.patterns.size() == 1 && !b.skip)
-            return sigma::unexpected(ErrorCode::InvalidArgument, "host '" + h.name + "' already exists in " + paths.app_hosts);
+            return sigma::unexpected(ErrorCode::Generic, "host '" + h.name + "' already exists in " + paths.app_hosts);
+    std::string block = "Host " + h.name + "\n    HostName " + h.hostname + "\n";
+    if (!h.user.empty()) block += "    User " + h.user + "\n";
+    if (h.port != 22) block += "    Port " + std::to_string(h.port) + "\n";
+    for (const auto& f : h.identity_files) block += "    IdentityFile " + f + "\n";
+    if (!h.proxy_jump.empty()) block += "    ProxyJump " + h.proxy_jump + "\n";
     std::string content = read_all(paths.app_hosts);
-    if (!content.empty() && content.back() != '\n') content += '\n';
-    if (!content.empty()) content += '\n';
-    content += "Host " + h.name + "\n    HostName " + h.hostname + "\n";
-    if (!h.user.empty()) content += "    User " + h.user + "\n";
-    if (h.port != 22) content += "    Port " + std::to_string(h.port) + "\n";
-    for (const auto& f : h.identity_files) content += "    IdentityFile " + f + "\n";
-    if (!h.proxy_jump.empty()) content += "    ProxyJump " + h.proxy_jump + "\n";
+    // The first value found wins, so the new block goes before the first wildcard Host (or Match)
+    // block; appended after "Host *" its values would never be used.
+    std::size_t insert_at = std::string::npos;
+    for (std::size_t pos = 0; pos < content.size() && insert_at == std::string::npos;) {
+        std::size_t nl = content.find('\n', pos);
+        std::size_t end = nl == std::string::npos ? content.size() : nl + 1;
+        std::string key, value;
+        if (split_line(content.substr(pos, end - pos), key, value)) {
+            auto pats = split_ws(value);
+            if (key == "match" || (key == "host" && !std::all_of(pats.begin(), pats.end(), is_concrete))) insert_at = pos;
+        }
+        pos = end;
+    }
+    if (insert_at != std::string::npos) {
+        content.insert(insert_at, block + "\n");
+    } else {
+        if (!content.empty() && content.back() != '\n') content += '\n';
+        if (!content.empty()) content += '\n';
+        content += block;
+    }
     return write_atomically(paths.app_hosts, content);
 }
 
