@@ -23,6 +23,21 @@ const char* RUN_USAGE =
     "Runs COMMAND on every host (at most N at a time, default 10) and prints per-host results.\n"
     "Exit status 0 when the command succeeded everywhere, 1 otherwise, 2 on usage errors.\n";
 
+// The terminal prompter, except that the changed-host-key alarm is not shown through it: the
+// connection error carries the same text and is printed on stderr (it appeared twice).
+class CliPrompter final : public Prompter {
+public:
+    bool confirm_host_key(const std::string& h, int p, const std::string& t, const std::string& f) override {
+        return m_tty.confirm_host_key(h, p, t, f);
+    }
+    std::optional<SecretString> ask_secret(SecretKind k, const std::string& prompt) override { return m_tty.ask_secret(k, prompt); }
+    void notify(const std::string& m) override {
+        if (m.find("REMOTE HOST IDENTIFICATION HAS CHANGED") == std::string::npos) m_tty.notify(m);
+    }
+private:
+    TerminalPrompter m_tty;
+};
+
 bool parse_int(const std::string& s, int& out) {
     try {
         std::size_t pos = 0;
@@ -83,13 +98,20 @@ int run_hosts_cli(const std::vector<std::string>& args, std::ostream& out, std::
         if (args.size() != 2) { err << HOSTS_USAGE; return 2; }
         auto h = resolve_host(args[1], paths);
         if (!h) { err << "error: " << h.error().message << "\n"; return 1; }
-        TerminalPrompter prompter;
+        CliPrompter prompter;
         ConnectOptions opts;
         opts.prompter = &prompter;
         auto s = Session::connect(*h, opts);
         if (!s) { err << "error: " << s.error().message << "\n"; return 1; }
         auto r = (*s)->exec("echo ok");
-        if (!r || !r->ok()) { err << "error: connected, but running a command failed\n"; return 1; }
+        if (!r || !r->ok()) {
+            err << "error: connected, but running a command failed: "
+                << (!r ? r.error().message
+                       : r->exit_status ? "exit status " + std::to_string(*r->exit_status) + (r->err.empty() ? "" : ": " + r->err)
+                                        : std::string("no exit status"))
+                << "\n";
+            return 1;
+        }
         out << h->name << ": ok (host key " << (*s)->host_key_fingerprint() << ")\n";
         return 0;
     }
@@ -124,7 +146,7 @@ int run_exec_cli(const std::vector<std::string>& args, std::ostream& out, std::o
     for (; i < args.size(); ++i) command += (command.empty() ? "" : " ") + args[i];
     if (hosts.empty() || command.empty()) { err << RUN_USAGE; return 2; }
 
-    TerminalPrompter prompter;
+    CliPrompter prompter;
     ConnectOptions opts;
     opts.prompter = &prompter;
     ConnectionPool pool(opts);
