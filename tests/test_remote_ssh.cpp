@@ -429,7 +429,7 @@ TEST_CASE("remote: SFTP writes are atomic, keep owner and mode, fail cleanly", "
 
 TEST_CASE("remote: one command on 20 hosts in parallel takes about the time of one", "[remote][sshd]") {
     SSHD_TEST_NEEDS_ROOT();
-    SshdFixture f;
+    SshdFixture f(/*with_pam=*/false);  // key auth only; no PAM session modules per login
     // 20 host names in the app's hosts.conf, all pointing at the one sshd (20 connections).
     std::string conf;
     std::vector<std::string> hosts;
@@ -451,6 +451,8 @@ TEST_CASE("remote: one command on 20 hosts in parallel takes about the time of o
         CHECK(results[i].host == hosts[i]);
         INFO(results[i].host << ": " << (results[i].result ? "" : results[i].result.error().message));
         REQUIRE(results[i].result);
+        INFO("exit " << (results[i].result->exit_status ? std::to_string(*results[i].result->exit_status) : "none")
+             << " signal '" << results[i].result->exit_signal << "' stderr '" << results[i].result->err << "'");
         CHECK(results[i].result->ok());
         CHECK(results[i].result->out == std::string(hn) + "\n");
     }
