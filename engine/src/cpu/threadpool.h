@@ -1,6 +1,9 @@
 // threadpool.h - a fixed pool of CPU worker threads for the engine's data-parallel loops.
-// Tuned for many short parallel regions (dozens per decoded token): workers spin briefly on a
-// generation counter before sleeping, so a region costs microseconds, not a futex round trip.
+// Tuned for many short parallel regions (dozens per decoded token) on machines that may be busy
+// with other work: a region is cut into a few chunks per thread that participants claim from an
+// atomic ticket, and the calling thread works too. A worker that is descheduled (another process
+// holds its core) simply claims nothing, so a region never waits for a thread that is not running
+// unless that thread already holds a chunk. Idle workers spin briefly, then sleep.
 // Not reentrant: one parallel_for at a time per pool (each Session owns its pool).
 #pragma once
 
@@ -22,20 +25,25 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int size() const { return m_n; }
-    // Calls fn(begin, end, thread_index) over [0, n) split into size() contiguous ranges,
-    // on the workers and the calling thread; returns when all are done. `grain` is the smallest
-    // range worth its own thread.
+    // Calls fn(begin, end, thread_index) over disjoint ranges covering [0, n), on the workers and
+    // the calling thread; returns when all are done. thread_index is in [0, size()) and unique
+    // among concurrently running calls (use it for per-thread scratch). `grain` is the smallest
+    // range worth handing out.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
 
 private:
     void worker(int index);
+    void work(int index);   // claims and runs chunks of the current region until none are left
+
     int m_n = 1;
     std::vector<std::thread> m_threads;
+    // The current region; written by the caller before it publishes a new ticket generation.
     const std::function<void(int64_t, int64_t, int)>* m_fn = nullptr;
     int64_t m_total = 0;
-    int m_active = 1;                       // threads taking part in the current region
-    std::atomic<uint64_t> m_generation{0};
-    std::atomic<int> m_pending{0};
+    int64_t m_chunk = 1;
+    std::atomic<uint32_t> m_n_chunks{0};
+    std::atomic<uint64_t> m_ticket{0};      // (generation << 32) | next chunk index
+    std::atomic<uint32_t> m_done{0};        // chunks finished in the current generation
     std::atomic<bool> m_stop{false};
     std::mutex m_mutex;
     std::condition_variable m_cv;
