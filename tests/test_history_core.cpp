@@ -1,5 +1,5 @@
 // tests/test_history_core.cpp - the history module on real SQLite files in temp dirs: schema and
-// migrations from every earlier version, TooNew, file mode, CRUD and transactions, FTS ranking on
+// migrations from every earlier version (v1, v2), TooNew, file mode, CRUD and transactions, FTS ranking on
 // a fixed corpus, export/import round trip, retention with pinned sessions, damaged files and
 // move_aside, and the `sigmaops history` CLI.
 #include <catch2/catch.hpp>
@@ -127,6 +127,44 @@ CREATE TABLE finding_evidence(finding_id INTEGER NOT NULL REFERENCES findings(id
   ord INTEGER NOT NULL, ref TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '', PRIMARY KEY(finding_id, ord));
 )SQL";
 
+// What v2 added on top of v1, exactly as released (index rowid = id * 4 + kind).
+const char* const kV2Additions = R"SQL(
+ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+
+CREATE VIRTUAL TABLE search_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO search_fts(rowid, body) VALUES (new.id * 4, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM search_fts WHERE rowid = old.id * 4;
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+  UPDATE search_fts SET body = new.content WHERE rowid = new.id * 4;
+END;
+
+CREATE TRIGGER commands_fts_insert AFTER INSERT ON commands BEGIN
+  INSERT INTO search_fts(rowid, body) VALUES (new.id * 4 + 1, new.text);
+END;
+CREATE TRIGGER commands_fts_delete AFTER DELETE ON commands BEGIN
+  DELETE FROM search_fts WHERE rowid = old.id * 4 + 1;
+END;
+CREATE TRIGGER command_output_fts_insert AFTER INSERT ON command_output BEGIN
+  UPDATE search_fts SET body = body || char(10) || new.content WHERE rowid = new.command_id * 4 + 1;
+END;
+
+CREATE TRIGGER findings_fts_insert AFTER INSERT ON findings BEGIN
+  INSERT INTO search_fts(rowid, body)
+    VALUES (new.id * 4 + 2, new.summary || char(10) || new.detail || char(10) || new.source);
+END;
+CREATE TRIGGER findings_fts_delete AFTER DELETE ON findings BEGIN
+  DELETE FROM search_fts WHERE rowid = old.id * 4 + 2;
+END;
+CREATE TRIGGER finding_evidence_fts_insert AFTER INSERT ON finding_evidence BEGIN
+  UPDATE search_fts SET body = body || char(10) || new.ref || ' ' || new.excerpt WHERE rowid = new.finding_id * 4 + 2;
+END;
+)SQL";
+
 bool has_hit(const std::vector<SearchHit>& hits, SearchHit::Kind k, Id id) {
     return std::any_of(hits.begin(), hits.end(), [&](const SearchHit& h) { return h.kind == k && h.id == id; });
 }
@@ -236,6 +274,150 @@ TEST_CASE("history: a newer database is refused with TooNew and left untouched",
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     CHECK(scalar(db, "PRAGMA user_version") == 99);
     sqlite3_close(db);
+}
+
+TEST_CASE("history: migrates a v2 database to v3, renumbering the index by time", "[history][migration]") {
+    TempDir dir;
+    std::string path = dir.file("v2.db");
+    // Rows written in v2 (through its triggers), with times out of id order across kinds.
+    raw_exec(path, std::string("PRAGMA journal_mode=DELETE;") + kV1Schema + kV2Additions + R"SQL(
+INSERT INTO sessions VALUES (1, 'web', 1000, 9000, 'm', 'web1', 0);
+INSERT INTO sessions VALUES (2, 'db', 1000, 9000, 'm', 'db2', 1);
+INSERT INTO messages VALUES (1, 1, 'user', 'nginx returns 502 on web1', 5000, 0, 6, 0, 0);
+INSERT INTO messages VALUES (2, 2, 'user', 'postgres is slow, nginx too', 7000, 0, 6, 0, 0);
+INSERT INTO commands VALUES (1, 1, 'web1', 'journalctl -u nginx', 'read-only', 'user', 0, 6000, 40.0);
+INSERT INTO command_output VALUES (1, 'stdout', 'nginx: upstream timed out', 25, 0);
+INSERT INTO command_output VALUES (1, 'stderr', '', 0, 0);
+INSERT INTO findings VALUES (1, 2, 'db2', 'journal:postgresql', 'warning', 'slow queries', 'nginx waits on postgres', 2000);
+INSERT INTO finding_evidence VALUES (1, 0, 'main.log:7', 'duration: 5000 ms');
+PRAGMA user_version = 2;
+)SQL");
+    auto h = open_ok(path);
+    CHECK(h->schema_version() == kSchemaVersion);
+    CHECK(*h->integrity_check() == "ok");
+    sqlite3* db = h->handle();
+    REQUIRE(sqlite3_exec(db, "INSERT INTO search_fts(search_fts) VALUES('integrity-check')", nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(scalar(db, "SELECT count(*) FROM search_fts") == 4);
+    CHECK(scalar(db, "SELECT count(*) FROM search_rows") == 4);
+    CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'search_fts_v2%'") == 0);
+    // Index rowids follow time: finding (2000), message 1 (5000), command (6000), message 2 (7000).
+    CHECK(scalar(db, "SELECT group_concat(kind || ':' || ref, ' ') = '2:1 0:1 1:1 0:2' FROM (SELECT * FROM search_rows ORDER BY id)") == 1);
+    // Bodies carried over, command output and finding evidence included; hits carry host and time.
+    auto hits = *h->search("nginx");
+    REQUIRE(hits.size() == 4);
+    CHECK(has_hit(*h->search("upstream timed"), SearchHit::Kind::Command, 1));
+    CHECK(has_hit(*h->search("5000 ms"), SearchHit::Kind::Finding, 1));
+    auto m2 = *h->search("postgres is slow");
+    REQUIRE(m2.size() == 1);
+    CHECK(m2[0].kind == SearchHit::Kind::Message);
+    CHECK(m2[0].id == 2);
+    CHECK(m2[0].session_id == 2);
+    CHECK(m2[0].host == "db2");
+    CHECK(m2[0].role == "user");
+    CHECK(m2[0].created_ms == 7000);
+    CHECK(m2[0].snippet.find("[postgres]") != std::string::npos);
+    SearchQuery q;
+    q.text = "nginx";
+    q.host = "web1";
+    auto web = *h->search(q);
+    CHECK(web.size() == 2);
+    CHECK(has_hit(web, SearchHit::Kind::Message, 1));
+    CHECK(has_hit(web, SearchHit::Kind::Command, 1));
+    // New writes and deletes keep the index in step.
+    Id m3 = *h->add_message(1, "assistant", "reload nginx");
+    CHECK(has_hit(*h->search("reload"), SearchHit::Kind::Message, m3));
+    CHECK(scalar(db, "SELECT max(id) = (SELECT id FROM search_rows WHERE kind = 0 AND ref = " + std::to_string(m3) + ") FROM search_rows") == 1);
+    REQUIRE(h->remove_session(1));
+    CHECK(h->search("nginx")->size() == 2);
+    CHECK(scalar(db, "SELECT count(*) FROM search_rows") == 2);
+    CHECK(scalar(db, "SELECT count(*) FROM search_fts") == 2);
+    REQUIRE(sqlite3_exec(db, "INSERT INTO search_fts(search_fts) VALUES('integrity-check')", nullptr, nullptr, nullptr) == SQLITE_OK);
+    // A session's host, should it ever change, follows into the filter.
+    REQUIRE(sqlite3_exec(db, "UPDATE sessions SET host = 'db3' WHERE id = 2", nullptr, nullptr, nullptr) == SQLITE_OK);
+    q.host = "db3";
+    CHECK(has_hit(*h->search(q), SearchHit::Kind::Message, 2));
+}
+
+TEST_CASE("history: search ranks only the newest rank_window matches", "[history][search]") {
+    TempDir dir;
+    std::int64_t now = 1'700'000'000'000;
+    Options o;
+    o.clock = [&] { return now += 1000; };
+    auto h = open_ok(dir.file("window.db"), o);
+    Id web = *h->create_session("web", "m", "web1");
+    Id db = *h->create_session("db", "m", "db2");
+    // The best "nginx" match is the oldest row; then ten weak matches, then a command.
+    Id best = *h->add_message(web, "user", "nginx nginx nginx nginx");
+    std::vector<Id> weak;
+    for (int i = 0; i < 10; ++i)
+        weak.push_back(*h->add_message(i % 2 ? db : web, "assistant", "a long reply that mentions nginx once among many other words " + std::to_string(i)));
+    Command c;
+    c.session_id = db;
+    c.host = "db2";
+    c.text = "systemctl status nginx";
+    Id cmd = *h->record_command(c);
+
+    // Fewer matches than the default window: every match is ranked, the best first.
+    auto all = *h->search("nginx");
+    REQUIRE(all.size() == 12);
+    CHECK(all[0].id == best);
+
+    // A window of 4: only the 4 newest matches (the command and the last three replies) are ranked.
+    SearchQuery q;
+    q.text = "nginx";
+    q.rank_window = 4;
+    q.limit = 4;
+    auto recent = *h->search(q);
+    REQUIRE(recent.size() == 4);
+    CHECK_FALSE(has_hit(recent, SearchHit::Kind::Message, best));
+    CHECK(has_hit(recent, SearchHit::Kind::Command, cmd));
+    for (std::size_t i = 7; i < 10; ++i) CHECK(has_hit(recent, SearchHit::Kind::Message, weak[i]));
+    for (std::size_t i = 1; i < recent.size(); ++i) CHECK(recent[i - 1].score <= recent[i].score);
+    for (const auto& hit : recent) CHECK(hit.snippet.find("[nginx]") != std::string::npos);
+    // bm25 statistics still come from the whole index: same scores as the full ranking.
+    for (const auto& hit : recent)
+        for (const auto& a : all)
+            if (a.kind == hit.kind && a.id == hit.id) CHECK(a.score == Approx(hit.score));
+    // The window is never smaller than the limit.
+    q.limit = 6;
+    CHECK(h->search(q)->size() == 6);
+    q.limit = 2;
+    auto top2 = *h->search(q);
+    REQUIRE(top2.size() == 2);
+    CHECK(top2[0].id == recent[0].id);
+    CHECK(top2[1].id == recent[1].id);
+    // rank_window <= 0 ranks everything.
+    q.limit = 50;
+    q.rank_window = 0;
+    auto every = *h->search(q);
+    REQUIRE(every.size() == 12);
+    CHECK(every[0].id == best);
+
+    // Filtered: the window counts only rows that pass the filter.
+    SearchQuery f;
+    f.text = "nginx";
+    f.host = "web1";
+    f.rank_window = 3;
+    f.limit = 3;
+    auto on_web = *h->search(f);
+    REQUIRE(on_web.size() == 3);  // weak[4], weak[6], weak[8]: the newest three web1 matches
+    for (std::size_t i : {4, 6, 8}) CHECK(has_hit(on_web, SearchHit::Kind::Message, weak[i]));
+    for (const auto& hit : on_web) {
+        CHECK(hit.host == "web1");
+        CHECK(hit.snippet.find("[nginx]") != std::string::npos);
+    }
+    for (std::size_t i = 1; i < on_web.size(); ++i) CHECK(on_web[i - 1].score <= on_web[i].score);
+    f.limit = 1;
+    REQUIRE(h->search(f)->size() == 1);
+    CHECK(h->search(f)->at(0).id != best);
+    f.limit = 50;
+    f.rank_window = 0;
+    auto web_all = *h->search(f);
+    REQUIRE(web_all.size() == 6);
+    CHECK(web_all[0].id == best);
+    f.limit = 1;
+    REQUIRE(h->search(f)->size() == 1);
+    CHECK(h->search(f)->at(0).id == best);
 }
 
 TEST_CASE("history: sessions, messages, commands, changes, hosts, findings", "[history]") {
@@ -409,6 +591,7 @@ TEST_CASE("history: sessions, messages, commands, changes, hosts, findings", "[h
         for (const char* t : {"messages", "commands", "command_output", "config_changes", "config_change_events", "findings", "finding_evidence"})
             CHECK(scalar(h->handle(), std::string("SELECT count(*) FROM ") + t) == 0);
         CHECK(scalar(h->handle(), "SELECT count(*) FROM search_fts") == 0);
+        CHECK(scalar(h->handle(), "SELECT count(*) FROM search_rows") == 0);
         CHECK(h->remove_session(s1).error().code == ErrorCode::NotFound);
         CHECK(h->list_sessions()->size() == 1);
     }

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <limits>
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -335,7 +337,88 @@ INSERT INTO search_fts(rowid, body)
   FROM findings f;
 )SQL";
 
-const char* const kMigrations[] = {kMigrationV1, kMigrationV2};
+// v2 -> v3: search index rowids in time order. v2's rowid = id * 4 + kind kept each kind in its
+// own id range, so "the newest matches" (see History::search) could not be read off the index.
+// v3 gives every indexed row a rowid from ONE sequence (search_rows.id, in insertion order;
+// existing rows are numbered by time), and search_rows maps it back to (kind, ref) and carries the
+// row's host and time, so that host/time filters are one primary-key lookup. Triggers keep both
+// in step with the tables; the FTS text is copied from the v2 index (same tokenizer, same bodies).
+const char* const kMigrationV3 = R"SQL(
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TRIGGER commands_fts_insert;
+DROP TRIGGER commands_fts_delete;
+DROP TRIGGER command_output_fts_insert;
+DROP TRIGGER findings_fts_insert;
+DROP TRIGGER findings_fts_delete;
+DROP TRIGGER finding_evidence_fts_insert;
+ALTER TABLE search_fts RENAME TO search_fts_v2;
+
+CREATE TABLE search_rows(
+  id INTEGER PRIMARY KEY,            -- = search_fts.rowid
+  kind INTEGER NOT NULL,             -- 0 message, 1 command, 2 finding
+  ref INTEGER NOT NULL,              -- id in messages / commands / findings
+  host TEXT NOT NULL DEFAULT '',     -- command/finding host, or the message's session host
+  created_ms INTEGER NOT NULL,       -- message created_ms, command started_ms, finding created_ms
+  UNIQUE(kind, ref));
+CREATE VIRTUAL TABLE search_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+
+INSERT INTO search_rows(kind, ref, host, created_ms)
+  SELECT kind, ref, host, t FROM (
+    SELECT 0 AS kind, m.id AS ref, coalesce(s.host, '') AS host, m.created_ms AS t
+      FROM messages m LEFT JOIN sessions s ON s.id = m.session_id
+    UNION ALL SELECT 1, id, host, started_ms FROM commands
+    UNION ALL SELECT 2, id, host, created_ms FROM findings)
+  ORDER BY t, kind, ref;
+INSERT INTO search_fts(rowid, body)
+  SELECT r.id, coalesce(o.body, '') FROM search_rows r LEFT JOIN search_fts_v2 o ON o.rowid = r.ref * 4 + r.kind ORDER BY r.id;
+DROP TABLE search_fts_v2;
+
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO search_rows(kind, ref, host, created_ms)
+    VALUES (0, new.id, coalesce((SELECT host FROM sessions WHERE id = new.session_id), ''), new.created_ms);
+  INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), new.content);
+END;
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM search_fts WHERE rowid = (SELECT id FROM search_rows WHERE kind = 0 AND ref = old.id);
+  DELETE FROM search_rows WHERE kind = 0 AND ref = old.id;
+END;
+CREATE TRIGGER messages_search_update AFTER UPDATE OF content ON messages BEGIN
+  UPDATE search_fts SET body = new.content WHERE rowid = (SELECT id FROM search_rows WHERE kind = 0 AND ref = new.id);
+END;
+CREATE TRIGGER sessions_search_host AFTER UPDATE OF host ON sessions BEGIN
+  UPDATE search_rows SET host = new.host WHERE kind = 0 AND ref IN (SELECT id FROM messages WHERE session_id = new.id);
+END;
+
+CREATE TRIGGER commands_search_insert AFTER INSERT ON commands BEGIN
+  INSERT INTO search_rows(kind, ref, host, created_ms) VALUES (1, new.id, new.host, new.started_ms);
+  INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), new.text);
+END;
+CREATE TRIGGER commands_search_delete AFTER DELETE ON commands BEGIN
+  DELETE FROM search_fts WHERE rowid = (SELECT id FROM search_rows WHERE kind = 1 AND ref = old.id);
+  DELETE FROM search_rows WHERE kind = 1 AND ref = old.id;
+END;
+CREATE TRIGGER command_output_search_insert AFTER INSERT ON command_output BEGIN
+  UPDATE search_fts SET body = body || char(10) || new.content
+    WHERE rowid = (SELECT id FROM search_rows WHERE kind = 1 AND ref = new.command_id);
+END;
+
+CREATE TRIGGER findings_search_insert AFTER INSERT ON findings BEGIN
+  INSERT INTO search_rows(kind, ref, host, created_ms) VALUES (2, new.id, new.host, new.created_ms);
+  INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), new.summary || char(10) || new.detail || char(10) || new.source);
+END;
+CREATE TRIGGER findings_search_delete AFTER DELETE ON findings BEGIN
+  DELETE FROM search_fts WHERE rowid = (SELECT id FROM search_rows WHERE kind = 2 AND ref = old.id);
+  DELETE FROM search_rows WHERE kind = 2 AND ref = old.id;
+END;
+CREATE TRIGGER finding_evidence_search_insert AFTER INSERT ON finding_evidence BEGIN
+  UPDATE search_fts SET body = body || char(10) || new.ref || ' ' || new.excerpt
+    WHERE rowid = (SELECT id FROM search_rows WHERE kind = 2 AND ref = new.finding_id);
+END;
+)SQL";
+
+const char* const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationV3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
 void migrate(sqlite3* db, const std::string& path) {
@@ -1006,62 +1089,104 @@ Expected<std::vector<SearchHit>> History::search(const SearchQuery& q) {
         std::string match = q.raw ? q.text : detail::fts_query(detail::to_valid_utf8(q.text));
         if (match.find_first_not_of(" \t\r\n") == std::string::npos || q.limit == 0) return out;
         bool filtered = !q.host.empty() || q.since_ms != 0 || q.until_ms != 0;
-        // Unfiltered: FTS5 ranks and cuts alone. Filtered: each candidate is checked against its
-        // row (host, time) before the cut, so the limit counts only matching rows.
-        // "ORDER BY rank" (not "ORDER BY bm25(...)") lets FTS5 sort internally, so SQLite
-        // evaluates snippet() only for the rows returned instead of for every match (3-10x).
-        const char* sql_plain =
+        // The recency window (see SearchQuery::rank_window): never smaller than the limit.
+        std::int64_t window = q.rank_window > 0 && q.limit > 0 ? std::max(q.rank_window, q.limit) : 0;
+        // search_fts rowids are search_rows ids: one sequence in insertion (~ time) order, so
+        // "ORDER BY rowid DESC" walks the matches newest first, reading only the doclists.
+        //
+        // Unfiltered: the rowid of the window-th newest match bounds the ranking (none when fewer
+        // match: rank them all), and FTS5 ranks and cuts alone. "ORDER BY rank" (not "ORDER BY
+        // bm25(...)") lets FTS5 sort internally, so SQLite evaluates snippet() only for the rows
+        // returned (3-10x).
+        const char* sql_cut =
+            "SELECT rowid FROM search_fts WHERE search_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2";
+        const char* sql_rank =
             "SELECT rowid, bm25(search_fts), snippet(search_fts, 0, '[', ']', '...', 16) "
-            "FROM search_fts WHERE search_fts MATCH ?1 ORDER BY rank LIMIT ?2";
+            "FROM search_fts WHERE search_fts MATCH ?1 AND rowid >= ?3 ORDER BY rank LIMIT ?2";
+        // Filtered: one pass over the matches, newest first; each is checked against its
+        // search_rows entry (host, time, a primary-key lookup) before bm25 runs, so only matching
+        // rows are ranked, at most `window` of them, and the limit counts only them. They are
+        // sorted here; snippets are made afterwards for the rows returned.
         const char* sql_filtered =
-            "SELECT f.rowid, bm25(search_fts), snippet(search_fts, 0, '[', ']', '...', 16) "
-            "FROM search_fts f WHERE search_fts MATCH ?1 AND CASE f.rowid & 3 "
-            " WHEN 0 THEN EXISTS(SELECT 1 FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = f.rowid >> 2 "
-            "   AND (?3 = '' OR s.host = ?3) AND m.created_ms >= ?4 AND (?5 = 0 OR m.created_ms < ?5)) "
-            " WHEN 1 THEN EXISTS(SELECT 1 FROM commands c WHERE c.id = f.rowid >> 2 "
-            "   AND (?3 = '' OR c.host = ?3) AND c.started_ms >= ?4 AND (?5 = 0 OR c.started_ms < ?5)) "
-            " ELSE EXISTS(SELECT 1 FROM findings d WHERE d.id = f.rowid >> 2 "
-            "   AND (?3 = '' OR d.host = ?3) AND d.created_ms >= ?4 AND (?5 = 0 OR d.created_ms < ?5)) END "
-            "ORDER BY rank LIMIT ?2";
-        {
-            auto s = Q(filtered ? sql_filtered : sql_plain);
-            s.bind(1, match).bind(2, q.limit < 0 ? -1 : q.limit);
-            if (filtered) s.bind(3, q.host).bind(4, q.since_ms).bind(5, q.until_ms);
-            try {
+            "SELECT f.rowid, bm25(search_fts) FROM search_fts f CROSS JOIN search_rows r ON r.id = f.rowid "
+            "WHERE search_fts MATCH ?1 AND (?3 = '' OR r.host = ?3) AND r.created_ms >= ?4 AND (?5 = 0 OR r.created_ms < ?5) "
+            "ORDER BY f.rowid DESC LIMIT ?2";
+        const char* sql_snippet =
+            "SELECT snippet(search_fts, 0, '[', ']', '...', 16) FROM search_fts WHERE search_fts MATCH ?1 AND rowid = ?2";
+        std::vector<std::int64_t> rowids;
+        try {
+            if (!filtered) {
+                std::int64_t cut = std::numeric_limits<std::int64_t>::min();
+                if (window > 0) {
+                    auto s = Q(sql_cut);
+                    s.bind(1, match).bind(2, window - 1);
+                    if (s.step()) cut = s.i64(0);
+                }
+                auto s = Q(sql_rank);
+                s.bind(1, match).bind(2, q.limit < 0 ? -1 : q.limit).bind(3, cut);
                 while (s.step()) {
                     SearchHit h;
-                    std::int64_t rowid = s.i64(0);
-                    h.kind = static_cast<SearchHit::Kind>(rowid & 3);
-                    h.id = rowid >> 2;
+                    rowids.push_back(s.i64(0));
                     h.score = s.f64(1);
                     h.snippet = s.text(2);
                     out.push_back(std::move(h));
                 }
-            } catch (const Exception& e) {
-                // A malformed raw FTS5 query is the caller's mistake, not a database failure.
-                if (q.raw && std::string(e.what()).find("fts5") != std::string::npos)
-                    throw Exception(ErrorCode::InvalidArgument, std::string("search: bad FTS5 query: ") + e.what());
-                throw;
+            } else {
+                std::vector<std::pair<double, std::int64_t>> ranked;  // (bm25, rowid)
+                {
+                    auto s = Q(sql_filtered);
+                    s.bind(1, match).bind(2, window > 0 ? window : -1);
+                    s.bind(3, q.host).bind(4, q.since_ms).bind(5, q.until_ms);
+                    while (s.step()) ranked.emplace_back(s.f64(1), s.i64(0));
+                }
+                // Best score first; on a tie, the newer row.
+                auto better = [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; };
+                std::size_t n = q.limit < 0 ? ranked.size() : std::min<std::size_t>(ranked.size(), std::size_t(q.limit));
+                std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(), better);
+                for (std::size_t i = 0; i < n; ++i) {
+                    SearchHit h;
+                    h.score = ranked[i].first;
+                    rowids.push_back(ranked[i].second);
+                    auto s = Q(sql_snippet);
+                    s.bind(1, match).bind(2, ranked[i].second);
+                    if (s.step()) h.snippet = s.text(0);
+                    out.push_back(std::move(h));
+                }
             }
+        } catch (const Exception& e) {
+            // A malformed raw FTS5 query is the caller's mistake, not a database failure.
+            if (q.raw && std::string(e.what()).find("fts5") != std::string::npos)
+                throw Exception(ErrorCode::InvalidArgument, std::string("search: bad FTS5 query: ") + e.what());
+            throw;
         }
-        for (auto& h : out) {
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            SearchHit& h = out[i];
+            {
+                auto s = Q("SELECT kind, ref, host, created_ms FROM search_rows WHERE id = ?1");
+                s.bind(1, rowids[i]);
+                if (!s.step()) continue;
+                h.kind = static_cast<SearchHit::Kind>(s.i32(0));
+                h.id = s.i64(1);
+                h.host = s.text(2);
+                h.created_ms = s.i64(3);
+            }
             switch (h.kind) {
             case SearchHit::Kind::Message: {
-                auto s = Q("SELECT m.session_id, s.host, m.role, m.created_ms FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = ?1");
+                auto s = Q("SELECT session_id, role FROM messages WHERE id = ?1");
                 s.bind(1, h.id);
-                if (s.step()) { h.session_id = s.i64(0); h.host = s.text(1); h.role = s.text(2); h.created_ms = s.i64(3); }
+                if (s.step()) { h.session_id = s.i64(0); h.role = s.text(1); }
                 break;
             }
             case SearchHit::Kind::Command: {
-                auto s = Q("SELECT coalesce(session_id, 0), host, started_ms FROM commands WHERE id = ?1");
+                auto s = Q("SELECT coalesce(session_id, 0) FROM commands WHERE id = ?1");
                 s.bind(1, h.id);
-                if (s.step()) { h.session_id = s.i64(0); h.host = s.text(1); h.created_ms = s.i64(2); }
+                if (s.step()) h.session_id = s.i64(0);
                 break;
             }
             case SearchHit::Kind::Finding: {
-                auto s = Q("SELECT coalesce(session_id, 0), host, created_ms FROM findings WHERE id = ?1");
+                auto s = Q("SELECT coalesce(session_id, 0) FROM findings WHERE id = ?1");
                 s.bind(1, h.id);
-                if (s.step()) { h.session_id = s.i64(0); h.host = s.text(1); h.created_ms = s.i64(2); }
+                if (s.step()) h.session_id = s.i64(0);
                 break;
             }
             }

@@ -3,8 +3,8 @@
 // FTS5 and safe against crashes (WAL, every related write in one transaction).
 //
 // Tuned for: one user's history on one machine (10^5..10^6 messages), a few writers at once (the
-// app's chat thread, a command runner, a second app instance). Reads are indexed; search is one
-// FTS5 query ranked with bm25.
+// app's chat thread, a command runner, a second app instance). Reads are indexed; search is FTS5
+// ranked with bm25 over at most the newest SearchQuery::rank_window matches (see search()).
 //
 // Threads and processes:
 //   * A History owns ONE SQLite connection and is not thread-safe: open one per thread (it may be
@@ -43,7 +43,8 @@ using Id = std::int64_t;  // row ids; 0 means "none"
 // forward on open (each step in its own transaction); newer ones are refused with TooNew.
 //   v1  sessions, messages, commands (+ output), config_changes (+ events), hosts, findings (+ evidence)
 //   v2  sessions.pinned, FTS5 index over messages, commands and findings
-inline constexpr int kSchemaVersion = 2;
+//   v3  search_rows: index rowids from one sequence in time order, with each row's host and time
+inline constexpr int kSchemaVersion = 3;
 
 // How a command was judged before it ran.
 enum class Risk { Unknown, ReadOnly, Low, Medium, High };
@@ -175,6 +176,12 @@ struct SearchHit {
 };
 const char* to_string(SearchHit::Kind k);  // "message", "command", "finding"
 
+// Default SearchQuery::rank_window. bm25 costs about 1-2 us per matching row (plus a full pass over
+// each term's doclist for its statistics); at 10^5 messages a common word ("nginx") matches 20-25k
+// rows, so ranking all of them took 20-45 ms CPU. 2,000 keeps search at 3-10 ms CPU there
+// (docs/benchmarks.md, "History (SQLite)").
+inline constexpr int kSearchRankWindow = 2000;
+
 struct SearchQuery {
     std::string text;              // words; all must match (prefix "word*" allowed). See raw.
     int limit = 50;
@@ -182,6 +189,10 @@ struct SearchQuery {
     std::int64_t since_ms = 0;     // 0 = no lower bound
     std::int64_t until_ms = 0;     // 0 = no upper bound (exclusive)
     bool raw = false;              // true: `text` is FTS5 query syntax, passed as is
+    // Recency window: when more rows match (after the host/time filters) than this, only the
+    // newest rank_window of them are ranked with bm25 (never fewer than `limit`); <= 0 ranks
+    // every match. See History::search.
+    int rank_window = kSearchRankWindow;
 };
 
 struct Options {
@@ -263,6 +274,15 @@ public:
     // --- search ---
     // Full-text search over messages, commands (text + output) and findings, ranked by bm25,
     // best first, with snippets. An empty query gives an empty list.
+    // Recency window (the trade-off that keeps search fast at 10^5..10^6 messages): when more
+    // than q.rank_window rows match (after the host/time filters), only the newest rank_window
+    // matches are ranked; older ones are not returned even if bm25 would score them higher. A
+    // sysadmin searching a common word ("nginx") gets the best of the recent hits; a rarer word
+    // (fewer matches than the window) is ranked over the whole history, exactly as before. bm25's
+    // statistics (document count, term frequencies) still come from the whole index, so scores
+    // are comparable across queries. "Newest" is index order: rows are numbered as they are
+    // written (rows migrated from v2 by their time), so an imported session counts as new.
+    // q.rank_window <= 0 ranks every match (slower: ~1-2 us per matching row).
     Expected<std::vector<SearchHit>> search(const SearchQuery& q);
     Expected<std::vector<SearchHit>> search(const std::string& text, int limit = 50);
 
