@@ -278,15 +278,17 @@ double measure_copy_bandwidth(int n_threads) {
 }
 
 int cmd_bench(const std::vector<std::string>& argv) {
-    Args a("bench", "sigmaops bench -m FILE [-p N] [-n N] [--json]",
+    Args a("bench", "sigmaops bench -m FILE [-p N] [-n N] [--reps N] [--json]",
            concat(model_flags(), {{"--prompt-tokens", "-p", "N", "prompt length (default 128)"},
                                   {"--n-predict", "-n", "N", "tokens to decode (default 64)"},
+                                  {"--reps", "", "N", "repetitions; each measures copy bandwidth, then prompt + decode (default 3)"},
                                   {"--selective-v", "", "K", "selective V at decode"},
-                                  {"--json", "", "", "print one JSON object"}}));
+                                  {"--json", "", "", "print one JSON object per repetition and one for the median"}}));
     a.parse(argv);
     if (a.has("--help")) { std::cout << a.help(); return 0; }
     const int n_prompt = int(a.get_int("--prompt-tokens", 128, 1, 1 << 20));
     const int n_gen = int(a.get_int("--n-predict", 64, 1, 1 << 20));
+    const int reps = int(a.get_int("--reps", 3, 1, 100));
     auto sopt = session_from(a);
     auto model = load_model(a);
     if (!model) return 1;
@@ -296,7 +298,6 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (!session) { std::cerr << "sigmaops: " << session.error().message << "\n"; return 1; }
     const int n_threads = int(a.get_int("--threads", 0, 0, 1024)) ? int(a.get_int("--threads", 0, 0, 1024))
                                                                   : int(std::max(1u, std::thread::hardware_concurrency()));
-    const double bw = measure_copy_bandwidth(n_threads);
     std::mt19937 rng(42);
     std::vector<sigma::TokenId> prompt(n_prompt);
     for (auto& t : prompt) t = sigma::TokenId(rng() % info.n_vocab);
@@ -304,34 +305,53 @@ int cmd_bench(const std::vector<std::string>& argv) {
     p.temperature = 0;
     p.repeat_penalty = 1.0f;
     p.max_tokens = n_gen;
-    // Warm-up (page in the weights), then the measured run from an empty cache.
+    // Warm-up: page the weights in.
     (void)(*session)->generate_tokens({prompt[0]}, [] { sigma::SamplingParams w; w.max_tokens = 2; w.temperature = 0; return w; }());
-    (*session)->reset();
-    auto res = (*session)->generate_tokens(prompt, p);
-    if (!res) { std::cerr << "sigmaops: " << res.error().message << "\n"; return 1; }
-    const auto& t = res->timings;
-    // Bytes read per decoded token: all weights (the tied output counts once) + the KV cache so far.
-    const double avg_pos = n_prompt + t.n_decoded / 2.0;
+    // Bytes read per decoded token: all weights (a tied output counts once) + the KV cache so far.
+    const double avg_pos = n_prompt + n_gen / 2.0;
     const double bytes_per_tok = double(info.weight_bytes) + avg_pos * double(info.kv_bytes_per_token);
-    const double eff_bw = t.decode_tps() * bytes_per_tok;
-    const double roof_tps = bw / bytes_per_tok;
-    if (a.has("--json")) {
-        std::printf("{\"model\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"n_prompt\":%d,\"prompt_tps\":%.2f,\"n_decode\":%d,"
-                    "\"decode_tps\":%.2f,\"bytes_per_token\":%.0f,\"effective_gbps\":%.3f,\"copy_gbps\":%.3f,"
-                    "\"pct_of_copy_bw\":%.1f}\n",
-                    info.path.c_str(), n_threads, sigma::cpu_features().c_str(), t.n_prompt, t.prompt_tps(), t.n_decoded,
-                    t.decode_tps(), bytes_per_tok, eff_bw / 1e9, bw / 1e9, 100.0 * eff_bw / bw);
-    } else {
+    struct Rep { double bw, prompt_tps, decode_tps, eff, pct; };
+    std::vector<Rep> runs;
+    if (!a.has("--json")) {
         std::printf("model:        %s (%s, %s weights)\n", info.path.c_str(), info.architecture.c_str(),
                     human_bytes(double(info.weight_bytes)).c_str());
         std::printf("cpu:          %d threads, %s\n", n_threads, sigma::cpu_features().c_str());
-        std::printf("copy BW:      %.2f GB/s (read + write, STREAM-style memcpy, best of 5)\n", bw / 1e9);
-        std::printf("prompt:       %d tokens, %.1f tok/s\n", t.n_prompt, t.prompt_tps());
-        std::printf("decode:       %d tokens, %.2f tok/s, %.2f ms/token\n", t.n_decoded, t.decode_tps(),
-                    t.decode_tps() > 0 ? 1000.0 / t.decode_tps() : 0.0);
         std::printf("bytes/token:  %s (weights + KV at the average position)\n", human_bytes(bytes_per_tok).c_str());
-        std::printf("effective BW: %.2f GB/s = %.1f%% of copy BW (roofline %.1f tok/s)\n", eff_bw / 1e9, 100.0 * eff_bw / bw,
-                    roof_tps);
+        std::printf("%4s %12s %12s %12s %12s %10s\n", "rep", "copy GB/s", "prompt t/s", "decode t/s", "eff. GB/s", "% copy BW");
+    }
+    for (int r = 0; r < reps; ++r) {
+        // The copy bandwidth is measured right before each run: on a shared VM it drifts.
+        const double bw = measure_copy_bandwidth(n_threads);
+        (*session)->reset();
+        auto res = (*session)->generate_tokens(prompt, p);
+        if (!res) { std::cerr << "sigmaops: " << res.error().message << "\n"; return 1; }
+        const auto& t = res->timings;
+        const double eff = t.decode_tps() * bytes_per_tok;
+        runs.push_back({bw, t.prompt_tps(), t.decode_tps(), eff, 100.0 * eff / bw});
+        const Rep& x = runs.back();
+        if (a.has("--json"))
+            std::printf("{\"rep\":%d,\"copy_gbps\":%.3f,\"prompt_tps\":%.2f,\"decode_tps\":%.2f,\"effective_gbps\":%.3f,"
+                        "\"pct_of_copy_bw\":%.1f}\n", r, x.bw / 1e9, x.prompt_tps, x.decode_tps, x.eff / 1e9, x.pct);
+        else
+            std::printf("%4d %12.2f %12.1f %12.2f %12.2f %9.1f%%\n", r, x.bw / 1e9, x.prompt_tps, x.decode_tps, x.eff / 1e9, x.pct);
+    }
+    auto median = [&](double Rep::*f) {
+        std::vector<double> v;
+        for (const Rep& x : runs) v.push_back(x.*f);
+        std::sort(v.begin(), v.end());
+        return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    };
+    if (a.has("--json")) {
+        std::printf("{\"model\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"n_prompt\":%d,\"n_decode\":%d,\"reps\":%d,"
+                    "\"bytes_per_token\":%.0f,\"median_copy_gbps\":%.3f,\"median_prompt_tps\":%.2f,\"median_decode_tps\":%.2f,"
+                    "\"median_effective_gbps\":%.3f,\"median_pct_of_copy_bw\":%.1f}\n",
+                    info.path.c_str(), n_threads, sigma::cpu_features().c_str(), n_prompt, n_gen, reps, bytes_per_tok,
+                    median(&Rep::bw) / 1e9, median(&Rep::prompt_tps), median(&Rep::decode_tps), median(&Rep::eff) / 1e9,
+                    median(&Rep::pct));
+    } else {
+        std::printf(" med %12.2f %12.1f %12.2f %12.2f %9.1f%%   (decode %.2f ms/token; copy = STREAM-style memcpy, read + write, best of 5)\n",
+                    median(&Rep::bw) / 1e9, median(&Rep::prompt_tps), median(&Rep::decode_tps), median(&Rep::eff) / 1e9,
+                    median(&Rep::pct), 1000.0 / median(&Rep::decode_tps));
     }
     return 0;
 }

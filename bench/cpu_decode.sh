@@ -12,4 +12,4 @@ M=${TMPDIR:-/tmp}/sigma-100m-q8_0.gguf
   --name sigma-100m-random
 "$B/app/sigmaops" model info "$M" | grep -E "parameters|weights|KV per token|heads"
 echo "uptime: $(uptime)"
-for i in 1 2 3; do "$B/app/sigmaops" bench -m "$M" -p 128 -n 64 --json; done
+"$B/app/sigmaops" bench -m "$M" -p 128 -n 64 --reps 7 --json

@@ -38,9 +38,11 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         // a = rmsnorm(x) * attn_norm
         for (int64_t t = 0; t < T; ++t) cpu::rmsnorm(&m_x[t * D], L.attn_norm.f32(), &m_a[t * D], D, hp.eps);
         // q = W_q a (+ b_q), k = W_k a (+ b_k), v = W_v a (+ b_v)
-        cpu::matmul(m_pool, L.wq, m_a.data(), T, m_q.data(), m_q8);
-        cpu::matmul(m_pool, L.wk, m_a.data(), T, m_k.data(), m_q8);
-        cpu::matmul(m_pool, L.wv, m_a.data(), T, m_v.data(), m_q8);
+        {
+            const Tensor* w[3] = {&L.wq, &L.wk, &L.wv};
+            float* y[3] = {m_q.data(), m_k.data(), m_v.data()};
+            cpu::matmul_multi(m_pool, 3, w, m_a.data(), T, y, m_q8);
+        }
         if (hp.qkv_bias) {
             for (int64_t t = 0; t < T; ++t) {
                 cpu::add_inplace(&m_q[t * hp.q_dim()], L.bq.f32(), hp.q_dim());
@@ -50,8 +52,9 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         }
         // augmented Q: q = W_q_down( silu(W_q_gate q) * (W_q_up q) )
         if (A > 0) {
-            cpu::matmul(m_pool, L.wq_gate, m_q.data(), T, m_ag.data(), m_q8);
-            cpu::matmul(m_pool, L.wq_up, m_q.data(), T, m_au.data(), m_q8);
+            const Tensor* w[2] = {&L.wq_gate, &L.wq_up};
+            float* y[2] = {m_ag.data(), m_au.data()};
+            cpu::matmul_multi(m_pool, 2, w, m_q.data(), T, y, m_q8);
             cpu::silu_mul(m_ag.data(), m_au.data(), T * A);
             cpu::matmul(m_pool, L.wq_down, m_ag.data(), T, m_q.data(), m_q8);
         }
@@ -70,8 +73,11 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         cpu::add_inplace(m_x.data(), m_proj.data(), T * D);
         // f = rmsnorm(x) * ffn_norm; x = x + W_down( silu(W_gate f) * (W_up f) )
         for (int64_t t = 0; t < T; ++t) cpu::rmsnorm(&m_x[t * D], L.ffn_norm.f32(), &m_a[t * D], D, hp.eps);
-        cpu::matmul(m_pool, L.w_gate, m_a.data(), T, m_g.data(), m_q8);
-        cpu::matmul(m_pool, L.w_up, m_a.data(), T, m_u.data(), m_q8);
+        {
+            const Tensor* w[2] = {&L.w_gate, &L.w_up};
+            float* y[2] = {m_g.data(), m_u.data()};
+            cpu::matmul_multi(m_pool, 2, w, m_a.data(), T, y, m_q8);
+        }
         cpu::silu_mul(m_g.data(), m_u.data(), T * F);
         cpu::matmul(m_pool, L.w_down, m_g.data(), T, m_proj.data(), m_q8);
         cpu::add_inplace(m_x.data(), m_proj.data(), T * D);

@@ -13,6 +13,9 @@ namespace sigma::cpu {
 
 // y (T, W.rows) = x (T, W.cols) @ W^T. For Q8_0 weights x is quantized to Q8 blocks first (in q8buf).
 void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, std::vector<BlockQ8>& q8buf);
+// The same for several matrices sharing the input x, in one parallel region: ys[m] = x @ Ws[m]^T.
+void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const float* x, int64_t T, float* const* ys,
+                  std::vector<BlockQ8>& q8buf);
 // y (n) = x / sqrt(mean(x^2) + eps) * w
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 // Rotates the first d_rot dims of each of n_heads heads of size head_dim, at position pos.

@@ -226,6 +226,36 @@ __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_q
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static inline __m512 q8_block_f32_avx512(
+    const gguf::Q8_0Block& blk, __m512 x0, __m512 x1, __m512 acc) {
+    const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs))));
+    const __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs + 16))));
+    const __m512 p = _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
+    return _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(blk.d)), p, acc);
+}
+
+// Four consecutive Q8_0 rows against one f32 vector: x is loaded once per block for all four
+// rows, and the four reductions are amortized over the row length.
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static void dot4_q8_0_f32_avx512(const uint8_t* w, uint64_t stride,
+                                                                                             const float* x, int64_t n, float* out) {
+    const auto* r0 = reinterpret_cast<const gguf::Q8_0Block*>(w);
+    const auto* r1 = reinterpret_cast<const gguf::Q8_0Block*>(w + stride);
+    const auto* r2 = reinterpret_cast<const gguf::Q8_0Block*>(w + 2 * stride);
+    const auto* r3 = reinterpret_cast<const gguf::Q8_0Block*>(w + 3 * stride);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        a0 = q8_block_f32_avx512(r0[b], x0, x1, a0);
+        a1 = q8_block_f32_avx512(r1[b], x0, x1, a1);
+        a2 = q8_block_f32_avx512(r2[b], x0, x1, a2);
+        a3 = q8_block_f32_avx512(r3[b], x0, x1, a3);
+    }
+    out[0] = _mm512_reduce_add_ps(a0);
+    out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2);
+    out[3] = _mm512_reduce_add_ps(a3);
+}
+
 __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const void* w_blocks, const float* x, int64_t n) {
     const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
     __m256 acc = _mm256_setzero_ps();
@@ -250,6 +280,13 @@ float dot_q8_0_f32(const void* w, const float* x, int64_t n) {
     }
 #endif
     return ref::dot_q8_0_f32(w, x, n);
+}
+
+void dot4_q8_0_f32(const uint8_t* w, uint64_t stride, const float* x, int64_t n, float* out) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return dot4_q8_0_f32_avx512(w, stride, x, n, out);
+#endif
+    for (int i = 0; i < 4; ++i) out[i] = dot_q8_0_f32(w + i * stride, x, n);
 }
 
 float dot_f32(const float* w, const float* x, int64_t n) {

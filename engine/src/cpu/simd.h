@@ -24,6 +24,8 @@ float dot_f16(const uint16_t* w, const float* x, int64_t n);
 float dot_bf16(const uint16_t* w, const float* x, int64_t n);
 float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n);      // activations quantized too (faster, less exact)
 float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n);     // activations kept in f32 (the default)
+// out[i] = dot_q8_0_f32(w + i * stride, x, n) for i < 4, sharing the loads of x.
+void dot4_q8_0_f32(const uint8_t* w, uint64_t stride, const float* x, int64_t n, float* out);
 void quantize_q8(const float* x, BlockQ8* out, int64_t n);   // n multiple of 32
 
 // The scalar reference versions, for tests of the SIMD ones.
