@@ -123,7 +123,7 @@ TEST_CASE("selective V with k >= context equals full attention; small k stays cl
     for (size_t i = 0; i < full.size(); ++i) max_err = std::max(max_err, double(std::fabs(full[i] - k8[i])));
     INFO("selective V k=8 over 48 positions: max abs logit change " << max_err);
     CHECK(max_err > 0);      // it really is selective
-    CHECK(max_err < 1.0);    // and stays close on this model (measured ~0.1; see docs/benchmarks.md)
+    CHECK(max_err < 1.0);    // and stays bounded on this random model (measured 0.74; see docs/benchmarks.md)
 }
 
 TEST_CASE("bad model files fail with clear errors", "[engine][errors]") {
