@@ -113,6 +113,7 @@ struct Session::Impl {
     bool sudo_checked = false;    // asked "sudo -n true" already
     bool sudo_needs_password = false;
     SecretString sudo_password;   // asked once per session, wiped in the destructor
+    bool running_sudo = false;    // exec() runs a sudo command: kill_group() must kill as root too
 
     ~Impl() {
         if (sftp) sftp_free(sftp);
@@ -477,12 +478,28 @@ struct Channel {
 // sshd runs each command as a session leader (setsid), so its pid is the process group to kill.
 // sshd refuses "signal" channel requests for sessions it did not privilege-separate (root
 // logins), so stopping also kills the group from a second channel.
+// "kill -SIG -PGID", not "kill -SIG -- -PGID": dash's kill (Debian's /bin/sh, a login shell of
+// system accounts) rejects "--", so only the leader was signalled. A sudo command's
+// processes belong to root: the login user can only signal sudo itself, which relays the signal
+// to its direct child alone, so the command's own children survived; the group is also killed
+// through sudo (password, if any, on stdin as always).
 void Session::Impl::kill_group(int pgid, const char* sig) {
     if (pgid <= 1) return;
     const std::string p = std::to_string(pgid);
+    const std::string kill_cmd = std::string("kill -") + sig + " -" + p + " 2>/dev/null || kill -" + sig + " " + p + " 2>/dev/null; true";
     ExecOptions ko;
     ko.timeout = std::chrono::seconds(5);
-    (void)run(std::string("kill -") + sig + " -- -" + p + " 2>/dev/null || kill -" + sig + " " + p + " 2>/dev/null; true", ko, nullptr);
+    if (running_sudo) {
+        if (!sudo_needs_password) {
+            (void)run("sudo -n -- sh -c " + shell_quote(kill_cmd) + " 2>/dev/null", ko, nullptr);
+        } else if (!sudo_password.empty()) {
+            std::string line(sudo_password.view());
+            line += '\n';
+            (void)run("sudo -S -k -p '' -- sh -c " + shell_quote(kill_cmd) + " 2>/dev/null", ko, &line);
+            explicit_bzero(line.data(), line.size());
+        }
+    }
+    (void)run(kill_cmd, ko, nullptr);
 }
 
 Expected<ExecResult> Session::Impl::run(const std::string& command_in, const ExecOptions& o, const std::string* stdin_secret,
@@ -632,7 +649,15 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
         m_impl->sudo_needs_password = !probe->ok();
     }
     const std::string wrapped = "sh -c " + shell_quote(inner);
-    if (!m_impl->sudo_needs_password) return m_impl->run("sudo -n -- " + wrapped, o, nullptr, true);
+    struct RunningSudo {
+        bool& flag;
+        ~RunningSudo() { flag = false; }
+    };
+    if (!m_impl->sudo_needs_password) {
+        m_impl->running_sudo = true;
+        RunningSudo guard{m_impl->running_sudo};
+        return m_impl->run("sudo -n -- " + wrapped, o, nullptr, true);
+    }
     if (m_impl->sudo_password.empty()) {
         if (!m_impl->opts.prompter) return fail(ErrorCode::Auth, where(m_host) + ": sudo needs a password and none can be asked");
         auto pw = m_impl->opts.prompter->ask_secret(SecretKind::SudoPassword, "[sudo] password for " +
@@ -648,6 +673,8 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
     }
     std::string line(m_impl->sudo_password.view());
     line += '\n';
+    m_impl->running_sudo = true;
+    RunningSudo guard{m_impl->running_sudo};
     auto r = m_impl->run("sudo -S -k -p '' -- " + wrapped, o, &line, true);
     explicit_bzero(line.data(), line.size());
     return r;
