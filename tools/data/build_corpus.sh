@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One entry point: Debian packages -> rendered man pages/docs; tldr + loghub + generated SFT data
+# -> dedup -> split -> .data/pack/. Idempotent: downloads and renders are cached under .data/.
+# Usage: bash tools/data/build_corpus.sh            (then: bash tools/data/train_tokenizer.sh)
+# Env:   NICE=19 (default) niceness for the heavy steps; FORCE_RENDER=1 re-renders man pages.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PY=/usr/bin/python3                      # Debian python3 (has sentencepiece 0.1.97)
+NICE="${NICE:-19}"
+mkdir -p "$ROOT/.data/raw" "$ROOT/.data/pack" "$ROOT/.data/work"
+for tool in man col groff dpkg-deb apt-get xz; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install man-db groff-base xz-utils)" >&2; exit 1; }
+done
+[ -d "$ROOT/../shared/data/tldr/pages" ] || { echo "missing ../shared/data/tldr" >&2; exit 1; }
+t0=$(date +%s)
+step() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
+step "1/6 fetch + unpack Debian packages (tools/data/packages.txt)"
+nice -n "$NICE" bash "$HERE/fetch_packages.sh"
+if [ "${FORCE_RENDER:-0}" = 1 ]; then rm -rf "$ROOT/.data/raw/render"; fi
+step "2/6 render man pages, collect READMEs/examples (cached per package)"
+nice -n "$NICE" "$PY" "$HERE/render_docs.py"
+step "3/6 tldr -> pretrain docs + cmd/explain SFT"
+nice -n "$NICE" "$PY" "$HERE/gen_tldr.py"
+step "4/6 loghub + synthetic logs -> log SFT"
+nice -n "$NICE" "$PY" "$HERE/gen_logs.py"
+step "5/6 config generators -> config SFT"
+nice -n "$NICE" "$PY" "$HERE/gen_config.py"
+step "6/6 dedup, split, write pack (xz -9e)"
+nice -n "$NICE" "$PY" "$HERE/pack.py"
+du -b "$ROOT/.data/pack"/* >&2
+echo "build_corpus: done in $(( $(date +%s) - t0 )) s" >&2

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Render man pages and collect READMEs / example configs from the unpacked .deb files.
+
+Input : .data/stage/<pkg>/ (from fetch_packages.sh), .data/raw/packages.tsv
+Output: .data/raw/man.jsonl, .data/raw/doc.jsonl  ({"src","id","pkg","text"} per line)
+
+Man pages: English sections 1, 5, 7, 8 only (usr/share/man/manN/), symlinks and `.so`
+redirects skipped, rendered with `man -l` at 80 columns without hyphenation/justification and
+`col -bx` (no overstrike). Docs: usr/share/doc/<pkg>/README*, NEWS-free, changelog/copyright
+skipped, *.gz decompressed; usr/share/doc/*/examples/** and etc/** config files (text only,
+<= 64 KiB each). Results are cached per package in .data/raw/render/<pkg>.jsonl.
+"""
+import gzip, json, os, re, subprocess, sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.join(ROOT, ".data")
+STAGE = os.path.join(DATA, "stage")
+RAW = os.path.join(DATA, "raw")
+CACHE = os.path.join(RAW, "render")
+SECTIONS = ("1", "5", "7", "8")
+MAX_DOC = 64 * 1024
+TYPO = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2212": "-", "\u2013": "-", "\u2018": "'",
+                      "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\u00ad": ""})
+SKIP_DOC = re.compile(r"(changelog|copyright|changes|news|authors|thanks|todo|\.debian|buildinfo)",
+                      re.I)
+TEXT_EXT_BAD = re.compile(r"\.(png|jpe?g|gif|ico|pdf|ps|svg|html?|css|js|so|a|o|mo|gmo|pyc|bin|"
+                          r"db|sqlite|tar|xz|bz2|zst|deb|der|crt|pem|key|p12|woff2?)$", re.I)
+
+
+def clean(t):
+    t = t.translate(TYPO).replace("\r\n", "\n")
+    t = re.sub(r"[ \t]+\n", "\n", t)
+    t = re.sub(r"\n{3,}", "\n\n", t)
+    return t.strip() + "\n"
+
+
+def render_man(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    if path.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except Exception:
+            return None
+    head = raw[:200].lstrip()
+    if head.startswith(b".so ") and raw.count(b"\n") <= 3:
+        return None
+    env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", MANWIDTH="80", MAN_KEEP_FORMATTING="")
+    try:
+        p = subprocess.run(["man", "-l", "--no-hyphenation", "--no-justification", "-"], input=raw,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, timeout=60)
+        q = subprocess.run(["col", "-bx"], input=p.stdout, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, env=env, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    txt = q.stdout.decode("utf-8", "replace")
+    if len(txt.strip()) < 200:
+        return None
+    return clean(txt)
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DOC * 4 + 1)
+        if path.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        if len(raw) > MAX_DOC or b"\0" in raw[:4096]:
+            return None
+        t = raw.decode("utf-8")
+    except Exception:
+        return None
+    if len(t.strip()) < 80:
+        return None
+    return clean(t)
+
+
+def process_pkg(pkg):
+    base = os.path.join(STAGE, pkg)
+    out = []
+    seen = set()
+    mandir = os.path.join(base, "usr/share/man")
+    for sec in SECTIONS:
+        d = os.path.join(mandir, "man" + sec)
+        if not os.path.isdir(d):
+            continue
+        for fn in sorted(os.listdir(d)):
+            p = os.path.join(d, fn)
+            if os.path.islink(p) or not os.path.isfile(p):
+                continue
+            name = re.sub(r"\.gz$", "", fn)
+            txt = render_man(p)
+            if txt:
+                out.append({"src": "man", "id": "man/" + name, "pkg": pkg, "text": txt})
+    # docs: READMEs and examples
+    docdir = os.path.join(base, "usr/share/doc")
+    cands = []
+    if os.path.isdir(docdir):
+        for dp, dns, fns in os.walk(docdir):
+            dns.sort()
+            for fn in sorted(fns):
+                p = os.path.join(dp, fn)
+                rel = os.path.relpath(p, base)
+                if os.path.islink(p) or SKIP_DOC.search(fn) or TEXT_EXT_BAD.search(re.sub(r"\.gz$", "", fn)):
+                    continue
+                if fn.upper().startswith("README") or "/examples/" in rel + "/" or "/example" in rel:
+                    cands.append((p, rel))
+    etcdir = os.path.join(base, "etc")
+    if os.path.isdir(etcdir):
+        for dp, dns, fns in os.walk(etcdir):
+            dns.sort()
+            for fn in sorted(fns):
+                p = os.path.join(dp, fn)
+                if os.path.islink(p) or TEXT_EXT_BAD.search(fn):
+                    continue
+                cands.append((p, os.path.relpath(p, base)))
+    for p, rel in cands:
+        txt = read_text(p)
+        if not txt:
+            continue
+        rel = re.sub(r"\.gz$", "", rel)
+        if rel in seen:
+            continue
+        seen.add(rel)
+        out.append({"src": "doc", "id": "doc/" + rel, "pkg": pkg,
+                    "text": "# /" + rel + " (Debian package " + pkg + ")\n\n" + txt})
+    return out
+
+
+def main():
+    os.makedirs(CACHE, exist_ok=True)
+    pkgs = [l.split("\t")[0] for l in open(os.path.join(RAW, "packages.tsv")) if l.strip()]
+    man, doc = [], []
+    for i, pkg in enumerate(pkgs):
+        cf = os.path.join(CACHE, pkg + ".jsonl")
+        if os.path.exists(cf):
+            recs = [json.loads(l) for l in open(cf)]
+        else:
+            recs = process_pkg(pkg)
+            with open(cf + ".tmp", "w") as f:
+                for r in recs:
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            os.replace(cf + ".tmp", cf)
+        nm = sum(r["src"] == "man" for r in recs)
+        print(f"[{i+1}/{len(pkgs)}] {pkg}: {nm} man, {len(recs)-nm} doc", file=sys.stderr)
+        for r in recs:
+            (man if r["src"] == "man" else doc).append(r)
+    for name, recs in (("man", man), ("doc", doc)):
+        with open(os.path.join(RAW, name + ".jsonl"), "w") as f:
+            for r in recs:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"man pages: {len(man)}, docs: {len(doc)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
