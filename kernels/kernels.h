@@ -10,8 +10,8 @@
 
 namespace sigmaops::kernels {
 
-// Element types of kernel inputs.
-enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
+// Element types of kernel inputs. Q8_0 is the GPU layout of ggml's Q8_0 (see DeviceMatrix).
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3 };
 
 // Result of a launcher: empty `error` means the kernel was launched (asynchronously) without a
 // launch error. The message names the launcher and what was wrong.
@@ -83,5 +83,173 @@ std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 // unsupported shapes/types, null or misaligned pointers, or a too-small workspace; returns the
 // CUDA error string if a launch fails. Asynchronous: synchronize before reading p.out.
 Status decode_attention(const DecodeAttentionParams& p);
+
+// ------------------------------------------------------------------------------------------
+// Forward-pass operations of the engine's CUDA backend (engine/src/cuda/cuda_forward.cpp).
+// The same named operations as the CPU backend (engine/src/cpu/ops.h): embed, rmsnorm, matmul
+// (here gemv for one token, cuBLAS for a batch), rope (+ the KV-cache store), silu_mul, add
+// (bias), attention, and argmax for greedy sampling. All pointers are device memory; every
+// launcher is asynchronous on `stream` and returns an error instead of launching for shapes it
+// does not handle. Positions are read from device memory (`pos0`) so a decode step can be
+// captured once in a CUDA graph and replayed at every position.
+//
+// Weight matrices on the device: (rows = outputs, cols = inputs), row-major.
+//   F16 / BF16: rows * cols elements.
+//   Q8_0: ggml's blocks of 32 (one F16 scale + 32 int8) repacked for 16-byte loads: `data` holds
+//         the int8 quants (rows, cols) and `scales` the F16 scales (rows, cols/32); value = q * d.
+
+struct DeviceMatrix {
+    DType type = DType::F16;        // F16, BF16 or Q8_0
+    const void* data = nullptr;     // (rows, cols) elements, or Q8_0 quants
+    const void* scales = nullptr;   // Q8_0 only: (rows, cols/32) F16
+    long long rows = 0;             // outputs
+    long long cols = 0;             // inputs (Q8_0: a multiple of 32)
+};
+
+// What a gemv stages as its input vector (in shared memory, F32).
+enum class GemvInput : int {
+    Plain,    // x
+    RmsNorm,  // x / sqrt(mean(x^2) + eps) * norm   (the pre-norm fused into the projection)
+    SwiGLU,   // silu(x) * x2                        (the MLP's gate fused into its down matrix)
+};
+
+// y_m (rows_m) = W_m (rows_m, cols) . in (cols) for up to 3 matrices of one type and one input
+// width (e.g. Q, K and V), in one launch; epilogue: + bias_m, or y_m += (residual) when
+// accumulate. One token (decode). Supported: F16/BF16 any cols <= 40960 (16-byte loads when
+// cols % 8 == 0), Q8_0 cols % 32 == 0.
+struct GemvParams {
+    int n_mat = 0;                   // 1..3
+    DeviceMatrix w[3];
+    float* y[3] = {nullptr, nullptr, nullptr};
+    const float* bias[3] = {nullptr, nullptr, nullptr};  // (rows_m) or null
+    bool accumulate = false;         // y += W in (bias must be null)
+    GemvInput input = GemvInput::Plain;
+    const float* x = nullptr;        // (cols); SwiGLU: the gate
+    const float* x2 = nullptr;       // SwiGLU: the up projection (cols)
+    const float* norm = nullptr;     // RmsNorm: weight (cols)
+    float eps = 1e-5f;
+    void* stream = nullptr;
+};
+Status gemv(const GemvParams& p);
+
+// out (n, cols) F32 = rows ids[0..n) of the table (F16, BF16 or Q8_0). ids are device int32
+// and must be valid rows (the engine checks token ids before they reach the GPU).
+struct EmbedParams {
+    DeviceMatrix table;
+    const int* ids = nullptr;
+    int n = 0;
+    float* out = nullptr;
+    void* stream = nullptr;
+};
+Status embed(const EmbedParams& p);
+
+// out (rows, cols) = x / sqrt(mean(x^2) + eps) * w, row by row (sum of squares in F32).
+struct RmsNormParams {
+    const float* x = nullptr;
+    const float* w = nullptr;
+    float* out = nullptr;
+    int rows = 0;
+    int cols = 0;
+    float eps = 1e-5f;
+    void* stream = nullptr;
+};
+Status rmsnorm(const RmsNormParams& p);
+
+// For n tokens at positions *pos0 + t: rotates the first d_rot dims of every Q head (in place)
+// and K head (rotate-half pairs (i, i + d_rot/2), or interleaved pairs (2i, 2i+1)), frequency
+// base^(-2i/d_rot), angles in double as the CPU does; then stores K and V rows into the caches
+// k_cache (n_k, max_ctx, d_qk) and v_cache (n_v, max_ctx, d_v) of kv_type (F16 or BF16).
+struct RopeStoreParams {
+    int n = 0;
+    const int* pos0 = nullptr;       // device int32
+    int n_q = 0, n_k = 0, n_v = 0, d_qk = 0, d_v = 0, d_rot = 0;
+    float base = 10000.0f;
+    bool interleaved = false;
+    float* q = nullptr;              // (n, n_q*d_qk)
+    const float* k = nullptr;        // (n, n_k*d_qk)
+    const float* v = nullptr;        // (n, n_v*d_v)
+    void* k_cache = nullptr;
+    void* v_cache = nullptr;
+    DType kv_type = DType::F16;
+    int max_ctx = 0;
+    void* stream = nullptr;
+};
+Status rope_store(const RopeStoreParams& p);
+
+// g (n) = silu(g) * u
+struct SiluMulParams {
+    float* g = nullptr;
+    const float* u = nullptr;
+    long long n = 0;
+    void* stream = nullptr;
+};
+Status silu_mul(const SiluMulParams& p);
+
+// y (rows, cols) += b (cols) on every row.
+struct AddBiasParams {
+    float* y = nullptr;
+    const float* b = nullptr;
+    int rows = 0;
+    int cols = 0;
+    void* stream = nullptr;
+};
+Status add_bias(const AddBiasParams& p);
+
+// out (n) of out_type = x (n) F32; F16 saturates at +-65504 (an F16 GEMM input never becomes inf).
+struct ConvertParams {
+    const float* x = nullptr;
+    void* out = nullptr;
+    DType out_type = DType::F16;     // F16 or BF16
+    long long n = 0;
+    void* stream = nullptr;
+};
+Status convert(const ConvertParams& p);
+
+// out (n_rows, cols) F16 = rows [row0, row0 + n_rows) of a Q8_0 matrix (for cuBLAS in prefill).
+struct DequantParams {
+    DeviceMatrix w;
+    long long row0 = 0, n_rows = 0;
+    void* out = nullptr;
+    void* stream = nullptr;
+};
+Status dequant_rows(const DequantParams& p);
+
+// seq_lens[t] = *pos0 + t + 1 for t < n (the key counts decode_attention reads).
+struct SeqLensParams {
+    const int* pos0 = nullptr;
+    int n = 0;
+    int* seq_lens = nullptr;
+    void* stream = nullptr;
+};
+Status fill_seq_lens(const SeqLensParams& p);
+
+// Causal attention for n query tokens at positions *pos0 + t, each against cache keys
+// 0..pos (the cache must already hold them, see rope_store), any DiffQKV head layout.
+// A simple, correct kernel (one warp per (token, query head), online softmax over chunks of 32
+// keys): used for prefill and for head sizes the split-KV decode kernel does not handle.
+// Supported: d_qk, d_v <= 256; KV F16/BF16. Not tensor-core tiled (FlashAttention-2 style
+// prefill is a later step, see docs/architecture.md).
+struct CausalAttentionParams {
+    int n = 0;
+    const int* pos0 = nullptr;       // device int32
+    int n_q = 0, n_k = 0, n_v = 0, d_qk = 0, d_v = 0, max_ctx = 0;
+    float scale = 0.0f;              // 0 = 1/sqrt(d_qk)
+    const float* q = nullptr;        // (n, n_q*d_qk)
+    const void* k_cache = nullptr;   // (n_k, max_ctx, d_qk)
+    const void* v_cache = nullptr;   // (n_v, max_ctx, d_v)
+    DType kv_type = DType::F16;
+    float* out = nullptr;            // (n, n_q*d_v)
+    void* stream = nullptr;
+};
+Status causal_attention(const CausalAttentionParams& p);
+
+// *out = the index of the largest of x[0..n) (the first one on ties; NaN never wins).
+struct ArgmaxParams {
+    const float* x = nullptr;
+    int n = 0;
+    int* out = nullptr;
+    void* stream = nullptr;
+};
+Status argmax(const ArgmaxParams& p);
 
 }  // namespace sigmaops::kernels

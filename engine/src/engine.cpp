@@ -1,11 +1,15 @@
 // engine.cpp - Model and Session: loading a GGUF into the engine, prefix-reusing sessions,
 // streaming generation, and the error boundary (exceptions inside, Expected outside).
+#include "backend.h"
 #include "forward.h"
 #include "gguf/gguf.h"
 #include "model.h"
 #include "sampling.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
+#ifdef SIGMA_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 #include <sigma/engine.h>
 
@@ -22,6 +26,21 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
+
+// The CPU backend: the reference forward pass and its F32 KV cache.
+class CpuBackend final : public ForwardBackend {
+public:
+    CpuBackend(const Hparams& hp, const Weights& w, int n_threads, int n_ctx) : m_fwd(hp, w, n_threads) {
+        m_kv.init(hp, n_ctx);
+    }
+    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
+        m_fwd.forward(tokens, n, pos0, m_kv, logits, all_logits, selective_v);
+    }
+
+private:
+    CpuForward m_fwd;
+    KvCache m_kv;
+};
 
 class ModelImpl final : public Model, public std::enable_shared_from_this<ModelImpl> {
 public:
@@ -57,14 +76,18 @@ public:
         if (m_tok && m_tok->n_vocab() > int32_t(m_hp.n_vocab))
             throw Exception(ErrorCode::BadFile, path + ": the tokenizer has " + std::to_string(m_tok->n_vocab()) +
                                                     " tokens but token_embd only " + std::to_string(m_hp.n_vocab) + " rows");
-        if (opt.device == Device::Cuda)
-            throw Exception(ErrorCode::Unsupported,
+        if (opt.device == Device::Cuda) {
 #ifdef SIGMA_HAVE_CUDA
-                            "the CUDA backend is not wired into the engine yet; use --device cpu"
+            try {
+                m_cuda = cuda::upload_model(m_hp, m_w);
+            } catch (const Exception& e) {
+                rethrow_with_stage(path + ": uploading the weights to the GPU", e);
+            }
 #else
-                            "this build has no CUDA support (nvcc was not found at build time); use --device cpu"
+            throw Exception(ErrorCode::Unsupported,
+                            "this build has no CUDA support (nvcc was not found at build time); use --device cpu");
 #endif
-            );
+        }
         m_n_threads = opt.n_threads;
         fill_info(path);
         m_load_ms = ms_since(t0);
@@ -76,6 +99,14 @@ public:
     const Weights& weights() const { return m_w; }
     const Tokenizer* tokenizer() const { return m_tok.get(); }
     int n_threads() const { return m_n_threads; }
+    // The compute backend of a new session: the device chosen at load.
+    std::unique_ptr<ForwardBackend> new_backend(int n_ctx, int selective_v) const {
+#ifdef SIGMA_HAVE_CUDA
+        if (m_cuda) return cuda::new_cuda_forward(m_cuda, n_ctx, selective_v);
+#endif
+        (void)selective_v;
+        return std::make_unique<CpuBackend>(m_hp, m_w, m_n_threads, n_ctx);
+    }
 
     Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos, bool parse_special) const override {
         if (!m_tok) return no_tokenizer();
@@ -140,6 +171,9 @@ private:
     ModelInfo m_info;
     double m_load_ms = 0;
     int m_n_threads = 0;
+#ifdef SIGMA_HAVE_CUDA
+    std::shared_ptr<const cuda::DeviceModel> m_cuda;   // weights on the GPU (Device::Cuda)
+#endif
 };
 
 // Holds text back while it could still be the start of a stop string.
@@ -178,10 +212,9 @@ private:
 class SessionImpl final : public Session {
 public:
     SessionImpl(std::shared_ptr<const ModelImpl> model, const SessionOptions& opt)
-        : m_model(std::move(model)), m_opt(opt), m_hp(m_model->hparams()),
-          m_fwd(m_hp, m_model->weights(), m_model->n_threads()) {
+        : m_model(std::move(model)), m_opt(opt), m_hp(m_model->hparams()) {
         m_n_ctx = opt.n_ctx > 0 ? opt.n_ctx : int(std::min<uint32_t>(m_hp.n_ctx_train ? m_hp.n_ctx_train : 4096, 4096));
-        m_kv.init(m_hp, m_n_ctx);
+        m_fwd = m_model->new_backend(m_n_ctx, opt.selective_v);
         m_logits.resize(m_hp.n_vocab);
     }
 
@@ -212,7 +245,7 @@ public:
             std::vector<float> out(tokens.size() * m_hp.n_vocab);
             for (size_t b = 0; b < tokens.size(); b += k_chunk) {
                 const int n = int(std::min(k_chunk, tokens.size() - b));
-                m_fwd.forward(&tokens[b], n, int(b), m_kv, &out[b * m_hp.n_vocab], true, m_opt.selective_v);
+                m_fwd->forward(&tokens[b], n, int(b), &out[b * m_hp.n_vocab], true, m_opt.selective_v);
             }
             m_cached = tokens;
             return out;
@@ -244,7 +277,7 @@ private:
         for (size_t b = common; b < ids.size(); b += k_chunk) {
             if (cancel && cancel->load()) throw Exception(ErrorCode::Cancelled, "cancelled");
             const int n = int(std::min(k_chunk, ids.size() - b));
-            m_fwd.forward(&ids[b], n, int(b), m_kv, m_logits.data(), false, 0);
+            m_fwd->forward(&ids[b], n, int(b), m_logits.data(), false, 0);
             m_cached.insert(m_cached.end(), ids.begin() + b, ids.begin() + b + n);
         }
         return int(ids.size() - common);
@@ -297,9 +330,14 @@ private:
             res.text += text;
             return on_text ? on_text(text) : true;
         };
+        // Greedy without penalties: a backend that can take the argmax where the logits are (the
+        // GPU) hands back only the token id; `pending` holds it until the next iteration.
+        const bool device_argmax = params.temperature <= 0 && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
+        std::optional<TokenId> pending;
         for (int i = 0; i < params.max_tokens && !stopped; ++i) {
             if (cancel && cancel->load()) { res.stop = StopReason::Cancelled; break; }
-            const TokenId next = sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
+            const TokenId next = pending ? *pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
+            pending.reset();
             if (tok && tok->is_eog(next)) { res.stop = StopReason::EndOfText; break; }
             res.tokens.push_back(next);
             ++res.timings.n_decoded;
@@ -320,7 +358,8 @@ private:
                 continue;
             }
             const int pos = int(m_cached.size());
-            m_fwd.forward(&next, 1, pos, m_kv, m_logits.data(), false, m_opt.selective_v);
+            if (device_argmax) pending = m_fwd->forward_argmax(next, pos, m_opt.selective_v);
+            if (!pending) m_fwd->forward(&next, 1, pos, m_logits.data(), false, m_opt.selective_v);
             m_cached.push_back(next);
         }
         if (dec && res.stop != StopReason::StopString) {
@@ -337,9 +376,8 @@ private:
     std::shared_ptr<const ModelImpl> m_model;
     SessionOptions m_opt;
     const Hparams& m_hp;
-    CpuForward m_fwd;
     int m_n_ctx = 0;
-    KvCache m_kv;
+    std::unique_ptr<ForwardBackend> m_fwd;   // CPU or CUDA, chosen at Model::load
     std::vector<TokenId> m_cached;   // tokens whose K/V the cache holds, in order
     std::vector<float> m_logits;     // (V) logits after the last evaluated position
 };

@@ -1,0 +1,296 @@
+// Small forward-pass operations of the CUDA backend (kernels.h): embed, rmsnorm, rope + KV-cache
+// store, silu_mul, add_bias, convert, Q8_0 dequantization, seq_lens, argmax. Each is a params
+// struct (kernels.h), a launcher that checks the problem, and a kernel. They are cheap next to
+// the matrix products and attention; they are written for clarity and exact agreement with the
+// CPU backend (engine/src/cpu/ops.cpp), not tuned.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "kernels.h"
+
+namespace sigmaops::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+Status launched(const char* name) {
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return {std::string(name) + ": launch failed: " + cudaGetErrorString(e)};
+    return {};
+}
+
+Status bad(const char* name, const std::string& what) { return {std::string(name) + ": " + what}; }
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+unsigned blocks_for(long long n, int threads = kThreads) {
+    return unsigned((n + threads - 1) / threads);
+}
+
+// Element c of row r of a device matrix, as F32.
+__device__ __forceinline__ float matrix_at(const DeviceMatrix& w, long long r, long long c) {
+    switch (w.type) {
+        case DType::F16:
+            return __half2float(static_cast<const __half*>(w.data)[r * w.cols + c]);
+        case DType::BF16:
+            return __bfloat162float(static_cast<const __nv_bfloat16*>(w.data)[r * w.cols + c]);
+        default: {  // Q8_0
+            const int8_t q = static_cast<const int8_t*>(w.data)[r * w.cols + c];
+            const float d = __half2float(static_cast<const __half*>(w.scales)[r * (w.cols / 32) + c / 32]);
+            return float(q) * d;
+        }
+    }
+}
+
+bool matrix_ok(const DeviceMatrix& w) {
+    if (!w.data || w.rows < 1 || w.cols < 1) return false;
+    if (w.type == DType::Q8_0) return w.scales && w.cols % 32 == 0;
+    return w.type == DType::F16 || w.type == DType::BF16;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// ---- embed ---------------------------------------------------------------------------------
+
+__global__ void embed_kernel(const EmbedParams p) {
+    const int t = blockIdx.y;
+    const long long c = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= p.table.cols) return;
+    const long long id = p.ids[t];
+    p.out[t * p.table.cols + c] = matrix_at(p.table, id, c);
+}
+
+// ---- rmsnorm -------------------------------------------------------------------------------
+
+__global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const RmsNormParams p) {
+    __shared__ float part[kThreads / 32];
+    const long long r = blockIdx.x;
+    const float* x = p.x + r * p.cols;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < p.cols; c += blockDim.x) ss += x[c] * x[c];
+    ss = warp_sum(ss);
+    if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = ss;
+    __syncthreads();
+    float total = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kThreads / 32; ++i) total += part[i];
+    const float scale = 1.0f / sqrtf(total / float(p.cols) + p.eps);
+    float* y = p.out + r * p.cols;
+    for (int c = threadIdx.x; c < p.cols; c += blockDim.x) y[c] = x[c] * scale * p.w[c];
+}
+
+// ---- rope + KV store -----------------------------------------------------------------------
+
+template <class T>
+__device__ __forceinline__ T to_kv(float f);
+template <>
+__device__ __forceinline__ __half to_kv<__half>(float f) { return __float2half_rn(f); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 to_kv<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
+
+// cos/sin of pos * base^(-2i/d_rot), in double like cpu::rope.
+__device__ __forceinline__ void rope_cs(int pos, int i, int d_rot, float base, float& c, float& s) {
+    const double freq = pow(double(base), -2.0 * i / d_rot);
+    double sd, cd;
+    sincos(double(pos) * freq, &sd, &cd);
+    c = float(cd);
+    s = float(sd);
+}
+
+// One block per token.
+template <class T>
+__global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
+    const int t = blockIdx.x;
+    const int pos = *p.pos0 + t;
+    const int half = p.d_rot / 2;
+    // Q: one thread per rotated pair, in place.
+    float* q = p.q + (long long)t * p.n_q * p.d_qk;
+    for (int idx = threadIdx.x; idx < p.n_q * half; idx += blockDim.x) {
+        const int h = idx / half, i = idx % half;
+        float c, s;
+        rope_cs(pos, i, p.d_rot, p.base, c, s);
+        float* x = q + h * p.d_qk;
+        const int a = p.interleaved ? 2 * i : i;
+        const int b = p.interleaved ? 2 * i + 1 : i + half;
+        const float x0 = x[a], x1 = x[b];
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+    }
+    // K: one thread per element, rotated on the way into the cache.
+    const float* k = p.k + (long long)t * p.n_k * p.d_qk;
+    T* kc = static_cast<T*>(p.k_cache);
+    for (int idx = threadIdx.x; idx < p.n_k * p.d_qk; idx += blockDim.x) {
+        const int h = idx / p.d_qk, d = idx % p.d_qk;
+        const float* x = k + h * p.d_qk;
+        float out = x[d];
+        if (d < p.d_rot) {
+            const int i = p.interleaved ? d / 2 : (d < half ? d : d - half);
+            const bool first = p.interleaved ? (d % 2 == 0) : (d < half);
+            const int partner = p.interleaved ? (first ? d + 1 : d - 1) : (first ? d + half : d - half);
+            float c, s;
+            rope_cs(pos, i, p.d_rot, p.base, c, s);
+            out = first ? x[d] * c - x[partner] * s : x[partner] * s + x[d] * c;
+        }
+        kc[((long long)h * p.max_ctx + pos) * p.d_qk + d] = to_kv<T>(out);
+    }
+    // V: copied.
+    const float* v = p.v + (long long)t * p.n_v * p.d_v;
+    T* vc = static_cast<T*>(p.v_cache);
+    for (int idx = threadIdx.x; idx < p.n_v * p.d_v; idx += blockDim.x) {
+        const int h = idx / p.d_v, d = idx % p.d_v;
+        vc[((long long)h * p.max_ctx + pos) * p.d_v + d] = to_kv<T>(v[idx]);
+    }
+}
+
+// ---- elementwise ---------------------------------------------------------------------------
+
+__global__ void silu_mul_kernel(const SiluMulParams p) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= p.n) return;
+    const float g = p.g[i];
+    p.g[i] = g / (1.0f + expf(-g)) * p.u[i];
+}
+
+__global__ void add_bias_kernel(const AddBiasParams p) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)p.rows * p.cols) return;
+    p.y[i] += p.b[i % p.cols];
+}
+
+__global__ void convert_kernel(const ConvertParams p) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= p.n) return;
+    const float x = p.x[i];
+    if (p.out_type == DType::F16)
+        static_cast<__half*>(p.out)[i] = __float2half_rn(fminf(fmaxf(x, -65504.0f), 65504.0f));
+    else
+        static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(x);
+}
+
+__global__ void dequant_kernel(const DequantParams p) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= p.n_rows * p.w.cols) return;
+    const long long r = i / p.w.cols, c = i % p.w.cols;
+    static_cast<__half*>(p.out)[i] = __float2half_rn(matrix_at(p.w, p.row0 + r, c));
+}
+
+__global__ void seq_lens_kernel(const SeqLensParams p) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < p.n) p.seq_lens[t] = *p.pos0 + t + 1;
+}
+
+// ---- argmax --------------------------------------------------------------------------------
+
+constexpr int kArgmaxThreads = 1024;
+
+// (value, index) with "a beats b": larger value, or equal value and smaller index; NaN loses.
+__device__ __forceinline__ bool beats(float va, int ia, float vb, int ib) {
+    if (ia < 0) return false;
+    if (ib < 0) return true;
+    return va > vb || (va == vb && ia < ib);
+}
+
+__global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const ArgmaxParams p) {
+    __shared__ float sv[kArgmaxThreads / 32];
+    __shared__ int si[kArgmaxThreads / 32];
+    float best = 0.0f;
+    int bi = -1;
+    for (int i = threadIdx.x; i < p.n; i += blockDim.x) {
+        const float v = p.x[i];
+        if (v == v && beats(v, i, best, bi)) { best = v; bi = i; }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (beats(ov, oi, best, bi)) { best = ov; bi = oi; }
+    }
+    if (threadIdx.x % 32 == 0) { sv[threadIdx.x / 32] = best; si[threadIdx.x / 32] = bi; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < kArgmaxThreads / 32; ++w)
+            if (beats(sv[w], si[w], best, bi)) { best = sv[w]; bi = si[w]; }
+        *p.out = bi < 0 ? 0 : bi;
+    }
+}
+
+}  // namespace
+
+// ---- launchers -----------------------------------------------------------------------------
+
+Status embed(const EmbedParams& p) {
+    if (!matrix_ok(p.table)) return bad("embed", "table must be F16, BF16 or Q8_0 (cols % 32 == 0) with data");
+    if (!p.ids || !p.out || p.n < 1 || p.n > 65535) return bad("embed", "need ids, out and 1 <= n <= 65535");
+    const dim3 grid(blocks_for(p.table.cols), unsigned(p.n));
+    embed_kernel<<<grid, kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("embed");
+}
+
+Status rmsnorm(const RmsNormParams& p) {
+    if (!p.x || !p.w || !p.out || p.rows < 1 || p.cols < 1) return bad("rmsnorm", "need x, w, out and positive sizes");
+    rmsnorm_kernel<<<unsigned(p.rows), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("rmsnorm");
+}
+
+Status rope_store(const RopeStoreParams& p) {
+    if (!p.pos0 || !p.q || !p.k || !p.v || !p.k_cache || !p.v_cache) return bad("rope_store", "null pointer");
+    if (p.n < 1 || p.n_q < 1 || p.n_k < 1 || p.n_v < 1 || p.d_qk < 1 || p.d_v < 1 || p.max_ctx < 1)
+        return bad("rope_store", "sizes must be positive");
+    if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0) return bad("rope_store", "d_rot must be even and <= d_qk");
+    if (p.kv_type == DType::F16)
+        rope_store_kernel<__half><<<unsigned(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    else if (p.kv_type == DType::BF16)
+        rope_store_kernel<__nv_bfloat16><<<unsigned(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    else
+        return bad("rope_store", "KV cache must be F16 or BF16");
+    return launched("rope_store");
+}
+
+Status silu_mul(const SiluMulParams& p) {
+    if (!p.g || !p.u || p.n < 1) return bad("silu_mul", "need g, u and n >= 1");
+    silu_mul_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("silu_mul");
+}
+
+Status add_bias(const AddBiasParams& p) {
+    if (!p.y || !p.b || p.rows < 1 || p.cols < 1) return bad("add_bias", "need y, b and positive sizes");
+    add_bias_kernel<<<blocks_for((long long)p.rows * p.cols), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("add_bias");
+}
+
+Status convert(const ConvertParams& p) {
+    if (!p.x || !p.out || p.n < 1) return bad("convert", "need x, out and n >= 1");
+    if (p.out_type != DType::F16 && p.out_type != DType::BF16) return bad("convert", "out_type must be F16 or BF16");
+    convert_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("convert");
+}
+
+Status dequant_rows(const DequantParams& p) {
+    if (!matrix_ok(p.w) || p.w.type != DType::Q8_0) return bad("dequant_rows", "w must be a Q8_0 matrix");
+    if (!p.out || p.row0 < 0 || p.n_rows < 1 || p.row0 + p.n_rows > p.w.rows) return bad("dequant_rows", "bad row range");
+    dequant_kernel<<<blocks_for(p.n_rows * p.w.cols), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("dequant_rows");
+}
+
+Status fill_seq_lens(const SeqLensParams& p) {
+    if (!p.pos0 || !p.seq_lens || p.n < 1) return bad("fill_seq_lens", "need pos0, seq_lens and n >= 1");
+    seq_lens_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("fill_seq_lens");
+}
+
+Status argmax(const ArgmaxParams& p) {
+    if (!p.x || !p.out || p.n < 1) return bad("argmax", "need x, out and n >= 1");
+    argmax_kernel<<<1, kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("argmax");
+}
+
+}  // namespace sigmaops::kernels

@@ -1,0 +1,51 @@
+// Public launcher of the decode GEMV (kernels.h): checks the problem, plans the blocks of the
+// (up to 3) matrices and dispatches to the instantiation for the weight type (gemv_<type>.cu).
+#include <string>
+
+#include "gemv.cuh"
+
+namespace sigmaops::kernels {
+namespace gemv_impl {
+extern template Status run_gemv<DType::F16>(const Plan&);
+extern template Status run_gemv<DType::BF16>(const Plan&);
+extern template Status run_gemv<DType::Q8_0>(const Plan&);
+}  // namespace gemv_impl
+
+Status gemv(const GemvParams& p) {
+    using namespace gemv_impl;
+    const std::string name = "gemv: ";
+    if (p.n_mat < 1 || p.n_mat > 3) return {name + "n_mat must be 1..3"};
+    const DType type = p.w[0].type;
+    const long long cols = p.w[0].cols;
+    if (type != DType::F16 && type != DType::BF16 && type != DType::Q8_0)
+        return {name + "weights must be F16, BF16 or Q8_0"};
+    if (cols < 1 || cols > kMaxCols) return {name + "cols " + std::to_string(cols) + " outside 1.." + std::to_string(kMaxCols)};
+    if (type == DType::Q8_0 && cols % 32 != 0) return {name + "Q8_0 needs cols % 32 == 0"};
+    if (!p.x || (p.input == GemvInput::SwiGLU && !p.x2) || (p.input == GemvInput::RmsNorm && !p.norm))
+        return {name + "missing input pointer (x, x2 for SwiGLU, norm for RmsNorm)"};
+    Plan plan{};
+    plan.p = p;
+    int blocks = 0;
+    for (int m = 0; m < 3; ++m) {
+        plan.first[m] = blocks;
+        if (m >= p.n_mat) continue;
+        const DeviceMatrix& w = p.w[m];
+        if (w.type != type || w.cols != cols) return {name + "the matrices of one launch must share type and cols"};
+        if (!w.data || w.rows < 1 || (type == DType::Q8_0 && !w.scales) || !p.y[m])
+            return {name + "matrix " + std::to_string(m) + ": null data/scales/y or no rows"};
+        if (p.accumulate && p.bias[m]) return {name + "accumulate and bias are exclusive"};
+        const long long b = (w.rows + kRowsPerBlock - 1) / kRowsPerBlock;
+        if (blocks + b > (1LL << 30)) return {name + "too many rows"};
+        blocks += int(b);
+    }
+    plan.first[3] = blocks;
+    plan.total_blocks = blocks;
+    plan.smem = size_t(cols) * sizeof(float);
+    switch (type) {
+        case DType::F16: return run_gemv<DType::F16>(plan);
+        case DType::BF16: return run_gemv<DType::BF16>(plan);
+        default: return run_gemv<DType::Q8_0>(plan);
+    }
+}
+
+}  // namespace sigmaops::kernels

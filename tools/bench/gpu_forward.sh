@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The CUDA forward pass on the GPU machine: build the engine (CUDA backend), its GPU test and the
+# end-to-end decode benchmark; run the test, compute-sanitizer memcheck on its quick grid, and
+# the benchmark. Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
+#   STEPS="build test sanitize bench" (default: all)   BENCH_ARGS="--quick"
+# The GPU machine lacks the sentencepiece/PCRE2/nlohmann-json/Catch2 dev packages the top-level
+# CMake project needs, so this compiles the engine's sources directly with g++ and the kernels
+# with nvcc, taking those headers and shared libraries from .devcarry/ (gitignored; carry it):
+#   .devcarry/catch2/catch2/catch.hpp, .devcarry/sysroot/{include,lib} (copied from Debian 12's
+#   libsentencepiece-dev, libpcre2-dev, nlohmann-json3-dev).
+set -u -o pipefail
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+STEPS=${STEPS:-"build test sanitize bench"}
+ARCH=${SIGMAOPS_CUDA_ARCH:-90}
+NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+BUILD=build/gpu-fwd
+SYS=$PWD/.devcarry/sysroot
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1
+  "$NVCC" --version | tail -2
+  g++ --version | head -1
+} > "$OUT/env.txt" 2>&1
+head -3 "$OUT/env.txt" | tee -a "$OUT/summary.txt"
+
+if has build; then
+  log "build (arch $ARCH, direct g++/nvcc)"
+  mkdir -p $BUILD/obj
+  : > "$OUT/build.log"
+  CATCH_INC=""
+  [ -f /usr/include/catch2/catch.hpp ] || CATCH_INC="-I$PWD/.devcarry/catch2"
+  NVFLAGS="-std=c++17 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
+  CXXFLAGS="-std=c++20 -O2 -DNDEBUG -DSIGMA_HAVE_CUDA=1 -Iengine/include -Iengine/src -Ikernels -Itools/mkmodel -Itests \
+    -isystem /usr/local/cuda/include -isystem $SYS/include $CATCH_INC -DSIGMAOPS_SOURCE_DIR=\\\"$PWD\\\" \
+    -DSIGMAOPS_FIXTURES=\\\"$PWD/tests/fixtures\\\" -DSIGMAOPS_BINARY_DIR=\\\"$PWD/$BUILD\\\""
+  SRCS="$(ls engine/src/*.cpp engine/src/arch/*.cpp engine/src/cpu/*.cpp engine/src/gguf/*.cpp engine/src/tokenizer/*.cpp \
+    engine/src/cuda/*.cpp) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp tests/test_gpu_forward.cpp"
+  ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $NVFLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).cu.o || echo FAILED {}" >> "$OUT/build.log" 2>&1 &
+  [ -f bench/bench_forward.cpp ] && SRCS="$SRCS bench/bench_forward.cpp"
+  echo $SRCS | tr ' ' '\n' | xargs -P 14 -I{} sh -c "g++ $CXXFLAGS -c {} -o $BUILD/obj/\$(echo {} | tr / _).o || echo FAILED {}" >> "$OUT/build.log" 2>&1
+  wait
+  LIBS="-L/usr/local/cuda/lib64 -lcudart -lcublas -L$SYS/lib -lsentencepiece -lpcre2-8 -lpthread -Wl,-rpath,$SYS/lib"
+  ENGINE_OBJ=$(ls $BUILD/obj/engine_*.o $BUILD/obj/*.cu.o)
+  g++ -o $BUILD/test_gpu_forward $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_catch_main.cpp.o \
+    $BUILD/obj/tests_test_gpu_forward.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link test_gpu_forward" >> "$OUT/build.log"
+  if [ -f $BUILD/obj/bench_bench_forward.cpp.o ]; then
+    g++ -o $BUILD/bench_forward $ENGINE_OBJ $BUILD/obj/bench_bench_forward.cpp.o $LIBS >> "$OUT/build.log" 2>&1 \
+      || echo "FAILED link bench_forward" >> "$OUT/build.log"
+  fi
+  ls -la $BUILD/test_gpu_forward $BUILD/bench_forward 2>&1 | tee -a "$OUT/summary.txt"
+  grep -E "error|FAILED" "$OUT/build.log" | head -30 | tee -a "$OUT/summary.txt"
+fi
+
+if has test; then
+  log "test_gpu_forward (full)"
+  timeout 200 $BUILD/test_gpu_forward > "$OUT/test.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  grep -E "^(prefill|decode|generated|selective|greedy) " "$OUT/test.log" | tee -a "$OUT/summary.txt"
+  grep -E "FAILED|failed|error" "$OUT/test.log" | head -20 | tee -a "$OUT/summary.txt"
+  tail -3 "$OUT/test.log" | tee -a "$OUT/summary.txt"
+fi
+
+if has sanitize; then
+  log "compute-sanitizer memcheck (SIGMAOPS_TEST_QUICK=1)"
+  SIGMAOPS_TEST_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 \
+    $BUILD/test_gpu_forward > "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  grep -E "ERROR SUMMARY|Invalid|assertions|test cases" "$OUT/sanitizer.log" | head -12 | tee -a "$OUT/summary.txt"
+fi
+
+if has bench && [ -x $BUILD/bench_forward ]; then
+  log "bench_forward ${BENCH_ARGS:-}"
+  timeout 200 $BUILD/bench_forward ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  tail -12 "$OUT/bench.jsonl" | tee -a "$OUT/summary.txt"
+fi
