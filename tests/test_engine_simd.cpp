@@ -1,6 +1,7 @@
 // The SIMD dot products against their scalar twins, over lengths that exercise every tail.
 #include <catch2/catch.hpp>
 
+#include "cpu/ops.h"
 #include "cpu/simd.h"
 #include "gguf/gguf.h"
 
@@ -41,5 +42,28 @@ TEST_CASE("SIMD dot products match the scalar reference", "[engine][simd]") {
         std::vector<cpu::BlockQ8> xq(n / 32);
         cpu::quantize_q8(x.data(), xq.data(), n);
         CHECK(std::fabs(cpu::dot_q8_0(q.data(), xq.data(), n) - cpu::ref::dot_q8_0(q.data(), xq.data(), n)) < tol);
+    }
+}
+
+TEST_CASE("SIMD silu(g) * u matches std::exp over the float range", "[engine][simd]") {
+    INFO("isa " << cpu::isa_name(cpu::detect_isa()));
+    // Values from -120 to 120 (past exp's overflow point both ways), dense near 0, plus a
+    // length that leaves a scalar tail.
+    std::vector<float> g, u;
+    for (float z = -120.f; z <= 120.f; z += 0.37f) g.push_back(z);
+    for (float z = -4.f; z <= 4.f; z += 0.001f) g.push_back(z);
+    g.push_back(0.f);
+    g.push_back(-0.f);
+    g.push_back(1e-30f);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.f, 2.f);
+    for (size_t i = 0; i < g.size(); ++i) u.push_back(nd(rng));
+    std::vector<float> out = g;
+    cpu::silu_mul(out.data(), u.data(), int64_t(out.size()));
+    for (size_t i = 0; i < g.size(); ++i) {
+        const double z = g[i], want = z / (1.0 + std::exp(-z)) * u[i];
+        INFO("z " << z << " u " << u[i]);
+        REQUIRE(std::isfinite(out[i]));
+        CHECK(std::fabs(out[i] - want) <= 4e-7 * std::fabs(want) + 1e-30);
     }
 }

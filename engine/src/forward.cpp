@@ -11,8 +11,10 @@ namespace sigma {
 
 void KvCache::init(const Hparams& hp, int ctx) {
     n_ctx = ctx;
-    k.assign(size_t(hp.n_layer) * ctx * hp.k_dim(), 0.f);
-    v.assign(size_t(hp.n_layer) * ctx * hp.v_dim(), 0.f);
+    k.reset();   // release the old buffers before taking new ones
+    v.reset();
+    k.reset(new float[size_t(hp.n_layer) * ctx * hp.k_dim()]);
+    v.reset(new float[size_t(hp.n_layer) * ctx * hp.v_dim()]);
 }
 
 CpuForward::CpuForward(const Hparams& hp, const Weights& w, int n_threads)
@@ -32,6 +34,9 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
 
     // x = token_embd[id]
     for (int64_t t = 0; t < T; ++t) cpu::embed_row(m_w.token_embd, tokens[t], &m_x[t * D]);
+    // RoPE angles depend only on the position: once per token for all layers and heads.
+    m_rope.resize(size_t(T) * hp.d_rot);
+    for (int64_t t = 0; t < T; ++t) cpu::rope_angles(int(hp.d_rot), pos0 + int(t), hp.rope_base, &m_rope[t * hp.d_rot]);
 
     for (uint32_t l = 0; l < hp.n_layer; ++l) {
         const LayerWeights& L = m_w.layers[l];
@@ -61,8 +66,9 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         // rope(q), rope(k); append k, v to the cache at their positions
         for (int64_t t = 0; t < T; ++t) {
             const int pos = pos0 + int(t);
-            cpu::rope(&m_q[t * hp.q_dim()], hp.n_q, hp.d_qk, hp.d_rot, pos, hp.rope_base, hp.rope);
-            cpu::rope(&m_k[t * hp.k_dim()], hp.n_k, hp.d_qk, hp.d_rot, pos, hp.rope_base, hp.rope);
+            const float* cs = &m_rope[t * hp.d_rot];
+            cpu::rope(&m_q[t * hp.q_dim()], hp.n_q, hp.d_qk, hp.d_rot, cs, hp.rope);
+            cpu::rope(&m_k[t * hp.k_dim()], hp.n_k, hp.d_qk, hp.d_rot, cs, hp.rope);
             std::memcpy(kv.k_at(hp, l, pos), &m_k[t * hp.k_dim()], hp.k_dim() * sizeof(float));
             std::memcpy(kv.v_at(hp, l, pos), &m_v[t * hp.v_dim()], hp.v_dim() * sizeof(float));
         }

@@ -14,13 +14,15 @@
 namespace sigma {
 
 // Separate K and V caches, sized per token n_k*d_qk and n_v*d_v (the DiffQKV saving).
+// The buffers are left uninitialized (only positions already written are ever read), so a large
+// context costs no up-front zeroing: the OS maps pages as tokens first reach them.
 struct KvCache {
     int n_ctx = 0;
-    std::vector<float> k;   // (L, C, Hk*Dk)
-    std::vector<float> v;   // (L, C, Hv*Dv)
+    std::unique_ptr<float[]> k;   // (L, C, Hk*Dk)
+    std::unique_ptr<float[]> v;   // (L, C, Hv*Dv)
     void init(const Hparams& hp, int n_ctx);
-    float* k_at(const Hparams& hp, int l, int pos) { return k.data() + (size_t(l) * n_ctx + pos) * hp.k_dim(); }
-    float* v_at(const Hparams& hp, int l, int pos) { return v.data() + (size_t(l) * n_ctx + pos) * hp.v_dim(); }
+    float* k_at(const Hparams& hp, int l, int pos) { return k.get() + (size_t(l) * n_ctx + pos) * hp.k_dim(); }
+    float* v_at(const Hparams& hp, int l, int pos) { return v.get() + (size_t(l) * n_ctx + pos) * hp.v_dim(); }
     static uint64_t bytes_per_token(const Hparams& hp) { return uint64_t(hp.n_layer) * (hp.k_dim() + hp.v_dim()) * sizeof(float); }
 };
 
@@ -49,6 +51,7 @@ private:
     std::vector<float> m_o;     // (T, Hq*Dv) attention output
     std::vector<float> m_proj;  // (T, D)
     std::vector<float> m_g, m_u;// (T, F)
+    std::vector<float> m_rope;  // (T, d_rot) cos/sin pairs per position
     std::vector<std::vector<float>> m_scores;  // per thread (C)
     std::vector<std::vector<int>> m_order;     // per thread (C), selective V
 };

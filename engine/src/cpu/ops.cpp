@@ -90,14 +90,21 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
 }
 
-void rope(float* v, int n_heads, int head_dim, int d_rot, int pos, float base, RopeStyle style) {
+void rope_angles(int d_rot, int pos, float base, float* cs) {
+    for (int i = 0; i < d_rot / 2; ++i) {
+        const double freq = std::pow(double(base), -2.0 * i / d_rot);
+        const double ang = pos * freq;
+        cs[2 * i] = float(std::cos(ang));
+        cs[2 * i + 1] = float(std::sin(ang));
+    }
+}
+
+void rope(float* v, int n_heads, int head_dim, int d_rot, const float* cs, RopeStyle style) {
     const int half = d_rot / 2;
     for (int h = 0; h < n_heads; ++h) {
         float* x = v + h * head_dim;
         for (int i = 0; i < half; ++i) {
-            const double freq = std::pow(double(base), -2.0 * i / d_rot);
-            const double ang = pos * freq;
-            const float c = float(std::cos(ang)), s = float(std::sin(ang));
+            const float c = cs[2 * i], s = cs[2 * i + 1];
             const int a = style == RopeStyle::RotateHalf ? i : 2 * i;
             const int b = style == RopeStyle::RotateHalf ? i + half : 2 * i + 1;
             const float x0 = x[a], x1 = x[b];
@@ -112,7 +119,8 @@ void embed_row(const Tensor& emb, int64_t id, float* out) {
 }
 
 void silu_mul(float* g, const float* u, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    const int64_t done = silu_mul_simd(g, u, n);
+    for (int64_t i = done; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 void add_inplace(float* y, const float* b, int64_t n) {

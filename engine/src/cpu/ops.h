@@ -18,11 +18,15 @@ void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const fl
                   std::vector<BlockQ8>& q8buf);
 // y (n) = x / sqrt(mean(x^2) + eps) * w
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
-// Rotates the first d_rot dims of each of n_heads heads of size head_dim, at position pos.
-void rope(float* v, int n_heads, int head_dim, int d_rot, int pos, float base, RopeStyle style);
+// cs (d_rot) = cos, sin of each rotation pair's angle at position pos: cs[2i] = cos(pos * base^(-2i/d_rot)),
+// cs[2i+1] = its sine (computed in double, rounded once). Depends only on the position, so the
+// forward pass computes it once per token for all layers and heads.
+void rope_angles(int d_rot, int pos, float base, float* cs);
+// Rotates the first d_rot dims of each of n_heads heads of size head_dim by the angles cs.
+void rope(float* v, int n_heads, int head_dim, int d_rot, const float* cs, RopeStyle style);
 // out (D) = dequantized row `id` of the embedding table (V, D)
 void embed_row(const Tensor& emb, int64_t id, float* out);
-// g (n) = silu(g) * u
+// g (n) = silu(g) * u  (SIMD exp on AVX-512, within 2 ulp of std::exp)
 void silu_mul(float* g, const float* u, int64_t n);
 // y (n) += b (n)
 void add_inplace(float* y, const float* b, int64_t n);

@@ -256,6 +256,37 @@ __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static void dot4_q
     out[3] = _mm512_reduce_add_ps(a3);
 }
 
+// exp(x) for x <= 88.7 (larger inputs are clamped there): Cody-Waite range reduction
+// x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes expf coefficients), then
+// 2^n by scalef, which also flushes very negative inputs to 0.
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static int64_t silu_mul_avx512(float* g, const float* u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 z = _mm512_loadu_ps(g + i);
+        const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), z));
+        const __m512 s = _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.f), e));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+    }
+    return i;
+}
+
 __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const void* w_blocks, const float* x, int64_t n) {
     const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
     __m256 acc = _mm256_setzero_ps();
@@ -270,6 +301,14 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const vo
     return hsum256(acc);
 }
 #endif
+
+int64_t silu_mul_simd(float* g, const float* u, int64_t n) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return silu_mul_avx512(g, u, n);
+#endif
+    (void)g, (void)u, (void)n;
+    return 0;
+}
 
 float dot_q8_0_f32(const void* w, const float* x, int64_t n) {
 #ifdef SIGMA_X86

@@ -27,6 +27,9 @@ float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n);     // acti
 // out[i] = dot_q8_0_f32(w + i * stride, x, n) for i < 4, sharing the loads of x.
 void dot4_q8_0_f32(const uint8_t* w, uint64_t stride, const float* x, int64_t n, float* out);
 void quantize_q8(const float* x, BlockQ8* out, int64_t n);   // n multiple of 32
+// g[i] = silu(g[i]) * u[i] for the leading elements the SIMD path handles; returns how many
+// (0 without AVX-512); the caller finishes the tail in scalar code.
+int64_t silu_mul_simd(float* g, const float* u, int64_t n);
 
 // The scalar reference versions, for tests of the SIMD ones.
 namespace ref {

@@ -45,6 +45,7 @@ private:
     std::atomic<uint64_t> m_ticket{0};      // (generation << 32) | next chunk index
     std::atomic<uint32_t> m_done{0};        // chunks finished in the current generation
     std::atomic<bool> m_stop{false};
+    std::atomic<int> m_sleepers{0};         // workers blocked on m_cv
     std::mutex m_mutex;
     std::condition_variable m_cv;
 };
