@@ -11,6 +11,7 @@
 #include <sigma/engine.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -42,6 +43,7 @@ constexpr const char* k_top_help =
     "  logits               write the logits of every position of a token list (float32)\n"
     "  model info FILE      architecture, shapes, KV bytes per token, tensor types\n"
     "  bench                prompt and decode speed, effective GB/s vs measured memory bandwidth\n"
+    "  perplexity           perplexity of a text file (optionally with selective V)\n"
     "  history              list, show, search, export, import and remove past sessions\n"
     "  hosts                SSH host profiles: list, add, rm, test\n"
     "  run                  run one command on several hosts over SSH\n"
@@ -356,6 +358,68 @@ int cmd_bench(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// Perplexity of a UTF-8 text file: the text is tokenized once (no BOS), cut into windows of
+// --ctx - 1 tokens, each evaluated from an empty cache with BOS in front; every token of a
+// window is scored (the first one given only BOS). Windows do not overlap, so each token is
+// scored once. --selective-v applies selective V at every position (what decode would do).
+int cmd_perplexity(const std::vector<std::string>& argv) {
+    Args a("perplexity", "sigmaops perplexity -m FILE -f TEXT [--ctx N] [--selective-v K] [--json]",
+           concat(model_flags(), {{"--file", "-f", "TEXT", "UTF-8 text to score (required)"},
+                                  {"--max-tokens", "", "N", "score at most N tokens (default: all)"},
+                                  {"--selective-v", "", "K", "selective V (top-K V rows per head) at every position"},
+                                  {"--json", "", "", "print one JSON object"}}));
+    a.parse(argv);
+    if (a.has("--help")) { std::cout << a.help(); return 0; }
+    if (!a.has("--file")) throw UsageError("--file is required");
+    std::ifstream f(a.get("--file"), std::ios::binary);
+    if (!f) { std::cerr << "sigmaops: cannot read " << a.get("--file") << ": " << std::strerror(errno) << "\n"; return 1; }
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto sopt = session_from(a);
+    if (sopt.n_ctx == 0) sopt.n_ctx = 512;
+    if (sopt.n_ctx < 2) throw UsageError("--ctx must be at least 2");
+    auto model = load_model(a);
+    if (!model) return 1;
+    auto toks = model->tokenize(text, false, false);
+    if (!toks) { std::cerr << "sigmaops: " << toks.error().message << "\n"; return 1; }
+    const long long max_tokens = a.get_int("--max-tokens", 0, 0, 1LL << 40);
+    if (max_tokens > 0 && toks->size() > size_t(max_tokens)) toks->resize(size_t(max_tokens));
+    if (toks->empty()) { std::cerr << "sigmaops: " << a.get("--file") << " holds no text to score\n"; return 1; }
+    auto bos = model->tokenize("", true, false);
+    if (!bos || bos->size() != 1) { std::cerr << "sigmaops: the model has no BOS token to start windows with\n"; return 1; }
+    auto session = model->new_session(sopt);
+    if (!session) { std::cerr << "sigmaops: " << session.error().message << "\n"; return 1; }
+    const int n_vocab = int(model->info().n_vocab), window = sopt.n_ctx - 1;
+    double nll = 0;
+    size_t n_scored = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t start = 0; start < toks->size(); start += size_t(window)) {
+        const size_t end = std::min(toks->size(), start + size_t(window));
+        std::vector<sigma::TokenId> in{(*bos)[0]};
+        in.insert(in.end(), toks->begin() + long(start), toks->begin() + long(end));
+        auto logits = (*session)->logits(in);
+        if (!logits) { std::cerr << "sigmaops: " << logits.error().message << "\n"; return 1; }
+        for (size_t i = 0; i + 1 < in.size(); ++i) {
+            const float* row = logits->data() + i * size_t(n_vocab);
+            const float mx = *std::max_element(row, row + n_vocab);
+            double sum = 0;
+            for (int v = 0; v < n_vocab; ++v) sum += std::exp(double(row[v]) - mx);
+            nll += std::log(sum) + mx - row[in[i + 1]];
+            ++n_scored;
+        }
+        if (!a.has("--json"))
+            std::fprintf(stderr, "\r%zu / %zu tokens, ppl %.4f", n_scored, toks->size(), std::exp(nll / double(n_scored)));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double ppl = std::exp(nll / double(n_scored));
+    if (a.has("--json"))
+        std::printf("{\"file\":\"%s\",\"tokens\":%zu,\"ctx\":%d,\"selective_v\":%d,\"nll\":%.6f,\"ppl\":%.6f,\"seconds\":%.2f}\n",
+                    a.get("--file").c_str(), n_scored, sopt.n_ctx, sopt.selective_v, nll / double(n_scored), ppl, secs);
+    else
+        std::printf("\nperplexity %.4f over %zu tokens (windows of %d, selective V %s), %.1f s\n", ppl, n_scored, sopt.n_ctx,
+                    sopt.selective_v ? std::to_string(sopt.selective_v).c_str() : "off", secs);
+    return 0;
+}
+
 void print_help_chat() {
     std::cout << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
                  "Ctrl-C stops a reply; Ctrl-D or /quit leaves.\n";
@@ -462,6 +526,7 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "logits") return cmd_logits(rest);
     if (cmd == "model") return cmd_model(rest);
     if (cmd == "bench") return cmd_bench(rest);
+    if (cmd == "perplexity") return cmd_perplexity(rest);
     if (cmd == "history") {
         std::string db;
         std::vector<std::string> r2;

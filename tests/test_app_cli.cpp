@@ -4,7 +4,10 @@
 
 #include "engine_test_util.h"
 
+#include <sigma/engine.h>
+
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -45,9 +48,9 @@ TEST_CASE("sigmaops --version and --help", "[app][cli]") {
     CHECK_THAT(v.out, Catch::StartsWith("sigmaops 0.1.0"));
     auto h = run("--help");
     CHECK(h.rc == 0);
-    for (const char* cmd : {"chat", "generate", "logits", "model info", "bench", "history", "hosts", "run"})
+    for (const char* cmd : {"chat", "generate", "logits", "model info", "bench", "perplexity", "history", "hosts", "run"})
         CHECK_THAT(h.out, Catch::Contains(cmd));
-    for (const char* sub : {"chat", "generate", "logits", "model", "bench", "history", "hosts", "run"}) {
+    for (const char* sub : {"chat", "generate", "logits", "model", "bench", "perplexity", "history", "hosts", "run"}) {
         auto s = run(std::string(sub) + " --help");
         INFO(sub << ": " << s.out);
         CHECK(s.rc == 0);
@@ -101,4 +104,68 @@ TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[ap
     CHECK(l.rc == 0);
     CHECK_THAT(l.out, Catch::Contains("check the disk"));
     fs::remove_all(dir);
+}
+
+// `sigmaops perplexity` against perplexity computed here from the engine's own logits over the
+// same windows, with and without selective V, and its errors for bad input.
+TEST_CASE("sigmaops perplexity scores a text file", "[app][cli]") {
+    const std::string model_path = sigma::testing::tiny_chat_model("F32");
+    const fs::path txt = fs::temp_directory_path() / ("sigmaops-ppl-" + std::to_string(::getpid()) + ".txt");
+    const std::string text = "systemctl restart nginx reloads the web server after a config change.\n"
+                             "journalctl -u ssh shows the log of the SSH daemon; df -h shows free disk space.\n";
+    std::ofstream(txt) << text;
+
+    auto loaded = sigma::Model::load(model_path);
+    REQUIRE(loaded);
+    auto& model = *loaded;
+    auto toks = model->tokenize(text, false, false);
+    REQUIRE(toks);
+    const auto bos = model->tokenize("", true, false);
+    REQUIRE(bos);
+    REQUIRE(bos->size() == 1);
+    const int ctx = 16, window = ctx - 1, n_vocab = int(model->info().n_vocab);
+    for (int k : {0, 4}) {
+        sigma::SessionOptions so;
+        so.n_ctx = ctx;
+        so.selective_v = k;
+        auto session = model->new_session(so);
+        REQUIRE(session);
+        double nll = 0;
+        size_t n = 0;
+        for (size_t start = 0; start < toks->size(); start += window) {
+            std::vector<sigma::TokenId> in{(*bos)[0]};
+            in.insert(in.end(), toks->begin() + long(start), toks->begin() + long(std::min(toks->size(), start + window)));
+            auto lg = (*session)->logits(in);
+            REQUIRE(lg);
+            for (size_t i = 0; i + 1 < in.size(); ++i, ++n) {
+                const float* row = lg->data() + i * size_t(n_vocab);
+                double mx = row[0], sum = 0;
+                for (int v = 0; v < n_vocab; ++v) mx = std::max<double>(mx, row[v]);
+                for (int v = 0; v < n_vocab; ++v) sum += std::exp(row[v] - mx);
+                nll += std::log(sum) + mx - row[in[i + 1]];
+            }
+        }
+        REQUIRE(n == toks->size());
+        const double want = std::exp(nll / double(n));
+        auto r = run("perplexity -m " + model_path + " -f " + txt.string() + " --ctx 16 --json" +
+                     (k ? " --selective-v " + std::to_string(k) : std::string()));
+        INFO(r.out);
+        REQUIRE(r.rc == 0);
+        CHECK_THAT(r.out, Catch::Contains("\"tokens\":" + std::to_string(n) + ","));
+        const auto at = r.out.find("\"ppl\":");
+        REQUIRE(at != std::string::npos);
+        CHECK(std::stod(r.out.substr(at + 6)) == Approx(want).epsilon(1e-5));
+    }
+
+    auto missing = run("perplexity -m " + model_path + " -f /nonexistent/held-out.txt");
+    CHECK(missing.rc == 1);
+    CHECK_THAT(missing.out, Catch::Contains("cannot read /nonexistent/held-out.txt"));
+    std::ofstream(txt, std::ios::trunc).flush();
+    auto empty = run("perplexity -m " + model_path + " -f " + txt.string());
+    CHECK(empty.rc == 1);
+    CHECK_THAT(empty.out, Catch::Contains("holds no text"));
+    auto noarg = run("perplexity -m " + model_path);
+    CHECK(noarg.rc == 2);
+    CHECK_THAT(noarg.out, Catch::Contains("--file is required"));
+    fs::remove(txt);
 }
