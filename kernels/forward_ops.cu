@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -223,6 +224,30 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const ArgmaxPara
     }
 }
 
+// ---- fill_random ---------------------------------------------------------------------------
+
+__device__ __forceinline__ float hash_uniform(unsigned long long seed, long long i) {
+    unsigned long long z = seed * 0x9E3779B97F4A7C15ull + (unsigned long long)i + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return float(z >> 40) * (2.0f / 16777216.0f) - 1.0f;   // [-1, 1)
+}
+
+__global__ void fill_random_kernel(const FillRandomParams p) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += stride) {
+        const float u = hash_uniform(p.seed, i);
+        const float v = p.offset + p.scale * u;
+        switch (p.type) {
+            case DType::F32: static_cast<float*>(p.out)[i] = v; break;
+            case DType::F16: static_cast<__half*>(p.out)[i] = __float2half_rn(v); break;
+            case DType::BF16: static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(v); break;
+            default: static_cast<int8_t*>(p.out)[i] = int8_t(__float2int_rn(127.0f * u)); break;
+        }
+    }
+}
+
 }  // namespace
 
 // ---- launchers -----------------------------------------------------------------------------
@@ -291,6 +316,13 @@ Status argmax(const ArgmaxParams& p) {
     if (!p.x || !p.out || p.n < 1) return bad("argmax", "need x, out and n >= 1");
     argmax_kernel<<<1, kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
     return launched("argmax");
+}
+
+Status fill_random(const FillRandomParams& p) {
+    if (!p.out || p.n < 1) return bad("fill_random", "need out and n >= 1");
+    const long long blocks = std::min<long long>(blocks_for(p.n), 132LL * 16);
+    fill_random_kernel<<<unsigned(blocks), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("fill_random");
 }
 
 }  // namespace sigmaops::kernels

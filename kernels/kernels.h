@@ -252,4 +252,18 @@ struct ArgmaxParams {
 };
 Status argmax(const ArgmaxParams& p);
 
+// out (n) = offset + scale * u, u uniform in [-1, 1) from a counter hash of (seed, i): random
+// weights made on the GPU for benchmarks. type F32, F16, BF16, or Q8_0 meaning int8 quants
+// round(127 * u) (offset and scale ignored).
+struct FillRandomParams {
+    void* out = nullptr;
+    DType type = DType::F16;
+    long long n = 0;
+    float offset = 0.0f;
+    float scale = 1.0f;
+    unsigned long long seed = 1;
+    void* stream = nullptr;
+};
+Status fill_random(const FillRandomParams& p);
+
 }  // namespace sigmaops::kernels

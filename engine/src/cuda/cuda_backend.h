@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "model.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,5 +31,19 @@ std::string describe(const DeviceModel& m);
 void check_session(const DeviceModel& m, int n_ctx, int selective_v);
 // A session's forward backend with an n_ctx-position KV cache; selective_v as SessionOptions.
 std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceModel> m, int n_ctx, int selective_v);
+
+// ---- for benchmarks (bench/bench_forward.cpp) ---------------------------------------------
+// A model of shape `hp` with random weights made on the GPU (no file): matrices of
+// weight_type "F16", "BF16" or "Q8_0" uniform in +-1/sqrt(cols), norms near 1, untied output.
+std::shared_ptr<const DeviceModel> random_model(const Hparams& hp, const std::string& weight_type, uint64_t seed);
+// Weight bytes one decode step reads: every matrix except the embedding table (one row of it),
+// plus the output matrix and the norms.
+uint64_t decode_weight_bytes(const DeviceModel& m);
+// Fills a CUDA backend's whole K and V caches with random values (so a decode step at position
+// p can be timed without a p-token prefill). Throws InvalidArgument for a non-CUDA backend.
+void fill_kv_random(ForwardBackend& backend, uint64_t seed);
+// Device-to-device copy bandwidth of the current GPU, GB/s counting bytes read + written
+// (1 GiB buffers, median of 20 copies after warm-up).
+double measure_copy_gbps();
 
 } // namespace sigma::cuda

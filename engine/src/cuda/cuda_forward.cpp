@@ -141,6 +141,16 @@ public:
         }
     }
 
+    // Random K and V in the whole cache (benchmarks: decode at position p without a prefill).
+    void fill_kv_random(uint64_t seed) {
+        const size_t k_layer = size_t(m_hp.n_k) * m_n_ctx * m_hp.d_qk, v_layer = size_t(m_hp.n_v) * m_n_ctx * m_hp.d_v;
+        for (uint32_t l = 0; l < m_hp.n_layer; ++l) {
+            SIGMA_KERNEL(k::fill_random({m_kc[l], kKvType, (long long)k_layer, 0.0f, 1.0f, seed * 7919 + 2 * l, m_stream}));
+            SIGMA_KERNEL(k::fill_random({m_vc[l], kKvType, (long long)v_layer, 0.0f, 1.0f, seed * 7919 + 2 * l + 1, m_stream}));
+        }
+        SIGMA_CUDA(cudaStreamSynchronize(m_stream));
+    }
+
     std::optional<TokenId> forward_argmax(TokenId token, int pos, int selective_v) override {
         check_selective(selective_v);
         if (pos < 0 || pos >= m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: position beyond n_ctx");
@@ -409,6 +419,39 @@ void check_session(const DeviceModel& m, int n_ctx, int selective_v) {
                                                     "); use --device cpu");
     if (fast_decode_heads(hp) && int64_t(n_ctx) * std::max(hp.d_qk, hp.d_v) > (int64_t(1) << 30))
         throw Exception(ErrorCode::Unsupported, "CUDA backend: n_ctx " + std::to_string(n_ctx) + " is too large");
+}
+
+void fill_kv_random(ForwardBackend& backend, uint64_t seed) {
+    auto* f = dynamic_cast<CudaForward*>(&backend);
+    if (!f) throw Exception(ErrorCode::InvalidArgument, "fill_kv_random: not a CUDA backend");
+    f->fill_kv_random(seed);
+}
+
+double measure_copy_gbps() {
+    const size_t bytes = size_t(1) << 30;
+    void *a = nullptr, *b = nullptr;
+    SIGMA_CUDA(cudaMalloc(&a, bytes));
+    SIGMA_CUDA(cudaMalloc(&b, bytes));
+    cudaEvent_t e0, e1;
+    SIGMA_CUDA(cudaEventCreate(&e0));
+    SIGMA_CUDA(cudaEventCreate(&e1));
+    SIGMA_KERNEL(k::fill_random({a, DType::F32, (long long)(bytes / 4), 0.0f, 1.0f, 5, nullptr}));
+    std::vector<float> ms;
+    for (int i = 0; i < 23; ++i) {
+        SIGMA_CUDA(cudaEventRecord(e0));
+        SIGMA_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
+        SIGMA_CUDA(cudaEventRecord(e1));
+        SIGMA_CUDA(cudaEventSynchronize(e1));
+        float t = 0;
+        SIGMA_CUDA(cudaEventElapsedTime(&t, e0, e1));
+        if (i >= 3) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * double(bytes) / (double(ms[ms.size() / 2]) * 1e-3) / 1e9;
 }
 
 std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceModel> m, int n_ctx, int selective_v) {

@@ -1,0 +1,116 @@
+// bench_forward: end-to-end decode speed of the CUDA backend on Sigma-1.5B-shaped models with
+// random weights made on the GPU (no file): Sigma (n_q/n_k/n_v 32/4/16, augmented Q 3072) and its
+// GQA twin (32/16/16, no augmented Q), 26 layers, d_model 2048, d_ff 6144, head size 64, vocab
+// 128256, untied output; at contexts 0, 4K, 32K, 64K (the K/V caches are filled with random
+// values, then decode steps at positions ctx..ctx+31 are timed).
+// One step = the engine's greedy decode call (forward_argmax: H2D token/position, the CUDA graph
+// of the whole step, D2H token id), timed on the host over --steps steps after 3 warm-ups.
+// Roofline: bytes one step must read (weights except the embedding table, plus every K and V
+// row: ctx * n_layer * (n_k*d_qk + n_v*d_v) * 2 bytes, F16 cache) / the device-to-device copy
+// bandwidth measured in the same run. Prints one JSON object per row on stdout.
+//   bench_forward [--quick] [--steps N] [--types F16,Q8_0]
+#ifdef SIGMA_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#include "model.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+sigma::Hparams shape(bool sigma_shape) {
+    sigma::Hparams hp;
+    hp.arch = "sigma";
+    hp.n_ctx_train = 131072;
+    hp.d_model = 2048; hp.n_layer = 26; hp.d_ff = 6144;
+    hp.n_q = 32; hp.d_qk = 64; hp.d_v = 64; hp.d_rot = 64;
+    hp.n_k = sigma_shape ? 4 : 16;
+    hp.n_v = 16;
+    hp.d_aug = sigma_shape ? 3072 : 0;
+    hp.eps = 1e-5f; hp.rope_base = 50000.0f;
+    hp.n_vocab = 128256;
+    return hp;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false;
+    int steps = 64;
+    std::vector<std::string> types = {"F16", "Q8_0"};
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--types") && i + 1 < argc) {
+            types.clear();
+            std::string s = argv[++i];
+            for (size_t at = 0; at <= s.size();) {
+                const size_t comma = std::min(s.find(',', at), s.size());
+                types.push_back(s.substr(at, comma - at));
+                at = comma + 1;
+            }
+        } else {
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0]\n");
+            return 2;
+        }
+    }
+    try {
+        const double copy_gbps = sigma::cuda::measure_copy_gbps();
+        std::printf("{\"copy_gbps\": %.1f}\n", copy_gbps);
+        std::fflush(stdout);
+        const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; };
+        for (const std::string& type : types) {
+            for (bool sig : {true, false}) {
+                const sigma::Hparams hp = shape(sig);
+                auto dm = sigma::cuda::random_model(hp, type, 1234);
+                const uint64_t wbytes = sigma::cuda::decode_weight_bytes(*dm);
+                std::vector<Row> rows;
+                for (int c : contexts) rows.push_back({sig, type, c, 0, true});
+                if (!quick) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
+                if (!quick && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
+                for (const Row& r : rows) {
+                    ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
+                    auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
+                    sigma::cuda::fill_kv_random(*fwd, 99);
+                    sigma::TokenId tok = 17;
+                    for (int i = 0; i < 3; ++i) tok = *fwd->forward_argmax(tok, r.ctx + i, r.selective_v);
+                    const auto t0 = std::chrono::steady_clock::now();
+                    for (int i = 0; i < steps; ++i) tok = *fwd->forward_argmax(tok, r.ctx + (i % 32), r.selective_v);
+                    const double ms =
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+                    const uint64_t k_row = uint64_t(hp.n_k) * hp.d_qk * 2, v_row = uint64_t(hp.n_v) * hp.d_v * 2;
+                    const uint64_t keys = uint64_t(r.ctx) + 1;
+                    const uint64_t v_rows = r.selective_v > 0 ? std::min<uint64_t>(keys, uint64_t(r.selective_v) * hp.n_q / hp.n_v)
+                                                              : keys;   // selective V: at most k rows per query head
+                    const uint64_t kv_bytes = hp.n_layer * (keys * k_row + v_rows * v_row);
+                    const double bytes = double(wbytes + kv_bytes);
+                    const double gbps = bytes / (ms * 1e-3) / 1e9;
+                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, "
+                                "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
+                                "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
+                                r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
+                                r.graph ? "true" : "false", ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
+                    std::fflush(stdout);
+                }
+            }
+        }
+        ::unsetenv("SIGMA_CUDA_GRAPH");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_forward: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
+#else
+#include <cstdio>
+int main() {
+    std::puts("bench_forward: this build has no CUDA (nvcc was not found at build time)");
+    return 0;
+}
+#endif
