@@ -2,7 +2,7 @@
 # The CUDA forward pass on the GPU machine: build the engine (CUDA backend), its GPU test and the
 # end-to-end decode benchmark; run the test, compute-sanitizer memcheck on its quick grid, and
 # the benchmark. Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
-#   STEPS="build test sanitize bench" (default: all)   BENCH_ARGS="--quick"
+#   STEPS="build test sanitize bench ncu" (default: all)   BENCH_ARGS="--quick"
 # The GPU machine lacks the sentencepiece/PCRE2/nlohmann-json/Catch2 dev packages the top-level
 # CMake project needs, so this compiles the engine's sources directly with g++ and the kernels
 # with nvcc, taking those headers and shared libraries from .devcarry/ (gitignored; carry it):
@@ -11,7 +11,7 @@
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
-STEPS=${STEPS:-"build test sanitize bench"}
+STEPS=${STEPS:-"build test sanitize bench ncu"}
 ARCH=${SIGMAOPS_CUDA_ARCH:-90}
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-fwd
@@ -74,4 +74,26 @@ if has bench && [ -x $BUILD/bench_forward ]; then
   log "bench_forward ${BENCH_ARGS:-}"
   timeout 200 $BUILD/bench_forward ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
   tail -12 "$OUT/bench.jsonl" | tee -a "$OUT/summary.txt"
+fi
+
+if has ncu && [ -x $BUILD/bench_forward ]; then  # per-kernel durations of decode steps (Sigma shape, F16, ctx 4K)
+  log "ncu kernel durations (bench_forward --quick --steps 1 --types F16)"
+  timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+    --kernel-name regex:'gemv|split|attention|rope|argmax|embed|seq_lens|combine|scores|topk|gather' -c 120 \
+    $BUILD/bench_forward --quick --steps 1 --types F16 > "$OUT/ncu.txt" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  python3 - "$OUT/ncu.txt" <<'PY' | tee -a "$OUT/summary.txt"
+import re, sys, collections
+name = None; agg = collections.defaultdict(lambda: [0, 0.0, 0.0])
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"\s+(\S.*?) \(\d+, \d+, \d+\)x\(\d+, \d+, \d+\)", line)
+    if m: name = re.sub(r"\(.*", "", m.group(1))[:60]; continue
+    m = re.search(r"gpu__time_duration.sum\s+(\S+)\s+([\d.,]+)", line)
+    if m and name:
+        v = float(m.group(2).replace(",", "")); v = v / 1000 if m.group(1) == "ns" else (v * 1000 if m.group(1) == "ms" else v)
+        agg[name][0] += 1; agg[name][1] += v
+    m = re.search(r"dram__throughput.avg.pct_of_peak_sustained_elapsed\s+%\s+([\d.]+)", line)
+    if m and name: agg[name][2] += float(m.group(1))
+for k, (n, us, pct) in sorted(agg.items(), key=lambda x: -x[1][1]):
+    print(f"{k:60s} n={n:4d} total_us={us:9.1f} mean_us={us/n:7.2f} mean_dram%={pct/n:5.1f}")
+PY
 fi
