@@ -79,7 +79,7 @@ fi
 if has ncu && [ -x $BUILD/bench_forward ]; then  # per-kernel durations of decode steps (Sigma shape, F16, ctx 4K)
   log "ncu kernel durations (bench_forward --quick --steps 1 --types F16)"
   timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
-    --kernel-name regex:'gemv|split|attention|rope|argmax|embed|seq_lens|combine|scores|topk|gather' -c 120 \
+    --kernel-name regex:'gemv|split|attention|rope|argmax|embed|seq_lens|combine|scores|topk|gather' -c 250 \
     $BUILD/bench_forward --quick --steps 1 --types F16 > "$OUT/ncu.txt" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
   python3 - "$OUT/ncu.txt" <<'PY' | tee -a "$OUT/summary.txt"
 import re, sys, collections
