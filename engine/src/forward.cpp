@@ -109,21 +109,14 @@ void CpuForward::attention(int l, int n, int pos0, KvCache& kv, int selective_v)
             const int n_keys = pos0 + t + 1;
             const int kh = h / int(hp.q_per_k()), vh = h / int(hp.q_per_v());
             const float* q = &m_q[size_t(t) * hp.q_dim() + size_t(h) * Dk];
-            float smax = -INFINITY;
-            for (int j = 0; j < n_keys; ++j) {
-                s[j] = cpu::dot_f32(kv.k_at(hp, l, j) + kh * Dk, q, Dk) * scale;
-                smax = std::max(smax, s[j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < n_keys; ++j) { s[j] = std::exp(s[j] - smax); sum += s[j]; }
-            const float inv = float(1.0 / sum);
+            // s_j = q . k_j / sqrt(Dk); p = softmax(s)
+            cpu::attn_scores(kv.k_at(hp, l, 0) + kh * Dk, hp.k_dim(), q, Dk, n_keys, scale, s.data());
+            const float smax = *std::max_element(s.begin(), s.begin() + n_keys);
+            const float inv = float(1.0 / cpu::attn_exp(s.data(), n_keys, smax));
+            // o_h = sum_j p_j v_j
             float* o = &m_o[size_t(t) * hp.o_dim() + size_t(h) * Dv];
             std::fill(o, o + Dv, 0.f);
-            auto accumulate = [&](int j) {
-                const float p = s[j] * inv;
-                const float* v = kv.v_at(hp, l, j) + vh * Dv;
-                for (int d = 0; d < Dv; ++d) o[d] += p * v[d];
-            };
+            const float* v0 = kv.v_at(hp, l, 0) + vh * Dv;
             if (selective_v > 0 && selective_v < n_keys) {
                 // Selective V: only the k rows with the largest probabilities, in position order.
                 order.resize(n_keys);
@@ -131,9 +124,9 @@ void CpuForward::attention(int l, int n, int pos0, KvCache& kv, int selective_v)
                 std::nth_element(order.begin(), order.begin() + selective_v, order.end(),
                                  [&](int x, int y) { return s[x] > s[y] || (s[x] == s[y] && x < y); });
                 std::sort(order.begin(), order.begin() + selective_v);
-                for (int i = 0; i < selective_v; ++i) accumulate(order[i]);
+                cpu::attn_accumulate(v0, hp.v_dim(), s.data(), order.data(), selective_v, Dv, inv, o);
             } else {
-                for (int j = 0; j < n_keys; ++j) accumulate(j);
+                cpu::attn_accumulate(v0, hp.v_dim(), s.data(), nullptr, n_keys, Dv, inv, o);
             }
         }
     });

@@ -167,6 +167,11 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_avx2(const void* 
 }
 
 // ---------------------------------------------------------------- AVX-512
+// GCC 12 reports the intrinsics' internal _mm512_undefined_ps() as uninitialized when they are
+// inlined here (a known false positive), so the warning is off for the AVX-512 functions only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_f32_avx512(const float* w, const float* x, int64_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
@@ -287,6 +292,64 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static int64_t silu_mul
     return i;
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void attn_scores_avx512(const float* k, int64_t stride, const float* q,
+                                                                                     int d, int n, float scale, float* s) {
+    if (d == 64) {   // the common head size: q stays in registers
+        const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
+                     q3 = _mm512_loadu_ps(q + 48);
+        for (int j = 0; j < n; ++j) {
+            const float* kj = k + j * stride;
+            const __m512 a = _mm512_fmadd_ps(_mm512_loadu_ps(kj), q0, _mm512_mul_ps(_mm512_loadu_ps(kj + 16), q1));
+            const __m512 b = _mm512_fmadd_ps(_mm512_loadu_ps(kj + 32), q2, _mm512_mul_ps(_mm512_loadu_ps(kj + 48), q3));
+            s[j] = _mm512_reduce_add_ps(_mm512_add_ps(a, b)) * scale;
+        }
+        return;
+    }
+    for (int j = 0; j < n; ++j) s[j] = dot_f32_avx512(k + j * stride, q, d) * scale;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static double attn_exp_avx512(float* s, int n, float smax) {
+    const __m512 m = _mm512_set1_ps(smax);
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+        _mm512_storeu_ps(s + j, e);
+        acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+    for (; j < n; ++j) { s[j] = std::exp(s[j] - smax); sum += s[j]; }
+    return sum;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void attn_accumulate_avx512(const float* v, int64_t stride, const float* p,
+                                                                                         const int* rows, int n, int d, float scale,
+                                                                                         float* o) {
+    if (d == 64) {
+        __m512 o0 = _mm512_loadu_ps(o), o1 = _mm512_loadu_ps(o + 16), o2 = _mm512_loadu_ps(o + 32), o3 = _mm512_loadu_ps(o + 48);
+        for (int i = 0; i < n; ++i) {
+            const int j = rows ? rows[i] : i;
+            const float* vj = v + j * stride;
+            const __m512 w = _mm512_set1_ps(p[j] * scale);
+            o0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj), o0);
+            o1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 16), o1);
+            o2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 32), o2);
+            o3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 48), o3);
+        }
+        _mm512_storeu_ps(o, o0); _mm512_storeu_ps(o + 16, o1); _mm512_storeu_ps(o + 32, o2); _mm512_storeu_ps(o + 48, o3);
+        return;
+    }
+    for (int i = 0; i < n; ++i) {
+        const int j = rows ? rows[i] : i;
+        const float w = p[j] * scale;
+        const float* vj = v + j * stride;
+        for (int c = 0; c < d; ++c) o[c] += w * vj[c];
+    }
+}
+
+#pragma GCC diagnostic pop
+
 __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const void* w_blocks, const float* x, int64_t n) {
     const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
     __m256 acc = _mm256_setzero_ps();
@@ -308,6 +371,34 @@ int64_t silu_mul_simd(float* g, const float* u, int64_t n) {
 #endif
     (void)g, (void)u, (void)n;
     return 0;
+}
+
+void attn_scores(const float* k, int64_t stride, const float* q, int d, int n, float scale, float* s) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return attn_scores_avx512(k, stride, q, d, n, scale, s);
+#endif
+    for (int j = 0; j < n; ++j) s[j] = dot_f32(k + j * stride, q, d) * scale;
+}
+
+double attn_exp(float* s, int n, float smax) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return attn_exp_avx512(s, n, smax);
+#endif
+    double sum = 0;
+    for (int j = 0; j < n; ++j) { s[j] = std::exp(s[j] - smax); sum += s[j]; }
+    return sum;
+}
+
+void attn_accumulate(const float* v, int64_t stride, const float* p, const int* rows, int n, int d, float scale, float* o) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return attn_accumulate_avx512(v, stride, p, rows, n, d, scale, o);
+#endif
+    for (int i = 0; i < n; ++i) {
+        const int j = rows ? rows[i] : i;
+        const float w = p[j] * scale;
+        const float* vj = v + j * stride;
+        for (int c = 0; c < d; ++c) o[c] += w * vj[c];
+    }
 }
 
 float dot_q8_0_f32(const void* w, const float* x, int64_t n) {

@@ -31,6 +31,14 @@ void quantize_q8(const float* x, BlockQ8* out, int64_t n);   // n multiple of 32
 // (0 without AVX-512); the caller finishes the tail in scalar code.
 int64_t silu_mul_simd(float* g, const float* u, int64_t n);
 
+// Attention inner loops over one head (rows of the K or V cache are `stride` floats apart):
+// s[j] = scale * dot(k + j * stride, q, d) for j < n
+void attn_scores(const float* k, int64_t stride, const float* q, int d, int n, float scale, float* s);
+// s[j] = exp(s[j] - smax) for j < n; returns the sum (accumulated in double)
+double attn_exp(float* s, int n, float smax);
+// o[0..d) += sum over the listed rows (rows == nullptr: rows 0..n-1) of p[row] * scale * v[row]
+void attn_accumulate(const float* v, int64_t stride, const float* p, const int* rows, int n, int d, float scale, float* o);
+
 // The scalar reference versions, for tests of the SIMD ones.
 namespace ref {
 float dot_f32(const float* w, const float* x, int64_t n);
