@@ -7,7 +7,8 @@
 // of the whole step, D2H token id), timed on the host over --steps steps after 3 warm-ups.
 // Roofline: bytes one step must read (weights except the embedding table, plus every K and V
 // row: ctx * n_layer * (n_k*d_qk + n_v*d_v) * 2 bytes, F16 cache) / the device-to-device copy
-// bandwidth measured in the same run. Prints one JSON object per row on stdout.
+// bandwidth measured in the same run. Then one prefill row per model (4096 tokens from an empty
+// cache; 1024 with --quick). Prints one JSON object per row on stdout.
 //   bench_forward [--quick] [--steps N] [--types F16,Q8_0]
 #ifdef SIGMA_HAVE_CUDA
 #include "cuda/cuda_backend.h"
@@ -98,6 +99,21 @@ int main(int argc, char** argv) {
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
+                // Prefill: cuBLAS projections + the simple causal attention kernel (not yet
+                // FlashAttention-style), 128-token chunks, logits of the last position only.
+                const int n_pre = quick ? 1024 : 4096;
+                auto fwd = sigma::cuda::new_cuda_forward(dm, n_pre + 64, 0);
+                std::vector<sigma::TokenId> toks(n_pre);
+                for (int i = 0; i < n_pre; ++i) toks[i] = sigma::TokenId((i * 7919 + 13) % int(hp.n_vocab));
+                std::vector<float> logits(hp.n_vocab);
+                fwd->forward(toks.data(), 256, 0, logits.data(), false, 0);   // warm-up (cuBLAS heuristics)
+                const auto t0 = std::chrono::steady_clock::now();
+                fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);
+                const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"prefill_tokens\": %d, \"ms\": %.1f, "
+                            "\"prefill_tokens_per_s\": %.0f}\n",
+                            sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), n_pre, ms, n_pre * 1000.0 / ms);
+                std::fflush(stdout);
             }
         }
         ::unsetenv("SIGMA_CUDA_GRAPH");

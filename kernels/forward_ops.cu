@@ -107,18 +107,21 @@ __device__ __forceinline__ void rope_cs(int pos, int i, int d_rot, float base, f
     s = float(sd);
 }
 
-// One block per token.
+// One block per token. The d_rot/2 (cos, sin) pairs of the position are computed once (in
+// double) into shared memory; every head reads them from there.
 template <class T>
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
+    __shared__ float cs_cos[128], cs_sin[128];
     const int t = blockIdx.x;
     const int pos = *p.pos0 + t;
     const int half = p.d_rot / 2;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs(pos, i, p.d_rot, p.base, cs_cos[i], cs_sin[i]);
+    __syncthreads();
     // Q: one thread per rotated pair, in place.
     float* q = p.q + (long long)t * p.n_q * p.d_qk;
     for (int idx = threadIdx.x; idx < p.n_q * half; idx += blockDim.x) {
         const int h = idx / half, i = idx % half;
-        float c, s;
-        rope_cs(pos, i, p.d_rot, p.base, c, s);
+        const float c = cs_cos[i], s = cs_sin[i];
         float* x = q + h * p.d_qk;
         const int a = p.interleaved ? 2 * i : i;
         const int b = p.interleaved ? 2 * i + 1 : i + half;
@@ -137,8 +140,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
             const int i = p.interleaved ? d / 2 : (d < half ? d : d - half);
             const bool first = p.interleaved ? (d % 2 == 0) : (d < half);
             const int partner = p.interleaved ? (first ? d + 1 : d - 1) : (first ? d + half : d - half);
-            float c, s;
-            rope_cs(pos, i, p.d_rot, p.base, c, s);
+            const float c = cs_cos[i], s = cs_sin[i];
             out = first ? x[d] * c - x[partner] * s : x[partner] * s + x[d] * c;
         }
         kc[((long long)h * p.max_ctx + pos) * p.d_qk + d] = to_kv<T>(out);
@@ -191,37 +193,31 @@ __global__ void seq_lens_kernel(const SeqLensParams p) {
 
 // ---- argmax --------------------------------------------------------------------------------
 
-constexpr int kArgmaxThreads = 1024;
+constexpr int kArgmaxThreads = 256;
+constexpr int kArgmaxBlocks = 264;
 
-// (value, index) with "a beats b": larger value, or equal value and smaller index; NaN loses.
-__device__ __forceinline__ bool beats(float va, int ia, float vb, int ib) {
-    if (ia < 0) return false;
-    if (ib < 0) return true;
-    return va > vb || (va == vb && ia < ib);
+// Orders (value, index) as one unsigned 64-bit key: larger value first, then smaller index.
+__device__ __forceinline__ unsigned long long argmax_key(float v, int i) {
+    const uint32_t b = __float_as_uint(v);
+    const uint32_t ord = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return ((unsigned long long)ord << 32) | (0xffffffffu - uint32_t(i));
 }
 
-__global__ void __launch_bounds__(kArgmaxThreads) argmax_kernel(const ArgmaxParams p) {
-    __shared__ float sv[kArgmaxThreads / 32];
-    __shared__ int si[kArgmaxThreads / 32];
-    float best = 0.0f;
-    int bi = -1;
-    for (int i = threadIdx.x; i < p.n; i += blockDim.x) {
+__global__ void __launch_bounds__(kArgmaxThreads) argmax_partial_kernel(const ArgmaxParams p) {
+    unsigned long long best = 0;   // below every real key
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += gridDim.x * blockDim.x) {
         const float v = p.x[i];
-        if (v == v && beats(v, i, best, bi)) { best = v; bi = i; }
+        if (v == v) best = max(best, argmax_key(v, i));
     }
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(0xffffffffu, best, o);
-        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (beats(ov, oi, best, bi)) { best = ov; bi = oi; }
-    }
-    if (threadIdx.x % 32 == 0) { sv[threadIdx.x / 32] = best; si[threadIdx.x / 32] = bi; }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int w = 1; w < kArgmaxThreads / 32; ++w)
-            if (beats(sv[w], si[w], best, bi)) { best = sv[w]; bi = si[w]; }
-        *p.out = bi < 0 ? 0 : bi;
-    }
+    for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
+    if (threadIdx.x % 32 == 0 && best != 0) atomicMax(p.scratch, best);
+}
+
+__global__ void argmax_finish_kernel(const ArgmaxParams p) {
+    const unsigned long long k = *p.scratch;
+    *p.out = k == 0 ? 0 : int(0xffffffffu - uint32_t(k & 0xffffffffu));
+    *p.scratch = 0;
 }
 
 // ---- fill_random ---------------------------------------------------------------------------
@@ -270,7 +266,8 @@ Status rope_store(const RopeStoreParams& p) {
     if (!p.pos0 || !p.q || !p.k || !p.v || !p.k_cache || !p.v_cache) return bad("rope_store", "null pointer");
     if (p.n < 1 || p.n_q < 1 || p.n_k < 1 || p.n_v < 1 || p.d_qk < 1 || p.d_v < 1 || p.max_ctx < 1)
         return bad("rope_store", "sizes must be positive");
-    if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0) return bad("rope_store", "d_rot must be even and <= d_qk");
+    if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0 || p.d_rot > 256)
+        return bad("rope_store", "d_rot must be even and <= min(d_qk, 256)");
     if (p.kv_type == DType::F16)
         rope_store_kernel<__half><<<unsigned(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
     else if (p.kv_type == DType::BF16)
@@ -313,8 +310,11 @@ Status fill_seq_lens(const SeqLensParams& p) {
 }
 
 Status argmax(const ArgmaxParams& p) {
-    if (!p.x || !p.out || p.n < 1) return bad("argmax", "need x, out and n >= 1");
-    argmax_kernel<<<1, kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
+    if (!p.x || !p.out || !p.scratch || p.n < 1) return bad("argmax", "need x, out, scratch and n >= 1");
+    const unsigned blocks = std::min<unsigned>(kArgmaxBlocks, blocks_for(p.n, kArgmaxThreads));
+    argmax_partial_kernel<<<blocks, kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
+    if (Status s = launched("argmax"); !s.ok()) return s;
+    argmax_finish_kernel<<<1, 1, 0, as_stream(p.stream)>>>(p);
     return launched("argmax");
 }
 

@@ -1,5 +1,6 @@
 // Public launcher of the decode GEMV (kernels.h): checks the problem, plans the blocks of the
 // (up to 3) matrices and dispatches to the instantiation for the weight type (gemv_<type>.cu).
+#include <cstdint>
 #include <string>
 
 #include "gemv.cuh"
@@ -23,6 +24,9 @@ Status gemv(const GemvParams& p) {
     if (type == DType::Q8_0 && cols % 32 != 0) return {name + "Q8_0 needs cols % 32 == 0"};
     if (!p.x || (p.input == GemvInput::SwiGLU && !p.x2) || (p.input == GemvInput::RmsNorm && !p.norm))
         return {name + "missing input pointer (x, x2 for SwiGLU, norm for RmsNorm)"};
+    auto misaligned = [](const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) != 0; };
+    if (cols % 8 == 0 && (misaligned(p.x) || (p.x2 && misaligned(p.x2)) || (p.norm && misaligned(p.norm))))
+        return {name + "x, x2 and norm must be 16-byte aligned"};
     Plan plan{};
     plan.p = p;
     int blocks = 0;
@@ -40,7 +44,7 @@ Status gemv(const GemvParams& p) {
     }
     plan.first[3] = blocks;
     plan.total_blocks = blocks;
-    plan.smem = size_t(cols) * sizeof(float);
+    plan.smem = 0;
     switch (type) {
         case DType::F16: return run_gemv<DType::F16>(plan);
         case DType::BF16: return run_gemv<DType::BF16>(plan);

@@ -2,10 +2,15 @@
 // Included by gemv_<type>.cu, each of which instantiates one weight type; gemv.cu holds the
 // public launcher that checks the problem and dispatches.
 //
-// Tuned for: one token, memory-bound weight streaming on H100. Each block stages its input
-// vector in shared memory as F32 (applying the fused RMSNorm or SwiGLU on the way), then each
-// warp computes kRowsPerWarp rows with 16-byte weight loads (8 F16/BF16 or 16 Q8_0 quants per
-// lane per row), one load per row in flight per lane, reduced by warp shuffles.
+// Tuned for: one token, memory-bound weight streaming on H100 (~3 TB/s). A block of 256 threads
+// computes kRows rows together: per step every thread loads one 16-byte chunk of each of the
+// kRows rows (8 F16/BF16 weights; 8 Q8_0 quants as 8 bytes), so kRows independent loads are in
+// flight per thread and a 2048-wide row is one step for the whole block. The input chunk is read
+// straight from global memory (L1/L2-resident) and transformed on the fly (fused RMSNorm: the
+// block first reduces the sum of squares; fused SwiGLU: silu(g) * u), so there is no staging
+// barrier. Partial sums are reduced by warp shuffles, then across the 8 warps in shared memory.
+// (The first version staged the input in shared memory and gave each warp 2 rows: the
+// 2048-row matrices ran on one block per SM at 0.9 TB/s; see docs/benchmarks.md.)
 // Dimension letters: R rows (outputs), C cols (inputs).
 #pragma once
 
@@ -22,9 +27,9 @@ namespace sigmaops::kernels::gemv_impl {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kRowsPerWarp = 2;
-constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
-constexpr int kMaxCols = 40960;  // input staged in shared memory: 160 KB
+constexpr int kRows = 8;                    // rows per block
+constexpr int kRowsPerBlock = kRows;
+constexpr int kMaxCols = 40960;
 
 // Block ranges of the (up to 3) matrices: matrix m owns blocks [first[m], first[m + 1]).
 struct Plan {
@@ -60,131 +65,155 @@ __device__ __forceinline__ void unpack8(const uint4& u, float (&f)[8]) {
 }
 
 template <DType WT>
-__device__ __forceinline__ float scalar_weight(const void* data, long long i) {
-    if constexpr (WT == DType::BF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(data)[i]);
-    else return __half2float(static_cast<const __half*>(data)[i]);
+__device__ __forceinline__ float scalar_weight(const DeviceMatrix& W, long long r, long long c) {
+    if constexpr (WT == DType::BF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(W.data)[r * W.cols + c]);
+    else if constexpr (WT == DType::F16) return __half2float(static_cast<const __half*>(W.data)[r * W.cols + c]);
+    else
+        return float(static_cast<const int8_t*>(W.data)[r * W.cols + c]) *
+               __half2float(static_cast<const __half*>(W.scales)[r * (W.cols / 32) + c / 32]);
+}
+
+// Input element c as the GEMV consumes it.
+__device__ __forceinline__ float input_at(const GemvParams& p, float scale, int c) {
+    if (p.input == GemvInput::RmsNorm) return p.x[c] * scale * p.norm[c];
+    if (p.input == GemvInput::SwiGLU) {
+        const float g = p.x[c];
+        return g / (1.0f + expf(-g)) * p.x2[c];
+    }
+    return p.x[c];
+}
+
+// Input elements c..c+7 (c % 8 == 0, 16-byte aligned rows).
+__device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, float (&x)[8]) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(p.x + c));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(p.x + c + 4));
+    x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w; x[4] = b.x; x[5] = b.y; x[6] = b.z; x[7] = b.w;
+    if (p.input == GemvInput::RmsNorm) {
+        const float4 na = __ldg(reinterpret_cast<const float4*>(p.norm + c));
+        const float4 nb = __ldg(reinterpret_cast<const float4*>(p.norm + c + 4));
+        const float n[8] = {na.x, na.y, na.z, na.w, nb.x, nb.y, nb.z, nb.w};
+#pragma unroll
+        for (int i = 0; i < 8; ++i) x[i] = x[i] * scale * n[i];
+    } else if (p.input == GemvInput::SwiGLU) {
+        const float4 ua = __ldg(reinterpret_cast<const float4*>(p.x2 + c));
+        const float4 ub = __ldg(reinterpret_cast<const float4*>(p.x2 + c + 4));
+        const float u[8] = {ua.x, ua.y, ua.z, ua.w, ub.x, ub.y, ub.z, ub.w};
+#pragma unroll
+        for (int i = 0; i < 8; ++i) x[i] = x[i] / (1.0f + expf(-x[i])) * u[i];
+    }
 }
 
 template <DType WT>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
-    extern __shared__ __align__(16) float xs[];  // (C) the staged input
-    __shared__ float part[kWarps];
+    __shared__ float part[kRows][kWarps];
+    __shared__ float s_scale;
     const GemvParams& p = plan.p;
     const int cols = int(p.w[0].cols);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-    // Stage the input (fused pre-norm or SwiGLU).
-    if (p.input == GemvInput::RmsNorm) {
-        float ss = 0.0f;
-        for (int c = threadIdx.x; c < cols; c += kThreads) ss += p.x[c] * p.x[c];
-        ss = gemv_warp_sum(ss);
-        if (lane == 0) part[warp] = ss;
-        __syncthreads();
-        float total = 0.0f;
-#pragma unroll
-        for (int i = 0; i < kWarps; ++i) total += part[i];
-        const float scale = 1.0f / sqrtf(total / float(cols) + p.eps);
-        for (int c = threadIdx.x; c < cols; c += kThreads) xs[c] = p.x[c] * scale * p.norm[c];
-    } else if (p.input == GemvInput::SwiGLU) {
-        for (int c = threadIdx.x; c < cols; c += kThreads) {
-            const float g = p.x[c];
-            xs[c] = g / (1.0f + expf(-g)) * p.x2[c];
-        }
-    } else {
-        for (int c = threadIdx.x; c < cols; c += kThreads) xs[c] = p.x[c];
-    }
-    __syncthreads();
-
-    // Which matrix, which rows.
+    // Which matrix, which rows (rows past the end are clamped for loading and dropped).
     const int b = blockIdx.x;
     const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
     const DeviceMatrix& W = p.w[m];
     const long long rows = W.rows;
-    const long long row0 = (long long)(b - plan.first[m]) * kRowsPerBlock + (long long)warp * kRowsPerWarp;
-    if (row0 >= rows) return;
-    long long row[kRowsPerWarp];
+    const long long row0 = (long long)(b - plan.first[m]) * kRows;
+    long long row[kRows];
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;  // clamp, result dropped
-    float acc[kRowsPerWarp];
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = 0.0f;
+    for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
 
-    if constexpr (WT == DType::Q8_0) {
-        // 16 quants per lane per step; a lane pair shares one block of 32 and its scale.
-        const int8_t* qs = static_cast<const int8_t*>(W.data);
-        const __half* sc = static_cast<const __half*>(W.scales);
-        const int n_blocks = cols / 32;
-        for (int c = lane * 16; c < cols; c += 32 * 16) {
-            uint4 u[kRowsPerWarp];
-            float d[kRowsPerWarp];
+    // Fused pre-norm: 1 / sqrt(mean(x^2) + eps) over the whole input.
+    float scale = 1.0f;
+    if (p.input == GemvInput::RmsNorm) {
+        float ss = 0.0f;
+        for (int c = threadIdx.x; c < cols; c += kThreads) ss += p.x[c] * p.x[c];
+        ss = gemv_warp_sum(ss);
+        if (lane == 0) part[0][warp] = ss;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float total = 0.0f;
 #pragma unroll
-            for (int r = 0; r < kRowsPerWarp; ++r) {
-                u[r] = __ldg(reinterpret_cast<const uint4*>(qs + row[r] * cols + c));
-                d[r] = __half2float(sc[row[r] * n_blocks + c / 32]);
-            }
-            float xv[16];
-#pragma unroll
-            for (int i = 0; i < 16; i += 4) {
-                const float4 t = *reinterpret_cast<const float4*>(&xs[c + i]);
-                xv[i] = t.x; xv[i + 1] = t.y; xv[i + 2] = t.z; xv[i + 3] = t.w;
-            }
-#pragma unroll
-            for (int r = 0; r < kRowsPerWarp; ++r) {
-                const uint32_t w[4] = {u[r].x, u[r].y, u[r].z, u[r].w};
-                float s = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) s += float(int8_t((w[i] >> (8 * k)) & 0xff)) * xv[4 * i + k];
-                }
-                acc[r] += s * d[r];
-            }
+            for (int i = 0; i < kWarps; ++i) total += part[0][i];
+            s_scale = 1.0f / sqrtf(total / float(cols) + p.eps);
         }
-    } else {
-        if (cols % 8 == 0) {
-            for (int c = lane * 8; c < cols; c += 32 * 8) {
-                uint4 u[kRowsPerWarp];
+        __syncthreads();
+        scale = s_scale;
+    }
+
+    float acc[kRows];
 #pragma unroll
-                for (int r = 0; r < kRowsPerWarp; ++r)
+    for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
+
+    if (cols % 8 == 0) {
+        for (int c = threadIdx.x * 8; c < cols; c += kThreads * 8) {
+            float x[8];
+            if constexpr (WT == DType::Q8_0) {
+                uint2 q[kRows];
+                float d[kRows];
+                const int8_t* qs = static_cast<const int8_t*>(W.data);
+                const __half* sc = static_cast<const __half*>(W.scales);
+#pragma unroll
+                for (int r = 0; r < kRows; ++r) {
+                    q[r] = __ldg(reinterpret_cast<const uint2*>(qs + row[r] * cols + c));
+                    d[r] = __half2float(sc[row[r] * (cols / 32) + c / 32]);
+                }
+                input8(p, scale, c, x);
+#pragma unroll
+                for (int r = 0; r < kRows; ++r) {
+                    float s = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) {
+                        s += float(int8_t((q[r].x >> (8 * k)) & 0xff)) * x[k];
+                        s += float(int8_t((q[r].y >> (8 * k)) & 0xff)) * x[4 + k];
+                    }
+                    acc[r] += s * d[r];
+                }
+            } else {
+                uint4 u[kRows];
+#pragma unroll
+                for (int r = 0; r < kRows; ++r)
                     u[r] = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(W.data) + row[r] * cols + c));
-                const float4 x0 = *reinterpret_cast<const float4*>(&xs[c]);
-                const float4 x1 = *reinterpret_cast<const float4*>(&xs[c + 4]);
+                input8(p, scale, c, x);
 #pragma unroll
-                for (int r = 0; r < kRowsPerWarp; ++r) {
+                for (int r = 0; r < kRows; ++r) {
                     float f[8];
                     unpack8<WT>(u[r], f);
-                    acc[r] += f[0] * x0.x + f[1] * x0.y + f[2] * x0.z + f[3] * x0.w +
-                              f[4] * x1.x + f[5] * x1.y + f[6] * x1.z + f[7] * x1.w;
+                    float s = 0.0f;
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) s += f[i] * x[i];
+                    acc[r] += s;
                 }
             }
-        } else {  // odd widths (small test models): one element per lane per step
-            for (int c = lane; c < cols; c += 32) {
+        }
+    } else {  // odd widths (small test models): one element per thread per step
+        for (int c = threadIdx.x; c < cols; c += kThreads) {
+            const float xv = input_at(p, scale, c);
 #pragma unroll
-                for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += scalar_weight<WT>(W.data, row[r] * cols + c) * xs[c];
-            }
+            for (int r = 0; r < kRows; ++r) acc[r] += scalar_weight<WT>(W, row[r], c) * xv;
         }
     }
 
+    __syncthreads();   // part[0] was used by the norm reduction
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kRows; ++r) {
         const float v = gemv_warp_sum(acc[r]);
-        if (lane == 0 && row0 + r < rows) {
-            float* y = p.y[m] + row0 + r;
-            if (p.accumulate) *y += v;
-            else *y = v + (p.bias[m] ? p.bias[m][row0 + r] : 0.0f);
-        }
+        if (lane == 0) part[r][warp] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < kRows && row0 + threadIdx.x < rows) {
+        const int r = threadIdx.x;
+        float v = 0.0f;
+#pragma unroll
+        for (int i = 0; i < kWarps; ++i) v += part[r][i];
+        float* y = p.y[m] + row0 + r;
+        if (p.accumulate) *y += v;
+        else *y = v + (p.bias[m] ? p.bias[m][row0 + r] : 0.0f);
     }
 }
 
 // Launches gemv_kernel<WT> for a checked plan; explicitly instantiated once per gemv_<type>.cu.
 template <DType WT>
 Status run_gemv(const Plan& plan) {
-    if (plan.smem > 48 * 1024) {
-        const cudaError_t e =
-            cudaFuncSetAttribute(gemv_kernel<WT>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(plan.smem));
-        if (e != cudaSuccess) return {std::string("gemv: cudaFuncSetAttribute: ") + cudaGetErrorString(e)};
-    }
-    gemv_kernel<WT><<<plan.total_blocks, kThreads, plan.smem, static_cast<cudaStream_t>(plan.p.stream)>>>(plan);
+    gemv_kernel<WT><<<plan.total_blocks, kThreads, 0, static_cast<cudaStream_t>(plan.p.stream)>>>(plan);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
     return {};

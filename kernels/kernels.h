@@ -116,7 +116,7 @@ enum class GemvInput : int {
 // y_m (rows_m) = W_m (rows_m, cols) . in (cols) for up to 3 matrices of one type and one input
 // width (e.g. Q, K and V), in one launch; epilogue: + bias_m, or y_m += (residual) when
 // accumulate. One token (decode). Supported: F16/BF16 any cols <= 40960 (16-byte loads when
-// cols % 8 == 0), Q8_0 cols % 32 == 0.
+// cols % 8 == 0; then x, x2 and norm must be 16-byte aligned), Q8_0 cols % 32 == 0.
 struct GemvParams {
     int n_mat = 0;                   // 1..3
     DeviceMatrix w[3];
@@ -243,11 +243,15 @@ struct CausalAttentionParams {
 };
 Status causal_attention(const CausalAttentionParams& p);
 
-// *out = the index of the largest of x[0..n) (the first one on ties; NaN never wins).
+// *out = the index of the largest of x[0..n) (the first one on ties; NaN never wins). Two
+// launches: many blocks fold (value, index) into one 64-bit key with atomicMax on `scratch`,
+// then one thread decodes it and zeroes `scratch` again. `scratch` (one 64-bit word) must be
+// zero before the first call; every call leaves it zero.
 struct ArgmaxParams {
     const float* x = nullptr;
     int n = 0;
     int* out = nullptr;
+    unsigned long long* scratch = nullptr;
     void* stream = nullptr;
 };
 Status argmax(const ArgmaxParams& p);

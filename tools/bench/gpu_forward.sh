@@ -64,10 +64,13 @@ if has test; then
 fi
 
 if has sanitize; then
-  log "compute-sanitizer memcheck (SIGMAOPS_TEST_QUICK=1)"
-  SIGMAOPS_TEST_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 \
-    $BUILD/test_gpu_forward > "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-  grep -E "ERROR SUMMARY|Invalid|assertions|test cases" "$OUT/sanitizer.log" | head -12 | tee -a "$OUT/summary.txt"
+  : > "$OUT/sanitizer.log"
+  for tool in memcheck racecheck; do
+    log "compute-sanitizer $tool (SIGMAOPS_TEST_QUICK=1)"
+    SIGMAOPS_TEST_QUICK=1 timeout 200 compute-sanitizer --tool $tool --error-exitcode 3 \
+      $BUILD/test_gpu_forward >> "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|assertions|test cases" "$OUT/sanitizer.log" | tail -4 | tee -a "$OUT/summary.txt"
+  done
 fi
 
 if has bench && [ -x $BUILD/bench_forward ]; then

@@ -90,6 +90,7 @@ public:
         a.reserve(T * max_cols * 2);
         a.reserve(std::max<size_t>(q8_scratch, 1) * 2);
         a.reserve(T * sizeof(int) * 2 + 4 * sizeof(int));
+        a.reserve(sizeof(unsigned long long));
         a.reserve(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) { a.reserve(k_layer * 2); a.reserve(v_layer * 2); }
         a.allocate();
@@ -101,6 +102,7 @@ public:
         m_xh = a.take<uint16_t>(T * max_cols);
         m_wh = a.take<uint16_t>(std::max<size_t>(q8_scratch, 1));
         m_tok = a.take<int>(T); m_seq = a.take<int>(T); m_pos = a.take<int>(4); m_next = m_pos + 1;
+        m_argmax_key = a.take<unsigned long long>(1);
         m_attn_ws = a.take<char>(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             m_kc.push_back(a.take<uint16_t>(k_layer));
@@ -108,6 +110,7 @@ public:
         }
         // The attention workspace starts zeroed (kernels.h); the caches are zeroed so a kernel
         // bug that read an unwritten position would read zeros, not stale data.
+        SIGMA_CUDA(cudaMemsetAsync(m_argmax_key, 0, sizeof(unsigned long long), m_stream));
         SIGMA_CUDA(cudaMemsetAsync(m_attn_ws, 0, std::max<size_t>(m_attn_ws_bytes, 1), m_stream));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             SIGMA_CUDA(cudaMemsetAsync(m_kc[l], 0, k_layer * 2, m_stream));
@@ -293,7 +296,7 @@ private:
         }
         // logits = W_out rmsnorm(x) * output_norm; next = argmax(logits)
         gemv({{&M.output, m_logits}}, {}, GemvInput::RmsNorm, m_x, nullptr, M.output_norm, false);
-        SIGMA_KERNEL(k::argmax({m_logits, int(hp.n_vocab), m_next, m_stream}));
+        SIGMA_KERNEL(k::argmax({m_logits, int(hp.n_vocab), m_next, m_argmax_key, m_stream}));
     }
 
     // ---- prefill: T tokens, cuBLAS -------------------------------------------------------------
@@ -403,6 +406,7 @@ private:
     uint16_t* m_xh = nullptr;                  // (T, max cols) F16/BF16 GEMM input
     uint16_t* m_wh = nullptr;                  // Q8_0 rows dequantized to F16 for cuBLAS
     int *m_tok = nullptr, *m_seq = nullptr, *m_pos = nullptr, *m_next = nullptr;
+    unsigned long long* m_argmax_key = nullptr; // argmax scratch, zero between steps
     char* m_attn_ws = nullptr;
     size_t m_attn_ws_bytes = 0;
     std::vector<uint16_t*> m_kc, m_vc;         // per layer (Hk, C, Dk), (Hv, C, Dv) F16
