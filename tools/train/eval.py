@@ -73,6 +73,15 @@ def extract_command(reply):
     return (m.group(1) if m else reply).strip()
 
 
+def fence_len(sp, reply):
+    """Tokens of the opening "```sh\n" fence in a reference reply (0 when it has none)."""
+    for j in range(1, min(len(reply), 12)):
+        t = sp.decode(reply[:j])
+        if t.startswith("```") and t.endswith("\n"):
+            return j
+    return 0
+
+
 def norm_ws(s):
     return " ".join(s.split())
 
@@ -140,11 +149,8 @@ def cmd_eval(model, sp, pack, dev, n_cmd, batch=128, max_new=128, log_examples=8
         em += norm_ws(got) == norm_ws(cmd)
         ft += bool(g) and bool(reply) and g[0] == reply[0]
         # first token of the command inside the reply: skip the common fence prefix
-        ref_text_prefix = sp.decode(reply)
-        j = 0
-        while j < min(len(g), len(reply)) and g[j] == reply[j] and not sp.decode(reply[:j + 1]).strip("`\nshba"):
-            j += 1
-        cft += j < len(g) and j < len(reply) and g[j] == reply[j]
+        j = fence_len(sp, reply)
+        cft += j < len(g) and j < len(reply) and g[:j + 1] == reply[:j + 1]
         prog += bool(got.split()) and bool(cmd.split()) and got.split()[0] == cmd.split()[0]
         if len(examples) < log_examples:
             examples.append(dict(ref=cmd, got=got, reply=text[:300]))

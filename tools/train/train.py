@@ -221,7 +221,18 @@ def main(argv=None):
 
     fwd = loss_fn
     if a["compile"] and dev.type == "cuda" and hasattr(torch, "compile"):
-        fwd = torch.compile(loss_fn)
+        compiled = torch.compile(loss_fn)
+        state = {"ok": True}
+
+        def fwd(x, y, m):
+            # fall back to eager if compilation fails, instead of losing the GPU call
+            if state["ok"]:
+                try:
+                    return compiled(x, y, m)
+                except Exception as e:  # noqa: BLE001
+                    state["ok"] = False
+                    log("torch.compile failed (%s: %s); continuing eager" % (type(e).__name__, str(e)[:300]))
+            return loss_fn(x, y, m)
 
     metrics = dict(config=cfg.to_dict(), train=a, params=npar, q8_tensor_bytes=gguf_bytes_estimate(model),
                    device=str(torch.cuda.get_device_name(0)) if dev.type == "cuda" else "cpu",
