@@ -67,3 +67,42 @@ TEST_CASE("SIMD silu(g) * u matches std::exp over the float range", "[engine][si
         CHECK(std::fabs(out[i] - want) <= 4e-7 * std::fabs(want) + 1e-30);
     }
 }
+
+TEST_CASE("16-bit activations: quantization error bound and Q8_0 kernels vs the scalar twin", "[engine][simd]") {
+    INFO("isa " << cpu::isa_name(cpu::detect_isa()));
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (int64_t n : {32, 64, 96, 768, 2048}) {
+        std::vector<float> x(n);
+        for (auto& v : x) v = nd(rng) * (rng() % 4 == 0 ? 50.f : 1.f);   // blocks with outliers
+        std::vector<int16_t, cpu::AlignedAllocator<int16_t>> q(n);
+        std::vector<float> d(n / 32);
+        cpu::quantize_q16(x.data(), q.data(), d.data(), n);
+        for (int64_t b = 0; b < n / 32; ++b) {
+            float amax = 0;
+            for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+            for (int i = 0; i < 32; ++i) REQUIRE(std::fabs(q[b * 32 + i] * d[b] - x[b * 32 + i]) <= amax / 65534.f * 1.001f);
+        }
+        const uint64_t stride = gguf::row_bytes(gguf::GgmlType::Q8_0, n);
+        std::vector<uint8_t> w(4 * stride);
+        std::vector<float> rowsf(4 * n);
+        for (auto& v : rowsf) v = nd(rng);
+        for (int r = 0; r < 4; ++r) gguf::quantize_row(gguf::GgmlType::Q8_0, &rowsf[r * n], &w[r * stride], n);
+        float four[4];
+        cpu::dot4_q8_0_q16(w.data(), stride, q.data(), d.data(), n, four);
+        for (int r = 0; r < 4; ++r) {
+            const float ref16 = cpu::ref::dot_q8_0_q16(&w[r * stride], q.data(), d.data(), n);
+            const float ref32 = cpu::ref::dot_q8_0_f32(&w[r * stride], x.data(), n);
+            const float tol = 1e-4f * float(n);
+            CHECK(std::fabs(cpu::dot_q8_0_q16(&w[r * stride], q.data(), d.data(), n) - ref16) < tol);
+            CHECK(std::fabs(four[r] - ref16) < tol);
+            // Against f32 activations only the rounding of x differs: at most sum |w_i| * amax_b / 65534.
+            std::vector<float> wf(n);
+            gguf::dequantize_row(gguf::GgmlType::Q8_0, &w[r * stride], wf.data(), n);
+            double bound = 0;
+            for (int64_t b = 0; b < n / 32; ++b)
+                for (int i = 0; i < 32; ++i) bound += std::fabs(wf[b * 32 + i]) * d[b] * 0.5;
+            CHECK(std::fabs(ref16 - ref32) <= bound * 1.01 + 1e-5 * n);
+        }
+    }
+}

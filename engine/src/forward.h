@@ -2,6 +2,7 @@
 // and the KV cache it fills. Fast paths (CUDA) are tested against this.
 #pragma once
 
+#include "cpu/ops.h"
 #include "cpu/threadpool.h"
 #include "cpu/simd.h"
 #include "model.h"
@@ -40,7 +41,7 @@ private:
     const Hparams& m_hp;
     const Weights& m_w;
     cpu::ThreadPool m_pool;
-    std::vector<cpu::BlockQ8> m_q8;
+    cpu::MatmulScratch m_q8;
     // Activations for a batch of T tokens.
     std::vector<float> m_x;     // (T, D) residual stream
     std::vector<float> m_a;     // (T, D) normed input

@@ -12,14 +12,14 @@ namespace sigma::cpu {
 
 using gguf::GgmlType;
 
-void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, std::vector<BlockQ8>& q8buf) {
+void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, MatmulScratch& scratch) {
     const Tensor* w[1] = {&W};
     float* out[1] = {y};
-    matmul_multi(pool, 1, w, x, T, out, q8buf);
+    matmul_multi(pool, 1, w, x, T, out, scratch);
 }
 
 void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const float* x, int64_t T, float* const* ys,
-                  std::vector<BlockQ8>& q8buf) {
+                  MatmulScratch& scratch) {
     const int64_t cols = Ws[0]->cols();
     int64_t total = 0;
     int64_t first_row[9] = {0};
@@ -37,11 +37,20 @@ void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const fl
     }();
     bool any_q8 = false;
     for (int m = 0; m < n_mat; ++m) any_q8 |= Ws[m]->type == GgmlType::Q8_0;
+    const int16_t* x16 = nullptr;
+    const float* d16 = nullptr;
     if (any_q8 && q8_activations) {
         const int64_t nb = cols / 32;
-        q8buf.resize(static_cast<size_t>(T * nb));
-        for (int64_t t = 0; t < T; ++t) quantize_q8(x + t * cols, q8buf.data() + t * nb, cols);
-        xq = q8buf.data();
+        scratch.q8.resize(static_cast<size_t>(T * nb));
+        for (int64_t t = 0; t < T; ++t) quantize_q8(x + t * cols, scratch.q8.data() + t * nb, cols);
+        xq = scratch.q8.data();
+    } else if (any_q8 && have_q16_path()) {
+        const int64_t nb = cols / 32;
+        scratch.q16.resize(static_cast<size_t>(T * cols));
+        scratch.d16.resize(static_cast<size_t>(T * nb));
+        for (int64_t t = 0; t < T; ++t) quantize_q16(x + t * cols, scratch.q16.data() + t * cols, scratch.d16.data() + t * nb, cols);
+        x16 = scratch.q16.data();
+        d16 = scratch.d16.data();
     }
     // The rows of all matrices form one range split across threads (one parallel region for
     // Q, K and V, say). Within a thread, blocks of rows are reused over all tokens, so a weight
@@ -63,8 +72,13 @@ void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const fl
                     int64_t r = rb;
                     // Prefill (T > 1) shares x over four rows; for decode the single-row kernel
                     // streams faster (measured: 4-row decode ran at half the speed).
-                    if (W.type == GgmlType::Q8_0 && !xq && T > 1)
-                        for (; r + 4 <= re; r += 4) dot4_q8_0_f32(W.data + r * stride, stride, xt, cols, yt + r);
+                    if (W.type == GgmlType::Q8_0 && !xq && T > 1) {
+                        if (x16)
+                            for (; r + 4 <= re; r += 4)
+                                dot4_q8_0_q16(W.data + r * stride, stride, x16 + t * cols, d16 + t * (cols / 32), cols, yt + r);
+                        else
+                            for (; r + 4 <= re; r += 4) dot4_q8_0_f32(W.data + r * stride, stride, xt, cols, yt + r);
+                    }
                     for (; r < re; ++r) {
                         const uint8_t* wr = W.data + r * stride;
                         switch (W.type) {
@@ -72,7 +86,9 @@ void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const fl
                         case GgmlType::F16: yt[r] = dot_f16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
                         case GgmlType::BF16: yt[r] = dot_bf16(reinterpret_cast<const uint16_t*>(wr), xt, cols); break;
                         case GgmlType::Q8_0:
-                            yt[r] = xq ? dot_q8_0(wr, xq + t * (cols / 32), cols) : dot_q8_0_f32(wr, xt, cols);
+                            yt[r] = x16  ? dot_q8_0_q16(wr, x16 + t * cols, d16 + t * (cols / 32), cols)
+                                    : xq ? dot_q8_0(wr, xq + t * (cols / 32), cols)
+                                         : dot_q8_0_f32(wr, xt, cols);
                             break;
                         default: throw Exception(ErrorCode::Unsupported, "matmul: unsupported weight type");
                         }

@@ -7,15 +7,37 @@
 #include "cpu/threadpool.h"
 #include "model.h"
 
+#include <cstddef>
+#include <new>
 #include <vector>
 
 namespace sigma::cpu {
 
-// y (T, W.rows) = x (T, W.cols) @ W^T. For Q8_0 weights x is quantized to Q8 blocks first (in q8buf).
-void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, std::vector<BlockQ8>& q8buf);
+// 64-byte aligned storage for vectors that SIMD code loads with aligned loads.
+template <class T>
+struct AlignedAllocator {
+    using value_type = T;
+    AlignedAllocator() = default;
+    template <class U>
+    AlignedAllocator(const AlignedAllocator<U>&) {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <class U>
+    bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+
+// Activation copies a matmul makes for Q8_0 weights (kept between calls to avoid allocations).
+struct MatmulScratch {
+    std::vector<BlockQ8> q8;                 // SIGMA_Q8_ACTIVATIONS=1: (T, cols/32) Q8 blocks
+    std::vector<int16_t, AlignedAllocator<int16_t>> q16;   // (T, cols) 16-bit activations
+    std::vector<float> d16;                  // (T, cols/32) their scales
+};
+// y (T, W.rows) = x (T, W.cols) @ W^T. Q8_0 weights on AVX-512 multiply 16-bit copies of x
+// (quantize_q16); elsewhere x stays f32.
+void matmul(ThreadPool& pool, const Tensor& W, const float* x, int64_t T, float* y, MatmulScratch& scratch);
 // The same for several matrices sharing the input x, in one parallel region: ys[m] = x @ Ws[m]^T.
 void matmul_multi(ThreadPool& pool, int n_mat, const Tensor* const* Ws, const float* x, int64_t T, float* const* ys,
-                  std::vector<BlockQ8>& q8buf);
+                  MatmulScratch& scratch);
 // y (n) = x / sqrt(mean(x^2) + eps) * w
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 // cs (d_rot) = cos, sin of each rotation pair's angle at position pos: cs[2i] = cos(pos * base^(-2i/d_rot)),

@@ -81,7 +81,28 @@ float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n) {
     }
     return s;
 }
+float dot_q8_0_q16(const void* w_blocks, const int16_t* xq, const float* xd, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; ++b) {
+        int32_t acc = 0;
+        for (int i = 0; i < 32; ++i) acc += int32_t(w[b].qs[i]) * int32_t(xq[b * 32 + i]);
+        s += float(acc) * (gguf::fp16_to_fp32(w[b].d) * xd[b]);
+    }
+    return s;
+}
 } // namespace ref
+
+void quantize_q16(const float* x, int16_t* q, float* d, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[i]));
+        const float scale = amax / 32767.f, inv = scale > 0 ? 1.f / scale : 0.f;
+        d[b] = scale;
+        for (int i = 0; i < 32; ++i) q[b * 32 + i] = static_cast<int16_t>(std::lrintf(v[i] * inv));
+    }
+}
 
 void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
     for (int64_t b = 0; b < n / 32; ++b) {
@@ -348,6 +369,47 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void attn_accumu
     }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_q8_0_q16_avx512(const void* w_blocks, const int16_t* xq,
+                                                                                     const float* xd, int64_t n) {
+    const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs)));
+        const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b + 1].qs)));
+        const __m512i s0 = _mm512_madd_epi16(w0, _mm512_load_si512(xq + b * 32));
+        const __m512i s1 = _mm512_madd_epi16(w1, _mm512_load_si512(xq + b * 32 + 32));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(w[b].d) * xd[b]), _mm512_cvtepi32_ps(s0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(w[b + 1].d) * xd[b + 1]), _mm512_cvtepi32_ps(s1), acc1);
+    }
+    if (b < nb) {
+        const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs)));
+        const __m512i s0 = _mm512_madd_epi16(w0, _mm512_load_si512(xq + b * 32));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(w[b].d) * xd[b]), _mm512_cvtepi32_ps(s0), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// Four consecutive Q8_0 rows against one 16-bit activation row (prefill): x is loaded once per
+// block for all four rows.
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static void dot4_q8_0_q16_avx512(const uint8_t* w, uint64_t stride,
+                                                                                     const int16_t* xq, const float* xd, int64_t n,
+                                                                                     float* out) {
+    const gguf::Q8_0Block* r[4];
+    for (int i = 0; i < 4; ++i) r[i] = reinterpret_cast<const gguf::Q8_0Block*>(w + i * stride);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const __m512i x = _mm512_load_si512(xq + b * 32);
+        const float dx = xd[b];
+        for (int i = 0; i < 4; ++i) {
+            const __m512i wi = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[i][b].qs)));
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(r[i][b].d) * dx), _mm512_cvtepi32_ps(_mm512_madd_epi16(wi, x)), acc[i]);
+        }
+    }
+    for (int i = 0; i < 4; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
+}
+
 #pragma GCC diagnostic pop
 
 __attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_f32_avx2(const void* w_blocks, const float* x, int64_t n) {
@@ -450,6 +512,28 @@ float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
     }
 #endif
     return ref::dot_bf16(w, x, n);
+}
+
+bool have_q16_path() {
+#ifdef SIGMA_X86
+    return detect_isa() == Isa::Avx512;
+#else
+    return false;
+#endif
+}
+
+float dot_q8_0_q16(const void* w, const int16_t* xq, const float* xd, int64_t n) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return dot_q8_0_q16_avx512(w, xq, xd, n);
+#endif
+    return ref::dot_q8_0_q16(w, xq, xd, n);
+}
+
+void dot4_q8_0_q16(const uint8_t* w, uint64_t stride, const int16_t* xq, const float* xd, int64_t n, float* out) {
+#ifdef SIGMA_X86
+    if (detect_isa() == Isa::Avx512) return dot4_q8_0_q16_avx512(w, stride, xq, xd, n, out);
+#endif
+    for (int i = 0; i < 4; ++i) out[i] = ref::dot_q8_0_q16(w + i * stride, xq, xd, n);
 }
 
 float dot_q8_0(const void* w, const BlockQ8* x, int64_t n) {

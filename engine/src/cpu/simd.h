@@ -27,6 +27,16 @@ float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n);     // acti
 // out[i] = dot_q8_0_f32(w + i * stride, x, n) for i < 4, sharing the loads of x.
 void dot4_q8_0_f32(const uint8_t* w, uint64_t stride, const float* x, int64_t n, float* out);
 void quantize_q8(const float* x, BlockQ8* out, int64_t n);   // n multiple of 32
+
+// Activations as 16-bit integers with one f32 scale per block of 32 (q = round(x / d), d = max|x| /
+// 32767): relative error <= 2^-16 of the block's largest value, far inside the engine's
+// tolerances, and it lets a Q8_0 row be multiplied with integer multiply-adds (vpmaddwd) instead
+// of widening every weight to f32 - half the instructions per block on AVX-512.
+bool have_q16_path();   // AVX-512BW available: dot_q8_0_q16 is the fast path for Q8_0 weights
+void quantize_q16(const float* x, int16_t* q, float* d, int64_t n);   // n multiple of 32; q 64-byte aligned
+float dot_q8_0_q16(const void* w_blocks, const int16_t* xq, const float* xd, int64_t n);
+// out[i] = dot_q8_0_q16(w + i * stride, xq, xd, n) for i < 4, sharing the loads of xq.
+void dot4_q8_0_q16(const uint8_t* w, uint64_t stride, const int16_t* xq, const float* xd, int64_t n, float* out);
 // g[i] = silu(g[i]) * u[i] for the leading elements the SIMD path handles; returns how many
 // (0 without AVX-512); the caller finishes the tail in scalar code.
 int64_t silu_mul_simd(float* g, const float* u, int64_t n);
@@ -46,6 +56,7 @@ float dot_f16(const uint16_t* w, const float* x, int64_t n);
 float dot_bf16(const uint16_t* w, const float* x, int64_t n);
 float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n);
 float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n);
+float dot_q8_0_q16(const void* w_blocks, const int16_t* xq, const float* xd, int64_t n);
 }
 
 } // namespace sigma::cpu

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -91,7 +92,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     }
     // Two chunks per thread: a late or descheduled thread leaves its share to the others, and
     // each thread still streams long contiguous row ranges.
-    const int64_t want = std::min<int64_t>(int64_t(m_n) * 2, (n + grain - 1) / grain);
+    static const int64_t per_thread = [] { const char* e = std::getenv("SIGMA_POOL_CHUNKS"); return e ? std::max(1, std::atoi(e)) : 2; }();
+    const int64_t want = std::min<int64_t>(int64_t(m_n) * per_thread, (n + grain - 1) / grain);
     const int64_t chunk = (n + want - 1) / want;
     const uint32_t n_chunks = uint32_t((n + chunk - 1) / chunk);
     // Only this thread writes the region fields, and no worker reads them until it has claimed a
