@@ -148,8 +148,12 @@ def main():
             f = (lambda x, y, mm, m=m: m.loss(x, y, mm)[0])
             if compile_:
                 f = torch.compile(f)
-            t = time.time()
-            sps, first = timed_steps(m, f, TR.Batches(stream, ma["seq"], ma["batch"], 7), dev, ma, 20)
+            try:
+                sps, first = timed_steps(m, f, TR.Batches(stream, ma["seq"], ma["batch"], 7), dev, ma, 20)
+            except Exception as e:  # noqa: BLE001  (a failed compile must not lose the ablation)
+                log("calibration compile=%s failed: %s: %s" % (compile_, type(e).__name__, str(e)[:300]))
+                cal["compile" if compile_ else "eager"] = dict(error=str(e)[:300])
+                continue
             tps = sps * ma["batch"] * ma["seq"]
             cal["compile" if compile_ else "eager"] = dict(
                 steps_per_s=sps, tokens_per_s=tps, first5_steps_s=first, params=n_params(m),
