@@ -10,10 +10,10 @@ mkdir -p "$DEBS" "$STAGE" "$RAW"
 : > "$RAW/packages_missing.txt"
 : > "$RAW/packages.tsv.tmp"
 for pkg in $(grep -v '^#' "$(dirname "$0")/packages.txt" | grep .); do
-  ver="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
-  if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then echo "$pkg" >> "$RAW/packages_missing.txt"; continue; fi
   deb="$(ls "$DEBS"/"${pkg}"_*.deb 2>/dev/null | head -1 || true)"
-  if [ -z "$deb" ]; then
+  if [ -z "$deb" ]; then            # not cached: ask apt (slow, ~1 s a package)
+    ver="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+    if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then echo "$pkg" >> "$RAW/packages_missing.txt"; continue; fi
     (cd "$DEBS" && apt-get download "$pkg" >/dev/null 2>&1) || { echo "$pkg" >> "$RAW/packages_missing.txt"; continue; }
     deb="$(ls "$DEBS"/"${pkg}"_*.deb | head -1)"
   fi

@@ -147,6 +147,24 @@ def main():
         out_sft.append(r)
     stats["dedup"]["sft"] = dropped
 
+    # strict last pass: a held-out cmd/explain command must not appear as a command anywhere in the
+    # train SFT text (```sh lines or `inline` code), e.g. `ls` inside sftp vs. plain `ls`
+    shown = set()
+    for r in out_sft:
+        if not r["held"]:
+            for m in r["messages"][1:]:
+                for blk in re.findall(r"```sh\n(.*?)\n```", m["content"], re.S):
+                    shown.update(norm_key(x) for x in blk.split("\n"))
+                shown.update(norm_key(x) for x in re.findall(r"`([^`\n]+)`", m["content"]))
+    keep = []
+    for r in out_sft:
+        c = r.get("command") if r["task"] == "cmd" else r.get("cmd_raw") if r["task"] == "explain" else None
+        if r["held"] and c is not None and norm_key(c) in shown:
+            dropped["heldout_near_duplicate"] += 1
+            continue
+        keep.append(r)
+    out_sft = keep
+
     pre_tr = [r for r in out_docs if not r["held"]]
     pre_ho = [r for r in out_docs if r["held"]]
     sft_tr = [r for r in out_sft if not r["held"]]

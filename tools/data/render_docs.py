@@ -4,7 +4,8 @@
 Input : .data/stage/<pkg>/ (from fetch_packages.sh), .data/raw/packages.tsv
 Output: .data/raw/man.jsonl, .data/raw/doc.jsonl  ({"src","id","pkg","text"} per line)
 
-Man pages: English sections 1, 5, 7, 8 only (usr/share/man/manN/), symlinks and `.so`
+Man pages: English sections 1, 5, 7, 8 only (any .../man/manN/ dir, e.g. usr/share/man/man8 or
+usr/share/postgresql/15/man/man7), symlinks and `.so`
 redirects skipped, rendered with `man -l` at 80 columns without hyphenation/justification and
 `col -bx` (no overstrike). Docs: usr/share/doc/<pkg>/README*, NEWS-free, changelog/copyright
 skipped, *.gz decompressed; usr/share/doc/*/examples/** and etc/** config files (text only,
@@ -79,11 +80,14 @@ def process_pkg(pkg):
     base = os.path.join(STAGE, pkg)
     out = []
     seen = set()
-    mandir = os.path.join(base, "usr/share/man")
-    for sec in SECTIONS:
-        d = os.path.join(mandir, "man" + sec)
-        if not os.path.isdir(d):
-            continue
+    # English man dirs: <anything>/man/manN (usr/share/man, usr/share/postgresql/15/man, ...);
+    # translations live in <...>/man/<lang>/manN and are skipped
+    mandirs = []
+    for dp, dns, fns in os.walk(base):
+        dns.sort()
+        if os.path.basename(os.path.dirname(dp)) == "man" and os.path.basename(dp) in ["man" + s for s in SECTIONS]:
+            mandirs.append(dp)
+    for d in sorted(mandirs):
         for fn in sorted(os.listdir(d)):
             p = os.path.join(d, fn)
             if os.path.islink(p) or not os.path.isfile(p):

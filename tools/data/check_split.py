@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Independent check of the held-out split in .data/pack/ (run after pack.py).
+
+* no pretrain or SFT record id is on both sides; held-out units never appear in train;
+* every held-out "cmd" command: not equal (normalized) to any command shown in a ```sh block or
+  backticks anywhere in sft_train, and its request text is not in sft_train;
+* the tldr template of every held-out cmd example (recovered from the held-out tldr documents)
+  does not occur as an example line in any train tldr document.
+Prints counts; exits 1 on any violation.
+"""
+import json, lzma, os, re, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from common import PACK, norm_key
+
+
+def read(name):
+    with lzma.open(os.path.join(PACK, name), "rt", encoding="utf-8") as f:
+        return [json.loads(l) for l in f]
+
+
+def main():
+    bad = 0
+    pre_tr, pre_ho = read("pretrain_train.jsonl.xz"), read("pretrain_heldout.jsonl.xz")
+    sft_tr, sft_ho = read("sft_train.jsonl.xz"), read("sft_heldout.jsonl.xz")
+    for a, b, what in ((pre_tr, pre_ho, "pretrain"), (sft_tr, sft_ho, "sft")):
+        both = {r["id"] for r in a} & {r["id"] for r in b}
+        if both:
+            print(f"{what}: {len(both)} ids on both sides", list(both)[:5]); bad += 1
+    train_cmds, train_req = set(), set()
+    for r in sft_tr:
+        for m in r["messages"][1:]:
+            for blk in re.findall(r"```sh\n(.*?)\n```", m["content"], re.S):
+                for line in blk.split("\n"):
+                    train_cmds.add(norm_key(line))
+            for inl in re.findall(r"`([^`\n]+)`", m["content"]):
+                train_cmds.add(norm_key(inl))
+        if r["task"] == "cmd":
+            train_req.add(norm_key(r["request"]))
+    ho_cmd = [r for r in sft_ho if r["task"] == "cmd"]
+    leak_c = [r["id"] for r in ho_cmd if norm_key(r["command"]) in train_cmds]
+    leak_r = [r["id"] for r in ho_cmd if norm_key(r["request"]) in train_req]
+    tmpl = lambda s: norm_key(re.sub(r"\{\{.*?\}\}", "{}", s))
+    train_tl = set()
+    for r in pre_tr:
+        if r["src"] == "tldr":
+            for line in r["text"].split("\n"):
+                if line.startswith("`") and line.endswith("`"):
+                    train_tl.add(tmpl(line[1:-1]))
+    ho_pages = {}
+    for r in pre_ho:
+        if r["src"] == "tldr":
+            ex = [l[1:-1] for l in r["text"].split("\n") if l.startswith("`") and l.endswith("`")]
+            ho_pages[r["id"]] = ex
+    leak_t = []
+    for r in ho_cmd:
+        _, plat, page, j, _k = r["id"].split("/")
+        ex = ho_pages.get(f"tldr/{plat}/{page}")
+        if ex is None:
+            leak_t.append(r["id"] + " (page not held out)")
+        elif tmpl(ex[int(j)]) in train_tl:
+            leak_t.append(r["id"])
+    print(f"held-out cmd pairs: {len(ho_cmd)}; command seen in train: {len(leak_c)}; request seen in train: {len(leak_r)}; "
+          f"template in a train tldr page: {len(leak_t)}")
+    for lst in (leak_c, leak_r, leak_t):
+        if lst:
+            print("  e.g.", lst[:5]); bad += 1
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
