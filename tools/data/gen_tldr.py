@@ -148,6 +148,10 @@ def fill_one_path(proto, rng, i=0):
         return rng.choice(["./backup.sh", "/usr/local/bin/cleanup.sh"])
     if low in ("archive",):
         return rng.choice(["backup.tar.gz", "/srv/backup/site.tar"])
+    if low not in ("file", "input", "output", "input_file", "output_file", "source", "target", "source_file",
+                   "target_file", "local_file", "new_file", "", "filename", "path"):
+        # a specific kind of file (pubkey, wordlist, keyfile...): name it after the placeholder
+        return rng.choice(["", "~/", "/srv/", "/etc/app/", "/tmp/"]) + low + (str(i + 1) if i else "")
     f = rng.choice(FILES_BY_EXT[""])
     if i:
         f = rng.choice(["/etc/hostname", "/var/log/kern.log", "notes.txt", "/etc/resolv.conf", "data2.csv"])
