@@ -331,13 +331,13 @@ private:
             return on_text ? on_text(text) : true;
         };
         // Greedy without penalties: a backend that can take the argmax where the logits are (the
-        // GPU) hands back only the token id; `pending` holds it until the next iteration.
+        // GPU) hands back only the token id; `pending` (>= 0) holds it until the next iteration.
         const bool device_argmax = params.temperature <= 0 && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
-        std::optional<TokenId> pending;
+        TokenId pending = -1;
         for (int i = 0; i < params.max_tokens && !stopped; ++i) {
             if (cancel && cancel->load()) { res.stop = StopReason::Cancelled; break; }
-            const TokenId next = pending ? *pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
-            pending.reset();
+            const TokenId next = pending >= 0 ? pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
+            pending = -1;
             if (tok && tok->is_eog(next)) { res.stop = StopReason::EndOfText; break; }
             res.tokens.push_back(next);
             ++res.timings.n_decoded;
@@ -358,8 +358,8 @@ private:
                 continue;
             }
             const int pos = int(m_cached.size());
-            if (device_argmax) pending = m_fwd->forward_argmax(next, pos, m_opt.selective_v);
-            if (!pending) m_fwd->forward(&next, 1, pos, m_logits.data(), false, m_opt.selective_v);
+            if (device_argmax) pending = m_fwd->forward_argmax(next, pos, m_opt.selective_v).value_or(-1);
+            if (pending < 0) m_fwd->forward(&next, 1, pos, m_logits.data(), false, m_opt.selective_v);
             m_cached.push_back(next);
         }
         if (dec && res.stop != StopReason::StopString) {
