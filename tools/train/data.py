@@ -14,6 +14,7 @@ prepare() writes <cache>/NAME.npz with "ids" (uint16/int32 stream), "mask" (uint
 "src" (uint8 per token, index into "src_names") so ablation and main runs share the work.
 """
 
+import hashlib
 import json
 import lzma
 import multiprocessing as mp
@@ -84,9 +85,25 @@ def read_lines(path, limit=None):
         return out
 
 
+def _digest(paths):
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
 def prepare(pack, spm_path, cache, names=("pretrain_train", "pretrain_heldout", "sft_train", "sft_heldout"),
             nproc=None, limit=None, log=print):
+    # The cache lives in a subfolder named by the tokenizer's and the pack files' contents: a
+    # cache left by an earlier pack or tokenizer (same machine, /tmp kept) is never reused. That
+    # happened once: a retrained tokenizer met ids cached under the previous one, and the
+    # model shipped with a vocabulary it was not trained on.
+    cache = os.path.join(cache, _digest([spm_path] + [os.path.join(pack, n + ".jsonl.xz") for n in names]
+                                        ) + ("-limit%d" % limit if limit else ""))
     os.makedirs(cache, exist_ok=True)
+    log("token cache %s" % cache)
     nproc = nproc or os.cpu_count()
     out = {}
     with mp.get_context("fork").Pool(nproc, initializer=_init, initargs=(spm_path,)) as pool:
