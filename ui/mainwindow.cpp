@@ -499,6 +499,8 @@ void MainWindow::showAbout() {
            "<p>A local AI assistant for Linux system administrators. Everything runs on this machine.</p>"
            "<p>Engine %2, CPU features: %3</p>"
            "<p><b>Credits</b></p>"
+           "<p>The default model, sigma-ops-nano, was trained on data derived from the sources below "
+           "and from Debian's packaged manual pages and documentation (see docs/model.md).</p>"
            "<p>Command examples: tldr-pages contributors, CC BY 4.0 "
            "(<a href=\"https://github.com/tldr-pages/tldr\">github.com/tldr-pages/tldr</a>).</p>"
            "<p>Log samples: Loghub. Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, Michael R. Lyu, "
