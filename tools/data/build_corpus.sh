@@ -2,7 +2,9 @@
 # One entry point: Debian packages -> rendered man pages/docs; tldr + loghub + generated SFT data
 # -> dedup -> split -> .data/pack/. Idempotent: downloads and renders are cached under .data/.
 # Usage: bash tools/data/build_corpus.sh            (then: bash tools/data/train_tokenizer.sh)
-# Env:   NICE=19 (default) niceness for the heavy steps; FORCE_RENDER=1 re-renders man pages.
+# Env:   NICE=19 (default) niceness for the heavy steps; FORCE_RENDER=1 re-renders man pages;
+#        NO_LOGHUB=1 builds the pack without Loghub (research/academic licence) for a model that
+#        may ship commercially.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -23,7 +25,7 @@ nice -n "$NICE" "$PY" "$HERE/render_docs.py"
 step "3/6 tldr -> pretrain docs + cmd/explain SFT"
 nice -n "$NICE" "$PY" "$HERE/gen_tldr.py"
 step "4/6 loghub + synthetic logs -> log SFT"
-nice -n "$NICE" "$PY" "$HERE/gen_logs.py"
+NO_LOGHUB="${NO_LOGHUB:-0}" nice -n "$NICE" "$PY" "$HERE/gen_logs.py"
 step "5/6 config generators -> config SFT"
 nice -n "$NICE" "$PY" "$HERE/gen_config.py"
 step "6/6 dedup, split, write pack (xz -9e)"

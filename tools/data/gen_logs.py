@@ -491,7 +491,9 @@ def synthetic():
 
 
 def main():
-    s1, docs = loghub()
+    # NO_LOGHUB=1 leaves Loghub out (its samples are licensed for research and academic work
+    # only): the log task then has only the synthetic excerpts and there are no log documents.
+    s1, docs = ([], []) if os.environ.get("NO_LOGHUB") == "1" else loghub()
     s2 = synthetic()
     with open(os.path.join(RAW, "sft_log.jsonl"), "w") as f:
         for r in s1 + s2:
