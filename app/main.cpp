@@ -307,6 +307,15 @@ int cmd_bench(const std::vector<std::string>& argv) {
     p.temperature = 0;
     p.repeat_penalty = 1.0f;
     p.max_tokens = n_gen;
+    // Other runnable processes preempt decode threads and stall the rest at the next barrier:
+    // say so rather than let a low number pass for the machine's speed.
+    if (std::ifstream la("/proc/loadavg"); la) {
+        double load1 = 0;
+        if (la >> load1; load1 > 0.5 * std::max(1u, std::thread::hardware_concurrency()))
+            std::fprintf(stderr, "sigmaops bench: note: load average %.2f on %u cores; other processes compete with the "
+                                 "benchmark, so its figures will read low (bench/cpu_decode.sh runs it under SCHED_FIFO)\n",
+                         load1, std::max(1u, std::thread::hardware_concurrency()));
+    }
     // Warm-up: page the weights in.
     (void)(*session)->generate_tokens({prompt[0]}, [] { sigma::SamplingParams w; w.max_tokens = 2; w.temperature = 0; return w; }());
     // Bytes read per decoded token: all weights (a tied output counts once) + the KV cache so far.
