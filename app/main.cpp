@@ -380,12 +380,12 @@ int cmd_perplexity(const std::vector<std::string>& argv) {
     a.parse(argv);
     if (a.has("--help")) { std::cout << a.help(); return 0; }
     if (!a.has("--file")) throw UsageError("--file is required");
+    auto sopt = session_from(a);   // flags first: a usage error wins over a missing file
+    if (sopt.n_ctx == 0) sopt.n_ctx = 512;
+    if (sopt.n_ctx < 2) throw UsageError("--ctx must be at least 2");
     std::ifstream f(a.get("--file"), std::ios::binary);
     if (!f) { std::cerr << "sigmaops: cannot read " << a.get("--file") << ": " << std::strerror(errno) << "\n"; return 1; }
     std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    auto sopt = session_from(a);
-    if (sopt.n_ctx == 0) sopt.n_ctx = 512;
-    if (sopt.n_ctx < 2) throw UsageError("--ctx must be at least 2");
     auto model = load_model(a);
     if (!model) return 1;
     auto toks = model->tokenize(text, false, false);

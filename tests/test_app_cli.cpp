@@ -164,6 +164,9 @@ TEST_CASE("sigmaops perplexity scores a text file", "[app][cli]") {
     auto empty = run("perplexity -m " + model_path + " -f " + txt.string());
     CHECK(empty.rc == 1);
     CHECK_THAT(empty.out, Catch::Contains("holds no text"));
+    auto tiny_ctx = run("perplexity -m " + model_path + " -f /nonexistent/held-out.txt --ctx 1");
+    CHECK(tiny_ctx.rc == 2);
+    CHECK_THAT(tiny_ctx.out, Catch::Contains("--ctx must be at least 2"));
     auto noarg = run("perplexity -m " + model_path);
     CHECK(noarg.rc == 2);
     CHECK_THAT(noarg.out, Catch::Contains("--file is required"));

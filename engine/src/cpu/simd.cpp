@@ -81,6 +81,15 @@ float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n) {
     }
     return s;
 }
+void attn_accumulate(const float* v, int64_t stride, const float* p, const int* rows, int n, int d, float scale, float* o) {
+    for (int i = 0; i < n; ++i) {
+        const int j = rows ? rows[i] : i;
+        const float w = p[j] * scale;
+        const float* vj = v + j * stride;
+        for (int c = 0; c < d; ++c) o[c] += w * vj[c];
+    }
+}
+
 float dot_q8_0_q16(const void* w_blocks, const int16_t* xq, const float* xd, int64_t n) {
     const auto* w = static_cast<const gguf::Q8_0Block*>(w_blocks);
     float s = 0;
@@ -361,12 +370,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void attn_accumu
         _mm512_storeu_ps(o, o0); _mm512_storeu_ps(o + 16, o1); _mm512_storeu_ps(o + 32, o2); _mm512_storeu_ps(o + 48, o3);
         return;
     }
-    for (int i = 0; i < n; ++i) {
-        const int j = rows ? rows[i] : i;
-        const float w = p[j] * scale;
-        const float* vj = v + j * stride;
-        for (int c = 0; c < d; ++c) o[c] += w * vj[c];
-    }
+    ref::attn_accumulate(v, stride, p, rows, n, d, scale, o);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma"))) static float dot_q8_0_q16_avx512(const void* w_blocks, const int16_t* xq,
@@ -455,12 +459,7 @@ void attn_accumulate(const float* v, int64_t stride, const float* p, const int* 
 #ifdef SIGMA_X86
     if (detect_isa() == Isa::Avx512) return attn_accumulate_avx512(v, stride, p, rows, n, d, scale, o);
 #endif
-    for (int i = 0; i < n; ++i) {
-        const int j = rows ? rows[i] : i;
-        const float w = p[j] * scale;
-        const float* vj = v + j * stride;
-        for (int c = 0; c < d; ++c) o[c] += w * vj[c];
-    }
+    ref::attn_accumulate(v, stride, p, rows, n, d, scale, o);
 }
 
 float dot_q8_0_f32(const void* w, const float* x, int64_t n) {

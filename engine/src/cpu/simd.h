@@ -57,6 +57,7 @@ float dot_bf16(const uint16_t* w, const float* x, int64_t n);
 float dot_q8_0(const void* w_blocks, const BlockQ8* x, int64_t n);
 float dot_q8_0_f32(const void* w_blocks, const float* x, int64_t n);
 float dot_q8_0_q16(const void* w_blocks, const int16_t* xq, const float* xd, int64_t n);
+void attn_accumulate(const float* v, int64_t stride, const float* p, const int* rows, int n, int d, float scale, float* o);
 }
 
 } // namespace sigma::cpu
