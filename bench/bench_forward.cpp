@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
         std::printf("{\"copy_gbps\": %.1f}\n", copy_gbps);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
-        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; };
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; };
         for (const std::string& type : types) {
             for (bool sig : {true, false}) {
                 const sigma::Hparams hp = shape(sig);
@@ -73,9 +73,11 @@ int main(int argc, char** argv) {
                 std::vector<Row> rows;
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
                 if (!quick) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
+                if (!quick) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
                 if (!quick && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
+                    ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
                     auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
                     sigma::cuda::fill_kv_random(*fwd, 99);
                     sigma::TokenId tok = 17;
@@ -91,11 +93,11 @@ int main(int argc, char** argv) {
                     const uint64_t kv_bytes = hp.n_layer * (keys * k_row + v_rows * v_row);
                     const double bytes = double(wbytes + kv_bytes);
                     const double gbps = bytes / (ms * 1e-3) / 1e9;
-                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, "
+                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, "
                                 "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
                                 "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
                                 r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
-                                r.graph ? "true" : "false", ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                r.graph ? "true" : "false", r.pdl ? "true" : "false", ms, 1000.0 / ms, (unsigned long long)wbytes,
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
             }
         }
         ::unsetenv("SIGMA_CUDA_GRAPH");
+        ::unsetenv("SIGMA_CUDA_PDL");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_forward: %s\n", e.what());
         return 1;

@@ -107,19 +107,31 @@ __device__ __forceinline__ void rope_cs(int pos, int i, int d_rot, float base, f
     s = float(sd);
 }
 
-// One block per token. The d_rot/2 (cos, sin) pairs of the position are computed once (in
-// double) into shared memory; every head reads them from there.
+// One block per token, or for a single token (decode) kRopeSplit blocks that share the work
+// (blockIdx.y), so that each thread handles about one element instead of a serial loop of
+// dependent loads. Each block computes the position's d_rot/2 (cos, sin) pairs once (in double)
+// into shared memory; every head reads them from there. With PDL (RopeStoreParams::pdl) the
+// table is computed while the previous kernel finishes: it depends only on pos0, which the host
+// wrote before the step's first kernel.
+constexpr int kRopeSplit = 8;
 template <class T>
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
     __shared__ float cs_cos[128], cs_sin[128];
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
     const int t = blockIdx.x;
     const int pos = *p.pos0 + t;
     const int half = p.d_rot / 2;
     for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs(pos, i, p.d_rot, p.base, cs_cos[i], cs_sin[i]);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
     __syncthreads();
+    const int first = threadIdx.x + blockIdx.y * blockDim.x, stride = blockDim.x * gridDim.y;
     // Q: one thread per rotated pair, in place.
     float* q = p.q + (long long)t * p.n_q * p.d_qk;
-    for (int idx = threadIdx.x; idx < p.n_q * half; idx += blockDim.x) {
+    for (int idx = first; idx < p.n_q * half; idx += stride) {
         const int h = idx / half, i = idx % half;
         const float c = cs_cos[i], s = cs_sin[i];
         float* x = q + h * p.d_qk;
@@ -132,7 +144,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     // K: one thread per element, rotated on the way into the cache.
     const float* k = p.k + (long long)t * p.n_k * p.d_qk;
     T* kc = static_cast<T*>(p.k_cache);
-    for (int idx = threadIdx.x; idx < p.n_k * p.d_qk; idx += blockDim.x) {
+    for (int idx = first; idx < p.n_k * p.d_qk; idx += stride) {
         const int h = idx / p.d_qk, d = idx % p.d_qk;
         const float* x = k + h * p.d_qk;
         float out = x[d];
@@ -148,7 +160,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     // V: copied.
     const float* v = p.v + (long long)t * p.n_v * p.d_v;
     T* vc = static_cast<T*>(p.v_cache);
-    for (int idx = threadIdx.x; idx < p.n_v * p.d_v; idx += blockDim.x) {
+    for (int idx = first; idx < p.n_v * p.d_v; idx += stride) {
         const int h = idx / p.d_v, d = idx % p.d_v;
         vc[((long long)h * p.max_ctx + pos) * p.d_v + d] = to_kv<T>(v[idx]);
     }
@@ -268,12 +280,19 @@ Status rope_store(const RopeStoreParams& p) {
         return bad("rope_store", "sizes must be positive");
     if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0 || p.d_rot > 256)
         return bad("rope_store", "d_rot must be even and <= min(d_qk, 256)");
-    if (p.kv_type == DType::F16)
-        rope_store_kernel<__half><<<unsigned(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
-    else if (p.kv_type == DType::BF16)
-        rope_store_kernel<__nv_bfloat16><<<unsigned(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
-    else
-        return bad("rope_store", "KV cache must be F16 or BF16");
+    if (p.kv_type != DType::F16 && p.kv_type != DType::BF16) return bad("rope_store", "KV cache must be F16 or BF16");
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(unsigned(p.n), p.n == 1 ? kRopeSplit : 1);
+    cfg.blockDim = dim3(kThreads);
+    cfg.stream = as_stream(p.stream);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = p.pdl ? 1 : 0;
+    const cudaError_t e = p.kv_type == DType::F16 ? cudaLaunchKernelEx(&cfg, rope_store_kernel<__half>, p)
+                                                  : cudaLaunchKernelEx(&cfg, rope_store_kernel<__nv_bfloat16>, p);
+    if (e != cudaSuccess) return bad("rope_store", std::string("launch failed: ") + cudaGetErrorString(e));
     return launched("rope_store");
 }
 

@@ -39,6 +39,20 @@ struct Plan {
     size_t smem;
 };
 
+// Programmatic dependent launch (kernels.h, GemvParams::pdl): let the next kernel on the stream
+// start, and wait until the previous one has finished and its writes are visible. Both are
+// no-ops for a kernel launched without the attribute.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float gemv_warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -103,6 +117,26 @@ __device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, 
     }
 }
 
+// One step's weights of the block's kRows rows at columns c..c+7: 16 bytes per row for F16/BF16
+// (u), 8 quants and their scale for Q8_0 (q, d).
+template <DType WT>
+__device__ __forceinline__ void load_step(const DeviceMatrix& W, const long long (&row)[kRows], int cols, int c,
+                                          uint4 (&u)[kRows], uint2 (&q)[kRows], float (&d)[kRows]) {
+    if constexpr (WT == DType::Q8_0) {
+        const int8_t* qs = static_cast<const int8_t*>(W.data);
+        const __half* sc = static_cast<const __half*>(W.scales);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            q[r] = __ldg(reinterpret_cast<const uint2*>(qs + row[r] * cols + c));
+            d[r] = __half2float(sc[row[r] * (cols / 32) + c / 32]);
+        }
+    } else {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+            u[r] = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(W.data) + row[r] * cols + c));
+    }
+}
+
 template <DType WT>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
     __shared__ float part[kRows][kWarps];
@@ -120,6 +154,17 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
     long long row[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+
+    pdl_launch_dependents();
+    // The first step's weights do not depend on the previous kernel: with PDL they stream in
+    // while it finishes. Everything after pdl_wait() may read its outputs.
+    const int c0 = threadIdx.x * 8;
+    const bool vec = cols % 8 == 0;
+    uint4 u[kRows];     // F16/BF16: 8 weights of each row
+    uint2 q[kRows];     // Q8_0: 8 quants of each row
+    float d[kRows];     // Q8_0: their scales
+    if (vec && c0 < cols) load_step<WT>(W, row, cols, c0, u, q, d);
+    pdl_wait();
 
     // Fused pre-norm: 1 / sqrt(mean(x^2) + eps) over the whole input.
     float scale = 1.0f;
@@ -143,20 +188,12 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
 
-    if (cols % 8 == 0) {
-        for (int c = threadIdx.x * 8; c < cols; c += kThreads * 8) {
+    if (vec) {
+        for (int c = c0; c < cols; c += kThreads * 8) {
+            if (c != c0) load_step<WT>(W, row, cols, c, u, q, d);
             float x[8];
+            input8(p, scale, c, x);
             if constexpr (WT == DType::Q8_0) {
-                uint2 q[kRows];
-                float d[kRows];
-                const int8_t* qs = static_cast<const int8_t*>(W.data);
-                const __half* sc = static_cast<const __half*>(W.scales);
-#pragma unroll
-                for (int r = 0; r < kRows; ++r) {
-                    q[r] = __ldg(reinterpret_cast<const uint2*>(qs + row[r] * cols + c));
-                    d[r] = __half2float(sc[row[r] * (cols / 32) + c / 32]);
-                }
-                input8(p, scale, c, x);
 #pragma unroll
                 for (int r = 0; r < kRows; ++r) {
                     float s = 0.0f;
@@ -168,11 +205,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
                     acc[r] += s * d[r];
                 }
             } else {
-                uint4 u[kRows];
-#pragma unroll
-                for (int r = 0; r < kRows; ++r)
-                    u[r] = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(W.data) + row[r] * cols + c));
-                input8(p, scale, c, x);
 #pragma unroll
                 for (int r = 0; r < kRows; ++r) {
                     float f[8];
@@ -213,8 +245,17 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
 // Launches gemv_kernel<WT> for a checked plan; explicitly instantiated once per gemv_<type>.cu.
 template <DType WT>
 Status run_gemv(const Plan& plan) {
-    gemv_kernel<WT><<<plan.total_blocks, kThreads, 0, static_cast<cudaStream_t>(plan.p.stream)>>>(plan);
-    const cudaError_t e = cudaGetLastError();
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(unsigned(plan.total_blocks));
+    cfg.blockDim = dim3(kThreads);
+    cfg.stream = static_cast<cudaStream_t>(plan.p.stream);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = plan.p.pdl ? 1 : 0;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT>, plan);
+    if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
     return {};
 }

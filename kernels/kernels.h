@@ -128,6 +128,10 @@ struct GemvParams {
     const float* x2 = nullptr;       // SwiGLU: the up projection (cols)
     const float* norm = nullptr;     // RmsNorm: weight (cols)
     float eps = 1e-5f;
+    // Programmatic dependent launch (sm_90): the kernel may start while the previous kernel on
+    // the stream is still running; it streams its first weights and then waits for that kernel
+    // before reading x, x2, norm or y. Only for launches whose predecessor is a kernel.
+    bool pdl = false;
     void* stream = nullptr;
 };
 Status gemv(const GemvParams& p);
@@ -172,6 +176,7 @@ struct RopeStoreParams {
     void* v_cache = nullptr;
     DType kv_type = DType::F16;
     int max_ctx = 0;
+    bool pdl = false;                // programmatic dependent launch (see GemvParams::pdl)
     void* stream = nullptr;
 };
 Status rope_store(const RopeStoreParams& p);

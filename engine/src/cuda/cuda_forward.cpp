@@ -6,7 +6,9 @@
 // the split-KV decode attention kernel (or the simple causal kernel for head sizes other than
 // 64/128), logits and an on-GPU argmax. The whole step reads the token and position from device
 // memory, so it is captured once per context bucket in a CUDA graph and replayed
-// (SIGMA_CUDA_GRAPH=0 turns graphs off).
+// (SIGMA_CUDA_GRAPH=0 turns graphs off). The GEMVs and rope + KV store are launched with
+// programmatic dependent launch, so each streams its first weights while its predecessor
+// finishes (SIGMA_CUDA_PDL=0 turns it off).
 // Prefill (several tokens): cuBLAS GEMMs (F16/BF16 operands, F32 accumulate and output; Q8_0
 // matrices are dequantized to F16 in row chunks first) and the simple causal attention kernel.
 // Activations are F32 throughout; the K and V caches are F16.
@@ -61,6 +63,8 @@ public:
         : m_model(std::move(model)), m_hp(m_model->hp), m_n_ctx(n_ctx), m_selective_v(selective_v) {
         const char* g = std::getenv("SIGMA_CUDA_GRAPH");
         m_use_graph = !(g && g[0] == '0');
+        const char* pdl = std::getenv("SIGMA_CUDA_PDL");
+        m_pdl = !(pdl && pdl[0] == '0');
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
@@ -217,7 +221,7 @@ private:
             if (done[i]) continue;
             k::GemvParams p;
             p.input = input; p.x = x; p.x2 = x2; p.norm = norm; p.eps = m_hp.eps;
-            p.accumulate = accumulate; p.stream = m_stream;
+            p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl;
             for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
                 if (done[j] || mats[j].first->type != mats[i].first->type) continue;
                 p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second; p.bias[p.n_mat] = bias[j];
@@ -258,6 +262,7 @@ private:
         p.base = m_hp.rope_base; p.interleaved = m_hp.rope == RopeStyle::Interleaved;
         p.q = m_q; p.k = m_k; p.v = m_v; p.k_cache = m_kc[size_t(l)]; p.v_cache = m_vc[size_t(l)];
         p.kv_type = kKvType; p.max_ctx = m_n_ctx; p.stream = m_stream;
+        p.pdl = m_pdl && n == 1;
         return p;
     }
 
@@ -392,6 +397,7 @@ private:
     int m_n_ctx;
     int m_selective_v;
     bool m_use_graph = true;
+    bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
