@@ -9,7 +9,7 @@
 // row: ctx * n_layer * (n_k*d_qk + n_v*d_v) * 2 bytes, F16 cache) / the device-to-device copy
 // bandwidth measured in the same run. Then one prefill row per model (4096 tokens from an empty
 // cache; 1024 with --quick). Prints one JSON object per row on stdout.
-//   bench_forward [--quick] [--steps N] [--types F16,Q8_0]
+//   bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes N]
 #ifdef SIGMA_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #include "model.h"
@@ -42,10 +42,12 @@ sigma::Hparams shape(bool sigma_shape) {
 int main(int argc, char** argv) {
     bool quick = false;
     int steps = 64;
+    int gemv_shapes = 1;   // --gemv-shapes N: also time GEMV block shapes 1..N-1 at ctx 0
     std::vector<std::string> types = {"F16", "Q8_0"};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) gemv_shapes = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--types") && i + 1 < argc) {
             types.clear();
             std::string s = argv[++i];
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
                 at = comma + 1;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0]\n");
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes N]\n");
             return 2;
         }
     }
@@ -64,7 +66,7 @@ int main(int argc, char** argv) {
         std::printf("{\"copy_gbps\": %.1f}\n", copy_gbps);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
-        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; };
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; };
         for (const std::string& type : types) {
             for (bool sig : {true, false}) {
                 const sigma::Hparams hp = shape(sig);
@@ -74,10 +76,12 @@ int main(int argc, char** argv) {
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
                 if (!quick) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
                 if (!quick) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
+                for (int v = 1; v < gemv_shapes; ++v) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
                 if (!quick && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
                     ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
+                    ::setenv("SIGMA_GEMV_VARIANT", std::to_string(r.gemv_shape).c_str(), 1);
                     auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
                     sigma::cuda::fill_kv_random(*fwd, 99);
                     sigma::TokenId tok = 17;
@@ -93,11 +97,11 @@ int main(int argc, char** argv) {
                     const uint64_t kv_bytes = hp.n_layer * (keys * k_row + v_rows * v_row);
                     const double bytes = double(wbytes + kv_bytes);
                     const double gbps = bytes / (ms * 1e-3) / 1e9;
-                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, "
+                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, \"gemv_shape\": %d, "
                                 "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
                                 "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
                                 r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
-                                r.graph ? "true" : "false", r.pdl ? "true" : "false", ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, ms, 1000.0 / ms, (unsigned long long)wbytes,
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
         }
         ::unsetenv("SIGMA_CUDA_GRAPH");
         ::unsetenv("SIGMA_CUDA_PDL");
+        ::unsetenv("SIGMA_GEMV_VARIANT");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_forward: %s\n", e.what());
         return 1;

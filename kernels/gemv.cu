@@ -7,9 +7,9 @@
 
 namespace sigmaops::kernels {
 namespace gemv_impl {
-extern template Status run_gemv<DType::F16>(const Plan&);
-extern template Status run_gemv<DType::BF16>(const Plan&);
-extern template Status run_gemv<DType::Q8_0>(const Plan&);
+extern template Status run_gemv<DType::F16>(const Plan&, int);
+extern template Status run_gemv<DType::BF16>(const Plan&, int);
+extern template Status run_gemv<DType::Q8_0>(const Plan&, int);
 }  // namespace gemv_impl
 
 Status gemv(const GemvParams& p) {
@@ -27,6 +27,9 @@ Status gemv(const GemvParams& p) {
     auto misaligned = [](const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) != 0; };
     if (cols % 8 == 0 && (misaligned(p.x) || (p.x2 && misaligned(p.x2)) || (p.norm && misaligned(p.norm))))
         return {name + "x, x2 and norm must be 16-byte aligned"};
+    if (p.shape < 0 || p.shape >= kNumShapes) return {name + "shape must be 0.." + std::to_string(kNumShapes - 1)};
+    const int shape = p.shape;
+    const int rows_per_block = kShapes[shape].rows;
     Plan plan{};
     plan.p = p;
     int blocks = 0;
@@ -38,7 +41,7 @@ Status gemv(const GemvParams& p) {
         if (!w.data || w.rows < 1 || (type == DType::Q8_0 && !w.scales) || !p.y[m])
             return {name + "matrix " + std::to_string(m) + ": null data/scales/y or no rows"};
         if (p.accumulate && p.bias[m]) return {name + "accumulate and bias are exclusive"};
-        const long long b = (w.rows + kRowsPerBlock - 1) / kRowsPerBlock;
+        const long long b = (w.rows + rows_per_block - 1) / rows_per_block;
         if (blocks + b > (1LL << 30)) return {name + "too many rows"};
         blocks += int(b);
     }
@@ -46,9 +49,9 @@ Status gemv(const GemvParams& p) {
     plan.total_blocks = blocks;
     plan.smem = 0;
     switch (type) {
-        case DType::F16: return run_gemv<DType::F16>(plan);
-        case DType::BF16: return run_gemv<DType::BF16>(plan);
-        default: return run_gemv<DType::Q8_0>(plan);
+        case DType::F16: return run_gemv<DType::F16>(plan, shape);
+        case DType::BF16: return run_gemv<DType::BF16>(plan, shape);
+        default: return run_gemv<DType::Q8_0>(plan, shape);
     }
 }
 

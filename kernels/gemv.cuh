@@ -2,7 +2,7 @@
 // Included by gemv_<type>.cu, each of which instantiates one weight type; gemv.cu holds the
 // public launcher that checks the problem and dispatches.
 //
-// Tuned for: one token, memory-bound weight streaming on H100 (~3 TB/s). A block of 256 threads
+// Tuned for: one token, memory-bound weight streaming on H100 (~3 TB/s). A block of kThreads threads
 // computes kRows rows together: per step every thread loads one 16-byte chunk of each of the
 // kRows rows (8 F16/BF16 weights; 8 Q8_0 quants as 8 bytes), so kRows independent loads are in
 // flight per thread and a 2048-wide row is one step for the whole block. The input chunk is read
@@ -25,11 +25,17 @@
 
 namespace sigmaops::kernels::gemv_impl {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
-constexpr int kRows = 8;                    // rows per block
-constexpr int kRowsPerBlock = kRows;
 constexpr int kMaxCols = 40960;
+
+// Block shapes (rows per block, threads per block) the launcher can pick; variant 0 is the
+// default, the others are kept for tuning (SIGMA_GEMV_VARIANT=i, see gemv.cu and bench_forward).
+// pipelined: the next step's weights are requested before this step's math (double-buffered
+// registers; only matters when cols > 8 * threads).
+// min_blocks: __launch_bounds__'s minimum resident blocks per SM (caps registers).
+struct Shape { int rows, threads; bool pipelined; int min_blocks; };
+constexpr Shape kShapes[] = {{8, 256, false, 3}, {8, 256, true, 1}, {4, 256, false, 1}, {16, 256, false, 1},
+                             {8, 128, true, 1},  {4, 128, true, 1}, {16, 128, false, 1}, {8, 256, false, 1}};
+constexpr int kNumShapes = int(sizeof(kShapes) / sizeof(kShapes[0]));
 
 // Block ranges of the (up to 3) matrices: matrix m owns blocks [first[m], first[m + 1]).
 struct Plan {
@@ -119,7 +125,7 @@ __device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, 
 
 // One step's weights of the block's kRows rows at columns c..c+7: 16 bytes per row for F16/BF16
 // (u), 8 quants and their scale for Q8_0 (q, d).
-template <DType WT>
+template <DType WT, int kRows>
 __device__ __forceinline__ void load_step(const DeviceMatrix& W, const long long (&row)[kRows], int cols, int c,
                                           uint4 (&u)[kRows], uint2 (&q)[kRows], float (&d)[kRows]) {
     if constexpr (WT == DType::Q8_0) {
@@ -137,8 +143,10 @@ __device__ __forceinline__ void load_step(const DeviceMatrix& W, const long long
     }
 }
 
-template <DType WT>
-__global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
+template <DType WT, int kRows, int kThreads, bool kPipelined, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan plan) {
+    constexpr int kWarps = kThreads / 32;
+    constexpr int kStep = kThreads * 8;   // columns per step of the whole block
     __shared__ float part[kRows][kWarps];
     __shared__ float s_scale;
     const GemvParams& p = plan.p;
@@ -163,7 +171,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
     uint4 u[kRows];     // F16/BF16: 8 weights of each row
     uint2 q[kRows];     // Q8_0: 8 quants of each row
     float d[kRows];     // Q8_0: their scales
-    if (vec && c0 < cols) load_step<WT>(W, row, cols, c0, u, q, d);
+    if (vec && c0 < cols) load_step<WT, kRows>(W, row, cols, c0, u, q, d);
     pdl_wait();
 
     // Fused pre-norm: 1 / sqrt(mean(x^2) + eps) over the whole input.
@@ -189,8 +197,14 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
     for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
 
     if (vec) {
-        for (int c = c0; c < cols; c += kThreads * 8) {
-            if (c != c0) load_step<WT>(W, row, cols, c, u, q, d);
+        // Software pipeline: the next step's weights are requested before this step's math.
+        for (int c = c0; c < cols; c += kStep) {
+            uint4 un[kRows];
+            uint2 qn[kRows];
+            float dn[kRows];
+            const bool more = kPipelined && c + kStep < cols;
+            if (!kPipelined && c != c0) load_step<WT, kRows>(W, row, cols, c, u, q, d);
+            if (more) load_step<WT, kRows>(W, row, cols, c + kStep, un, qn, dn);
             float x[8];
             input8(p, scale, c, x);
             if constexpr (WT == DType::Q8_0) {
@@ -214,6 +228,10 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
                     for (int i = 0; i < 8; ++i) s += f[i] * x[i];
                     acc[r] += s;
                 }
+            }
+            if (more) {
+#pragma unroll
+                for (int r = 0; r < kRows; ++r) { u[r] = un[r]; q[r] = qn[r]; d[r] = dn[r]; }
             }
         }
     } else {  // odd widths (small test models): one element per thread per step
@@ -242,24 +260,36 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Plan plan) {
     }
 }
 
-// Launches gemv_kernel<WT> for a checked plan; explicitly instantiated once per gemv_<type>.cu.
+// Launches gemv_kernel<WT, shape> for a checked plan (planned with that shape's rows per block);
+// explicitly instantiated once per gemv_<type>.cu.
 template <DType WT>
-Status run_gemv(const Plan& plan) {
+Status run_gemv(const Plan& plan, int shape) {
     cudaLaunchConfig_t cfg{};
     cfg.gridDim = dim3(unsigned(plan.total_blocks));
-    cfg.blockDim = dim3(kThreads);
+    cfg.blockDim = dim3(unsigned(kShapes[shape].threads));
     cfg.stream = static_cast<cudaStream_t>(plan.p.stream);
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
     cfg.numAttrs = plan.p.pdl ? 1 : 0;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT>, plan);
+    cudaError_t e = cudaErrorInvalidValue;
+    switch (shape) {
+        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks>, plan); break;
+        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks>, plan); break;
+        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks>, plan); break;
+        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks>, plan); break;
+        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks>, plan); break;
+        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks>, plan); break;
+        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks>, plan); break;
+        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks>, plan); break;
+        default: break;
+    }
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
     return {};
 }
 
-#define SIGMAOPS_GEMV_INSTANCE(WT) template Status run_gemv<WT>(const Plan&);
+#define SIGMAOPS_GEMV_INSTANCE(WT) template Status run_gemv<WT>(const Plan&, int);
 
 }  // namespace sigmaops::kernels::gemv_impl

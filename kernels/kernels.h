@@ -132,6 +132,9 @@ struct GemvParams {
     // the stream is still running; it streams its first weights and then waits for that kernel
     // before reading x, x2, norm or y. Only for launches whose predecessor is a kernel.
     bool pdl = false;
+    // Block shape (rows per block, threads, pipelining; gemv.cuh kShapes): 0 is the tuned
+    // default, the others exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
+    int shape = 0;
     void* stream = nullptr;
 };
 Status gemv(const GemvParams& p);

@@ -405,4 +405,12 @@ std::string version() { return "0.1.0"; }
 
 std::string cpu_features() { return cpu::isa_name(cpu::detect_isa()); }
 
+Expected<GpuCopyBandwidth> gpu_copy_bandwidth() {
+#ifdef SIGMA_HAVE_CUDA
+    return catch_to_expected([] { return GpuCopyBandwidth{cuda::measure_copy_gbps() * 1e9, cuda::device_name()}; });
+#else
+    return unexpected(ErrorCode::Unsupported, "this build has no CUDA support (nvcc was not found at build time)");
+#endif
+}
+
 } // namespace sigma

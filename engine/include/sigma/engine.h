@@ -156,5 +156,13 @@ public:
 std::string version();
 // Which CPU SIMD paths this machine runs ("avx512", "avx2", "scalar").
 std::string cpu_features();
+// The GPU's device-to-device copy bandwidth in bytes/s (read + written; 1 GiB cudaMemcpy,
+// median of 20) and its name: the limit a decode step on Device::Cuda is measured against.
+// Unsupported without CUDA or without a GPU.
+struct GpuCopyBandwidth {
+    double bytes_per_s = 0;
+    std::string device_name;
+};
+Expected<GpuCopyBandwidth> gpu_copy_bandwidth();
 
 } // namespace sigma

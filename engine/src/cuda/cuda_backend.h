@@ -45,5 +45,7 @@ void fill_kv_random(ForwardBackend& backend, uint64_t seed);
 // Device-to-device copy bandwidth of the current GPU, GB/s counting bytes read + written
 // (1 GiB buffers, median of 20 copies after warm-up).
 double measure_copy_gbps();
+// Name of the current GPU ("NVIDIA H100 80GB HBM3"); throws Unsupported when there is none.
+std::string device_name();
 
 } // namespace sigma::cuda

@@ -65,6 +65,7 @@ public:
         m_use_graph = !(g && g[0] == '0');
         const char* pdl = std::getenv("SIGMA_CUDA_PDL");
         m_pdl = !(pdl && pdl[0] == '0');
+        if (const char* gv = std::getenv("SIGMA_GEMV_VARIANT")) m_gemv_shape = std::atoi(gv);   // tuning only
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
@@ -221,7 +222,7 @@ private:
             if (done[i]) continue;
             k::GemvParams p;
             p.input = input; p.x = x; p.x2 = x2; p.norm = norm; p.eps = m_hp.eps;
-            p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl;
+            p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl; p.shape = m_gemv_shape;
             for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
                 if (done[j] || mats[j].first->type != mats[i].first->type) continue;
                 p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second; p.bias[p.n_mat] = bias[j];
@@ -398,6 +399,7 @@ private:
     int m_selective_v;
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
+    int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
@@ -437,7 +439,20 @@ void fill_kv_random(ForwardBackend& backend, uint64_t seed) {
     f->fill_kv_random(seed);
 }
 
+std::string device_name() {
+    int dev = 0, n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        throw Exception(ErrorCode::Unsupported, "no CUDA GPU is visible (cudaGetDeviceCount found none)");
+    }
+    SIGMA_CUDA(cudaGetDevice(&dev));
+    cudaDeviceProp prop{};
+    SIGMA_CUDA(cudaGetDeviceProperties(&prop, dev));
+    return prop.name;
+}
+
 double measure_copy_gbps() {
+    (void)device_name();   // a clear error when there is no GPU
     const size_t bytes = size_t(1) << 30;
     void *a = nullptr, *b = nullptr;
     SIGMA_CUDA(cudaMalloc(&a, bytes));
