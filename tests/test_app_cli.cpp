@@ -172,3 +172,22 @@ TEST_CASE("sigmaops perplexity scores a text file", "[app][cli]") {
     CHECK_THAT(noarg.out, Catch::Contains("--file is required"));
     fs::remove(txt);
 }
+
+TEST_CASE("sigmaops bench --device cuda without a GPU says why and exits 1", "[app][cli]") {
+    const std::string model_path = sigma::testing::tiny_chat_model("F32");
+    if (sigma::gpu_copy_bandwidth()) {
+        SUCCEED("skipped: a GPU is present (the GPU path is timed by bench_forward on the device)");
+        return;
+    }
+    const Run r = run("bench -m " + model_path + " --device cuda -p 4 -n 4 --reps 1");
+    CHECK(r.rc == 1);
+    // Either the build has no CUDA or the machine has no GPU; both name CUDA and the way out.
+    CHECK(r.out.find("CUDA") != std::string::npos);
+    CHECK(r.out.find("--device cpu") != std::string::npos);
+    CHECK(r.out.find("% copy BW") == std::string::npos);   // no table printed
+    // The engine call itself reports Unsupported with a message.
+    auto g = sigma::gpu_copy_bandwidth();
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code == sigma::ErrorCode::Unsupported);
+    CHECK_FALSE(g.error().message.empty());
+}
