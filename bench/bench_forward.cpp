@@ -9,7 +9,7 @@
 // row: ctx * n_layer * (n_k*d_qk + n_v*d_v) * 2 bytes, F16 cache) / the device-to-device copy
 // bandwidth measured in the same run. Then one prefill row per model (4096 tokens from an empty
 // cache; 1024 with --quick). Prints one JSON object per row on stdout.
-//   bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes N]
+//   bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 #ifdef SIGMA_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #include "model.h"
@@ -42,12 +42,18 @@ sigma::Hparams shape(bool sigma_shape) {
 int main(int argc, char** argv) {
     bool quick = false;
     int steps = 64;
-    int gemv_shapes = 1;   // --gemv-shapes N: also time GEMV block shapes 1..N-1 at ctx 0
+    std::vector<int> gemv_shapes;   // --gemv-shapes 1,8: also time these GEMV block shapes at ctx 0
     std::vector<std::string> types = {"F16", "Q8_0"};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) gemv_shapes = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) {
+            for (const char* at = argv[++i]; *at;) {
+                gemv_shapes.push_back(std::atoi(at));
+                while (*at && *at != ',') ++at;
+                if (*at == ',') ++at;
+            }
+        }
         else if (!std::strcmp(argv[i], "--types") && i + 1 < argc) {
             types.clear();
             std::string s = argv[++i];
@@ -57,7 +63,7 @@ int main(int argc, char** argv) {
                 at = comma + 1;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes N]\n");
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]\n");
             return 2;
         }
     }
@@ -76,7 +82,7 @@ int main(int argc, char** argv) {
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
                 if (!quick) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
                 if (!quick) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
-                for (int v = 1; v < gemv_shapes; ++v) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
+                for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
                 if (!quick && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
