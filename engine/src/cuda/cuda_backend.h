@@ -45,5 +45,8 @@ void fill_kv_random(ForwardBackend& backend, uint64_t seed);
 // Device-to-device copy bandwidth of the current GPU, GB/s counting bytes read + written
 // (1 GiB buffers, median of 20 copies after warm-up).
 double measure_copy_gbps();
+// cuBLAS bf16 GEMM throughput of the current GPU, FLOP/s: C (m, n) bf16 = A (m, k) . B (k, n),
+// bf16 in, F32 accumulate (cublasGemmEx, CUBLAS_COMPUTE_32F), median of `reps` after warm-up.
+double measure_gemm_flops(int m, int n, int k, int reps = 20);
 
 } // namespace sigma::cuda
