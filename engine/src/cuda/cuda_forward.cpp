@@ -101,7 +101,9 @@ public:
         a.reserve(T * max_cols * 2);
         a.reserve(std::max<size_t>(q8_scratch, 1) * 2);
         a.reserve(T * max_cols * 2);
-        a.reserve(T * sizeof(int) * 2 + 4 * sizeof(int));
+        a.reserve(T * sizeof(int));             // m_tok (each take rounds up to 256 bytes, so
+        a.reserve(T * sizeof(int));             // m_seq  every buffer is reserved on its own)
+        a.reserve(4 * sizeof(int));             // m_pos, m_next
         a.reserve(size_t(n_ctx + 1) * sizeof(int));
         a.reserve(sizeof(unsigned long long));
         a.reserve(std::max<size_t>(m_attn_ws_bytes, 1));
