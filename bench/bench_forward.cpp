@@ -7,13 +7,23 @@
 // of the whole step, D2H token id), timed on the host over --steps steps after 3 warm-ups.
 // Roofline: bytes one step must read (weights except the embedding table, plus every K and V
 // row: ctx * n_layer * (n_k*d_qk + n_v*d_v) * 2 bytes, F16 cache) / the device-to-device copy
-// bandwidth measured in the same run. Then one prefill row per model (4096 tokens from an empty
-// cache; 1024 with --quick). Prints one JSON object per row on stdout.
-//   bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
+// bandwidth measured in the same run.
+// Prefill: one row per model and weight type, a 4096-token prompt (1024 with --quick) from an
+// empty cache in one forward() call (the backend's 4096-token pass: cuBLAS GEMMs over the whole
+// prompt + the tensor-core causal attention), median of 3 after a full-size warm-up, against the
+// bf16 tensor-core peak cuBLAS reaches in the same process (8192^3 GEMM, bf16 in, F32
+// accumulate, median of 20). Model FLOPs, counted honestly: 2 x the parameters of every matrix
+// a token multiplies (Q, K, V, augmented Q gate/up/down, O, FFN gate/up/down) per token; causal
+// attention 2 x n_q x (d_qk + d_v) x T(T+1)/2 per layer (QK^T and PV over the keys each token
+// sees); the output matrix for the LAST token only (prefill needs only that one's logits); no
+// FLOPs for norms, RoPE, softmax or the embedding lookup. Prints one JSON object per row.
+// GEMV block shapes (--gemv-shapes) add decode rows at ctx 0 with other GEMV shapes (tuning).
+//   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 #ifdef SIGMA_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #include "model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,12 +50,13 @@ sigma::Hparams shape(bool sigma_shape) {
 } // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false;
+    bool quick = false, prefill_only = false;
     int steps = 64;
     std::vector<int> gemv_shapes;   // --gemv-shapes 1,8: also time these GEMV block shapes at ctx 0
     std::vector<std::string> types = {"F16", "Q8_0"};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--prefill-only")) prefill_only = true;
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) {
             for (const char* at = argv[++i]; *at;) {
@@ -63,13 +74,14 @@ int main(int argc, char** argv) {
                 at = comma + 1;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_forward [--quick] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]\n");
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]\n");
             return 2;
         }
     }
     try {
         const double copy_gbps = sigma::cuda::measure_copy_gbps();
-        std::printf("{\"copy_gbps\": %.1f}\n", copy_gbps);
+        const double peak = sigma::cuda::measure_gemm_flops(8192, 8192, 8192);
+        std::printf("{\"copy_gbps\": %.1f, \"cublas_bf16_8192_tflops\": %.1f}\n", copy_gbps, peak / 1e12);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
         struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; };
@@ -79,11 +91,12 @@ int main(int argc, char** argv) {
                 auto dm = sigma::cuda::random_model(hp, type, 1234);
                 const uint64_t wbytes = sigma::cuda::decode_weight_bytes(*dm);
                 std::vector<Row> rows;
+                if (!prefill_only)
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
-                if (!quick) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
-                if (!quick) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
-                for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
-                if (!quick && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
+                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
+                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
+                if (!prefill_only) for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
+                if (!quick && !prefill_only && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
                     ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
@@ -111,20 +124,33 @@ int main(int argc, char** argv) {
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
-                // Prefill: cuBLAS projections + the simple causal attention kernel (not yet
-                // FlashAttention-style), 128-token chunks, logits of the last position only.
+                // Prefill: the whole prompt in one forward() (logits of the last position only).
                 const int n_pre = quick ? 1024 : 4096;
                 auto fwd = sigma::cuda::new_cuda_forward(dm, n_pre + 64, 0);
                 std::vector<sigma::TokenId> toks(n_pre);
                 for (int i = 0; i < n_pre; ++i) toks[i] = sigma::TokenId((i * 7919 + 13) % int(hp.n_vocab));
                 std::vector<float> logits(hp.n_vocab);
-                fwd->forward(toks.data(), 256, 0, logits.data(), false, 0);   // warm-up (cuBLAS heuristics)
-                const auto t0 = std::chrono::steady_clock::now();
-                fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);
-                const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-                std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"prefill_tokens\": %d, \"ms\": %.1f, "
-                            "\"prefill_tokens_per_s\": %.0f}\n",
-                            sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), n_pre, ms, n_pre * 1000.0 / ms);
+                fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);   // warm-up (cuBLAS heuristics)
+                std::vector<double> times;
+                for (int rep = 0; rep < 3; ++rep) {
+                    const auto t0 = std::chrono::steady_clock::now();
+                    fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);
+                    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                }
+                std::sort(times.begin(), times.end());
+                const double ms = times[1];
+                const double D = hp.d_model, F = hp.d_ff, A = hp.d_aug, Vv = hp.n_vocab, T = n_pre;
+                const double layer_params = D * hp.q_dim() + D * hp.k_dim() + D * hp.v_dim() + 3.0 * A * hp.q_dim() +
+                                            double(hp.o_dim()) * D + 3.0 * D * F;
+                const double gemm_flops = 2.0 * layer_params * hp.n_layer * T + 2.0 * D * Vv;   // logits: last token
+                const double attn_flops = 2.0 * hp.n_q * double(hp.d_qk + hp.d_v) * (T * (T + 1) / 2) * hp.n_layer;
+                const double flops = gemm_flops + attn_flops;
+                const double tflops = flops / (ms * 1e-3) / 1e12;
+                std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"prefill_tokens\": %d, \"ms\": %.2f, "
+                            "\"prefill_tokens_per_s\": %.0f, \"model_tflop\": %.3f, \"attention_tflop\": %.3f, "
+                            "\"tflops\": %.1f, \"pct_of_cublas_peak\": %.1f}\n",
+                            sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), n_pre, ms, n_pre * 1000.0 / ms,
+                            flops / 1e12, attn_flops / 1e12, tflops, 100.0 * tflops * 1e12 / peak);
                 std::fflush(stdout);
             }
         }

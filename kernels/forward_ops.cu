@@ -1,5 +1,6 @@
 // Small forward-pass operations of the CUDA backend (kernels.h): embed, rmsnorm, rope + KV-cache
-// store, silu_mul, add_bias, convert, Q8_0 dequantization, seq_lens, argmax. Each is a params
+// store, silu_mul, add_bias, convert, Q8_0 dequantization, seq_lens, argmax. In prefill, rmsnorm
+// and silu_mul also write the next GEMM's F16/BF16 input directly (no separate convert pass). Each is a params
 // struct (kernels.h), a launcher that checks the problem, and a kernel. They are cheap next to
 // the matrix products and attention; they are written for clarity and exact agreement with the
 // CPU backend (engine/src/cpu/ops.cpp), not tuned.
@@ -70,6 +71,14 @@ __global__ void embed_kernel(const EmbedParams p) {
     p.out[t * p.table.cols + c] = matrix_at(p.table, id, c);
 }
 
+// x as F16 (saturating at +-65504, so a GEMM input never becomes inf) or BF16, at element i.
+__device__ __forceinline__ void store_lp(void* out, DType t, long long i, float x) {
+    if (t == DType::F16)
+        static_cast<__half*>(out)[i] = __float2half_rn(fminf(fmaxf(x, -65504.0f), 65504.0f));
+    else
+        static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(x);
+}
+
 // ---- rmsnorm -------------------------------------------------------------------------------
 
 __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const RmsNormParams p) {
@@ -86,7 +95,15 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const RmsNormParams p
     for (int i = 0; i < kThreads / 32; ++i) total += part[i];
     const float scale = 1.0f / sqrtf(total / float(p.cols) + p.eps);
     float* y = p.out + r * p.cols;
-    for (int c = threadIdx.x; c < p.cols; c += blockDim.x) y[c] = x[c] * scale * p.w[c];
+    if (!p.out_lp) {
+        for (int c = threadIdx.x; c < p.cols; c += blockDim.x) y[c] = x[c] * scale * p.w[c];
+        return;
+    }
+    for (int c = threadIdx.x; c < p.cols; c += blockDim.x) {
+        const float v = x[c] * scale * p.w[c];
+        y[c] = v;
+        store_lp(p.out_lp, p.lp_type, r * p.cols + c, v);
+    }
 }
 
 // ---- rope + KV store -----------------------------------------------------------------------
@@ -172,7 +189,9 @@ __global__ void silu_mul_kernel(const SiluMulParams p) {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
     const float g = p.g[i];
-    p.g[i] = g / (1.0f + expf(-g)) * p.u[i];
+    const float y = g / (1.0f + expf(-g)) * p.u[i];
+    if (p.out_lp) store_lp(p.out_lp, p.lp_type, i, y);
+    else p.g[i] = y;
 }
 
 __global__ void add_bias_kernel(const AddBiasParams p) {
@@ -184,11 +203,7 @@ __global__ void add_bias_kernel(const AddBiasParams p) {
 __global__ void convert_kernel(const ConvertParams p) {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
-    const float x = p.x[i];
-    if (p.out_type == DType::F16)
-        static_cast<__half*>(p.out)[i] = __float2half_rn(fminf(fmaxf(x, -65504.0f), 65504.0f));
-    else
-        static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(x);
+    store_lp(p.out, p.out_type, i, p.x[i]);
 }
 
 __global__ void dequant_kernel(const DequantParams p) {
@@ -270,6 +285,7 @@ Status embed(const EmbedParams& p) {
 
 Status rmsnorm(const RmsNormParams& p) {
     if (!p.x || !p.w || !p.out || p.rows < 1 || p.cols < 1) return bad("rmsnorm", "need x, w, out and positive sizes");
+    if (p.out_lp && p.lp_type != DType::F16 && p.lp_type != DType::BF16) return bad("rmsnorm", "lp_type must be F16 or BF16");
     rmsnorm_kernel<<<unsigned(p.rows), kThreads, 0, as_stream(p.stream)>>>(p);
     return launched("rmsnorm");
 }
@@ -298,6 +314,7 @@ Status rope_store(const RopeStoreParams& p) {
 
 Status silu_mul(const SiluMulParams& p) {
     if (!p.g || !p.u || p.n < 1) return bad("silu_mul", "need g, u and n >= 1");
+    if (p.out_lp && p.lp_type != DType::F16 && p.lp_type != DType::BF16) return bad("silu_mul", "lp_type must be F16 or BF16");
     silu_mul_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
     return launched("silu_mul");
 }

@@ -150,7 +150,9 @@ struct EmbedParams {
 };
 Status embed(const EmbedParams& p);
 
-// out (rows, cols) = x / sqrt(mean(x^2) + eps) * w, row by row (sum of squares in F32).
+// out (rows, cols) = x / sqrt(mean(x^2) + eps) * w, row by row (sum of squares in F32); when
+// out_lp is set, the same values also as lp_type (F16 saturating, or BF16): a GEMM's input
+// without a separate convert (prefill).
 struct RmsNormParams {
     const float* x = nullptr;
     const float* w = nullptr;
@@ -159,6 +161,8 @@ struct RmsNormParams {
     int cols = 0;
     float eps = 1e-5f;
     void* stream = nullptr;
+    void* out_lp = nullptr;          // (rows, cols) or null
+    DType lp_type = DType::F16;      // F16 or BF16
 };
 Status rmsnorm(const RmsNormParams& p);
 
@@ -184,12 +188,15 @@ struct RopeStoreParams {
 };
 Status rope_store(const RopeStoreParams& p);
 
-// g (n) = silu(g) * u
+// g (n) = silu(g) * u; when out_lp is set, the result goes there as lp_type (F16 saturating, or
+// BF16) instead, and g is left as it was (prefill: straight into the down projection's input).
 struct SiluMulParams {
     float* g = nullptr;
     const float* u = nullptr;
     long long n = 0;
     void* stream = nullptr;
+    void* out_lp = nullptr;          // (n) or null
+    DType lp_type = DType::F16;      // F16 or BF16
 };
 Status silu_mul(const SiluMulParams& p);
 
@@ -232,11 +239,14 @@ struct SeqLensParams {
 Status fill_seq_lens(const SeqLensParams& p);
 
 // Causal attention for n query tokens at positions *pos0 + t, each against cache keys
-// 0..pos (the cache must already hold them, see rope_store), any DiffQKV head layout.
-// A simple, correct kernel (one warp per (token, query head), online softmax over chunks of 32
-// keys): used for prefill and for head sizes the split-KV decode kernel does not handle.
-// Supported: d_qk, d_v <= 256; KV F16/BF16. Not tensor-core tiled (FlashAttention-2 style
-// prefill is a later step, see docs/architecture.md).
+// 0..pos (the cache must already hold them, see rope_store), any DiffQKV head layout. Prefill
+// (a whole prompt, or a chunk continuing after an existing cache) and decode for head sizes the
+// split-KV decode kernel does not handle.
+// d_qk, d_v in {64, 128} (q/out 8-byte, caches 16-byte aligned): FlashAttention-2 style on
+// tensor cores (mma.sync m16n8k16, F32 accumulate and softmax; Q and P rounded to the cache's
+// type for the products). Other head sizes up to 256, or force_simple: a simple F32 kernel
+// (one warp per token and head).
+// Supported: d_qk, d_v <= 256; KV F16/BF16; n_q <= 65535.
 struct CausalAttentionParams {
     int n = 0;
     const int* pos0 = nullptr;       // device int32
@@ -248,7 +258,10 @@ struct CausalAttentionParams {
     DType kv_type = DType::F16;
     float* out = nullptr;            // (n, n_q*d_v)
     void* stream = nullptr;
+    bool force_simple = false;       // the simple kernel even where the tensor-core one applies
 };
+// Whether causal_attention(p) takes the tensor-core kernel.
+bool causal_attention_uses_flash(const CausalAttentionParams& p);
 Status causal_attention(const CausalAttentionParams& p);
 
 // *out = the index of the largest of x[0..n) (the first one on ties; NaN never wins). Two
@@ -263,6 +276,31 @@ struct ArgmaxParams {
     void* stream = nullptr;
 };
 Status argmax(const ArgmaxParams& p);
+
+// Picks the next token from logits on the device, with the CPU sampler's semantics
+// (engine/src/sampling.cpp): repetition penalty on `penalty_ids` (divide positive logits,
+// multiply negative ones; modifies `logits`), then argmax when temperature <= 0, else
+// softmax(l / temperature) cut to the top_k largest (0 = off), to p >= min_p * p_max, to the
+// shortest prefix (largest first, lower index first on ties) whose mass reaches top_p, and one
+// draw from what is left. The draw is a pure function of (seed, draw): the same logits, seed and
+// draw give the same token. One block; only *out (device int32) is written besides the penalty.
+// Supported: any n_vocab; top_p in (0, 1]; min_p in [0, 1]; repeat_penalty > 0.
+struct SampleParams {
+    float* logits = nullptr;             // (n_vocab) F32, device
+    int n_vocab = 0;
+    const int* penalty_ids = nullptr;    // (n_penalty) distinct token ids, device int32
+    int n_penalty = 0;
+    float repeat_penalty = 1.0f;         // 1 = off
+    float temperature = 0.0f;            // <= 0: argmax
+    int top_k = 0;                       // 0 = off
+    float top_p = 1.0f;                  // 1 = off
+    float min_p = 0.0f;                  // 0 = off
+    unsigned long long seed = 0;
+    unsigned long long draw = 0;         // index of this draw in the generation
+    int* out = nullptr;                  // device int32
+    void* stream = nullptr;
+};
+Status sample(const SampleParams& p);
 
 // out (n) = offset + scale * u, u uniform in [-1, 1) from a counter hash of (seed, i): random
 // weights made on the GPU for benchmarks. type F32, F16, BF16, or Q8_0 meaning int8 quants

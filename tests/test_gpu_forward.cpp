@@ -251,6 +251,47 @@ TEST_CASE("CUDA decode with 64/128-wide heads (split-KV kernel) across graph buc
     }
 }
 
+TEST_CASE("CUDA prefill in several chunks and after an existing context matches the CPU", "[gpu][forward][prefill]") {
+    if (!have_gpu()) { std::cout << "skipped: no GPU" << std::endl; return; }
+    struct Case { std::string type; bool aug; uint32_t n_q, n_k, n_v, d; };
+    std::vector<Case> cases = {{"F16", true, 8, 2, 4, 64}, {"BF16", false, 8, 4, 4, 64}, {"Q8_0", true, 8, 1, 4, 64},
+                               {"F32", false, 4, 2, 4, 128}};
+    if (quick()) cases = {{"F16", true, 8, 2, 4, 64}};
+    const int n = quick() ? 150 : 300;
+    for (const auto& c : cases) {
+        const std::string path = generated_model(c.type, c.aug, c.n_q, c.n_k, c.n_v, c.d);
+        const auto tokens = some_tokens(n, 256, 7);
+        const auto cpu = session_logits(path, sigma::Device::Cpu, tokens, n + 8);
+        // Chunks of 100 tokens (not a multiple of the 64-token attention tile).
+        ::setenv("SIGMA_CUDA_PREFILL_CHUNK", "100", 1);
+        const auto chunked = session_logits(path, sigma::Device::Cuda, tokens, n + 8);
+        ::unsetenv("SIGMA_CUDA_PREFILL_CHUNK");
+        // One pass over the whole prompt.
+        const auto whole = session_logits(path, sigma::Device::Cuda, tokens, n + 8);
+        // 37 tokens first, then the rest as one prefill continuing after that cache.
+        const Loaded m = load_internal(path);
+        auto dm = sigma::cuda::upload_model(m.hp, m.w);
+        auto fwd = sigma::cuda::new_cuda_forward(dm, n + 8, 0);
+        const size_t V = m.hp.n_vocab;
+        const int first = 37;
+        std::vector<float> head(size_t(first) * V), tail(size_t(n - first) * V);
+        fwd->forward(tokens.data(), first, 0, head.data(), true, 0);
+        fwd->forward(tokens.data() + first, n - first, first, tail.data(), true, 0);
+        const double e_chunked = max_abs_diff(chunked.data(), cpu.data(), cpu.size());
+        const double e_whole = max_abs_diff(whole.data(), cpu.data(), cpu.size());
+        const double e_head = max_abs_diff(head.data(), cpu.data(), head.size());
+        const double e_tail = max_abs_diff(tail.data(), cpu.data() + head.size(), tail.size());
+        std::cout << "prefill " << c.type << (c.aug ? " augQ " : " ") << c.n_q << "/" << c.n_k << "/" << c.n_v << " d" << c.d
+                  << " (" << n << " tokens): max |cuda - cpu| chunks of 100 " << e_chunked << ", one pass " << e_whole
+                  << ", 37 then " << (n - first) << " after them " << std::max(e_head, e_tail) << std::endl;
+        INFO(path);
+        CHECK(e_chunked <= kTol);
+        CHECK(e_whole <= kTol);
+        CHECK(e_head <= kTol);
+        CHECK(e_tail <= kTol);
+    }
+}
+
 TEST_CASE("CUDA selective V: k >= context equals full attention, small k close to the CPU", "[gpu][forward][selective-v]") {
     if (!have_gpu()) { std::cout << "skipped: no GPU" << std::endl; return; }
     const std::string path = generated_model("F16", false, 8, 2, 4, 64);

@@ -8,9 +8,19 @@
 
 #include <sigma/engine.h>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace sigma {
+
+// A draw the backend makes where the logits live (ForwardBackend::forward_sample).
+struct SampleRequest {
+    const SamplingParams* params = nullptr;  // temperature, top_k, top_p, min_p, repeat_penalty
+    uint64_t seed = 0;                       // the Sampler's seed
+    uint64_t draw = 0;                       // index of this draw in the generation
+    std::vector<TokenId> penalty_ids;        // distinct ids of the last repeat_last_n context tokens
+};
 
 class ForwardBackend {
 public:
@@ -25,6 +35,18 @@ public:
     virtual std::optional<TokenId> forward_argmax(TokenId /*token*/, int /*pos*/, int /*selective_v*/) {
         return std::nullopt;
     }
+    // Evaluates one token at `pos` like forward() and samples the next one where the logits live
+    // (SamplingParams semantics as sampling.h; the draw is a function of seed and draw index, not
+    // the same numbers as the CPU Sampler's). nullopt: the backend has no device sampler.
+    virtual std::optional<TokenId> forward_sample(TokenId /*token*/, int /*pos*/, int /*selective_v*/,
+                                                  const SampleRequest& /*req*/) {
+        return std::nullopt;
+    }
+    // Samples from the logits of the last position the previous forward() evaluated, where they
+    // live; nullopt if the backend has no device sampler or no such logits.
+    virtual std::optional<TokenId> sample_last(const SampleRequest& /*req*/) { return std::nullopt; }
+    // Tokens per forward() call the caller should batch a prompt into.
+    virtual int prefill_chunk() const { return 128; }
 };
 
 } // namespace sigma

@@ -243,8 +243,9 @@ public:
                                                             std::to_string(m_n_ctx) + "; raise n_ctx");
             reset();
             std::vector<float> out(tokens.size() * m_hp.n_vocab);
-            for (size_t b = 0; b < tokens.size(); b += k_chunk) {
-                const int n = int(std::min(k_chunk, tokens.size() - b));
+            const size_t chunk = size_t(m_fwd->prefill_chunk());
+            for (size_t b = 0; b < tokens.size(); b += chunk) {
+                const int n = int(std::min(chunk, tokens.size() - b));
                 m_fwd->forward(&tokens[b], n, int(b), &out[b * m_hp.n_vocab], true, m_opt.selective_v);
             }
             m_cached = tokens;
@@ -257,8 +258,6 @@ public:
     int n_ctx() const override { return m_n_ctx; }
 
 private:
-    static constexpr size_t k_chunk = 128;   // prefill batch size
-
     void check_ids(const std::vector<TokenId>& ids) const {
         for (TokenId t : ids)
             if (t < 0 || uint32_t(t) >= m_hp.n_vocab)
@@ -274,9 +273,10 @@ private:
         if (common == ids.size()) --common;   // the last token is re-evaluated for its logits
         reused = int(common);
         m_cached.resize(common);
-        for (size_t b = common; b < ids.size(); b += k_chunk) {
+        const size_t chunk = size_t(m_fwd->prefill_chunk());   // 128 on the CPU, up to 4096 on the GPU
+        for (size_t b = common; b < ids.size(); b += chunk) {
             if (cancel && cancel->load()) throw Exception(ErrorCode::Cancelled, "cancelled");
-            const int n = int(std::min(k_chunk, ids.size() - b));
+            const int n = int(std::min(chunk, ids.size() - b));
             m_fwd->forward(&ids[b], n, int(b), m_logits.data(), false, 0);
             m_cached.insert(m_cached.end(), ids.begin() + b, ids.begin() + b + n);
         }
@@ -333,9 +333,32 @@ private:
         // Greedy without penalties: a backend that can take the argmax where the logits are (the
         // GPU) hands back only the token id; `pending` (>= 0) holds it until the next iteration.
         const bool device_argmax = params.temperature <= 0 && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
+        // Any other sampling: a backend with a device sampler (the GPU) draws there too
+        // (seeded by the Sampler's seed and the draw index); else the Sampler on host logits.
+        bool device_sample = !device_argmax;
+        auto request = [&](uint64_t draw, const TokenId* extra) {
+            SampleRequest r;
+            r.params = &params;
+            r.seed = sampler.seed();
+            r.draw = draw;
+            if (params.repeat_penalty != 1.0f && params.repeat_last_n != 0) {
+                std::vector<TokenId> recent = m_cached;
+                if (extra) recent.push_back(*extra);
+                const size_t n = params.repeat_last_n < 0 ? recent.size() : std::min(recent.size(), size_t(params.repeat_last_n));
+                std::vector<TokenId> ids(recent.end() - n, recent.end());
+                std::sort(ids.begin(), ids.end());
+                ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+                r.penalty_ids = std::move(ids);
+            }
+            return r;
+        };
         TokenId pending = -1;
         for (int i = 0; i < params.max_tokens && !stopped; ++i) {
             if (cancel && cancel->load()) { res.stop = StopReason::Cancelled; break; }
+            if (pending < 0 && device_sample) {
+                pending = m_fwd->sample_last(request(uint64_t(i), nullptr)).value_or(-1);
+                if (pending < 0) device_sample = false;   // no device sampler: the host one from here on
+            }
             const TokenId next = pending >= 0 ? pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
             pending = -1;
             if (tok && tok->is_eog(next)) { res.stop = StopReason::EndOfText; break; }
@@ -359,6 +382,8 @@ private:
             }
             const int pos = int(m_cached.size());
             if (device_argmax) pending = m_fwd->forward_argmax(next, pos, m_opt.selective_v).value_or(-1);
+            else if (device_sample)
+                pending = m_fwd->forward_sample(next, pos, m_opt.selective_v, request(uint64_t(i) + 1, &next)).value_or(-1);
             if (pending < 0) m_fwd->forward(&next, 1, pos, m_logits.data(), false, m_opt.selective_v);
             m_cached.push_back(next);
         }

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The CUDA forward pass on the GPU machine: build the engine (CUDA backend), its GPU test and the
-# end-to-end decode benchmark; run the test, compute-sanitizer memcheck on its quick grid, and
-# the benchmark. Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
+# The CUDA forward pass on the GPU machine: build the engine (CUDA backend), its GPU tests
+# (test_gpu_forward, test_gpu_causal_attention, test_gpu_sampling) and the end-to-end benchmark
+# (decode, prefill, cuBLAS peak); run the tests, compute-sanitizer memcheck + racecheck on their
+# quick grids, and the benchmark. Logs and JSON lines go to $OUT (default ./out). Run from the
+# repository root.
 #   STEPS="build test sanitize bench ncu" (default: all)   BENCH_ARGS="--quick"
+#   SAN_FORWARD_FILTER='[prefill]' limits the sanitizer's test_gpu_forward cases (Catch2 filter)
+#   STEP_TIMEOUT=200 seconds per test / sanitizer / bench invocation
 # The GPU machine lacks the sentencepiece/PCRE2/nlohmann-json/Catch2 dev packages the top-level
 # CMake project needs, so this compiles the engine's sources directly with g++ and the kernels
 # with nvcc, taking those headers and shared libraries from .devcarry/ (gitignored; carry it):
@@ -16,6 +20,8 @@ ARCH=${SIGMAOPS_CUDA_ARCH:-90}
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-fwd
 SYS=$PWD/.devcarry/sysroot
+STEP_TIMEOUT=${STEP_TIMEOUT:-200}
+GPU_TESTS="test_gpu_forward test_gpu_causal_attention test_gpu_sampling"
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 [ "${KEEP_SUMMARY:-0}" = 1 ] || : > "$OUT/summary.txt"
@@ -38,44 +44,59 @@ if has build; then
     -isystem /usr/local/cuda/include -isystem $SYS/include $CATCH_INC -DSIGMAOPS_SOURCE_DIR=\\\"$PWD\\\" \
     -DSIGMAOPS_FIXTURES=\\\"$PWD/tests/fixtures\\\" -DSIGMAOPS_BINARY_DIR=\\\"$PWD/$BUILD\\\""
   SRCS="$(ls engine/src/*.cpp engine/src/arch/*.cpp engine/src/cpu/*.cpp engine/src/gguf/*.cpp engine/src/tokenizer/*.cpp \
-    engine/src/cuda/*.cpp) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp tests/test_gpu_forward.cpp"
+    engine/src/cuda/*.cpp) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp $(for t in $GPU_TESTS; do echo tests/$t.cpp; done)"
   ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $NVFLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).cu.o || echo FAILED {}" >> "$OUT/build.log" 2>&1 &
   [ -f bench/bench_forward.cpp ] && SRCS="$SRCS bench/bench_forward.cpp"
   echo $SRCS | tr ' ' '\n' | xargs -P 14 -I{} sh -c "g++ $CXXFLAGS -c {} -o $BUILD/obj/\$(echo {} | tr / _).o || echo FAILED {}" >> "$OUT/build.log" 2>&1
   wait
   LIBS="-L/usr/local/cuda/lib64 -lcudart -lcublas -L$SYS/lib -lsentencepiece -lpcre2-8 -lpthread -Wl,-rpath,$SYS/lib"
   ENGINE_OBJ=$(ls $BUILD/obj/engine_*.o $BUILD/obj/*.cu.o)
-  g++ -o $BUILD/test_gpu_forward $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_catch_main.cpp.o \
-    $BUILD/obj/tests_test_gpu_forward.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link test_gpu_forward" >> "$OUT/build.log"
+  for t in $GPU_TESTS; do
+    g++ -o $BUILD/$t $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_catch_main.cpp.o \
+      $BUILD/obj/tests_$t.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link $t" >> "$OUT/build.log"
+  done
   if [ -f $BUILD/obj/bench_bench_forward.cpp.o ]; then
     g++ -o $BUILD/bench_forward $ENGINE_OBJ $BUILD/obj/bench_bench_forward.cpp.o $LIBS >> "$OUT/build.log" 2>&1 \
       || echo "FAILED link bench_forward" >> "$OUT/build.log"
   fi
-  ls -la $BUILD/test_gpu_forward $BUILD/bench_forward 2>&1 | tee -a "$OUT/summary.txt"
+  ls -la $(for t in $GPU_TESTS; do echo $BUILD/$t; done) $BUILD/bench_forward 2>&1 | awk '{print $5, $9}' | tee -a "$OUT/summary.txt"
   grep -E "error|FAILED" "$OUT/build.log" | head -30 | tee -a "$OUT/summary.txt"
+  # The prefill attention must run on tensor cores without local-memory spills.
+  if command -v cuobjdump > /dev/null; then
+    echo "causal_attention.cu.o SASS: HMMA $(cuobjdump -sass $BUILD/obj/causal_attention.cu.o | grep -c HMMA)," \
+      "LDSM $(cuobjdump -sass $BUILD/obj/causal_attention.cu.o | grep -c LDSM)," \
+      "LDL/STL $(cuobjdump -sass $BUILD/obj/causal_attention.cu.o | grep -cE 'LDL|STL')" | tee -a "$OUT/summary.txt"
+  fi
 fi
 
 if has test; then
-  log "test_gpu_forward (full)"
-  timeout 200 $BUILD/test_gpu_forward > "$OUT/test.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-  grep -E "^(prefill|decode|generated|selective|greedy) " "$OUT/test.log" | tee -a "$OUT/summary.txt"
-  grep -E "FAILED|failed|error" "$OUT/test.log" | head -20 | tee -a "$OUT/summary.txt"
-  tail -3 "$OUT/test.log" | tee -a "$OUT/summary.txt"
+  for t in $GPU_TESTS; do
+    log "$t (full)"
+    timeout $STEP_TIMEOUT $BUILD/$t > "$OUT/$t.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+    grep -E "^(prefill|decode|generated|selective|greedy|causal attention|GPU sampler|generate on) " "$OUT/$t.log" | tee -a "$OUT/summary.txt"
+    grep -E "FAILED|failed|error" "$OUT/$t.log" | head -20 | tee -a "$OUT/summary.txt"
+    tail -2 "$OUT/$t.log" | tee -a "$OUT/summary.txt"
+  done
 fi
 
 if has sanitize; then
   : > "$OUT/sanitizer.log"
-  for tool in memcheck racecheck; do
-    log "compute-sanitizer $tool (SIGMAOPS_TEST_QUICK=1)"
-    SIGMAOPS_TEST_QUICK=1 timeout 200 compute-sanitizer --tool $tool --error-exitcode 3 \
-      $BUILD/test_gpu_forward >> "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|assertions|test cases" "$OUT/sanitizer.log" | tail -4 | tee -a "$OUT/summary.txt"
+  for t in $GPU_TESTS; do
+    FILTER=""
+    [ "$t" = test_gpu_forward ] && FILTER="${SAN_FORWARD_FILTER:-}"
+    for tool in memcheck racecheck; do
+      log "compute-sanitizer $tool $t $FILTER (SIGMAOPS_TEST_QUICK=1)"
+      echo "== $tool $t" >> "$OUT/sanitizer.log"
+      SIGMAOPS_TEST_QUICK=1 timeout $STEP_TIMEOUT compute-sanitizer --tool $tool --error-exitcode 3 \
+        $BUILD/$t $FILTER >> "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+      grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|assertions|test cases" "$OUT/sanitizer.log" | tail -2 | tee -a "$OUT/summary.txt"
+    done
   done
 fi
 
 if has bench && [ -x $BUILD/bench_forward ]; then
   log "bench_forward ${BENCH_ARGS:-}"
-  timeout 200 $BUILD/bench_forward ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  timeout $STEP_TIMEOUT $BUILD/bench_forward ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
   tail -12 "$OUT/bench.jsonl" | tee -a "$OUT/summary.txt"
 fi
 

@@ -47,5 +47,8 @@ void fill_kv_random(ForwardBackend& backend, uint64_t seed);
 double measure_copy_gbps();
 // Name of the current GPU ("NVIDIA H100 80GB HBM3"); throws Unsupported when there is none.
 std::string device_name();
+// cuBLAS bf16 GEMM throughput of the current GPU, FLOP/s: C (m, n) bf16 = A (m, k) . B (k, n),
+// bf16 in, F32 accumulate (cublasGemmEx, CUBLAS_COMPUTE_32F), median of `reps` after warm-up.
+double measure_gemm_flops(int m, int n, int k, int reps = 20);
 
 } // namespace sigma::cuda

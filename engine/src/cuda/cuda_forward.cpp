@@ -9,9 +9,15 @@
 // (SIGMA_CUDA_GRAPH=0 turns graphs off). The GEMVs and rope + KV store are launched with
 // programmatic dependent launch, so each streams its first weights while its predecessor
 // finishes (SIGMA_CUDA_PDL=0 turns it off).
-// Prefill (several tokens): cuBLAS GEMMs (F16/BF16 operands, F32 accumulate and output; Q8_0
-// matrices are dequantized to F16 in row chunks first) and the simple causal attention kernel.
-// Activations are F32 throughout; the K and V caches are F16.
+// Prefill (several tokens): the whole prompt per pass (chunks of up to kPrefillTokens, capped by
+// n_ctx; SIGMA_CUDA_PREFILL_CHUNK overrides, for tests): cuBLAS GEMMs over all the chunk's tokens
+// (F16/BF16 operands, F32 accumulate and output; rmsnorm and silu_mul write the GEMM inputs in
+// F16/BF16 directly; Q8_0 matrices are dequantized to F16 in row chunks first), rope + KV store,
+// and the tensor-core FlashAttention-2 style causal kernel. The logits only for the rows asked
+// (the last one in prefill), in pieces of kLogitRows.
+// Sampling beyond greedy (forward_sample, sample_last): the sample kernel on the device logits
+// right after the step; only the token id comes back.
+// Activations are F32 between operations; the K and V caches are F16.
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_model.h"
@@ -28,7 +34,8 @@ using k::DType;
 
 namespace {
 
-constexpr int kMaxTokens = 128;                 // tokens per prefill pass (larger n is chunked)
+constexpr int kPrefillTokens = 4096;            // tokens per prefill pass (larger n is chunked)
+constexpr int kLogitRows = 128;                 // logits rows per output GEMM (all_logits)
 constexpr int64_t kQ8ChunkElems = 16 << 20;     // F16 scratch for dequantized Q8_0 rows (32 MB)
 constexpr DType kKvType = DType::F16;
 
@@ -71,9 +78,13 @@ public:
         SIGMA_CUBLAS(cublasCreate(&m_blas));
         SIGMA_CUBLAS(cublasSetStream(m_blas, m_stream));
         SIGMA_CUDA(cudaMallocHost(&m_host_io, 4 * sizeof(int)));
+        SIGMA_CUDA(cudaMallocHost(&m_host_pen, size_t(n_ctx + 1) * sizeof(int)));
+        m_chunk = std::min(n_ctx, kPrefillTokens);
+        if (const char* c = std::getenv("SIGMA_CUDA_PREFILL_CHUNK"); c && std::atoi(c) > 0) m_chunk = std::min(n_ctx, std::atoi(c));
+        m_chunk = std::max(m_chunk, 1);
 
         const Hparams& hp = m_hp;
-        const size_t T = kMaxTokens, D = hp.d_model, F = hp.d_ff, A = hp.d_aug, V = hp.n_vocab;
+        const size_t T = size_t(m_chunk), TL = size_t(std::min(m_chunk, kLogitRows)), D = hp.d_model, F = hp.d_ff, A = hp.d_aug, V = hp.n_vocab;
         const size_t max_cols = std::max({D, F, A, size_t(hp.q_dim()), size_t(hp.o_dim())});
         const size_t k_layer = size_t(hp.n_k) * n_ctx * hp.d_qk, v_layer = size_t(hp.n_v) * n_ctx * hp.d_v;
         m_attn_ws_bytes = 0;
@@ -90,11 +101,15 @@ public:
 
         Arena& a = m_arena;
         for (size_t n : {T * D, T * D, T * hp.q_dim(), T * hp.k_dim(), T * hp.v_dim(), T * hp.o_dim(), T * F, T * F,
-                         T * A, T * A, T * V})
+                         T * A, T * A, TL * V})
             a.reserve(std::max<size_t>(n, 1) * sizeof(float));
         a.reserve(T * max_cols * 2);
         a.reserve(std::max<size_t>(q8_scratch, 1) * 2);
-        a.reserve(T * sizeof(int) * 2 + 4 * sizeof(int));
+        a.reserve(T * max_cols * 2);
+        a.reserve(T * sizeof(int));             // m_tok (each take rounds up to 256 bytes, so
+        a.reserve(T * sizeof(int));             // m_seq  every buffer is reserved on its own)
+        a.reserve(4 * sizeof(int));             // m_pos, m_next
+        a.reserve(size_t(n_ctx + 1) * sizeof(int));
         a.reserve(sizeof(unsigned long long));
         a.reserve(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) { a.reserve(k_layer * 2); a.reserve(v_layer * 2); }
@@ -103,10 +118,12 @@ public:
         m_q = a.take<float>(T * hp.q_dim()); m_k = a.take<float>(T * hp.k_dim()); m_v = a.take<float>(T * hp.v_dim());
         m_o = a.take<float>(T * hp.o_dim()); m_g = a.take<float>(T * F); m_u = a.take<float>(T * F);
         m_ag = a.take<float>(std::max<size_t>(T * A, 1)); m_au = a.take<float>(std::max<size_t>(T * A, 1));
-        m_logits = a.take<float>(T * V);
+        m_logits = a.take<float>(TL * V);
         m_xh = a.take<uint16_t>(T * max_cols);
+        m_xh2 = a.take<uint16_t>(T * max_cols);
         m_wh = a.take<uint16_t>(std::max<size_t>(q8_scratch, 1));
         m_tok = a.take<int>(T); m_seq = a.take<int>(T); m_pos = a.take<int>(4); m_next = m_pos + 1;
+        m_pen = a.take<int>(size_t(n_ctx + 1));
         m_argmax_key = a.take<unsigned long long>(1);
         m_attn_ws = a.take<char>(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
@@ -129,20 +146,25 @@ public:
         if (m_blas) cublasDestroy(m_blas);
         if (m_stream) cudaStreamDestroy(m_stream);
         if (m_host_io) cudaFreeHost(m_host_io);
+        if (m_host_pen) cudaFreeHost(m_host_pen);
     }
+
+    int prefill_chunk() const override { return m_chunk; }
 
     void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
         check_selective(selective_v);
         if (pos0 < 0 || pos0 + n > m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: positions beyond n_ctx");
         const size_t V = m_hp.n_vocab;
+        m_last_logits = nullptr;
         if (n == 1) {
             decode(tokens[0], pos0, selective_v);
             SIGMA_CUDA(cudaMemcpyAsync(logits, m_logits, V * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
             SIGMA_CUDA(cudaStreamSynchronize(m_stream));
+            m_last_logits = m_logits;
             return;
         }
-        for (int b = 0; b < n; b += kMaxTokens) {
-            const int nb = std::min(kMaxTokens, n - b);
+        for (int b = 0; b < n; b += m_chunk) {
+            const int nb = std::min(m_chunk, n - b);
             const bool last_chunk = b + nb == n;
             if (!all_logits && !last_chunk) { prefill(tokens + b, nb, pos0 + b, false, selective_v, nullptr); continue; }
             prefill(tokens + b, nb, pos0 + b, all_logits, selective_v, all_logits ? logits + size_t(b) * V : logits);
@@ -163,12 +185,50 @@ public:
         check_selective(selective_v);
         if (pos < 0 || pos >= m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: position beyond n_ctx");
         decode(token, pos, selective_v);
+        m_last_logits = nullptr;   // forward_argmax's logits are not promised to sample_last
         SIGMA_CUDA(cudaMemcpyAsync(&m_host_io[2], m_next, sizeof(int), cudaMemcpyDeviceToHost, m_stream));
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
         return TokenId(m_host_io[2]);
     }
 
+    std::optional<TokenId> forward_sample(TokenId token, int pos, int selective_v, const SampleRequest& req) override {
+        check_selective(selective_v);
+        if (pos < 0 || pos >= m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: position beyond n_ctx");
+        decode(token, pos, selective_v);
+        m_last_logits = m_logits;
+        return sample_device(req);
+    }
+
+    std::optional<TokenId> sample_last(const SampleRequest& req) override {
+        if (!m_last_logits) return std::nullopt;
+        return sample_device(req);
+    }
+
 private:
+    // The sample kernel on m_last_logits (modified by the penalty); waits for the token id.
+    TokenId sample_device(const SampleRequest& req) {
+        if (!req.params) throw Exception(ErrorCode::InvalidArgument, "CUDA backend: sample request without parameters");
+        const SamplingParams& sp = *req.params;
+        const int n_pen = int(std::min<size_t>(req.penalty_ids.size(), size_t(m_n_ctx + 1)));
+        const bool penalty = sp.repeat_penalty != 1.0f && n_pen > 0;
+        if (penalty) {
+            std::copy(req.penalty_ids.begin(), req.penalty_ids.begin() + n_pen, m_host_pen);
+            SIGMA_CUDA(cudaMemcpyAsync(m_pen, m_host_pen, size_t(n_pen) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
+        }
+        k::SampleParams p;
+        p.logits = m_last_logits; p.n_vocab = int(m_hp.n_vocab);
+        p.penalty_ids = penalty ? m_pen : nullptr; p.n_penalty = penalty ? n_pen : 0;
+        p.repeat_penalty = penalty ? sp.repeat_penalty : 1.0f;
+        p.temperature = sp.temperature; p.top_k = sp.top_k;
+        p.top_p = std::clamp(sp.top_p, 1e-6f, 1.0f); p.min_p = std::clamp(sp.min_p, 0.0f, 1.0f);
+        p.seed = req.seed; p.draw = req.draw; p.out = m_next; p.stream = m_stream;
+        SIGMA_KERNEL(k::sample(p));
+        SIGMA_CUDA(cudaMemcpyAsync(&m_host_io[2], m_next, sizeof(int), cudaMemcpyDeviceToHost, m_stream));
+        SIGMA_CUDA(cudaStreamSynchronize(m_stream));
+        m_last_logits = nullptr;   // penalised in place: not sampled twice
+        return TokenId(m_host_io[2]);
+    }
+
     void check_selective(int selective_v) const {
         if (selective_v > 0 && selective_v != m_selective_v)
             throw Exception(ErrorCode::InvalidArgument, "CUDA backend: selective_v differs from the session's");
@@ -305,17 +365,31 @@ private:
         SIGMA_KERNEL(k::argmax({m_logits, int(hp.n_vocab), m_next, m_argmax_key, m_stream}));
     }
 
-    // ---- prefill: T tokens, cuBLAS -------------------------------------------------------------
+    // ---- prefill: T tokens, cuBLAS GEMMs + the tensor-core causal attention -------------------
 
-    // Y (T, rows) F32 = X (T, cols) F32 . W^T, or Y += when accumulate.
-    void gemm(const DeviceMatrix& W, const float* X, int T, float* Y, bool accumulate) {
-        const DType ct = W.type == DType::BF16 ? DType::BF16 : DType::F16;
-        SIGMA_KERNEL(k::convert({X, m_xh, ct, (long long)T * W.cols, m_stream}));
+    static DType compute_type(const DeviceMatrix& W) { return W.type == DType::BF16 ? DType::BF16 : DType::F16; }
+
+    // A GEMM input: X (T, cols) F32 with, optionally, its F16/BF16 copy Xh of type xh_type.
+    struct Input {
+        const float* x = nullptr;
+        const void* xh = nullptr;
+        DType xh_type = DType::F16;
+    };
+
+    // Y (T, rows) F32 = X (T, cols) . W^T, or Y += when accumulate. Uses X's low-precision copy
+    // when its type is W's compute type, else converts X into m_xh2.
+    void gemm(const DeviceMatrix& W, Input X, int T, float* Y, bool accumulate) {
+        const DType ct = compute_type(W);
+        const void* xh = X.xh;
+        if (!xh || X.xh_type != ct) {
+            SIGMA_KERNEL(k::convert({X.x, m_xh2, ct, (long long)T * W.cols, m_stream}));
+            xh = m_xh2;
+        }
         const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
         const int rows = int(W.rows), cols = int(W.cols);
         if (W.type != DType::Q8_0) {
             SIGMA_CUBLAS(cublasGemmEx(m_blas, CUBLAS_OP_T, CUBLAS_OP_N, rows, T, cols, &alpha, W.data, cublas_type(ct), cols,
-                                      m_xh, cublas_type(ct), cols, &beta, Y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+                                      xh, cublas_type(ct), cols, &beta, Y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
             return;
         }
@@ -323,10 +397,28 @@ private:
         for (int64_t r0 = 0; r0 < W.rows; r0 += chunk) {
             const int nr = int(std::min<int64_t>(chunk, W.rows - r0));
             SIGMA_KERNEL(k::dequant_rows({W, r0, nr, m_wh, m_stream}));
-            SIGMA_CUBLAS(cublasGemmEx(m_blas, CUBLAS_OP_T, CUBLAS_OP_N, nr, T, cols, &alpha, m_wh, CUDA_R_16F, cols, m_xh,
+            SIGMA_CUBLAS(cublasGemmEx(m_blas, CUBLAS_OP_T, CUBLAS_OP_N, nr, T, cols, &alpha, m_wh, CUDA_R_16F, cols, xh,
                                       CUDA_R_16F, cols, &beta, Y + r0, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
         }
+    }
+
+    // out = rmsnorm(x) * w (F32) and its copy in `consumer`'s compute type (m_xh).
+    Input norm_input(const float* x, const float* w, int n, const DeviceMatrix& consumer) {
+        const DType ct = compute_type(consumer);
+        k::RmsNormParams rp{x, w, m_a, n, int(m_hp.d_model), m_hp.eps, m_stream};
+        rp.out_lp = m_xh; rp.lp_type = ct;
+        SIGMA_KERNEL(k::rmsnorm(rp));
+        return {m_a, m_xh, ct};
+    }
+
+    // silu(g) * u into m_xh in `consumer`'s compute type (g is left as it was).
+    Input swiglu_input(float* g, const float* u, long long count, const DeviceMatrix& consumer) {
+        const DType ct = compute_type(consumer);
+        k::SiluMulParams sp{g, u, count, m_stream};
+        sp.out_lp = m_xh; sp.lp_type = ct;
+        SIGMA_KERNEL(k::silu_mul(sp));
+        return {nullptr, m_xh, ct};
     }
 
     void prefill(const TokenId* tokens, int n, int pos0, bool all_logits, int selective_v, float* logits) {
@@ -343,21 +435,21 @@ private:
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             const DeviceLayer& L = M.layers[l];
             // a = rmsnorm(x) * attn_norm; q, k, v = W a (+ b)
-            SIGMA_KERNEL(k::rmsnorm({m_x, L.attn_norm, m_a, n, D, hp.eps, m_stream}));
-            gemm(L.wq, m_a, n, m_q, false);
-            gemm(L.wk, m_a, n, m_k, false);
-            gemm(L.wv, m_a, n, m_v, false);
+            const Input a = norm_input(m_x, L.attn_norm, n, L.wq);
+            gemm(L.wq, a, n, m_q, false);
+            gemm(L.wk, a, n, m_k, false);
+            gemm(L.wv, a, n, m_v, false);
             if (hp.qkv_bias) {
                 SIGMA_KERNEL(k::add_bias({m_q, L.bq, n, int(hp.q_dim()), m_stream}));
                 SIGMA_KERNEL(k::add_bias({m_k, L.bk, n, int(hp.k_dim()), m_stream}));
                 SIGMA_KERNEL(k::add_bias({m_v, L.bv, n, int(hp.v_dim()), m_stream}));
             }
-            // augmented Q
+            // augmented Q: q = W_q_down( silu(W_q_gate q) * (W_q_up q) )
             if (A > 0) {
-                gemm(L.wq_gate, m_q, n, m_ag, false);
-                gemm(L.wq_up, m_q, n, m_au, false);
-                SIGMA_KERNEL(k::silu_mul({m_ag, m_au, (long long)n * A, m_stream}));
-                gemm(L.wq_down, m_ag, n, m_q, false);
+                const Input qin{m_q, nullptr, DType::F16};
+                gemm(L.wq_gate, qin, n, m_ag, false);
+                gemm(L.wq_up, {m_q, m_xh2, compute_type(L.wq_gate)}, n, m_au, false);   // m_xh2 holds q now
+                gemm(L.wq_down, swiglu_input(m_ag, m_au, (long long)n * A, L.wq_down), n, m_q, false);
             }
             // rope; k, v into the cache
             SIGMA_KERNEL(k::rope_store(rope_params(int(l), n)));
@@ -375,21 +467,26 @@ private:
                 SIGMA_KERNEL(k::causal_attention(causal_params(int(l), n)));
             }
             // x += W_o o
-            gemm(L.wo, m_o, n, m_x, true);
+            gemm(L.wo, {m_o, nullptr, DType::F16}, n, m_x, true);
             // x += W_down( silu(W_gate f) * (W_up f) ), f = rmsnorm(x) * ffn_norm
-            SIGMA_KERNEL(k::rmsnorm({m_x, L.ffn_norm, m_a, n, D, hp.eps, m_stream}));
-            gemm(L.w_gate, m_a, n, m_g, false);
-            gemm(L.w_up, m_a, n, m_u, false);
-            SIGMA_KERNEL(k::silu_mul({m_g, m_u, (long long)n * F, m_stream}));
-            gemm(L.w_down, m_g, n, m_x, true);
+            const Input f = norm_input(m_x, L.ffn_norm, n, L.w_gate);
+            gemm(L.w_gate, f, n, m_g, false);
+            gemm(L.w_up, f, n, m_u, false);
+            gemm(L.w_down, swiglu_input(m_g, m_u, (long long)n * F, L.w_down), n, m_x, true);
         }
         if (!logits) return;
-        // logits = W_out rmsnorm(x) * output_norm (all positions, or the last one)
-        const int first = all_logits ? 0 : n - 1, rows = n - first;
-        SIGMA_KERNEL(k::rmsnorm({m_x + size_t(first) * D, M.output_norm, m_a, rows, D, hp.eps, m_stream}));
-        gemm(M.output, m_a, rows, m_logits, false);
-        SIGMA_CUDA(cudaMemcpyAsync(logits, m_logits, size_t(rows) * hp.n_vocab * sizeof(float), cudaMemcpyDeviceToHost,
-                                   m_stream));
+        // logits = W_out rmsnorm(x) * output_norm (all positions, or the last one), in pieces
+        // of kLogitRows rows.
+        const int first = all_logits ? 0 : n - 1;
+        for (int r0 = first; r0 < n; r0 += kLogitRows) {
+            const int rows = std::min(kLogitRows, n - r0);
+            const Input o = norm_input(m_x + size_t(r0) * D, M.output_norm, rows, M.output);
+            gemm(M.output, o, rows, m_logits, false);
+            float* dst = all_logits ? logits + size_t(r0) * hp.n_vocab : logits;
+            SIGMA_CUDA(cudaMemcpyAsync(dst, m_logits, size_t(rows) * hp.n_vocab * sizeof(float), cudaMemcpyDeviceToHost,
+                                       m_stream));
+            m_last_logits = m_logits + size_t(rows - 1) * hp.n_vocab;
+        }
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
     }
 
@@ -404,14 +501,19 @@ private:
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
     Arena m_arena;
-    // Activations, (T, width) F32 with T <= kMaxTokens.
+    int m_chunk = 1;                           // tokens per prefill pass
+    int* m_host_pen = nullptr;                 // pinned: repetition-penalty ids (n_ctx + 1)
+    int* m_pen = nullptr;                      // device copy of them
+    float* m_last_logits = nullptr;            // the last position's logits on the device, or null
+    // Activations, (T, width) F32 with T <= m_chunk; logits (min(T, kLogitRows), V).
     float *m_x = nullptr, *m_a = nullptr;      // (T, D) residual stream, normed input
     float *m_q = nullptr, *m_k = nullptr, *m_v = nullptr;  // (T, Hq*Dk), (T, Hk*Dk), (T, Hv*Dv)
     float *m_o = nullptr;                      // (T, Hq*Dv)
     float *m_g = nullptr, *m_u = nullptr;      // (T, F)
     float *m_ag = nullptr, *m_au = nullptr;    // (T, A)
-    float *m_logits = nullptr;                 // (T, V)
-    uint16_t* m_xh = nullptr;                  // (T, max cols) F16/BF16 GEMM input
+    float *m_logits = nullptr;                 // (min(T, kLogitRows), V)
+    uint16_t* m_xh = nullptr;                  // (T, max cols) F16/BF16 GEMM input (rmsnorm, silu_mul)
+    uint16_t* m_xh2 = nullptr;                 // (T, max cols) F16/BF16 GEMM input (convert)
     uint16_t* m_wh = nullptr;                  // Q8_0 rows dequantized to F16 for cuBLAS
     int *m_tok = nullptr, *m_seq = nullptr, *m_pos = nullptr, *m_next = nullptr;
     unsigned long long* m_argmax_key = nullptr; // argmax scratch, zero between steps
@@ -477,6 +579,40 @@ double measure_copy_gbps() {
     cudaFree(a);
     cudaFree(b);
     return 2.0 * double(bytes) / (double(ms[ms.size() / 2]) * 1e-3) / 1e9;
+}
+
+double measure_gemm_flops(int m, int n, int k, int reps) {
+    void *a = nullptr, *b = nullptr, *c = nullptr;
+    SIGMA_CUDA(cudaMalloc(&a, size_t(m) * k * 2));
+    SIGMA_CUDA(cudaMalloc(&b, size_t(k) * n * 2));
+    SIGMA_CUDA(cudaMalloc(&c, size_t(m) * n * 2));
+    SIGMA_KERNEL(k::fill_random({a, DType::BF16, (long long)m * k, 0.0f, 1.0f, 11, nullptr}));
+    SIGMA_KERNEL(k::fill_random({b, DType::BF16, (long long)k * n, 0.0f, 1.0f, 12, nullptr}));
+    cublasHandle_t h = nullptr;
+    SIGMA_CUBLAS(cublasCreate(&h));
+    cudaEvent_t e0, e1;
+    SIGMA_CUDA(cudaEventCreate(&e0));
+    SIGMA_CUDA(cudaEventCreate(&e1));
+    const float alpha = 1.0f, beta = 0.0f;
+    std::vector<float> ms;
+    for (int i = 0; i < reps + 3; ++i) {
+        SIGMA_CUDA(cudaEventRecord(e0));
+        SIGMA_CUBLAS(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, a, CUDA_R_16BF, m, b, CUDA_R_16BF, k, &beta, c,
+                                  CUDA_R_16BF, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        SIGMA_CUDA(cudaEventRecord(e1));
+        SIGMA_CUDA(cudaEventSynchronize(e1));
+        float t = 0;
+        SIGMA_CUDA(cudaEventElapsedTime(&t, e0, e1));
+        if (i >= 3) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cublasDestroy(h);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    return 2.0 * double(m) * n * k / (double(ms[ms.size() / 2]) * 1e-3);
 }
 
 std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceModel> m, int n_ctx, int selective_v) {
