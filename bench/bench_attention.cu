@@ -7,7 +7,10 @@
 // device-to-device copy bandwidth measured in the same run (1 GiB cudaMemcpy, read + written).
 // Output: one JSON object per line on stdout.
 // Also times the same calls captured in a CUDA graph (us_graph): no host launch cost.
-// Usage: bench_attention [--quick] [--iters N] [--no-graph] [--batch B] [--ctx T]
+// Variants "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1), "*_pN" size the slices for
+// N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT), so one run compares them.
+// Usage: bench_attention [--quick] [--warmup N] [--iters N] [--no-graph] [--batch B] [--ctx T]
+//                        [--only variant,variant,...]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -202,9 +205,12 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
 int main(int argc, char** argv) {
     bool quick = false;
     int only_batch = 0, only_ctx = 0;
+    std::string only;  // comma-separated variant names; empty = all
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) g_iters = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--warmup") && i + 1 < argc) g_warmup = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
         else if (!std::strcmp(argv[i], "--no-graph")) g_graph = false;
         else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_batch = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--ctx") && i + 1 < argc) only_ctx = std::atoi(argv[++i]);
@@ -225,11 +231,22 @@ int main(int argc, char** argv) {
         const char* name;
         int n_q, n_k, n_v, top_k;
         bool uni;
+        bool old;       // SIGMAOPS_ATTN_OLD=1
+        int split_pct;  // SIGMAOPS_ATTN_SPLIT_PCT (0: default)
     };
     const Variant variants[] = {
-        {"sigma", 32, 4, 16, 0, false},   {"gqa", 32, 16, 16, 0, false},
-        {"sigma_selv100", 32, 4, 16, 100, false}, {"sigma_selv100_union", 32, 4, 16, 100, true},
-        {"gqa_selv100", 32, 16, 16, 100, false},
+        {"sigma", 32, 4, 16, 0, false, false, 0},
+        {"gqa", 32, 16, 16, 0, false, false, 0},
+        {"sigma_selv100", 32, 4, 16, 100, false, false, 0},
+        {"sigma_selv100_union", 32, 4, 16, 100, true, false, 0},
+        {"gqa_selv100", 32, 16, 16, 100, false, false, 0},
+        {"sigma_old", 32, 4, 16, 0, false, true, 0},
+        {"gqa_old", 32, 16, 16, 0, false, true, 0},
+        {"sigma_selv100_old", 32, 4, 16, 100, false, true, 0},
+        {"sigma_p50", 32, 4, 16, 0, false, false, 50},
+        {"sigma_p200", 32, 4, 16, 0, false, false, 200},
+        {"gqa_p200", 32, 16, 16, 0, false, false, 200},
+        {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -242,7 +259,12 @@ int main(int argc, char** argv) {
     for (int batch : batches)
         for (int ctx : ctxs)
             for (const Variant& v : variants) {
+                if (!only.empty() && only.find("," + std::string(v.name) + ",") == std::string::npos) continue;
+                if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
+                if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni);
+                unsetenv("SIGMAOPS_ATTN_OLD");
+                unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
                             "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 #include "decode_attention.cuh"
 
@@ -72,6 +73,26 @@ std::string check_shapes(const DecodeAttentionParams& p) {
     return {};
 }
 
+// Benchmark knobs, read at every call (bench/bench_attention.cu compares variants in one run):
+// SIGMAOPS_ATTN_OLD=1 uses the pre-tensor-core kernels (split_kv_kernel; scores/topk/gather),
+// SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM.
+bool env_old() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_OLD");
+    return v && *v && std::string(v) != "0";
+}
+int env_split_pct() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_SPLIT_PCT");
+    const int pct = v && *v ? std::atoi(v) : 100;
+    return pct >= 10 && pct <= 1000 ? pct : 100;
+}
+
+// Bitmap words / cached scores of select_gather_kernel for keys up to max_len.
+int sel_words(int max_len) { return (max_len + 31) / 32; }
+int sel_cache(int max_len) {
+    const size_t cache = (size_t(max_len) + 3) & ~size_t(3);
+    return (cache + 2 * size_t(sel_words(max_len))) * 4 <= size_t(kSelDynBytes) ? int(cache) : 0;
+}
+
 attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     attn::Geometry g{};
     g.batch = p.batch;
@@ -84,15 +105,12 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     g.tiles_per_group = (g.gk + kMaxTileHeads - 1) / kMaxTileHeads;
     g.tile_heads = (g.gk + g.tiles_per_group - 1) / g.tiles_per_group;
     const int max_len = p.max_seq_len > 0 ? p.max_seq_len : p.max_ctx;
-    // One wave of two blocks per SM: as many slices as fit, at least 64 keys each.
-    const int rows = p.batch * p.n_k * g.tiles_per_group;
-    int splits = std::max(1, (2 * sms) / rows);
-    splits = std::min(splits, std::max(1, (max_len + 63) / 64));
-    g.n_splits = std::min(splits, kMaxSplits);
     const float scale = p.scale != 0.0f ? p.scale : 1.0f / std::sqrt(float(p.d_qk));
     g.scale_log2 = scale * kLog2e;
-    g.top_k = p.top_k > 0 ? std::min(p.top_k, p.max_ctx) : 0;
+    // Selective V with k >= every length selects every key: that is full attention.
+    g.top_k = p.top_k > 0 && p.top_k < max_len ? p.top_k : 0;
     g.q_is_bf16 = p.q_type == DType::BF16;
+    g.score_stride = (p.max_ctx + 3) & ~3;
     // Split-KV staging: the most V heads one head tile touches, and the largest tile (keys) whose
     // two stages of K + V rows fit kSplitStageBytes.
     g.nvg_max = 1;
@@ -104,6 +122,32 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     const int key_bytes = (p.d_qk + g.nvg_max * p.d_v) * 2;
     g.tile_keys = kSplitTileMax;
     while (g.tile_keys > 16 && 2 * g.tile_keys * key_bytes > kSplitStageBytes) g.tile_keys /= 2;
+
+    // Tensor-core kernels: full attention when every V head of a head tile has <= 4 of its
+    // query heads (hi/lo columns of the P^T fragment) and the tile reads <= 4 V heads of 64
+    // (2 of 128: accumulator registers); selective V always (the union needs <= 64 heads per V
+    // head, and bitmaps of max_len bits that fit shared memory).
+    const int rows = p.batch * p.n_k * g.tiles_per_group;
+    if (env_old()) {
+        g.fast = 0;
+    } else if (g.top_k == 0) {
+        g.fast = std::min(g.gv, g.tile_heads) <= 4 && g.nvg_max <= (p.d_v == 64 ? 4 : 2);
+    } else {
+        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) && size_t(sel_words(max_len)) * 8 <= size_t(kSelDynBytes);
+    }
+    g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
+    int splits;
+    if (g.fast) {
+        // One wave of one 8-warp block per SM (the blocks hold ~200 registers a thread), at
+        // least 128 keys (one 16-key unit per warp) a slice.
+        splits = std::max(1, sms * env_split_pct() / 100 / rows);
+        splits = std::min(splits, std::max(1, (max_len + 127) / 128));
+    } else {
+        // One wave of two blocks per SM: as many slices as fit, at least 64 keys each.
+        splits = std::max(1, (2 * sms) / rows);
+        splits = std::min(splits, std::max(1, (max_len + 63) / 64));
+    }
+    g.n_splits = std::min(splits, kMaxSplits);
     return g;
 }
 
@@ -119,7 +163,7 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
     off += align256(heads * g.n_splits * 2 * sizeof(float));
     if (g.top_k > 0) {
         l.scores = off;
-        off += align256(heads * p.max_ctx * sizeof(float));
+        off += align256(heads * g.score_stride * sizeof(float));
         l.head_ml = off;
         off += align256(heads * 2 * sizeof(float));
         l.idx = off;
@@ -175,7 +219,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
     }
     const Geometry& g = plan.g;
     // Register slots for the tile heads sharing one V head (split) / a V head's heads (gather).
-    if (2 * g.tile_keys * (p.d_qk + g.nvg_max * p.d_v) * 2 > kSplitStageBytes)
+    if (!g.fast && 2 * g.tile_keys * (p.d_qk + g.nvg_max * p.d_v) * 2 > kSplitStageBytes)
         return {"decode_attention: a head tile reads too many V heads (" + std::to_string(g.nvg_max) + ")"};
     plan.hpv_split = pow2_at_least(std::min(g.gv, g.tile_heads));
     plan.hpv_gather = pow2_at_least(std::min(g.gv, kMaxTileHeads));
@@ -183,11 +227,14 @@ Status decode_attention(const DecodeAttentionParams& p) {
     plan.topk_cache = max_len * 4 <= kTopkCacheBytes ? max_len : 0;
     plan.union_smem = (size_t((p.max_ctx + 31) / 32) + size_t(g.gv) * g.top_k) * sizeof(int);
     const bool union_gather = g.top_k > 0 && p.top_k_union;
-    if (union_gather && g.top_k < max_len && plan.union_smem > size_t(kUnionSmemBytes))
+    if (!g.fast && union_gather && g.top_k < max_len && plan.union_smem > size_t(kUnionSmemBytes))
         return {"decode_attention: top_k_union needs " + std::to_string(plan.union_smem) +
                 " bytes of shared memory (max_ctx/8 + 4*top_k*n_q/n_v), more than " +
                 std::to_string(kUnionSmemBytes)};
     if (union_gather && g.top_k >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
+    plan.sel_words = sel_words(max_len);
+    plan.sel_cache = sel_cache(max_len);
+    plan.sel_hpb = union_gather ? g.gv : 1;
     plan.stream = static_cast<cudaStream_t>(p.stream);
 
     const bool bf = p.kv_type == DType::BF16;

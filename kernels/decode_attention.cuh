@@ -42,6 +42,9 @@ struct Geometry {
     int q_is_bf16;          // q element type: 1 = BF16, 0 = F32
     int tile_keys;          // split-KV: keys per staged tile (<= 128)
     int nvg_max;            // split-KV: most V heads one head tile reads
+    int score_stride;       // selective V: floats per head row of `scores` (max_ctx rounded up to 4)
+    int fast;               // 1: tensor-core kernels (decode_attention_fast.cuh); 0: the kernels below
+    int fast_nvg;           // fast split-KV: V-head slots compiled in (1, 2 or 4; >= nvg_max)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -54,7 +57,7 @@ struct Buffers {
     int* counters;          // (B, n_k*tiles_per_group) zero between calls
     float* part_o;          // (B, n_q, S, d_v) unnormalised slice outputs
     float2* part_ml;        // (B, n_q, S) slice (max, sum of exp2) in the log2 domain
-    float* scores;          // (B, n_q, max_ctx) selective V: scaled log2-domain scores
+    float* scores;          // (B, n_q, score_stride) selective V: scaled log2-domain scores
     float2* head_ml;        // (B, n_q) selective V: softmax (max, sum) over all keys
     int* idx;               // (B, n_q, top_k) selective V: selected positions
 };
@@ -490,7 +493,7 @@ __global__ void __launch_bounds__(kThreads, 2) scores_kernel(const Geometry g, c
         score_tile<T, DQK, kTileKeys, false>(kbase + size_t(t0) * DQK, n, q_s, s_s, c.nh);
         __syncthreads();
         if (warp < c.nh) {
-            float* dst = buf.scores + (row0 + c.h0 + warp) * g.max_ctx + t0;
+            float* dst = buf.scores + (row0 + c.h0 + warp) * g.score_stride + t0;
             float mx = -INFINITY;
             for (int t = lane; t < n; t += 32) {
                 const float s = s_s[warp][t];
@@ -559,7 +562,7 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
         for (int i = tid; i < len; i += kTopkThreads) out_idx[i] = i;
         return;
     }
-    const float* src = buf.scores + row * g.max_ctx;
+    const float* src = buf.scores + row * g.score_stride;
     const bool cached = len <= cache_cap;
     for (int i = tid; i < kTopkBins; i += kTopkThreads) hist[i] = 0;
     if (tid == 0) {
@@ -699,7 +702,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
                 for (int j = 0; j < g.gv; ++j) {
                     const float2 ml = buf.head_ml[hrow0 + j];
                     const float inv = ml.y > 0.0f ? 1.0f / ml.y : 0.0f;
-                    e_p[j * n_rows + e] = exp2f(buf.scores[(hrow0 + j) * g.max_ctx + t] - ml.x) * inv;
+                    e_p[j * n_rows + e] = exp2f(buf.scores[(hrow0 + j) * g.score_stride + t] - ml.x) * inv;
                 }
             } else {
                 const int j = e / kk, r = e % kk;
@@ -707,7 +710,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
                 const float2 ml = buf.head_ml[hrow0 + j];
                 const float inv = ml.y > 0.0f ? 1.0f / ml.y : 0.0f;
                 e_t[e] = t;
-                e_p[e] = exp2f(buf.scores[(hrow0 + j) * g.max_ctx + t] - ml.x) * inv;
+                e_p[e] = exp2f(buf.scores[(hrow0 + j) * g.score_stride + t] - ml.x) * inv;
             }
         }
         __syncthreads();
@@ -798,7 +801,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
 #pragma unroll
                     for (int j = 0; j < HPV; ++j) {
                         if (j < hc) {
-                            const float p = exp2f(buf.scores[(hrow0 + hb + j) * g.max_ctx + tt[i]] - M[j]) * inv[j];
+                            const float p = exp2f(buf.scores[(hrow0 + hb + j) * g.score_stride + tt[i]] - M[j]) * inv[j];
 #pragma unroll
                             for (int e = 0; e < 8; ++e) acc[j][e] = fmaf(p, vf[e], acc[j][e]);
                         }
@@ -810,7 +813,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
             for (int j = 0; j < HPV; ++j) {
                 if (j >= hc) continue;
                 const int* hidx = buf.idx + (hrow0 + hb + j) * g.top_k;
-                const float* hs = buf.scores + (hrow0 + hb + j) * g.max_ctx;
+                const float* hs = buf.scores + (hrow0 + hb + j) * g.score_stride;
                 for (int r0 = slot; r0 < n_rows; r0 += 4 * SLOTS) {
                     uint4 vv[4];
                     int tt[4];
@@ -850,6 +853,12 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
     }
 }
 
+}  // namespace sigmaops::kernels::attn
+
+#include "decode_attention_fast.cuh"
+
+namespace sigmaops::kernels::attn {
+
 // ---- per-configuration launcher ------------------------------------------------------------
 
 struct Plan {
@@ -859,6 +868,9 @@ struct Plan {
     int hpv_gather;    // register slots per V head in gather_kernel
     int topk_cache;    // scores cached in smem by topk_kernel (elements)
     size_t union_smem; // dynamic smem of the union gather
+    int sel_cache;     // select_gather_kernel: scores cached in smem (elements, multiple of 4)
+    int sel_words;     // select_gather_kernel: bitmap words (ceil(max_len / 32))
+    int sel_hpb;       // select_gather_kernel: query heads per block (1, or gv for the union)
     cudaStream_t stream;
 };
 
@@ -905,9 +917,57 @@ inline cudaError_t launch_gather(const Plan& p, bool uni) {
 }
 
 // Defined per configuration in decode_attention_<kv>_<dqk>_<dv>.cu.
+// Tensor-core kernels: 16-byte loads in flight per lane, about 32 uint4 (see fast_split_kernel).
+template <int DQK, int DV, int NVG>
+constexpr int fast_chunk_units() {
+    constexpr int per_unit = 2 * (DQK / 32) + NVG * 4 * (DV / 64);
+    constexpr int n = 32 / per_unit;
+    return n >= 4 ? 4 : (n >= 2 ? 2 : 1);
+}
+template <class T, int DQK, int DV, int NVG>
+inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
+    constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
+    fast_split_kernel<T, DQK, DV, NVG, CH, false><<<grid, kFastThreads, 0, p.stream>>>(p.g, p.buf);
+    return cudaGetLastError();
+}
+template <class T, int DQK, int DV>
+Status run_fast(const Plan& p, dim3 grid) {
+    if (p.g.top_k == 0) {
+        cudaError_t e;
+        if constexpr (DV == 64) {
+            switch (p.g.fast_nvg) {
+                case 1: e = launch_fast<T, DQK, DV, 1>(p, grid); break;
+                case 2: e = launch_fast<T, DQK, DV, 2>(p, grid); break;
+                default: e = launch_fast<T, DQK, DV, 4>(p, grid); break;
+            }
+        } else {
+            switch (p.g.fast_nvg) {
+                case 1: e = launch_fast<T, DQK, DV, 1>(p, grid); break;
+                default: e = launch_fast<T, DQK, DV, 2>(p, grid); break;
+            }
+        }
+        return cuda_status("fast_split_kernel launch", e);
+    }
+    constexpr int CHS = DQK == 64 ? 8 : 4;  // scores only: 32 uint4 of K rows in flight per lane
+    fast_split_kernel<T, DQK, DV, 1, CHS, true><<<grid, kFastThreads, 0, p.stream>>>(p.g, p.buf);
+    if (Status s = cuda_status("fast scores launch", cudaGetLastError()); !s.ok()) return s;
+    static bool configured = false;  // host-side, per instantiation
+    if (!configured) {
+        const cudaError_t e = cudaFuncSetAttribute(select_gather_kernel<T, DV>,
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kSelDynBytes);
+        if (e != cudaSuccess) return cuda_status("select_gather_kernel attribute", e);
+        configured = true;
+    }
+    const size_t smem = (size_t(p.sel_cache) + 2 * size_t(p.sel_words)) * 4;
+    select_gather_kernel<T, DV><<<dim3(p.g.n_q / p.sel_hpb, p.g.batch), kSelThreads, smem, p.stream>>>(
+        p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb);
+    return cuda_status("select_gather_kernel launch", cudaGetLastError());
+}
+
 template <class T, int DQK, int DV>
 Status run_config(const Plan& p, bool union_gather) {
     const dim3 grid(p.g.n_splits, p.g.n_k * p.g.tiles_per_group, p.g.batch);
+    if (p.g.fast) return run_fast<T, DQK, DV>(p, grid);
     if (p.g.top_k == 0) {
         cudaError_t e;
         switch (p.hpv_split) {

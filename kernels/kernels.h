@@ -36,13 +36,17 @@ struct [[nodiscard]] Status {
 //
 // Full attention (top_k == 0): split-KV ("flash-decoding"). One block serves all query heads of
 // one K head (up to 8; larger groups are cut into tiles of <= 8 heads) for one slice of the
-// cache, so each K row is read once per group and each V row once per V head; a fused second
-// pass (the last block of each group) combines the slices' partials by log-sum-exp.
+// cache, so each K row is read once per group and each V row once per V head; the last block of
+// each group to finish combines the slices' partials by log-sum-exp. Where each V head of a tile
+// serves <= 4 of its query heads (and the tile reads <= 4 V heads of 64, or 2 of 128), the
+// products run on the tensor cores with q and p split into hi + lo halves (about fp32 accuracy).
 //
 // Selective V (top_k > 0): scores for all keys (K read fully), softmax statistics over all keys,
-// then per query head the top_k keys by probability (radix select on the score bits), and
-// out_h = sum over the selected t of p_t * v_t, with p the softmax over ALL keys (not
-// renormalised over the selection). With top_k >= seq_len this equals full attention.
+// then per query head the top_k keys by probability (histogram / radix select on the scores;
+// ties: the lower position first, as the CPU forward pass), and out_h = sum over the selected t,
+// in position order, of p_t * v_t, with p the softmax over ALL keys (not renormalised over the
+// selection). With top_k >= seq_len this equals full attention (and is computed as such when
+// top_k >= max_seq_len).
 // top_k_union: the query heads that share a V head use the union of their top_k sets (each V row
 // fetched once per V group, each head weighting every union row with its own p).
 struct DecodeAttentionParams {

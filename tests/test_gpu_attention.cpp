@@ -1,7 +1,8 @@
 // Tolerance tests of the DiffQKV decode attention kernels (kernels.h) against CPU twins:
 // plain loops with double accumulation, over a grid of head layouts, head sizes, sequence
 // lengths, batches, cache and query types; selective V with k >= len equals full attention and
-// k = 100 equals the twin's own top-100 (per head and per-V-group union).
+// k = 100 equals the twin's own top-100 (per head and per-V-group union), also when many keys tie
+// (the larger score first, then the lower position, as the CPU forward pass).
 // Without a GPU every case prints "skipped: no GPU" and passes (CTest reports it skipped).
 // SIGMAOPS_TEST_QUICK=1 runs a reduced grid (for compute-sanitizer).
 #include <cuda_bf16.h>
@@ -106,8 +107,9 @@ std::vector<double> cpu_attention(const Shape& s, int batch, int max_ctx, const 
             std::vector<int> order(len);
             std::iota(order.begin(), order.end(), 0);
             const int kk = top_k > 0 ? std::min(top_k, len) : len;
-            std::partial_sort(order.begin(), order.begin() + kk, order.end(),
-                              [&](int a, int c) { return p[h][a] > p[h][c]; });
+            std::partial_sort(order.begin(), order.begin() + kk, order.end(), [&](int a, int c) {
+                return p[h][a] > p[h][c] || (p[h][a] == p[h][c] && a < c);
+            });
             top[h].assign(order.begin(), order.begin() + kk);
         }
         for (int h = 0; h < s.n_q; ++h) {
@@ -137,6 +139,7 @@ struct Case {
     DType qt = DType::F32;
     int top_k = 0;
     bool uni = false;
+    int ties = 0;  // 0: random keys; 1: K and q small integers (many equal scores); 2: one K row per head
 };
 
 std::string describe(const Case& c) {
@@ -145,7 +148,8 @@ std::string describe(const Case& c) {
     return std::to_string(c.s.n_q) + "/" + std::to_string(c.s.n_k) + "/" + std::to_string(c.s.n_v) +
            " d_qk " + std::to_string(c.s.d_qk) + " d_v " + std::to_string(c.s.d_v) + " lens " + l +
            (c.kv == DType::BF16 ? " kv bf16" : " kv f16") + (c.qt == DType::BF16 ? " q bf16" : " q f32") +
-           " top_k " + std::to_string(c.top_k) + (c.uni ? " union" : "");
+           " top_k " + std::to_string(c.top_k) + (c.uni ? " union" : "") +
+           (c.ties ? " ties " + std::to_string(c.ties) : "");
 }
 
 // Runs one case twice (the second call checks the workspace is left ready) and compares both
@@ -163,20 +167,26 @@ void run_case(const Case& c, std::mt19937& rng) {
     const size_t nv = size_t(batch) * s.n_v * max_ctx * s.d_v;
     std::vector<float> qf(nq), kf(nk), vf(nv);
     std::vector<uint16_t> qb(nq), kb(nk), vb(nv);
+    std::uniform_int_distribution<int> small(-1, 1);
     for (size_t i = 0; i < nq; ++i) {
-        const float x = nd(rng) * 1.5f;
+        const float x = c.ties ? float(small(rng) * 2) : nd(rng) * 1.5f;
         qb[i] = to_bits(x, DType::BF16);
         qf[i] = c.qt == DType::BF16 ? from_bits(qb[i], DType::BF16) : x;
     }
     const uint16_t poison = c.kv == DType::BF16 ? 0x7fc0 : 0x7e00;  // NaN past each length
-    auto fill = [&](std::vector<float>& f, std::vector<uint16_t>& bits, int heads, int d) {
+    auto fill = [&](std::vector<float>& f, std::vector<uint16_t>& bits, int heads, int d, int ties) {
         for (int b = 0; b < batch; ++b)
             for (int h = 0; h < heads; ++h)
                 for (int t = 0; t < max_ctx; ++t)
                     for (int e = 0; e < d; ++e) {
                         const size_t i = ((size_t(b) * heads + h) * max_ctx + t) * d + e;
                         if (t < c.lens[b]) {
-                            bits[i] = to_bits(nd(rng), c.kv);
+                            if (ties == 2 && t > 0) {
+                                bits[i] = bits[i - size_t(t) * d];  // row 0 of this head
+                            } else {
+                                const float x = ties == 1 ? float(small(rng)) : nd(rng);
+                                bits[i] = to_bits(ties == 2 ? nd(rng) : x, c.kv);
+                            }
                             f[i] = from_bits(bits[i], c.kv);
                         } else {
                             bits[i] = poison;
@@ -184,8 +194,8 @@ void run_case(const Case& c, std::mt19937& rng) {
                         }
                     }
     };
-    fill(kf, kb, s.n_k, s.d_qk);
-    fill(vf, vb, s.n_v, s.d_v);
+    fill(kf, kb, s.n_k, s.d_qk, c.ties);
+    fill(vf, vb, s.n_v, s.d_v, 0);
     const std::vector<double> ref = cpu_attention(s, batch, max_ctx, c.lens, qf, kf, vf, c.top_k, c.uni);
 
     void *dq = nullptr, *dk = nullptr, *dv = nullptr, *dws = nullptr;
@@ -320,6 +330,23 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
                 if (lens[0] == 70000 && s.n_k == 16) continue;  // one long case (uncached top-k path)
                 run_case({s, lens, DType::BF16, DType::F32, 100, uni}, rng);
                 if (!quick()) run_case({s, lens, DType::F16, DType::BF16, 100, uni}, rng);
+            }
+}
+
+TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(31);
+    // ties 1: few distinct scores (exact ranking among a crowded threshold bin, or the radix
+    // path past 1024 candidates); ties 2: every score of a head equal (radix path, ties only).
+    for (int ties : {1, 2})
+        for (bool uni : {false, true})
+            for (const auto& lens : std::vector<std::vector<int>>{{3000}, {17, 5000, 1}}) {
+                run_case({Shape{32, 4, 16, 64, 64}, lens, DType::BF16, DType::F32, 100, uni, ties}, rng);
+                if (quick()) break;
+                run_case({Shape{8, 1, 4, 128, 128}, lens, DType::F16, DType::F32, 100, uni, ties}, rng);
             }
 }
 

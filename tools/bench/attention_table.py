@@ -44,6 +44,16 @@ def main():
         svf = f"{fa['us'] / sv['us']:.2f}x" if sv and fa else "-"
         print(f"| {b} | {c // 1024}K | {f(s)} | {f(g)} | {f(fa)} | {f(cu)} | {pct(s)} | {sp} | "
               f"{f(sv)} / {f(su)} | {svf} |")
+    # Variants measured in the same run (bench_attention.cu): previous kernels, other slice counts.
+    names = ["sigma_old", "gqa_old", "sigma_selv100_old", "sigma_p50", "sigma_p200", "gqa_p200",
+             "sigma_selv100_p200", "gqa_selv100"]
+    if any((n, b, c) in o for n in names for b, c in keys):
+        print()
+        print("| B | ctx | " + " | ".join(n + " µs" for n in names) + " |")
+        print("|---|---|" + "---|" * len(names))
+        for b, c in keys:
+            cells = [f"{o[(n, b, c)]['us']:.1f}" if (n, b, c) in o else "-" for n in names]
+            print(f"| {b} | {c // 1024}K | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

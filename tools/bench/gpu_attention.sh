@@ -3,6 +3,8 @@
 # compute-sanitizer (memcheck, racecheck) on a reduced grid, the benchmark and the PyTorch peers.
 # Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
 #   STEPS="build test sanitize bench peer" (default: all)  BENCH_ARGS="--quick" PEER_ARGS="--quick"
+#   Without "build", binaries already in build/gpu-attn (built elsewhere for sm_90) are used.
+#   Time limits per step (s): TO_TEST TO_SAN (each tool) TO_BENCH TO_NCU TO_PEER.
 # Catch2 v2 (header only) is taken from the system, else from .devcarry/catch2 (carried here).
 # The top-level CMake project needs sentencepiece/libssh/SQLite/Catch2 dev packages, which the GPU
 # machine may lack; the script tries it first and otherwise compiles just these files with nvcc.
@@ -60,16 +62,26 @@ if has build; then
   grep -E "error" "$OUT/build.log" | head -20 | tee -a "$OUT/summary.txt"
 fi
 
-if has test; then
-  log "test_gpu_attention (full grid)"
-  timeout 240 $BUILD/test_gpu_attention > "$OUT/test.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-  tail -4 "$OUT/test.log" | tee -a "$OUT/summary.txt"
+if has test; then  # one process per test case (the CPU twins dominate; the machine has cores)
+  log "test_gpu_attention (full grid, test cases in parallel)"
+  TLOG=$(mktemp -d)
+  i=0
+  while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    i=$((i + 1))
+    ( timeout ${TO_TEST:-240} $BUILD/test_gpu_attention "$name" > "$TLOG/$i.log" 2>&1
+      echo "rc=$? $name" > "$TLOG/$i.rc" ) &
+  done < <($BUILD/test_gpu_attention --list-test-names-only | sed 's/^ *//')
+  wait
+  for f in "$TLOG"/*.log; do echo "--- $(cat "${f%.log}.rc")"; cat "$f"; done > "$OUT/test.log"
+  cat "$TLOG"/*.rc | tee -a "$OUT/summary.txt"
+  grep -hE "^All tests passed|^test cases:" "$TLOG"/*.log | tee -a "$OUT/summary.txt"
 fi
 
 if has sanitize; then
   for tool in memcheck racecheck; do
     log "compute-sanitizer $tool (SIGMAOPS_TEST_QUICK=1)"
-    SIGMAOPS_TEST_QUICK=1 timeout 180 compute-sanitizer --tool $tool --error-exitcode 3 \
+    SIGMAOPS_TEST_QUICK=1 timeout ${TO_SAN:-180} compute-sanitizer --tool $tool --error-exitcode 3 \
       $BUILD/test_gpu_attention >> "$OUT/sanitizer.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
     tail -3 "$OUT/sanitizer.log" | tee -a "$OUT/summary.txt"
   done
@@ -77,20 +89,21 @@ fi
 
 if has bench; then
   log "bench_attention ${BENCH_ARGS:-}"
-  timeout 240 $BUILD/bench_attention ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  timeout ${TO_BENCH:-240} $BUILD/bench_attention ${BENCH_ARGS:-} > "$OUT/bench.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
 fi
 
 if has ncu; then  # per-kernel GPU durations of one batch-1 16K step (full and selective V)
   log "ncu kernel durations, batch 1, ctx 16K"
-  timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
-    --kernel-name regex:'split_kv|scores_kernel|topk|gather' -c 40 \
-    $BUILD/bench_attention --batch 1 --ctx 16384 --iters 2 --no-graph > "$OUT/ncu.txt" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-  grep -E "gpu__time_duration|dram__throughput" "$OUT/ncu.txt" | head -40 | tee -a "$OUT/summary.txt"
+  timeout ${TO_NCU:-60} ncu --clock-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+    --kernel-name regex:'split|scores_kernel|topk|gather' -c 40 \
+    $BUILD/bench_attention --batch 1 --ctx 16384 --warmup 1 --iters 1 --no-graph \
+    --only sigma,gqa,sigma_selv100,sigma_old,sigma_selv100_old > "$OUT/ncu.txt" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  grep -E "^  [a-z_]+.*\(|gpu__time_duration|dram__throughput" "$OUT/ncu.txt" | sed -E 's/\(sigmaops::kernels::attn::Geometry.*//' | head -48 >> "$OUT/summary.txt"
 fi
 
 if has peer; then
   log "peer_attention.py ${PEER_ARGS:-}"
-  PYTHONUNBUFFERED=1 timeout 200 python3 tools/bench/peer_attention.py ${PEER_ARGS:-} > "$OUT/peer.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
+  PYTHONUNBUFFERED=1 timeout ${TO_PEER:-200} python3 tools/bench/peer_attention.py ${PEER_ARGS:-} > "$OUT/peer.jsonl" 2>> "$OUT/summary.txt"; echo "rc=$?" | tee -a "$OUT/summary.txt"
 fi
 
 for k in us us_graph; do python3 tools/bench/attention_table.py "$OUT/bench.jsonl" "$OUT/peer.jsonl" $k 2>&1 | tee -a "$OUT/summary.txt"; done

@@ -1,0 +1,805 @@
+// Decode attention for DiffQKV, tensor-core kernels (private; included by decode_attention.cuh).
+//
+// Tuned for batch 1 on an H100: the whole problem is ~20-300 KB of K/V rows per SM, so the cost
+// is a fixed chain of latencies plus the time to stream the bytes. These kernels keep that
+// chain short: one wave of 8-warp blocks (one per SM), each warp streams its own contiguous run
+// of keys straight into registers (16-byte loads, the next chunk's loads issued while the
+// current chunk is used: ~10 KB in flight per warp, no block barrier per tile), and does the
+// arithmetic on the tensor cores (mma.sync m16n8k16):
+//   scores   S (16 x 8 keys)  = Q (16 x d) . K^T    rows 0-7: the hi part of the tile's 8 query
+//                                                  heads (bf16/f16), rows 8-15: their lo part
+//                                                  (q - hi), so q keeps ~16 bits of precision
+//   values   O^T (16 d x 8)   = V^T (d x 16 keys) . P^T   columns 0-3: hi part of p for the (up
+//                                                  to 4) heads of one V head, columns 4-7: lo
+// Both products use a permutation of d (and of the output rows) that lets every lane load 16
+// contiguous bytes of a K or V row and feed them to the mma with byte permutes only. A block's
+// warps are merged in shared memory; the blocks of one (sequence, K head) are merged by the last
+// one to finish (log-sum-exp), as in split_kv_kernel.
+// The softmax is online with a lazy rescale (only when a chunk's max exceeds the running one by
+// more than 2^8), so p <= 256 and the common chunk costs no rescale.
+#pragma once
+
+namespace sigmaops::kernels::attn {
+
+constexpr int kFastThreads = 256;   // 8 warps
+constexpr int kFastWarps = kFastThreads / 32;
+constexpr float kLazyRescale = 8.0f;  // log2 units
+
+template <class T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<const uint32_t*>(&v);
+    } else {
+        const __half2 v = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<const uint32_t*>(&v);
+    }
+}
+template <class T>
+__device__ __forceinline__ float2 unpack2(uint32_t u) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+    } else {
+        __half2 h;
+        memcpy(&h, &u, 4);
+        return __half22float2(h);
+    }
+}
+// Splits (a, b) into hi = round(a, b) and lo = round((a, b) - hi), both packed pairs of T.
+template <class T>
+__device__ __forceinline__ void split2(float a, float b, uint32_t& hi, uint32_t& lo) {
+    hi = pack2<T>(a, b);
+    const float2 h = unpack2<T>(hi);
+    lo = pack2<T>(a - h.x, b - h.y);
+}
+
+// d += a . b for one m16n8k16 tile (fp32 accumulate).
+template <class T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+            "{%0,%1,%2,%3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+            "{%0,%1,%2,%3};"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+    uint32_t r;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+    return r;
+}
+__device__ __forceinline__ uint32_t u4_at(const uint4& u, int i) {  // i: compile-time after unrolling
+    return i == 0 ? u.x : (i == 1 ? u.y : (i == 2 ? u.z : u.w));
+}
+
+// Blocks -> (sequence, K head tile, slice). Slices are whole 16-key units, spread evenly.
+struct FastCoord {
+    int b, kh, h0, nh, split, len, t_begin, t_end;
+};
+__device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers& buf) {
+    FastCoord c;
+    c.b = blockIdx.z;
+    c.kh = blockIdx.y / g.tiles_per_group;
+    const int tile = blockIdx.y % g.tiles_per_group;
+    c.h0 = c.kh * g.gk + tile * g.tile_heads;
+    c.nh = min(g.tile_heads, g.gk - tile * g.tile_heads);
+    c.split = blockIdx.x;
+    c.len = buf.seq_lens[c.b];
+    const int units = (c.len + 15) >> 4;
+    c.t_begin = min(c.len, int((int64_t(units) * c.split / g.n_splits) << 4));
+    c.t_end = min(c.len, int((int64_t(units) * (c.split + 1) / g.n_splits) << 4));
+    return c;
+}
+
+// Grid (S, n_k*tiles_per_group, B), kFastThreads threads, one block per SM.
+// SCORES = false: full attention (NVG V-head slots, CH 16-key units per chunk).
+// SCORES = true: selective V step 1: every scaled log2-domain score into buf.scores and the
+// slice's softmax statistics into buf.part_ml (no V).
+template <class T, int DQK, int DV, int NVG, int CH, bool SCORES>
+__global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geometry g, const Buffers buf) {
+    constexpr int KW = DQK / 32;  // uint4 per lane per K row
+    constexpr int KS = DQK / 16;  // k-steps of the score mma
+    constexpr int VW = DV / 64;   // uint4 per lane per V row
+    constexpr int MT = DV / 16;   // m-tiles of O^T
+    static_assert(NVG * MT * 4 <= 128, "accumulators");
+
+    __shared__ __align__(16) float wo[SCORES ? 1 : kFastWarps][kMaxTileHeads][DV];  // per-warp outputs
+    __shared__ float2 wml[kFastWarps][kMaxTileHeads];                               // per-warp (m, l)
+    __shared__ float wts[kMaxTileHeads][kMaxSplits];                                // combine weights
+    __shared__ __align__(16) float4 red4[kFastThreads];
+    __shared__ int last_s;
+
+    const FastCoord co = fast_coord(g, buf);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gr = lane >> 2, c = lane & 3;
+    const size_t row0 = size_t(co.b) * g.n_q;
+
+    // This warp's keys: 16-key units [u0, u1) of the slice, in chunks of CH units.
+    const int units = (co.t_end - co.t_begin + 15) >> 4;
+    const int u0 = units * warp / kFastWarps, u1 = units * (warp + 1) / kFastWarps;
+    const int w_end = min(co.t_end, co.t_begin + (u1 << 4));
+    const int n_chunks = (u1 - u0 + CH - 1) / CH;
+    const int t_first = co.t_begin + (u0 << 4);
+
+    // Query fragment (A of the score mma), pre-scaled into the log2 domain, hi/lo split.
+    // Lane (gr, c) holds head gr's q at d = 8*(c + 4*i) + e (i < KW, e < 8): the same d its K
+    // loads bring, so k-step s uses elements 4s..4s+3 of that list.
+    uint32_t qa[KS][4];
+    {
+        float qv[KW * 8];
+        const bool valid = gr < co.nh;
+        const size_t qoff = (row0 + co.h0 + gr) * DQK;
+#pragma unroll
+        for (int i = 0; i < KW; ++i) {
+            const int d0 = 8 * (c + 4 * i);
+            if (g.q_is_bf16) {
+                const uint4 u = valid ? ld16(static_cast<const __nv_bfloat16*>(buf.q) + qoff + d0) : make_uint4(0, 0, 0, 0);
+                cvt8<__nv_bfloat16>(u, *reinterpret_cast<float(*)[8]>(&qv[8 * i]));
+            } else {
+                const float* qp = static_cast<const float*>(buf.q) + qoff + d0;
+                const float4 a = valid ? __ldg(reinterpret_cast<const float4*>(qp)) : make_float4(0, 0, 0, 0);
+                const float4 b = valid ? __ldg(reinterpret_cast<const float4*>(qp + 4)) : make_float4(0, 0, 0, 0);
+                qv[8 * i + 0] = a.x; qv[8 * i + 1] = a.y; qv[8 * i + 2] = a.z; qv[8 * i + 3] = a.w;
+                qv[8 * i + 4] = b.x; qv[8 * i + 5] = b.y; qv[8 * i + 6] = b.z; qv[8 * i + 7] = b.w;
+            }
+        }
+#pragma unroll
+        for (int s = 0; s < KS; ++s) {
+            split2<T>(qv[4 * s] * g.scale_log2, qv[4 * s + 1] * g.scale_log2, qa[s][0], qa[s][1]);
+            split2<T>(qv[4 * s + 2] * g.scale_log2, qv[4 * s + 3] * g.scale_log2, qa[s][2], qa[s][3]);
+        }
+    }
+
+    const T* kbase = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK + 8 * c;
+    // K rows: unit u, n-tile nt: key t0 + 16u + 8nt + gr, uint4 i at d 8*(c + 4i).
+    uint4 kr[CH][2][KW];
+    auto load_k = [&](int ci) {
+        const int t0 = t_first + ci * CH * 16;
+#pragma unroll
+        for (int u = 0; u < CH; ++u)
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+                const int t = t0 + 16 * u + 8 * nt + gr;
+#pragma unroll
+                for (int i = 0; i < KW; ++i)
+                    kr[u][nt][i] = t < w_end ? ld16(kbase + size_t(t) * DQK + 32 * i) : make_uint4(0, 0, 0, 0);
+            }
+    };
+    // Scores of chunk ci from kr: sc[u][nt][e] = head gr, key t0 + 16u + 8nt + 2c + e (-inf past w_end).
+    auto scores = [&](int ci, float (&sc)[CH][2][2]) {
+        const int t0 = t_first + ci * CH * 16;
+#pragma unroll
+        for (int u = 0; u < CH; ++u)
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+                float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                for (int s = 0; s < KS; ++s)
+                    mma16816<T>(acc, qa[s], u4_at(kr[u][nt][s / 2], 2 * (s % 2)), u4_at(kr[u][nt][s / 2], 2 * (s % 2) + 1));
+                const int t = t0 + 16 * u + 8 * nt + 2 * c;
+                sc[u][nt][0] = t < w_end ? acc[0] + acc[2] : -INFINITY;
+                sc[u][nt][1] = t + 1 < w_end ? acc[1] + acc[3] : -INFINITY;
+            }
+    };
+
+    float m_run = -INFINITY, l_run = 0.0f;  // head gr (lanes of one head agree on m_run)
+
+    if constexpr (SCORES) {
+        // ---- selective V step 1: scores out, (max, sum) per slice --------------------------
+        if (n_chunks > 0) load_k(0);
+        float* srow = buf.scores + (row0 + co.h0 + gr) * size_t(g.score_stride);
+        for (int ci = 0; ci < n_chunks; ++ci) {
+            float sc[CH][2][2];
+            scores(ci, sc);
+            if (ci + 1 < n_chunks) load_k(ci + 1);
+            const int t0 = t_first + ci * CH * 16;
+            float mx = -INFINITY;
+#pragma unroll
+            for (int u = 0; u < CH; ++u)
+#pragma unroll
+                for (int nt = 0; nt < 2; ++nt) {
+                    const int t = t0 + 16 * u + 8 * nt + 2 * c;
+                    if (gr < co.nh) {
+                        if (t + 1 < w_end) {
+                            *reinterpret_cast<float2*>(srow + t) = make_float2(sc[u][nt][0], sc[u][nt][1]);
+                        } else if (t < w_end) {
+                            srow[t] = sc[u][nt][0];
+                        }
+                    }
+                    mx = fmaxf(mx, fmaxf(sc[u][nt][0], sc[u][nt][1]));
+                }
+            if (mx > -INFINITY) {  // exact online (max, sum) of this lane's keys
+                const float m_new = fmaxf(m_run, mx);
+                float sum = 0.0f;
+#pragma unroll
+                for (int u = 0; u < CH; ++u)
+#pragma unroll
+                    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) sum += exp2f(sc[u][nt][e] - m_new);  // exp2(-inf) = 0
+                l_run = l_run * exp2f(m_run - m_new) + sum;
+                m_run = m_new;
+            }
+        }
+        // lanes -> head: merge the 4 lanes of each head
+#pragma unroll
+        for (int o = 1; o <= 2; o <<= 1) {
+            const float m2 = __shfl_xor_sync(0xffffffffu, m_run, o), l2 = __shfl_xor_sync(0xffffffffu, l_run, o);
+            const float M = fmaxf(m_run, m2);
+            l_run = (M == -INFINITY) ? 0.0f : l_run * exp2f(m_run - M) + l2 * exp2f(m2 - M);
+            m_run = M;
+        }
+        if (c == 0) wml[warp][gr] = make_float2(m_run, l_run);
+        __syncthreads();
+        if (tid < co.nh) {
+            float M = -INFINITY;
+            for (int w = 0; w < kFastWarps; ++w) M = fmaxf(M, wml[w][tid].x);
+            float L = 0.0f;
+            if (M > -INFINITY)
+                for (int w = 0; w < kFastWarps; ++w) L += wml[w][tid].y * exp2f(wml[w][tid].x - M);
+            buf.part_ml[(row0 + co.h0 + tid) * g.n_splits + co.split] = make_float2(M, L);
+        }
+        return;
+    } else {
+        // ---- full attention ---------------------------------------------------------------
+        const int vh_first = co.h0 / g.gv;
+        const int nvg = (co.h0 + co.nh - 1) / g.gv - vh_first + 1;  // <= NVG (launcher checks)
+        int hb[NVG], hc[NVG];  // per V slot: first tile head, number of tile heads (0: unused slot)
+#pragma unroll
+        for (int j = 0; j < NVG; ++j) {
+            const int vh = vh_first + j;
+            hb[j] = max(co.h0, vh * g.gv) - co.h0;
+            hc[j] = j < nvg ? min(co.h0 + co.nh, (vh + 1) * g.gv) - co.h0 - hb[j] : 0;
+        }
+        // V rows: slot j, unit u, r: key t0 + 16u + {2c, 2c+1, 2c+8, 2c+9}[r], uint4 w at d 64w + 8gr.
+        const T* vbase = static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first) * g.max_ctx * DV + 8 * gr;
+        uint4 vr[NVG][CH][4][VW];
+        auto load_v = [&](int ci, int j) {
+            if (hc[j] == 0) return;
+            const int t0 = t_first + ci * CH * 16;
+            const T* vb = vbase + size_t(j) * g.max_ctx * DV;
+#pragma unroll
+            for (int u = 0; u < CH; ++u)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int t = t0 + 16 * u + 2 * c + (r & 1) + 8 * (r >> 1);
+#pragma unroll
+                    for (int w = 0; w < VW; ++w)
+                        vr[j][u][r][w] = t < w_end ? ld16(vb + size_t(t) * DV + 64 * w) : make_uint4(0, 0, 0, 0);
+                }
+        };
+        float acc[NVG][MT][4];
+#pragma unroll
+        for (int j = 0; j < NVG; ++j)
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
+
+        if (n_chunks > 0) {
+            load_k(0);
+#pragma unroll
+            for (int j = 0; j < NVG; ++j) load_v(0, j);
+        }
+        for (int ci = 0; ci < n_chunks; ++ci) {
+            float sc[CH][2][2];
+            scores(ci, sc);
+            const bool more = ci + 1 < n_chunks;
+            if (more) load_k(ci + 1);
+            // chunk max of head gr
+            float mx = -INFINITY;
+#pragma unroll
+            for (int u = 0; u < CH; ++u)
+#pragma unroll
+                for (int nt = 0; nt < 2; ++nt) mx = fmaxf(mx, fmaxf(sc[u][nt][0], sc[u][nt][1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const bool grow = mx > m_run + kLazyRescale || (m_run == -INFINITY && mx > -INFINITY);
+            if (__any_sync(0xffffffffu, grow)) {  // rare after the first chunk
+                const float m_new = grow ? mx : m_run;
+                const float alpha = m_new == m_run ? 1.0f : exp2f(m_run - m_new);
+                l_run *= alpha;
+                m_run = m_new;
+#pragma unroll
+                for (int j = 0; j < NVG; ++j) {
+                    const float a0 = __shfl_sync(0xffffffffu, alpha, ((hb[j] + ((2 * c) & 3)) * 4) & 31);
+                    const float a1 = __shfl_sync(0xffffffffu, alpha, ((hb[j] + ((2 * c + 1) & 3)) * 4) & 31);
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt) {
+                        acc[j][mt][0] *= a0;
+                        acc[j][mt][2] *= a0;
+                        acc[j][mt][1] *= a1;
+                        acc[j][mt][3] *= a1;
+                    }
+                }
+            }
+            // p = 2^(s - m), hi/lo packed as B fragments: keys (2c, 2c+1) and (2c+8, 2c+9)
+            uint32_t ph[CH][2], pl[CH][2];
+#pragma unroll
+            for (int u = 0; u < CH; ++u)
+#pragma unroll
+                for (int nt = 0; nt < 2; ++nt) {
+                    const float p0 = sc[u][nt][0] == -INFINITY ? 0.0f : exp2f(sc[u][nt][0] - m_run);
+                    const float p1 = sc[u][nt][1] == -INFINITY ? 0.0f : exp2f(sc[u][nt][1] - m_run);
+                    l_run += p0 + p1;
+                    split2<T>(p0, p1, ph[u][nt], pl[u][nt]);
+                }
+            // O^T += V^T P^T per V slot
+#pragma unroll
+            for (int j = 0; j < NVG; ++j) {
+                if (hc[j] == 0) continue;
+                const int src = ((hb[j] + (gr & 3)) * 4 + c) & 31;
+                const bool col_ok = (gr & 3) < hc[j];
+                const bool want_hi = gr < 4;
+#pragma unroll
+                for (int u = 0; u < CH; ++u) {
+                    const uint32_t h0v = __shfl_sync(0xffffffffu, ph[u][0], src);
+                    const uint32_t h1v = __shfl_sync(0xffffffffu, ph[u][1], src);
+                    const uint32_t l0v = __shfl_sync(0xffffffffu, pl[u][0], src);
+                    const uint32_t l1v = __shfl_sync(0xffffffffu, pl[u][1], src);
+                    const uint32_t b0 = col_ok ? (want_hi ? h0v : l0v) : 0u;
+                    const uint32_t b1 = col_ok ? (want_hi ? h1v : l1v) : 0u;
+#pragma unroll
+                    for (int w = 0; w < VW; ++w)
+#pragma unroll
+                        for (int m = 0; m < 4; ++m) {
+                            uint32_t a[4];
+                            a[0] = prmt(u4_at(vr[j][u][0][w], m), u4_at(vr[j][u][1][w], m), 0x5410);
+                            a[1] = prmt(u4_at(vr[j][u][0][w], m), u4_at(vr[j][u][1][w], m), 0x7632);
+                            a[2] = prmt(u4_at(vr[j][u][2][w], m), u4_at(vr[j][u][3][w], m), 0x5410);
+                            a[3] = prmt(u4_at(vr[j][u][2][w], m), u4_at(vr[j][u][3][w], m), 0x7632);
+                            mma16816<T>(acc[j][4 * w + m], a, b0, b1);
+                        }
+                }
+                if (more) load_v(ci + 1, j);
+            }
+        }
+
+        // Warp -> shared memory: l summed over the head's lanes, hi + lo columns folded.
+        l_run += __shfl_xor_sync(0xffffffffu, l_run, 1);
+        l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
+        if (c == 0) wml[warp][gr] = make_float2(m_run, l_run);
+#pragma unroll
+        for (int j = 0; j < NVG; ++j)
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[j][mt][e] += __shfl_xor_sync(0xffffffffu, acc[j][mt][e], 2);
+        if (c < 2) {
+#pragma unroll
+            for (int j = 0; j < NVG; ++j) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int hl = 2 * c + (e & 1);  // head within the slot
+                    if (hl < hc[j]) {
+#pragma unroll
+                        for (int mt = 0; mt < MT; ++mt) {
+                            const int d = 64 * (mt / 4) + 8 * gr + 2 * (mt % 4) + (e >> 1);
+                            wo[warp][hb[j] + hl][d] = acc[j][mt][e];
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();
+
+        // Block: merge the warps (each head's (m, l, o) over 8 warps).
+        const bool single = g.n_splits == 1;
+        for (int o = tid; o < co.nh * DV; o += kFastThreads) {
+            const int hl = o / DV, d = o % DV;
+            float M = -INFINITY;
+#pragma unroll
+            for (int w = 0; w < kFastWarps; ++w) M = fmaxf(M, wml[w][hl].x);
+            float L = 0.0f, O = 0.0f;
+            if (M > -INFINITY) {
+#pragma unroll
+                for (int w = 0; w < kFastWarps; ++w) {
+                    const float2 ml = wml[w][hl];
+                    const float wt = ml.x == -INFINITY ? 0.0f : exp2f(ml.x - M);
+                    L += wt * ml.y;
+                    O += wt * wo[w][hl][d];
+                }
+            }
+            if (single) {
+                buf.out[(row0 + co.h0 + hl) * DV + d] = L > 0.0f ? O / L : 0.0f;
+            } else {
+                buf.part_o[((row0 + co.h0 + hl) * g.n_splits + co.split) * DV + d] = O;
+                if (d == 0) buf.part_ml[(row0 + co.h0 + hl) * g.n_splits + co.split] = make_float2(M, L);
+            }
+        }
+        if (single) return;
+
+        // Last block of this (sequence, head tile) combines the slices (log-sum-exp).
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            int* counter = buf.counters + size_t(co.b) * gridDim.y + blockIdx.y;
+            const int ticket = atomicAdd(counter, 1);
+            last_s = ticket == g.n_splits - 1;
+            if (last_s) *counter = 0;  // ready for the next call
+        }
+        __syncthreads();
+        if (!last_s) return;
+        __threadfence();
+        // Thread (o4, r): a float4 of one head's output over slices r, r + R, ..., merged online
+        // (its slices' (m, l) and partial outputs are loaded together: one round trip to L2),
+        // then the R threads of each float4 are merged. n_out4 = nh * DV / 4 <= kFastThreads.
+        const int n_out4 = co.nh * DV / 4, R = kFastThreads / n_out4;
+        const int o4 = tid % n_out4, r = tid / n_out4;
+        const int hl = o4 / (DV / 4), d4 = o4 % (DV / 4);
+        float m = -INFINITY, l = 0.0f;
+        float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (r < R) {
+            const float4* po = reinterpret_cast<const float4*>(buf.part_o + (row0 + co.h0 + hl) * g.n_splits * DV) + d4;
+            const float2* pml = buf.part_ml + (row0 + co.h0 + hl) * g.n_splits;
+            for (int s0 = r; s0 < g.n_splits; s0 += 8 * R) {
+                float4 v[8];
+                float2 ml[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int s = s0 + u * R;
+                    v[u] = s < g.n_splits ? __ldcg(po + size_t(s) * (DV / 4)) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                    ml[u] = s < g.n_splits ? __ldcg(pml + s) : make_float2(-INFINITY, 0.0f);
+                }
+                float mx = m;
+#pragma unroll
+                for (int u = 0; u < 8; ++u) mx = fmaxf(mx, ml[u].x);
+                if (mx == -INFINITY) continue;
+                const float sc = exp2f(m - mx);  // m = -inf: 0
+                a.x *= sc;
+                a.y *= sc;
+                a.z *= sc;
+                a.w *= sc;
+                l *= sc;
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const float w = ml[u].x == -INFINITY ? 0.0f : exp2f(ml[u].x - mx);
+                    l = fmaf(ml[u].y, w, l);
+                    a.x = fmaf(v[u].x, w, a.x);
+                    a.y = fmaf(v[u].y, w, a.y);
+                    a.z = fmaf(v[u].z, w, a.z);
+                    a.w = fmaf(v[u].w, w, a.w);
+                }
+                m = mx;
+            }
+        }
+        red4[tid] = a;
+        wts[0][tid] = m;  // (wts is free here: kFastThreads <= kMaxSplits)
+        wts[1][tid] = l;
+        __syncthreads();
+        if (tid < n_out4) {
+            float M = -INFINITY;
+            for (int rr = 0; rr < R; ++rr) M = fmaxf(M, wts[0][rr * n_out4 + tid]);
+            float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            float L = 0.0f;
+            if (M > -INFINITY) {
+                for (int rr = 0; rr < R; ++rr) {
+                    const float mr = wts[0][rr * n_out4 + tid];
+                    const float w = mr == -INFINITY ? 0.0f : exp2f(mr - M);
+                    const float4 v = red4[rr * n_out4 + tid];
+                    L = fmaf(wts[1][rr * n_out4 + tid], w, L);
+                    sum.x = fmaf(v.x, w, sum.x);
+                    sum.y = fmaf(v.y, w, sum.y);
+                    sum.z = fmaf(v.z, w, sum.z);
+                    sum.w = fmaf(v.w, w, sum.w);
+                }
+            }
+            const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+            reinterpret_cast<float4*>(buf.out + (row0 + co.h0 + hl) * DV)[d4] =
+                make_float4(sum.x * inv, sum.y * inv, sum.z * inv, sum.w * inv);
+        }
+    }
+}
+
+// ---- selective V, step 2 (fused): top-k per head and the gather of its V rows --------------
+// Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
+// set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
+// Per head: M, L from the slices' statistics; pass 1 histograms every score by
+// bin = (M - s) * 64 (log2 units; keeps a copy of the scores in shared memory when they fit),
+// which finds the bin B holding the k-th largest; pass 2 marks every key of a bin above B in a
+// bitmap and ranks B's keys exactly among themselves (larger score first, then lower position,
+// as the CPU reference). If B holds more than kSelCandCap keys (near-constant scores), a radix
+// select on the score bits inside B finds the threshold and the ties at it are taken in position
+// order. The bitmap is then compacted in position order (so the sum below has a fixed order),
+// and the block sums p_t * v_t over the rows, p the softmax over all keys.
+constexpr int kSelThreads = 1024;
+constexpr int kSelCandCap = 1024;
+constexpr int kSelListCap = 4096;
+constexpr int kSelMaxHeads = 64;          // union: query heads per V head
+constexpr int kSelDynBytes = 160 * 1024;  // score cache + two bitmaps
+
+template <class T, int DV>
+__global__ void __launch_bounds__(kSelThreads, 1)
+    select_gather_kernel(const Geometry g, const Buffers buf, int cache_cap, int words_cap, int hpb) {
+    extern __shared__ __align__(16) unsigned char sel_mem[];
+    float* cache = reinterpret_cast<float*>(sel_mem);                   // cache_cap scores of one head
+    uint32_t* selbits = reinterpret_cast<uint32_t*>(cache + cache_cap);  // words_cap: selected rows
+    uint32_t* tiebits = selbits + words_cap;                             // words_cap: ties at the threshold
+    // The selection's histogram and candidates, then the gather's partial sums, share memory.
+    union SelSmem {
+        struct {
+            int hist[kTopkBins];
+            int cand_i[kSelCandCap];
+            float cand_v[kSelCandCap];
+        } s;
+        struct {
+            float red[kSelThreads / 32][DV];
+            float red2[8][DV];
+        } g;
+    };
+    __shared__ SelSmem sm;
+    int* const hist = sm.s.hist;
+    int* const cand_i = sm.s.cand_i;
+    float* const cand_v = sm.s.cand_v;
+    __shared__ int list_s[kSelListCap];
+    __shared__ float M_s[kSelMaxHeads], inv_s[kSelMaxHeads];
+    __shared__ int bin_s, above_s, ncand_s;
+    using Scan = cub::BlockScan<int, kSelThreads>;
+    __shared__ typename Scan::TempStorage scan_tmp;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int b = blockIdx.y, hq0 = blockIdx.x * hpb;
+    const int len = buf.seq_lens[b];
+    const size_t row0 = size_t(b) * g.n_q;
+    const int vh = hq0 / g.gv;
+    const int k = g.top_k;
+    const bool all = k >= len;
+    const int n4 = (len + 3) >> 2;
+    if (!all) {  // head 0's scores towards L1 while the statistics are read
+        const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
+        for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
+    }
+
+    for (int hh = warp; hh < hpb; hh += kSelThreads / 32) {  // softmax statistics over all slices
+        const float2* ml = buf.part_ml + (row0 + hq0 + hh) * g.n_splits;
+        float M = -INFINITY;
+        for (int s = lane; s < g.n_splits; s += 32) M = fmaxf(M, __ldcg(&ml[s]).x);
+        M = warp_max(M);
+        float L = 0.0f;
+        for (int s = lane; s < g.n_splits; s += 32) {
+            const float2 v = __ldcg(&ml[s]);
+            L += v.x == -INFINITY ? 0.0f : v.y * exp2f(v.x - M);
+        }
+        L = warp_sum(L);
+        if (lane == 0) {
+            M_s[hh] = M;
+            inv_s[hh] = L > 0.0f ? 1.0f / L : 0.0f;
+        }
+    }
+    const bool cached = hpb == 1 && !all && len <= cache_cap;
+    const int words = (len + 31) >> 5;
+    for (int i = tid; i < words; i += kSelThreads) selbits[i] = 0;
+    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+    if (tid == 0) ncand_s = 0;
+    __syncthreads();
+
+    int n_rows = len;
+    const int* list = nullptr;
+    if (!all) {
+        for (int hh = 0; hh < hpb; ++hh) {
+            const float M = M_s[hh];
+            const float* src = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
+            const float4* src4 = reinterpret_cast<const float4*>(src);
+            if (hh > 0) {
+                for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                if (tid == 0) ncand_s = 0;
+                __syncthreads();
+            }
+            // pass 1: histogram (and the shared-memory copy)
+            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                float4 v[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    v[u] = i < n4 ? __ldg(src4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                }
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    if (i >= n4) continue;
+                    if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
+                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int q = 0; q < 4; ++q)
+                        if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
+                }
+            }
+            __syncthreads();
+            {  // bin B: thread t owns bins 2t and 2t+1 (descending scores)
+                const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
+                int excl;
+                Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+                if (excl < k && excl + c0 + c1 >= k) {
+                    bin_s = excl + c0 >= k ? 2 * tid : 2 * tid + 1;
+                    above_s = excl + c0 >= k ? excl : excl + c0;
+                }
+            }
+            __syncthreads();
+            const int B = bin_s, krem = k - above_s, nB = hist[B];
+            // pass 2: bins above B are in; B's keys become candidates
+            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                float4 v[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
+                                   : (cached ? reinterpret_cast<const float4*>(cache)[i] : __ldcg(src4 + i));
+                }
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    if (i >= n4) continue;
+                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) {
+                        const int pos = 4 * i + q;
+                        if (pos >= len) continue;
+                        const int bin = topk_bin(M, e[q]);
+                        if (bin < B) {
+                            atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                        } else if (bin == B && nB <= kSelCandCap) {
+                            const int cix = atomicAdd(&ncand_s, 1);
+                            cand_i[cix] = pos;
+                            cand_v[cix] = e[q];
+                        }
+                    }
+                }
+            }
+            __syncthreads();
+            if (nB <= kSelCandCap) {
+                for (int ci = tid; ci < nB; ci += kSelThreads) {
+                    const float v = cand_v[ci];
+                    const int i = cand_i[ci];
+                    int rank = 0;
+                    for (int o = 0; o < nB; ++o) {
+                        const float w = cand_v[o];
+                        rank += (w > v) || (w == v && cand_i[o] < i);
+                    }
+                    if (rank < krem) atomicOr(&selbits[i >> 5], 1u << (i & 31));
+                }
+            } else {
+                // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
+                uint32_t prefix = 0, mask = 0;
+                int kr = krem;
+                for (int pass = 0; pass < 3; ++pass) {
+                    const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
+                    const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
+                    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                    __syncthreads();
+                    for (int pos = tid; pos < len; pos += kSelThreads) {
+                        const float v = cached ? cache[pos] : __ldcg(src + pos);
+                        const uint32_t key = order_key(v);
+                        if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
+                    }
+                    __syncthreads();
+                    const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
+                    int excl;
+                    Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+                    if (excl < kr && excl + c0 + c1 >= kr) {
+                        bin_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
+                        above_s = excl + c0 >= kr ? excl : excl + c0;
+                    }
+                    __syncthreads();
+                    prefix |= uint32_t(bin_s) << shift;
+                    mask |= dmask << shift;
+                    kr -= above_s;
+                    __syncthreads();
+                }
+                // keys above the threshold are in; ties at it are taken in position order
+                for (int i = tid; i < words; i += kSelThreads) tiebits[i] = 0;
+                __syncthreads();
+                for (int pos = tid; pos < len; pos += kSelThreads) {
+                    const float v = cached ? cache[pos] : __ldcg(src + pos);
+                    if (topk_bin(M, v) != B) continue;
+                    const uint32_t key = order_key(v);
+                    if (key > prefix) atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                    else if (key == prefix) atomicOr(&tiebits[pos >> 5], 1u << (pos & 31));
+                }
+                __syncthreads();
+                int running = 0;
+                for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+                    const int w = w0 + tid;
+                    const uint32_t bits = w < words ? tiebits[w] : 0u;
+                    int off, total;
+                    Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
+                    int rank = running + off;
+                    uint32_t rem = bits, take = 0;
+                    while (rem && rank < kr) {
+                        const uint32_t low = rem & (0u - rem);
+                        take |= low;
+                        rem ^= low;
+                        ++rank;
+                    }
+                    if (take) atomicOr(&selbits[w], take);
+                    running += total;
+                    __syncthreads();
+                }
+            }
+            __syncthreads();
+        }
+        // The selected rows (union over the block's heads) in position order.
+        int* lst = hpb * k <= kSelListCap ? list_s : buf.idx + (row0 + hq0) * size_t(k);
+        int running = 0;
+        for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+            const int w = w0 + tid;
+            const uint32_t bits = w < words ? selbits[w] : 0u;
+            int off, total;
+            Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
+            uint32_t rem = bits;
+            int o = running + off;
+            while (rem) {
+                lst[o++] = (w << 5) + (__ffs(rem) - 1);
+                rem &= rem - 1;
+            }
+            running += total;
+            __syncthreads();
+        }
+        n_rows = running;
+        list = lst;
+    }
+
+    // Gather: thread (cc, r) reads 16 bytes (column chunk cc) of rows r, r + RPR, ...
+    constexpr int NC = DV / 8, RPR = kSelThreads / NC;
+    const int cc = tid % NC, r = tid / NC;
+    const T* vrow0 = static_cast<const T*>(buf.v) + (size_t(b) * g.n_v + vh) * g.max_ctx * DV + cc * 8;
+    for (int hh = 0; hh < hpb; ++hh) {
+        const float M = M_s[hh], inv = inv_s[hh];
+        const float* srow = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
+        float acc[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
+        for (int i0 = r; i0 < n_rows; i0 += 4 * RPR) {
+            int tt[4];
+            uint4 vv[4];
+            float sv[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int i = i0 + u * RPR;
+                tt[u] = i < n_rows ? (list ? list[i] : i) : -1;
+            }
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                vv[u] = tt[u] >= 0 ? ld16(vrow0 + size_t(tt[u]) * DV) : make_uint4(0, 0, 0, 0);
+                sv[u] = tt[u] >= 0 ? (cached ? cache[tt[u]] : __ldcg(srow + tt[u])) : -INFINITY;
+            }
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                if (tt[u] < 0) continue;
+                const float pw = exp2f(sv[u] - M) * inv;
+                float vf[8];
+                cvt8<T>(vv[u], vf);
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[e] = fmaf(pw, vf[e], acc[e]);
+            }
+        }
+#pragma unroll
+        for (int o = NC; o < 32; o <<= 1)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], o);
+        if (lane < NC)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) sm.g.red[warp][lane * 8 + e] = acc[e];
+        __syncthreads();
+        if (tid < 8 * DV) {  // 32 warps -> 8 parts -> 1, in a fixed order
+            const int d = tid % DV, part = tid / DV;
+            sm.g.red2[part][d] =
+                sm.g.red[4 * part][d] + sm.g.red[4 * part + 1][d] + sm.g.red[4 * part + 2][d] + sm.g.red[4 * part + 3][d];
+        }
+        __syncthreads();
+        if (tid < DV) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int part = 0; part < 8; ++part) sum += sm.g.red2[part][tid];
+            buf.out[(row0 + hq0 + hh) * DV + tid] = sum;
+        }
+        __syncthreads();
+    }
+}
+
+}  // namespace sigmaops::kernels::attn
