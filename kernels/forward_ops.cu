@@ -129,7 +129,7 @@ __device__ __forceinline__ void rope_cs(int pos, int i, int d_rot, float base, f
 // dependent loads. Each block computes the position's d_rot/2 (cos, sin) pairs once (in double)
 // into shared memory; every head reads them from there. With PDL (RopeStoreParams::pdl) the
 // table is computed while the previous kernel finishes: it depends only on pos0, which the host
-// wrote before the step's first kernel.
+// copied before the step's first (plainly launched) kernel.
 constexpr int kRopeSplit = 8;
 template <class T>
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
     const int t = blockIdx.x;
-    const int pos = *p.pos0 + t;
+    const int pos = __ldcg(p.pos0) + t;   // L2-coherent: read before the PDL wait
     const int half = p.d_rot / 2;
     for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs(pos, i, p.d_rot, p.base, cs_cos[i], cs_sin[i]);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

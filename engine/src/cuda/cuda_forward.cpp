@@ -332,8 +332,10 @@ private:
         const DeviceModel& M = *m_model;
         using k::GemvInput;
         // x = token_embd[id]
-        SIGMA_KERNEL(k::embed({M.token_embd, m_tok, 1, m_x, m_stream}));
+        // seq_lens first, by plain launches: every PDL kernel of the step starts after embed has
+        // started, so it may read seq_lens (and pos) before its griddepcontrol.wait.
         SIGMA_KERNEL(k::fill_seq_lens({m_pos, 1, m_seq, m_stream}));
+        SIGMA_KERNEL(k::embed({M.token_embd, m_tok, 1, m_x, m_stream}));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             const DeviceLayer& L = M.layers[l];
             // q, k, v = W_{q,k,v} rmsnorm(x) * attn_norm (+ bias)
