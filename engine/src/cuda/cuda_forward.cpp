@@ -38,6 +38,7 @@ constexpr int kPrefillTokens = 4096;            // tokens per prefill pass (larg
 constexpr int kLogitRows = 128;                 // logits rows per output GEMM (all_logits)
 constexpr int64_t kQ8ChunkElems = 16 << 20;     // F16 scratch for dequantized Q8_0 rows (32 MB)
 constexpr DType kKvType = DType::F16;
+constexpr int kBucketStep = 4096;               // decode graph buckets past 4096 positions
 
 bool fast_decode_heads(const Hparams& hp) {
     return (hp.d_qk == 64 || hp.d_qk == 128) && (hp.d_v == 64 || hp.d_v == 128);
@@ -241,10 +242,13 @@ private:
         m_host_io[1] = pos;
         SIGMA_CUDA(cudaMemcpyAsync(m_tok, &m_host_io[0], sizeof(int), cudaMemcpyHostToDevice, m_stream));
         SIGMA_CUDA(cudaMemcpyAsync(m_pos, &m_host_io[1], sizeof(int), cudaMemcpyHostToDevice, m_stream));
-        // The split-KV kernel sizes its slices from an upper bound on the keys: one graph per
-        // power-of-two bucket of the context.
+        // The attention kernels size their slices (and selective V its shared-memory score
+        // cache) from an upper bound on the keys: one graph per bucket of the context, powers of
+        // two up to 4096, then multiples of 4096 (a power-of-two bucket just past 32K would size
+        // everything for 64K: selective V then lost its score cache and ran 0.5 ms/token slower).
         int bucket = 256;
-        while (bucket < pos + 1) bucket *= 2;
+        while (bucket < pos + 1 && bucket < kBucketStep) bucket *= 2;
+        if (bucket < pos + 1) bucket = (pos + 1 + kBucketStep - 1) / kBucketStep * kBucketStep;
         bucket = std::min(bucket, m_n_ctx);
         if (!m_use_graph) { enqueue_decode(bucket, selective_v); return; }
         const auto key = std::make_pair(bucket, selective_v);
