@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
         std::printf("{\"copy_gbps\": %.1f, \"cublas_bf16_8192_tflops\": %.1f}\n", copy_gbps, peak / 1e12);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
-        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; };
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; bool sample = false; };
         for (const std::string& type : types) {
             for (bool sig : {true, false}) {
                 const sigma::Hparams hp = shape(sig);
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
                 if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
                 if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
                 if (!prefill_only) for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
+                // Sampling on the GPU (temperature 0.8, top-k 40, top-p 0.95, repetition penalty 1.1 over
+                // 64 ids) instead of greedy: the sampler's cost per token.
+                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, true, 0, true});
                 if (!quick && !prefill_only && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
@@ -104,9 +108,21 @@ int main(int argc, char** argv) {
                     auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
                     sigma::cuda::fill_kv_random(*fwd, 99);
                     sigma::TokenId tok = 17;
-                    for (int i = 0; i < 3; ++i) tok = *fwd->forward_argmax(tok, r.ctx + i, r.selective_v);
+                    sigma::SamplingParams sp;
+                    sp.temperature = 0.8f; sp.top_k = 40; sp.top_p = 0.95f; sp.repeat_penalty = 1.1f;
+                    sigma::SampleRequest req;
+                    req.params = &sp; req.seed = 7;
+                    for (int i = 0; i < 64; ++i) req.penalty_ids.push_back(sigma::TokenId(i * 1999 % int(hp.n_vocab)));
+                    auto step = [&](sigma::TokenId t, int pos) {
+                        if (!r.sample) return *fwd->forward_argmax(t, pos, r.selective_v);
+                        ++req.draw;
+                        const auto next = fwd->forward_sample(t, pos, r.selective_v, req);
+                        if (!next) throw std::runtime_error("forward_sample: the CUDA backend has no device sampler");
+                        return *next;
+                    };
+                    for (int i = 0; i < 3; ++i) tok = step(tok, r.ctx + i);
                     const auto t0 = std::chrono::steady_clock::now();
-                    for (int i = 0; i < steps; ++i) tok = *fwd->forward_argmax(tok, r.ctx + (i % 32), r.selective_v);
+                    for (int i = 0; i < steps; ++i) tok = step(tok, r.ctx + (i % 32));
                     const double ms =
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
                     const uint64_t k_row = uint64_t(hp.n_k) * hp.d_qk * 2, v_row = uint64_t(hp.n_v) * hp.d_v * 2;
@@ -116,11 +132,11 @@ int main(int argc, char** argv) {
                     const uint64_t kv_bytes = hp.n_layer * (keys * k_row + v_rows * v_row);
                     const double bytes = double(wbytes + kv_bytes);
                     const double gbps = bytes / (ms * 1e-3) / 1e9;
-                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, \"gemv_shape\": %d, "
+                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, \"gemv_shape\": %d, \"sampling\": \"%s\", "
                                 "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
                                 "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
                                 r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
-                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, r.sample ? "t0.8 k40 p0.95 rep1.1" : "greedy", ms, 1000.0 / ms, (unsigned long long)wbytes,
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
