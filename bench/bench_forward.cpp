@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
         std::printf("{\"copy_gbps\": %.1f, \"cublas_bf16_8192_tflops\": %.1f}\n", copy_gbps, peak / 1e12);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
-        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; bool sample = false; bool fused_rope = true; };
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; bool sample = false; };
         for (const std::string& type : types) {
             for (bool sig : {true, false}) {
                 const sigma::Hparams hp = shape(sig);
@@ -96,7 +96,6 @@ int main(int argc, char** argv) {
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
                 if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
                 if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
-                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, true, 0, false, false});   // rope_store kernel instead of the GEMV epilogue
                 if (!prefill_only) for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
                 // Sampling on the GPU (temperature 0.8, top-k 40, top-p 0.95, repetition penalty 1.1 over
                 // 64 ids) instead of greedy: the sampler's cost per token.
@@ -106,7 +105,6 @@ int main(int argc, char** argv) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
                     ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
                     ::setenv("SIGMA_GEMV_VARIANT", std::to_string(r.gemv_shape).c_str(), 1);
-                    ::setenv("SIGMA_CUDA_FUSED_ROPE", r.fused_rope ? "1" : "0", 1);
                     auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
                     sigma::cuda::fill_kv_random(*fwd, 99);
                     sigma::TokenId tok = 17;
@@ -134,11 +132,11 @@ int main(int argc, char** argv) {
                     const uint64_t kv_bytes = hp.n_layer * (keys * k_row + v_rows * v_row);
                     const double bytes = double(wbytes + kv_bytes);
                     const double gbps = bytes / (ms * 1e-3) / 1e9;
-                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, \"gemv_shape\": %d, \"sampling\": \"%s\", \"fused_rope\": %s, "
+                    std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"ctx\": %d, \"selective_v\": %d, \"graph\": %s, \"pdl\": %s, \"gemv_shape\": %d, \"sampling\": \"%s\", "
                                 "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
                                 "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
                                 r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
-                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, r.sample ? "t0.8 k40 p0.95 rep1.1" : "greedy", r.fused_rope ? "true" : "false", ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, r.sample ? "t0.8 k40 p0.95 rep1.1" : "greedy", ms, 1000.0 / ms, (unsigned long long)wbytes,
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
@@ -175,7 +173,6 @@ int main(int argc, char** argv) {
         ::unsetenv("SIGMA_CUDA_GRAPH");
         ::unsetenv("SIGMA_CUDA_PDL");
         ::unsetenv("SIGMA_GEMV_VARIANT");
-        ::unsetenv("SIGMA_CUDA_FUSED_ROPE");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_forward: %s\n", e.what());
         return 1;

@@ -68,18 +68,6 @@ Status gemv(const GemvParams& p) {
         if (!w.data || w.rows < 1 || (type == DType::Q8_0 && !w.scales) || !p.y[m])
             return {name + "matrix " + std::to_string(m) + ": null data/scales/y or no rows"};
         if (p.accumulate && p.bias[m]) return {name + "accumulate and bias are exclusive"};
-        const GemvRope& R = p.rope[m];
-        if (R.rotate || R.store) {
-            const std::string mat = name + "matrix " + std::to_string(m) + " RoPE/store epilogue: ";
-            if (p.accumulate) return {mat + "not with accumulate"};
-            if (!R.pos || R.d_head < 2 || w.rows % R.d_head != 0) return {mat + "needs pos and rows a multiple of d_head"};
-            if (R.store && (!R.cache || R.max_ctx < 1 || (R.cache_type != DType::F16 && R.cache_type != DType::BF16)))
-                return {mat + "store needs an F16/BF16 cache and max_ctx"};
-            if (R.rotate && (R.d_rot < 2 || R.d_rot % 2 != 0 || R.d_rot > R.d_head)) return {mat + "d_rot must be even, 2..d_head"};
-            if (R.rotate && R.interleaved && rows_per_block % 2 != 0) return {mat + "interleaved pairs need an even block"};
-            if (R.rotate && !R.interleaved && (R.d_rot != R.d_head || R.d_head % rows_per_block != 0))
-                return {mat + "rotate-half pairing needs d_rot == d_head, a multiple of " + std::to_string(rows_per_block)};
-        }
         const long long b = (w.rows + rows_per_block - 1) / rows_per_block;
         if (blocks + b > (1LL << 30)) return {name + "too many rows"};
         blocks += int(b);

@@ -36,11 +36,9 @@ constexpr int kMaxCols = 40960;
 // weights of the blocks that will run after the first wave (block b + k * wave), up to
 // kPrefetchCap bytes per launch, so the DRAM stays busy across the kernel boundary.
 struct Shape { int rows, threads; bool pipelined; int min_blocks; bool l2_prefetch; };
-// (H100, Sigma-1.5B F16 decode at ctx 0: shape 0 and 7 within 0.3% of each other; 7, capped at
-// 80 registers, now spills with the RoPE epilogue, so 0 is uncapped.)
-constexpr Shape kShapes[] = {{8, 256, false, 1, false}, {8, 256, true, 1, false}, {4, 256, false, 1, false},
+constexpr Shape kShapes[] = {{8, 256, false, 3, false}, {8, 256, true, 1, false}, {4, 256, false, 1, false},
                              {16, 256, false, 1, false}, {8, 128, true, 1, false}, {4, 128, true, 1, false},
-                             {16, 128, false, 1, false}, {8, 256, false, 3, false}, {8, 256, false, 3, true},
+                             {16, 128, false, 1, false}, {8, 256, false, 1, false}, {8, 256, false, 3, true},
                              {4, 256, false, 4, true}};
 constexpr long long kPrefetchCap = 16ll << 20;
 constexpr int kNumShapes = int(sizeof(kShapes) / sizeof(kShapes[0]));
@@ -81,16 +79,6 @@ __device__ __forceinline__ float gemv_warp_sum(float v) {
 // the Q8_0 GEMV instruction-bound.
 __device__ __forceinline__ float i8_to_float(uint32_t biased, int k) {
     return __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7540u | unsigned(k))) - 8388736.0f;
-}
-
-// cos/sin of pos * base^(-2i/d_rot), in double like cpu::rope and rope_store. Not inlined: only
-// kRows threads of a block call it, and its double math would crowd the GEMV loop's registers.
-static __device__ __noinline__ void gemv_rope_cs(int pos, int i, int d_rot, float base, float& c, float& s) {
-    const double freq = pow(double(base), -2.0 * i / d_rot);
-    double sd, cd;
-    sincos(double(pos) * freq, &sd, &cd);
-    c = float(cd);
-    s = float(sd);
 }
 
 // 8 packed 16-bit floats -> F32.
@@ -205,38 +193,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
     const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
     const DeviceMatrix& W = p.w[m];
     const long long rows = W.rows;
-    const GemvRope& R = p.rope[m];
-    // Rotate-half RoPE epilogue: the block's rows are kRows/2 rotation pairs (i, i + d_head/2)
-    // of one head, so that each pair is finished inside the block. Otherwise rows are contiguous.
-    const bool paired = R.rotate && !R.interleaved;
-    const long long lb = b - plan.first[m];
-    long long row0 = lb * kRows;
-    if (paired) {
-        const int per_head = R.d_head / kRows;
-        row0 = (lb / per_head) * R.d_head + (lb % per_head) * (kRows / 2);
-    }
-    // Output row of the block's r-th row (compile-time r for the loads, threadIdx.x in the
-    // epilogue: never index row[] with a run-time value, it would move to local memory).
-    auto row_of = [&](int r) -> long long {
-        return paired ? row0 + (r % (kRows / 2)) + (r < kRows / 2 ? 0 : R.d_head / 2) : row0 + r;
-    };
+    const long long row0 = (long long)(b - plan.first[m]) * kRows;
     long long row[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) row[r] = row_of(r) < rows ? row_of(r) : rows - 1;
+    for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
 
     pdl_launch_dependents();
-    // RoPE cos/sin of this thread's output row (threads < kRows), before the wait: it depends
-    // only on the position, which the host copied before the step's first kernel.
-    // They wait in shared memory (not registers, which the GEMV loop needs); the epilogue's
-    // barrier orders them.
-    __shared__ float s_cos[kRows], s_sin[kRows];
-    if (R.rotate && threadIdx.x < kRows) {
-        const int dd = int(row_of(int(threadIdx.x)) % R.d_head);
-        float c = 1.0f, sn = 0.0f;
-        if (dd < R.d_rot) gemv_rope_cs(__ldcg(R.pos), R.interleaved ? dd / 2 : dd % (R.d_rot / 2), R.d_rot, R.base, c, sn);
-        s_cos[threadIdx.x] = c;
-        s_sin[threadIdx.x] = sn;
-    }
     // The first step's weights do not depend on the previous kernel: with PDL they stream in
     // while it finishes. Everything after pdl_wait() may read its outputs.
     const int c0 = threadIdx.x * 8;
@@ -336,44 +298,14 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
         if (lane == 0) part[r][warp] = v;
     }
     __syncthreads();
-    const int r = threadIdx.x;
-    const long long my_row = row_of(r);   // meaningful for threads < kRows
-    const bool mine = r < kRows && my_row < rows;
-    float v = 0.0f;
-    if (mine) {
+    if (threadIdx.x < kRows && row0 + threadIdx.x < rows) {
+        const int r = threadIdx.x;
+        float v = 0.0f;
 #pragma unroll
         for (int i = 0; i < kWarps; ++i) v += part[r][i];
-    }
-    if (!R.rotate && !R.store) {
-        if (mine) {
-            float* y = p.y[m] + my_row;
-            if (p.accumulate) *y += v;
-            else *y = v + (p.bias[m] ? p.bias[m][my_row] : 0.0f);
-        }
-        return;
-    }
-    // RoPE / cache-store epilogue (uniform per block: R belongs to the block's matrix).
-    __shared__ float outv[kRows];
-    if (mine) {
-        v += p.bias[m] ? p.bias[m][my_row] : 0.0f;
-        outv[r] = v;
-    }
-    __syncthreads();
-    if (!mine) return;
-    const int dd = int(my_row % R.d_head);
-    if (R.rotate && dd < R.d_rot) {
-        const int partner = R.interleaved ? (r ^ 1) : (r + kRows / 2) % kRows;
-        const bool first = R.interleaved ? (dd % 2 == 0) : (dd < R.d_rot / 2);
-        const float o = outv[partner], rc = s_cos[r], rs = s_sin[r];
-        v = first ? v * rc - o * rs : o * rs + v * rc;
-    }
-    if (R.store) {
-        const int pos = __ldcg(R.pos);
-        const long long at = ((my_row / R.d_head) * R.max_ctx + pos) * R.d_head + dd;
-        if (R.cache_type == DType::BF16) static_cast<__nv_bfloat16*>(R.cache)[at] = __float2bfloat16_rn(v);
-        else static_cast<__half*>(R.cache)[at] = __float2half_rn(v);
-    } else {
-        p.y[m][my_row] = v;
+        float* y = p.y[m] + row0 + r;
+        if (p.accumulate) *y += v;
+        else *y = v + (p.bias[m] ? p.bias[m][row0 + r] : 0.0f);
     }
 }
 

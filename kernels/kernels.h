@@ -117,22 +117,6 @@ enum class GemvInput : int {
     SwiGLU,   // silu(x) * x2                        (the MLP's gate fused into its down matrix)
 };
 
-// Epilogue of one GEMV matrix in decode: RoPE on its rows (heads of d_head rows; pairs (i, i +
-// d_rot/2), or (2i, 2i+1) when interleaved; cos/sin of pos * base^(-2i/d_rot) in double, like
-// rope_store) and/or a store of the (rotated) row into a K or V cache at position *pos instead
-// of y. Rotate-half pairing needs d_rot == d_head (full rotation); the launcher checks.
-struct GemvRope {
-    bool rotate = false;             // apply RoPE to the rows
-    bool store = false;              // write into cache (F16/BF16) at *pos instead of y
-    const int* pos = nullptr;        // device int32 (read through L2, may precede the PDL wait)
-    int d_head = 0, d_rot = 0;
-    float base = 10000.0f;
-    bool interleaved = false;
-    void* cache = nullptr;           // [rows / d_head][max_ctx][d_head]
-    DType cache_type = DType::F16;
-    int max_ctx = 0;
-};
-
 // y_m (rows_m) = W_m (rows_m, cols) . in (cols) for up to 3 matrices of one type and one input
 // width (e.g. Q, K and V), in one launch; epilogue: + bias_m, or y_m += (residual) when
 // accumulate. One token (decode). Supported: F16/BF16 any cols <= 40960 (16-byte loads when
@@ -142,7 +126,6 @@ struct GemvParams {
     DeviceMatrix w[3];
     float* y[3] = {nullptr, nullptr, nullptr};
     const float* bias[3] = {nullptr, nullptr, nullptr};  // (rows_m) or null
-    GemvRope rope[3];                // per-matrix RoPE / cache-store epilogue (after the bias)
     bool accumulate = false;         // y += W in (bias must be null)
     GemvInput input = GemvInput::Plain;
     const float* x = nullptr;        // (cols); SwiGLU: the gate

@@ -28,18 +28,18 @@ def main():
     copy = next((r["copy_gbps"] for r in ours if "copy_gbps" in r and "model" not in r), None)
     print(f"copy bandwidth: {copy} GB/s\n")
     dec = [r for r in ours if "ms_per_token" in r]
-    print("| model | weights | ctx | selective V | graph | PDL | GEMV shape | fused RoPE | sampling | ms/token | tokens/s | GB/s | % of copy roofline |")
-    print("|---|---|---:|---:|---|---|---:|---|---|---:|---:|---:|---:|")
+    print("| model | weights | ctx | selective V | graph | PDL | GEMV shape | sampling | ms/token | tokens/s | GB/s | % of copy roofline |")
+    print("|---|---|---:|---:|---|---|---:|---|---:|---:|---:|---:|")
     for r in dec:
         print(f"| {r['model'].split()[0]} | {r['weights']} | {r['ctx']} | {r['selective_v'] or '-'} | "
-              f"{'yes' if r['graph'] else 'no'} | {'yes' if r.get('pdl', True) else 'no'} | {r.get('gemv_shape', 0)} | {'yes' if r.get('fused_rope', True) else 'no'} | {r.get('sampling', 'greedy')} | {r['ms_per_token']:.3f} | "
+              f"{'yes' if r['graph'] else 'no'} | {'yes' if r.get('pdl', True) else 'no'} | {r.get('gemv_shape', 0)} | {r.get('sampling', 'greedy')} | {r['ms_per_token']:.3f} | "
               f"{r['tokens_per_s']:.0f} | {r['gbps']:.0f} | {r['pct_of_copy_roofline']:.1f}% |")
 
     def find(model, w, ctx, sv=0):
         for r in dec:
             if r["model"].startswith(model) and r["weights"] == w and r["ctx"] == ctx and r["selective_v"] == sv \
                     and r["graph"] and r.get("pdl", True) and r.get("gemv_shape", 0) == 0 \
-                    and r.get("sampling", "greedy") == "greedy" and r.get("fused_rope", True):
+                    and r.get("sampling", "greedy") == "greedy":
                 return r
         return None
 

@@ -73,12 +73,6 @@ public:
         m_use_graph = !(g && g[0] == '0');
         const char* pdl = std::getenv("SIGMA_CUDA_PDL");
         m_pdl = !(pdl && pdl[0] == '0');
-        // RoPE + KV store as the decode GEMVs' epilogue: every pairing but a partial rotate-half
-        // (those keep rope_store), head sizes a multiple of 16 (the GEMV's rows per block).
-        const char* fr = std::getenv("SIGMA_CUDA_FUSED_ROPE");
-        const Hparams& h0 = m_hp;
-        m_fuse_rope = !(fr && fr[0] == '0') && h0.d_qk % 16 == 0 && h0.d_v % 16 == 0 && h0.d_rot > 0 &&
-                      (h0.rope == RopeStyle::Interleaved || h0.d_rot == h0.d_qk);
         if (const char* gv = std::getenv("SIGMA_GEMV_VARIANT")) m_gemv_shape = std::atoi(gv);   // tuning only
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
@@ -283,13 +277,10 @@ private:
 
     // y_m = W_m . in for matrices sharing the input; one launch per weight type present.
     void gemv(std::initializer_list<std::pair<const DeviceMatrix*, float*>> outs, std::initializer_list<const float*> biases,
-              k::GemvInput input, const float* x, const float* x2, const float* norm, bool accumulate,
-              std::initializer_list<k::GemvRope> ropes = {}) {
+              k::GemvInput input, const float* x, const float* x2, const float* norm, bool accumulate) {
         std::vector<std::pair<const DeviceMatrix*, float*>> mats(outs);
         std::vector<const float*> bias(biases);
         bias.resize(mats.size(), nullptr);
-        std::vector<k::GemvRope> rope(ropes);
-        rope.resize(mats.size());
         std::vector<bool> done(mats.size(), false);
         for (size_t i = 0; i < mats.size(); ++i) {
             if (done[i]) continue;
@@ -299,7 +290,6 @@ private:
             for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
                 if (done[j] || mats[j].first->type != mats[i].first->type) continue;
                 p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second; p.bias[p.n_mat] = bias[j];
-                p.rope[p.n_mat] = rope[j];
                 ++p.n_mat;
                 done[j] = true;
             }
@@ -341,21 +331,6 @@ private:
         return p;
     }
 
-    // The GEMV epilogue that replaces rope_store in decode for q, k or v (kernels.h GemvRope).
-    k::GemvRope rope_epilogue(int l, char which) const {
-        k::GemvRope r;
-        r.pos = m_pos; r.base = m_hp.rope_base; r.interleaved = m_hp.rope == RopeStyle::Interleaved;
-        r.d_head = int(which == 'v' ? m_hp.d_v : m_hp.d_qk);
-        r.d_rot = int(m_hp.d_rot);
-        r.rotate = which != 'v' && m_hp.d_rot > 0;
-        if (which != 'q') {
-            r.store = true;
-            r.cache = which == 'k' ? m_kc[size_t(l)] : m_vc[size_t(l)];
-            r.cache_type = kKvType; r.max_ctx = m_n_ctx;
-        }
-        return r;
-    }
-
     void enqueue_decode(int max_seq_len, int selective_v) {
         const Hparams& hp = m_hp;
         const DeviceModel& M = *m_model;
@@ -368,21 +343,15 @@ private:
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             const DeviceLayer& L = M.layers[l];
             // q, k, v = W_{q,k,v} rmsnorm(x) * attn_norm (+ bias)
-            // With the fused epilogue (m_fuse_rope) the GEMVs apply RoPE to q and k and write k and
-            // v into the cache at pos themselves; otherwise rope_store does it after them.
-            const bool fuse = m_fuse_rope;
-            const k::GemvRope q_rope = fuse ? rope_epilogue(int(l), 'q') : k::GemvRope{};
             gemv({{&L.wq, m_q}, {&L.wk, m_k}, {&L.wv, m_v}}, {L.bq, L.bk, L.bv}, GemvInput::RmsNorm, m_x, nullptr,
-                 L.attn_norm, false,
-                 {hp.d_aug > 0 ? k::GemvRope{} : q_rope, fuse ? rope_epilogue(int(l), 'k') : k::GemvRope{},
-                  fuse ? rope_epilogue(int(l), 'v') : k::GemvRope{}});
+                 L.attn_norm, false);
             // augmented Q: q = W_q_down( silu(W_q_gate q) * (W_q_up q) )
             if (hp.d_aug > 0) {
                 gemv({{&L.wq_gate, m_ag}, {&L.wq_up, m_au}}, {}, GemvInput::Plain, m_q, nullptr, nullptr, false);
-                gemv({{&L.wq_down, m_q}}, {}, GemvInput::SwiGLU, m_ag, m_au, nullptr, false, {q_rope});
+                gemv({{&L.wq_down, m_q}}, {}, GemvInput::SwiGLU, m_ag, m_au, nullptr, false);
             }
             // rope(q), rope(k); k, v into the cache at pos
-            if (!fuse) SIGMA_KERNEL(k::rope_store(rope_params(int(l), 1)));
+            SIGMA_KERNEL(k::rope_store(rope_params(int(l), 1)));
             // o = attention over positions 0..pos
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
@@ -534,7 +503,6 @@ private:
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
-    bool m_fuse_rope = false;           // decode: RoPE + KV store in the GEMV epilogue (SIGMA_CUDA_FUSED_ROPE=0: off)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
