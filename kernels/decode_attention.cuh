@@ -959,6 +959,10 @@ inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid,
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
     cfg.numAttrs = p.g.pdl ? 1 : 0;
+    if (!p.g.pdl) {  // as before PDL
+        kernel<<<grid, threads, smem, p.stream>>>(args...);
+        return cudaGetLastError();
+    }
     const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
     return e != cudaSuccess ? e : cudaGetLastError();
 }

@@ -96,7 +96,7 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
     c.h0 = c.kh * g.gk + tile * g.tile_heads;
     c.nh = min(g.tile_heads, g.gk - tile * g.tile_heads);
     c.split = blockIdx.x;
-    c.len = __ldcg(buf.seq_lens + c.b);  // L2: with PDL this is read before the wait
+    c.len = g.pdl ? __ldcg(buf.seq_lens + c.b) : buf.seq_lens[c.b];  // PDL: L2, read before the wait
     const int units = (c.len + 15) >> 4;
     c.t_begin = min(c.len, int((int64_t(units) * c.split / g.n_splits) << 4));
     c.t_end = min(c.len, int((int64_t(units) * (c.split + 1) / g.n_splits) << 4));
@@ -136,8 +136,9 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     // With PDL the newest row (len - 1) is left out of the regular loads (those before the wait
     // must not read it, and it is the one row the previous kernel may have written while this
     // one ran): the warp that owns it loads it into its chunk separately, coherently, after the
-    // wait. Without PDL w_lim = w_end and fix_chunk = -1: the loads are as they were.
-    pdl_launch_dependents();
+    // wait. Without PDL w_lim = w_end and fix_chunk = -1, and the prologue below keeps the order
+    // of the kernel before PDL (q, then the first chunk; no griddepcontrol instructions).
+    if (g.pdl) pdl_launch_dependents();
     const int t_last = co.len - 1;
     const int w_lim = g.pdl ? min(w_end, t_last) : w_end;
     const int fix_chunk = g.pdl && t_last >= t_first && t_last < w_end ? (t_last - t_first) / (CH * 16) : -1;
@@ -233,18 +234,28 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 
     if constexpr (SCORES) {
         // ---- selective V step 1: scores out, (max, sum) per slice --------------------------
-        if (n_chunks > 0) load_k(0, w_lim);
-        if (g.pdl) prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
-        pdl_wait();
-        load_q();
-        if (fix_chunk == 0) load_k_row(0, t_last);
+        if (!g.pdl) {
+            load_q();
+            if (n_chunks > 0) load_k(0, w_end);
+        } else {
+            if (n_chunks > 0) load_k(0, w_lim);
+            prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
+            pdl_wait();
+            load_q();
+            if (fix_chunk == 0) load_k_row(0, t_last);
+        }
         float* srow = buf.scores + (row0 + co.h0 + gr) * size_t(g.score_stride);
         for (int ci = 0; ci < n_chunks; ++ci) {
             float sc[CH][2][2];
             scores(ci, sc);
             // (the newest row of a later chunk: one coherent load among them; registers are at
             // the limit here, a separate fix-up as in the full kernel spills)
-            if (ci + 1 < n_chunks) load_k(ci + 1, w_end, g.pdl ? t_last : -1);
+            if (ci + 1 < n_chunks) {
+                if (g.pdl)
+                    load_k(ci + 1, w_end, t_last);
+                else
+                    load_k(ci + 1, w_end);
+            }
             const int t0 = t_first + ci * CH * 16;
             float mx = -INFINITY;
 #pragma unroll
@@ -343,6 +354,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
 
+        if (!g.pdl) load_q();
         if (n_chunks > 0) {
             load_k(0, w_lim);
 #pragma unroll
@@ -353,9 +365,9 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             prefetch_rows(kbase0, DQK, rb);
             for (int j = 0; j < nvg; ++j)
                 prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb);
+            pdl_wait();
+            load_q();
         }
-        pdl_wait();
-        load_q();
         if (fix_chunk == 0) {
             load_k_row(0, t_last);
 #pragma unroll
@@ -625,7 +637,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int b = blockIdx.y, hq0 = blockIdx.x * hpb;
-    const int len = __ldcg(buf.seq_lens + b);  // L2: with PDL this is read before the wait
+    const int len = g.pdl ? __ldcg(buf.seq_lens + b) : buf.seq_lens[b];  // PDL: L2, read before the wait
     const size_t row0 = size_t(b) * g.n_q;
     const int vh = hq0 / g.gv;
     const int k = g.top_k;
@@ -634,11 +646,11 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     const int words = (len + 31) >> 5;
     // With PDL this block may start while the scores kernel finishes: shared memory only, then
     // wait for it (scores, statistics) before anything else.
-    pdl_launch_dependents();
+    if (g.pdl) pdl_launch_dependents();
     for (int i = tid; i < words; i += kSelThreads) selbits[i] = 0;
     for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
     if (tid == 0) ncand_s = 0;
-    pdl_wait();
+    if (g.pdl) pdl_wait();
     if (!all) {  // head 0's scores towards L1 while the statistics are read
         const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
         for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
