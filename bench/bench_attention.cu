@@ -7,10 +7,13 @@
 // device-to-device copy bandwidth measured in the same run (1 GiB cudaMemcpy, read + written).
 // Output: one JSON object per line on stdout.
 // Also times the same calls captured in a CUDA graph (us_graph): no host launch cost.
-// Variants "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1), "*_pN" size the slices for
-// N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT), so one run compares them.
-// Usage: bench_attention [--quick] [--warmup N] [--iters N] [--no-graph] [--batch B] [--ctx T]
-//                        [--only variant,variant,...]
+// Variants "*_pdl" launch with programmatic dependent launch (DecodeAttentionParams::pdl), as the
+// engine's decode step does: each call's predecessor is the previous call (a real dependency:
+// they share the workspace), so its launch, sequence-length read and first K/V loads overlap
+// the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
+// and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT).
+// Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
+//                        [--ctx T] [--only variant,variant,...]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -77,14 +80,39 @@ __global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
     }
 }
 
+// Stand-in for the engine's rope_store (the kernel before attention in a decode step): writes q
+// and the newest K and V row (position len - 1) of every sequence. With PDL it waits for the
+// previous kernel first, as rope_store does; the attention call after it then runs its pre-wait
+// part (sequence length, first loads of older rows) while this kernel finishes.
+__global__ void write_step_kernel(float* q, int n_q, int n_k, int n_v, int d, int ctx, __nv_bfloat16* k,
+                                  __nv_bfloat16* v, float scale) {
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    const int b = blockIdx.x;
+    float* qb = q + size_t(b) * n_q * d;
+    for (int i = threadIdx.x; i < n_q * d; i += blockDim.x) qb[i] = qb[i] * scale;  // |scale| = 1: stays bounded
+    const size_t row = size_t(ctx - 1) * d;
+    for (int i = threadIdx.x; i < n_k * d; i += blockDim.x) {
+        __nv_bfloat16* kr = k + (size_t(b) * n_k + i / d) * ctx * d;
+        kr[row + i % d] = kr[i % d];  // row 0's values
+    }
+    for (int i = threadIdx.x; i < n_v * d; i += blockDim.x) {
+        __nv_bfloat16* vr = v + (size_t(b) * n_v + i / d) * ctx * d;
+        vr[row + i % d] = vr[i % d];
+    }
+}
+
 struct Result {
     double us;        // plain launches on a stream (host launch cost included when it dominates)
     double us_graph;  // the same g_iters calls captured in one CUDA graph and replayed
     double bytes;
+    double us_writer_graph;  // step mode: write_step_kernel alone, g_iters launches in one graph
 };
 
 // One measured configuration. Returns mean µs per call over g_iters calls.
-Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni) {
+// step: each call is preceded by write_step_kernel (launched with PDL when pdl is set), as the
+// attention of an engine decode step follows rope_store; the time is per (writer + attention).
+Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni, bool pdl, bool step) {
     const size_t k_elems = size_t(batch) * n_k * ctx * d, v_elems = size_t(batch) * n_v * ctx * d;
     const size_t set_bytes = (k_elems + v_elems) * 2;
     const int n_sets = int(std::clamp<size_t>((size_t(256) << 20) / set_bytes + 1, 1, 64));
@@ -125,19 +153,39 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     p.out = out;
     p.top_k = top_k;
     p.top_k_union = uni;
+    p.pdl = pdl;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     void* ws = nullptr;
     CHECK_CUDA(cudaMalloc(&ws, p.workspace_bytes));
     CHECK_CUDA(cudaMemset(ws, 0, p.workspace_bytes));
     p.workspace = ws;
     CHECK_CUDA(cudaDeviceSynchronize());
+    // One created stream for every launch (PDL needs a kernel predecessor on the same stream).
+    cudaStream_t st;
+    CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    p.stream = st;
 
+    auto writer = [&](int i) {
+        cudaLaunchConfig_t cfg{};
+        cfg.gridDim = dim3(unsigned(batch));
+        cfg.blockDim = dim3(256);
+        cfg.stream = st;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = pdl ? 1 : 0;
+        CHECK_CUDA(cudaLaunchKernelEx(&cfg, write_step_kernel, static_cast<float*>(q), n_q, n_k, n_v, d, ctx,
+                                      static_cast<__nv_bfloat16*>(ks[i % n_sets]),
+                                      static_cast<__nv_bfloat16*>(vs[i % n_sets]), (i & 1) ? -1.0f : 1.0f));
+    };
     auto call = [&](int i) {
+        if (step) writer(i);
         p.k_cache = ks[i % n_sets];
         p.v_cache = vs[i % n_sets];
-        const sigmaops::kernels::Status st = sigmaops::kernels::decode_attention(p);
-        if (!st.ok()) {
-            std::fprintf(stderr, "%s\n", st.error.c_str());
+        const sigmaops::kernels::Status status = sigmaops::kernels::decode_attention(p);
+        if (!status.ok()) {
+            std::fprintf(stderr, "%s\n", status.error.c_str());
             std::exit(1);
         }
     };
@@ -146,9 +194,9 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     cudaEvent_t e0, e1;
     CHECK_CUDA(cudaEventCreate(&e0));
     CHECK_CUDA(cudaEventCreate(&e1));
-    CHECK_CUDA(cudaEventRecord(e0));
+    CHECK_CUDA(cudaEventRecord(e0, st));
     for (int i = 0; i < g_iters; ++i) call(i);
-    CHECK_CUDA(cudaEventRecord(e1));
+    CHECK_CUDA(cudaEventRecord(e1, st));
     CHECK_CUDA(cudaEventSynchronize(e1));
     CHECK_CUDA(cudaGetLastError());
     float ms = 0;
@@ -157,9 +205,6 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     // Graph replay: the launches without host overhead (as an engine's captured decode step).
     float ms_graph = 0;
     if (g_graph) {
-        cudaStream_t st;
-        CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-        p.stream = st;
         cudaGraph_t graph;
         cudaGraphExec_t exec;
         CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
@@ -175,9 +220,26 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
         CHECK_CUDA(cudaEventElapsedTime(&ms_graph, e0, e1));
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
-        cudaStreamDestroy(st);
-        p.stream = nullptr;
     }
+    float ms_writer = 0;
+    if (g_graph && step) {  // the writer alone, for reference
+        cudaGraph_t graph;
+        cudaGraphExec_t exec;
+        CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        for (int i = 0; i < g_iters; ++i) writer(i);
+        CHECK_CUDA(cudaStreamEndCapture(st, &graph));
+        CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+        CHECK_CUDA(cudaGraphLaunch(exec, st));
+        CHECK_CUDA(cudaStreamSynchronize(st));
+        CHECK_CUDA(cudaEventRecord(e0, st));
+        CHECK_CUDA(cudaGraphLaunch(exec, st));
+        CHECK_CUDA(cudaEventRecord(e1, st));
+        CHECK_CUDA(cudaEventSynchronize(e1));
+        CHECK_CUDA(cudaEventElapsedTime(&ms_writer, e0, e1));
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(graph);
+    }
+    cudaStreamDestroy(st);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
 
@@ -197,17 +259,18 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     cudaFree(out);
     cudaFree(lens);
     cudaFree(ws);
-    return {ms * 1e3 / g_iters, ms_graph * 1e3 / g_iters, bytes};
+    return {ms * 1e3 / g_iters, ms_graph * 1e3 / g_iters, bytes, ms_writer * 1e3 / g_iters};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false;
+    bool quick = false, all = false;
     int only_batch = 0, only_ctx = 0;
     std::string only;  // comma-separated variant names; empty = all
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--all")) all = true;
         else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) g_iters = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--warmup") && i + 1 < argc) g_warmup = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
@@ -233,20 +296,31 @@ int main(int argc, char** argv) {
         bool uni;
         bool old;       // SIGMAOPS_ATTN_OLD=1
         int split_pct;  // SIGMAOPS_ATTN_SPLIT_PCT (0: default)
+        bool pdl;       // DecodeAttentionParams::pdl
+        bool extra;     // only with --all
+        bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
     };
     const Variant variants[] = {
-        {"sigma", 32, 4, 16, 0, false, false, 0},
-        {"gqa", 32, 16, 16, 0, false, false, 0},
-        {"sigma_selv100", 32, 4, 16, 100, false, false, 0},
-        {"sigma_selv100_union", 32, 4, 16, 100, true, false, 0},
-        {"gqa_selv100", 32, 16, 16, 100, false, false, 0},
-        {"sigma_old", 32, 4, 16, 0, false, true, 0},
-        {"gqa_old", 32, 16, 16, 0, false, true, 0},
-        {"sigma_selv100_old", 32, 4, 16, 100, false, true, 0},
-        {"sigma_p50", 32, 4, 16, 0, false, false, 50},
-        {"sigma_p200", 32, 4, 16, 0, false, false, 200},
-        {"gqa_p200", 32, 16, 16, 0, false, false, 200},
-        {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200},
+        {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
+        {"sigma_pdl", 32, 4, 16, 0, false, false, 0, true, false},
+        {"gqa", 32, 16, 16, 0, false, false, 0, false, false},
+        {"gqa_pdl", 32, 16, 16, 0, false, false, 0, true, false},
+        {"sigma_selv100", 32, 4, 16, 100, false, false, 0, false, false},
+        {"sigma_selv100_pdl", 32, 4, 16, 100, false, false, 0, true, false},
+        {"sigma_selv100_union", 32, 4, 16, 100, true, false, 0, false, false},
+        {"sigma_selv100_union_pdl", 32, 4, 16, 100, true, false, 0, true, false},
+        {"sigma_step", 32, 4, 16, 0, false, false, 0, false, false, true},
+        {"sigma_step_pdl", 32, 4, 16, 0, false, false, 0, true, false, true},
+        {"sigma_selv100_step", 32, 4, 16, 100, false, false, 0, false, false, true},
+        {"sigma_selv100_step_pdl", 32, 4, 16, 100, false, false, 0, true, false, true},
+        {"gqa_selv100", 32, 16, 16, 100, false, false, 0, false, true},
+        {"sigma_old", 32, 4, 16, 0, false, true, 0, false, true},
+        {"gqa_old", 32, 16, 16, 0, false, true, 0, false, true},
+        {"sigma_selv100_old", 32, 4, 16, 100, false, true, 0, false, true},
+        {"sigma_p50", 32, 4, 16, 0, false, false, 50, false, true},
+        {"sigma_p200", 32, 4, 16, 0, false, false, 200, false, true},
+        {"gqa_p200", 32, 16, 16, 0, false, false, 200, false, true},
+        {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200, false, true},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -260,17 +334,18 @@ int main(int argc, char** argv) {
         for (int ctx : ctxs)
             for (const Variant& v : variants) {
                 if (!only.empty() && only.find("," + std::string(v.name) + ",") == std::string::npos) continue;
+                if (only.empty() && v.extra && !all) continue;
                 if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
                 if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
-                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni);
+                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step);
                 unsetenv("SIGMAOPS_ATTN_OLD");
                 unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
-                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "
-                            "\"GBps\": %.1f, \"pct_copy_bw\": %.1f, \"pct_copy_bw_graph\": %.1f}\n",
-                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, r.us, r.us_graph, r.bytes, gbps,
-                            100.0 * gbps * 1e9 / copy_bw, 100.0 * r.bytes / (r.us_graph * 1e-6) / copy_bw);
+                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "
+                            "\"GBps\": %.1f, \"pct_copy_bw\": %.1f, \"pct_copy_bw_graph\": %.1f, \"us_writer_graph\": %.2f}\n",
+                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, int(v.pdl), r.us, r.us_graph, r.bytes, gbps,
+                            100.0 * gbps * 1e9 / copy_bw, 100.0 * r.bytes / (r.us_graph * 1e-6) / copy_bw, r.us_writer_graph);
                 std::fflush(stdout);
             }
     return 0;

@@ -136,6 +136,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
         g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) && size_t(sel_words(max_len)) * 8 <= size_t(kSelDynBytes);
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
+    g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
     int splits;
     if (g.fast) {
         // One wave of one 8-warp block per SM (the blocks hold ~200 registers a thread), at

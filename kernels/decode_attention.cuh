@@ -45,6 +45,7 @@ struct Geometry {
     int score_stride;       // selective V: floats per head row of `scores` (max_ctx rounded up to 4)
     int fast;               // 1: tensor-core kernels (decode_attention_fast.cuh); 0: the kernels below
     int fast_nvg;           // fast split-KV: V-head slots compiled in (1, 2 or 4; >= nvg_max)
+    int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -83,6 +84,25 @@ __device__ __forceinline__ void cvt8(const uint4& u, float (&f)[8]) {
 }
 
 __device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+// Coherent (L2) 16-byte load: for data the previous kernel may write while a PDL kernel runs
+// (q, the newest K/V row, scores), which the non-coherent path of ld16 must not cache.
+__device__ __forceinline__ uint4 ld16cg(const void* p) { return __ldcg(reinterpret_cast<const uint4*>(p)); }
+
+// Programmatic dependent launch: let the next kernel on the stream be launched / wait until the
+// previous one has finished and its writes are visible. No-ops without the launch attribute.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
@@ -924,11 +944,32 @@ constexpr int fast_chunk_units() {
     constexpr int n = 32 / per_unit;
     return n >= 4 ? 4 : (n >= 2 ? 2 : 1);
 }
+// Launch with the programmatic-serialization attribute when the call asked for PDL (Geometry::pdl;
+// the kernels then wait for their predecessor before reading its outputs).
+template <class... KArgs, class... Args>
+inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem,
+                             Args... args) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3(unsigned(threads));
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = p.stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = p.g.pdl ? 1 : 0;
+    if (!p.g.pdl) {  // as before PDL
+        kernel<<<grid, threads, smem, p.stream>>>(args...);
+        return cudaGetLastError();
+    }
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
+    return e != cudaSuccess ? e : cudaGetLastError();
+}
 template <class T, int DQK, int DV, int NVG>
 inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
     constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
-    fast_split_kernel<T, DQK, DV, NVG, CH, false><<<grid, kFastThreads, 0, p.stream>>>(p.g, p.buf);
-    return cudaGetLastError();
+    return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false>, grid, kFastThreads, 0, p.g, p.buf);
 }
 template <class T, int DQK, int DV>
 Status run_fast(const Plan& p, dim3 grid) {
@@ -949,8 +990,10 @@ Status run_fast(const Plan& p, dim3 grid) {
         return cuda_status("fast_split_kernel launch", e);
     }
     constexpr int CHS = DQK == 64 ? 8 : 4;  // scores only: 32 uint4 of K rows in flight per lane
-    fast_split_kernel<T, DQK, DV, 1, CHS, true><<<grid, kFastThreads, 0, p.stream>>>(p.g, p.buf);
-    if (Status s = cuda_status("fast scores launch", cudaGetLastError()); !s.ok()) return s;
+    if (Status s = cuda_status("fast scores launch",
+                               launch_ex(p, fast_split_kernel<T, DQK, DV, 1, CHS, true>, grid, kFastThreads, 0, p.g, p.buf));
+        !s.ok())
+        return s;
     static bool configured = false;  // host-side, per instantiation
     if (!configured) {
         const cudaError_t e = cudaFuncSetAttribute(select_gather_kernel<T, DV>,
@@ -959,9 +1002,9 @@ Status run_fast(const Plan& p, dim3 grid) {
         configured = true;
     }
     const size_t smem = (size_t(p.sel_cache) + 2 * size_t(p.sel_words)) * 4;
-    select_gather_kernel<T, DV><<<dim3(p.g.n_q / p.sel_hpb, p.g.batch), kSelThreads, smem, p.stream>>>(
-        p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb);
-    return cuda_status("select_gather_kernel launch", cudaGetLastError());
+    return cuda_status("select_gather_kernel launch",
+                       launch_ex(p, select_gather_kernel<T, DV>, dim3(p.g.n_q / p.sel_hpb, p.g.batch), kSelThreads,
+                                 smem, p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb));
 }
 
 template <class T, int DQK, int DV>

@@ -17,6 +17,11 @@
 // one to finish (log-sum-exp), as in split_kv_kernel.
 // The softmax is online with a lazy rescale (only when a chunk's max exceeds the running one by
 // more than 2^8), so p <= 256 and the common chunk costs no rescale.
+// With PDL (Geometry::pdl) a block starts while the previous kernel finishes: it reads the
+// sequence length, issues its first chunk's K (and V) loads for keys < len - 1 and prefetches
+// up to kPdlPrefetchBytes a warp of the next older rows into the L2, then waits; q, the newest
+// row (len - 1, written by the previous kernel), the workspace and out come after the wait,
+// q and that row through the L2 (coherent loads).
 #pragma once
 
 namespace sigmaops::kernels::attn {
@@ -24,6 +29,7 @@ namespace sigmaops::kernels::attn {
 constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
 constexpr float kLazyRescale = 8.0f;  // log2 units
+constexpr int kPdlPrefetchBytes = 32 * 1024;  // per warp, L2 prefetch before the PDL wait
 
 template <class T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
@@ -90,7 +96,7 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
     c.h0 = c.kh * g.gk + tile * g.tile_heads;
     c.nh = min(g.tile_heads, g.gk - tile * g.tile_heads);
     c.split = blockIdx.x;
-    c.len = buf.seq_lens[c.b];
+    c.len = g.pdl ? __ldcg(buf.seq_lens + c.b) : buf.seq_lens[c.b];  // PDL: L2, read before the wait
     const int units = (c.len + 15) >> 4;
     c.t_begin = min(c.len, int((int64_t(units) * c.split / g.n_splits) << 4));
     c.t_end = min(c.len, int((int64_t(units) * (c.split + 1) / g.n_splits) << 4));
@@ -127,11 +133,21 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     const int n_chunks = (u1 - u0 + CH - 1) / CH;
     const int t_first = co.t_begin + (u0 << 4);
 
+    // With PDL the newest row (len - 1) is left out of the regular loads (those before the wait
+    // must not read it, and it is the one row the previous kernel may have written while this
+    // one ran): the warp that owns it loads it into its chunk separately, coherently, after the
+    // wait. Without PDL w_lim = w_end and fix_chunk = -1, and the prologue below keeps the order
+    // of the kernel before PDL (q, then the first chunk; no griddepcontrol instructions).
+    if (g.pdl) pdl_launch_dependents();
+    const int t_last = co.len - 1;
+    const int w_lim = g.pdl ? min(w_end, t_last) : w_end;
+    const int fix_chunk = g.pdl && t_last >= t_first && t_last < w_end ? (t_last - t_first) / (CH * 16) : -1;
+
     // Query fragment (A of the score mma), pre-scaled into the log2 domain, hi/lo split.
     // Lane (gr, c) holds head gr's q at d = 8*(c + 4*i) + e (i < KW, e < 8): the same d its K
     // loads bring, so k-step s uses elements 4s..4s+3 of that list.
     uint32_t qa[KS][4];
-    {
+    auto load_q = [&]() {
         float qv[KW * 8];
         const bool valid = gr < co.nh;
         const size_t qoff = (row0 + co.h0 + gr) * DQK;
@@ -139,12 +155,14 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         for (int i = 0; i < KW; ++i) {
             const int d0 = 8 * (c + 4 * i);
             if (g.q_is_bf16) {
-                const uint4 u = valid ? ld16(static_cast<const __nv_bfloat16*>(buf.q) + qoff + d0) : make_uint4(0, 0, 0, 0);
+                const __nv_bfloat16* qp = static_cast<const __nv_bfloat16*>(buf.q) + qoff + d0;
+                const uint4 u = valid ? (g.pdl ? ld16cg(qp) : ld16(qp)) : make_uint4(0, 0, 0, 0);
                 cvt8<__nv_bfloat16>(u, *reinterpret_cast<float(*)[8]>(&qv[8 * i]));
             } else {
                 const float* qp = static_cast<const float*>(buf.q) + qoff + d0;
-                const float4 a = valid ? __ldg(reinterpret_cast<const float4*>(qp)) : make_float4(0, 0, 0, 0);
-                const float4 b = valid ? __ldg(reinterpret_cast<const float4*>(qp + 4)) : make_float4(0, 0, 0, 0);
+                const float4* q4 = reinterpret_cast<const float4*>(qp);
+                const float4 a = valid ? (g.pdl ? __ldcg(q4) : __ldg(q4)) : make_float4(0, 0, 0, 0);
+                const float4 b = valid ? (g.pdl ? __ldcg(q4 + 1) : __ldg(q4 + 1)) : make_float4(0, 0, 0, 0);
                 qv[8 * i + 0] = a.x; qv[8 * i + 1] = a.y; qv[8 * i + 2] = a.z; qv[8 * i + 3] = a.w;
                 qv[8 * i + 4] = b.x; qv[8 * i + 5] = b.y; qv[8 * i + 6] = b.z; qv[8 * i + 7] = b.w;
             }
@@ -154,12 +172,26 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             split2<T>(qv[4 * s] * g.scale_log2, qv[4 * s + 1] * g.scale_log2, qa[s][0], qa[s][1]);
             split2<T>(qv[4 * s + 2] * g.scale_log2, qv[4 * s + 3] * g.scale_log2, qa[s][2], qa[s][3]);
         }
-    }
+    };
 
     const T* kbase = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK + 8 * c;
     // K rows: unit u, n-tile nt: key t0 + 16u + 8nt + gr, uint4 i at d 8*(c + 4i).
     uint4 kr[CH][2][KW];
-    auto load_k = [&](int ci) {
+    auto load_k = [&](int ci, int lim, int t_cg = -1) {  // rows >= lim: zeros; row t_cg: ld16cg
+        const int t0 = t_first + ci * CH * 16;
+#pragma unroll
+        for (int u = 0; u < CH; ++u)
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+                const int t = t0 + 16 * u + 8 * nt + gr;
+#pragma unroll
+                for (int i = 0; i < KW; ++i) {
+                    const T* src = kbase + size_t(t) * DQK + 32 * i;
+                    kr[u][nt][i] = t >= lim ? make_uint4(0, 0, 0, 0) : (t == t_cg ? ld16cg(src) : ld16(src));
+                }
+            }
+    };
+    auto load_k_row = [&](int ci, int trow) {  // PDL: the newest row into chunk ci, after the wait
         const int t0 = t_first + ci * CH * 16;
 #pragma unroll
         for (int u = 0; u < CH; ++u)
@@ -168,9 +200,19 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 const int t = t0 + 16 * u + 8 * nt + gr;
 #pragma unroll
                 for (int i = 0; i < KW; ++i)
-                    kr[u][nt][i] = t < w_end ? ld16(kbase + size_t(t) * DQK + 32 * i) : make_uint4(0, 0, 0, 0);
+                    if (t == trow) kr[u][nt][i] = ld16cg(kbase + size_t(t) * DQK + 32 * i);
             }
     };
+    // PDL: the rows after chunk 0 towards the L2, up to kPdlPrefetchBytes for the warp (one
+    // 128-byte line per lane and step), keys < w_lim only.
+    auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all) {
+        const int p0 = t_first + CH * 16;
+        const int p1 = min(w_lim, p0 + kPdlPrefetchBytes / row_bytes_all);
+        const int lines = row_elems * int(sizeof(T)) / 128;
+        for (int i = lane; i < (p1 - p0) * lines; i += 32)
+            prefetch_l2(base + size_t(p0 + i / lines) * row_elems + (i % lines) * (128 / int(sizeof(T))));
+    };
+    const T* kbase0 = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK;
     // Scores of chunk ci from kr: sc[u][nt][e] = head gr, key t0 + 16u + 8nt + 2c + e (-inf past w_end).
     auto scores = [&](int ci, float (&sc)[CH][2][2]) {
         const int t0 = t_first + ci * CH * 16;
@@ -192,12 +234,28 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 
     if constexpr (SCORES) {
         // ---- selective V step 1: scores out, (max, sum) per slice --------------------------
-        if (n_chunks > 0) load_k(0);
+        if (!g.pdl) {
+            load_q();
+            if (n_chunks > 0) load_k(0, w_end);
+        } else {
+            if (n_chunks > 0) load_k(0, w_lim);
+            prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
+            pdl_wait();
+            load_q();
+            if (fix_chunk == 0) load_k_row(0, t_last);
+        }
         float* srow = buf.scores + (row0 + co.h0 + gr) * size_t(g.score_stride);
         for (int ci = 0; ci < n_chunks; ++ci) {
             float sc[CH][2][2];
             scores(ci, sc);
-            if (ci + 1 < n_chunks) load_k(ci + 1);
+            // (the newest row of a later chunk: one coherent load among them; registers are at
+            // the limit here, a separate fix-up as in the full kernel spills)
+            if (ci + 1 < n_chunks) {
+                if (g.pdl)
+                    load_k(ci + 1, w_end, t_last);
+                else
+                    load_k(ci + 1, w_end);
+            }
             const int t0 = t_first + ci * CH * 16;
             float mx = -INFINITY;
 #pragma unroll
@@ -260,7 +318,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         // V rows: slot j, unit u, r: key t0 + 16u + {2c, 2c+1, 2c+8, 2c+9}[r], uint4 w at d 64w + 8gr.
         const T* vbase = static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first) * g.max_ctx * DV + 8 * gr;
         uint4 vr[NVG][CH][4][VW];
-        auto load_v = [&](int ci, int j) {
+        auto load_v = [&](int ci, int j, int lim) {  // rows >= lim: zeros
             if (hc[j] == 0) return;
             const int t0 = t_first + ci * CH * 16;
             const T* vb = vbase + size_t(j) * g.max_ctx * DV;
@@ -271,7 +329,21 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                     const int t = t0 + 16 * u + 2 * c + (r & 1) + 8 * (r >> 1);
 #pragma unroll
                     for (int w = 0; w < VW; ++w)
-                        vr[j][u][r][w] = t < w_end ? ld16(vb + size_t(t) * DV + 64 * w) : make_uint4(0, 0, 0, 0);
+                        vr[j][u][r][w] = t < lim ? ld16(vb + size_t(t) * DV + 64 * w) : make_uint4(0, 0, 0, 0);
+                }
+        };
+        auto load_v_row = [&](int ci, int j, int trow) {  // PDL: the newest row into chunk ci
+            if (hc[j] == 0) return;
+            const int t0 = t_first + ci * CH * 16;
+            const T* vb = vbase + size_t(j) * g.max_ctx * DV;
+#pragma unroll
+            for (int u = 0; u < CH; ++u)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int t = t0 + 16 * u + 2 * c + (r & 1) + 8 * (r >> 1);
+#pragma unroll
+                    for (int w = 0; w < VW; ++w)
+                        if (t == trow) vr[j][u][r][w] = ld16cg(vb + size_t(t) * DV + 64 * w);
                 }
         };
         float acc[NVG][MT][4];
@@ -282,16 +354,33 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
 
+        if (!g.pdl) load_q();
         if (n_chunks > 0) {
-            load_k(0);
+            load_k(0, w_lim);
 #pragma unroll
-            for (int j = 0; j < NVG; ++j) load_v(0, j);
+            for (int j = 0; j < NVG; ++j) load_v(0, j, w_lim);
+        }
+        if (g.pdl) {
+            const int rb = (DQK + nvg * DV) * int(sizeof(T));
+            prefetch_rows(kbase0, DQK, rb);
+            for (int j = 0; j < nvg; ++j)
+                prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb);
+            pdl_wait();
+            load_q();
+        }
+        if (fix_chunk == 0) {
+            load_k_row(0, t_last);
+#pragma unroll
+            for (int j = 0; j < NVG; ++j) load_v_row(0, j, t_last);
         }
         for (int ci = 0; ci < n_chunks; ++ci) {
             float sc[CH][2][2];
             scores(ci, sc);
             const bool more = ci + 1 < n_chunks;
-            if (more) load_k(ci + 1);
+            if (more) {
+                load_k(ci + 1, w_lim);
+                if (fix_chunk == ci + 1) load_k_row(ci + 1, t_last);
+            }
             // chunk max of head gr
             float mx = -INFINITY;
 #pragma unroll
@@ -357,7 +446,10 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                             mma16816<T>(acc[j][4 * w + m], a, b0, b1);
                         }
                 }
-                if (more) load_v(ci + 1, j);
+                if (more) {
+                    load_v(ci + 1, j, w_lim);
+                    if (fix_chunk == ci + 1) load_v_row(ci + 1, j, t_last);
+                }
             }
         }
 
@@ -545,12 +637,20 @@ __global__ void __launch_bounds__(kSelThreads, 1)
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int b = blockIdx.y, hq0 = blockIdx.x * hpb;
-    const int len = buf.seq_lens[b];
+    const int len = g.pdl ? __ldcg(buf.seq_lens + b) : buf.seq_lens[b];  // PDL: L2, read before the wait
     const size_t row0 = size_t(b) * g.n_q;
     const int vh = hq0 / g.gv;
     const int k = g.top_k;
     const bool all = k >= len;
     const int n4 = (len + 3) >> 2;
+    const int words = (len + 31) >> 5;
+    // With PDL this block may start while the scores kernel finishes: shared memory only, then
+    // wait for it (scores, statistics) before anything else.
+    if (g.pdl) pdl_launch_dependents();
+    for (int i = tid; i < words; i += kSelThreads) selbits[i] = 0;
+    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+    if (tid == 0) ncand_s = 0;
+    if (g.pdl) pdl_wait();
     if (!all) {  // head 0's scores towards L1 while the statistics are read
         const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
         for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
@@ -573,10 +673,6 @@ __global__ void __launch_bounds__(kSelThreads, 1)
         }
     }
     const bool cached = hpb == 1 && !all && len <= cache_cap;
-    const int words = (len + 31) >> 5;
-    for (int i = tid; i < words; i += kSelThreads) selbits[i] = 0;
-    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
-    if (tid == 0) ncand_s = 0;
     __syncthreads();
 
     int n_rows = len;
@@ -597,7 +693,8 @@ __global__ void __launch_bounds__(kSelThreads, 1)
 #pragma unroll
                 for (int u = 0; u < 8; ++u) {
                     const int i = i0 + u * kSelThreads;
-                    v[u] = i < n4 ? __ldg(src4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                    // with PDL the scores were written while this kernel ran: coherent loads
+                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : (g.pdl ? __ldcg(src4 + i) : __ldg(src4 + i));
                 }
 #pragma unroll
                 for (int u = 0; u < 8; ++u) {
@@ -765,7 +862,8 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             }
 #pragma unroll
             for (int u = 0; u < 4; ++u) {
-                vv[u] = tt[u] >= 0 ? ld16(vrow0 + size_t(tt[u]) * DV) : make_uint4(0, 0, 0, 0);
+                const T* vp = vrow0 + size_t(tt[u]) * DV;
+                vv[u] = tt[u] < 0 ? make_uint4(0, 0, 0, 0) : (g.pdl && tt[u] == len - 1 ? ld16cg(vp) : ld16(vp));
                 sv[u] = tt[u] >= 0 ? (cached ? cache[tt[u]] : __ldcg(srow + tt[u])) : -INFINITY;
             }
 #pragma unroll

@@ -76,6 +76,16 @@ struct DecodeAttentionParams {
     // be used by two launches that may run concurrently.
     void* workspace = nullptr;
     std::size_t workspace_bytes = 0;
+    // Programmatic dependent launch (sm_90; see GemvParams::pdl): the first kernel may start
+    // while the previous kernel on the stream (a kernel, e.g. rope_store) is still running.
+    // Before it waits for that kernel it reads only seq_lens (L2-coherent loads) and the K/V
+    // rows at positions < seq_len - 1, streaming the first of them into registers and the L2;
+    // q, the row at seq_len - 1, the workspace and out are touched only after the wait. So the
+    // caller must have written seq_lens and the older rows before the previous kernel started
+    // (the engine writes seq_lens before the step's first PDL kernel). Later kernels of the
+    // call (selective V) are chained the same way. Only the tensor-core kernels use it; the
+    // others are launched without the attribute.
+    bool pdl = false;
     void* stream = nullptr;  // cudaStream_t; nullptr = default stream
 };
 

@@ -4,6 +4,8 @@
 // k = 100 equals the twin's own top-100 (per head and per-V-group union), also when many keys tie
 // (the larger score first, then the lower position, as the CPU forward pass).
 // Without a GPU every case prints "skipped: no GPU" and passes (CTest reports it skipped).
+// With PDL (DecodeAttentionParams::pdl), several calls back to back in one CUDA graph, after
+// rope_store writing the newest K/V row and q, or each reading the previous call's output.
 // SIGMAOPS_TEST_QUICK=1 runs a reduced grid (for compute-sanitizer).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -269,6 +271,205 @@ void run_case(const Case& c, std::mt19937& rng) {
     cudaFree(dws);
 }
 
+// Programmatic dependent launch (DecodeAttentionParams::pdl): n_steps calls captured back to
+// back in one CUDA graph on one stream, sharing one workspace, replayed twice. With `rope`
+// (batch 1) each call is launched with PDL right after a rope_store that writes its q and the
+// newest K/V row (position len - 1, poison NaN until then), at lengths growing by one per step:
+// reading either before the wait would show; without, call j reads the previous call's output
+// as its q. Every call's output
+// is checked against the CPU twin on what the GPU held (q and caches read back afterwards).
+void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int top_k, bool uni, bool rope,
+                   std::mt19937& rng) {
+    constexpr int n_steps = 4;
+    INFO("pdl chain: " << describe({s, lens, kv, DType::F32, top_k, uni}) << (rope ? " after rope_store" : " q = previous out"));
+    REQUIRE(s.d_qk == s.d_v);
+    REQUIRE((!rope || (lens.size() == 1 && lens[0] >= n_steps)));
+    const int batch = int(lens.size());
+    const int max_len = *std::max_element(lens.begin(), lens.end());
+    const int max_ctx = std::max(1, max_len) + 3;
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const size_t nq = size_t(batch) * s.n_q * s.d_qk;
+    const size_t nk = size_t(batch) * s.n_k * max_ctx * s.d_qk;
+    const size_t nv = size_t(batch) * s.n_v * max_ctx * s.d_v;
+    const uint16_t poison = kv == DType::BF16 ? 0x7fc0 : 0x7e00;
+    // Lengths of step j; rows at and past the first step's newest row are poison (rope writes them).
+    std::vector<std::vector<int>> step_lens(n_steps, lens);
+    if (rope)
+        for (int j = 0; j < n_steps; ++j) step_lens[j][0] = lens[0] - (n_steps - 1) + j;
+    const int first_new = rope ? step_lens[0][0] - 1 : max_len;  // batch 1 when rope
+    std::vector<uint16_t> kb(nk), vb(nv);
+    auto fill = [&](std::vector<uint16_t>& bits, int heads, int d) {
+        for (int b = 0; b < batch; ++b)
+            for (int h = 0; h < heads; ++h)
+                for (int t = 0; t < max_ctx; ++t)
+                    for (int e = 0; e < d; ++e) {
+                        const size_t i = ((size_t(b) * heads + h) * max_ctx + t) * d + e;
+                        bits[i] = t < std::min(lens[b], first_new) ? to_bits(nd(rng), kv) : poison;
+                    }
+    };
+    fill(kb, s.n_k, s.d_qk);
+    fill(vb, s.n_v, s.d_v);
+
+    void *dk = nullptr, *dv = nullptr, *dws = nullptr;
+    CUDA_OK(cudaMalloc(&dk, nk * 2));
+    CUDA_OK(cudaMalloc(&dv, nv * 2));
+    CUDA_OK(cudaMemcpy(dk, kb.data(), nk * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dv, vb.data(), nv * 2, cudaMemcpyHostToDevice));
+    const size_t n_out = size_t(batch) * s.n_q * s.d_v;
+    std::vector<float*> dq(n_steps, nullptr), dout(n_steps, nullptr), dknew(n_steps, nullptr), dvnew(n_steps, nullptr);
+    std::vector<int*> dlens(n_steps, nullptr), dpos(n_steps, nullptr);
+    for (int j = 0; j < n_steps; ++j) {
+        CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dout[j]), n_out * 4));
+        CUDA_OK(cudaMemset(dout[j], 0xff, n_out * 4));  // NaN: unwritten outputs fail
+        CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dlens[j]), batch * sizeof(int)));
+        CUDA_OK(cudaMemcpy(dlens[j], step_lens[j].data(), batch * sizeof(int), cudaMemcpyHostToDevice));
+        if (rope || j == 0) {
+            std::vector<float> hq(nq);
+            for (float& x : hq) x = nd(rng) * 1.5f;
+            CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dq[j]), nq * 4));
+            CUDA_OK(cudaMemcpy(dq[j], hq.data(), nq * 4, cudaMemcpyHostToDevice));
+        } else {
+            dq[j] = dout[j - 1];
+        }
+        if (rope) {
+            std::vector<float> hk(size_t(s.n_k) * s.d_qk), hv(size_t(s.n_v) * s.d_v);
+            for (float& x : hk) x = nd(rng);
+            for (float& x : hv) x = nd(rng);
+            const int pos = step_lens[j][0] - 1;
+            CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dknew[j]), hk.size() * 4));
+            CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dvnew[j]), hv.size() * 4));
+            CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dpos[j]), sizeof(int)));
+            CUDA_OK(cudaMemcpy(dknew[j], hk.data(), hk.size() * 4, cudaMemcpyHostToDevice));
+            CUDA_OK(cudaMemcpy(dvnew[j], hv.data(), hv.size() * 4, cudaMemcpyHostToDevice));
+            CUDA_OK(cudaMemcpy(dpos[j], &pos, sizeof(int), cudaMemcpyHostToDevice));
+        }
+    }
+    DecodeAttentionParams p;
+    p.batch = batch;
+    p.n_q = s.n_q;
+    p.n_k = s.n_k;
+    p.n_v = s.n_v;
+    p.d_qk = s.d_qk;
+    p.d_v = s.d_v;
+    p.max_ctx = max_ctx;
+    p.max_seq_len = max_len;
+    p.q_type = DType::F32;
+    p.k_cache = dk;
+    p.v_cache = dv;
+    p.kv_type = kv;
+    p.top_k = top_k;
+    p.top_k_union = uni;
+    p.pdl = true;
+    p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
+    REQUIRE(p.workspace_bytes > 0);
+    CUDA_OK(cudaMalloc(&dws, p.workspace_bytes));
+    CUDA_OK(cudaMemset(dws, 0, p.workspace_bytes));
+    p.workspace = dws;
+    cudaStream_t stream;
+    CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    p.stream = stream;
+    CUDA_OK(cudaDeviceSynchronize());
+
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int j = 0; j < n_steps; ++j) {
+        if (rope) {
+            sigmaops::kernels::RopeStoreParams r;
+            r.n = 1;
+            r.pos0 = dpos[j];
+            r.n_q = s.n_q;
+            r.n_k = s.n_k;
+            r.n_v = s.n_v;
+            r.d_qk = s.d_qk;
+            r.d_v = s.d_v;
+            r.d_rot = 0;  // no rotation: the replay leaves q as it was
+            r.q = dq[j];
+            r.k = dknew[j];
+            r.v = dvnew[j];
+            r.k_cache = dk;
+            r.v_cache = dv;
+            r.kv_type = kv;
+            r.max_ctx = max_ctx;
+            // Launched plainly: a step boundary, as between the engine's graph launches, so the
+            // rows of earlier steps (read before the wait) are complete; the attention call that
+            // follows it is the PDL launch under test.
+            r.pdl = false;
+            r.stream = stream;
+            const sigmaops::kernels::Status rs = sigmaops::kernels::rope_store(r);
+            INFO("rope_store: " << rs.error);
+            REQUIRE(rs.ok());
+        }
+        p.q = dq[j];
+        p.out = dout[j];
+        p.seq_lens = dlens[j];
+        const sigmaops::kernels::Status st = sigmaops::kernels::decode_attention(p);
+        INFO("launcher: " << st.error);
+        REQUIRE(st.ok());
+    }
+    CUDA_OK(cudaStreamEndCapture(stream, &graph));
+    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+    for (int rep = 0; rep < 2; ++rep) {
+        CUDA_OK(cudaGraphLaunch(exec, stream));
+        CUDA_OK(cudaStreamSynchronize(stream));
+        CUDA_OK(cudaGetLastError());
+        std::vector<float> kf(nk), vf(nv);
+        CUDA_OK(cudaMemcpy(kb.data(), dk, nk * 2, cudaMemcpyDeviceToHost));
+        CUDA_OK(cudaMemcpy(vb.data(), dv, nv * 2, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < nk; ++i) kf[i] = from_bits(kb[i], kv);
+        for (size_t i = 0; i < nv; ++i) vf[i] = from_bits(vb[i], kv);
+        for (int j = 0; j < n_steps; ++j) {
+            std::vector<float> q(nq), out(n_out);
+            CUDA_OK(cudaMemcpy(q.data(), dq[j], nq * 4, cudaMemcpyDeviceToHost));
+            CUDA_OK(cudaMemcpy(out.data(), dout[j], n_out * 4, cudaMemcpyDeviceToHost));
+            if (!rope && j > 0) {  // the previous call's output, as this call read it (replays agree)
+                std::vector<float> prev(n_out);
+                CUDA_OK(cudaMemcpy(prev.data(), dout[j - 1], n_out * 4, cudaMemcpyDeviceToHost));
+                q = prev;
+            }
+            // rows past this step's length are zeros for the twin (they are NaN poison or later rows)
+            std::vector<float> kj = kf, vj = vf;
+            for (int b = 0; b < batch; ++b) {
+                for (int h = 0; h < s.n_k; ++h)
+                    for (int t = step_lens[j][b]; t < max_ctx; ++t)
+                        std::fill_n(&kj[((size_t(b) * s.n_k + h) * max_ctx + t) * s.d_qk], s.d_qk, 0.0f);
+                for (int h = 0; h < s.n_v; ++h)
+                    for (int t = step_lens[j][b]; t < max_ctx; ++t)
+                        std::fill_n(&vj[((size_t(b) * s.n_v + h) * max_ctx + t) * s.d_v], s.d_v, 0.0f);
+            }
+            const std::vector<double> ref = cpu_attention(s, batch, max_ctx, step_lens[j], q, kj, vj, top_k, uni);
+            double max_ref = 0.0, max_err = 0.0;
+            size_t bad = 0;
+            for (size_t i = 0; i < n_out; ++i) {
+                max_ref = std::max(max_ref, std::abs(ref[i]));
+                if (!std::isfinite(out[i])) {
+                    ++bad;
+                    continue;
+                }
+                max_err = std::max(max_err, std::abs(double(out[i]) - ref[i]));
+            }
+            INFO("replay " << rep << " step " << j << " max_err " << max_err << " max_ref " << max_ref
+                           << " non-finite " << bad);
+            CHECK(bad == 0);
+            CHECK(max_err <= 2e-3 * std::max(max_ref, 1e-3));
+        }
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    for (int j = 0; j < n_steps; ++j) {
+        if (rope || j == 0) cudaFree(dq[j]);
+        cudaFree(dout[j]);
+        cudaFree(dlens[j]);
+        cudaFree(dknew[j]);
+        cudaFree(dvnew[j]);
+        cudaFree(dpos[j]);
+    }
+    cudaFree(dk);
+    cudaFree(dv);
+    cudaFree(dws);
+}
+
 std::vector<Shape> shapes() {
     std::vector<Shape> out;
     const int heads[4][3] = {{32, 4, 16}, {32, 16, 16}, {8, 1, 4}, {4, 4, 4}};
@@ -381,4 +582,28 @@ TEST_CASE("decode attention rejects unsupported problems with a clear error", "[
     st = sigmaops::kernels::decode_attention(p);
     CHECK_FALSE(st.ok());
     CHECK(sigmaops::kernels::decode_attention_workspace_bytes(p) == 0);
+}
+
+TEST_CASE("PDL: back-to-back calls in one graph match the CPU twin", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(4242);
+    std::vector<Shape> pdl_shapes = {Shape{32, 4, 16, 64, 64}, Shape{32, 16, 16, 64, 64}, Shape{8, 1, 4, 128, 128}};
+    std::vector<std::vector<int>> rope_lens = {{17}, {1000}, {5000}};
+    std::vector<std::vector<int>> chain_lens = {{17, 5000, 1}, {1000, 0, 333}};
+    if (quick()) {
+        pdl_shapes = {Shape{32, 4, 16, 64, 64}};
+        rope_lens = {{300}};
+        chain_lens = {{1000, 1, 300}};
+    }
+    for (const Shape& s : pdl_shapes)
+        for (int top_k : {0, 100})
+            for (bool uni : {false, true}) {
+                if (top_k == 0 && uni) continue;
+                for (const auto& lens : rope_lens) run_pdl_chain(s, lens, DType::BF16, top_k, uni, true, rng);
+                for (const auto& lens : chain_lens)
+                    run_pdl_chain(s, lens, quick() ? DType::BF16 : DType::F16, top_k, uni, false, rng);
+            }
 }

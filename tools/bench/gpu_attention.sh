@@ -3,7 +3,8 @@
 # compute-sanitizer (memcheck, racecheck) on a reduced grid, the benchmark and the PyTorch peers.
 # Logs and JSON lines go to $OUT (default ./out). Run from the repository root.
 #   STEPS="build test sanitize bench peer" (default: all)  BENCH_ARGS="--quick" PEER_ARGS="--quick"
-#   Without "build", binaries already in build/gpu-attn (built elsewhere for sm_90) are used.
+#   Without "build", binaries already in build/gpu-attn (built elsewhere for sm_90) are used, or
+#   unpacked from prebuilt/bins.tar.xz when that exists (built on the CPU machine: saves GPU time).
 #   Time limits per step (s): TO_TEST TO_SAN (each tool) TO_BENCH TO_NCU TO_PEER.
 # Catch2 v2 (header only) is taken from the system, else from .devcarry/catch2 (carried here).
 # The top-level CMake project needs sentencepiece/libssh/SQLite/Catch2 dev packages, which the GPU
@@ -28,6 +29,10 @@ log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
   ls /usr/include/catch2/catch.hpp /usr/local/include/catch2/catch.hpp 2>&1
 } > "$OUT/env.txt" 2>&1
 
+if ! has build && [ ! -x $BUILD/test_gpu_attention ] && [ -f prebuilt/bins.tar.xz ]; then
+  mkdir -p $BUILD && tar xJf prebuilt/bins.tar.xz -C $BUILD && log "using prebuilt/bins.tar.xz"
+fi
+
 if has build; then
   log "build (arch $ARCH)"
   mkdir -p $BUILD/obj
@@ -49,13 +54,15 @@ if has build; then
     CATCH_INC=""
     [ -f /usr/include/catch2/catch.hpp ] || CATCH_INC="-I$PWD/.devcarry/catch2"
     FLAGS="-std=c++20 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
-    ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $FLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).o" >> "$OUT/build.log" 2>&1
+    ls kernels/*.cu | xargs -P ${JOBS:-16} -I{} sh -c "$NVCC $FLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).o" >> "$OUT/build.log" 2>&1
     $NVCC $FLAGS -c bench/bench_attention.cu -o $BUILD/obj/bench_attention.main.o >> "$OUT/build.log" 2>&1 &
     g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/catch_main.cpp -o $BUILD/obj/catch_main.host.o >> "$OUT/build.log" 2>&1 &
     g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/test_gpu_attention.cpp -o $BUILD/obj/test_gpu_attention.host.o >> "$OUT/build.log" 2>&1 &
     wait
     KOBJ=$(ls $BUILD/obj/decode_attention*.o)
-    $NVCC -o $BUILD/test_gpu_attention $BUILD/obj/test_gpu_attention.host.o $BUILD/obj/catch_main.host.o $KOBJ >> "$OUT/build.log" 2>&1
+    # forward_ops.o: rope_store, the predecessor of the PDL test cases
+    $NVCC -o $BUILD/test_gpu_attention $BUILD/obj/test_gpu_attention.host.o $BUILD/obj/catch_main.host.o $KOBJ \
+      $BUILD/obj/forward_ops.o >> "$OUT/build.log" 2>&1
     $NVCC -o $BUILD/bench_attention $BUILD/obj/bench_attention.main.o $KOBJ >> "$OUT/build.log" 2>&1
   fi
   ls -la $BUILD/test_gpu_attention $BUILD/bench_attention 2>&1 | tee -a "$OUT/summary.txt"
