@@ -18,7 +18,7 @@ NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-attn
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
-: > "$OUT/summary.txt"
+[ "${KEEP_SUMMARY:-0}" = 1 ] || : > "$OUT/summary.txt"
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1

@@ -8,7 +8,7 @@
 // memory, so it is captured once per context bucket in a CUDA graph and replayed
 // (SIGMA_CUDA_GRAPH=0 turns graphs off). The GEMVs and rope + KV store are launched with
 // programmatic dependent launch, so each streams its first weights while its predecessor
-// finishes (SIGMA_CUDA_PDL=0 turns it off).
+// finishes, and attention streams the earlier steps' cache rows (SIGMA_CUDA_PDL=0 turns it off).
 // Prefill (several tokens): the whole prompt per pass (chunks of up to kPrefillTokens, capped by
 // n_ctx; SIGMA_CUDA_PREFILL_CHUNK overrides, for tests): cuBLAS GEMMs over all the chunk's tokens
 // (F16/BF16 operands, F32 accumulate and output; rmsnorm and silu_mul write the GEMM inputs in
@@ -356,6 +356,10 @@ private:
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
                 ap.top_k = selective_v;
+                // PDL: the kernels stream the cache rows of earlier steps (complete: one graph per
+                // step) and read seq_lens (written before embed) before waiting on rope_store,
+                // which writes q and this step's K/V row.
+                ap.pdl = m_pdl;
                 SIGMA_KERNEL(k::decode_attention(ap));
             } else {
                 SIGMA_KERNEL(k::causal_attention(causal_params(int(l), 1)));
