@@ -52,12 +52,14 @@ sigma::Hparams shape(bool sigma_shape) {
 
 int main(int argc, char** argv) {
     bool quick = false, prefill_only = false;
+    int selv_only = 0;   // --selv-only CTX: just Sigma with selective V k=100 and full attention at CTX (profiling)
     int steps = 64;
     std::vector<int> gemv_shapes;   // --gemv-shapes 1,8: also time these GEMV block shapes at ctx 0
     std::vector<std::string> types = {"F16", "Q8_0"};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--prefill-only")) prefill_only = true;
+        else if (!std::strcmp(argv[i], "--selv-only") && i + 1 < argc) selv_only = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) {
             for (const char* at = argv[++i]; *at;) {
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
                 at = comma + 1;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]\n");
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J] [--selv-only CTX]\n");
             return 2;
         }
     }
@@ -92,15 +94,19 @@ int main(int argc, char** argv) {
                 auto dm = sigma::cuda::random_model(hp, type, 1234);
                 const uint64_t wbytes = sigma::cuda::decode_weight_bytes(*dm);
                 std::vector<Row> rows;
-                if (!prefill_only)
+                if (selv_only > 0) {
+                    if (!sig) continue;
+                    rows = {{sig, type, selv_only, 100, true}, {sig, type, selv_only, 0, true}};
+                } else if (!prefill_only)
                 for (int c : contexts) rows.push_back({sig, type, c, 0, true});
-                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
-                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
-                if (!prefill_only) for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
+                const bool extra = !quick && !prefill_only && selv_only == 0;
+                if (extra) rows.push_back({sig, type, 0, 0, false});   // launch overhead without graphs
+                if (extra) rows.push_back({sig, type, 0, 0, true, false});   // programmatic dependent launch off
+                if (!prefill_only && selv_only == 0) for (int v : gemv_shapes) rows.push_back({sig, type, 0, 0, true, true, v});   // GEMV block shapes
                 // Sampling on the GPU (temperature 0.8, top-k 40, top-p 0.95, repetition penalty 1.1 over
                 // 64 ids) instead of greedy: the sampler's cost per token.
-                if (!quick && !prefill_only) rows.push_back({sig, type, 0, 0, true, true, 0, true});
-                if (!quick && !prefill_only && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
+                if (extra) rows.push_back({sig, type, 0, 0, true, true, 0, true});
+                if (extra && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
                     ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
@@ -140,6 +146,7 @@ int main(int argc, char** argv) {
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
+                if (selv_only > 0) continue;
                 // Prefill: the whole prompt in one forward() (logits of the last position only).
                 const int n_pre = quick ? 1024 : 4096;
                 auto fwd = sigma::cuda::new_cuda_forward(dm, n_pre + 64, 0);
