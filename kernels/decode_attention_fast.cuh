@@ -687,12 +687,8 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 if (tid == 0) ncand_s = 0;
                 __syncthreads();
             }
-            // pass 1: histogram (and the shared-memory copy). The loop is warp-uniform so that the
-            // lanes of a warp that fall into one bin add once (match_any): when most keys share a
-            // bin (scores far below the maximum all land in the last one), per-key shared-memory
-            // atomics on one address serialised the whole block (40-60 us at 32K keys).
-            for (int w0 = tid - lane; w0 < n4; w0 += 8 * kSelThreads) {
-                const int i0 = w0 + lane;
+            // pass 1: histogram (and the shared-memory copy)
+            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
                 float4 v[8];
 #pragma unroll
                 for (int u = 0; u < 8; ++u) {
@@ -703,14 +699,12 @@ __global__ void __launch_bounds__(kSelThreads, 1)
 #pragma unroll
                 for (int u = 0; u < 8; ++u) {
                     const int i = i0 + u * kSelThreads;
-                    if (cached && i < n4) reinterpret_cast<float4*>(cache)[i] = v[u];
+                    if (i >= n4) continue;
+                    if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
                     const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
 #pragma unroll
-                    for (int q = 0; q < 4; ++q) {
-                        const int bin = i < n4 && 4 * i + q < len ? topk_bin(M, e[q]) : -1;
-                        const unsigned peers = __match_any_sync(0xffffffffu, bin);
-                        if (bin >= 0 && lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
-                    }
+                    for (int q = 0; q < 4; ++q)
+                        if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
                 }
             }
             __syncthreads();
@@ -775,16 +769,10 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                     const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
                     for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
                     __syncthreads();
-                    for (int p0 = tid - lane; p0 < len; p0 += kSelThreads) {  // warp-uniform, as pass 1
-                        const int pos = p0 + lane;
-                        int digit = -1;
-                        if (pos < len) {
-                            const float v = cached ? cache[pos] : __ldcg(src + pos);
-                            const uint32_t key = order_key(v);
-                            if (topk_bin(M, v) == B && (key & mask) == prefix) digit = int((key >> shift) & dmask);
-                        }
-                        const unsigned peers = __match_any_sync(0xffffffffu, digit);
-                        if (digit >= 0 && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], __popc(peers));
+                    for (int pos = tid; pos < len; pos += kSelThreads) {
+                        const float v = cached ? cache[pos] : __ldcg(src + pos);
+                        const uint32_t key = order_key(v);
+                        if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
                     }
                     __syncthreads();
                     const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
