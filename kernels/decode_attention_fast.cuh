@@ -687,11 +687,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 if (tid == 0) ncand_s = 0;
                 __syncthreads();
             }
-            // pass 1: histogram (and the shared-memory copy). Keys in the last bin (scores more
-            // than kTopkBins / kTopkBinsPerUnit log2 units below the maximum: with widely spread
-            // scores nearly all of them) are counted per thread and added once: per-key atomics
-            // on that one address serialised the block (40-60 us at 32K keys).
-            int far = 0;
+            // pass 1: histogram (and the shared-memory copy)
             for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
                 float4 v[8];
 #pragma unroll
@@ -707,16 +703,10 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                     if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
                     const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
 #pragma unroll
-                    for (int q = 0; q < 4; ++q) {
-                        if (4 * i + q >= len) continue;
-                        const int bin = topk_bin(M, e[q]);
-                        if (bin == kTopkBins - 1) ++far;
-                        else atomicAdd(&hist[bin], 1);
-                    }
+                    for (int q = 0; q < 4; ++q)
+                        if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
                 }
             }
-            far = int(__reduce_add_sync(0xffffffffu, unsigned(far)));
-            if (lane == 0 && far > 0) atomicAdd(&hist[kTopkBins - 1], far);
             __syncthreads();
             {  // bin B: thread t owns bins 2t and 2t+1 (descending scores)
                 const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
@@ -779,20 +769,10 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                     const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
                     for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
                     __syncthreads();
-                    // Warp-uniform loop; the lanes of a warp with the same digit add once
-                    // (match_any): the keys of one bin share their high bits, so per-key atomics
-                    // would pile onto a few addresses. (Pass 1 above does not do this: with
-                    // well-spread scores a warp holds ~32 distinct bins and MATCH.ANY cost 2x.)
-                    for (int p0 = tid - lane; p0 < len; p0 += kSelThreads) {
-                        const int pos = p0 + lane;
-                        int digit = -1;
-                        if (pos < len) {
-                            const float v = cached ? cache[pos] : __ldcg(src + pos);
-                            const uint32_t key = order_key(v);
-                            if (topk_bin(M, v) == B && (key & mask) == prefix) digit = int((key >> shift) & dmask);
-                        }
-                        const unsigned peers = __match_any_sync(0xffffffffu, digit);
-                        if (digit >= 0 && lane == __ffs(peers) - 1) atomicAdd(&hist[digit], __popc(peers));
+                    for (int pos = tid; pos < len; pos += kSelThreads) {
+                        const float v = cached ? cache[pos] : __ldcg(src + pos);
+                        const uint32_t key = order_key(v);
+                        if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
                     }
                     __syncthreads();
                     const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
