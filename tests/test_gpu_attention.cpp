@@ -25,29 +25,16 @@
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.h"
 #include "kernels.h"
 
 namespace {
 
+using sigma::testing::have_gpu;
+using sigma::testing::quick;
+
 using sigmaops::kernels::DecodeAttentionParams;
 using sigmaops::kernels::DType;
-
-bool have_gpu() {
-    int n = 0;
-    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-bool quick() {
-    const char* v = std::getenv("SIGMAOPS_TEST_QUICK");
-    return v && *v && std::string(v) != "0";
-}
-
-#define CUDA_OK(call)                                                              \
-    do {                                                                           \
-        const cudaError_t e_ = (call);                                             \
-        INFO(#call << ": " << cudaGetErrorString(e_));                             \
-        REQUIRE(e_ == cudaSuccess);                                                \
-    } while (0)
 
 struct Shape {
     int n_q, n_k, n_v, d_qk, d_v;

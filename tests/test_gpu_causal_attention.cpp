@@ -20,31 +20,16 @@
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.h"
 #include "kernels.h"
 
 namespace {
 
+using sigma::testing::have_gpu;
+using sigma::testing::quick;
+
 using sigmaops::kernels::CausalAttentionParams;
 using sigmaops::kernels::DType;
-
-bool have_gpu() {
-    int n = 0;
-    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-    cudaGetLastError();
-    return ok;
-}
-
-bool quick() {
-    const char* v = std::getenv("SIGMAOPS_TEST_QUICK");
-    return v && *v && std::string(v) != "0";
-}
-
-#define CUDA_OK(call)                                  \
-    do {                                               \
-        const cudaError_t e_ = (call);                 \
-        INFO(#call << ": " << cudaGetErrorString(e_)); \
-        REQUIRE(e_ == cudaSuccess);                    \
-    } while (0)
 
 // Rounds f to the cache type and returns its bits and the rounded value.
 uint16_t to_bits(float f, DType t, float& back) {

@@ -10,6 +10,7 @@
 // Without a GPU every case prints "skipped: no GPU" and passes, except the one that checks that
 // Device::Cuda then fails with ErrorCode::Unsupported.
 // SIGMAOPS_TEST_QUICK=1: fewer fixtures and positions (for compute-sanitizer).
+#include "gpu_test_util.h"
 #include "cuda/cuda_backend.h"
 #include "engine_test_util.h"
 #include "gguf/gguf.h"
@@ -34,17 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have_gpu() {
-    int n = 0;
-    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-    cudaGetLastError();
-    return ok;
-}
-
-bool quick() {
-    const char* v = std::getenv("SIGMAOPS_TEST_QUICK");
-    return v && *v && std::string(v) != "0";
-}
+using sigma::testing::have_gpu;
+using sigma::testing::quick;
 
 constexpr double kTol = 2e-2;
 

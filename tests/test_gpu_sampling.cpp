@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.h"
 #include "kernels.h"
 #include "engine_test_util.h"
 
@@ -27,26 +28,10 @@
 
 namespace {
 
+using sigma::testing::have_gpu;
+using sigma::testing::quick;
+
 namespace kk = sigmaops::kernels;
-
-bool have_gpu() {
-    int n = 0;
-    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-    cudaGetLastError();
-    return ok;
-}
-
-bool quick() {
-    const char* v = std::getenv("SIGMAOPS_TEST_QUICK");
-    return v && *v && std::string(v) != "0";
-}
-
-#define CUDA_OK(call)                                  \
-    do {                                               \
-        const cudaError_t e_ = (call);                 \
-        INFO(#call << ": " << cudaGetErrorString(e_)); \
-        REQUIRE(e_ == cudaSuccess);                    \
-    } while (0)
 
 struct Cfg {
     float temperature = 1.0f;
