@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "kernels.h"
+#include "pdl.cuh"
 
 namespace sigmaops::kernels::attn {
 
@@ -88,18 +89,6 @@ __device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_
 // (q, the newest K/V row, scores), which the non-coherent path of ld16 must not cache.
 __device__ __forceinline__ uint4 ld16cg(const void* p) { return __ldcg(reinterpret_cast<const uint4*>(p)); }
 
-// Programmatic dependent launch: let the next kernel on the stream be launched / wait until the
-// previous one has finished and its writes are visible. No-ops without the launch attribute.
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 __device__ __forceinline__ void prefetch_l2(const void* p) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
@@ -949,16 +938,8 @@ constexpr int fast_chunk_units() {
 template <class... KArgs, class... Args>
 inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid, int threads, size_t smem,
                              Args... args) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(unsigned(threads));
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = p.stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = p.g.pdl ? 1 : 0;
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(grid, dim3(unsigned(threads)), smem, p.stream, p.g.pdl, attr);
     if (!p.g.pdl) {  // as before PDL
         kernel<<<grid, threads, smem, p.stream>>>(args...);
         return cudaGetLastError();

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "pdl.cuh"
 
 namespace sigmaops::kernels {
 namespace {
@@ -134,16 +135,12 @@ constexpr int kRopeSplit = 8;
 template <class T>
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
     __shared__ float cs_cos[128], cs_sin[128];
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
+    pdl_launch_dependents();
     const int t = blockIdx.x;
     const int pos = __ldcg(p.pos0) + t;   // L2-coherent: read before the PDL wait
     const int half = p.d_rot / 2;
     for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs(pos, i, p.d_rot, p.base, cs_cos[i], cs_sin[i]);
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
+    pdl_wait();
     __syncthreads();
     const int first = threadIdx.x + blockIdx.y * blockDim.x, stride = blockDim.x * gridDim.y;
     // Q: one thread per rotated pair, in place.
@@ -297,15 +294,9 @@ Status rope_store(const RopeStoreParams& p) {
     if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0 || p.d_rot > 256)
         return bad("rope_store", "d_rot must be even and <= min(d_qk, 256)");
     if (p.kv_type != DType::F16 && p.kv_type != DType::BF16) return bad("rope_store", "KV cache must be F16 or BF16");
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(unsigned(p.n), p.n == 1 ? kRopeSplit : 1);
-    cfg.blockDim = dim3(kThreads);
-    cfg.stream = as_stream(p.stream);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = p.pdl ? 1 : 0;
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg =
+        pdl_launch_config(dim3(unsigned(p.n), p.n == 1 ? kRopeSplit : 1), dim3(kThreads), 0, as_stream(p.stream), p.pdl, attr);
     const cudaError_t e = p.kv_type == DType::F16 ? cudaLaunchKernelEx(&cfg, rope_store_kernel<__half>, p)
                                                   : cudaLaunchKernelEx(&cfg, rope_store_kernel<__nv_bfloat16>, p);
     if (e != cudaSuccess) return bad("rope_store", std::string("launch failed: ") + cudaGetErrorString(e));

@@ -1,7 +1,5 @@
 // Public launcher of the decode GEMV (kernels.h): checks the problem, plans the blocks of the
 // (up to 3) matrices and dispatches to the instantiation for the weight type (gemv_<type>.cu).
-#include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -12,31 +10,7 @@ namespace gemv_impl {
 extern template Status run_gemv<DType::F16>(const Plan&, int);
 extern template Status run_gemv<DType::BF16>(const Plan&, int);
 extern template Status run_gemv<DType::Q8_0>(const Plan&, int);
-extern template cudaError_t occupancy<DType::F16>(int, int*);
-extern template cudaError_t occupancy<DType::BF16>(int, int*);
-extern template cudaError_t occupancy<DType::Q8_0>(int, int*);
 
-// Blocks of shape `shape` resident at once on the current device (SMs x occupancy), cached per
-// device, type and shape.
-int resident_blocks(DType type, int shape) {
-    static std::atomic<int> cache[8][3][kNumShapes] = {};
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 8) return 132;
-    const int t = type == DType::F16 ? 0 : (type == DType::BF16 ? 1 : 2);
-    std::atomic<int>& c = cache[dev][t][shape];
-    if (c.load() == 0) {
-        int sms = 0, per_sm = 0;
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-        cudaError_t e = cudaSuccess;
-        switch (type) {
-            case DType::F16: e = occupancy<DType::F16>(shape, &per_sm); break;
-            case DType::BF16: e = occupancy<DType::BF16>(shape, &per_sm); break;
-            default: e = occupancy<DType::Q8_0>(shape, &per_sm); break;
-        }
-        c.store(e == cudaSuccess && sms > 0 && per_sm > 0 ? sms * per_sm : 132);
-    }
-    return c.load();
-}
 }  // namespace gemv_impl
 
 Status gemv(const GemvParams& p) {
@@ -74,11 +48,6 @@ Status gemv(const GemvParams& p) {
     }
     plan.first[3] = blocks;
     plan.total_blocks = blocks;
-    if (kShapes[shape].l2_prefetch) {
-        plan.wave = resident_blocks(type, shape);
-        const long long block_bytes = (long long)rows_per_block * cols * (type == DType::Q8_0 ? 1 : 2);
-        plan.prefetch_waves = int(std::min<long long>(64, kPrefetchCap / std::max<long long>(1, block_bytes * plan.wave)));
-    }
     plan.smem = 0;
     switch (type) {
         case DType::F16: return run_gemv<DType::F16>(plan, shape);

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "pdl.cuh"
 
 namespace sigmaops::kernels::gemv_impl {
 
@@ -32,40 +33,19 @@ constexpr int kMaxCols = 40960;
 // pipelined: the next step's weights are requested before this step's math (double-buffered
 // registers; only matters when cols > 8 * threads).
 // min_blocks: __launch_bounds__'s minimum resident blocks per SM (caps registers).
-// l2_prefetch: before waiting on its predecessor (PDL), each block asks the L2 to prefetch the
-// weights of the blocks that will run after the first wave (block b + k * wave), up to
-// kPrefetchCap bytes per launch, so the DRAM stays busy across the kernel boundary.
-struct Shape { int rows, threads; bool pipelined; int min_blocks; bool l2_prefetch; };
-constexpr Shape kShapes[] = {{8, 256, false, 3, false}, {8, 256, true, 1, false}, {4, 256, false, 1, false},
-                             {16, 256, false, 1, false}, {8, 128, true, 1, false}, {4, 128, true, 1, false},
-                             {16, 128, false, 1, false}, {8, 256, false, 1, false}, {8, 256, false, 3, true},
-                             {4, 256, false, 4, true}};
-constexpr long long kPrefetchCap = 16ll << 20;
+struct Shape { int rows, threads; bool pipelined; int min_blocks; };
+constexpr Shape kShapes[] = {{8, 256, false, 3}, {8, 256, true, 1}, {4, 256, false, 1}, {16, 256, false, 1},
+                             {8, 128, true, 1},  {4, 128, true, 1}, {16, 128, false, 1}, {8, 256, false, 1}};
 constexpr int kNumShapes = int(sizeof(kShapes) / sizeof(kShapes[0]));
+static_assert(kNumShapes == kGemvShapes, "kernels.h kGemvShapes");
 
 // Block ranges of the (up to 3) matrices: matrix m owns blocks [first[m], first[m + 1]).
 struct Plan {
     GemvParams p;
     int first[4];
     int total_blocks;
-    int wave;            // blocks resident at once (SMs x occupancy), for l2_prefetch
-    int prefetch_waves;  // how many later waves each block prefetches (kPrefetchCap)
     size_t smem;
 };
-
-// Programmatic dependent launch (kernels.h, GemvParams::pdl): let the next kernel on the stream
-// start, and wait until the previous one has finished and its writes are visible. Both are
-// no-ops for a kernel launched without the attribute.
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 
 __device__ __forceinline__ float gemv_warp_sum(float v) {
 #pragma unroll
@@ -159,26 +139,7 @@ __device__ __forceinline__ void load_step(const DeviceMatrix& W, const long long
     }
 }
 
-// Bulk L2 prefetch (sm_90) of rows r0..r0+nr of W: they are contiguous in memory. Sizes are
-// multiples of 16 bytes when cols % 8 == 0 (F16/BF16) or cols % 32 == 0 (Q8_0).
-template <DType WT>
-__device__ __forceinline__ void l2_prefetch_rows(const DeviceMatrix& W, long long r0, long long nr, int cols) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    auto prefetch = [](const void* ptr, long long bytes) {
-        bytes &= ~15ll;
-        if (bytes <= 0 || (reinterpret_cast<uintptr_t>(ptr) & 15) != 0) return;
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(ptr), "r"(unsigned(bytes)) : "memory");
-    };
-    if constexpr (WT == DType::Q8_0) {
-        prefetch(static_cast<const int8_t*>(W.data) + r0 * cols, nr * cols);
-        prefetch(static_cast<const __half*>(W.scales) + r0 * (cols / 32), nr * (cols / 32) * 2);
-    } else {
-        prefetch(static_cast<const uint16_t*>(W.data) + r0 * cols, nr * cols * 2);
-    }
-#endif
-}
-
-template <DType WT, int kRows, int kThreads, bool kPipelined, int kMinBlocks, bool kL2Prefetch>
+template <DType WT, int kRows, int kThreads, bool kPipelined, int kMinBlocks>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan plan) {
     constexpr int kWarps = kThreads / 32;
     constexpr int kStep = kThreads * 8;   // columns per step of the whole block
@@ -207,19 +168,6 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
     uint2 q[kRows];     // Q8_0: 8 quants of each row
     float d[kRows];     // Q8_0: their scales
     if (vec && c0 < cols) load_step<WT, kRows>(W, row, cols, c0, u, q, d);
-    if constexpr (kL2Prefetch) {
-        if (vec && threadIdx.x == 0) {
-            for (int k = 1; k <= plan.prefetch_waves; ++k) {
-                const int bk = b + k * plan.wave;
-                if (bk >= plan.total_blocks) break;
-                const int mk = bk < plan.first[1] ? 0 : (bk < plan.first[2] ? 1 : 2);
-                const DeviceMatrix& Wk = p.w[mk];
-                const long long r0 = (long long)(bk - plan.first[mk]) * kRows;
-                const long long nr = Wk.rows - r0 < kRows ? Wk.rows - r0 : kRows;
-                l2_prefetch_rows<WT>(Wk, r0, nr, cols);
-            }
-        }
-    }
     pdl_wait();
 
     // Fused pre-norm: 1 / sqrt(mean(x^2) + eps) over the whole input.
@@ -313,27 +261,19 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
 // explicitly instantiated once per gemv_<type>.cu.
 template <DType WT>
 Status run_gemv(const Plan& plan, int shape) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(unsigned(plan.total_blocks));
-    cfg.blockDim = dim3(unsigned(kShapes[shape].threads));
-    cfg.stream = static_cast<cudaStream_t>(plan.p.stream);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = plan.p.pdl ? 1 : 0;
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(dim3(unsigned(plan.total_blocks)), dim3(unsigned(kShapes[shape].threads)), 0,
+                                               static_cast<cudaStream_t>(plan.p.stream), plan.p.pdl, attr);
     cudaError_t e = cudaErrorInvalidValue;
     switch (shape) {
-        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks, kShapes[0].l2_prefetch>, plan); break;
-        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks, kShapes[1].l2_prefetch>, plan); break;
-        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks, kShapes[2].l2_prefetch>, plan); break;
-        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks, kShapes[3].l2_prefetch>, plan); break;
-        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks, kShapes[4].l2_prefetch>, plan); break;
-        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks, kShapes[5].l2_prefetch>, plan); break;
-        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks, kShapes[6].l2_prefetch>, plan); break;
-        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks, kShapes[7].l2_prefetch>, plan); break;
-        case 8: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[8].rows, kShapes[8].threads, kShapes[8].pipelined, kShapes[8].min_blocks, kShapes[8].l2_prefetch>, plan); break;
-        case 9: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[9].rows, kShapes[9].threads, kShapes[9].pipelined, kShapes[9].min_blocks, kShapes[9].l2_prefetch>, plan); break;
+        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks>, plan); break;
+        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks>, plan); break;
+        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks>, plan); break;
+        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks>, plan); break;
+        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks>, plan); break;
+        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks>, plan); break;
+        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks>, plan); break;
+        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks>, plan); break;
         default: break;
     }
     if (e == cudaSuccess) e = cudaGetLastError();
@@ -341,25 +281,6 @@ Status run_gemv(const Plan& plan, int shape) {
     return {};
 }
 
-// Resident blocks per SM of gemv_kernel<WT, shape>.
-template <DType WT>
-cudaError_t occupancy(int shape, int* per_sm) {
-    switch (shape) {
-#define SIGMAOPS_GEMV_OCC(i)                                                                                          \
-    case i:                                                                                                           \
-        return cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                                        \
-            per_sm, gemv_kernel<WT, kShapes[i].rows, kShapes[i].threads, kShapes[i].pipelined, kShapes[i].min_blocks, \
-                                kShapes[i].l2_prefetch>,                                                              \
-            kShapes[i].threads, 0);
-        SIGMAOPS_GEMV_OCC(0) SIGMAOPS_GEMV_OCC(1) SIGMAOPS_GEMV_OCC(2) SIGMAOPS_GEMV_OCC(3) SIGMAOPS_GEMV_OCC(4)
-        SIGMAOPS_GEMV_OCC(5) SIGMAOPS_GEMV_OCC(6) SIGMAOPS_GEMV_OCC(7) SIGMAOPS_GEMV_OCC(8) SIGMAOPS_GEMV_OCC(9)
-#undef SIGMAOPS_GEMV_OCC
-        default: return cudaErrorInvalidValue;
-    }
-}
-
-#define SIGMAOPS_GEMV_INSTANCE(WT) \
-    template Status run_gemv<WT>(const Plan&, int); \
-    template cudaError_t occupancy<WT>(int, int*);
+#define SIGMAOPS_GEMV_INSTANCE(WT) template Status run_gemv<WT>(const Plan&, int);
 
 }  // namespace sigmaops::kernels::gemv_impl
