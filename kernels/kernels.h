@@ -147,11 +147,12 @@ struct GemvParams {
     // before reading x, x2, norm or y. Only for launches whose predecessor is a kernel.
     bool pdl = false;
     // Block shape (rows per block, threads, pipelining; gemv.cuh kShapes): 0 is the tuned
-    // default, the others exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
+    // default, 1..kGemvShapes-1 exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
     int shape = 0;
     void* stream = nullptr;
 };
 Status gemv(const GemvParams& p);
+constexpr int kGemvShapes = 8;   // GemvParams::shape is 0..kGemvShapes-1
 
 // out (n, cols) F32 = rows ids[0..n) of the table (F16, BF16 or Q8_0). ids are device int32
 // and must be valid rows (the engine checks token ids before they reach the GPU).

@@ -11,6 +11,7 @@
 // Device::Cuda then fails with ErrorCode::Unsupported.
 // SIGMAOPS_TEST_QUICK=1: fewer fixtures and positions (for compute-sanitizer).
 #include "gpu_test_util.h"
+#include "kernels.h"
 #include "cuda/cuda_backend.h"
 #include "engine_test_util.h"
 #include "gguf/gguf.h"
@@ -178,6 +179,31 @@ TEST_CASE("without a GPU, Device::Cuda fails with Unsupported", "[gpu][forward][
     REQUIRE_FALSE(m);
     CHECK(m.error().code == sigma::ErrorCode::Unsupported);
     CHECK_THAT(m.error().message, Catch::Contains("--device cpu"));
+}
+
+TEST_CASE("the decode GEMV launcher rejects a bad problem with a message and launches nothing", "[gpu][forward][errors]") {
+    // Checked before any CUDA call, so this runs with or without a GPU (host pointers suffice).
+    namespace kk = sigmaops::kernels;
+    alignas(16) static float x[64], y[64];
+    alignas(16) static uint16_t w[64 * 64];
+    kk::GemvParams p;
+    p.n_mat = 1;
+    p.w[0] = kk::DeviceMatrix{kk::DType::F16, w, nullptr, 64, 64};
+    p.y[0] = y;
+    p.x = x;
+    for (int shape : {-1, kk::kGemvShapes, 1000}) {
+        p.shape = shape;
+        const kk::Status st = kk::gemv(p);
+        INFO("shape " << shape);
+        CHECK_FALSE(st.ok());
+        CHECK_THAT(st.error, Catch::Contains("gemv: shape must be 0.."));
+    }
+    p.shape = 0;
+    p.n_mat = 0;
+    CHECK_THAT(kk::gemv(p).error, Catch::Contains("n_mat must be 1..3"));
+    p.n_mat = 1;
+    p.x = nullptr;
+    CHECK_THAT(kk::gemv(p).error, Catch::Contains("missing input pointer"));
 }
 
 TEST_CASE("CUDA prefill logits match the CPU backend on every engine fixture", "[gpu][forward][prefill]") {

@@ -73,7 +73,11 @@ public:
         m_use_graph = !(g && g[0] == '0');
         const char* pdl = std::getenv("SIGMA_CUDA_PDL");
         m_pdl = !(pdl && pdl[0] == '0');
-        if (const char* gv = std::getenv("SIGMA_GEMV_VARIANT")) m_gemv_shape = std::atoi(gv);   // tuning only
+        // Tuning only (bench_forward --gemv-shapes); a value the GEMV does not have is ignored.
+        if (const char* gv = std::getenv("SIGMA_GEMV_VARIANT")) {
+            const int v = std::atoi(gv);
+            if (v >= 0 && v < k::kGemvShapes) m_gemv_shape = v;
+        }
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
