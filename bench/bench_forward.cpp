@@ -18,7 +18,12 @@
 // sees); the output matrix for the LAST token only (prefill needs only that one's logits); no
 // FLOPs for norms, RoPE, softmax or the embedding lookup. Prints one JSON object per row.
 // GEMV block shapes (--gemv-shapes) add decode rows at ctx 0 with other GEMV shapes (tuning).
+// Batched decode (--batch 8,16): B sequences stepped together (BatchForward::step: one graph,
+// every weight read once per 8 sequences, attention over the batch), every sequence at the same
+// context; tokens/s counts all B sequences' tokens, the roofline's bytes are the weights plus B
+// sequences' K/V rows (ctx 0 and 32K, both models; selective V k=100 at 32K for Sigma).
 //   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
+//                 [--selv-only CTX] [--batch B,B2]
 #ifdef SIGMA_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #include "model.h"
@@ -55,15 +60,17 @@ int main(int argc, char** argv) {
     int selv_only = 0;   // --selv-only CTX: just Sigma with selective V k=100 and full attention at CTX (profiling)
     int steps = 64;
     std::vector<int> gemv_shapes;   // --gemv-shapes 1,8: also time these GEMV block shapes at ctx 0
+    std::vector<int> batches;       // --batch 8,16: batched decode rows
     std::vector<std::string> types = {"F16", "Q8_0"};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--prefill-only")) prefill_only = true;
         else if (!std::strcmp(argv[i], "--selv-only") && i + 1 < argc) selv_only = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--gemv-shapes") && i + 1 < argc) {
+        else if ((!std::strcmp(argv[i], "--gemv-shapes") || !std::strcmp(argv[i], "--batch")) && i + 1 < argc) {
+            std::vector<int>& list = argv[i][2] == 'g' ? gemv_shapes : batches;
             for (const char* at = argv[++i]; *at;) {
-                gemv_shapes.push_back(std::atoi(at));
+                list.push_back(std::atoi(at));
                 while (*at && *at != ',') ++at;
                 if (*at == ',') ++at;
             }
@@ -77,10 +84,13 @@ int main(int argc, char** argv) {
                 at = comma + 1;
             }
         } else {
-            std::fprintf(stderr, "usage: bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J] [--selv-only CTX]\n");
+            std::fprintf(stderr, "usage: bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J] [--selv-only CTX] [--batch B,B2]\n");
             return 2;
         }
     }
+    for (int b : batches)
+        if (b < 1 || b > 64) { std::fprintf(stderr, "bench_forward: --batch takes sizes 1..64\n"); return 2; }
+    if (steps < 1) { std::fprintf(stderr, "bench_forward: --steps must be >= 1\n"); return 2; }
     try {
         const double copy_gbps = sigma::cuda::measure_copy_gbps();
         const double peak = sigma::cuda::measure_gemm_flops(8192, 8192, 8192);
@@ -147,6 +157,46 @@ int main(int argc, char** argv) {
                     std::fflush(stdout);
                 }
                 if (selv_only > 0) continue;
+                // Batched decode: B sequences at the same context, one step advances all of them.
+                for (int B : prefill_only ? std::vector<int>{} : batches) {
+                    ::setenv("SIGMA_CUDA_GRAPH", "1", 1);
+                    ::setenv("SIGMA_CUDA_PDL", "1", 1);
+                    ::setenv("SIGMA_GEMV_VARIANT", "0", 1);
+                    std::vector<std::pair<int, int>> brows = {{0, 0}, {32768, 0}};   // (ctx, selective_v)
+                    if (sig) brows.push_back({32768, 100});
+                    for (auto [ctx, selv] : brows) {
+                        auto batch = sigma::cuda::new_cuda_batch_forward(dm, B, ctx + 64, selv);
+                        sigma::cuda::fill_kv_random(*batch, 99);
+                        std::vector<sigma::TokenId> tok(static_cast<size_t>(B)), next(static_cast<size_t>(B));
+                        std::vector<int> pos(static_cast<size_t>(B));
+                        for (int b = 0; b < B; ++b) tok[size_t(b)] = sigma::TokenId(17 + 31 * b);
+                        auto step = [&](int i) {
+                            for (int b = 0; b < B; ++b) pos[size_t(b)] = ctx + (i % 32);
+                            batch->step(tok.data(), pos.data(), next.data(), nullptr, selv);
+                            tok = next;
+                        };
+                        for (int i = 0; i < 3; ++i) step(i);
+                        const auto t0 = std::chrono::steady_clock::now();
+                        for (int i = 0; i < steps; ++i) step(i);
+                        const double ms =
+                            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+                        const uint64_t k_row = uint64_t(hp.n_k) * hp.d_qk * 2, v_row = uint64_t(hp.n_v) * hp.d_v * 2;
+                        const uint64_t keys = uint64_t(ctx) + 1;
+                        const uint64_t v_rows = selv > 0 ? std::min<uint64_t>(keys, uint64_t(selv) * hp.n_q / hp.n_v) : keys;
+                        const uint64_t kv_bytes = uint64_t(B) * hp.n_layer * (keys * k_row + v_rows * v_row);
+                        // Weights are read once per launch of up to 8 sequences.
+                        const uint64_t w_reads = uint64_t((B + 7) / 8);
+                        const double gbps = double(wbytes * w_reads + kv_bytes) / (ms * 1e-3) / 1e9;
+                        std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"batch\": %d, \"ctx\": %d, \"selective_v\": %d, "
+                                    "\"graph\": true, \"pdl\": true, \"sampling\": \"greedy\", \"ms_per_step\": %.4f, "
+                                    "\"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, \"gbps\": %.1f, "
+                                    "\"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
+                                    sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), B, ctx, selv, ms,
+                                    1000.0 * B / ms, (unsigned long long)(wbytes * w_reads), (unsigned long long)kv_bytes, gbps,
+                                    copy_gbps, 100.0 * gbps / copy_gbps);
+                        std::fflush(stdout);
+                    }
+                }
                 // Prefill: the whole prompt in one forward() (logits of the last position only).
                 const int n_pre = quick ? 1024 : 4096;
                 auto fwd = sigma::cuda::new_cuda_forward(dm, n_pre + 64, 0);

@@ -137,7 +137,11 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     __shared__ float cs_cos[128], cs_sin[128];
     pdl_launch_dependents();
     const int t = blockIdx.x;
-    const int pos = __ldcg(p.pos0) + t;   // L2-coherent: read before the PDL wait
+    // L2-coherent: read before the PDL wait
+    const int pos = p.per_sequence ? __ldcg(p.pos0 + t) : __ldcg(p.pos0) + t;
+    // Batched decode: token t writes sequence t's caches.
+    const long long k_seq = p.per_sequence ? (long long)t * p.n_k * p.max_ctx * p.d_qk : 0;
+    const long long v_seq = p.per_sequence ? (long long)t * p.n_v * p.max_ctx * p.d_v : 0;
     const int half = p.d_rot / 2;
     for (int i = threadIdx.x; i < half; i += blockDim.x) rope_cs(pos, i, p.d_rot, p.base, cs_cos[i], cs_sin[i]);
     pdl_wait();
@@ -157,7 +161,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     }
     // K: one thread per element, rotated on the way into the cache.
     const float* k = p.k + (long long)t * p.n_k * p.d_qk;
-    T* kc = static_cast<T*>(p.k_cache);
+    T* kc = static_cast<T*>(p.k_cache) + k_seq;
     for (int idx = first; idx < p.n_k * p.d_qk; idx += stride) {
         const int h = idx / p.d_qk, d = idx % p.d_qk;
         const float* x = k + h * p.d_qk;
@@ -173,7 +177,7 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
     }
     // V: copied.
     const float* v = p.v + (long long)t * p.n_v * p.d_v;
-    T* vc = static_cast<T*>(p.v_cache);
+    T* vc = static_cast<T*>(p.v_cache) + v_seq;
     for (int idx = first; idx < p.n_v * p.d_v; idx += stride) {
         const int h = idx / p.d_v, d = idx % p.d_v;
         vc[((long long)h * p.max_ctx + pos) * p.d_v + d] = to_kv<T>(v[idx]);
@@ -212,7 +216,7 @@ __global__ void dequant_kernel(const DequantParams p) {
 
 __global__ void seq_lens_kernel(const SeqLensParams p) {
     const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t < p.n) p.seq_lens[t] = *p.pos0 + t + 1;
+    if (t < p.n) p.seq_lens[t] = p.per_sequence ? p.pos0[t] + 1 : *p.pos0 + t + 1;
 }
 
 // ---- argmax --------------------------------------------------------------------------------
@@ -227,21 +231,26 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int i) {
     return ((unsigned long long)ord << 32) | (0xffffffffu - uint32_t(i));
 }
 
+// grid (blocks, rows): row blockIdx.y.
 __global__ void __launch_bounds__(kArgmaxThreads) argmax_partial_kernel(const ArgmaxParams p) {
+    const float* x = p.x + (long long)blockIdx.y * p.n;
     unsigned long long best = 0;   // below every real key
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < p.n; i += gridDim.x * blockDim.x) {
-        const float v = p.x[i];
+        const float v = x[i];
         if (v == v) best = max(best, argmax_key(v, i));
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
-    if (threadIdx.x % 32 == 0 && best != 0) atomicMax(p.scratch, best);
+    if (threadIdx.x % 32 == 0 && best != 0) atomicMax(p.scratch + blockIdx.y, best);
 }
 
+// One thread per row.
 __global__ void argmax_finish_kernel(const ArgmaxParams p) {
-    const unsigned long long k = *p.scratch;
-    *p.out = k == 0 ? 0 : int(0xffffffffu - uint32_t(k & 0xffffffffu));
-    *p.scratch = 0;
+    const int r = threadIdx.x;
+    if (r >= p.rows) return;
+    const unsigned long long k = p.scratch[r];
+    p.out[r] = k == 0 ? 0 : int(0xffffffffu - uint32_t(k & 0xffffffffu));
+    p.scratch[r] = 0;
 }
 
 // ---- fill_random ---------------------------------------------------------------------------
@@ -296,7 +305,8 @@ Status rope_store(const RopeStoreParams& p) {
     if (p.kv_type != DType::F16 && p.kv_type != DType::BF16) return bad("rope_store", "KV cache must be F16 or BF16");
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t cfg =
-        pdl_launch_config(dim3(unsigned(p.n), p.n == 1 ? kRopeSplit : 1), dim3(kThreads), 0, as_stream(p.stream), p.pdl, attr);
+        pdl_launch_config(dim3(unsigned(p.n), p.n == 1 || p.per_sequence ? kRopeSplit : 1), dim3(kThreads), 0,
+                          as_stream(p.stream), p.pdl, attr);
     const cudaError_t e = p.kv_type == DType::F16 ? cudaLaunchKernelEx(&cfg, rope_store_kernel<__half>, p)
                                                   : cudaLaunchKernelEx(&cfg, rope_store_kernel<__nv_bfloat16>, p);
     if (e != cudaSuccess) return bad("rope_store", std::string("launch failed: ") + cudaGetErrorString(e));
@@ -338,10 +348,12 @@ Status fill_seq_lens(const SeqLensParams& p) {
 
 Status argmax(const ArgmaxParams& p) {
     if (!p.x || !p.out || !p.scratch || p.n < 1) return bad("argmax", "need x, out, scratch and n >= 1");
-    const unsigned blocks = std::min<unsigned>(kArgmaxBlocks, blocks_for(p.n, kArgmaxThreads));
-    argmax_partial_kernel<<<blocks, kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
+    if (p.rows < 1 || p.rows > 1024) return bad("argmax", "rows must be 1..1024");
+    const unsigned per_row = std::max(1u, unsigned(kArgmaxBlocks / p.rows));
+    const unsigned blocks = std::min<unsigned>(per_row, blocks_for(p.n, kArgmaxThreads));
+    argmax_partial_kernel<<<dim3(blocks, unsigned(p.rows)), kArgmaxThreads, 0, as_stream(p.stream)>>>(p);
     if (Status s = launched("argmax"); !s.ok()) return s;
-    argmax_finish_kernel<<<1, 1, 0, as_stream(p.stream)>>>(p);
+    argmax_finish_kernel<<<1, unsigned((p.rows + 31) / 32 * 32), 0, as_stream(p.stream)>>>(p);
     return launched("argmax");
 }
 

@@ -29,8 +29,9 @@ Status gemv(const GemvParams& p) {
     if (cols % 8 == 0 && (misaligned(p.x) || (p.x2 && misaligned(p.x2)) || (p.norm && misaligned(p.norm))))
         return {name + "x, x2 and norm must be 16-byte aligned"};
     if (p.shape < 0 || p.shape >= kNumShapes) return {name + "shape must be 0.." + std::to_string(kNumShapes - 1)};
+    if (p.batch < 1 || p.batch > kGemvMaxBatch) return {name + "batch must be 1.." + std::to_string(kGemvMaxBatch)};
     const int shape = p.shape;
-    const int rows_per_block = kShapes[shape].rows;
+    const int rows_per_block = p.batch > 1 ? kBatchRows : kShapes[shape].rows;
     Plan plan{};
     plan.p = p;
     int blocks = 0;

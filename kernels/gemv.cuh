@@ -89,20 +89,20 @@ __device__ __forceinline__ float scalar_weight(const DeviceMatrix& W, long long 
                __half2float(static_cast<const __half*>(W.scales)[r * (W.cols / 32) + c / 32]);
 }
 
-// Input element c as the GEMV consumes it.
-__device__ __forceinline__ float input_at(const GemvParams& p, float scale, int c) {
-    if (p.input == GemvInput::RmsNorm) return p.x[c] * scale * p.norm[c];
+// Input element c as the GEMV consumes it; `off` selects the input vector of a batch (v * cols).
+__device__ __forceinline__ float input_at(const GemvParams& p, float scale, int c, long long off = 0) {
+    if (p.input == GemvInput::RmsNorm) return p.x[off + c] * scale * p.norm[c];
     if (p.input == GemvInput::SwiGLU) {
-        const float g = p.x[c];
-        return g / (1.0f + expf(-g)) * p.x2[c];
+        const float g = p.x[off + c];
+        return g / (1.0f + expf(-g)) * p.x2[off + c];
     }
-    return p.x[c];
+    return p.x[off + c];
 }
 
-// Input elements c..c+7 (c % 8 == 0, 16-byte aligned rows).
-__device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, float (&x)[8]) {
-    const float4 a = __ldg(reinterpret_cast<const float4*>(p.x + c));
-    const float4 b = __ldg(reinterpret_cast<const float4*>(p.x + c + 4));
+// Input elements c..c+7 (c % 8 == 0, 16-byte aligned rows) of the vector at `off`.
+__device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, float (&x)[8], long long off = 0) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(p.x + off + c));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(p.x + off + c + 4));
     x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w; x[4] = b.x; x[5] = b.y; x[6] = b.z; x[7] = b.w;
     if (p.input == GemvInput::RmsNorm) {
         const float4 na = __ldg(reinterpret_cast<const float4*>(p.norm + c));
@@ -111,8 +111,8 @@ __device__ __forceinline__ void input8(const GemvParams& p, float scale, int c, 
 #pragma unroll
         for (int i = 0; i < 8; ++i) x[i] = x[i] * scale * n[i];
     } else if (p.input == GemvInput::SwiGLU) {
-        const float4 ua = __ldg(reinterpret_cast<const float4*>(p.x2 + c));
-        const float4 ub = __ldg(reinterpret_cast<const float4*>(p.x2 + c + 4));
+        const float4 ua = __ldg(reinterpret_cast<const float4*>(p.x2 + off + c));
+        const float4 ub = __ldg(reinterpret_cast<const float4*>(p.x2 + off + c + 4));
         const float u[8] = {ua.x, ua.y, ua.z, ua.w, ub.x, ub.y, ub.z, ub.w};
 #pragma unroll
         for (int i = 0; i < 8; ++i) x[i] = x[i] / (1.0f + expf(-x[i])) * u[i];
@@ -257,6 +257,135 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
     }
 }
 
+// Batched decode (GemvParams::batch > 1): every weight is read once and multiplied with up to
+// kGemvMaxBatch input vectors. kBatchRows rows per block of kBatchThreads threads; per step a
+// thread loads one 16-byte chunk of each row, unpacks it to F32 once, then walks the batch: it
+// reads that vector's 8 inputs (L1-resident: every block of the SM reads the same x) and
+// accumulates into acc[row][vector]. Registers: 4 x 8 unpacked weights + 4 x 8 accumulators,
+// so two blocks fit an SM (16 warps, 16 KB of weights in flight per SM on top of the L1 hits).
+constexpr int kBatchRows = 4, kBatchThreads = 256;
+
+template <DType WT>
+__global__ void __launch_bounds__(kBatchThreads, 2) gemv_batch_kernel(const Plan plan) {
+    constexpr int kB = kGemvMaxBatch, kWarps = kBatchThreads / 32, kStep = kBatchThreads * 8;
+    __shared__ float part[kBatchRows][kB][kWarps];
+    __shared__ float s_scale[kB];
+    const GemvParams& p = plan.p;
+    const int cols = int(p.w[0].cols), nb = p.batch;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int b = blockIdx.x;
+    const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
+    const DeviceMatrix& W = p.w[m];
+    const long long rows = W.rows;
+    const long long row0 = (long long)(b - plan.first[m]) * kBatchRows;
+    long long row[kBatchRows];
+#pragma unroll
+    for (int r = 0; r < kBatchRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+
+    pdl_launch_dependents();
+    const int c0 = threadIdx.x * 8;
+    const bool vec = cols % 8 == 0;
+    uint4 u[kBatchRows];
+    uint2 q[kBatchRows];
+    float d[kBatchRows];
+    if (vec && c0 < cols) load_step<WT, kBatchRows>(W, row, cols, c0, u, q, d);
+    pdl_wait();
+
+    // Fused pre-norm, one scale per vector.
+    float scale[kB];
+#pragma unroll
+    for (int v = 0; v < kB; ++v) scale[v] = 1.0f;
+    if (p.input == GemvInput::RmsNorm) {
+#pragma unroll
+        for (int v = 0; v < kB; ++v) {
+            if (v >= nb) break;
+            const float* x = p.x + (long long)v * cols;
+            float ss = 0.0f;
+            for (int c = threadIdx.x; c < cols; c += kBatchThreads) ss += x[c] * x[c];
+            ss = gemv_warp_sum(ss);
+            if (lane == 0) part[0][v][warp] = ss;
+        }
+        __syncthreads();
+        if (threadIdx.x < nb) {
+            float total = 0.0f;
+#pragma unroll
+            for (int i = 0; i < kWarps; ++i) total += part[0][threadIdx.x][i];
+            s_scale[threadIdx.x] = 1.0f / sqrtf(total / float(cols) + p.eps);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int v = 0; v < kB; ++v) scale[v] = v < nb ? s_scale[v] : 1.0f;
+    }
+
+    float acc[kBatchRows][kB];
+#pragma unroll
+    for (int r = 0; r < kBatchRows; ++r)
+#pragma unroll
+        for (int v = 0; v < kB; ++v) acc[r][v] = 0.0f;
+
+    if (vec) {
+        for (int c = c0; c < cols; c += kStep) {
+            if (c != c0) load_step<WT, kBatchRows>(W, row, cols, c, u, q, d);
+            float f[kBatchRows][8];
+#pragma unroll
+            for (int r = 0; r < kBatchRows; ++r) {
+                if constexpr (WT == DType::Q8_0) {
+                    const uint32_t lo = q[r].x ^ 0x80808080u, hi = q[r].y ^ 0x80808080u;
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) {
+                        f[r][k] = i8_to_float(lo, k) * d[r];
+                        f[r][4 + k] = i8_to_float(hi, k) * d[r];
+                    }
+                } else {
+                    unpack8<WT>(u[r], f[r]);
+                }
+            }
+#pragma unroll
+            for (int v = 0; v < kB; ++v) {
+                if (v >= nb) break;
+                float x[8];
+                input8(p, scale[v], c, x, (long long)v * cols);
+#pragma unroll
+                for (int r = 0; r < kBatchRows; ++r) {
+                    float s = 0.0f;
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) s += f[r][i] * x[i];
+                    acc[r][v] += s;
+                }
+            }
+        }
+    } else {  // odd widths (small test models)
+        for (int c = threadIdx.x; c < cols; c += kBatchThreads) {
+#pragma unroll
+            for (int v = 0; v < kB; ++v) {
+                if (v >= nb) break;
+                const float xv = input_at(p, scale[v], c, (long long)v * cols);
+#pragma unroll
+                for (int r = 0; r < kBatchRows; ++r) acc[r][v] += scalar_weight<WT>(W, row[r], c) * xv;
+            }
+        }
+    }
+
+    __syncthreads();   // part[0] was used by the norm reduction
+#pragma unroll
+    for (int r = 0; r < kBatchRows; ++r)
+#pragma unroll
+        for (int v = 0; v < kB; ++v) {
+            const float t = gemv_warp_sum(acc[r][v]);
+            if (lane == 0) part[r][v][warp] = t;
+        }
+    __syncthreads();
+    const int r = threadIdx.x % kBatchRows, v = threadIdx.x / kBatchRows;
+    if (v < nb && row0 + r < rows) {
+        float t = 0.0f;
+#pragma unroll
+        for (int i = 0; i < kWarps; ++i) t += part[r][v][i];
+        float* y = p.y[m] + (long long)v * rows + row0 + r;
+        if (p.accumulate) *y += t;
+        else *y = t + (p.bias[m] ? p.bias[m][row0 + r] : 0.0f);
+    }
+}
+
 // Launches gemv_kernel<WT, shape> for a checked plan (planned with that shape's rows per block);
 // explicitly instantiated once per gemv_<type>.cu.
 template <DType WT>
@@ -265,6 +394,13 @@ Status run_gemv(const Plan& plan, int shape) {
     cudaLaunchConfig_t cfg = pdl_launch_config(dim3(unsigned(plan.total_blocks)), dim3(unsigned(kShapes[shape].threads)), 0,
                                                static_cast<cudaStream_t>(plan.p.stream), plan.p.pdl, attr);
     cudaError_t e = cudaErrorInvalidValue;
+    if (plan.p.batch > 1) {
+        cfg.blockDim = dim3(unsigned(kBatchThreads));
+        e = cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT>, plan);
+        if (e == cudaSuccess) e = cudaGetLastError();
+        if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
+        return {};
+    }
     switch (shape) {
         case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks>, plan); break;
         case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks>, plan); break;

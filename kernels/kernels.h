@@ -149,10 +149,15 @@ struct GemvParams {
     // Block shape (rows per block, threads, pipelining; gemv.cuh kShapes): 0 is the tuned
     // default, 1..kGemvShapes-1 exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
     int shape = 0;
+    // Batched decode: `batch` input vectors (1..kGemvMaxBatch); x and x2 are (batch, cols) and
+    // every y (batch, rows_m), row-major. Each weight is read once for all of them (a kernel of
+    // its own: 4 rows per block, `shape` is ignored when batch > 1).
+    int batch = 1;
     void* stream = nullptr;
 };
 Status gemv(const GemvParams& p);
 constexpr int kGemvShapes = 8;   // GemvParams::shape is 0..kGemvShapes-1
+constexpr int kGemvMaxBatch = 8; // GemvParams::batch is 1..kGemvMaxBatch
 
 // out (n, cols) F32 = rows ids[0..n) of the table (F16, BF16 or Q8_0). ids are device int32
 // and must be valid rows (the engine checks token ids before they reach the GPU).
@@ -199,6 +204,10 @@ struct RopeStoreParams {
     DType kv_type = DType::F16;
     int max_ctx = 0;
     bool pdl = false;                // programmatic dependent launch (see GemvParams::pdl)
+    // Batched decode: token t belongs to sequence t of caches laid out (n, n_kv, max_ctx, d), at
+    // position pos0[t] (pos0 then holds n positions). Otherwise the n tokens are one sequence
+    // at positions *pos0 + t of caches (n_kv, max_ctx, d).
+    bool per_sequence = false;
     void* stream = nullptr;
 };
 Status rope_store(const RopeStoreParams& p);
@@ -244,12 +253,14 @@ struct DequantParams {
 };
 Status dequant_rows(const DequantParams& p);
 
-// seq_lens[t] = *pos0 + t + 1 for t < n (the key counts decode_attention reads).
+// seq_lens[t] = *pos0 + t + 1 for t < n (the key counts decode_attention reads); with
+// per_sequence, seq_lens[t] = pos0[t] + 1 (batched decode: one position per sequence).
 struct SeqLensParams {
     const int* pos0 = nullptr;
     int n = 0;
     int* seq_lens = nullptr;
     void* stream = nullptr;
+    bool per_sequence = false;
 };
 Status fill_seq_lens(const SeqLensParams& p);
 
@@ -281,14 +292,16 @@ Status causal_attention(const CausalAttentionParams& p);
 
 // *out = the index of the largest of x[0..n) (the first one on ties; NaN never wins). Two
 // launches: many blocks fold (value, index) into one 64-bit key with atomicMax on `scratch`,
-// then one thread decodes it and zeroes `scratch` again. `scratch` (one 64-bit word) must be
-// zero before the first call; every call leaves it zero.
+// then one thread decodes it and zeroes `scratch` again. `scratch` (one 64-bit word per row)
+// must be zero before the first call; every call leaves it zero. rows > 1: x is (rows, n) and
+// out[r] the argmax of row r (batched decode).
 struct ArgmaxParams {
     const float* x = nullptr;
     int n = 0;
     int* out = nullptr;
     unsigned long long* scratch = nullptr;
     void* stream = nullptr;
+    int rows = 1;
 };
 Status argmax(const ArgmaxParams& p);
 

@@ -36,7 +36,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using sigma::testing::generated_model;
 using sigma::testing::have_gpu;
+using sigma::testing::load_internal;
+using sigma::testing::max_abs_diff;
+using sigma::testing::some_tokens;
+using sigma::testing::Loaded;
 using sigma::testing::quick;
 
 constexpr double kTol = 2e-2;
@@ -70,14 +75,6 @@ std::vector<float> read_f32(const std::string& p) {
     return v;
 }
 
-double max_abs_diff(const float* a, const float* b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const double d = std::fabs(double(a[i]) - double(b[i]));
-        if (!(d <= m)) m = d;   // NaN propagates as a failure
-    }
-    return m;
-}
 
 std::vector<float> session_logits(const std::string& path, sigma::Device dev, const std::vector<sigma::TokenId>& tokens,
                                   int n_ctx, int selective_v = 0) {
@@ -96,24 +93,6 @@ std::vector<float> session_logits(const std::string& path, sigma::Device dev, co
     INFO((l ? "" : l.error().message));
     REQUIRE(l);
     return *l;
-}
-
-// A model loaded through the engine's internals, for driving a backend step by step.
-struct Loaded {
-    std::unique_ptr<sigma::gguf::File> file;
-    sigma::Hparams hp;
-    sigma::Weights w;
-};
-
-Loaded load_internal(const std::string& path) {
-    Loaded m;
-    m.file = sigma::gguf::File::open(path);
-    const sigma::ArchLoader* arch = sigma::find_arch(*m.file->get_string("general.architecture"));
-    REQUIRE(arch);
-    m.hp = arch->load_hparams(*m.file);
-    arch->load_weights(*m.file, m.hp, m.w);
-    m.hp.n_vocab = uint32_t(m.w.token_embd.rows());
-    return m;
 }
 
 // Decodes `tokens` one at a time on the CUDA backend (graphs on or off) and compares every
@@ -141,30 +120,6 @@ double decode_error(const Loaded& m, const std::vector<sigma::TokenId>& tokens, 
     return err;
 }
 
-std::string generated_model(const std::string& type, bool aug, uint32_t n_q, uint32_t n_k, uint32_t n_v, uint32_t d) {
-    const fs::path dir = fs::temp_directory_path() / ("sigmaops-gpu-test-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    const std::string name = "sigma-" + type + (aug ? "-aug" : "") + "-" + std::to_string(n_q) + "-" + std::to_string(n_k) +
-                             "-" + std::to_string(n_v) + "-" + std::to_string(d) + ".gguf";
-    const fs::path p = dir / name;
-    if (!fs::exists(p)) {
-        sigma::testing::TinyModelSpec spec;
-        spec.n_layer = 2; spec.d_model = 256; spec.d_ff = 512;
-        spec.n_q = n_q; spec.n_k = n_k; spec.n_v = n_v; spec.d_qk = d; spec.d_v = d;
-        spec.d_aug = aug ? 384 : 0;
-        spec.n_ctx = 1024;
-        spec.weight_type = type;
-        spec.seed = 11;
-        sigma::testing::write_tiny_model(p.string(), spec);
-    }
-    return p.string();
-}
-
-std::vector<sigma::TokenId> some_tokens(int n, int vocab, int salt) {
-    std::vector<sigma::TokenId> t;
-    for (int i = 0; i < n; ++i) t.push_back(sigma::TokenId((i * 37 + 11 + salt * 101 + (i * i) % 13) % vocab));
-    return t;
-}
 
 } // namespace
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA forward pass on the GPU machine: build the engine (CUDA backend), its GPU tests
-# (test_gpu_forward, test_gpu_causal_attention, test_gpu_sampling) and the end-to-end benchmark
+# (test_gpu_forward, test_gpu_causal_attention, test_gpu_sampling, test_gpu_batch) and the end-to-end benchmark
 # (decode, prefill, cuBLAS peak); run the tests, compute-sanitizer memcheck + racecheck on their
 # quick grids, and the benchmark. Logs and JSON lines go to $OUT (default ./out). Run from the
 # repository root.
@@ -22,7 +22,7 @@ NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-fwd
 SYS=$PWD/.devcarry/sysroot
 STEP_TIMEOUT=${STEP_TIMEOUT:-200}
-GPU_TESTS="test_gpu_forward test_gpu_causal_attention test_gpu_sampling"
+GPU_TESTS="test_gpu_forward test_gpu_causal_attention test_gpu_sampling test_gpu_batch"
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 [ "${KEEP_SUMMARY:-0}" = 1 ] || : > "$OUT/summary.txt"
@@ -74,7 +74,7 @@ if has test; then
   for t in $GPU_TESTS; do
     log "$t (full)"
     timeout $STEP_TIMEOUT $BUILD/$t > "$OUT/$t.log" 2>&1; echo "rc=$?" | tee -a "$OUT/summary.txt"
-    grep -E "^(prefill|decode|generated|selective|greedy|causal attention|GPU sampler|generate on) " "$OUT/$t.log" | tee -a "$OUT/summary.txt"
+    grep -E "^(prefill|decode|generated|selective|greedy|causal attention|GPU sampler|generate on|batch|after rejected) " "$OUT/$t.log" | tee -a "$OUT/summary.txt"
     grep -E "FAILED|failed|error" "$OUT/$t.log" | head -20 | tee -a "$OUT/summary.txt"
     tail -2 "$OUT/$t.log" | tee -a "$OUT/summary.txt"
   done

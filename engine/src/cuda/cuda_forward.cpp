@@ -25,6 +25,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <tuple>
 #include <utility>
 
 namespace sigma::cuda {
@@ -65,10 +67,15 @@ private:
     size_t m_size = 0, m_used = 0;
 };
 
+// One session's decoder: n_seq sequences (1 for a Session), each with its own K/V cache. The
+// ForwardBackend calls act on the selected sequence (select(); 0 by default); decode_batch()
+// advances every sequence by one token in one step.
 class CudaForward final : public ForwardBackend {
 public:
-    CudaForward(std::shared_ptr<const DeviceModel> model, int n_ctx, int selective_v)
-        : m_model(std::move(model)), m_hp(m_model->hp), m_n_ctx(n_ctx), m_selective_v(selective_v) {
+    CudaForward(std::shared_ptr<const DeviceModel> model, int n_ctx, int selective_v, int n_seq = 1)
+        : m_model(std::move(model)), m_hp(m_model->hp), m_n_ctx(n_ctx), m_selective_v(selective_v), m_n_seq(n_seq) {
+        if (n_seq < 1 || n_seq > kMaxSeqs)
+            throw Exception(ErrorCode::InvalidArgument, "CUDA backend: 1.." + std::to_string(kMaxSeqs) + " sequences per batch");
         const char* g = std::getenv("SIGMA_CUDA_GRAPH");
         m_use_graph = !(g && g[0] == '0');
         const char* pdl = std::getenv("SIGMA_CUDA_PDL");
@@ -84,23 +91,31 @@ public:
         SIGMA_CUBLAS(cublasSetStream(m_blas, m_stream));
         SIGMA_CUDA(cudaMallocHost(&m_host_io, 4 * sizeof(int)));
         SIGMA_CUDA(cudaMallocHost(&m_host_pen, size_t(n_ctx + 1) * sizeof(int)));
+        SIGMA_CUDA(cudaMallocHost(&m_host_batch, size_t(2 * n_seq) * sizeof(int)));
         m_chunk = std::min(n_ctx, kPrefillTokens);
         if (const char* c = std::getenv("SIGMA_CUDA_PREFILL_CHUNK"); c && std::atoi(c) > 0) m_chunk = std::min(n_ctx, std::atoi(c));
         m_chunk = std::max(m_chunk, 1);
 
         const Hparams& hp = m_hp;
-        const size_t T = size_t(m_chunk), TL = size_t(std::min(m_chunk, kLogitRows)), D = hp.d_model, F = hp.d_ff, A = hp.d_aug, V = hp.n_vocab;
+        // Activation rows: a prefill pass, or one row per sequence in a batched step.
+        const size_t T = size_t(std::max(m_chunk, n_seq)), TL = std::max(size_t(std::min(m_chunk, kLogitRows)), size_t(n_seq));
+        const size_t D = hp.d_model, F = hp.d_ff, A = hp.d_aug, V = hp.n_vocab;
         const size_t max_cols = std::max({D, F, A, size_t(hp.q_dim()), size_t(hp.o_dim())});
-        const size_t k_layer = size_t(hp.n_k) * n_ctx * hp.d_qk, v_layer = size_t(hp.n_v) * n_ctx * hp.d_v;
+        m_k_seq = size_t(hp.n_k) * n_ctx * hp.d_qk;   // one sequence's cache per layer
+        m_v_seq = size_t(hp.n_v) * n_ctx * hp.d_v;
+        const size_t k_layer = m_k_seq * n_seq, v_layer = m_v_seq * n_seq;
         m_attn_ws_bytes = 0;
         if (fast_decode_heads(hp)) {
-            k::DecodeAttentionParams ap = attention_params(0, 0);
-            m_attn_ws_bytes = k::decode_attention_workspace_bytes(ap);
-            if (m_selective_v > 0) {
-                ap.top_k = m_selective_v;
-                m_attn_ws_bytes = std::max(m_attn_ws_bytes, k::decode_attention_workspace_bytes(ap));
+            for (int batch : {1, n_seq}) {
+                k::DecodeAttentionParams ap = attention_params(0, 0);
+                ap.batch = batch;
+                for (int top_k : {0, m_selective_v}) {
+                    ap.top_k = top_k;
+                    const size_t bytes = k::decode_attention_workspace_bytes(ap);
+                    if (bytes == 0) throw Exception(ErrorCode::Unsupported, "CUDA backend: decode attention rejects this shape");
+                    m_attn_ws_bytes = std::max(m_attn_ws_bytes, bytes);
+                }
             }
-            if (m_attn_ws_bytes == 0) throw Exception(ErrorCode::Unsupported, "CUDA backend: decode attention rejects this shape");
         }
         const size_t q8_scratch = size_t(std::min<int64_t>(m_model->max_q8_elems, kQ8ChunkElems));
 
@@ -116,6 +131,9 @@ public:
         a.reserve(4 * sizeof(int));             // m_pos, m_next
         a.reserve(size_t(n_ctx + 1) * sizeof(int));
         a.reserve(sizeof(unsigned long long));
+        a.reserve(size_t(n_seq) * sizeof(int));                  // m_bpos
+        a.reserve(size_t(n_seq) * sizeof(int));                  // m_bnext
+        a.reserve(size_t(n_seq) * sizeof(unsigned long long));   // m_bargmax_key
         a.reserve(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) { a.reserve(k_layer * 2); a.reserve(v_layer * 2); }
         a.allocate();
@@ -130,6 +148,9 @@ public:
         m_tok = a.take<int>(T); m_seq = a.take<int>(T); m_pos = a.take<int>(4); m_next = m_pos + 1;
         m_pen = a.take<int>(size_t(n_ctx + 1));
         m_argmax_key = a.take<unsigned long long>(1);
+        m_bpos = a.take<int>(size_t(n_seq));
+        m_bnext = a.take<int>(size_t(n_seq));
+        m_bargmax_key = a.take<unsigned long long>(size_t(n_seq));
         m_attn_ws = a.take<char>(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             m_kc.push_back(a.take<uint16_t>(k_layer));
@@ -138,6 +159,7 @@ public:
         // The attention workspace starts zeroed (kernels.h); the caches are zeroed so a kernel
         // bug that read an unwritten position would read zeros, not stale data.
         SIGMA_CUDA(cudaMemsetAsync(m_argmax_key, 0, sizeof(unsigned long long), m_stream));
+        SIGMA_CUDA(cudaMemsetAsync(m_bargmax_key, 0, size_t(n_seq) * sizeof(unsigned long long), m_stream));
         SIGMA_CUDA(cudaMemsetAsync(m_attn_ws, 0, std::max<size_t>(m_attn_ws_bytes, 1), m_stream));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             SIGMA_CUDA(cudaMemsetAsync(m_kc[l], 0, k_layer * 2, m_stream));
@@ -152,6 +174,42 @@ public:
         if (m_stream) cudaStreamDestroy(m_stream);
         if (m_host_io) cudaFreeHost(m_host_io);
         if (m_host_pen) cudaFreeHost(m_host_pen);
+        if (m_host_batch) cudaFreeHost(m_host_batch);
+    }
+
+    static constexpr int kMaxSeqs = 64;
+    int n_seq() const { return m_n_seq; }
+    // The sequence forward(), forward_argmax(), forward_sample() and sample_last() act on.
+    void select(int seq) {
+        if (seq < 0 || seq >= m_n_seq)
+            throw Exception(ErrorCode::InvalidArgument, "CUDA backend: sequence " + std::to_string(seq) + " of " + std::to_string(m_n_seq));
+        if (seq != m_cur) m_last_logits = nullptr;   // sample_last belongs to the sequence that made them
+        m_cur = seq;
+    }
+
+    // One decode step of every sequence: token b at position pos[b] (its cache holds [0, pos[b])).
+    // next[b] = the argmax of sequence b's logits; logits (n_seq, V) to the host when non-null.
+    void decode_batch(const TokenId* tokens, const int* pos, TokenId* next, float* logits, int selective_v) {
+        check_selective(selective_v);
+        int max_pos = 0;
+        for (int b = 0; b < m_n_seq; ++b) {
+            if (pos[b] < 0 || pos[b] >= m_n_ctx)
+                throw Exception(ErrorCode::ContextFull, "CUDA backend: sequence " + std::to_string(b) + " position " + std::to_string(pos[b]) + " beyond n_ctx");
+            if (tokens[b] < 0 || uint32_t(tokens[b]) >= m_hp.n_vocab)
+                throw Exception(ErrorCode::InvalidArgument, "CUDA backend: token id " + std::to_string(tokens[b]) + " outside the vocabulary");
+            max_pos = std::max(max_pos, pos[b]);
+            m_host_batch[b] = tokens[b];
+            m_host_batch[m_n_seq + b] = pos[b];
+        }
+        m_last_logits = nullptr;
+        SIGMA_CUDA(cudaMemcpyAsync(m_tok, m_host_batch, size_t(m_n_seq) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
+        SIGMA_CUDA(cudaMemcpyAsync(m_bpos, m_host_batch + m_n_seq, size_t(m_n_seq) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
+        run_step(bucket_for(max_pos), selective_v, true);
+        SIGMA_CUDA(cudaMemcpyAsync(m_host_batch, m_bnext, size_t(m_n_seq) * sizeof(int), cudaMemcpyDeviceToHost, m_stream));
+        if (logits)
+            SIGMA_CUDA(cudaMemcpyAsync(logits, m_logits, size_t(m_n_seq) * m_hp.n_vocab * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
+        SIGMA_CUDA(cudaStreamSynchronize(m_stream));
+        for (int b = 0; b < m_n_seq; ++b) next[b] = TokenId(m_host_batch[b]);
     }
 
     int prefill_chunk() const override { return m_chunk; }
@@ -178,7 +236,7 @@ public:
 
     // Random K and V in the whole cache (benchmarks: decode at position p without a prefill).
     void fill_kv_random(uint64_t seed) {
-        const size_t k_layer = size_t(m_hp.n_k) * m_n_ctx * m_hp.d_qk, v_layer = size_t(m_hp.n_v) * m_n_ctx * m_hp.d_v;
+        const size_t k_layer = m_k_seq * m_n_seq, v_layer = m_v_seq * m_n_seq;
         for (uint32_t l = 0; l < m_hp.n_layer; ++l) {
             SIGMA_KERNEL(k::fill_random({m_kc[l], kKvType, (long long)k_layer, 0.0f, 1.0f, seed * 7919 + 2 * l, m_stream}));
             SIGMA_KERNEL(k::fill_random({m_vc[l], kKvType, (long long)v_layer, 0.0f, 1.0f, seed * 7919 + 2 * l + 1, m_stream}));
@@ -250,22 +308,36 @@ private:
         // cache) from an upper bound on the keys: one graph per bucket of the context, powers of
         // two up to 4096, then multiples of 4096 (a power-of-two bucket just past 32K would size
         // everything for 64K: selective V then lost its score cache and ran 0.5 ms/token slower).
+        run_step(bucket_for(pos), selective_v, false);
+    }
+
+    int bucket_for(int pos) const {
         int bucket = 256;
         while (bucket < pos + 1 && bucket < kBucketStep) bucket *= 2;
         if (bucket < pos + 1) bucket = (pos + 1 + kBucketStep - 1) / kBucketStep * kBucketStep;
-        bucket = std::min(bucket, m_n_ctx);
-        if (!m_use_graph) { enqueue_decode(bucket, selective_v); return; }
-        const auto key = std::make_pair(bucket, selective_v);
+        return std::min(bucket, m_n_ctx);
+    }
+
+    // The decode step (batched: every sequence) from its CUDA graph, captured on first use. A
+    // single-sequence graph holds the selected sequence's cache addresses, so it is keyed by it.
+    void run_step(int bucket, int selective_v, bool batched) {
+        if (!m_use_graph) { enqueue_step(bucket, selective_v, batched); return; }
+        const auto key = std::make_tuple(bucket, selective_v, batched ? -1 : m_cur);
         auto it = m_graphs.find(key);
-        if (it == m_graphs.end()) it = m_graphs.emplace(key, capture(bucket, selective_v)).first;
+        if (it == m_graphs.end()) it = m_graphs.emplace(key, capture(bucket, selective_v, batched)).first;
         SIGMA_CUDA(cudaGraphLaunch(it->second, m_stream));
     }
 
-    cudaGraphExec_t capture(int bucket, int selective_v) {
+    void enqueue_step(int bucket, int selective_v, bool batched) {
+        if (batched) enqueue_decode_batch(bucket, selective_v);
+        else enqueue_decode(bucket, selective_v);
+    }
+
+    cudaGraphExec_t capture(int bucket, int selective_v, bool batched) {
         SIGMA_CUDA(cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal));
         cudaGraph_t graph = nullptr;
         try {
-            enqueue_decode(bucket, selective_v);
+            enqueue_step(bucket, selective_v, batched);
         } catch (...) {
             cudaStreamEndCapture(m_stream, &graph);
             if (graph) cudaGraphDestroy(graph);
@@ -280,24 +352,31 @@ private:
     }
 
     // y_m = W_m . in for matrices sharing the input; one launch per weight type present.
+    // batch > 0: the inputs and outputs are (batch, width) row-major, one row per sequence
+    // (launches of up to kGemvMaxBatch rows each; every launch reads the weights once).
     void gemv(std::initializer_list<std::pair<const DeviceMatrix*, float*>> outs, std::initializer_list<const float*> biases,
-              k::GemvInput input, const float* x, const float* x2, const float* norm, bool accumulate) {
+              k::GemvInput input, const float* x, const float* x2, const float* norm, bool accumulate, int batch = 1) {
         std::vector<std::pair<const DeviceMatrix*, float*>> mats(outs);
         std::vector<const float*> bias(biases);
         bias.resize(mats.size(), nullptr);
-        std::vector<bool> done(mats.size(), false);
-        for (size_t i = 0; i < mats.size(); ++i) {
-            if (done[i]) continue;
-            k::GemvParams p;
-            p.input = input; p.x = x; p.x2 = x2; p.norm = norm; p.eps = m_hp.eps;
-            p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl; p.shape = m_gemv_shape;
-            for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
-                if (done[j] || mats[j].first->type != mats[i].first->type) continue;
-                p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second; p.bias[p.n_mat] = bias[j];
-                ++p.n_mat;
-                done[j] = true;
+        const long long cols = mats.front().first->cols;
+        for (int b0 = 0; b0 < batch; b0 += k::kGemvMaxBatch) {
+            const int nb = std::min(k::kGemvMaxBatch, batch - b0);
+            std::vector<bool> done(mats.size(), false);
+            for (size_t i = 0; i < mats.size(); ++i) {
+                if (done[i]) continue;
+                k::GemvParams p;
+                p.input = input; p.x = x + b0 * cols; p.x2 = x2 ? x2 + b0 * cols : nullptr; p.norm = norm; p.eps = m_hp.eps;
+                p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl; p.shape = m_gemv_shape; p.batch = nb;
+                for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
+                    if (done[j] || mats[j].first->type != mats[i].first->type) continue;
+                    p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second + b0 * mats[j].first->rows;
+                    p.bias[p.n_mat] = bias[j];
+                    ++p.n_mat;
+                    done[j] = true;
+                }
+                SIGMA_KERNEL(k::gemv(p));
             }
-            SIGMA_KERNEL(k::gemv(p));
         }
     }
 
@@ -306,8 +385,8 @@ private:
         p.batch = 1; p.n_q = int(m_hp.n_q); p.n_k = int(m_hp.n_k); p.n_v = int(m_hp.n_v);
         p.d_qk = int(m_hp.d_qk); p.d_v = int(m_hp.d_v); p.max_ctx = m_n_ctx; p.max_seq_len = max_seq_len;
         p.q = m_q; p.q_type = DType::F32;
-        p.k_cache = m_kc.empty() ? nullptr : m_kc[size_t(l)];
-        p.v_cache = m_vc.empty() ? nullptr : m_vc[size_t(l)];
+        p.k_cache = m_kc.empty() ? nullptr : kc(l);
+        p.v_cache = m_vc.empty() ? nullptr : vc(l);
         p.kv_type = kKvType; p.seq_lens = m_seq; p.out = m_o;
         p.workspace = m_attn_ws; p.workspace_bytes = m_attn_ws_bytes; p.stream = m_stream;
         return p;
@@ -318,10 +397,14 @@ private:
         p.n = n; p.pos0 = m_pos;
         p.n_q = int(m_hp.n_q); p.n_k = int(m_hp.n_k); p.n_v = int(m_hp.n_v);
         p.d_qk = int(m_hp.d_qk); p.d_v = int(m_hp.d_v); p.max_ctx = m_n_ctx;
-        p.q = m_q; p.k_cache = m_kc[size_t(l)]; p.v_cache = m_vc[size_t(l)]; p.kv_type = kKvType;
+        p.q = m_q; p.k_cache = kc(l); p.v_cache = vc(l); p.kv_type = kKvType;
         p.out = m_o; p.stream = m_stream;
         return p;
     }
+
+    // Layer l's caches of sequence `seq` (default: the selected one).
+    uint16_t* kc(int l, int seq = -1) const { return m_kc[size_t(l)] + size_t(seq < 0 ? m_cur : seq) * m_k_seq; }
+    uint16_t* vc(int l, int seq = -1) const { return m_vc[size_t(l)] + size_t(seq < 0 ? m_cur : seq) * m_v_seq; }
 
     k::RopeStoreParams rope_params(int l, int n) const {
         k::RopeStoreParams p;
@@ -329,7 +412,7 @@ private:
         p.n_q = int(m_hp.n_q); p.n_k = int(m_hp.n_k); p.n_v = int(m_hp.n_v);
         p.d_qk = int(m_hp.d_qk); p.d_v = int(m_hp.d_v); p.d_rot = int(m_hp.d_rot);
         p.base = m_hp.rope_base; p.interleaved = m_hp.rope == RopeStyle::Interleaved;
-        p.q = m_q; p.k = m_k; p.v = m_v; p.k_cache = m_kc[size_t(l)]; p.v_cache = m_vc[size_t(l)];
+        p.q = m_q; p.k = m_k; p.v = m_v; p.k_cache = kc(l); p.v_cache = vc(l);
         p.kv_type = kKvType; p.max_ctx = m_n_ctx; p.stream = m_stream;
         p.pdl = m_pdl && n == 1;
         return p;
@@ -377,6 +460,54 @@ private:
         // logits = W_out rmsnorm(x) * output_norm; next = argmax(logits)
         gemv({{&M.output, m_logits}}, {}, GemvInput::RmsNorm, m_x, nullptr, M.output_norm, false);
         SIGMA_KERNEL(k::argmax({m_logits, int(hp.n_vocab), m_next, m_argmax_key, m_stream}));
+    }
+
+    // ---- batched decode: one token of every sequence, the same kernels with a batch dimension -
+
+    void enqueue_decode_batch(int max_seq_len, int selective_v) {
+        const Hparams& hp = m_hp;
+        const DeviceModel& M = *m_model;
+        using k::GemvInput;
+        const int B = m_n_seq;
+        // seq_lens (pos[b] + 1) first, by plain launches, as in enqueue_decode.
+        SIGMA_KERNEL(k::fill_seq_lens({m_bpos, B, m_seq, m_stream, true}));
+        SIGMA_KERNEL(k::embed({M.token_embd, m_tok, B, m_x, m_stream}));
+        for (uint32_t l = 0; l < hp.n_layer; ++l) {
+            const DeviceLayer& L = M.layers[l];
+            gemv({{&L.wq, m_q}, {&L.wk, m_k}, {&L.wv, m_v}}, {L.bq, L.bk, L.bv}, GemvInput::RmsNorm, m_x, nullptr,
+                 L.attn_norm, false, B);
+            if (hp.d_aug > 0) {
+                gemv({{&L.wq_gate, m_ag}, {&L.wq_up, m_au}}, {}, GemvInput::Plain, m_q, nullptr, nullptr, false, B);
+                gemv({{&L.wq_down, m_q}}, {}, GemvInput::SwiGLU, m_ag, m_au, nullptr, false, B);
+            }
+            // rope(q), rope(k); token b's k, v into sequence b's cache at pos[b]
+            k::RopeStoreParams rp = rope_params(int(l), B);
+            rp.pos0 = m_bpos; rp.per_sequence = true; rp.pdl = m_pdl;
+            rp.k_cache = kc(int(l), 0); rp.v_cache = vc(int(l), 0);
+            SIGMA_KERNEL(k::rope_store(rp));
+            if (fast_decode_heads(hp)) {
+                k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
+                ap.batch = B; ap.k_cache = kc(int(l), 0); ap.v_cache = vc(int(l), 0);
+                ap.top_k = selective_v;
+                ap.pdl = m_pdl;
+                SIGMA_KERNEL(k::decode_attention(ap));
+            } else {
+                // Other head sizes: the causal kernel, one query token per sequence.
+                for (int b = 0; b < B; ++b) {
+                    k::CausalAttentionParams cp = causal_params(int(l), 1);
+                    cp.pos0 = m_bpos + b; cp.k_cache = kc(int(l), b); cp.v_cache = vc(int(l), b);
+                    cp.q = m_q + size_t(b) * hp.q_dim(); cp.out = m_o + size_t(b) * hp.o_dim();
+                    SIGMA_KERNEL(k::causal_attention(cp));
+                }
+            }
+            gemv({{&L.wo, m_x}}, {}, GemvInput::Plain, m_o, nullptr, nullptr, true, B);
+            gemv({{&L.w_gate, m_g}, {&L.w_up, m_u}}, {}, GemvInput::RmsNorm, m_x, nullptr, L.ffn_norm, false, B);
+            gemv({{&L.w_down, m_x}}, {}, GemvInput::SwiGLU, m_g, m_u, nullptr, true, B);
+        }
+        gemv({{&M.output, m_logits}}, {}, GemvInput::RmsNorm, m_x, nullptr, M.output_norm, false, B);
+        k::ArgmaxParams amp{m_logits, int(hp.n_vocab), m_bnext, m_bargmax_key, m_stream};
+        amp.rows = B;
+        SIGMA_KERNEL(k::argmax(amp));
     }
 
     // ---- prefill: T tokens, cuBLAS GEMMs + the tensor-core causal attention -------------------
@@ -508,12 +639,18 @@ private:
     const Hparams& m_hp;
     int m_n_ctx;
     int m_selective_v;
+    int m_n_seq = 1;                    // sequences (each its own cache); batched decode steps them all
+    int m_cur = 0;                      // the sequence the single-sequence calls act on
+    size_t m_k_seq = 0, m_v_seq = 0;    // elements of one sequence's K / V cache per layer
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
+    int* m_host_batch = nullptr;               // pinned: tokens / next tokens (n_seq), positions (n_seq)
+    int *m_bpos = nullptr, *m_bnext = nullptr; // batched step: positions, next tokens (n_seq)
+    unsigned long long* m_bargmax_key = nullptr;   // argmax scratch per sequence
     Arena m_arena;
     int m_chunk = 1;                           // tokens per prefill pass
     int* m_host_pen = nullptr;                 // pinned: repetition-penalty ids (n_ctx + 1)
@@ -533,8 +670,9 @@ private:
     unsigned long long* m_argmax_key = nullptr; // argmax scratch, zero between steps
     char* m_attn_ws = nullptr;
     size_t m_attn_ws_bytes = 0;
-    std::vector<uint16_t*> m_kc, m_vc;         // per layer (Hk, C, Dk), (Hv, C, Dv) F16
-    std::map<std::pair<int, int>, cudaGraphExec_t> m_graphs;   // (bucket, selective_v) -> decode step
+    std::vector<uint16_t*> m_kc, m_vc;         // per layer (n_seq, Hk, C, Dk), (n_seq, Hv, C, Dv) F16
+    // (bucket, selective_v, sequence or -1 for the batched step) -> decode step
+    std::map<std::tuple<int, int, int>, cudaGraphExec_t> m_graphs;
 };
 
 } // namespace
@@ -632,6 +770,70 @@ double measure_gemm_flops(int m, int n, int k, int reps) {
 std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceModel> m, int n_ctx, int selective_v) {
     check_session(*m, n_ctx, selective_v);
     return std::make_unique<CudaForward>(std::move(m), n_ctx, selective_v);
+}
+
+namespace {
+
+// Sequence b of a batched CudaForward as a ForwardBackend: selects it, then forwards the call.
+class SequenceView final : public ForwardBackend {
+public:
+    SequenceView(CudaForward& f, int b) : m_f(f), m_b(b) {}
+    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
+        m_f.select(m_b);
+        m_f.forward(tokens, n, pos0, logits, all_logits, selective_v);
+    }
+    std::optional<TokenId> forward_argmax(TokenId token, int pos, int selective_v) override {
+        m_f.select(m_b);
+        return m_f.forward_argmax(token, pos, selective_v);
+    }
+    std::optional<TokenId> forward_sample(TokenId token, int pos, int selective_v, const SampleRequest& req) override {
+        m_f.select(m_b);
+        return m_f.forward_sample(token, pos, selective_v, req);
+    }
+    std::optional<TokenId> sample_last(const SampleRequest& req) override {
+        m_f.select(m_b);
+        return m_f.sample_last(req);
+    }
+    int prefill_chunk() const override { return m_f.prefill_chunk(); }
+
+private:
+    CudaForward& m_f;
+    int m_b;
+};
+
+class CudaBatchForward final : public BatchForward {
+public:
+    CudaBatchForward(std::shared_ptr<const DeviceModel> m, int n_seq, int n_ctx, int selective_v)
+        : m_f(std::move(m), n_ctx, selective_v, n_seq) {
+        for (int b = 0; b < n_seq; ++b) m_views.push_back(std::make_unique<SequenceView>(m_f, b));
+    }
+    int n_seq() const override { return m_f.n_seq(); }
+    ForwardBackend& sequence(int b) override {
+        if (b < 0 || b >= n_seq())
+            throw Exception(ErrorCode::InvalidArgument, "batch: sequence " + std::to_string(b) + " of " + std::to_string(n_seq()));
+        return *m_views[size_t(b)];
+    }
+    void step(const TokenId* tokens, const int* pos, TokenId* next, float* logits, int selective_v) override {
+        m_f.decode_batch(tokens, pos, next, logits, selective_v);
+    }
+    CudaForward& forward() { return m_f; }
+
+private:
+    CudaForward m_f;
+    std::vector<std::unique_ptr<SequenceView>> m_views;
+};
+
+} // namespace
+
+std::unique_ptr<BatchForward> new_cuda_batch_forward(std::shared_ptr<const DeviceModel> m, int n_seq, int n_ctx, int selective_v) {
+    check_session(*m, n_ctx, selective_v);
+    return std::make_unique<CudaBatchForward>(std::move(m), n_seq, n_ctx, selective_v);
+}
+
+void fill_kv_random(BatchForward& batch, uint64_t seed) {
+    auto* f = dynamic_cast<CudaBatchForward*>(&batch);
+    if (!f) throw Exception(ErrorCode::InvalidArgument, "fill_kv_random: not a CUDA batch");
+    f->forward().fill_kv_random(seed);
 }
 
 } // namespace sigma::cuda
