@@ -162,9 +162,15 @@ int main(int argc, char** argv) {
                     ::setenv("SIGMA_CUDA_GRAPH", "1", 1);
                     ::setenv("SIGMA_CUDA_PDL", "1", 1);
                     ::setenv("SIGMA_GEMV_VARIANT", "0", 1);
-                    std::vector<std::pair<int, int>> brows = {{0, 0}, {32768, 0}};   // (ctx, selective_v)
-                    if (sig) brows.push_back({32768, 100});
-                    for (auto [ctx, selv] : brows) {
+                    // (ctx, selective_v, matrix products): at ctx 0 the three ways of doing the
+                    // matrix products (batched GEMV with 4- or 8-row blocks, cuBLAS GEMMs).
+                    struct BRow { int ctx, selv; const char* gemm; };
+                    std::vector<BRow> brows = {{0, 0, "gemv4"}, {0, 0, "gemv8"}, {0, 0, "cublas"}, {32768, 0, "gemv4"}};
+                    if (sig) brows.push_back({32768, 100, "gemv4"});
+                    for (const BRow& br : brows) {
+                        const int ctx = br.ctx, selv = br.selv;
+                        ::setenv("SIGMA_BATCH_GEMM", br.gemm[0] == 'c' ? "cublas" : "gemv", 1);
+                        ::setenv("SIGMA_BATCH_GEMV_ROWS", br.gemm[4] == '8' ? "8" : "4", 1);
                         auto batch = sigma::cuda::new_cuda_batch_forward(dm, B, ctx + 64, selv);
                         sigma::cuda::fill_kv_random(*batch, 99);
                         std::vector<sigma::TokenId> tok(static_cast<size_t>(B)), next(static_cast<size_t>(B));
@@ -187,11 +193,11 @@ int main(int argc, char** argv) {
                         // Weights are read once per launch of up to 8 sequences.
                         const uint64_t w_reads = uint64_t((B + 7) / 8);
                         const double gbps = double(wbytes * w_reads + kv_bytes) / (ms * 1e-3) / 1e9;
-                        std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"batch\": %d, \"ctx\": %d, \"selective_v\": %d, "
+                        std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"batch\": %d, \"batch_gemm\": \"%s\", \"ctx\": %d, \"selective_v\": %d, "
                                     "\"graph\": true, \"pdl\": true, \"sampling\": \"greedy\", \"ms_per_step\": %.4f, "
                                     "\"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, \"gbps\": %.1f, "
                                     "\"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
-                                    sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), B, ctx, selv, ms,
+                                    sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), B, br.gemm, ctx, selv, ms,
                                     1000.0 * B / ms, (unsigned long long)(wbytes * w_reads), (unsigned long long)kv_bytes, gbps,
                                     copy_gbps, 100.0 * gbps / copy_gbps);
                         std::fflush(stdout);
@@ -230,6 +236,8 @@ int main(int argc, char** argv) {
         ::unsetenv("SIGMA_CUDA_GRAPH");
         ::unsetenv("SIGMA_CUDA_PDL");
         ::unsetenv("SIGMA_GEMV_VARIANT");
+        ::unsetenv("SIGMA_BATCH_GEMM");
+        ::unsetenv("SIGMA_BATCH_GEMV_ROWS");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_forward: %s\n", e.what());
         return 1;

@@ -30,8 +30,10 @@ Status gemv(const GemvParams& p) {
         return {name + "x, x2 and norm must be 16-byte aligned"};
     if (p.shape < 0 || p.shape >= kNumShapes) return {name + "shape must be 0.." + std::to_string(kNumShapes - 1)};
     if (p.batch < 1 || p.batch > kGemvMaxBatch) return {name + "batch must be 1.." + std::to_string(kGemvMaxBatch)};
+    if (p.batch > 1 && p.input != GemvInput::Plain) return {name + "a batch (batch > 1) takes a Plain input (normalize it first)"};
+    if (p.batch > 1 && p.shape > 1) return {name + "a batch (batch > 1) has shapes 0..1"};
     const int shape = p.shape;
-    const int rows_per_block = p.batch > 1 ? kBatchRows : kShapes[shape].rows;
+    const int rows_per_block = p.batch > 1 ? kBatchRowsFor[shape] : kShapes[shape].rows;
     Plan plan{};
     plan.p = p;
     int blocks = 0;

@@ -258,18 +258,20 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
 }
 
 // Batched decode (GemvParams::batch > 1): every weight is read once and multiplied with up to
-// kGemvMaxBatch input vectors. kBatchRows rows per block of kBatchThreads threads; per step a
-// thread loads one 16-byte chunk of each row, unpacks it to F32 once, then walks the batch: it
-// reads that vector's 8 inputs (L1-resident: every block of the SM reads the same x) and
-// accumulates into acc[row][vector]. Registers: 4 x 8 unpacked weights + 4 x 8 accumulators,
-// so two blocks fit an SM (16 warps, 16 KB of weights in flight per SM on top of the L1 hits).
-constexpr int kBatchRows = 4, kBatchThreads = 256;
+// kGemvMaxBatch input vectors, which the caller has already normalized (Plain input only: a
+// fused RMSNorm or SwiGLU would be recomputed by every block for every vector, several times the
+// weight bytes in L1/L2 traffic). kRows rows per block of kBatchThreads threads; per step a thread
+// loads one 16-byte chunk of each row, unpacks it to F32 once, then walks the batch: it reads that
+// vector's 8 inputs (L1-resident: every block of the SM reads the same x) and accumulates into
+// acc[row][vector]. kRows 4 (shape 0) or 8 (shape 1): more rows reuse each input load more often
+// but hold more registers (fewer blocks per SM).
+constexpr int kBatchThreads = 256;
+constexpr int kBatchRowsFor[2] = {4, 8};
 
-template <DType WT>
-__global__ void __launch_bounds__(kBatchThreads, 2) gemv_batch_kernel(const Plan plan) {
+template <DType WT, int kRows>
+__global__ void __launch_bounds__(kBatchThreads, kRows == 4 ? 2 : 1) gemv_batch_kernel(const Plan plan) {
     constexpr int kB = kGemvMaxBatch, kWarps = kBatchThreads / 32, kStep = kBatchThreads * 8;
-    __shared__ float part[kBatchRows][kB][kWarps];
-    __shared__ float s_scale[kB];
+    __shared__ float part[kRows][kB][kWarps];
     const GemvParams& p = plan.p;
     const int cols = int(p.w[0].cols), nb = p.batch;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -277,58 +279,32 @@ __global__ void __launch_bounds__(kBatchThreads, 2) gemv_batch_kernel(const Plan
     const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
     const DeviceMatrix& W = p.w[m];
     const long long rows = W.rows;
-    const long long row0 = (long long)(b - plan.first[m]) * kBatchRows;
-    long long row[kBatchRows];
+    const long long row0 = (long long)(b - plan.first[m]) * kRows;
+    long long row[kRows];
 #pragma unroll
-    for (int r = 0; r < kBatchRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+    for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
 
     pdl_launch_dependents();
     const int c0 = threadIdx.x * 8;
     const bool vec = cols % 8 == 0;
-    uint4 u[kBatchRows];
-    uint2 q[kBatchRows];
-    float d[kBatchRows];
-    if (vec && c0 < cols) load_step<WT, kBatchRows>(W, row, cols, c0, u, q, d);
+    uint4 u[kRows];
+    uint2 q[kRows];
+    float d[kRows];
+    if (vec && c0 < cols) load_step<WT, kRows>(W, row, cols, c0, u, q, d);
     pdl_wait();
 
-    // Fused pre-norm, one scale per vector.
-    float scale[kB];
+    float acc[kRows][kB];
 #pragma unroll
-    for (int v = 0; v < kB; ++v) scale[v] = 1.0f;
-    if (p.input == GemvInput::RmsNorm) {
-#pragma unroll
-        for (int v = 0; v < kB; ++v) {
-            if (v >= nb) break;
-            const float* x = p.x + (long long)v * cols;
-            float ss = 0.0f;
-            for (int c = threadIdx.x; c < cols; c += kBatchThreads) ss += x[c] * x[c];
-            ss = gemv_warp_sum(ss);
-            if (lane == 0) part[0][v][warp] = ss;
-        }
-        __syncthreads();
-        if (threadIdx.x < nb) {
-            float total = 0.0f;
-#pragma unroll
-            for (int i = 0; i < kWarps; ++i) total += part[0][threadIdx.x][i];
-            s_scale[threadIdx.x] = 1.0f / sqrtf(total / float(cols) + p.eps);
-        }
-        __syncthreads();
-#pragma unroll
-        for (int v = 0; v < kB; ++v) scale[v] = v < nb ? s_scale[v] : 1.0f;
-    }
-
-    float acc[kBatchRows][kB];
-#pragma unroll
-    for (int r = 0; r < kBatchRows; ++r)
+    for (int r = 0; r < kRows; ++r)
 #pragma unroll
         for (int v = 0; v < kB; ++v) acc[r][v] = 0.0f;
 
     if (vec) {
         for (int c = c0; c < cols; c += kStep) {
-            if (c != c0) load_step<WT, kBatchRows>(W, row, cols, c, u, q, d);
-            float f[kBatchRows][8];
+            if (c != c0) load_step<WT, kRows>(W, row, cols, c, u, q, d);
+            float f[kRows][8];
 #pragma unroll
-            for (int r = 0; r < kBatchRows; ++r) {
+            for (int r = 0; r < kRows; ++r) {
                 if constexpr (WT == DType::Q8_0) {
                     const uint32_t lo = q[r].x ^ 0x80808080u, hi = q[r].y ^ 0x80808080u;
 #pragma unroll
@@ -344,9 +320,9 @@ __global__ void __launch_bounds__(kBatchThreads, 2) gemv_batch_kernel(const Plan
             for (int v = 0; v < kB; ++v) {
                 if (v >= nb) break;
                 float x[8];
-                input8(p, scale[v], c, x, (long long)v * cols);
+                input8(p, 1.0f, c, x, (long long)v * cols);
 #pragma unroll
-                for (int r = 0; r < kBatchRows; ++r) {
+                for (int r = 0; r < kRows; ++r) {
                     float s = 0.0f;
 #pragma unroll
                     for (int i = 0; i < 8; ++i) s += f[r][i] * x[i];
@@ -359,27 +335,27 @@ __global__ void __launch_bounds__(kBatchThreads, 2) gemv_batch_kernel(const Plan
 #pragma unroll
             for (int v = 0; v < kB; ++v) {
                 if (v >= nb) break;
-                const float xv = input_at(p, scale[v], c, (long long)v * cols);
+                const float xv = p.x[(long long)v * cols + c];
 #pragma unroll
-                for (int r = 0; r < kBatchRows; ++r) acc[r][v] += scalar_weight<WT>(W, row[r], c) * xv;
+                for (int r = 0; r < kRows; ++r) acc[r][v] += scalar_weight<WT>(W, row[r], c) * xv;
             }
         }
     }
 
-    __syncthreads();   // part[0] was used by the norm reduction
 #pragma unroll
-    for (int r = 0; r < kBatchRows; ++r)
+    for (int r = 0; r < kRows; ++r)
 #pragma unroll
         for (int v = 0; v < kB; ++v) {
             const float t = gemv_warp_sum(acc[r][v]);
             if (lane == 0) part[r][v][warp] = t;
         }
     __syncthreads();
-    const int r = threadIdx.x % kBatchRows, v = threadIdx.x / kBatchRows;
-    if (v < nb && row0 + r < rows) {
+    for (int i = threadIdx.x; i < kRows * kB; i += kBatchThreads) {
+        const int r = i % kRows, v = i / kRows;
+        if (v >= nb || row0 + r >= rows) continue;
         float t = 0.0f;
 #pragma unroll
-        for (int i = 0; i < kWarps; ++i) t += part[r][v][i];
+        for (int w = 0; w < kWarps; ++w) t += part[r][v][w];
         float* y = p.y[m] + (long long)v * rows + row0 + r;
         if (p.accumulate) *y += t;
         else *y = t + (p.bias[m] ? p.bias[m][row0 + r] : 0.0f);
@@ -396,7 +372,8 @@ Status run_gemv(const Plan& plan, int shape) {
     cudaError_t e = cudaErrorInvalidValue;
     if (plan.p.batch > 1) {
         cfg.blockDim = dim3(unsigned(kBatchThreads));
-        e = cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT>, plan);
+        e = shape == 0 ? cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT, kBatchRowsFor[0]>, plan)
+                       : cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT, kBatchRowsFor[1]>, plan);
         if (e == cudaSuccess) e = cudaGetLastError();
         if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
         return {};

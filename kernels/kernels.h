@@ -149,9 +149,10 @@ struct GemvParams {
     // Block shape (rows per block, threads, pipelining; gemv.cuh kShapes): 0 is the tuned
     // default, 1..kGemvShapes-1 exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
     int shape = 0;
-    // Batched decode: `batch` input vectors (1..kGemvMaxBatch); x and x2 are (batch, cols) and
-    // every y (batch, rows_m), row-major. Each weight is read once for all of them (a kernel of
-    // its own: 4 rows per block, `shape` is ignored when batch > 1).
+    // Batched decode: `batch` input vectors (1..kGemvMaxBatch), x (batch, cols) and every y
+    // (batch, rows_m), row-major. Each weight is read once for all of them, by a kernel of its
+    // own: the input must be Plain (normalize it first), and `shape` 0 or 1 picks 4 or 8 rows
+    // per block.
     int batch = 1;
     void* stream = nullptr;
 };

@@ -3,7 +3,7 @@
 // decoded one sequence at a time by the single-sequence backend (itself checked against the CPU
 // backend in test_gpu_forward): every step's logits of every sequence must agree within 2e-3 and
 // the batch's argmax must be the reference's (or a near tie). Covered: F16/BF16/Q8_0 weights
-// (the batched GEMV), 64-wide heads (the batched split-KV attention, selective V) and 32-wide
+// (the batched GEMV with 4- and 8-row blocks, and the cuBLAS alternative), 64-wide heads (the batched split-KV attention, selective V) and 32-wide
 // ones (the causal kernel per sequence), batches past the GEMV's 8 vectors, graphs on and off,
 // single-sequence calls between batched steps, and bad input (positions, tokens, sequence
 // indices, batch sizes), which must leave the caches intact.
@@ -95,20 +95,30 @@ TEST_CASE("batched decode equals each sequence decoded alone", "[gpu][batch]") {
         {"F32", true, 4, 1, 2, 32, 3, 0},      // 32-wide heads: the causal kernel per sequence
     };
     if (quick()) cases = {cases[0], cases[3]};
-    for (bool graphs : {true, false}) {
+    // The batched step's matrix products: the batched GEMV (4 or 8 rows per block), or cuBLAS.
+    struct Variant { const char* name; const char* gemm; const char* rows; bool graphs; };
+    const Variant variants[] = {{"gemv4", "gemv", "4", true}, {"gemv4", "gemv", "4", false}, {"gemv8", "gemv", "8", true},
+                                {"cublas", "cublas", "4", true}};
+    for (const Variant& var : variants) {
+        const bool graphs = var.graphs;
         ::setenv("SIGMA_CUDA_GRAPH", graphs ? "1" : "0", 1);
+        ::setenv("SIGMA_BATCH_GEMM", var.gemm, 1);
+        ::setenv("SIGMA_BATCH_GEMV_ROWS", var.rows, 1);
         for (const Case& c : cases) {
             const Loaded m = load_internal(generated_model(c.type, c.aug, c.n_q, c.n_k, c.n_v, c.d));
             const Outcome o = compare(m, c.n_seq, c.selective_v, quick() ? 6 : 24, 5);
             std::cout << "batch " << c.n_seq << " " << c.type << " heads " << c.n_q << "/" << c.n_k << "/" << c.n_v << " d" << c.d
-                      << " selective_v " << c.selective_v << (graphs ? " graphs" : " no graphs") << ": max |batch - alone| "
+                      << " selective_v " << c.selective_v << " " << var.name << (graphs ? " graphs" : " no graphs")
+                      << ": max |batch - alone| "
                       << o.err << ", argmax differences " << o.argmax_diff << std::endl;
-            INFO(c.type << " n_seq " << c.n_seq << " selective_v " << c.selective_v << " graphs " << graphs);
+            INFO(c.type << " n_seq " << c.n_seq << " selective_v " << c.selective_v << " " << var.name << " graphs " << graphs);
             CHECK(o.err <= kTol);
             CHECK(o.argmax_diff == 0);
         }
     }
     ::unsetenv("SIGMA_CUDA_GRAPH");
+    ::unsetenv("SIGMA_BATCH_GEMM");
+    ::unsetenv("SIGMA_BATCH_GEMV_ROWS");
 }
 
 TEST_CASE("batched decode rejects bad input before touching the GPU and keeps its caches", "[gpu][batch][errors]") {
@@ -154,7 +164,7 @@ TEST_CASE("batched decode rejects bad input before touching the GPU and keeps it
     CHECK(err <= kTol);
 }
 
-TEST_CASE("the GEMV launcher rejects a batch outside 1..8 with a message", "[gpu][batch][errors]") {
+TEST_CASE("the GEMV launcher rejects a bad batch with a message", "[gpu][batch][errors]") {
     // Checked before any CUDA call, so this runs with or without a GPU (host pointers suffice).
     namespace kk = sigmaops::kernels;
     alignas(16) static float x[64 * 16], y[64 * 16];
@@ -171,4 +181,11 @@ TEST_CASE("the GEMV launcher rejects a batch outside 1..8 with a message", "[gpu
         CHECK_FALSE(st.ok());
         CHECK_THAT(st.error, Catch::Contains("gemv: batch must be 1..8"));
     }
+    p.batch = 4;
+    p.input = kk::GemvInput::RmsNorm;
+    p.norm = x;
+    CHECK_THAT(kk::gemv(p).error, Catch::Contains("gemv: a batch (batch > 1) takes a Plain input"));
+    p.input = kk::GemvInput::Plain;
+    p.shape = 2;
+    CHECK_THAT(kk::gemv(p).error, Catch::Contains("gemv: a batch (batch > 1) has shapes 0..1"));
 }

@@ -85,6 +85,10 @@ public:
             const int v = std::atoi(gv);
             if (v >= 0 && v < k::kGemvShapes) m_gemv_shape = v;
         }
+        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=cublas
+        // for cuBLAS GEMMs, SIGMA_BATCH_GEMV_ROWS=8 for the batched GEMV's 8-row blocks.
+        if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) m_batch_blas = std::string(bg) == "cublas";
+        if (const char* br = std::getenv("SIGMA_BATCH_GEMV_ROWS")) m_batch_shape = std::atoi(br) == 8 ? 1 : 0;
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
@@ -367,7 +371,8 @@ private:
                 if (done[i]) continue;
                 k::GemvParams p;
                 p.input = input; p.x = x + b0 * cols; p.x2 = x2 ? x2 + b0 * cols : nullptr; p.norm = norm; p.eps = m_hp.eps;
-                p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl; p.shape = m_gemv_shape; p.batch = nb;
+                p.accumulate = accumulate; p.stream = m_stream; p.pdl = m_pdl; p.batch = nb;
+                p.shape = nb > 1 ? m_batch_shape : m_gemv_shape;
                 for (size_t j = i; j < mats.size() && p.n_mat < 3; ++j) {
                     if (done[j] || mats[j].first->type != mats[i].first->type) continue;
                     p.w[p.n_mat] = *mats[j].first; p.y[p.n_mat] = mats[j].second + b0 * mats[j].first->rows;
@@ -469,16 +474,50 @@ private:
         const DeviceModel& M = *m_model;
         using k::GemvInput;
         const int B = m_n_seq;
+        const int D = int(hp.d_model), F = int(hp.d_ff), A = int(hp.d_aug);
+        // The matrix products: the batched GEMV (every weight read once per 8 sequences) on
+        // inputs normalized beforehand, or, with SIGMA_BATCH_GEMM=cublas, the prefill's cuBLAS
+        // GEMMs with B rows (F16/BF16 weights; Q8_0 always takes the GEMV).
+        const bool blas = m_batch_blas && M.layers[0].wq.type != DType::Q8_0;
+        auto norm = [&](const float* x, const float* w) {   // m_a = rmsnorm(x) * w, B rows
+            SIGMA_KERNEL(k::rmsnorm({x, w, m_a, B, D, hp.eps, m_stream}));
+        };
+        auto silu = [&](float* g, const float* u, int width) {   // g = silu(g) * u in place
+            SIGMA_KERNEL(k::silu_mul({g, u, (long long)B * width, m_stream}));
+        };
+        auto mat = [&](std::initializer_list<std::pair<const DeviceMatrix*, float*>> outs, std::initializer_list<const float*> biases,
+                       const float* x, bool accumulate) {
+            gemv(outs, biases, GemvInput::Plain, x, nullptr, nullptr, accumulate, B);
+        };
         // seq_lens (pos[b] + 1) first, by plain launches, as in enqueue_decode.
         SIGMA_KERNEL(k::fill_seq_lens({m_bpos, B, m_seq, m_stream, true}));
         SIGMA_KERNEL(k::embed({M.token_embd, m_tok, B, m_x, m_stream}));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             const DeviceLayer& L = M.layers[l];
-            gemv({{&L.wq, m_q}, {&L.wk, m_k}, {&L.wv, m_v}}, {L.bq, L.bk, L.bv}, GemvInput::RmsNorm, m_x, nullptr,
-                 L.attn_norm, false, B);
-            if (hp.d_aug > 0) {
-                gemv({{&L.wq_gate, m_ag}, {&L.wq_up, m_au}}, {}, GemvInput::Plain, m_q, nullptr, nullptr, false, B);
-                gemv({{&L.wq_down, m_q}}, {}, GemvInput::SwiGLU, m_ag, m_au, nullptr, false, B);
+            // q, k, v = W rmsnorm(x) * attn_norm (+ b); augmented Q
+            if (blas) {
+                const Input a = norm_input(m_x, L.attn_norm, B, L.wq);
+                gemm(L.wq, a, B, m_q, false);
+                gemm(L.wk, a, B, m_k, false);
+                gemm(L.wv, a, B, m_v, false);
+                if (hp.qkv_bias) {
+                    SIGMA_KERNEL(k::add_bias({m_q, L.bq, B, int(hp.q_dim()), m_stream}));
+                    SIGMA_KERNEL(k::add_bias({m_k, L.bk, B, int(hp.k_dim()), m_stream}));
+                    SIGMA_KERNEL(k::add_bias({m_v, L.bv, B, int(hp.v_dim()), m_stream}));
+                }
+                if (A > 0) {
+                    gemm(L.wq_gate, {m_q, nullptr, DType::F16}, B, m_ag, false);
+                    gemm(L.wq_up, {m_q, m_xh2, compute_type(L.wq_gate)}, B, m_au, false);   // m_xh2 holds q now
+                    gemm(L.wq_down, swiglu_input(m_ag, m_au, (long long)B * A, L.wq_down), B, m_q, false);
+                }
+            } else {
+                norm(m_x, L.attn_norm);
+                mat({{&L.wq, m_q}, {&L.wk, m_k}, {&L.wv, m_v}}, {L.bq, L.bk, L.bv}, m_a, false);
+                if (A > 0) {
+                    mat({{&L.wq_gate, m_ag}, {&L.wq_up, m_au}}, {}, m_q, false);
+                    silu(m_ag, m_au, A);
+                    mat({{&L.wq_down, m_q}}, {}, m_ag, false);
+                }
             }
             // rope(q), rope(k); token b's k, v into sequence b's cache at pos[b]
             k::RopeStoreParams rp = rope_params(int(l), B);
@@ -500,11 +539,28 @@ private:
                     SIGMA_KERNEL(k::causal_attention(cp));
                 }
             }
-            gemv({{&L.wo, m_x}}, {}, GemvInput::Plain, m_o, nullptr, nullptr, true, B);
-            gemv({{&L.w_gate, m_g}, {&L.w_up, m_u}}, {}, GemvInput::RmsNorm, m_x, nullptr, L.ffn_norm, false, B);
-            gemv({{&L.w_down, m_x}}, {}, GemvInput::SwiGLU, m_g, m_u, nullptr, true, B);
+            // x += W_o o; x += W_down( silu(W_gate f) * (W_up f) ), f = rmsnorm(x) * ffn_norm
+            if (blas) {
+                gemm(L.wo, {m_o, nullptr, DType::F16}, B, m_x, true);
+                const Input f = norm_input(m_x, L.ffn_norm, B, L.w_gate);
+                gemm(L.w_gate, f, B, m_g, false);
+                gemm(L.w_up, f, B, m_u, false);
+                gemm(L.w_down, swiglu_input(m_g, m_u, (long long)B * F, L.w_down), B, m_x, true);
+            } else {
+                mat({{&L.wo, m_x}}, {}, m_o, true);
+                norm(m_x, L.ffn_norm);
+                mat({{&L.w_gate, m_g}, {&L.w_up, m_u}}, {}, m_a, false);
+                silu(m_g, m_u, F);
+                mat({{&L.w_down, m_x}}, {}, m_g, true);
+            }
         }
-        gemv({{&M.output, m_logits}}, {}, GemvInput::RmsNorm, m_x, nullptr, M.output_norm, false, B);
+        // logits = W_out rmsnorm(x) * output_norm; next[b] = argmax of row b
+        if (blas) {
+            gemm(M.output, norm_input(m_x, M.output_norm, B, M.output), B, m_logits, false);
+        } else {
+            norm(m_x, M.output_norm);
+            mat({{&M.output, m_logits}}, {}, m_a, false);
+        }
         k::ArgmaxParams amp{m_logits, int(hp.n_vocab), m_bnext, m_bargmax_key, m_stream};
         amp.rows = B;
         SIGMA_KERNEL(k::argmax(amp));
@@ -645,6 +701,8 @@ private:
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
+    int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
+    bool m_batch_blas = false;          // batched decode through cuBLAS GEMMs (F16/BF16 weights)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
