@@ -19,9 +19,11 @@
 // FLOPs for norms, RoPE, softmax or the embedding lookup. Prints one JSON object per row.
 // GEMV block shapes (--gemv-shapes) add decode rows at ctx 0 with other GEMV shapes (tuning).
 // Batched decode (--batch 8,16): B sequences stepped together (BatchForward::step: one graph,
-// every weight read once per 8 sequences, attention over the batch), every sequence at the same
-// context; tokens/s counts all B sequences' tokens, the roofline's bytes are the weights plus B
-// sequences' K/V rows (ctx 0 and 32K, both models; selective V k=100 at 32K for Sigma).
+// GEMMs with B rows, attention over the batch), every sequence at the same context; tokens/s
+// counts all B sequences' tokens, the roofline's bytes are the weights (once per step; the
+// batched GEMV rows: once per 8 sequences) plus B sequences' K/V rows. Rows: ctx 0 with each
+// way of doing the matrix products (cuBLAS, the batched GEMV with 4- or 8-row blocks), ctx 32K
+// for both models, and selective V k=100 at 32K for Sigma.
 //   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 //                 [--selv-only CTX] [--batch B,B2]
 #ifdef SIGMA_HAVE_CUDA
@@ -165,8 +167,8 @@ int main(int argc, char** argv) {
                     // (ctx, selective_v, matrix products): at ctx 0 the three ways of doing the
                     // matrix products (batched GEMV with 4- or 8-row blocks, cuBLAS GEMMs).
                     struct BRow { int ctx, selv; const char* gemm; };
-                    std::vector<BRow> brows = {{0, 0, "gemv4"}, {0, 0, "gemv8"}, {0, 0, "cublas"}, {32768, 0, "gemv4"}};
-                    if (sig) brows.push_back({32768, 100, "gemv4"});
+                    std::vector<BRow> brows = {{0, 0, "cublas"}, {0, 0, "gemv4"}, {0, 0, "gemv8"}, {32768, 0, "cublas"}};
+                    if (sig) brows.push_back({32768, 100, "cublas"});
                     for (const BRow& br : brows) {
                         const int ctx = br.ctx, selv = br.selv;
                         ::setenv("SIGMA_BATCH_GEMM", br.gemm[0] == 'c' ? "cublas" : "gemv", 1);
@@ -190,14 +192,17 @@ int main(int argc, char** argv) {
                         const uint64_t keys = uint64_t(ctx) + 1;
                         const uint64_t v_rows = selv > 0 ? std::min<uint64_t>(keys, uint64_t(selv) * hp.n_q / hp.n_v) : keys;
                         const uint64_t kv_bytes = uint64_t(B) * hp.n_layer * (keys * k_row + v_rows * v_row);
-                        // Weights are read once per launch of up to 8 sequences.
-                        const uint64_t w_reads = uint64_t((B + 7) / 8);
+                        // Weights are read once per step by cuBLAS (and Q8_0's dequantization for
+                        // it), once per 8 sequences by the batched GEMV.
+                        const bool gemv_path = br.gemm[0] == 'g' || type == "Q8_0";
+                        const uint64_t w_reads = gemv_path ? uint64_t((B + 7) / 8) : 1;
                         const double gbps = double(wbytes * w_reads + kv_bytes) / (ms * 1e-3) / 1e9;
                         std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"batch\": %d, \"batch_gemm\": \"%s\", \"ctx\": %d, \"selective_v\": %d, "
                                     "\"graph\": true, \"pdl\": true, \"sampling\": \"greedy\", \"ms_per_step\": %.4f, "
                                     "\"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, \"gbps\": %.1f, "
                                     "\"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
-                                    sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), B, br.gemm, ctx, selv, ms,
+                                    sig ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", type.c_str(), B,
+                                    gemv_path && br.gemm[0] == 'c' ? "gemv4" : br.gemm, ctx, selv, ms,
                                     1000.0 * B / ms, (unsigned long long)(wbytes * w_reads), (unsigned long long)kv_bytes, gbps,
                                     copy_gbps, 100.0 * gbps / copy_gbps);
                         std::fflush(stdout);

