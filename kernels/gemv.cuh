@@ -33,9 +33,13 @@ constexpr int kMaxCols = 40960;
 // pipelined: the next step's weights are requested before this step's math (double-buffered
 // registers; only matters when cols > 8 * threads).
 // min_blocks: __launch_bounds__'s minimum resident blocks per SM (caps registers).
-struct Shape { int rows, threads; bool pipelined; int min_blocks; };
-constexpr Shape kShapes[] = {{8, 256, false, 3}, {8, 256, true, 1}, {4, 256, false, 1}, {16, 256, false, 1},
-                             {8, 128, true, 1},  {4, 128, true, 1}, {16, 128, false, 1}, {8, 256, false, 1}};
+// scatter: the warps' partial sums are combined by a reduce-scatter (warp_reduce_scatter: 9
+// shuffles for 8 rows) instead of one 5-shuffle tree per row (40); shape 7 is the default without
+// it, kept to measure the difference.
+struct Shape { int rows, threads; bool pipelined; int min_blocks; bool scatter; };
+constexpr Shape kShapes[] = {{8, 256, false, 3, true}, {8, 256, true, 1, true},   {4, 256, false, 1, true},
+                             {16, 256, false, 1, true}, {8, 128, true, 1, true},  {4, 128, true, 1, true},
+                             {16, 128, false, 1, true}, {8, 256, false, 3, false}};
 constexpr int kNumShapes = int(sizeof(kShapes) / sizeof(kShapes[0]));
 static_assert(kNumShapes == kGemvShapes, "kernels.h kGemvShapes");
 
@@ -51,6 +55,31 @@ __device__ __forceinline__ float gemv_warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
+}
+
+// Warp sums of N values per lane (N a power of two) by recursive halving: at each offset a lane
+// keeps half of its live values, sends the other half to its partner and adds what it receives
+// (N - 1 shuffles in all for N <= 32, N - N/32 beyond, instead of 5 per value). Afterwards:
+// N >= 32: a[j] (j < N/32) holds the warp sum of value lane * (N/32) + j;
+// N < 32: a[0] holds the warp sum of value lane / (32/N) (the same in the 32/N lanes sharing it).
+template <int N, int O = 16>
+__device__ __forceinline__ void warp_reduce_scatter(float (&a)[N], int lane) {
+    if constexpr (O > 0) {
+        constexpr int live = N * O >= 16 ? N * O / 16 : 1;
+        if constexpr (live >= 2) {
+            constexpr int half = live / 2;
+            const bool upper = (lane & O) != 0;
+#pragma unroll
+            for (int i = 0; i < half; ++i) {
+                const float send = upper ? a[i] : a[i + half];
+                const float keep = upper ? a[i + half] : a[i];
+                a[i] = keep + __shfl_xor_sync(0xffffffffu, send, O);
+            }
+        } else {
+            a[0] += __shfl_xor_sync(0xffffffffu, a[0], O);
+        }
+        warp_reduce_scatter<N, O / 2>(a, lane);
+    }
 }
 
 // Byte k of a word of int8 quants, each XORed with 0x80 (so the byte is q + 128), as an exact
@@ -139,7 +168,7 @@ __device__ __forceinline__ void load_step(const DeviceMatrix& W, const long long
     }
 }
 
-template <DType WT, int kRows, int kThreads, bool kPipelined, int kMinBlocks>
+template <DType WT, int kRows, int kThreads, bool kPipelined, int kMinBlocks, bool kScatter>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan plan) {
     constexpr int kWarps = kThreads / 32;
     constexpr int kStep = kThreads * 8;   // columns per step of the whole block
@@ -240,10 +269,16 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
     }
 
     __syncthreads();   // part[0] was used by the norm reduction
+    if constexpr (kScatter) {
+        warp_reduce_scatter<kRows>(acc, lane);
+        constexpr int kLanesPerRow = 32 / kRows;
+        if (lane % kLanesPerRow == 0) part[lane / kLanesPerRow][warp] = acc[0];
+    } else {
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-        const float v = gemv_warp_sum(acc[r]);
-        if (lane == 0) part[r][warp] = v;
+        for (int r = 0; r < kRows; ++r) {
+            const float v = gemv_warp_sum(acc[r]);
+            if (lane == 0) part[r][warp] = v;
+        }
     }
     __syncthreads();
     if (threadIdx.x < kRows && row0 + threadIdx.x < rows) {
@@ -342,13 +377,20 @@ __global__ void __launch_bounds__(kBatchThreads, kRows == 4 ? 2 : 1) gemv_batch_
         }
     }
 
+    // Warp sums of the kRows * kB accumulators by a reduce-scatter: value i = r * kB + v.
+    constexpr int kN = kRows * kB, kPerLane = kN / 32;
+    static_assert(kN % 32 == 0, "the reduce-scatter leaves kN / 32 values per lane");
+    float flat[kN];
 #pragma unroll
     for (int r = 0; r < kRows; ++r)
 #pragma unroll
-        for (int v = 0; v < kB; ++v) {
-            const float t = gemv_warp_sum(acc[r][v]);
-            if (lane == 0) part[r][v][warp] = t;
-        }
+        for (int v = 0; v < kB; ++v) flat[r * kB + v] = acc[r][v];
+    warp_reduce_scatter<kN>(flat, lane);
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+        const int i = lane * kPerLane + j;
+        part[i / kB][i % kB][warp] = flat[j];
+    }
     __syncthreads();
     for (int i = threadIdx.x; i < kRows * kB; i += kBatchThreads) {
         const int r = i % kRows, v = i / kRows;
@@ -379,14 +421,14 @@ Status run_gemv(const Plan& plan, int shape) {
         return {};
     }
     switch (shape) {
-        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks>, plan); break;
-        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks>, plan); break;
-        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks>, plan); break;
-        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks>, plan); break;
-        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks>, plan); break;
-        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks>, plan); break;
-        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks>, plan); break;
-        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks>, plan); break;
+        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks, kShapes[0].scatter>, plan); break;
+        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks, kShapes[1].scatter>, plan); break;
+        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks, kShapes[2].scatter>, plan); break;
+        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks, kShapes[3].scatter>, plan); break;
+        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks, kShapes[4].scatter>, plan); break;
+        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks, kShapes[5].scatter>, plan); break;
+        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks, kShapes[6].scatter>, plan); break;
+        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks, kShapes[7].scatter>, plan); break;
         default: break;
     }
     if (e == cudaSuccess) e = cudaGetLastError();

@@ -146,8 +146,9 @@ struct GemvParams {
     // the stream is still running; it streams its first weights and then waits for that kernel
     // before reading x, x2, norm or y. Only for launches whose predecessor is a kernel.
     bool pdl = false;
-    // Block shape (rows per block, threads, pipelining; gemv.cuh kShapes): 0 is the tuned
-    // default, 1..kGemvShapes-1 exist for benchmarks (the CUDA backend reads SIGMA_GEMV_VARIANT).
+    // Block shape (rows per block, threads, pipelining, how warps combine; gemv.cuh kShapes): 0
+    // is the tuned default, 1..kGemvShapes-1 exist for benchmarks (the CUDA backend reads
+    // SIGMA_GEMV_VARIANT; 7 is the default shape with the previous per-row warp reduction).
     int shape = 0;
     // Batched decode: `batch` input vectors (1..kGemvMaxBatch), x (batch, cols) and every y
     // (batch, rows_m), row-major. Each weight is read once for all of them, by a kernel of its
