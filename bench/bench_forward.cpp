@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
         std::printf("{\"copy_gbps\": %.1f, \"cublas_bf16_8192_tflops\": %.1f}\n", copy_gbps, peak / 1e12);
         std::fflush(stdout);
         const std::vector<int> contexts = quick ? std::vector<int>{0, 4096} : std::vector<int>{0, 4096, 32768, 65536};
-        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; bool sample = false; };
+        struct Row { bool sigma; std::string type; int ctx; int selective_v; bool graph; bool pdl = true; int gemv_shape = 0; bool sample = false; bool sample_cut = true; };
         for (const std::string& type : types) {
             for (bool sig : {true, false}) {
                 const sigma::Hparams hp = shape(sig);
@@ -118,11 +118,14 @@ int main(int argc, char** argv) {
                 // Sampling on the GPU (temperature 0.8, top-k 40, top-p 0.95, repetition penalty 1.1 over
                 // 64 ids) instead of greedy: the sampler's cost per token.
                 if (extra) rows.push_back({sig, type, 0, 0, true, true, 0, true});
+                // ... and without the candidate cut (one block over the whole vocabulary).
+                if (extra) rows.push_back({sig, type, 0, 0, true, true, 0, true, false});
                 if (extra && sig) for (int c : {32768, 65536}) rows.push_back({sig, type, c, 100, true});
                 for (const Row& r : rows) {
                     ::setenv("SIGMA_CUDA_GRAPH", r.graph ? "1" : "0", 1);
                     ::setenv("SIGMA_CUDA_PDL", r.pdl ? "1" : "0", 1);
                     ::setenv("SIGMA_GEMV_VARIANT", std::to_string(r.gemv_shape).c_str(), 1);
+                    ::setenv("SIGMA_CUDA_SAMPLE_CUT", r.sample_cut ? "1" : "0", 1);
                     auto fwd = sigma::cuda::new_cuda_forward(dm, r.ctx + 64, r.selective_v);
                     sigma::cuda::fill_kv_random(*fwd, 99);
                     sigma::TokenId tok = 17;
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
                                 "\"ms_per_token\": %.4f, \"tokens_per_s\": %.1f, \"weight_bytes\": %llu, \"kv_bytes\": %llu, "
                                 "\"gbps\": %.1f, \"copy_gbps\": %.1f, \"pct_of_copy_roofline\": %.1f}\n",
                                 r.sigma ? "sigma-1.5B 32/4/16 augQ" : "gqa-twin 32/16/16", r.type.c_str(), r.ctx, r.selective_v,
-                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, r.sample ? "t0.8 k40 p0.95 rep1.1" : "greedy", ms, 1000.0 / ms, (unsigned long long)wbytes,
+                                r.graph ? "true" : "false", r.pdl ? "true" : "false", r.gemv_shape, r.sample ? (r.sample_cut ? "t0.8 k40 p0.95 rep1.1" : "t0.8 k40 p0.95 rep1.1, no cut") : "greedy", ms, 1000.0 / ms, (unsigned long long)wbytes,
                                 (unsigned long long)kv_bytes, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
                     std::fflush(stdout);
                 }
@@ -242,6 +245,7 @@ int main(int argc, char** argv) {
         ::unsetenv("SIGMA_CUDA_PDL");
         ::unsetenv("SIGMA_GEMV_VARIANT");
         ::unsetenv("SIGMA_BATCH_GEMM");
+        ::unsetenv("SIGMA_CUDA_SAMPLE_CUT");
         ::unsetenv("SIGMA_BATCH_GEMV_ROWS");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_forward: %s\n", e.what());

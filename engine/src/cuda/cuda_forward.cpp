@@ -138,6 +138,8 @@ public:
         a.reserve(size_t(n_seq) * sizeof(int));                  // m_bpos
         a.reserve(size_t(n_seq) * sizeof(int));                  // m_bnext
         a.reserve(size_t(n_seq) * sizeof(unsigned long long));   // m_bargmax_key
+        m_sample_ws_bytes = k::sample_workspace_bytes(int(V));
+        a.reserve(m_sample_ws_bytes);
         a.reserve(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) { a.reserve(k_layer * 2); a.reserve(v_layer * 2); }
         a.allocate();
@@ -155,6 +157,7 @@ public:
         m_bpos = a.take<int>(size_t(n_seq));
         m_bnext = a.take<int>(size_t(n_seq));
         m_bargmax_key = a.take<unsigned long long>(size_t(n_seq));
+        m_sample_ws = a.take<char>(m_sample_ws_bytes);
         m_attn_ws = a.take<char>(std::max<size_t>(m_attn_ws_bytes, 1));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             m_kc.push_back(a.take<uint16_t>(k_layer));
@@ -289,6 +292,9 @@ private:
         p.temperature = sp.temperature; p.top_k = sp.top_k;
         p.top_p = std::clamp(sp.top_p, 1e-6f, 1.0f); p.min_p = std::clamp(sp.min_p, 0.0f, 1.0f);
         p.seed = req.seed; p.draw = req.draw; p.out = m_next; p.stream = m_stream;
+        // SIGMA_CUDA_SAMPLE_CUT=0: the one-block pass over the whole vocabulary (bench_forward's A/B).
+        const char* cut = std::getenv("SIGMA_CUDA_SAMPLE_CUT");
+        if (!(cut && cut[0] == '0')) { p.workspace = m_sample_ws; p.workspace_bytes = m_sample_ws_bytes; }
         SIGMA_KERNEL(k::sample(p));
         SIGMA_CUDA(cudaMemcpyAsync(&m_host_io[2], m_next, sizeof(int), cudaMemcpyDeviceToHost, m_stream));
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
@@ -711,6 +717,8 @@ private:
     int* m_host_batch = nullptr;               // pinned: tokens / next tokens (n_seq), positions (n_seq)
     int *m_bpos = nullptr, *m_bnext = nullptr; // batched step: positions, next tokens (n_seq)
     unsigned long long* m_bargmax_key = nullptr;   // argmax scratch per sequence
+    char* m_sample_ws = nullptr;               // the sampler's candidate cut (k::sample_workspace_bytes)
+    size_t m_sample_ws_bytes = 0;
     Arena m_arena;
     int m_chunk = 1;                           // tokens per prefill pass
     int* m_host_pen = nullptr;                 // pinned: repetition-penalty ids (n_ctx + 1)
