@@ -11,7 +11,9 @@
 # /tmp/issue4 and the tree comes back as $OUT/issue4.tgz, with the tables and summaries also as
 # plain files. Run from the repository root; carry .devcarry (Catch2 + sysroot headers for the
 # direct builds) and, for MODE=bench, .peer (calm's source, never committed).
-#   ATTN_BENCH_ARGS, FWD_BENCH_ARGS: flags of bench_attention / bench_forward; CALM=0 skips calm.
+#   ATTN_BENCH_ARGS, FWD_BENCH_ARGS: flags of bench_attention / bench_forward (default for the
+#   latter: batched decode at 8 and 16 sequences, and GEMV shape 7, the previous warp reduction,
+#   as an A/B row); CALM=0 skips calm.
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 MODE=${MODE:-check}
@@ -20,7 +22,7 @@ rm -rf "$RES"; mkdir -p "$RES/attn" "$RES/e2e" "$OUT"
 t0=$(date +%s)
 el() { echo "== $* at +$(( $(date +%s) - t0 )) s"; }
 attn() { OUT=$RES/attn KEEP_SUMMARY=1 BENCH_ARGS="${ATTN_BENCH_ARGS:-}" STEPS="$1" bash tools/bench/gpu_attention.sh >> "$RES/attn/stdout.txt" 2>&1; }
-fwd() { OUT=$RES/e2e KEEP_SUMMARY=1 BENCH_ARGS="${FWD_BENCH_ARGS:-}" STEPS="$1" bash tools/bench/gpu_forward.sh >> "$RES/e2e/stdout.txt" 2>&1; }
+fwd() { OUT=$RES/e2e KEEP_SUMMARY=1 STEP_TIMEOUT=${STEP_TIMEOUT:-420} BENCH_ARGS="${FWD_BENCH_ARGS:---batch 8,16 --gemv-shapes 7}" STEPS="$1" bash tools/bench/gpu_forward.sh >> "$RES/e2e/stdout.txt" 2>&1; }
 
 [ "$MODE" = bench ] && [ "${CALM:-1}" = 1 ] && { OUT=$RES/e2e CALM_STEPS=prepare bash tools/bench/calm_peer.sh > "$RES/e2e/calm_prepare.txt" 2>&1 & }
 attn build & fwd build & wait
