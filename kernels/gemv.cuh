@@ -82,6 +82,23 @@ __device__ __forceinline__ void warp_reduce_scatter(float (&a)[N], int lane) {
     }
 }
 
+// The block's matrix (m, W) and rows: blocks [first[m], first[m + 1]) belong to matrix m, kRows
+// rows each; rows past the end are clamped for loading (row[]) and dropped on the way out.
+template <int kRows>
+struct BlockRows {
+    int m;
+    const DeviceMatrix* W;
+    long long rows, row0, row[kRows];
+    __device__ __forceinline__ BlockRows(const Plan& plan, int b) {
+        m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
+        W = &plan.p.w[m];
+        rows = W->rows;
+        row0 = (long long)(b - plan.first[m]) * kRows;
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+    }
+};
+
 // Byte k of a word of int8 quants, each XORed with 0x80 (so the byte is q + 128), as an exact
 // F32: the byte goes into the mantissa of 2^23 (one byte permute) and 2^23 + 128 comes off (one
 // add). Two full-rate instructions instead of a quarter-rate int-to-float conversion, which made
@@ -178,15 +195,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) gemv_kernel(const Plan p
     const int cols = int(p.w[0].cols);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-    // Which matrix, which rows (rows past the end are clamped for loading and dropped).
-    const int b = blockIdx.x;
-    const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
-    const DeviceMatrix& W = p.w[m];
-    const long long rows = W.rows;
-    const long long row0 = (long long)(b - plan.first[m]) * kRows;
-    long long row[kRows];
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+    // Which matrix, which rows.
+    const BlockRows<kRows> br(plan, blockIdx.x);
+    const int m = br.m;
+    const DeviceMatrix& W = *br.W;
+    const long long rows = br.rows, row0 = br.row0;
+    const long long(&row)[kRows] = br.row;
 
     pdl_launch_dependents();
     // The first step's weights do not depend on the previous kernel: with PDL they stream in
@@ -310,14 +324,12 @@ __global__ void __launch_bounds__(kBatchThreads, kRows == 4 ? 2 : 1) gemv_batch_
     const GemvParams& p = plan.p;
     const int cols = int(p.w[0].cols), nb = p.batch;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int b = blockIdx.x;
-    const int m = b < plan.first[1] ? 0 : (b < plan.first[2] ? 1 : 2);
-    const DeviceMatrix& W = p.w[m];
-    const long long rows = W.rows;
-    const long long row0 = (long long)(b - plan.first[m]) * kRows;
-    long long row[kRows];
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+    // Which matrix, which rows.
+    const BlockRows<kRows> br(plan, blockIdx.x);
+    const int m = br.m;
+    const DeviceMatrix& W = *br.W;
+    const long long rows = br.rows, row0 = br.row0;
+    const long long(&row)[kRows] = br.row;
 
     pdl_launch_dependents();
     const int c0 = threadIdx.x * 8;

@@ -504,20 +504,7 @@ private:
             const DeviceLayer& L = M.layers[l];
             // q, k, v = W rmsnorm(x) * attn_norm (+ b); augmented Q
             if (blas) {
-                const Input a = norm_input(m_x, L.attn_norm, B, L.wq);
-                gemm(L.wq, a, B, m_q, false);
-                gemm(L.wk, a, B, m_k, false);
-                gemm(L.wv, a, B, m_v, false);
-                if (hp.qkv_bias) {
-                    SIGMA_KERNEL(k::add_bias({m_q, L.bq, B, int(hp.q_dim()), m_stream}));
-                    SIGMA_KERNEL(k::add_bias({m_k, L.bk, B, int(hp.k_dim()), m_stream}));
-                    SIGMA_KERNEL(k::add_bias({m_v, L.bv, B, int(hp.v_dim()), m_stream}));
-                }
-                if (A > 0) {
-                    gemm(L.wq_gate, {m_q, nullptr, DType::F16}, B, m_ag, false);
-                    gemm(L.wq_up, {m_q, m_xh2, compute_type(L.wq_gate)}, B, m_au, false);   // m_xh2 holds q now
-                    gemm(L.wq_down, swiglu_input(m_ag, m_au, (long long)B * A, L.wq_down), B, m_q, false);
-                }
+                qkv_gemms(L, B);
             } else {
                 norm(m_x, L.attn_norm);
                 mat({{&L.wq, m_q}, {&L.wk, m_k}, {&L.wv, m_v}}, {L.bq, L.bk, L.bv}, m_a, false);
@@ -549,11 +536,7 @@ private:
             }
             // x += W_o o; x += W_down( silu(W_gate f) * (W_up f) ), f = rmsnorm(x) * ffn_norm
             if (blas) {
-                gemm(L.wo, {m_o, nullptr, DType::F16}, B, m_x, true);
-                const Input f = norm_input(m_x, L.ffn_norm, B, L.w_gate);
-                gemm(L.w_gate, f, B, m_g, false);
-                gemm(L.w_up, f, B, m_u, false);
-                gemm(L.w_down, swiglu_input(m_g, m_u, (long long)B * F, L.w_down), B, m_x, true);
+                out_ffn_gemms(L, B);
             } else {
                 mat({{&L.wo, m_x}}, {}, m_o, true);
                 norm(m_x, L.ffn_norm);
@@ -630,10 +613,41 @@ private:
         return {nullptr, m_xh, ct};
     }
 
+    // The GEMM half of a layer before attention, for T rows (prefill tokens or batched
+    // sequences): a = rmsnorm(x) * attn_norm; q, k, v = W a (+ b); augmented Q:
+    // q = W_q_down( silu(W_q_gate q) * (W_q_up q) ).
+    void qkv_gemms(const DeviceLayer& L, int T) {
+        const Hparams& hp = m_hp;
+        const Input a = norm_input(m_x, L.attn_norm, T, L.wq);
+        gemm(L.wq, a, T, m_q, false);
+        gemm(L.wk, a, T, m_k, false);
+        gemm(L.wv, a, T, m_v, false);
+        if (hp.qkv_bias) {
+            SIGMA_KERNEL(k::add_bias({m_q, L.bq, T, int(hp.q_dim()), m_stream}));
+            SIGMA_KERNEL(k::add_bias({m_k, L.bk, T, int(hp.k_dim()), m_stream}));
+            SIGMA_KERNEL(k::add_bias({m_v, L.bv, T, int(hp.v_dim()), m_stream}));
+        }
+        if (hp.d_aug > 0) {
+            gemm(L.wq_gate, {m_q, nullptr, DType::F16}, T, m_ag, false);
+            gemm(L.wq_up, {m_q, m_xh2, compute_type(L.wq_gate)}, T, m_au, false);   // m_xh2 holds q now
+            gemm(L.wq_down, swiglu_input(m_ag, m_au, (long long)T * hp.d_aug, L.wq_down), T, m_q, false);
+        }
+    }
+
+    // ... and after attention: x += W_o o; x += W_down( silu(W_gate f) * (W_up f) ),
+    // f = rmsnorm(x) * ffn_norm.
+    void out_ffn_gemms(const DeviceLayer& L, int T) {
+        gemm(L.wo, {m_o, nullptr, DType::F16}, T, m_x, true);
+        const Input f = norm_input(m_x, L.ffn_norm, T, L.w_gate);
+        gemm(L.w_gate, f, T, m_g, false);
+        gemm(L.w_up, f, T, m_u, false);
+        gemm(L.w_down, swiglu_input(m_g, m_u, (long long)T * m_hp.d_ff, L.w_down), T, m_x, true);
+    }
+
     void prefill(const TokenId* tokens, int n, int pos0, bool all_logits, int selective_v, float* logits) {
         const Hparams& hp = m_hp;
         const DeviceModel& M = *m_model;
-        const int D = int(hp.d_model), F = int(hp.d_ff), A = int(hp.d_aug);
+        const int D = int(hp.d_model);
         static_assert(sizeof(TokenId) == sizeof(int));
         SIGMA_CUDA(cudaMemcpyAsync(m_tok, tokens, size_t(n) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
         m_host_io[1] = pos0;
@@ -643,23 +657,7 @@ private:
         SIGMA_KERNEL(k::fill_seq_lens({m_pos, n, m_seq, m_stream}));
         for (uint32_t l = 0; l < hp.n_layer; ++l) {
             const DeviceLayer& L = M.layers[l];
-            // a = rmsnorm(x) * attn_norm; q, k, v = W a (+ b)
-            const Input a = norm_input(m_x, L.attn_norm, n, L.wq);
-            gemm(L.wq, a, n, m_q, false);
-            gemm(L.wk, a, n, m_k, false);
-            gemm(L.wv, a, n, m_v, false);
-            if (hp.qkv_bias) {
-                SIGMA_KERNEL(k::add_bias({m_q, L.bq, n, int(hp.q_dim()), m_stream}));
-                SIGMA_KERNEL(k::add_bias({m_k, L.bk, n, int(hp.k_dim()), m_stream}));
-                SIGMA_KERNEL(k::add_bias({m_v, L.bv, n, int(hp.v_dim()), m_stream}));
-            }
-            // augmented Q: q = W_q_down( silu(W_q_gate q) * (W_q_up q) )
-            if (A > 0) {
-                const Input qin{m_q, nullptr, DType::F16};
-                gemm(L.wq_gate, qin, n, m_ag, false);
-                gemm(L.wq_up, {m_q, m_xh2, compute_type(L.wq_gate)}, n, m_au, false);   // m_xh2 holds q now
-                gemm(L.wq_down, swiglu_input(m_ag, m_au, (long long)n * A, L.wq_down), n, m_q, false);
-            }
+            qkv_gemms(L, n);
             // rope; k, v into the cache
             SIGMA_KERNEL(k::rope_store(rope_params(int(l), n)));
             // causal attention (selective V: the decode kernel once per query token)
@@ -675,13 +673,7 @@ private:
             } else {
                 SIGMA_KERNEL(k::causal_attention(causal_params(int(l), n)));
             }
-            // x += W_o o
-            gemm(L.wo, {m_o, nullptr, DType::F16}, n, m_x, true);
-            // x += W_down( silu(W_gate f) * (W_up f) ), f = rmsnorm(x) * ffn_norm
-            const Input f = norm_input(m_x, L.ffn_norm, n, L.w_gate);
-            gemm(L.w_gate, f, n, m_g, false);
-            gemm(L.w_up, f, n, m_u, false);
-            gemm(L.w_down, swiglu_input(m_g, m_u, (long long)n * F, L.w_down), n, m_x, true);
+            out_ffn_gemms(L, n);
         }
         if (!logits) return;
         // logits = W_out rmsnorm(x) * output_norm (all positions, or the last one), in pieces
