@@ -51,7 +51,7 @@ int sm_count(std::string& err) {
 }
 
 struct Layout {
-    size_t counters, sel_hist, part_o, part_ml, scores, head_ml, idx, total;
+    size_t counters, part_o, part_ml, scores, head_ml, idx, total;
 };
 
 // Shape checks shared by the size query and the launcher; empty string = supported.
@@ -86,15 +86,11 @@ int env_split_pct() {
     return pct >= 10 && pct <= 1000 ? pct : 100;
 }
 
-// select_gather_kernel, one block of a cluster: bitmap words of its range of keys (up to
-// max_len), and the keys it caches in shared memory beside hpb * d_v partial sums (0: none).
-int sel_words(int max_len) { return ((max_len + 31) / 32 + kSelCluster - 1) / kSelCluster; }
-size_t sel_fixed_bytes(int max_len, int hpb, int d_v) {
-    return (size_t(hpb) * d_v + 2 * size_t(sel_words(max_len))) * 4;
-}
-int sel_cache(int max_len, int hpb, int d_v) {
-    const size_t cache = size_t(sel_words(max_len)) * 32;
-    return sel_fixed_bytes(max_len, hpb, d_v) + cache * 4 <= size_t(kSelDynBytes) ? int(cache) : 0;
+// Bitmap words / cached scores of select_gather_kernel for keys up to max_len.
+int sel_words(int max_len) { return (max_len + 31) / 32; }
+int sel_cache(int max_len) {
+    const size_t cache = (size_t(max_len) + 3) & ~size_t(3);
+    return (cache + 2 * size_t(sel_words(max_len))) * 4 <= size_t(kSelDynBytes) ? int(cache) : 0;
 }
 
 attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
@@ -137,8 +133,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     } else if (g.top_k == 0) {
         g.fast = std::min(g.gv, g.tile_heads) <= 4 && g.nvg_max <= (p.d_v == 64 ? 4 : 2);
     } else {
-        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) &&
-                 sel_fixed_bytes(max_len, p.top_k_union ? g.gv : 1, p.d_v) <= size_t(kSelDynBytes);
+        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) && size_t(sel_words(max_len)) * 8 <= size_t(kSelDynBytes);
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
@@ -163,10 +158,6 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
     const size_t heads = size_t(p.batch) * p.n_q;
     l.counters = off;
     off += align256(size_t(p.batch) * p.n_k * g.tiles_per_group * sizeof(int));
-    // Kept zero between calls like the counters, so at an offset that depends on neither top_k
-    // nor the split (calls of one workspace may differ in both: the engine's max_seq_len grows).
-    l.sel_hist = off;
-    off += align256(heads * kSelBins * sizeof(int));
     l.part_o = off;
     off += align256(heads * g.n_splits * p.d_v * sizeof(float));
     l.part_ml = off;
@@ -222,7 +213,6 @@ Status decode_attention(const DecodeAttentionParams& p) {
     b.counters = reinterpret_cast<int*>(ws + l.counters);
     b.part_o = reinterpret_cast<float*>(ws + l.part_o);
     b.part_ml = reinterpret_cast<float2*>(ws + l.part_ml);
-    b.sel_hist = reinterpret_cast<int*>(ws + l.sel_hist);
     if (plan.g.top_k > 0) {
         b.scores = reinterpret_cast<float*>(ws + l.scores);
         b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
@@ -243,9 +233,9 @@ Status decode_attention(const DecodeAttentionParams& p) {
                 " bytes of shared memory (max_ctx/8 + 4*top_k*n_q/n_v), more than " +
                 std::to_string(kUnionSmemBytes)};
     if (union_gather && g.top_k >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
-    plan.sel_hpb = union_gather ? g.gv : 1;
     plan.sel_words = sel_words(max_len);
-    plan.sel_cache = sel_cache(max_len, plan.sel_hpb, p.d_v);
+    plan.sel_cache = sel_cache(max_len);
+    plan.sel_hpb = union_gather ? g.gv : 1;
     plan.stream = static_cast<cudaStream_t>(p.stream);
 
     const bool bf = p.kv_type == DType::BF16;

@@ -12,7 +12,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <cooperative_groups.h>
 #include <cstdint>
 #include <cub/block/block_scan.cuh>
 #include <type_traits>
@@ -63,8 +62,6 @@ struct Buffers {
     float* scores;          // (B, n_q, score_stride) selective V: scaled log2-domain scores
     float2* head_ml;        // (B, n_q) selective V: softmax (max, sum) over all keys
     int* idx;               // (B, n_q, top_k) selective V: selected positions
-    int* sel_hist;          // (B, n_q, kSelBins) selective V: counts of score_key(score) >> 21;
-                            // filled by the scores kernel, zeroed again by select_gather_kernel
 };
 
 // ---- small device helpers ----------------------------------------------------------------
@@ -111,20 +108,6 @@ __device__ __forceinline__ float warp_sum(float v) {
 __device__ __forceinline__ uint32_t order_key(float f) {
     const uint32_t u = __float_as_uint(f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-// Selective V ranks scores by this key: order_key with -0 taken as +0, so that equal scores
-// have equal keys (ties then go by position). Its top kSelBinBits bits (sign, exponent, two
-// mantissa bits) are the bins of the scores kernel's histogram: ordered for any distribution,
-// about four bins per octave of |score|.
-constexpr int kSelBinBits = 11;
-constexpr int kSelBins = 1 << kSelBinBits;
-__device__ __forceinline__ uint32_t score_key(float f) {
-    const uint32_t u = __float_as_uint(f);
-    return u == 0x80000000u ? 0x80000000u : order_key(f);
-}
-__device__ __forceinline__ float key_score(uint32_t key) {  // inverse of score_key
-    return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
 }
 
 // The tile heads' queries, pre-scaled into the log2 domain, into q_s (zeros past nh so the dot
@@ -894,8 +877,8 @@ struct Plan {
     int hpv_gather;    // register slots per V head in gather_kernel
     int topk_cache;    // scores cached in smem by topk_kernel (elements)
     size_t union_smem; // dynamic smem of the union gather
-    int sel_cache;     // select_gather_kernel: keys of a block's range cached in smem (0: none)
-    int sel_words;     // select_gather_kernel: bitmap words of a block's range (its share of max_len)
+    int sel_cache;     // select_gather_kernel: scores cached in smem (elements, multiple of 4)
+    int sel_words;     // select_gather_kernel: bitmap words (ceil(max_len / 32))
     int sel_hpb;       // select_gather_kernel: query heads per block (1, or gv for the union)
     cudaStream_t stream;
 };
@@ -988,24 +971,21 @@ Status run_fast(const Plan& p, dim3 grid) {
         return cuda_status("fast_split_kernel launch", e);
     }
     constexpr int CHS = DQK == 64 ? 8 : 4;  // scores only: 32 uint4 of K rows in flight per lane
+    if (Status s = cuda_status("fast scores launch",
+                               launch_ex(p, fast_split_kernel<T, DQK, DV, 1, CHS, true>, grid, kFastThreads, 0, p.g, p.buf));
+        !s.ok())
+        return s;
     static bool configured = false;  // host-side, per instantiation
     if (!configured) {
-        cudaError_t e = cudaFuncSetAttribute(fast_split_kernel<T, DQK, DV, 1, CHS, true>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxTileHeads * kSelBins * 4);
-        if (e != cudaSuccess) return cuda_status("fast scores attribute", e);
-        e = cudaFuncSetAttribute(select_gather_kernel<T, DV>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSelDynBytes);
+        const cudaError_t e = cudaFuncSetAttribute(select_gather_kernel<T, DV>,
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kSelDynBytes);
         if (e != cudaSuccess) return cuda_status("select_gather_kernel attribute", e);
         configured = true;
     }
-    if (Status s = cuda_status("fast scores launch",
-                               launch_ex(p, fast_split_kernel<T, DQK, DV, 1, CHS, true>, grid, kFastThreads,
-                                         size_t(p.g.tile_heads) * kSelBins * 4, p.g, p.buf));
-        !s.ok())
-        return s;
-    const size_t smem = (size_t(p.sel_hpb) * DV + 2 * size_t(p.sel_words) + size_t(p.sel_cache)) * 4;
+    const size_t smem = (size_t(p.sel_cache) + 2 * size_t(p.sel_words)) * 4;
     return cuda_status("select_gather_kernel launch",
-                       launch_ex(p, select_gather_kernel<T, DV>, dim3(kSelCluster * (p.g.n_q / p.sel_hpb), p.g.batch),
-                                 kSelThreads, smem, p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb));
+                       launch_ex(p, select_gather_kernel<T, DV>, dim3(p.g.n_q / p.sel_hpb, p.g.batch), kSelThreads,
+                                 smem, p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb));
 }
 
 template <class T, int DQK, int DV>

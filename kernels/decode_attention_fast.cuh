@@ -106,9 +106,8 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
 
 // Grid (S, n_k*tiles_per_group, B), kFastThreads threads, one block per SM.
 // SCORES = false: full attention (NVG V-head slots, CH 16-key units per chunk).
-// SCORES = true: selective V step 1: every scaled log2-domain score into buf.scores, the
-// slice's softmax statistics into buf.part_ml and its histogram of score_key >> 21 added to
-// buf.sel_hist (no V; dynamic shared memory: tile_heads * kSelBins ints).
+// SCORES = true: selective V step 1: every scaled log2-domain score into buf.scores and the
+// slice's softmax statistics into buf.part_ml (no V).
 template <class T, int DQK, int DV, int NVG, int CH, bool SCORES>
 __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geometry g, const Buffers buf) {
     constexpr int KW = DQK / 32;  // uint4 per lane per K row
@@ -235,25 +234,17 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     float m_run = -INFINITY, l_run = 0.0f;  // head gr (lanes of one head agree on m_run)
 
     if constexpr (SCORES) {
-        // ---- selective V step 1: scores out, (max, sum) per slice, key histogram -----------
-        // shist: (nh, kSelBins) counts of score_key >> 21 over this slice, added to
-        // buf.sel_hist at the end (dynamic shared memory, 8 KB a head).
-        extern __shared__ __align__(16) int shist[];
+        // ---- selective V step 1: scores out, (max, sum) per slice --------------------------
         if (!g.pdl) {
             load_q();
             if (n_chunks > 0) load_k(0, w_end);
         } else {
             if (n_chunks > 0) load_k(0, w_lim);
             prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
-        }
-        for (int i = tid; i < co.nh * kSelBins / 4; i += kFastThreads) reinterpret_cast<int4*>(shist)[i] = make_int4(0, 0, 0, 0);
-        if (g.pdl) {
             pdl_wait();
             load_q();
             if (fix_chunk == 0) load_k_row(0, t_last);
         }
-        __syncthreads();
-        int* const hrow = shist + gr * kSelBins;
         float* srow = buf.scores + (row0 + co.h0 + gr) * size_t(g.score_stride);
         for (int ci = 0; ci < n_chunks; ++ci) {
             float sc[CH][2][2];
@@ -276,11 +267,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                     if (gr < co.nh) {
                         if (t + 1 < w_end) {
                             *reinterpret_cast<float2*>(srow + t) = make_float2(sc[u][nt][0], sc[u][nt][1]);
-                            atomicAdd(hrow + (score_key(sc[u][nt][0]) >> (32 - kSelBinBits)), 1);
-                            atomicAdd(hrow + (score_key(sc[u][nt][1]) >> (32 - kSelBinBits)), 1);
                         } else if (t < w_end) {
                             srow[t] = sc[u][nt][0];
-                            atomicAdd(hrow + (score_key(sc[u][nt][0]) >> (32 - kSelBinBits)), 1);
                         }
                     }
                     mx = fmaxf(mx, fmaxf(sc[u][nt][0], sc[u][nt][1]));
@@ -315,15 +303,6 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             if (M > -INFINITY)
                 for (int w = 0; w < kFastWarps; ++w) L += wml[w][tid].y * exp2f(wml[w][tid].x - M);
             buf.part_ml[(row0 + co.h0 + tid) * g.n_splits + co.split] = make_float2(M, L);
-        }
-        // the slice's histogram into the sequence's (the tile's heads are consecutive rows)
-        int* ghist = buf.sel_hist + (row0 + co.h0) * kSelBins;
-        for (int i = tid; i < co.nh * kSelBins / 4; i += kFastThreads) {
-            const int4 v = reinterpret_cast<const int4*>(shist)[i];
-            if (v.x) atomicAdd(ghist + 4 * i, v.x);
-            if (v.y) atomicAdd(ghist + 4 * i + 1, v.y);
-            if (v.z) atomicAdd(ghist + 4 * i + 2, v.z);
-            if (v.w) atomicAdd(ghist + 4 * i + 3, v.w);
         }
         return;
     } else {
@@ -613,68 +592,71 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 }
 
 // ---- selective V, step 2 (fused): top-k per head and the gather of its V rows --------------
-// Grid (kSelCluster * n_q / hpb, B), kSelThreads threads, clusters of kSelCluster blocks along
-// x. hpb = 1: one cluster per query head and its own top-k set; hpb = gv (top_k_union): one
-// cluster per V head, rows = the union of its heads' sets. Block `rank` of a cluster owns a
-// contiguous range of positions (whole 32-key bitmap words), so the work of one head is spread
-// over kSelCluster SMs and the blocks meet only through distributed shared memory.
-// Per head: the scores kernel's histogram of score_key >> 21 (order-preserving for any score
-// distribution) gives the bin B holding the k-th largest key; every block marks its keys of the
-// bins above B in its bitmap and lists B's keys as candidates. If B holds <= kSelCandCap keys
-// (the common case) every block copies all candidates of the cluster and ranks its own among
-// them exactly (larger key first, then lower position, as the CPU reference). Otherwise the
-// blocks refine the threshold with cluster-wide histograms of the next 11 and 10 key bits; keys
-// still equal at the full 32 bits are taken in position order (a prefix over the blocks).
-// Then each block gathers its selected rows (compacted in position order) into a partial
-// p-weighted sum, p the softmax over all keys, and block 0 adds the partials in block order:
-// the result is deterministic.
-constexpr int kSelThreads = 256;
-constexpr int kSelCluster = 4;
+// Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
+// set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
+// Per head: M, L from the slices' statistics; pass 1 histograms every score by
+// bin = (M - s) * 64 (log2 units; keeps a copy of the scores in shared memory when they fit),
+// which finds the bin B holding the k-th largest; pass 2 marks every key of a bin above B in a
+// bitmap and ranks B's keys exactly among themselves (larger score first, then lower position,
+// as the CPU reference). If B holds more than kSelCandCap keys (near-constant scores), a radix
+// select on the score bits inside B finds the threshold and the ties at it are taken in position
+// order. The bitmap is then compacted in position order (so the sum below has a fixed order),
+// and the block sums p_t * v_t over the rows, p the softmax over all keys.
+constexpr int kSelThreads = 1024;
 constexpr int kSelCandCap = 1024;
-constexpr int kSelListCap = 2048;         // rows gathered per round (64 bitmap words per round if more)
+constexpr int kSelListCap = 4096;
 constexpr int kSelMaxHeads = 64;          // union: query heads per V head
-constexpr int kSelDynBytes = 160 * 1024;  // partial sums + two bitmaps + key cache of one block's range
+constexpr int kSelDynBytes = 160 * 1024;  // score cache + two bitmaps
 
 template <class T, int DV>
-__global__ void __cluster_dims__(kSelCluster, 1, 1) __launch_bounds__(kSelThreads)
-    select_gather_kernel(const Geometry g, const Buffers buf, int cache_cap, int range_words, int hpb) {
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
+__global__ void __launch_bounds__(kSelThreads, 1)
+    select_gather_kernel(const Geometry g, const Buffers buf, int cache_cap, int words_cap, int hpb) {
     extern __shared__ __align__(16) unsigned char sel_mem[];
-    float* part = reinterpret_cast<float*>(sel_mem);                 // hpb * DV: this block's partial sums
-    uint32_t* selbits = reinterpret_cast<uint32_t*>(part + hpb * DV);  // range_words: selected rows
-    uint32_t* tiebits = selbits + range_words;                         // range_words: ties at the threshold
-    uint32_t* cache = tiebits + range_words;                           // cache_cap keys of the range (one head)
-    __shared__ __align__(16) int hist[kSelBins];                       // refinement histogram (this block's keys)
-    __shared__ uint32_t ckey[kSelCandCap], akey[kSelCandCap];          // own / all candidates: keys
-    __shared__ int cpos[kSelCandCap], apos[kSelCandCap];               // and positions
+    float* cache = reinterpret_cast<float*>(sel_mem);                   // cache_cap scores of one head
+    uint32_t* selbits = reinterpret_cast<uint32_t*>(cache + cache_cap);  // words_cap: selected rows
+    uint32_t* tiebits = selbits + words_cap;                             // words_cap: ties at the threshold
+    // The selection's histogram and candidates, then the gather's partial sums, share memory.
+    union SelSmem {
+        struct {
+            int hist[kTopkBins];
+            int cand_i[kSelCandCap];
+            float cand_v[kSelCandCap];
+        } s;
+        struct {
+            float red[kSelThreads / 32][DV];
+            float red2[8][DV];
+        } g;
+    };
+    __shared__ SelSmem sm;
+    int* const hist = sm.s.hist;
+    int* const cand_i = sm.s.cand_i;
+    float* const cand_v = sm.s.cand_v;
     __shared__ int list_s[kSelListCap];
-    __shared__ float red[kSelThreads / 32][DV];
     __shared__ float M_s[kSelMaxHeads], inv_s[kSelMaxHeads];
-    __shared__ int bin_s, above_s, cnt_s, ncand_s, ntie_s;
+    __shared__ int bin_s, above_s, ncand_s;
     using Scan = cub::BlockScan<int, kSelThreads>;
     __shared__ typename Scan::TempStorage scan_tmp;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int rank = int(cluster.block_rank());
-    const int b = blockIdx.y, hq0 = (blockIdx.x / kSelCluster) * hpb;
+    const int b = blockIdx.y, hq0 = blockIdx.x * hpb;
     const int len = g.pdl ? __ldcg(buf.seq_lens + b) : buf.seq_lens[b];  // PDL: L2, read before the wait
     const size_t row0 = size_t(b) * g.n_q;
     const int vh = hq0 / g.gv;
     const int k = g.top_k;
     const bool all = k >= len;
-    // this block's positions [p0, p1): bitmap words [w0, w0 + nw) of the sequence
+    const int n4 = (len + 3) >> 2;
     const int words = (len + 31) >> 5;
-    const int wpb = (words + kSelCluster - 1) / kSelCluster;
-    const int w0 = min(words, rank * wpb), nw = min(words, w0 + wpb) - w0;
-    const int p0 = w0 << 5, p1 = min(len, (w0 + nw) << 5);
-    const bool cached = !all && nw * 32 <= cache_cap;
     // With PDL this block may start while the scores kernel finishes: shared memory only, then
-    // wait for it (scores, statistics, histograms) before anything else.
+    // wait for it (scores, statistics) before anything else.
     if (g.pdl) pdl_launch_dependents();
-    for (int i = tid; i < nw; i += kSelThreads) selbits[i] = 0;
-    for (int i = tid; i < hpb * DV; i += kSelThreads) part[i] = 0.0f;
+    for (int i = tid; i < words; i += kSelThreads) selbits[i] = 0;
+    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+    if (tid == 0) ncand_s = 0;
     if (g.pdl) pdl_wait();
+    if (!all) {  // head 0's scores towards L1 while the statistics are read
+        const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
+        for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
+    }
 
     for (int hh = warp; hh < hpb; hh += kSelThreads / 32) {  // softmax statistics over all slices
         const float2* ml = buf.part_ml + (row0 + hq0 + hh) * g.n_splits;
@@ -692,172 +674,146 @@ __global__ void __cluster_dims__(kSelCluster, 1, 1) __launch_bounds__(kSelThread
             inv_s[hh] = L > 0.0f ? 1.0f / L : 0.0f;
         }
     }
+    const bool cached = hpb == 1 && !all && len <= cache_cap;
+    __syncthreads();
 
-    // Finds the bin of the kk-th largest key: thread t holds the counts c[j] of bins
-    // nb - 1 - 8t - j (descending). Result in bin_s, above_s (keys in higher bins), cnt_s.
-    auto find_bin = [&](const int (&c)[8], int nb, int kk) {
-        int sum = 0;
-#pragma unroll
-        for (int j = 0; j < 8; ++j) sum += c[j];
-        int excl;
-        Scan(scan_tmp).ExclusiveSum(sum, excl);
-        if (excl < kk && excl + sum >= kk) {
-            int run = excl;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                if (run < kk && run + c[j] >= kk) {
-                    bin_s = nb - 1 - 8 * tid - j;
-                    above_s = run;
-                    cnt_s = c[j];
-                }
-                run += c[j];
-            }
-        }
-        __syncthreads();
-    };
-    // Every key of this block's range (from the cache, else from the L2): f(pos, key).
-    auto for_keys = [&](int hh, auto&& f) {
-        if (cached) {
-            for (int i = tid; i < p1 - p0; i += kSelThreads) f(p0 + i, cache[i]);
-        } else {
-            const float* src = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
-            for (int pos = p0 + tid; pos < p1; pos += kSelThreads) f(pos, score_key(__ldcg(src + pos)));
-        }
-    };
-    auto set_bit = [&](uint32_t* bits, int pos) { atomicOr(&bits[(pos - p0) >> 5], 1u << (pos & 31)); };
-
+    int n_rows = len;
+    const int* list = nullptr;
     if (!all) {
         for (int hh = 0; hh < hpb; ++hh) {
-            int* const ghist = buf.sel_hist + (row0 + hq0 + hh) * kSelBins;
-            int c[8];
-            {
-                const int4 a = __ldcg(reinterpret_cast<const int4*>(ghist + kSelBins - 8 - 8 * tid));
-                const int4 bq = __ldcg(reinterpret_cast<const int4*>(ghist + kSelBins - 4 - 8 * tid));
-                c[0] = bq.w; c[1] = bq.z; c[2] = bq.y; c[3] = bq.x;
-                c[4] = a.w; c[5] = a.z; c[6] = a.y; c[7] = a.x;
-            }
-            if (cached) {  // this head's keys of the range into shared memory
-                const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride) + p0);
-                const int n4 = (p1 - p0 + 3) >> 2;
-                for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
-                    float4 v[8];
-#pragma unroll
-                    for (int u = 0; u < 8; ++u) {
-                        const int i = i0 + u * kSelThreads;
-                        v[u] = i < n4 ? __ldcg(src4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-                    }
-#pragma unroll
-                    for (int u = 0; u < 8; ++u) {
-                        const int i = i0 + u * kSelThreads;
-                        if (i < n4)
-                            reinterpret_cast<uint4*>(cache)[i] =
-                                make_uint4(score_key(v[u].x), score_key(v[u].y), score_key(v[u].z), score_key(v[u].w));
-                    }
-                }
-            }
-            if (tid == 0) ncand_s = 0;
-            find_bin(c, kSelBins, k);  // (its barrier also orders the cache writes)
-            uint32_t prefix = uint32_t(bin_s);  // the threshold's top plen bits
-            int plen = kSelBinBits, krem = k - above_s, n_at = cnt_s;
-            // refine while the threshold's bin is crowded: 11 more bits, then the last 10
-            bool first = true;
-            while (n_at > kSelCandCap && plen < 32) {
-                const int bits = min(kSelBinBits, 32 - plen), shift = 32 - plen - bits;
-                for (int i = tid; i < kSelBins; i += kSelThreads) hist[i] = 0;
+            const float M = M_s[hh];
+            const float* src = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
+            const float4* src4 = reinterpret_cast<const float4*>(src);
+            if (hh > 0) {
+                for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                if (tid == 0) ncand_s = 0;
                 __syncthreads();
-                for_keys(hh, [&](int, uint32_t key) {
-                    if ((key >> (32 - plen)) == prefix) atomicAdd(&hist[(key >> shift) & ((1u << bits) - 1)], 1);
-                });
-                cluster.sync();  // every block's histogram complete
-                if (first) {     // (all blocks have read the global histogram: clear this block's share)
-                    for (int i = tid; i < kSelBins / kSelCluster; i += kSelThreads) ghist[rank * (kSelBins / kSelCluster) + i] = 0;
-                    first = false;
-                }
-                const int nb = 1 << bits;
-#pragma unroll
-                for (int j = 0; j < 8; ++j) c[j] = 0;
-                if (8 * tid < nb) {
-                    for (int r = 0; r < kSelCluster; ++r) {
-                        const int* rh = cluster.map_shared_rank(hist, r);
-                        const int4 a = *reinterpret_cast<const int4*>(rh + nb - 8 - 8 * tid);
-                        const int4 bq = *reinterpret_cast<const int4*>(rh + nb - 4 - 8 * tid);
-                        c[0] += bq.w; c[1] += bq.z; c[2] += bq.y; c[3] += bq.x;
-                        c[4] += a.w; c[5] += a.z; c[6] += a.y; c[7] += a.x;
-                    }
-                }
-                find_bin(c, nb, krem);
-                cluster.sync();  // every block has read the histograms
-                prefix = (prefix << bits) | uint32_t(bin_s);
-                plen += bits;
-                krem -= above_s;
-                n_at = cnt_s;
             }
-            // Keys above the threshold's prefix are in; those at it are candidates (or ties).
-            const bool ranked = n_at <= kSelCandCap;
-            if (!ranked)
-                for (int i = tid; i < nw; i += kSelThreads) tiebits[i] = 0;
-            if (tid == 0) ntie_s = 0;
+            // pass 1: histogram (and the shared-memory copy)
+            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                float4 v[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    // with PDL the scores were written while this kernel ran: coherent loads
+                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : (g.pdl ? __ldcg(src4 + i) : __ldg(src4 + i));
+                }
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    if (i >= n4) continue;
+                    if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
+                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int q = 0; q < 4; ++q)
+                        if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
+                }
+            }
             __syncthreads();
-            for_keys(hh, [&](int pos, uint32_t key) {
-                const uint32_t hi = uint32_t(uint64_t(key) >> (32 - plen));
-                if (hi > prefix) {
-                    set_bit(selbits, pos);
-                } else if (hi == prefix) {
-                    if (ranked) {
-                        const int ci = atomicAdd(&ncand_s, 1);
-                        ckey[ci] = key;
-                        cpos[ci] = pos;
-                    } else {
-                        set_bit(tiebits, pos);
-                        atomicAdd(&ntie_s, 1);
+            {  // bin B: thread t owns bins 2t and 2t+1 (descending scores)
+                const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
+                int excl;
+                Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+                if (excl < k && excl + c0 + c1 >= k) {
+                    bin_s = excl + c0 >= k ? 2 * tid : 2 * tid + 1;
+                    above_s = excl + c0 >= k ? excl : excl + c0;
+                }
+            }
+            __syncthreads();
+            const int B = bin_s, krem = k - above_s, nB = hist[B];
+            // pass 2: bins above B are in; B's keys become candidates
+            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                float4 v[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
+                                   : (cached ? reinterpret_cast<const float4*>(cache)[i] : __ldcg(src4 + i));
+                }
+#pragma unroll
+                for (int u = 0; u < 8; ++u) {
+                    const int i = i0 + u * kSelThreads;
+                    if (i >= n4) continue;
+                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) {
+                        const int pos = 4 * i + q;
+                        if (pos >= len) continue;
+                        const int bin = topk_bin(M, e[q]);
+                        if (bin < B) {
+                            atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                        } else if (bin == B && nB <= kSelCandCap) {
+                            const int cix = atomicAdd(&ncand_s, 1);
+                            cand_i[cix] = pos;
+                            cand_v[cix] = e[q];
+                        }
                     }
                 }
-            });
+            }
             __syncthreads();
-            cluster.sync();  // every block's candidates (tie counts) listed
-            if (first)
-                for (int i = tid; i < kSelBins / kSelCluster; i += kSelThreads) ghist[rank * (kSelBins / kSelCluster) + i] = 0;
-            if (ranked) {
-                // all candidates of the cluster, in block order, then rank this block's own
-                int off = 0, n_all = 0;
-                for (int r = 0; r < kSelCluster; ++r) {
-                    const int nr = *cluster.map_shared_rank(&ncand_s, r);
-                    const uint32_t* rk = cluster.map_shared_rank(ckey, r);
-                    const int* rp = cluster.map_shared_rank(cpos, r);
-                    for (int i = tid; i < nr; i += kSelThreads) {
-                        akey[off + i] = rk[i];
-                        apos[off + i] = rp[i];
+            if (nB <= kSelCandCap) {
+                for (int ci = tid; ci < nB; ci += kSelThreads) {
+                    const float v = cand_v[ci];
+                    const int i = cand_i[ci];
+                    int rank = 0;
+                    for (int o = 0; o < nB; ++o) {
+                        const float w = cand_v[o];
+                        rank += (w > v) || (w == v && cand_i[o] < i);
                     }
-                    off += nr;
-                }
-                n_all = off;
-                __syncthreads();
-                for (int ci = warp; ci < ncand_s; ci += kSelThreads / 32) {
-                    const uint32_t key = ckey[ci];
-                    const int pos = cpos[ci];
-                    int above = 0;
-                    for (int j = lane; j < n_all; j += 32) above += (akey[j] > key) || (akey[j] == key && apos[j] < pos);
-                    above = __reduce_add_sync(0xffffffffu, above);
-                    if (lane == 0 && above < krem) set_bit(selbits, pos);
+                    if (rank < krem) atomicOr(&selbits[i >> 5], 1u << (i & 31));
                 }
             } else {
-                // ties at the full key: the first krem of the cluster in position order
-                int before = 0;
-                for (int r = 0; r < rank; ++r) before += *cluster.map_shared_rank(&ntie_s, r);
-                const int take_n = max(0, krem - before);
+                // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
+                uint32_t prefix = 0, mask = 0;
+                int kr = krem;
+                for (int pass = 0; pass < 3; ++pass) {
+                    const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
+                    const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
+                    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                    __syncthreads();
+                    for (int pos = tid; pos < len; pos += kSelThreads) {
+                        const float v = cached ? cache[pos] : __ldcg(src + pos);
+                        const uint32_t key = order_key(v);
+                        if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
+                    }
+                    __syncthreads();
+                    const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
+                    int excl;
+                    Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+                    if (excl < kr && excl + c0 + c1 >= kr) {
+                        bin_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
+                        above_s = excl + c0 >= kr ? excl : excl + c0;
+                    }
+                    __syncthreads();
+                    prefix |= uint32_t(bin_s) << shift;
+                    mask |= dmask << shift;
+                    kr -= above_s;
+                    __syncthreads();
+                }
+                // keys above the threshold are in; ties at it are taken in position order
+                for (int i = tid; i < words; i += kSelThreads) tiebits[i] = 0;
+                __syncthreads();
+                for (int pos = tid; pos < len; pos += kSelThreads) {
+                    const float v = cached ? cache[pos] : __ldcg(src + pos);
+                    if (topk_bin(M, v) != B) continue;
+                    const uint32_t key = order_key(v);
+                    if (key > prefix) atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                    else if (key == prefix) atomicOr(&tiebits[pos >> 5], 1u << (pos & 31));
+                }
+                __syncthreads();
                 int running = 0;
-                for (int wb = 0; wb < nw && running < take_n; wb += kSelThreads) {
-                    const int w = wb + tid;
-                    const uint32_t tb = w < nw ? tiebits[w] : 0u;
+                for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+                    const int w = w0 + tid;
+                    const uint32_t bits = w < words ? tiebits[w] : 0u;
                     int off, total;
-                    Scan(scan_tmp).ExclusiveSum(__popc(tb), off, total);
-                    int rk = running + off;
-                    uint32_t rem = tb, take = 0;
-                    while (rem && rk < take_n) {
+                    Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
+                    int rank = running + off;
+                    uint32_t rem = bits, take = 0;
+                    while (rem && rank < kr) {
                         const uint32_t low = rem & (0u - rem);
                         take |= low;
                         rem ^= low;
-                        ++rk;
+                        ++rank;
                     }
                     if (take) atomicOr(&selbits[w], take);
                     running += total;
@@ -865,113 +821,85 @@ __global__ void __cluster_dims__(kSelCluster, 1, 1) __launch_bounds__(kSelThread
                 }
             }
             __syncthreads();
-            if (hh + 1 < hpb) cluster.sync();  // the others are done with this block's candidates
         }
+        // The selected rows (union over the block's heads) in position order.
+        int* lst = hpb * k <= kSelListCap ? list_s : buf.idx + (row0 + hq0) * size_t(k);
+        int running = 0;
+        for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+            const int w = w0 + tid;
+            const uint32_t bits = w < words ? selbits[w] : 0u;
+            int off, total;
+            Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
+            uint32_t rem = bits;
+            int o = running + off;
+            while (rem) {
+                lst[o++] = (w << 5) + (__ffs(rem) - 1);
+                rem &= rem - 1;
+            }
+            running += total;
+            __syncthreads();
+        }
+        n_rows = running;
+        list = lst;
     }
 
-    // Gather: the block's rows (every key of its range, or its selected ones, in position
-    // order) in rounds of at most kSelListCap; thread (cc, r) reads 16 bytes (column chunk cc)
-    // of rows r, r + RPR, ...; the partial sums of each head accumulate in `part`.
+    // Gather: thread (cc, r) reads 16 bytes (column chunk cc) of rows r, r + RPR, ...
     constexpr int NC = DV / 8, RPR = kSelThreads / NC;
     const int cc = tid % NC, r = tid / NC;
     const T* vrow0 = static_cast<const T*>(buf.v) + (size_t(b) * g.n_v + vh) * g.max_ctx * DV + cc * 8;
-    auto word_bits = [&](int w) -> uint32_t {  // w: word of the range
-        if (!all) return selbits[w];
-        const int n = min(32, p1 - ((w0 + w) << 5));
-        return n >= 32 ? 0xffffffffu : ((1u << n) - 1u);
-    };
-    auto gather = [&](int n_rows) {
-        for (int hh = 0; hh < hpb; ++hh) {
-            const float M = M_s[hh], inv = inv_s[hh];
-            const float* srow = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
-            const bool from_cache = cached && hpb == 1;
-            float acc[8];
+    for (int hh = 0; hh < hpb; ++hh) {
+        const float M = M_s[hh], inv = inv_s[hh];
+        const float* srow = buf.scores + (row0 + hq0 + hh) * size_t(g.score_stride);
+        float acc[8];
 #pragma unroll
-            for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
-            for (int i0 = r; i0 < n_rows; i0 += 4 * RPR) {
-                int tt[4];
-                uint4 vv[4];
-                float sv[4];
+        for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
+        for (int i0 = r; i0 < n_rows; i0 += 4 * RPR) {
+            int tt[4];
+            uint4 vv[4];
+            float sv[4];
 #pragma unroll
-                for (int u = 0; u < 4; ++u) {
-                    const int i = i0 + u * RPR;
-                    tt[u] = i < n_rows ? list_s[i] : -1;
-                }
-#pragma unroll
-                for (int u = 0; u < 4; ++u) {
-                    const T* vp = vrow0 + size_t(tt[u]) * DV;
-                    vv[u] = tt[u] < 0 ? make_uint4(0, 0, 0, 0) : (g.pdl && tt[u] == len - 1 ? ld16cg(vp) : ld16(vp));
-                    sv[u] = tt[u] < 0 ? -INFINITY : (from_cache ? key_score(cache[tt[u] - p0]) : __ldcg(srow + tt[u]));
-                }
-#pragma unroll
-                for (int u = 0; u < 4; ++u) {
-                    if (tt[u] < 0) continue;
-                    const float pw = exp2f(sv[u] - M) * inv;
-                    float vf[8];
-                    cvt8<T>(vv[u], vf);
-#pragma unroll
-                    for (int e = 0; e < 8; ++e) acc[e] = fmaf(pw, vf[e], acc[e]);
-                }
+            for (int u = 0; u < 4; ++u) {
+                const int i = i0 + u * RPR;
+                tt[u] = i < n_rows ? (list ? list[i] : i) : -1;
             }
 #pragma unroll
-            for (int o = NC; o < 32; o <<= 1)
-#pragma unroll
-                for (int e = 0; e < 8; ++e) acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], o);
-            if (lane < NC)
-#pragma unroll
-                for (int e = 0; e < 8; ++e) red[warp][lane * 8 + e] = acc[e];
-            __syncthreads();
-            if (tid < DV) {  // the warps in a fixed order
-                float sum = part[hh * DV + tid];
-#pragma unroll
-                for (int w = 0; w < kSelThreads / 32; ++w) sum += red[w][tid];
-                part[hh * DV + tid] = sum;
+            for (int u = 0; u < 4; ++u) {
+                const T* vp = vrow0 + size_t(tt[u]) * DV;
+                vv[u] = tt[u] < 0 ? make_uint4(0, 0, 0, 0) : (g.pdl && tt[u] == len - 1 ? ld16cg(vp) : ld16(vp));
+                sv[u] = tt[u] >= 0 ? (cached ? cache[tt[u]] : __ldcg(srow + tt[u])) : -INFINITY;
             }
-            __syncthreads();
-        }
-    };
-    {
-        // one round if the block's rows fit the list: thread t compacts words [t*per, (t+1)*per)
-        const int per = (nw + kSelThreads - 1) / kSelThreads;
-        int n = 0;
-        for (int w = tid * per; w < min(nw, (tid + 1) * per); ++w) n += __popc(word_bits(w));
-        int off, total;
-        Scan(scan_tmp).ExclusiveSum(n, off, total);
-        if (total <= kSelListCap) {
-            for (int w = tid * per; w < min(nw, (tid + 1) * per); ++w)
-                for (uint32_t rem = word_bits(w); rem; rem &= rem - 1) list_s[off++] = ((w0 + w) << 5) + (__ffs(rem) - 1);
-            __syncthreads();
-            gather(total);
-        } else {
-            // rare (k in the thousands, or every key): rounds of 64 words (<= 2048 rows)
-            for (int wb = 0; wb < nw; wb += kSelListCap / 32) {
-                const int w = wb + tid;
-                const uint32_t bits = tid < kSelListCap / 32 && w < nw ? word_bits(w) : 0u;
-                int o, t2;
-                __syncthreads();  // the previous round's list is consumed
-                Scan(scan_tmp).ExclusiveSum(__popc(bits), o, t2);
-                for (uint32_t rem = bits; rem; rem &= rem - 1) list_s[o++] = ((w0 + w) << 5) + (__ffs(rem) - 1);
-                __syncthreads();
-                gather(t2);
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                if (tt[u] < 0) continue;
+                const float pw = exp2f(sv[u] - M) * inv;
+                float vf[8];
+                cvt8<T>(vv[u], vf);
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[e] = fmaf(pw, vf[e], acc[e]);
             }
         }
-    }
-
-    // Block 0 adds the blocks' partial sums in block order.
-    cluster.sync();
-    if (rank == 0) {
-        for (int i = tid; i < hpb * DV; i += kSelThreads) {
+#pragma unroll
+        for (int o = NC; o < 32; o <<= 1)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], o);
+        if (lane < NC)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) sm.g.red[warp][lane * 8 + e] = acc[e];
+        __syncthreads();
+        if (tid < 8 * DV) {  // 32 warps -> 8 parts -> 1, in a fixed order
+            const int d = tid % DV, part = tid / DV;
+            sm.g.red2[part][d] =
+                sm.g.red[4 * part][d] + sm.g.red[4 * part + 1][d] + sm.g.red[4 * part + 2][d] + sm.g.red[4 * part + 3][d];
+        }
+        __syncthreads();
+        if (tid < DV) {
             float sum = 0.0f;
-            for (int rr = 0; rr < kSelCluster; ++rr) sum += cluster.map_shared_rank(part, rr)[i];
-            buf.out[(row0 + hq0) * DV + i] = sum;
+#pragma unroll
+            for (int part = 0; part < 8; ++part) sum += sm.g.red2[part][tid];
+            buf.out[(row0 + hq0 + hh) * DV + tid] = sum;
         }
+        __syncthreads();
     }
-    if (all) {  // (the selection did not read the histograms: clear them here)
-        for (int hh = 0; hh < hpb; ++hh)
-            for (int i = tid; i < kSelBins / kSelCluster; i += kSelThreads)
-                buf.sel_hist[(row0 + hq0 + hh) * kSelBins + rank * (kSelBins / kSelCluster) + i] = 0;
-    }
-    cluster.sync();  // block 0 is done reading the others' shared memory
 }
 
 }  // namespace sigmaops::kernels::attn
