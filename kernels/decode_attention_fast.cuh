@@ -595,7 +595,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 // Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
 // set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
 // Per head: M, L from the slices' statistics; pass 1 histograms every score by
-// bin = (M - s) * 64 (log2 units; keeps a copy of the scores in shared memory when they fit),
+// bin = topk_bin(M, s) (keeps a copy of the scores in shared memory when they fit),
 // which finds the bin B holding the k-th largest; pass 2 marks every key of a bin above B in a
 // bitmap and ranks B's keys exactly among themselves (larger score first, then lower position,
 // as the CPU reference). If B holds more than kSelCandCap keys (near-constant scores), a radix
