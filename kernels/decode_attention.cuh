@@ -537,7 +537,7 @@ constexpr int kGatherCap = 2048;  // gather fast path: (row, head) entries stage
 // d wide, so the bins around the k-th score stay narrow however far below the maximum it lies.
 // (The previous bins, (M - v) * 64 up to 32 log2 units, put every key of a wide distribution,
 // e.g. a model with random weights, into the last bin and sent the select to the radix path:
-// 2-2.7x slower; bench_attention's "*_wide" variants.) Monotone in v, as the select needs.
+// 1.5-2.7x slower at 16K-128K; bench_attention's "*_wide" variants.) Monotone in v.
 constexpr int kTopkMinExp = 127 - 10;  // biased exponent of the first bin's d, 2^-10
 __device__ __forceinline__ int topk_bin(float M, float v) {
     const float d = fmaxf(M - v, 0.0f);
