@@ -12,6 +12,8 @@
 // they share the workspace), so its launch, sequence-length read and first K/V loads overlap
 // the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
 // and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT).
+// "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
+// in a model with random weights (the selection's threshold then sits far below the max).
 // Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
 //                        [--ctx T] [--only variant,variant,...]
 #include <cuda_bf16.h>
@@ -112,7 +114,8 @@ struct Result {
 // One measured configuration. Returns mean µs per call over g_iters calls.
 // step: each call is preceded by write_step_kernel (launched with PDL when pdl is set), as the
 // attention of an engine decode step follows rope_store; the time is per (writer + attention).
-Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni, bool pdl, bool step) {
+Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni, bool pdl, bool step,
+               float qscale) {
     const size_t k_elems = size_t(batch) * n_k * ctx * d, v_elems = size_t(batch) * n_v * ctx * d;
     const size_t set_bytes = (k_elems + v_elems) * 2;
     const int n_sets = int(std::clamp<size_t>((size_t(256) << 20) / set_bytes + 1, 1, 64));
@@ -133,7 +136,7 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
         std::vector<float> hq(size_t(batch) * n_q * d);
         std::mt19937 rng(5);
         std::normal_distribution<float> nd(0.0f, 1.0f);
-        for (float& x : hq) x = nd(rng);
+        for (float& x : hq) x = nd(rng) * qscale;
         CHECK_CUDA(cudaMemcpy(q, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
         std::vector<int> hl(batch, ctx);
         CHECK_CUDA(cudaMemcpy(lens, hl.data(), batch * sizeof(int), cudaMemcpyHostToDevice));
@@ -299,6 +302,7 @@ int main(int argc, char** argv) {
         bool pdl;       // DecodeAttentionParams::pdl
         bool extra;     // only with --all
         bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
+        float qscale = 1.0f;  // q multiplied by this (wide score distributions)
     };
     const Variant variants[] = {
         {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
@@ -321,6 +325,8 @@ int main(int argc, char** argv) {
         {"sigma_p200", 32, 4, 16, 0, false, false, 200, false, true},
         {"gqa_p200", 32, 16, 16, 0, false, false, 200, false, true},
         {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200, false, true},
+        {"sigma_selv100_wide", 32, 4, 16, 100, false, false, 0, false, true, false, 30.0f},
+        {"sigma_selv100_wide_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 30.0f},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -337,7 +343,7 @@ int main(int argc, char** argv) {
                 if (only.empty() && v.extra && !all) continue;
                 if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
                 if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
-                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step);
+                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step, v.qscale);
                 unsetenv("SIGMAOPS_ATTN_OLD");
                 unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;

@@ -523,17 +523,26 @@ __global__ void __launch_bounds__(kThreads, 2) scores_kernel(const Geometry g, c
 
 // ---- selective V, step 2: softmax statistics and top-k positions per (sequence, head) ---------
 // Grid (n_q, B), kTopkThreads threads. With M the head's max score (from the slice statistics),
-// pass 1 histograms every key by bin = (M - s) * 64 (log2 units; fine where the top-k live),
-// which finds the bin B holding the k-th largest; pass 2 takes every key in a bin above B and
-// gathers B's keys as candidates, ranked exactly among themselves (ties: lower position first).
-// Scores are cached in dynamic shared memory when they fit. If B holds more than
-// kTopkCandCap keys (near-constant scores), a radix select on the score bits inside B decides.
-constexpr float kTopkBinsPerUnit = 64.0f;
+// pass 1 histograms every key by bin = topk_bin(M, s) (below), which finds the bin B holding the
+// k-th largest; pass 2 takes every key in a bin above B and gathers B's keys as candidates,
+// ranked exactly among themselves (ties: lower position first). Scores are cached in dynamic
+// shared memory when they fit. If B holds more than kTopkCandCap keys (near-constant scores), a
+// radix select on the score bits inside B decides.
 constexpr int kTopkCandCap = 1024;
 constexpr int kGatherCap = 2048;  // gather fast path: (row, head) entries staged in smem
 
+// Bin of score v of a head whose maximum is M, larger scores in lower bins: the float bits of
+// d = M - v (log2 units) above the 17 low ones, i.e. 64 bins per octave of d, from d = 2^-10
+// (bin 0 holds every d below) to 2^22 (the last bin holds every d above). A bin is <= 1/64 of
+// d wide, so the bins around the k-th score stay narrow however far below the maximum it lies.
+// (The previous bins, (M - v) * 64 up to 32 log2 units, put every key of a wide distribution,
+// e.g. a model with random weights, into the last bin and sent the select to the radix path:
+// 1.5-2.7x slower at 16K-128K; bench_attention's "*_wide" variants.) Monotone in v.
+constexpr int kTopkMinExp = 127 - 10;  // biased exponent of the first bin's d, 2^-10
 __device__ __forceinline__ int topk_bin(float M, float v) {
-    return int(fminf((M - v) * kTopkBinsPerUnit, float(kTopkBins - 1)));
+    const float d = fmaxf(M - v, 0.0f);
+    const int b = int(__float_as_uint(d) >> 17) - (kTopkMinExp << 6);
+    return min(max(b, 0), kTopkBins - 1);
 }
 
 template <class T>

@@ -30,6 +30,7 @@ constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
 constexpr float kLazyRescale = 8.0f;  // log2 units
 constexpr int kPdlPrefetchBytes = 32 * 1024;  // per warp, L2 prefetch before the PDL wait
+constexpr int kMergeDepth = 20;  // slices per thread loaded at once by the last block's merge
 
 template <class T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
@@ -520,8 +521,9 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         if (!last_s) return;
         __threadfence();
         // Thread (o4, r): a float4 of one head's output over slices r, r + R, ..., merged online
-        // (its slices' (m, l) and partial outputs are loaded together: one round trip to L2),
-        // then the R threads of each float4 are merged. n_out4 = nh * DV / 4 <= kFastThreads.
+        // (up to kMergeDepth of its slices' (m, l) and partial outputs loaded together: one round
+        // trip to L2 for up to 40 slices at R = 2, as Sigma's 33 at batch 1), then the R threads
+        // of each float4 are merged. n_out4 = nh * DV / 4 <= kFastThreads.
         const int n_out4 = co.nh * DV / 4, R = kFastThreads / n_out4;
         const int o4 = tid % n_out4, r = tid / n_out4;
         const int hl = o4 / (DV / 4), d4 = o4 % (DV / 4);
@@ -530,18 +532,18 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         if (r < R) {
             const float4* po = reinterpret_cast<const float4*>(buf.part_o + (row0 + co.h0 + hl) * g.n_splits * DV) + d4;
             const float2* pml = buf.part_ml + (row0 + co.h0 + hl) * g.n_splits;
-            for (int s0 = r; s0 < g.n_splits; s0 += 8 * R) {
-                float4 v[8];
-                float2 ml[8];
+            for (int s0 = r; s0 < g.n_splits; s0 += kMergeDepth * R) {
+                float4 v[kMergeDepth];
+                float2 ml[kMergeDepth];
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
+                for (int u = 0; u < kMergeDepth; ++u) {
                     const int s = s0 + u * R;
                     v[u] = s < g.n_splits ? __ldcg(po + size_t(s) * (DV / 4)) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
                     ml[u] = s < g.n_splits ? __ldcg(pml + s) : make_float2(-INFINITY, 0.0f);
                 }
                 float mx = m;
 #pragma unroll
-                for (int u = 0; u < 8; ++u) mx = fmaxf(mx, ml[u].x);
+                for (int u = 0; u < kMergeDepth; ++u) mx = fmaxf(mx, ml[u].x);
                 if (mx == -INFINITY) continue;
                 const float sc = exp2f(m - mx);  // m = -inf: 0
                 a.x *= sc;
@@ -550,7 +552,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 a.w *= sc;
                 l *= sc;
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
+                for (int u = 0; u < kMergeDepth; ++u) {
                     const float w = ml[u].x == -INFINITY ? 0.0f : exp2f(ml[u].x - mx);
                     l = fmaf(ml[u].y, w, l);
                     a.x = fmaf(v[u].x, w, a.x);
@@ -593,7 +595,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 // Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
 // set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
 // Per head: M, L from the slices' statistics; pass 1 histograms every score by
-// bin = (M - s) * 64 (log2 units; keeps a copy of the scores in shared memory when they fit),
+// bin = topk_bin(M, s) (keeps a copy of the scores in shared memory when they fit),
 // which finds the bin B holding the k-th largest; pass 2 marks every key of a bin above B in a
 // bitmap and ranks B's keys exactly among themselves (larger score first, then lower position,
 // as the CPU reference). If B holds more than kSelCandCap keys (near-constant scores), a radix

@@ -63,7 +63,7 @@ def main():
             print(f"{f(r[0])} / {f(r[1])} | {f(r[2])} / {f(r[3])} |")
     # Variants measured in the same run (bench_attention.cu): previous kernels, other slice counts.
     names = ["sigma_old", "gqa_old", "sigma_selv100_old", "sigma_p50", "sigma_p200", "gqa_p200",
-             "sigma_selv100_p200", "gqa_selv100"]
+             "sigma_selv100_p200", "gqa_selv100", "sigma_selv100_wide", "sigma_selv100_wide_pdl"]
     if any((n, b, c) in o for n in names for b, c in keys):
         print()
         print("| B | ctx | " + " | ".join(n + " µs" for n in names) + " |")
