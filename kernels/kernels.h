@@ -161,6 +161,23 @@ Status gemv(const GemvParams& p);
 constexpr int kGemvShapes = 8;   // GemvParams::shape is 0..kGemvShapes-1
 constexpr int kGemvMaxBatch = 8; // GemvParams::batch is 1..kGemvMaxBatch
 
+// Y (n, rows) F32 = X (n, cols) . W^T (or Y += when accumulate) for a few input rows: the
+// matrix products of a batched decode step (one row per sequence), on the tensor cores, every
+// weight read once. n in 1..16; W F16, BF16 or Q8_0 with cols a multiple of 32; X row-major
+// (n, cols) in BF16 for BF16 weights, else F16 (the activations rounded, as for cuBLAS in
+// prefill); X and W's data 16-byte aligned. The sum over columns is in a fixed order
+// (deterministic). See small_gemm.cu for the layout.
+struct SmallGemmParams {
+    DeviceMatrix w;
+    const void* x = nullptr;
+    DType x_type = DType::F16;
+    int n = 0;
+    float* y = nullptr;
+    bool accumulate = false;
+    void* stream = nullptr;
+};
+Status small_gemm(const SmallGemmParams& p);
+
 // out (n, cols) F32 = rows ids[0..n) of the table (F16, BF16 or Q8_0). ids are device int32
 // and must be valid rows (the engine checks token ids before they reach the GPU).
 struct EmbedParams {

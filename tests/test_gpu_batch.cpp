@@ -3,7 +3,7 @@
 // decoded one sequence at a time by the single-sequence backend (itself checked against the CPU
 // backend in test_gpu_forward): every step's logits of every sequence must agree within 2e-3 and
 // the batch's argmax must be the reference's (or a near tie). Covered: F16/BF16/Q8_0 weights
-// (the batched GEMV with 4- and 8-row blocks, and the cuBLAS alternative), 64-wide heads (the batched split-KV attention, selective V) and 32-wide
+// (the tensor-core small GEMM, the batched GEMV with 4- and 8-row blocks, cuBLAS), 64-wide heads (the batched split-KV attention, selective V) and 32-wide
 // ones (the causal kernel per sequence), batches past the GEMV's 8 vectors, graphs on and off,
 // single-sequence calls between batched steps, and bad input (positions, tokens, sequence
 // indices, batch sizes), which must leave the caches intact.
@@ -15,8 +15,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <iostream>
+#include <random>
 #include <memory>
 #include <vector>
 
@@ -99,8 +105,8 @@ TEST_CASE("batched decode equals each sequence decoded alone", "[gpu][batch]") {
     if (quick()) cases = {cases[0], cases[3]};
     // The batched step's matrix products: the batched GEMV (4 or 8 rows per block), or cuBLAS.
     struct Variant { const char* name; const char* gemm; const char* rows; bool graphs; };
-    const Variant variants[] = {{"cublas", "cublas", "4", true}, {"cublas", "cublas", "4", false},
-                                {"gemv4", "gemv", "4", true}, {"gemv4", "gemv", "4", false}, {"gemv8", "gemv", "8", true}};
+    const Variant variants[] = {{"mma", "mma", "4", true},       {"mma", "mma", "4", false},     {"cublas", "cublas", "4", true},
+                                {"gemv4", "gemv", "4", true},    {"gemv4", "gemv", "4", false},  {"gemv8", "gemv", "8", true}};
     for (const Variant& var : variants) {
         const bool graphs = var.graphs;
         ::setenv("SIGMA_CUDA_GRAPH", graphs ? "1" : "0", 1);
@@ -108,9 +114,9 @@ TEST_CASE("batched decode equals each sequence decoded alone", "[gpu][batch]") {
         ::setenv("SIGMA_BATCH_GEMV_ROWS", var.rows, 1);
         for (const Case& c : cases) {
             const Loaded m = load_internal(generated_model(c.type, c.aug, c.n_q, c.n_k, c.n_v, c.d));
-            const bool blas = var.gemm[0] == 'c';
+            const bool blas = var.gemm[0] != 'g';   // mma, cublas: activations rounded to 16 bits
             const double tol = blas ? kTolBlas : kTol;
-            // Under cuBLAS's rounding a small k may pick other rows than the reference (both
+            // Under the 16-bit activations' rounding a small k may pick other rows than the reference (both
             // right); k = 64 covers every position here, so the selective-V kernels run but
             // select everything.
             const int selective_v = blas && c.selective_v > 0 ? 64 : c.selective_v;
@@ -172,7 +178,7 @@ TEST_CASE("batched decode rejects bad input before touching the GPU and keeps it
     CHECK(err <= kTol);
 }
 
-TEST_CASE("the GEMV launcher rejects a bad batch with a message", "[gpu][batch][errors]") {
+TEST_CASE("the GEMV and small GEMM launchers reject bad problems with a message", "[gpu][batch][errors]") {
     // Checked before any CUDA call, so this runs with or without a GPU (host pointers suffice).
     namespace kk = sigmaops::kernels;
     alignas(16) static float x[64 * 16], y[64 * 16];
@@ -196,4 +202,93 @@ TEST_CASE("the GEMV launcher rejects a bad batch with a message", "[gpu][batch][
     p.input = kk::GemvInput::Plain;
     p.shape = 2;
     CHECK_THAT(kk::gemv(p).error, Catch::Contains("gemv: a batch (batch > 1) has shapes 0..1"));
+
+    kk::SmallGemmParams sp;
+    sp.w = kk::DeviceMatrix{kk::DType::F16, w, nullptr, 64, 64};
+    sp.x = x; sp.y = y; sp.n = 17;
+    CHECK_THAT(kk::small_gemm(sp).error, Catch::Contains("1 <= n <= 16"));
+    sp.n = 4;
+    sp.x_type = kk::DType::BF16;
+    CHECK_THAT(kk::small_gemm(sp).error, Catch::Contains("X must be BF16 for BF16 weights, else F16"));
+    sp.x_type = kk::DType::F16;
+    sp.w.cols = 48;
+    CHECK_THAT(kk::small_gemm(sp).error, Catch::Contains("cols a positive multiple of 32"));
+    sp.w = kk::DeviceMatrix{kk::DType::Q8_0, w, nullptr, 64, 64};
+    CHECK_THAT(kk::small_gemm(sp).error, Catch::Contains("Q8_0 W needs scales"));
+}
+
+TEST_CASE("small_gemm equals a double-precision reference", "[gpu][batch]") {
+    if (!have_gpu()) { std::cout << "skipped: no GPU" << std::endl; return; }
+    namespace kk = sigmaops::kernels;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> U(-1.0f, 1.0f);
+    struct Shape { long long rows, cols; int n; };
+    const Shape shapes[] = {{100, 96, 1}, {100, 96, 5}, {256, 2048, 8}, {37, 6144, 9}, {2048, 64, 16}, {16, 32, 3}};
+    for (kk::DType wt : {kk::DType::F16, kk::DType::BF16, kk::DType::Q8_0})
+        for (const Shape& sh : shapes)
+            for (bool accumulate : {false, true}) {
+                const long long R = sh.rows, C = sh.cols;
+                const int n = sh.n;
+                // Weights as the kernel reads them, and their exact values for the reference.
+                std::vector<uint16_t> w16(size_t(R * C)), x16(size_t(n) * size_t(C));
+                std::vector<int8_t> q(size_t(R * C));
+                std::vector<uint16_t> sc(size_t(R * (C / 32)));
+                std::vector<double> w(size_t(R * C)), xv(size_t(n) * size_t(C));
+                auto to16 = [&](float v, bool bf) -> uint16_t {
+                    if (bf) { const __nv_bfloat16 b = __float2bfloat16(v); uint16_t u; std::memcpy(&u, &b, 2); return u; }
+                    const __half h = __float2half(v); uint16_t u; std::memcpy(&u, &h, 2); return u;
+                };
+                auto from16 = [&](uint16_t u, bool bf) -> double {
+                    if (bf) { __nv_bfloat16 b; std::memcpy(&b, &u, 2); return double(__bfloat162float(b)); }
+                    __half h; std::memcpy(&h, &u, 2); return double(__half2float(h));
+                };
+                const bool bf = wt == kk::DType::BF16;
+                for (long long r = 0; r < R; ++r)
+                    for (long long c = 0; c < C; ++c) {
+                        const size_t i = size_t(r * C + c);
+                        if (wt == kk::DType::Q8_0) {
+                            if (c % 32 == 0) sc[size_t(r * (C / 32) + c / 32)] = to16(0.01f + 0.02f * std::fabs(U(rng)), false);
+                            q[i] = int8_t(int(std::lround(127.0f * U(rng))));
+                            w[i] = double(q[i]) * from16(sc[size_t(r * (C / 32) + c / 32)], false);
+                        } else {
+                            w16[i] = to16(U(rng), bf);
+                            w[i] = from16(w16[i], bf);
+                        }
+                    }
+                for (size_t i = 0; i < xv.size(); ++i) { x16[i] = to16(U(rng), bf); xv[i] = from16(x16[i], bf); }
+                std::vector<float> y0(size_t(n) * size_t(R));
+                for (auto& v : y0) v = U(rng);
+                void *dw = nullptr, *ds = nullptr, *dx = nullptr;
+                float* dy = nullptr;
+                const size_t wbytes = wt == kk::DType::Q8_0 ? q.size() : w16.size() * 2;
+                CUDA_OK(cudaMalloc(&dw, wbytes));
+                CUDA_OK(cudaMalloc(&ds, sc.size() * 2));
+                CUDA_OK(cudaMalloc(&dx, x16.size() * 2));
+                CUDA_OK(cudaMalloc(reinterpret_cast<void**>(&dy), y0.size() * 4));
+                CUDA_OK(cudaMemcpy(dw, wt == kk::DType::Q8_0 ? static_cast<const void*>(q.data()) : w16.data(), wbytes, cudaMemcpyHostToDevice));
+                CUDA_OK(cudaMemcpy(ds, sc.data(), sc.size() * 2, cudaMemcpyHostToDevice));
+                CUDA_OK(cudaMemcpy(dx, x16.data(), x16.size() * 2, cudaMemcpyHostToDevice));
+                CUDA_OK(cudaMemcpy(dy, y0.data(), y0.size() * 4, cudaMemcpyHostToDevice));
+                kk::SmallGemmParams p;
+                p.w = kk::DeviceMatrix{wt, dw, wt == kk::DType::Q8_0 ? ds : nullptr, R, C};
+                p.x = dx; p.x_type = bf ? kk::DType::BF16 : kk::DType::F16; p.n = n; p.y = dy; p.accumulate = accumulate;
+                const kk::Status st = kk::small_gemm(p);
+                INFO(st.error);
+                REQUIRE(st.ok());
+                std::vector<float> y(y0.size());
+                CUDA_OK(cudaMemcpy(y.data(), dy, y.size() * 4, cudaMemcpyDeviceToHost));
+                double err = 0, scale = 0;
+                for (int v = 0; v < n; ++v)
+                    for (long long r = 0; r < R; ++r) {
+                        double ref = accumulate ? double(y0[size_t(v * R + r)]) : 0.0;
+                        for (long long c = 0; c < C; ++c) ref += w[size_t(r * C + c)] * xv[size_t(v * C + c)];
+                        err = std::max(err, std::fabs(ref - double(y[size_t(v * R + r)])));
+                        scale = std::max(scale, std::fabs(ref));
+                    }
+                cudaFree(dw); cudaFree(ds); cudaFree(dx); cudaFree(dy);
+                INFO("type " << int(wt) << " rows " << R << " cols " << C << " n " << n << " accumulate " << accumulate
+                              << ": max error " << err << " (max |y| " << scale << ")");
+                CHECK(err <= 1e-4 * std::max(1.0, scale));   // F32 accumulation of exact products
+            }
+    std::cout << "small_gemm: F16/BF16/Q8_0 x 6 shapes x (=, +=) within 1e-4 relative of the reference" << std::endl;
 }

@@ -70,8 +70,8 @@ def main():
                   f"{r['pct_of_copy_roofline']:.1f}% |")
 
         def bfind(model, w, b, ctx, sv=0):
-            # the default matrix products: cuBLAS for F16/BF16, the batched GEMV for Q8_0
-            want = "gemv4" if w == "Q8_0" else "cublas"
+            # the default matrix products: the tensor-core small GEMM
+            want = "mma"
             return next((r for r in bat if r["model"].startswith(model) and r["weights"] == w and r["batch"] == b
                          and r["ctx"] == ctx and r["selective_v"] == sv and r["batch_gemm"] == want), None)
 

@@ -85,9 +85,13 @@ public:
             const int v = std::atoi(gv);
             if (v >= 0 && v < k::kGemvShapes) m_gemv_shape = v;
         }
-        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=gemv
-        // for the batched GEMV instead of cuBLAS, SIGMA_BATCH_GEMV_ROWS=8 for its 8-row blocks.
-        if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) m_batch_blas = std::string(bg) != "gemv";
+        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=cublas
+        // or gemv instead of the tensor-core small GEMM, SIGMA_BATCH_GEMV_ROWS=8 for the batched
+        // GEMV's 8-row blocks.
+        if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) {
+            const std::string v = bg;
+            m_batch_mode = v == "cublas" ? BatchMode::Cublas : v == "gemv" ? BatchMode::Gemv : BatchMode::Mma;
+        }
         if (const char* br = std::getenv("SIGMA_BATCH_GEMV_ROWS")) m_batch_shape = std::atoi(br) == 8 ? 1 : 0;
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
@@ -481,12 +485,14 @@ private:
         using k::GemvInput;
         const int B = m_n_seq;
         const int D = int(hp.d_model), F = int(hp.d_ff), A = int(hp.d_aug);
-        // The matrix products: the prefill's cuBLAS GEMMs with B rows for F16/BF16 weights (the
-        // activations rounded to the weights' type, as in prefill; on the H100 run they beat the
-        // batched GEMV: 3.26 vs 4.51 ms for Sigma-1.5B at batch 8, docs/benchmarks.md), or the
-        // batched GEMV (every weight read once per 8 sequences, F32 activations normalized
-        // beforehand) for Q8_0 weights and with SIGMA_BATCH_GEMM=gemv.
-        const bool blas = m_batch_blas && M.layers[0].wq.type != DType::Q8_0;
+        // The matrix products: prefill's GEMM halves (activations rounded to the weights' type)
+        // through the tensor-core small GEMM (kernels/small_gemm.cu, every weight read once per
+        // 16 sequences); or, for comparison (bench_forward --batch), cuBLAS (SIGMA_BATCH_GEMM=
+        // cublas: 41% of copy bandwidth for Sigma-1.5B at batch 8 on the H100; Q8_0 then takes
+        // the batched GEMV) or the batched FMA GEMV (=gemv: F32 activations, 35%).
+        const bool blas = m_batch_mode == BatchMode::Mma || (m_batch_mode == BatchMode::Cublas && M.layers[0].wq.type != DType::Q8_0);
+        m_small_gemm = m_batch_mode == BatchMode::Mma;
+        struct Reset { bool& f; ~Reset() { f = false; } } reset{m_small_gemm};   // prefill keeps cuBLAS
         auto norm = [&](const float* x, const float* w) {   // m_a = rmsnorm(x) * w, B rows
             SIGMA_KERNEL(k::rmsnorm({x, w, m_a, B, D, hp.eps, m_stream}));
         };
@@ -576,6 +582,17 @@ private:
         if (!xh || X.xh_type != ct) {
             SIGMA_KERNEL(k::convert({X.x, m_xh2, ct, (long long)T * W.cols, m_stream}));
             xh = m_xh2;
+        }
+        if (m_small_gemm && T <= 64 && W.cols % 32 == 0) {
+            // A batched decode step: the tensor-core small GEMM, 16 rows of X per launch.
+            for (int b0 = 0; b0 < T; b0 += 16) {
+                k::SmallGemmParams sp;
+                sp.w = W; sp.x = static_cast<const uint16_t*>(xh) + size_t(b0) * W.cols; sp.x_type = ct;
+                sp.n = std::min(16, T - b0); sp.y = Y + size_t(b0) * W.rows; sp.accumulate = accumulate;
+                sp.stream = m_stream;
+                SIGMA_KERNEL(k::small_gemm(sp));
+            }
+            return;
         }
         const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
         const int rows = int(W.rows), cols = int(W.cols);
@@ -702,7 +719,9 @@ private:
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
-    bool m_batch_blas = true;           // batched decode through cuBLAS GEMMs (F16/BF16 weights)
+    enum class BatchMode { Mma, Cublas, Gemv };
+    BatchMode m_batch_mode = BatchMode::Mma;   // batched decode's matrix products (SIGMA_BATCH_GEMM)
+    bool m_small_gemm = false;          // gemm() takes small_gemm (set while a batched step is enqueued)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
