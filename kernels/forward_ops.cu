@@ -84,6 +84,8 @@ __device__ __forceinline__ void store_lp(void* out, DType t, long long i, float 
 
 __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const RmsNormParams p) {
     __shared__ float part[kThreads / 32];
+    pdl_launch_dependents();   // no-ops unless launched with PDL (RmsNormParams::pdl)
+    pdl_wait();
     const long long r = blockIdx.x;
     const float* x = p.x + r * p.cols;
     float ss = 0.0f;
@@ -187,6 +189,8 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStorePar
 // ---- elementwise ---------------------------------------------------------------------------
 
 __global__ void silu_mul_kernel(const SiluMulParams p) {
+    pdl_launch_dependents();
+    pdl_wait();
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
     const float g = p.g[i];
@@ -202,6 +206,8 @@ __global__ void add_bias_kernel(const AddBiasParams p) {
 }
 
 __global__ void convert_kernel(const ConvertParams p) {
+    pdl_launch_dependents();
+    pdl_wait();
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
     store_lp(p.out, p.out_type, i, p.x[i]);
@@ -292,7 +298,10 @@ Status embed(const EmbedParams& p) {
 Status rmsnorm(const RmsNormParams& p) {
     if (!p.x || !p.w || !p.out || p.rows < 1 || p.cols < 1) return bad("rmsnorm", "need x, w, out and positive sizes");
     if (p.out_lp && p.lp_type != DType::F16 && p.lp_type != DType::BF16) return bad("rmsnorm", "lp_type must be F16 or BF16");
-    rmsnorm_kernel<<<unsigned(p.rows), kThreads, 0, as_stream(p.stream)>>>(p);
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(dim3(unsigned(p.rows)), dim3(kThreads), 0, as_stream(p.stream), p.pdl, attr);
+    if (const cudaError_t e = cudaLaunchKernelEx(&cfg, rmsnorm_kernel, p); e != cudaSuccess)
+        return bad("rmsnorm", std::string("launch failed: ") + cudaGetErrorString(e));
     return launched("rmsnorm");
 }
 
@@ -316,7 +325,10 @@ Status rope_store(const RopeStoreParams& p) {
 Status silu_mul(const SiluMulParams& p) {
     if (!p.g || !p.u || p.n < 1) return bad("silu_mul", "need g, u and n >= 1");
     if (p.out_lp && p.lp_type != DType::F16 && p.lp_type != DType::BF16) return bad("silu_mul", "lp_type must be F16 or BF16");
-    silu_mul_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(dim3(blocks_for(p.n)), dim3(kThreads), 0, as_stream(p.stream), p.pdl, attr);
+    if (const cudaError_t e = cudaLaunchKernelEx(&cfg, silu_mul_kernel, p); e != cudaSuccess)
+        return bad("silu_mul", std::string("launch failed: ") + cudaGetErrorString(e));
     return launched("silu_mul");
 }
 
@@ -329,7 +341,10 @@ Status add_bias(const AddBiasParams& p) {
 Status convert(const ConvertParams& p) {
     if (!p.x || !p.out || p.n < 1) return bad("convert", "need x, out and n >= 1");
     if (p.out_type != DType::F16 && p.out_type != DType::BF16) return bad("convert", "out_type must be F16 or BF16");
-    convert_kernel<<<blocks_for(p.n), kThreads, 0, as_stream(p.stream)>>>(p);
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(dim3(blocks_for(p.n)), dim3(kThreads), 0, as_stream(p.stream), p.pdl, attr);
+    if (const cudaError_t e = cudaLaunchKernelEx(&cfg, convert_kernel, p); e != cudaSuccess)
+        return bad("convert", std::string("launch failed: ") + cudaGetErrorString(e));
     return launched("convert");
 }
 

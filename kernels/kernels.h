@@ -175,6 +175,9 @@ struct SmallGemmParams {
     float* y = nullptr;
     bool accumulate = false;
     void* stream = nullptr;
+    // Programmatic dependent launch: the blocks prefetch their first weights into the L2, then
+    // wait for the previous kernel before reading x or y.
+    bool pdl = false;
 };
 Status small_gemm(const SmallGemmParams& p);
 
@@ -202,6 +205,7 @@ struct RmsNormParams {
     void* stream = nullptr;
     void* out_lp = nullptr;          // (rows, cols) or null
     DType lp_type = DType::F16;      // F16 or BF16
+    bool pdl = false;                // programmatic dependent launch (waits before reading x)
 };
 Status rmsnorm(const RmsNormParams& p);
 
@@ -240,6 +244,7 @@ struct SiluMulParams {
     void* stream = nullptr;
     void* out_lp = nullptr;          // (n) or null
     DType lp_type = DType::F16;      // F16 or BF16
+    bool pdl = false;                // programmatic dependent launch (waits before reading)
 };
 Status silu_mul(const SiluMulParams& p);
 
@@ -260,6 +265,7 @@ struct ConvertParams {
     DType out_type = DType::F16;     // F16 or BF16
     long long n = 0;
     void* stream = nullptr;
+    bool pdl = false;                // programmatic dependent launch (waits before reading x)
 };
 Status convert(const ConvertParams& p);
 

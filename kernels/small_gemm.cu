@@ -26,6 +26,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "pdl.cuh"
 
 namespace sigmaops::kernels {
 namespace {
@@ -70,6 +71,20 @@ __global__ void __launch_bounds__(kThreads) small_gemm_kernel(const SmallGemmPar
     const long long row0 = (long long)blockIdx.x * 16;
     const long long ra = min(row0 + g, rows - 1), rb = min(row0 + g + 8, rows - 1);   // clamped for loading
     const uint16_t* x = static_cast<const uint16_t*>(p.x);
+
+    // PDL: the first round's weights (immutable) go to the L2 while the previous kernel ends.
+    pdl_launch_dependents();
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        const int s = warp + u * kWarps;
+        if (s >= steps) break;
+        const int c = s * 32 + t * 8;
+        const size_t esize = kQ8 ? 1 : 2;
+        const char* base = static_cast<const char*>(p.w.data);
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(base + (ra * cols + c) * esize));
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(base + (rb * cols + c) * esize));
+    }
+    pdl_wait();
 
     float acc[kNT][4];
 #pragma unroll
@@ -158,9 +173,11 @@ __global__ void __launch_bounds__(kThreads) small_gemm_kernel(const SmallGemmPar
 
 template <bool kQ8, bool kBf16>
 cudaError_t launch(const SmallGemmParams& p, dim3 grid, cudaStream_t stream) {
-    if (p.n > 8) small_gemm_kernel<kQ8, kBf16, 2><<<grid, kThreads, 0, stream>>>(p);
-    else small_gemm_kernel<kQ8, kBf16, 1><<<grid, kThreads, 0, stream>>>(p);
-    return cudaGetLastError();
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t cfg = pdl_launch_config(grid, dim3(kThreads), 0, stream, p.pdl, attr);
+    const cudaError_t e = p.n > 8 ? cudaLaunchKernelEx(&cfg, small_gemm_kernel<kQ8, kBf16, 2>, p)
+                                  : cudaLaunchKernelEx(&cfg, small_gemm_kernel<kQ8, kBf16, 1>, p);
+    return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 }  // namespace

@@ -580,7 +580,9 @@ private:
         const DType ct = compute_type(W);
         const void* xh = X.xh;
         if (!xh || X.xh_type != ct) {
-            SIGMA_KERNEL(k::convert({X.x, m_xh2, ct, (long long)T * W.cols, m_stream}));
+            k::ConvertParams cp{X.x, m_xh2, ct, (long long)T * W.cols, m_stream};
+            cp.pdl = m_small_gemm && m_pdl;   // the batched step is one PDL chain; prefill launches plainly
+            SIGMA_KERNEL(k::convert(cp));
             xh = m_xh2;
         }
         if (m_small_gemm && T <= 64 && W.cols % 32 == 0) {
@@ -589,7 +591,7 @@ private:
                 k::SmallGemmParams sp;
                 sp.w = W; sp.x = static_cast<const uint16_t*>(xh) + size_t(b0) * W.cols; sp.x_type = ct;
                 sp.n = std::min(16, T - b0); sp.y = Y + size_t(b0) * W.rows; sp.accumulate = accumulate;
-                sp.stream = m_stream;
+                sp.stream = m_stream; sp.pdl = m_pdl;
                 SIGMA_KERNEL(k::small_gemm(sp));
             }
             return;
@@ -616,7 +618,7 @@ private:
     Input norm_input(const float* x, const float* w, int n, const DeviceMatrix& consumer) {
         const DType ct = compute_type(consumer);
         k::RmsNormParams rp{x, w, m_a, n, int(m_hp.d_model), m_hp.eps, m_stream};
-        rp.out_lp = m_xh; rp.lp_type = ct;
+        rp.out_lp = m_xh; rp.lp_type = ct; rp.pdl = m_small_gemm && m_pdl;
         SIGMA_KERNEL(k::rmsnorm(rp));
         return {m_a, m_xh, ct};
     }
@@ -625,7 +627,7 @@ private:
     Input swiglu_input(float* g, const float* u, long long count, const DeviceMatrix& consumer) {
         const DType ct = compute_type(consumer);
         k::SiluMulParams sp{g, u, count, m_stream};
-        sp.out_lp = m_xh; sp.lp_type = ct;
+        sp.out_lp = m_xh; sp.lp_type = ct; sp.pdl = m_small_gemm && m_pdl;
         SIGMA_KERNEL(k::silu_mul(sp));
         return {nullptr, m_xh, ct};
     }
