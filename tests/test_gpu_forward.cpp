@@ -10,7 +10,7 @@
 // Without a GPU every case prints "skipped: no GPU" and passes, except the one that checks that
 // Device::Cuda then fails with ErrorCode::Unsupported.
 // SIGMAOPS_TEST_QUICK=1: fewer fixtures and positions (for compute-sanitizer).
-#include "gpu_test_util.h"
+#include "gpu_model_util.h"
 #include "kernels.h"
 #include "cuda/cuda_backend.h"
 #include "engine_test_util.h"

@@ -8,6 +8,7 @@
 #   SAN_FORWARD_FILTER="'[prefill]' '[decode]'": the Catch2 filters of test_gpu_forward's sanitizer runs
 #   (one process each, all sanitizer runs in parallel; default: every tag)
 #   STEP_TIMEOUT=200 seconds per test / sanitizer / bench invocation
+#   GPU_TESTS="test_gpu_batch ...": the tests to build / run (default: all four)
 # The GPU machine lacks the sentencepiece/PCRE2/nlohmann-json/Catch2 dev packages the top-level
 # CMake project needs, so this compiles the engine's sources directly with g++ and the kernels
 # with nvcc, taking those headers and shared libraries from .devcarry/ (gitignored; carry it):
@@ -22,7 +23,7 @@ NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 BUILD=build/gpu-fwd
 SYS=$PWD/.devcarry/sysroot
 STEP_TIMEOUT=${STEP_TIMEOUT:-200}
-GPU_TESTS="test_gpu_forward test_gpu_causal_attention test_gpu_sampling test_gpu_batch"
+GPU_TESTS=${GPU_TESTS:-"test_gpu_forward test_gpu_causal_attention test_gpu_sampling test_gpu_batch"}
 has() { [[ " $STEPS " == *" $1 "* ]]; }
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 [ "${KEEP_SUMMARY:-0}" = 1 ] || : > "$OUT/summary.txt"

@@ -14,6 +14,9 @@
 #   ATTN_BENCH_ARGS, FWD_BENCH_ARGS: flags of bench_attention / bench_forward (default for the
 #   latter: batched decode at 8 and 16 sequences, and GEMV shape 7, the previous warp reduction,
 #   as an A/B row); CALM=0 skips calm.
+#   THEN_CHECK="test_gpu_sampling test_gpu_batch" (MODE=bench): after the benchmarks and their
+#   results are packed, also run test_gpu_attention with its sanitizers and compute-sanitizer on
+#   these engine tests (correctness never runs beside the benchmarks).
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 MODE=${MODE:-check}
@@ -37,8 +40,16 @@ else
   python3 tools/bench/e2e_table.py "$RES/e2e/bench.jsonl" "$RES/e2e/calm.jsonl" > "$RES/e2e/e2e_table.md" 2>&1
 fi
 head -3 "$RES/e2e/env.txt" 2>/dev/null
-tar czf "$OUT/issue4.tgz" -C /tmp issue4
-for f in attn/summary.txt e2e/summary.txt e2e/e2e_table.md; do [ -f "$RES/$f" ] && cp "$RES/$f" "$OUT/$(echo $f | tr / _)"; done
+pack() {
+  tar czf "$OUT/issue4.tgz" -C /tmp issue4
+  for f in attn/summary.txt e2e/summary.txt e2e/e2e_table.md; do [ -f "$RES/$f" ] && cp "$RES/$f" "$OUT/$(echo $f | tr / _)"; done
+}
+pack
+if [ "$MODE" = bench ] && [ -n "${THEN_CHECK:-}" ]; then
+  attn "test sanitize" & GPU_TESTS="$THEN_CHECK" fwd sanitize & wait
+  el "post-benchmark tests and sanitizers done"
+  pack
+fi
 echo "=== attention summary"; grep -vE "^\{" "$RES/attn/summary.txt" 2>/dev/null | tail -60
 echo "=== engine summary"; grep -vE "^\{" "$RES/e2e/summary.txt" 2>/dev/null | tail -45
 [ -f "$RES/e2e/e2e_table.md" ] && cat "$RES/e2e/e2e_table.md"
