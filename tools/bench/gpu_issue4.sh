@@ -24,6 +24,11 @@ RES=/tmp/issue4
 rm -rf "$RES"; mkdir -p "$RES/attn" "$RES/e2e" "$OUT"
 t0=$(date +%s)
 el() { echo "== $* at +$(( $(date +%s) - t0 )) s"; }
+# Results into $OUT (again after each part, so a call cut short still returns what finished).
+pack() {
+  tar czf "$OUT/issue4.tgz" -C /tmp issue4
+  for f in attn/summary.txt e2e/summary.txt e2e/e2e_table.md; do [ -f "$RES/$f" ] && cp "$RES/$f" "$OUT/$(echo $f | tr / _)"; done
+}
 attn() { OUT=$RES/attn KEEP_SUMMARY=1 BENCH_ARGS="${ATTN_BENCH_ARGS:-}" STEPS="$1" bash tools/bench/gpu_attention.sh >> "$RES/attn/stdout.txt" 2>&1; }
 fwd() { OUT=$RES/e2e KEEP_SUMMARY=1 STEP_TIMEOUT=${STEP_TIMEOUT:-420} BENCH_ARGS="${FWD_BENCH_ARGS:---batch 8,16 --gemv-shapes 7}" STEPS="$1" bash tools/bench/gpu_forward.sh >> "$RES/e2e/stdout.txt" 2>&1; }
 
@@ -34,16 +39,12 @@ if [ "$MODE" = check ]; then
   attn "test sanitize" & fwd "test sanitize" & wait
   el "tests and sanitizers done"
 else
-  attn "bench peer"; el "attention bench + peers done"
-  fwd bench; el "bench_forward done"
+  attn "bench peer"; el "attention bench + peers done"; pack
+  fwd bench; el "bench_forward done"; pack
   [ "${CALM:-1}" = 1 ] && { OUT=$RES/e2e CALM_STEPS=run bash tools/bench/calm_peer.sh > "$RES/e2e/calm_run.txt" 2>&1; el "calm done"; }
   python3 tools/bench/e2e_table.py "$RES/e2e/bench.jsonl" "$RES/e2e/calm.jsonl" > "$RES/e2e/e2e_table.md" 2>&1
 fi
 head -3 "$RES/e2e/env.txt" 2>/dev/null
-pack() {
-  tar czf "$OUT/issue4.tgz" -C /tmp issue4
-  for f in attn/summary.txt e2e/summary.txt e2e/e2e_table.md; do [ -f "$RES/$f" ] && cp "$RES/$f" "$OUT/$(echo $f | tr / _)"; done
-}
 pack
 if [ "$MODE" = bench ] && [ -n "${THEN_CHECK:-}" ]; then
   attn "test sanitize" & GPU_TESTS="$THEN_CHECK" fwd sanitize & wait
