@@ -22,8 +22,8 @@
 // GEMMs with B rows, attention over the batch), every sequence at the same context; tokens/s
 // counts all B sequences' tokens, the roofline's bytes are the weights (once per step; the
 // batched GEMV rows: once per 8 sequences) plus B sequences' K/V rows. Rows: ctx 0 with each
-// way of doing the matrix products (the tensor-core small GEMM, cuBLAS, the batched GEMV with 4-
-// or 8-row blocks), ctx 32K
+// way of doing the matrix products (auto, the default: cuBLAS for F16/BF16, the tensor-core small
+// GEMM for Q8_0; the small GEMM, cuBLAS, the batched GEMV with 4- or 8-row blocks), ctx 32K
 // for both models, and selective V k=100 at 32K for Sigma.
 //   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 //                 [--selv-only CTX] [--batch B,B2]
@@ -171,11 +171,11 @@ int main(int argc, char** argv) {
                     // (ctx, selective_v, matrix products): at ctx 0 the three ways of doing the
                     // matrix products (batched GEMV with 4- or 8-row blocks, cuBLAS GEMMs).
                     struct BRow { int ctx, selv; const char* gemm; };
-                    std::vector<BRow> brows = {{0, 0, "mma"}, {0, 0, "cublas"}, {0, 0, "gemv4"}, {0, 0, "gemv8"}, {32768, 0, "mma"}};
-                    if (sig) brows.push_back({32768, 100, "mma"});
+                    std::vector<BRow> brows = {{0, 0, "auto"}, {0, 0, "mma"}, {0, 0, "cublas"}, {0, 0, "gemv4"}, {0, 0, "gemv8"}, {32768, 0, "auto"}};
+                    if (sig) brows.push_back({32768, 100, "auto"});
                     for (const BRow& br : brows) {
                         const int ctx = br.ctx, selv = br.selv;
-                        ::setenv("SIGMA_BATCH_GEMM", br.gemm[0] == 'c' ? "cublas" : br.gemm[0] == 'm' ? "mma" : "gemv", 1);
+                        ::setenv("SIGMA_BATCH_GEMM", br.gemm[0] == 'c' ? "cublas" : br.gemm[0] == 'm' ? "mma" : br.gemm[0] == 'a' ? "auto" : "gemv", 1);
                         ::setenv("SIGMA_BATCH_GEMV_ROWS", br.gemm[4] == '8' ? "8" : "4", 1);
                         auto batch = sigma::cuda::new_cuda_batch_forward(dm, B, ctx + 64, selv);
                         sigma::cuda::fill_kv_random(*batch, 99);
@@ -200,7 +200,8 @@ int main(int argc, char** argv) {
                         // cuBLAS, once per 8 sequences by the batched GEMV (cuBLAS's mode takes
                         // the GEMV for Q8_0).
                         const bool gemv_path = br.gemm[0] == 'g' || (br.gemm[0] == 'c' && type == "Q8_0");
-                        const uint64_t w_reads = gemv_path ? uint64_t((B + 7) / 8) : br.gemm[0] == 'm' ? uint64_t((B + 15) / 16) : 1;
+                        const bool small_path = br.gemm[0] == 'm' || (br.gemm[0] == 'a' && type == "Q8_0");
+                        const uint64_t w_reads = gemv_path ? uint64_t((B + 7) / 8) : small_path ? uint64_t((B + 15) / 16) : 1;
                         const double gbps = double(wbytes * w_reads + kv_bytes) / (ms * 1e-3) / 1e9;
                         std::printf("{\"model\": \"%s\", \"weights\": \"%s\", \"batch\": %d, \"batch_gemm\": \"%s\", \"ctx\": %d, \"selective_v\": %d, "
                                     "\"graph\": true, \"pdl\": true, \"sampling\": \"greedy\", \"ms_per_step\": %.4f, "

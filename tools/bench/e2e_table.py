@@ -70,8 +70,8 @@ def main():
                   f"{r['pct_of_copy_roofline']:.1f}% |")
 
         def bfind(model, w, b, ctx, sv=0):
-            # the default matrix products: the tensor-core small GEMM
-            want = "mma"
+            # the default matrix products ("auto"; the first final run had "mma" as its default)
+            want = "auto" if any(r["batch_gemm"] == "auto" for r in bat) else "mma"
             return next((r for r in bat if r["model"].startswith(model) and r["weights"] == w and r["batch"] == b
                          and r["ctx"] == ctx and r["selective_v"] == sv and r["batch_gemm"] == want), None)
 

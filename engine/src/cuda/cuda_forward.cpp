@@ -85,12 +85,12 @@ public:
             const int v = std::atoi(gv);
             if (v >= 0 && v < k::kGemvShapes) m_gemv_shape = v;
         }
-        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=cublas
-        // or gemv instead of the tensor-core small GEMM, SIGMA_BATCH_GEMV_ROWS=8 for the batched
+        // Batched decode's matrix products (tuning, bench_forward --batch): SIGMA_BATCH_GEMM=mma,
+        // cublas or gemv instead of the default (auto), SIGMA_BATCH_GEMV_ROWS=8 for the batched
         // GEMV's 8-row blocks.
         if (const char* bg = std::getenv("SIGMA_BATCH_GEMM")) {
             const std::string v = bg;
-            m_batch_mode = v == "cublas" ? BatchMode::Cublas : v == "gemv" ? BatchMode::Gemv : BatchMode::Mma;
+            m_batch_mode = v == "cublas" ? BatchMode::Cublas : v == "gemv" ? BatchMode::Gemv : v == "mma" ? BatchMode::Mma : BatchMode::Auto;
         }
         if (const char* br = std::getenv("SIGMA_BATCH_GEMV_ROWS")) m_batch_shape = std::atoi(br) == 8 ? 1 : 0;
         SIGMA_CUDA(cudaSetDevice(m_model->device));
@@ -485,13 +485,16 @@ private:
         using k::GemvInput;
         const int B = m_n_seq;
         const int D = int(hp.d_model), F = int(hp.d_ff), A = int(hp.d_aug);
-        // The matrix products: prefill's GEMM halves (activations rounded to the weights' type)
-        // through the tensor-core small GEMM (kernels/small_gemm.cu, every weight read once per
-        // 16 sequences); or, for comparison (bench_forward --batch), cuBLAS (SIGMA_BATCH_GEMM=
-        // cublas: 41% of copy bandwidth for Sigma-1.5B at batch 8 on the H100; Q8_0 then takes
-        // the batched GEMV) or the batched FMA GEMV (=gemv: F32 activations, 35%).
-        const bool blas = m_batch_mode == BatchMode::Mma || (m_batch_mode == BatchMode::Cublas && M.layers[0].wq.type != DType::Q8_0);
-        m_small_gemm = m_batch_mode == BatchMode::Mma;
+        // The matrix products: prefill's GEMM halves (activations rounded to the weights' type),
+        // by default (auto) through cuBLAS for F16/BF16 matrices and the tensor-core small GEMM
+        // (kernels/small_gemm.cu) for Q8_0 ones: the fastest of each in the H100 run
+        // (docs/benchmarks.md, Sigma-1.5B ctx 0: F16 batch 8 / 16 3.24 / 3.29 ms with cuBLAS
+        // against 3.31 / 4.12 with the small GEMM; Q8_0 3.12 / 3.33 with the small GEMM, against
+        // 3.80 / 6.89 with the batched GEMV, as cuBLAS would first dequantize). For comparison:
+        // SIGMA_BATCH_GEMM=mma (small GEMM for every type), cublas (Q8_0 then takes the batched
+        // GEMV) or gemv (the batched FMA GEMV, F32 activations).
+        const bool blas = m_batch_mode != BatchMode::Gemv && !(m_batch_mode == BatchMode::Cublas && M.layers[0].wq.type == DType::Q8_0);
+        m_small_gemm = m_batch_mode == BatchMode::Mma || m_batch_mode == BatchMode::Auto;
         struct Reset { bool& f; ~Reset() { f = false; } } reset{m_small_gemm};   // prefill keeps cuBLAS
         auto norm = [&](const float* x, const float* w) {   // m_a = rmsnorm(x) * w, B rows
             SIGMA_KERNEL(k::rmsnorm({x, w, m_a, B, D, hp.eps, m_stream}));
@@ -585,7 +588,8 @@ private:
             SIGMA_KERNEL(k::convert(cp));
             xh = m_xh2;
         }
-        if (m_small_gemm && T <= 64 && W.cols % 32 == 0) {
+        const bool small = m_small_gemm && (m_batch_mode == BatchMode::Mma || W.type == DType::Q8_0);
+        if (small && T <= 64 && W.cols % 32 == 0) {
             // A batched decode step: the tensor-core small GEMM, 16 rows of X per launch.
             for (int b0 = 0; b0 < T; b0 += 16) {
                 k::SmallGemmParams sp;
@@ -721,9 +725,9 @@ private:
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
-    enum class BatchMode { Mma, Cublas, Gemv };
-    BatchMode m_batch_mode = BatchMode::Mma;   // batched decode's matrix products (SIGMA_BATCH_GEMM)
-    bool m_small_gemm = false;          // gemm() takes small_gemm (set while a batched step is enqueued)
+    enum class BatchMode { Auto, Mma, Cublas, Gemv };
+    BatchMode m_batch_mode = BatchMode::Auto;  // batched decode's matrix products (SIGMA_BATCH_GEMM)
+    bool m_small_gemm = false;          // gemm() may take small_gemm (set while a batched step is enqueued)
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
     int* m_host_io = nullptr;                  // pinned: token, pos, next token
