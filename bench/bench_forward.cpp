@@ -22,8 +22,9 @@
 // GEMMs with B rows, attention over the batch), every sequence at the same context; tokens/s
 // counts all B sequences' tokens, the roofline's bytes are the weights (once per step; the
 // batched GEMV rows: once per 8 sequences) plus B sequences' K/V rows. Rows: ctx 0 with each
-// way of doing the matrix products (auto, the default: cuBLAS for F16/BF16, the tensor-core small
-// GEMM for Q8_0; the small GEMM, cuBLAS, the batched GEMV with 4- or 8-row blocks), ctx 32K
+// way of doing the matrix products (auto, the default: cuBLAS for an F16/BF16 model, the
+// tensor-core small GEMM for a Q8_0 one; the small GEMM, cuBLAS, the batched GEMV with 4- or
+// 8-row blocks), ctx 32K
 // for both models, and selective V k=100 at 32K for Sigma.
 //   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 //                 [--selv-only CTX] [--batch B,B2]

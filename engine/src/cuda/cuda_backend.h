@@ -35,8 +35,8 @@ std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceMod
 // Several sequences decoded in lockstep (serving several conversations at once): one
 // n_ctx-position KV cache per sequence; each is prefilled (and may be decoded) on its own through
 // sequence(b), then step() advances all of them by one token in one CUDA graph: the matrix
-// products as GEMMs with one row per sequence (cuBLAS for F16/BF16 matrices, the tensor-core
-// kernels.h small_gemm for Q8_0; activations rounded to the weights' type as in prefill),
+// products as GEMMs with one row per sequence (cuBLAS for an F16/BF16 model, the tensor-core
+// kernels.h small_gemm for a Q8_0 one; activations rounded to the weights' type as in prefill),
 // the decode attention over the whole batch (each sequence at its own length). Not thread-safe:
 // one caller at a time, like a ForwardBackend.
 class BatchForward {
