@@ -287,3 +287,22 @@ TEST_CASE("GPU sampler: the candidate cut draws the same token as the full pass"
     std::cout << "GPU sampler candidate cut: " << compared << " draws compared, " << differ << " differ" << std::endl;
     CHECK(differ == 0);
 }
+
+TEST_CASE("GPU sampler: the launcher rejects bad parameters with a message", "[gpu][sampling][errors]") {
+    // Checked before any CUDA call, so this runs with or without a GPU (host pointers suffice).
+    static float logits[64];
+    static int out = 0;
+    static const int internal_map[1] = {0};
+    kk::SampleParams p;
+    p.logits = logits; p.n_vocab = 64; p.out = &out; p.temperature = 1.0f;
+    p.index_map = internal_map;
+    CHECK_THAT(kk::sample(p).error, Catch::Contains("sample: index_map is internal"));
+    p.index_map = nullptr;
+    p.top_p = 0.0f;
+    CHECK_THAT(kk::sample(p).error, Catch::Contains("sample: top_p must be in (0, 1]"));
+    p.top_p = 1.0f;
+    p.n_penalty = 3;   // no ids
+    CHECK_THAT(kk::sample(p).error, Catch::Contains("sample: penalty ids missing"));
+    CHECK(kk::sample_workspace_bytes(0) == 0);
+    CHECK(kk::sample_workspace_bytes(128256) == size_t(126) * 64 * 8);
+}
