@@ -11,11 +11,14 @@
 // engine's decode step does: each call's predecessor is the previous call (a real dependency:
 // they share the workspace), so its launch, sequence-length read and first K/V loads overlap
 // the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
-// and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT).
+// and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT); "*_dyn"
+// run full attention with the experimental chunk pool (SIGMAOPS_ATTN_DYN=1) and
+// "*_fullsel" selective V's select without the lane-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1).
 // "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
 // in a model with random weights (the selection's threshold then sits far below the max).
 // Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
-//                        [--ctx T] [--only variant,variant,...]
+//                        [--ctx T] [--only variant,variant,...] [--trace]
+// --trace: also print each variant's block timestamps (JSON "kind": "trace"; see print_trace).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -46,6 +49,39 @@ using sigmaops::kernels::DType;
 
 int g_warmup = 5, g_iters = 50;
 bool g_graph = true;
+bool g_trace = false;  // --trace: block timestamps of the last graph-replayed call
+const char* g_variant = "";
+
+// --trace: the last call's block timestamps (kernels.h decode_attention_trace) as one JSON line:
+// per region (split-KV / scores blocks, select+gather blocks) and slot, the count of blocks that
+// wrote it and its 0/10/50/90/100th percentiles in µs after the earliest split-block start.
+void print_trace(const char* variant, int batch, int ctx) {
+    using namespace sigmaops::kernels;
+    std::vector<unsigned long long> t(kDecodeTraceEntries);
+    if (decode_attention_trace(t.data(), kDecodeTraceEntries) < 0) return;
+    unsigned long long origin = ~0ull;
+    for (int b = 0; b < kDecodeTraceSelectBase / kDecodeTraceSlots; ++b)
+        if (t[b * kDecodeTraceSlots]) origin = std::min(origin, t[b * kDecodeTraceSlots]);
+    if (origin == ~0ull) return;
+    std::printf("{\"kind\": \"trace\", \"variant\": \"%s\", \"batch\": %d, \"ctx\": %d", variant, batch, ctx);
+    for (int region = 0; region < 2; ++region) {
+        const int base = region * kDecodeTraceSelectBase;
+        for (int slot = 0; slot < kDecodeTraceSlots; ++slot) {
+            std::vector<double> us;
+            for (int b = 0; b < kDecodeTraceSelectBase / kDecodeTraceSlots; ++b) {
+                const unsigned long long v = t[base + b * kDecodeTraceSlots + slot];
+                if (v >= origin) us.push_back(double(v - origin) / 1e3);
+            }
+            if (us.empty()) continue;
+            std::sort(us.begin(), us.end());
+            auto pct = [&](double f) { return us[std::min(us.size() - 1, size_t(f * double(us.size() - 1) + 0.5))]; };
+            std::printf(", \"%s%d\": [%zu, %.2f, %.2f, %.2f, %.2f, %.2f]", region ? "sel" : "split", slot, us.size(), pct(0),
+                        pct(0.1), pct(0.5), pct(0.9), pct(1));
+        }
+    }
+    std::printf("}\n");
+    std::fflush(stdout);
+}
 
 // Device-to-device copy bandwidth, bytes read + written per second.
 double copy_bandwidth() {
@@ -221,6 +257,13 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
         CHECK_CUDA(cudaEventRecord(e1, st));
         CHECK_CUDA(cudaEventSynchronize(e1));
         CHECK_CUDA(cudaEventElapsedTime(&ms_graph, e0, e1));
+        if (g_trace) {  // clear (a read clears), replay once more: the trace holds its last call
+            std::vector<unsigned long long> scratch(sigmaops::kernels::kDecodeTraceEntries);
+            sigmaops::kernels::decode_attention_trace(scratch.data(), int(scratch.size()));
+            CHECK_CUDA(cudaGraphLaunch(exec, st));
+            CHECK_CUDA(cudaStreamSynchronize(st));
+            print_trace(g_variant, batch, ctx);
+        }
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
     }
@@ -278,6 +321,10 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--warmup") && i + 1 < argc) g_warmup = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
         else if (!std::strcmp(argv[i], "--no-graph")) g_graph = false;
+        else if (!std::strcmp(argv[i], "--trace")) {
+            g_trace = true;
+            setenv("SIGMAOPS_ATTN_TRACE", "1", 1);  // read by decode_attention at each call
+        }
         else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_batch = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--ctx") && i + 1 < argc) only_ctx = std::atoi(argv[++i]);
     }
@@ -303,6 +350,8 @@ int main(int argc, char** argv) {
         bool extra;     // only with --all
         bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
         float qscale = 1.0f;  // q multiplied by this (wide score distributions)
+        bool dyn = false;     // SIGMAOPS_ATTN_DYN=1 (the experimental chunk pool)
+        bool fullsel = false; // SIGMAOPS_ATTN_SEL_FULL=1 (the select's passes over every key)
     };
     const Variant variants[] = {
         {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
@@ -327,6 +376,11 @@ int main(int argc, char** argv) {
         {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200, false, true},
         {"sigma_selv100_wide", 32, 4, 16, 100, false, false, 0, false, true, false, 30.0f},
         {"sigma_selv100_wide_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 30.0f},
+        {"sigma_dyn", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, true},
+        {"sigma_dyn_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, true},
+        {"gqa_dyn_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, true},
+        {"sigma_selv100_fullsel", 32, 4, 16, 100, false, false, 0, false, true, false, 1.0f, false, true},
+        {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, false, true},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -343,9 +397,14 @@ int main(int argc, char** argv) {
                 if (only.empty() && v.extra && !all) continue;
                 if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
                 if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
+                if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", "1", 1);
+                if (v.fullsel) setenv("SIGMAOPS_ATTN_SEL_FULL", "1", 1);
+                g_variant = v.name;
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step, v.qscale);
                 unsetenv("SIGMAOPS_ATTN_OLD");
                 unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
+                unsetenv("SIGMAOPS_ATTN_DYN");
+                unsetenv("SIGMAOPS_ATTN_SEL_FULL");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
                             "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "

@@ -51,7 +51,7 @@ int sm_count(std::string& err) {
 }
 
 struct Layout {
-    size_t counters, part_o, part_ml, scores, head_ml, idx, total;
+    size_t counters, part_o, part_ml, scores, head_ml, idx, lane_max, total;
 };
 
 // Shape checks shared by the size query and the launcher; empty string = supported.
@@ -75,15 +75,42 @@ std::string check_shapes(const DecodeAttentionParams& p) {
 
 // Benchmark knobs, read at every call (bench/bench_attention.cu compares variants in one run):
 // SIGMAOPS_ATTN_OLD=1 uses the pre-tensor-core kernels (split_kv_kernel; scores/topk/gather),
-// SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM.
+// SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM,
+// SIGMAOPS_ATTN_DYN=1 (below) turns the experimental chunk pool of the full-attention kernel on,
+// SIGMAOPS_ATTN_SEL_FULL=1 the lane-maximum threshold of selective V's select off.
 bool env_old() {
     const char* v = std::getenv("SIGMAOPS_ATTN_OLD");
+    return v && *v && std::string(v) != "0";
+}
+// SIGMAOPS_ATTN_DYN=1: the tensor-core full-attention kernel takes its chunks from a pool
+// (fast_split_kernel DYN). Experimental and off by default: 0.6-5.7 µs faster at batch 1 in the
+// attention benchmark, but the engine's batched-decode test hung with it (heads 8/8/8, batch 5;
+// cause not found). Benchmark knob only.
+bool env_dyn() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_DYN");
+    return v && *v && std::string(v) != "0";
+}
+bool env_sel_full() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_SEL_FULL");
     return v && *v && std::string(v) != "0";
 }
 int env_split_pct() {
     const char* v = std::getenv("SIGMAOPS_ATTN_SPLIT_PCT");
     const int pct = v && *v ? std::atoi(v) : 100;
     return pct >= 10 && pct <= 1000 ? pct : 100;
+}
+
+// SIGMAOPS_ATTN_TRACE=1: the fast kernels record block timestamps into one device buffer
+// (allocated on first use, kept for the process; see decode_attention_trace in kernels.h).
+unsigned long long* g_trace = nullptr;
+unsigned long long* env_trace() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_TRACE");
+    if (!v || !*v || std::string(v) == "0") return nullptr;
+    if (!g_trace && cudaMalloc(&g_trace, sizeof(unsigned long long) * kDecodeTraceEntries) != cudaSuccess) {
+        g_trace = nullptr;
+        return nullptr;
+    }
+    return g_trace;
 }
 
 // Bitmap words / cached scores of select_gather_kernel for keys up to max_len.
@@ -137,6 +164,8 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
+    g.dyn = g.fast && g.top_k == 0 && env_dyn() ? 1 : 0;
+    g.sel_lanemax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
     int splits;
     if (g.fast) {
         // One wave of one 8-warp block per SM (the blocks hold ~200 registers a thread), at
@@ -156,8 +185,8 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
     Layout l{};
     size_t off = 0;
     const size_t heads = size_t(p.batch) * p.n_q;
-    l.counters = off;
-    off += align256(size_t(p.batch) * p.n_k * g.tiles_per_group * sizeof(int));
+    l.counters = off;  // slice tickets, then chunk pools
+    off += align256(2 * size_t(p.batch) * p.n_k * g.tiles_per_group * sizeof(int));
     l.part_o = off;
     off += align256(heads * g.n_splits * p.d_v * sizeof(float));
     l.part_ml = off;
@@ -169,6 +198,8 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
         off += align256(heads * 2 * sizeof(float));
         l.idx = off;
         off += align256(heads * g.top_k * sizeof(int));
+        l.lane_max = off;
+        off += align256(heads * g.n_splits * kFastLanes * sizeof(float));
     }
     l.total = off;
     return l;
@@ -213,10 +244,12 @@ Status decode_attention(const DecodeAttentionParams& p) {
     b.counters = reinterpret_cast<int*>(ws + l.counters);
     b.part_o = reinterpret_cast<float*>(ws + l.part_o);
     b.part_ml = reinterpret_cast<float2*>(ws + l.part_ml);
+    b.trace = plan.g.fast ? env_trace() : nullptr;
     if (plan.g.top_k > 0) {
         b.scores = reinterpret_cast<float*>(ws + l.scores);
         b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
         b.idx = reinterpret_cast<int*>(ws + l.idx);
+        b.lane_max = reinterpret_cast<float*>(ws + l.lane_max);
     }
     const Geometry& g = plan.g;
     // Register slots for the tile heads sharing one V head (split) / a V head's heads (gather).
@@ -250,6 +283,15 @@ Status decode_attention(const DecodeAttentionParams& p) {
         case 6: return run_config<__half, 128, 64>(plan, union_gather);
         default: return run_config<__half, 128, 128>(plan, union_gather);
     }
+}
+
+int decode_attention_trace(unsigned long long* host, int max_entries) {
+    if (!attn::g_trace || !host || max_entries <= 0) return -1;
+    const int n = std::min(max_entries, kDecodeTraceEntries);
+    if (cudaDeviceSynchronize() != cudaSuccess) return -1;
+    if (cudaMemcpy(host, attn::g_trace, sizeof(unsigned long long) * n, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
+    if (cudaMemset(attn::g_trace, 0, sizeof(unsigned long long) * kDecodeTraceEntries) != cudaSuccess) return -1;
+    return n;
 }
 
 }  // namespace sigmaops::kernels

@@ -30,6 +30,7 @@ constexpr int kTopkBins = 2048;     // radix digit of 11 bits (passes: 11, 11, 1
 constexpr int kTopkCacheBytes = 192 * 1024;  // scores of one head cached in smem (48K keys)
 constexpr int kUnionSmemBytes = 160 * 1024;  // union gather: bitmap + row list
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kFastLanes = 32;      // lanes of one tensor-core block writing a lane maximum (8 warps x 4)
 
 // Problem geometry as the kernels see it (typed and derived once by the launcher).
 struct Geometry {
@@ -47,6 +48,8 @@ struct Geometry {
     int fast;               // 1: tensor-core kernels (decode_attention_fast.cuh); 0: the kernels below
     int fast_nvg;           // fast split-KV: V-head slots compiled in (1, 2 or 4; >= nvg_max)
     int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
+    int dyn;                // 1: fast full attention takes chunks from a pool (fast_split_kernel DYN)
+    int sel_lanemax;        // 1: select_gather_kernel's threshold from the lane maxima (fast path)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -56,12 +59,16 @@ struct Buffers {
     const void* v;          // (B, n_v, max_ctx, d_v)
     const int* seq_lens;    // (B)
     float* out;             // (B, n_q, d_v)
-    int* counters;          // (B, n_k*tiles_per_group) zero between calls
+    int* counters;          // (2, B, n_k*tiles_per_group) zero between calls: slice tickets, then
+                            // the chunk pools of fast_split_kernel<DYN>
     float* part_o;          // (B, n_q, S, d_v) unnormalised slice outputs
     float2* part_ml;        // (B, n_q, S) slice (max, sum of exp2) in the log2 domain
     float* scores;          // (B, n_q, score_stride) selective V: scaled log2-domain scores
     float2* head_ml;        // (B, n_q) selective V: softmax (max, sum) over all keys
     int* idx;               // (B, n_q, top_k) selective V: selected positions
+    float* lane_max;        // (B, n_q, S * kFastLanes) selective V (tensor-core scores kernel): the
+                            // largest score each lane saw (its keys are disjoint from the others')
+    unsigned long long* trace;  // diagnostics (kernels.h decode_attention_trace); null = off
 };
 
 // ---- small device helpers ----------------------------------------------------------------
@@ -89,6 +96,16 @@ __device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_
 // (q, the newest K/V row, scores), which the non-coherent path of ld16 must not cache.
 __device__ __forceinline__ uint4 ld16cg(const void* p) { return __ldcg(reinterpret_cast<const uint4*>(p)); }
 
+// Diagnostics: block-level timestamps (kernels.h decode_attention_trace).
+__device__ __forceinline__ unsigned long long global_ns() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+__device__ __forceinline__ void trace_at(const Buffers& buf, int base, int block, int slot) {
+    if (buf.trace != nullptr && threadIdx.x == 0) buf.trace[base + block * kDecodeTraceSlots + slot] = global_ns();
+}
+
 __device__ __forceinline__ void prefetch_l2(const void* p) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
@@ -108,6 +125,10 @@ __device__ __forceinline__ float warp_sum(float v) {
 __device__ __forceinline__ uint32_t order_key(float f) {
     const uint32_t u = __float_as_uint(f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+// Inverse of order_key.
+__device__ __forceinline__ float key_float(uint32_t key) {
+    return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
 }
 
 // The tile heads' queries, pre-scaled into the log2 domain, into q_s (zeros past nh so the dot
@@ -959,6 +980,7 @@ inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid,
 template <class T, int DQK, int DV, int NVG>
 inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
     constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
+    if (p.g.dyn) return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false, true>, grid, kFastThreads, 0, p.g, p.buf);
     return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false>, grid, kFastThreads, 0, p.g, p.buf);
 }
 template <class T, int DQK, int DV>

@@ -28,6 +28,7 @@ namespace sigmaops::kernels::attn {
 
 constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
+static_assert(kFastLanes == kFastWarps * 4, "one lane maximum per (warp, lane column)");
 constexpr float kLazyRescale = 8.0f;  // log2 units
 constexpr int kPdlPrefetchBytes = 32 * 1024;  // per warp, L2 prefetch before the PDL wait
 constexpr int kMergeDepth = 20;  // slices per thread loaded at once by the last block's merge
@@ -108,7 +109,12 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
 // SCORES = false: full attention (NVG V-head slots, CH 16-key units per chunk).
 // SCORES = true: selective V step 1: every scaled log2-domain score into buf.scores and the
 // slice's softmax statistics into buf.part_ml (no V).
-template <class T, int DQK, int DV, int NVG, int CH, bool SCORES>
+// DYN (full attention only): the tile's keys are a pool of CH*16-key chunks shared by all its
+// warps: warp gw = split * 8 + warp takes chunk gw first, then the next free one from a counter
+// (one atomic per chunk, issued a chunk ahead), so SMs that get more bandwidth take more chunks
+// and every block ends within about one chunk of the others. Without it each warp has a fixed
+// run of keys (the block timeline showed the last blocks ending 3-4 µs after the median).
+template <class T, int DQK, int DV, int NVG, int CH, bool SCORES, bool DYN = false>
 __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geometry g, const Buffers buf) {
     constexpr int KW = DQK / 32;  // uint4 per lane per K row
     constexpr int KS = DQK / 16;  // k-steps of the score mma
@@ -122,6 +128,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     __shared__ __align__(16) float4 red4[kFastThreads];
     __shared__ int last_s;
 
+    const int blk = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);  // trace slot
+    trace_at(buf, 0, blk, 0);
     const FastCoord co = fast_coord(g, buf);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gr = lane >> 2, c = lane & 3;
@@ -178,8 +186,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     const T* kbase = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK + 8 * c;
     // K rows: unit u, n-tile nt: key t0 + 16u + 8nt + gr, uint4 i at d 8*(c + 4i).
     uint4 kr[CH][2][KW];
-    auto load_k = [&](int ci, int lim, int t_cg = -1) {  // rows >= lim: zeros; row t_cg: ld16cg
-        const int t0 = t_first + ci * CH * 16;
+    auto load_k = [&](int t0, int lim, int t_cg = -1) {  // chunk at key t0; rows >= lim: zeros; row t_cg: ld16cg
 #pragma unroll
         for (int u = 0; u < CH; ++u)
 #pragma unroll
@@ -188,12 +195,11 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
                 for (int i = 0; i < KW; ++i) {
                     const T* src = kbase + size_t(t) * DQK + 32 * i;
-                    kr[u][nt][i] = t >= lim ? make_uint4(0, 0, 0, 0) : (t == t_cg ? ld16cg(src) : ld16(src));
+                    kr[u][nt][i] = t >= lim ? make_uint4(0, 0, 0, 0) : (t_cg >= 0 && t == t_cg ? ld16cg(src) : ld16(src));
                 }
             }
     };
-    auto load_k_row = [&](int ci, int trow) {  // PDL: the newest row into chunk ci, after the wait
-        const int t0 = t_first + ci * CH * 16;
+    auto load_k_row = [&](int t0, int trow) {  // PDL: the newest row into the chunk at t0, after the wait
 #pragma unroll
         for (int u = 0; u < CH; ++u)
 #pragma unroll
@@ -204,19 +210,22 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                     if (t == trow) kr[u][nt][i] = ld16cg(kbase + size_t(t) * DQK + 32 * i);
             }
     };
-    // PDL: the rows after chunk 0 towards the L2, up to kPdlPrefetchBytes for the warp (one
-    // 128-byte line per lane and step), keys < w_lim only.
-    auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all) {
-        const int p0 = t_first + CH * 16;
-        const int p1 = min(w_lim, p0 + kPdlPrefetchBytes / row_bytes_all);
+    // PDL: rows [p0, p1) towards the L2 (one 128-byte line per lane and step). The callers take
+    // the rows after the warp's first chunk, up to kPdlPrefetchBytes for the warp, keys < w_lim.
+    auto prefetch_range = [&](const T* base, int row_elems, int p0, int p1) {
         const int lines = row_elems * int(sizeof(T)) / 128;
         for (int i = lane; i < (p1 - p0) * lines; i += 32)
             prefetch_l2(base + size_t(p0 + i / lines) * row_elems + (i % lines) * (128 / int(sizeof(T))));
     };
+    auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all) {
+        const int p0 = t_first + CH * 16;
+        prefetch_range(base, row_elems, p0, min(w_lim, p0 + kPdlPrefetchBytes / row_bytes_all));
+    };
     const T* kbase0 = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK;
-    // Scores of chunk ci from kr: sc[u][nt][e] = head gr, key t0 + 16u + 8nt + 2c + e (-inf past w_end).
-    auto scores = [&](int ci, float (&sc)[CH][2][2]) {
-        const int t0 = t_first + ci * CH * 16;
+    // Scores of the chunk at t0 from kr: sc[u][nt][e] = head gr, key t0 + 16u + 8nt + 2c + e (-inf
+    // from key_end: the warp's end, or the sequence's with DYN).
+    const int key_end = DYN ? co.len : w_end;
+    auto scores = [&](int t0, float (&sc)[CH][2][2]) {
 #pragma unroll
         for (int u = 0; u < CH; ++u)
 #pragma unroll
@@ -226,8 +235,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 for (int s = 0; s < KS; ++s)
                     mma16816<T>(acc, qa[s], u4_at(kr[u][nt][s / 2], 2 * (s % 2)), u4_at(kr[u][nt][s / 2], 2 * (s % 2) + 1));
                 const int t = t0 + 16 * u + 8 * nt + 2 * c;
-                sc[u][nt][0] = t < w_end ? acc[0] + acc[2] : -INFINITY;
-                sc[u][nt][1] = t + 1 < w_end ? acc[1] + acc[3] : -INFINITY;
+                sc[u][nt][0] = t < key_end ? acc[0] + acc[2] : -INFINITY;
+                sc[u][nt][1] = t + 1 < key_end ? acc[1] + acc[3] : -INFINITY;
             }
     };
 
@@ -237,25 +246,27 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         // ---- selective V step 1: scores out, (max, sum) per slice --------------------------
         if (!g.pdl) {
             load_q();
-            if (n_chunks > 0) load_k(0, w_end);
+            if (n_chunks > 0) load_k(t_first, w_end);
         } else {
-            if (n_chunks > 0) load_k(0, w_lim);
+            if (n_chunks > 0) load_k(t_first, w_lim);
             prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
             pdl_wait();
             load_q();
-            if (fix_chunk == 0) load_k_row(0, t_last);
+            if (fix_chunk == 0) load_k_row(t_first, t_last);
         }
+        trace_at(buf, 0, blk, 1);
         float* srow = buf.scores + (row0 + co.h0 + gr) * size_t(g.score_stride);
         for (int ci = 0; ci < n_chunks; ++ci) {
             float sc[CH][2][2];
-            scores(ci, sc);
+            scores(t_first + ci * CH * 16, sc);
+            if (ci == 0) trace_at(buf, 0, blk, 2);
             // (the newest row of a later chunk: one coherent load among them; registers are at
             // the limit here, a separate fix-up as in the full kernel spills)
             if (ci + 1 < n_chunks) {
                 if (g.pdl)
-                    load_k(ci + 1, w_end, t_last);
+                    load_k(t_first + (ci + 1) * CH * 16, w_end, t_last);
                 else
-                    load_k(ci + 1, w_end);
+                    load_k(t_first + (ci + 1) * CH * 16, w_end);
             }
             const int t0 = t_first + ci * CH * 16;
             float mx = -INFINITY;
@@ -286,6 +297,12 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 m_run = m_new;
             }
         }
+        trace_at(buf, 0, blk, 3);
+        // The lane's own maximum (over its keys only, disjoint from every other lane's): the
+        // select's lower bound on the k-th largest score.
+        if (gr < co.nh)
+            buf.lane_max[(row0 + co.h0 + gr) * size_t(g.n_splits * kFastLanes) + (co.split * kFastWarps + warp) * 4 + c] =
+                m_run;
         // lanes -> head: merge the 4 lanes of each head
 #pragma unroll
         for (int o = 1; o <= 2; o <<= 1) {
@@ -304,6 +321,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 for (int w = 0; w < kFastWarps; ++w) L += wml[w][tid].y * exp2f(wml[w][tid].x - M);
             buf.part_ml[(row0 + co.h0 + tid) * g.n_splits + co.split] = make_float2(M, L);
         }
+        trace_at(buf, 0, blk, 4);
         return;
     } else {
         // ---- full attention ---------------------------------------------------------------
@@ -319,9 +337,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         // V rows: slot j, unit u, r: key t0 + 16u + {2c, 2c+1, 2c+8, 2c+9}[r], uint4 w at d 64w + 8gr.
         const T* vbase = static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first) * g.max_ctx * DV + 8 * gr;
         uint4 vr[NVG][CH][4][VW];
-        auto load_v = [&](int ci, int j, int lim) {  // rows >= lim: zeros
+        auto load_v = [&](int t0, int j, int lim, int t_cg = -1) {  // rows >= lim: zeros; row t_cg: ld16cg
             if (hc[j] == 0) return;
-            const int t0 = t_first + ci * CH * 16;
             const T* vb = vbase + size_t(j) * g.max_ctx * DV;
 #pragma unroll
             for (int u = 0; u < CH; ++u)
@@ -330,12 +347,12 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                     const int t = t0 + 16 * u + 2 * c + (r & 1) + 8 * (r >> 1);
 #pragma unroll
                     for (int w = 0; w < VW; ++w)
-                        vr[j][u][r][w] = t < lim ? ld16(vb + size_t(t) * DV + 64 * w) : make_uint4(0, 0, 0, 0);
+                        vr[j][u][r][w] = t >= lim ? make_uint4(0, 0, 0, 0)
+                                                  : (t_cg >= 0 && t == t_cg ? ld16cg(vb + size_t(t) * DV + 64 * w) : ld16(vb + size_t(t) * DV + 64 * w));
                 }
         };
-        auto load_v_row = [&](int ci, int j, int trow) {  // PDL: the newest row into chunk ci
+        auto load_v_row = [&](int t0, int j, int trow) {  // PDL: the newest row into the chunk at t0
             if (hc[j] == 0) return;
-            const int t0 = t_first + ci * CH * 16;
             const T* vb = vbase + size_t(j) * g.max_ctx * DV;
 #pragma unroll
             for (int u = 0; u < CH; ++u)
@@ -355,32 +372,68 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
 
+        // The warp's chunks (CK keys each): without DYN t_first, t_first + CK, ... (n_chunks of
+        // them, keys < w_end); with DYN chunk gw, then the pool's (DYN notes above).
+        constexpr int CK = CH * 16;
+        const int n_ck = (co.len + CK - 1) / CK;
+        const int n_w = g.n_splits * kFastWarps;
+        const int gw = co.split * kFastWarps + warp;
+        int* const pool = buf.counters + size_t(gridDim.z) * gridDim.y + size_t(co.b) * gridDim.y + blockIdx.y;
+        int t0 = DYN ? (gw < n_ck ? gw * CK : -1) : (n_chunks > 0 ? t_first : -1);
+        // Loads before the PDL wait stop at lim_pre (the newest row comes after the wait, into
+        // the chunk at fix_t0); later chunks load rows < lim_next, the newest coherently (DYN).
+        const int lim_pre = DYN ? (g.pdl ? min(co.len, t_last) : co.len) : w_lim;
+        const int lim_next = DYN ? co.len : w_lim;
+        const int tcg_next = DYN && g.pdl ? t_last : -1;
+        const int fix_t0 = DYN ? (g.pdl && t0 >= 0 && t_last >= t0 && t_last < t0 + CK ? t0 : -2)
+                               : (fix_chunk >= 0 ? t_first + fix_chunk * CK : -2);
         if (!g.pdl) load_q();
-        if (n_chunks > 0) {
-            load_k(0, w_lim);
+        if (t0 >= 0) {
+            load_k(t0, lim_pre);
 #pragma unroll
-            for (int j = 0; j < NVG; ++j) load_v(0, j, w_lim);
+            for (int j = 0; j < NVG; ++j) load_v(t0, j, lim_pre);
         }
         if (g.pdl) {
             const int rb = (DQK + nvg * DV) * int(sizeof(T));
-            prefetch_rows(kbase0, DQK, rb);
-            for (int j = 0; j < nvg; ++j)
-                prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb);
+            if constexpr (DYN) {  // the chunks this warp's position would take next
+                for (int m = 1; m * CK * rb <= kPdlPrefetchBytes && gw + m * n_w < n_ck; ++m) {
+                    const int p0 = (gw + m * n_w) * CK, p1 = min(p0 + CK, lim_pre);
+                    prefetch_range(kbase0, DQK, p0, p1);
+                    for (int j = 0; j < nvg; ++j)
+                        prefetch_range(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV,
+                                       DV, p0, p1);
+                }
+            } else {
+                prefetch_rows(kbase0, DQK, rb);
+                for (int j = 0; j < nvg; ++j)
+                    prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb);
+            }
             pdl_wait();
             load_q();
         }
-        if (fix_chunk == 0) {
-            load_k_row(0, t_last);
+        trace_at(buf, 0, blk, 1);
+        if (t0 >= 0 && t0 == fix_t0) {
+            load_k_row(t0, t_last);
 #pragma unroll
-            for (int j = 0; j < NVG; ++j) load_v_row(0, j, t_last);
+            for (int j = 0; j < NVG; ++j) load_v_row(t0, j, t_last);
         }
-        for (int ci = 0; ci < n_chunks; ++ci) {
+        int grab = 0;  // DYN, lane 0: the pool's answer for the chunk after the current one
+        if (DYN && t0 >= 0 && lane == 0) grab = atomicAdd(pool, 1);
+        for (int ci = 0; t0 >= 0; ++ci) {
             float sc[CH][2][2];
-            scores(ci, sc);
-            const bool more = ci + 1 < n_chunks;
+            scores(t0, sc);
+            if (ci == 0) trace_at(buf, 0, blk, 2);
+            int t0n;
+            if constexpr (DYN) {
+                const int cn = n_w + __shfl_sync(0xffffffffu, grab, 0);
+                t0n = cn < n_ck ? cn * CK : -1;
+            } else {
+                t0n = ci + 1 < n_chunks ? t0 + CK : -1;
+            }
+            const bool more = t0n >= 0;
             if (more) {
-                load_k(ci + 1, w_lim);
-                if (fix_chunk == ci + 1) load_k_row(ci + 1, t_last);
+                load_k(t0n, lim_next, tcg_next);
+                if (t0n == fix_t0) load_k_row(t0n, t_last);
             }
             // chunk max of head gr
             float mx = -INFINITY;
@@ -448,12 +501,15 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                         }
                 }
                 if (more) {
-                    load_v(ci + 1, j, w_lim);
-                    if (fix_chunk == ci + 1) load_v_row(ci + 1, j, t_last);
+                    load_v(t0n, j, lim_next, tcg_next);
+                    if (t0n == fix_t0) load_v_row(t0n, j, t_last);
                 }
             }
+            t0 = t0n;
+            if (DYN && t0 >= 0 && lane == 0) grab = atomicAdd(pool, 1);
         }
 
+        trace_at(buf, 0, blk, 3);
         // Warp -> shared memory: l summed over the head's lanes, hi + lo columns folded.
         l_run += __shfl_xor_sync(0xffffffffu, l_run, 1);
         l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
@@ -506,7 +562,11 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 if (d == 0) buf.part_ml[(row0 + co.h0 + hl) * g.n_splits + co.split] = make_float2(M, L);
             }
         }
-        if (single) return;
+        trace_at(buf, 0, blk, 4);
+        if (single) {
+            if (DYN && tid == 0) *pool = 0;  // every warp of the tile has stopped taking chunks
+            return;
+        }
 
         // Last block of this (sequence, head tile) combines the slices (log-sum-exp).
         __threadfence();
@@ -515,7 +575,10 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             int* counter = buf.counters + size_t(co.b) * gridDim.y + blockIdx.y;
             const int ticket = atomicAdd(counter, 1);
             last_s = ticket == g.n_splits - 1;
-            if (last_s) *counter = 0;  // ready for the next call
+            if (last_s) {  // ready for the next call
+                *counter = 0;
+                if (DYN) *pool = 0;  // every block of the tile has stopped taking chunks
+            }
         }
         __syncthreads();
         if (!last_s) return;
@@ -588,6 +651,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             reinterpret_cast<float4*>(buf.out + (row0 + co.h0 + hl) * DV)[d4] =
                 make_float4(sum.x * inv, sum.y * inv, sum.z * inv, sum.w * inv);
         }
+        trace_at(buf, 0, blk, 5);
     }
 }
 
@@ -607,6 +671,13 @@ constexpr int kSelCandCap = 1024;
 constexpr int kSelListCap = 4096;
 constexpr int kSelMaxHeads = 64;          // union: query heads per V head
 constexpr int kSelDynBytes = 160 * 1024;  // score cache + two bitmaps
+constexpr int kSelLaneMaxCap = 2 * kSelThreads;  // lane maxima per head the fast path takes (n_splits <= 64)
+constexpr int kSelBinCap = 256;  // fast path: candidates of the threshold bin ranked from a short list
+static_assert(kSelCandCap == kSelThreads, "fast path: one candidate per thread");
+// The fast path from this many keys: below, the passes over every key cost less than its fixed
+// part (H100, same-run A/B: 2K +1.3 µs at batch 1, +2.7 at batch 8; 16K even at batch 1, -3.6
+// µs at batch 8; 32K -2.2 / -8.6; 128K -20.6 / -52).
+constexpr int kSelLaneMaxMinLen = 16384;
 
 template <class T, int DV>
 __global__ void __launch_bounds__(kSelThreads, 1)
@@ -634,11 +705,17 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     __shared__ int list_s[kSelListCap];
     __shared__ float M_s[kSelMaxHeads], inv_s[kSelMaxHeads];
     __shared__ int bin_s, above_s, ncand_s;
+    __shared__ uint32_t tkey_s;
+    __shared__ int nb_s;
+    __shared__ float bin_v[kSelBinCap];
+    __shared__ int bin_i[kSelBinCap];
     using Scan = cub::BlockScan<int, kSelThreads>;
     __shared__ typename Scan::TempStorage scan_tmp;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int b = blockIdx.y, hq0 = blockIdx.x * hpb;
+    const int blk = blockIdx.x + gridDim.x * blockIdx.y;  // trace slot
+    trace_at(buf, kDecodeTraceSelectBase, blk, 0);
     const int len = g.pdl ? __ldcg(buf.seq_lens + b) : buf.seq_lens[b];  // PDL: L2, read before the wait
     const size_t row0 = size_t(b) * g.n_q;
     const int vh = hq0 / g.gv;
@@ -653,6 +730,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
     if (tid == 0) ncand_s = 0;
     if (g.pdl) pdl_wait();
+    trace_at(buf, kDecodeTraceSelectBase, blk, 1);
     if (!all) {  // head 0's scores towards L1 while the statistics are read
         const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
         for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
@@ -674,9 +752,33 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             inv_s[hh] = L > 0.0f ? 1.0f / L : 0.0f;
         }
     }
-    const bool cached = hpb == 1 && !all && len <= cache_cap;
+    const bool cache_ok = hpb == 1 && !all && len <= cache_cap;
+    bool cached = false;  // the head's scores are in `cache` (set by the full passes below)
     __syncthreads();
+    trace_at(buf, kDecodeTraceSelectBase, blk, 2);
 
+    // bin_s, above_s <- the bin holding the kk-th largest of the histogram (larger scores in lower
+    // bins) and the count above it (bin_s untouched when the histogram holds fewer than kk).
+    auto find_bin = [&](int kk) {
+        const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
+        int excl;
+        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+        if (excl < kk && excl + c0 + c1 >= kk) {
+            bin_s = excl + c0 >= kk ? 2 * tid : 2 * tid + 1;
+            above_s = excl + c0 >= kk ? excl : excl + c0;
+        }
+        __syncthreads();
+    };
+    // hist[bin] += 1 for the lanes with `valid`, one atomic per distinct bin of the warp (the lane
+    // maxima and the candidates crowd into a few bins near the maximum).
+    auto hist_add = [&](bool valid, int bin) {
+        const unsigned act = __ballot_sync(0xffffffffu, valid);
+        if (valid) {
+            const unsigned peers = __match_any_sync(act, bin);
+            if (lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
+        }
+    };
+    const int n_lm = g.n_splits * kFastLanes;  // lane maxima per head
     int n_rows = len;
     const int* list = nullptr;
     if (!all) {
@@ -689,139 +791,244 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 if (tid == 0) ncand_s = 0;
                 __syncthreads();
             }
-            // pass 1: histogram (and the shared-memory copy)
-            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
-                float4 v[8];
+            // Fast path: a lower bound T on the k-th largest score from the lane maxima of the
+            // scores kernel (each the largest of a lane's own keys, disjoint from the others': at
+            // least k keys score >= the k-th largest of them, so >= T), then only the keys >= T
+            // (usually 1-2 k of them) are histogrammed and ranked. Falls back to the passes over
+            // every key below when there are fewer than k lane maxima or too many candidates.
+            bool fast = false;
+            if (g.sel_lanemax && len >= kSelLaneMaxMinLen && n_lm >= k && n_lm <= kSelLaneMaxCap) {
+                const float* lm = buf.lane_max + (row0 + hq0 + hh) * size_t(n_lm);
+                float lmv[kSelLaneMaxCap / kSelThreads];
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int i = i0 + u * kSelThreads;
-                    // with PDL the scores were written while this kernel ran: coherent loads
-                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : (g.pdl ? __ldcg(src4 + i) : __ldg(src4 + i));
+                for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j) {
+                    const int i = tid + j * kSelThreads;
+                    lmv[j] = i < n_lm ? __ldcg(lm + i) : -INFINITY;
+                }
+                if (tid == 0) {
+                    bin_s = -1;
+                    tkey_s = 0xffffffffu;
+                    nb_s = 0;
                 }
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int i = i0 + u * kSelThreads;
-                    if (i >= n4) continue;
-                    if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
-                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+                for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j)
+                    hist_add(lmv[j] > -INFINITY, lmv[j] > -INFINITY ? topk_bin(M, lmv[j]) : 0);
+                __syncthreads();
+                find_bin(k);
+                const int Bl = bin_s;  // -1: fewer than k finite lane maxima
+                if (Bl >= 0) {
 #pragma unroll
-                    for (int q = 0; q < 4; ++q)
-                        if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
+                    for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j)
+                        if (lmv[j] > -INFINITY && topk_bin(M, lmv[j]) <= Bl) atomicMin(&tkey_s, order_key(lmv[j]));
+                }
+                for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                __syncthreads();
+                if (Bl >= 0) {
+                    const float thr = key_float(tkey_s);
+                    for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                        float4 v[8];
+#pragma unroll
+                        for (int u = 0; u < 8; ++u) {
+                            const int i = i0 + u * kSelThreads;
+                            v[u] = i >= n4 ? make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY) : __ldcg(src4 + i);
+                        }
+#pragma unroll
+                        for (int u = 0; u < 8; ++u) {
+                            const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                            for (int q = 0; q < 4; ++q) {
+                                const int pos = 4 * (i0 + u * kSelThreads) + q;
+                                if (e[q] >= thr && pos < len) {
+                                    const int cix = atomicAdd(&ncand_s, 1);
+                                    if (cix < kSelCandCap) {
+                                        cand_i[cix] = pos;
+                                        cand_v[cix] = e[q];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    __syncthreads();
+                    if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 3);
+                    const int n = ncand_s;  // >= k
+                    fast = n <= kSelCandCap;
+                    if (fast) {  // one candidate per thread (kSelCandCap == kSelThreads)
+                        const bool has = tid < n;
+                        const float v = has ? cand_v[tid] : 0.0f;
+                        const int i = has ? cand_i[tid] : 0;
+                        const int bin = has ? topk_bin(M, v) : 0;
+                        hist_add(has, bin);
+                        __syncthreads();
+                        find_bin(k);
+                        if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 4);
+                        const int B = bin_s, krem = k - above_s;
+                        // Bins above B are in. Bin B's candidates go to a short list and one is in
+                        // when fewer than krem of them come before it (larger score, or equal and
+                        // lower position: the CPU's order).
+                        if (has && bin == B) {
+                            const int j = atomicAdd(&nb_s, 1);
+                            if (j < kSelBinCap) {
+                                bin_v[j] = v;
+                                bin_i[j] = i;
+                            }
+                        }
+                        __syncthreads();
+                        const int nb = nb_s;
+                        bool take = has && bin < B;
+                        if (has && bin == B) {
+                            int rank = 0;
+                            if (nb <= kSelBinCap) {
+                                for (int o = 0; o < nb; ++o) {
+                                    const float w = bin_v[o];
+                                    rank += (w > v) || (w == v && bin_i[o] < i);
+                                }
+                            } else {
+                                for (int o = 0; o < n; ++o) {
+                                    const float w = cand_v[o];
+                                    rank += topk_bin(M, w) == B && ((w > v) || (w == v && cand_i[o] < i));
+                                }
+                            }
+                            take = rank < krem;
+                        }
+                        if (take) atomicOr(&selbits[i >> 5], 1u << (i & 31));
+                    } else {  // too many candidates: the passes below, from a clean state
+                        for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                        __syncthreads();
+                        if (tid == 0) ncand_s = 0;
+                        __syncthreads();
+                    }
                 }
             }
-            __syncthreads();
-            {  // bin B: thread t owns bins 2t and 2t+1 (descending scores)
-                const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
-                int excl;
-                Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-                if (excl < k && excl + c0 + c1 >= k) {
-                    bin_s = excl + c0 >= k ? 2 * tid : 2 * tid + 1;
-                    above_s = excl + c0 >= k ? excl : excl + c0;
+            if (!fast) {
+                cached = cache_ok;
+                // pass 1: histogram (and the shared-memory copy)
+                for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                    float4 v[8];
+#pragma unroll
+                    for (int u = 0; u < 8; ++u) {
+                        const int i = i0 + u * kSelThreads;
+                        // with PDL the scores were written while this kernel ran: coherent loads
+                        v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : (g.pdl ? __ldcg(src4 + i) : __ldg(src4 + i));
+                    }
+#pragma unroll
+                    for (int u = 0; u < 8; ++u) {
+                        const int i = i0 + u * kSelThreads;
+                        if (i >= n4) continue;
+                        if (cached) reinterpret_cast<float4*>(cache)[i] = v[u];
+                        const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                        for (int q = 0; q < 4; ++q)
+                            if (4 * i + q < len) atomicAdd(&hist[topk_bin(M, e[q])], 1);
+                    }
                 }
-            }
-            __syncthreads();
-            const int B = bin_s, krem = k - above_s, nB = hist[B];
-            // pass 2: bins above B are in; B's keys become candidates
-            for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
-                float4 v[8];
+                __syncthreads();
+                if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 3);
+                find_bin(k);
+                if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 4);
+                const int B = bin_s, krem = k - above_s, nB = hist[B];
+                // pass 2: bins above B are in; B's keys become candidates
+                for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
+                    float4 v[8];
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int i = i0 + u * kSelThreads;
-                    v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
-                                   : (cached ? reinterpret_cast<const float4*>(cache)[i] : __ldcg(src4 + i));
-                }
+                    for (int u = 0; u < 8; ++u) {
+                        const int i = i0 + u * kSelThreads;
+                        v[u] = i >= n4 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f)
+                                       : (cached ? reinterpret_cast<const float4*>(cache)[i] : __ldcg(src4 + i));
+                    }
 #pragma unroll
-                for (int u = 0; u < 8; ++u) {
-                    const int i = i0 + u * kSelThreads;
-                    if (i >= n4) continue;
-                    const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+                    for (int u = 0; u < 8; ++u) {
+                        const int i = i0 + u * kSelThreads;
+                        if (i >= n4) continue;
+                        const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
 #pragma unroll
-                    for (int q = 0; q < 4; ++q) {
-                        const int pos = 4 * i + q;
-                        if (pos >= len) continue;
-                        const int bin = topk_bin(M, e[q]);
-                        if (bin < B) {
-                            atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
-                        } else if (bin == B && nB <= kSelCandCap) {
-                            const int cix = atomicAdd(&ncand_s, 1);
-                            cand_i[cix] = pos;
-                            cand_v[cix] = e[q];
+                        for (int q = 0; q < 4; ++q) {
+                            const int pos = 4 * i + q;
+                            if (pos >= len) continue;
+                            const int bin = topk_bin(M, e[q]);
+                            if (bin < B) {
+                                atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                            } else if (bin == B && nB <= kSelCandCap) {
+                                const int cix = atomicAdd(&ncand_s, 1);
+                                cand_i[cix] = pos;
+                                cand_v[cix] = e[q];
+                            }
                         }
                     }
                 }
-            }
-            __syncthreads();
-            if (nB <= kSelCandCap) {
-                for (int ci = tid; ci < nB; ci += kSelThreads) {
-                    const float v = cand_v[ci];
-                    const int i = cand_i[ci];
-                    int rank = 0;
-                    for (int o = 0; o < nB; ++o) {
-                        const float w = cand_v[o];
-                        rank += (w > v) || (w == v && cand_i[o] < i);
+                __syncthreads();
+                if (nB <= kSelCandCap) {
+                    for (int ci = tid; ci < nB; ci += kSelThreads) {
+                        const float v = cand_v[ci];
+                        const int i = cand_i[ci];
+                        int rank = 0;
+                        for (int o = 0; o < nB; ++o) {
+                            const float w = cand_v[o];
+                            rank += (w > v) || (w == v && cand_i[o] < i);
+                        }
+                        if (rank < krem) atomicOr(&selbits[i >> 5], 1u << (i & 31));
                     }
-                    if (rank < krem) atomicOr(&selbits[i >> 5], 1u << (i & 31));
-                }
-            } else {
-                // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
-                uint32_t prefix = 0, mask = 0;
-                int kr = krem;
-                for (int pass = 0; pass < 3; ++pass) {
-                    const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
-                    const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
-                    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                } else {
+                    // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
+                    uint32_t prefix = 0, mask = 0;
+                    int kr = krem;
+                    for (int pass = 0; pass < 3; ++pass) {
+                        const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
+                        const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
+                        for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                        __syncthreads();
+                        for (int pos = tid; pos < len; pos += kSelThreads) {
+                            const float v = cached ? cache[pos] : __ldcg(src + pos);
+                            const uint32_t key = order_key(v);
+                            if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
+                        }
+                        __syncthreads();
+                        const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
+                        int excl;
+                        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+                        if (excl < kr && excl + c0 + c1 >= kr) {
+                            bin_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
+                            above_s = excl + c0 >= kr ? excl : excl + c0;
+                        }
+                        __syncthreads();
+                        prefix |= uint32_t(bin_s) << shift;
+                        mask |= dmask << shift;
+                        kr -= above_s;
+                        __syncthreads();
+                    }
+                    // keys above the threshold are in; ties at it are taken in position order
+                    for (int i = tid; i < words; i += kSelThreads) tiebits[i] = 0;
                     __syncthreads();
                     for (int pos = tid; pos < len; pos += kSelThreads) {
                         const float v = cached ? cache[pos] : __ldcg(src + pos);
+                        if (topk_bin(M, v) != B) continue;
                         const uint32_t key = order_key(v);
-                        if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
+                        if (key > prefix) atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                        else if (key == prefix) atomicOr(&tiebits[pos >> 5], 1u << (pos & 31));
                     }
                     __syncthreads();
-                    const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
-                    int excl;
-                    Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-                    if (excl < kr && excl + c0 + c1 >= kr) {
-                        bin_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
-                        above_s = excl + c0 >= kr ? excl : excl + c0;
+                    int running = 0;
+                    for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+                        const int w = w0 + tid;
+                        const uint32_t bits = w < words ? tiebits[w] : 0u;
+                        int off, total;
+                        Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
+                        int rank = running + off;
+                        uint32_t rem = bits, take = 0;
+                        while (rem && rank < kr) {
+                            const uint32_t low = rem & (0u - rem);
+                            take |= low;
+                            rem ^= low;
+                            ++rank;
+                        }
+                        if (take) atomicOr(&selbits[w], take);
+                        running += total;
+                        __syncthreads();
                     }
-                    __syncthreads();
-                    prefix |= uint32_t(bin_s) << shift;
-                    mask |= dmask << shift;
-                    kr -= above_s;
-                    __syncthreads();
-                }
-                // keys above the threshold are in; ties at it are taken in position order
-                for (int i = tid; i < words; i += kSelThreads) tiebits[i] = 0;
-                __syncthreads();
-                for (int pos = tid; pos < len; pos += kSelThreads) {
-                    const float v = cached ? cache[pos] : __ldcg(src + pos);
-                    if (topk_bin(M, v) != B) continue;
-                    const uint32_t key = order_key(v);
-                    if (key > prefix) atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
-                    else if (key == prefix) atomicOr(&tiebits[pos >> 5], 1u << (pos & 31));
-                }
-                __syncthreads();
-                int running = 0;
-                for (int w0 = 0; w0 < words; w0 += kSelThreads) {
-                    const int w = w0 + tid;
-                    const uint32_t bits = w < words ? tiebits[w] : 0u;
-                    int off, total;
-                    Scan(scan_tmp).ExclusiveSum(__popc(bits), off, total);
-                    int rank = running + off;
-                    uint32_t rem = bits, take = 0;
-                    while (rem && rank < kr) {
-                        const uint32_t low = rem & (0u - rem);
-                        take |= low;
-                        rem ^= low;
-                        ++rank;
-                    }
-                    if (take) atomicOr(&selbits[w], take);
-                    running += total;
-                    __syncthreads();
                 }
             }
             __syncthreads();
         }
+        trace_at(buf, kDecodeTraceSelectBase, blk, 5);
         // The selected rows (union over the block's heads) in position order.
         int* lst = hpb * k <= kSelListCap ? list_s : buf.idx + (row0 + hq0) * size_t(k);
         int running = 0;
@@ -842,6 +1049,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
         n_rows = running;
         list = lst;
     }
+    trace_at(buf, kDecodeTraceSelectBase, blk, 6);
 
     // Gather: thread (cc, r) reads 16 bytes (column chunk cc) of rows r, r + RPR, ...
     constexpr int NC = DV / 8, RPR = kSelThreads / NC;
@@ -900,6 +1108,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
         }
         __syncthreads();
     }
+    trace_at(buf, kDecodeTraceSelectBase, blk, 7);
 }
 
 }  // namespace sigmaops::kernels::attn

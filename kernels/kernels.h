@@ -98,6 +98,16 @@ std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 // CUDA error string if a launch fails. Asynchronous: synchronize before reading p.out.
 Status decode_attention(const DecodeAttentionParams& p);
 
+// Diagnostics (bench_attention --trace): with SIGMAOPS_ATTN_TRACE=1 in the environment at the
+// time of a call, the tensor-core kernels record %globaltimer at fixed points of each block
+// (kDecodeTraceSlots per block; split-KV / scores blocks first, then the select+gather blocks
+// from kDecodeTraceSelectBase). Copies the last call's records into host (synchronizes the
+// device) and clears the buffer; returns the entries copied, or -1 if tracing was never enabled.
+constexpr int kDecodeTraceSlots = 8;
+constexpr int kDecodeTraceSelectBase = 4096 * kDecodeTraceSlots;
+constexpr int kDecodeTraceEntries = 2 * kDecodeTraceSelectBase;
+int decode_attention_trace(unsigned long long* host, int max_entries);
+
 // ------------------------------------------------------------------------------------------
 // Forward-pass operations of the engine's CUDA backend (engine/src/cuda/cuda_forward.cpp).
 // The same named operations as the CPU backend (engine/src/cpu/ops.h): embed, rmsnorm, matmul

@@ -510,12 +510,15 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
         return;
     }
     std::mt19937 rng(7);
-    std::vector<std::vector<int>> lens_sets = {{1000}, {5000}, {17, 5000, 1}, {70000}};
-    if (quick()) lens_sets = {{1000, 1, 300}};
+    // {17, 20000}: one sequence below and one above the select's lane-maximum fast path
+    // (kSelLaneMaxMinLen) in one call; 70000: the fast path alone.
+    std::vector<std::vector<int>> lens_sets = {{1000}, {5000}, {17, 5000, 1}, {17, 20000}, {70000}};
+    if (quick()) lens_sets = {{1000, 1, 300}, {17, 20000}};
     for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{32, 16, 16, 64, 64}, Shape{8, 1, 4, 128, 128}})
         for (bool uni : {false, true})
             for (const auto& lens : lens_sets) {
                 if (lens[0] == 70000 && s.n_k == 16) continue;  // one long case (uncached top-k path)
+                if (quick() && lens.size() == 2 && s.n_k != 4) continue;  // quick: the fast path on Sigma only
                 run_case({s, lens, DType::BF16, DType::F32, 100, uni}, rng);
                 if (!quick()) run_case({s, lens, DType::F16, DType::BF16, 100, uni}, rng);
             }
@@ -529,9 +532,10 @@ TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
     std::mt19937 rng(31);
     // ties 1: few distinct scores (exact ranking among a crowded threshold bin, or the radix
     // path past 1024 candidates); ties 2: every score of a head equal (radix path, ties only).
+    // 20000 keys: the lane-maximum fast path first (too many candidates: it falls back).
     for (int ties : {1, 2})
         for (bool uni : {false, true})
-            for (const auto& lens : std::vector<std::vector<int>>{{3000}, {17, 5000, 1}}) {
+            for (const auto& lens : std::vector<std::vector<int>>{{3000}, {17, 5000, 1}, {20000}}) {
                 run_case({Shape{32, 4, 16, 64, 64}, lens, DType::BF16, DType::F32, 100, uni, ties}, rng);
                 if (quick()) break;
                 run_case({Shape{8, 1, 4, 128, 128}, lens, DType::F16, DType::F32, 100, uni, ties}, rng);
