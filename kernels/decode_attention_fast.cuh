@@ -731,21 +731,40 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     if (tid == 0) ncand_s = 0;
     if (g.pdl) pdl_wait();
     trace_at(buf, kDecodeTraceSelectBase, blk, 1);
-    if (!all) {  // head 0's scores towards L1 while the statistics are read
+    // The lane-maximum fast path (below) for this sequence: its first head's lane maxima are
+    // loaded here, in the same round trip as the statistics. Otherwise head 0's scores go
+    // towards L1 while the statistics are read (the fast path reads them through L2).
+    const int n_lm = g.n_splits * kFastLanes;  // lane maxima per head
+    const bool try_fast = !all && g.sel_lanemax && len >= kSelLaneMaxMinLen && n_lm >= k && n_lm <= kSelLaneMaxCap;
+    float lmv0[kSelLaneMaxCap / kSelThreads];
+    if (try_fast) {
+        const float* lm = buf.lane_max + (row0 + hq0) * size_t(n_lm);
+#pragma unroll
+        for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j) {
+            const int i = tid + j * kSelThreads;
+            lmv0[j] = i < n_lm ? __ldcg(lm + i) : -INFINITY;
+        }
+    } else if (!all) {
         const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
         for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
     }
 
     for (int hh = warp; hh < hpb; hh += kSelThreads / 32) {  // softmax statistics over all slices
+        // every slice's (max, sum) in one round trip (n_splits <= kMaxSplits = 8 per lane)
         const float2* ml = buf.part_ml + (row0 + hq0 + hh) * g.n_splits;
+        float2 sv[kMaxSplits / 32];
+#pragma unroll
+        for (int j = 0; j < kMaxSplits / 32; ++j) {
+            const int sl = lane + 32 * j;
+            sv[j] = sl < g.n_splits ? __ldcg(&ml[sl]) : make_float2(-INFINITY, 0.0f);
+        }
         float M = -INFINITY;
-        for (int s = lane; s < g.n_splits; s += 32) M = fmaxf(M, __ldcg(&ml[s]).x);
+#pragma unroll
+        for (int j = 0; j < kMaxSplits / 32; ++j) M = fmaxf(M, sv[j].x);
         M = warp_max(M);
         float L = 0.0f;
-        for (int s = lane; s < g.n_splits; s += 32) {
-            const float2 v = __ldcg(&ml[s]);
-            L += v.x == -INFINITY ? 0.0f : v.y * exp2f(v.x - M);
-        }
+#pragma unroll
+        for (int j = 0; j < kMaxSplits / 32; ++j) L += sv[j].x == -INFINITY ? 0.0f : sv[j].y * exp2f(sv[j].x - M);
         L = warp_sum(L);
         if (lane == 0) {
             M_s[hh] = M;
@@ -778,7 +797,6 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             if (lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
         }
     };
-    const int n_lm = g.n_splits * kFastLanes;  // lane maxima per head
     int n_rows = len;
     const int* list = nullptr;
     if (!all) {
@@ -797,13 +815,13 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             // (usually 1-2 k of them) are histogrammed and ranked. Falls back to the passes over
             // every key below when there are fewer than k lane maxima or too many candidates.
             bool fast = false;
-            if (g.sel_lanemax && len >= kSelLaneMaxMinLen && n_lm >= k && n_lm <= kSelLaneMaxCap) {
+            if (try_fast) {
                 const float* lm = buf.lane_max + (row0 + hq0 + hh) * size_t(n_lm);
                 float lmv[kSelLaneMaxCap / kSelThreads];
 #pragma unroll
                 for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j) {
                     const int i = tid + j * kSelThreads;
-                    lmv[j] = i < n_lm ? __ldcg(lm + i) : -INFINITY;
+                    lmv[j] = hh == 0 ? lmv0[j] : (i < n_lm ? __ldcg(lm + i) : -INFINITY);
                 }
                 if (tid == 0) {
                     bin_s = -1;
@@ -856,6 +874,11 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                         const bool has = tid < n;
                         const float v = has ? cand_v[tid] : 0.0f;
                         const int i = has ? cand_i[tid] : 0;
+                        // the candidate's V row towards the L2 while the candidates are ranked
+                        if (has)
+#pragma unroll
+                            for (int o = 0; o < DV; o += 128 / int(sizeof(T)))
+                                prefetch_l2(static_cast<const T*>(buf.v) + ((size_t(b) * g.n_v + vh) * g.max_ctx + i) * DV + o);
                         const int bin = has ? topk_bin(M, v) : 0;
                         hist_add(has, bin);
                         __syncthreads();

@@ -6,7 +6,8 @@
 #      kernel (16K) and of the select+gather kernel (32K), as text pages;
 #   3. optionally (FWD=1) the engine's GPU tests named in FWD_TESTS (default test_gpu_batch);
 #   4. ATTN_TEST=1: test_gpu_attention's full grid (tools/bench/gpu_attention.sh "test");
-#   5. AB_ARGS="...": bench_attention with these flags (same-run A/B rows) into ab.jsonl.
+#   5. AB_ARGS="...": bench_attention with these flags (same-run A/B rows) into ab.jsonl;
+#   6. FWD_BENCH="...": bench_forward with these flags (needs FWD=1) into fwd_bench.jsonl.
 # NCU=0 skips step 2. Everything lands in /tmp/prof and comes back as $OUT/prof.tgz plus
 # $OUT/trace.jsonl and $OUT/ab.jsonl.
 # Run from the repository root; carry .devcarry.
@@ -59,6 +60,10 @@ if [ "${FWD:-1}" = 1 ]; then
     grep -E "^batch|passed|failed|FAILED" "$R/$t.log" | tail -20 | tee -a "$R/log.txt"
   done
   el "engine tests done"
+  if [ -n "${FWD_BENCH:-}" ]; then
+    timeout 200 build/gpu-fwd/bench_forward $FWD_BENCH > "$R/fwd_bench.jsonl" 2>> "$R/log.txt"; echo "rc=$? bench_forward $FWD_BENCH" | tee -a "$R/log.txt"
+    grep -v copy_gbps "$R/fwd_bench.jsonl" | tee -a "$R/log.txt"
+  fi
 fi
 pack
 cat "$R/log.txt"
