@@ -242,12 +242,13 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
 
     // Graph replay: the launches without host overhead (as an engine's captured decode step).
-    float ms_graph = 0;
-    if (g_graph) {
+    // g_iters launches of `body` captured in one graph; ms of one replay after a warm one.
+    // `after` gets the instantiated graph before it is destroyed.
+    auto time_graph = [&](auto&& body, auto&& after) {
         cudaGraph_t graph;
         cudaGraphExec_t exec;
         CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        for (int i = 0; i < g_iters; ++i) call(i);
+        for (int i = 0; i < g_iters; ++i) body(i);
         CHECK_CUDA(cudaStreamEndCapture(st, &graph));
         CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
         CHECK_CUDA(cudaGraphLaunch(exec, st));
@@ -256,35 +257,24 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
         CHECK_CUDA(cudaGraphLaunch(exec, st));
         CHECK_CUDA(cudaEventRecord(e1, st));
         CHECK_CUDA(cudaEventSynchronize(e1));
-        CHECK_CUDA(cudaEventElapsedTime(&ms_graph, e0, e1));
-        if (g_trace) {  // clear (a read clears), replay once more: the trace holds its last call
-            std::vector<unsigned long long> scratch(sigmaops::kernels::kDecodeTraceEntries);
-            sigmaops::kernels::decode_attention_trace(scratch.data(), int(scratch.size()));
-            CHECK_CUDA(cudaGraphLaunch(exec, st));
-            CHECK_CUDA(cudaStreamSynchronize(st));
-            print_trace(g_variant, batch, ctx);
-        }
+        float ms_g = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms_g, e0, e1));
+        after(exec);
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(graph);
-    }
-    float ms_writer = 0;
-    if (g_graph && step) {  // the writer alone, for reference
-        cudaGraph_t graph;
-        cudaGraphExec_t exec;
-        CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        for (int i = 0; i < g_iters; ++i) writer(i);
-        CHECK_CUDA(cudaStreamEndCapture(st, &graph));
-        CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+        return ms_g;
+    };
+    const float ms_graph = !g_graph ? 0.0f : time_graph(call, [&](cudaGraphExec_t exec) {
+        if (!g_trace) return;
+        // clear (a read clears), replay once more: the trace holds its last call
+        std::vector<unsigned long long> scratch(sigmaops::kernels::kDecodeTraceEntries);
+        sigmaops::kernels::decode_attention_trace(scratch.data(), int(scratch.size()));
         CHECK_CUDA(cudaGraphLaunch(exec, st));
         CHECK_CUDA(cudaStreamSynchronize(st));
-        CHECK_CUDA(cudaEventRecord(e0, st));
-        CHECK_CUDA(cudaGraphLaunch(exec, st));
-        CHECK_CUDA(cudaEventRecord(e1, st));
-        CHECK_CUDA(cudaEventSynchronize(e1));
-        CHECK_CUDA(cudaEventElapsedTime(&ms_writer, e0, e1));
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(graph);
-    }
+        print_trace(g_variant, batch, ctx);
+    });
+    // the writer alone, for reference
+    const float ms_writer = !(g_graph && step) ? 0.0f : time_graph(writer, [](cudaGraphExec_t) {});
     cudaStreamDestroy(st);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);

@@ -542,6 +542,16 @@ TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
             }
 }
 
+TEST_CASE("the block trace reads nothing unless tracing was enabled, and rejects a bad buffer", "[gpu][attention]") {
+    // No GPU needed: without SIGMAOPS_ATTN_TRACE no call has allocated the trace buffer.
+    using sigmaops::kernels::decode_attention_trace;
+    std::vector<unsigned long long> host(sigmaops::kernels::kDecodeTraceEntries, 7);
+    CHECK(decode_attention_trace(host.data(), int(host.size())) == -1);
+    CHECK(decode_attention_trace(nullptr, 16) == -1);
+    CHECK(decode_attention_trace(host.data(), 0) == -1);
+    CHECK(host[0] == 7);  // untouched
+}
+
 TEST_CASE("decode attention rejects unsupported problems with a clear error", "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
