@@ -13,7 +13,8 @@
 // the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
 // and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT); "*_dyn"
 // run full attention with the experimental chunk pool (SIGMAOPS_ATTN_DYN=1) and
-// "*_fullsel" selective V's select without the lane-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1).
+// "*_fullsel" selective V's select without the group-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1),
+// "*_grp1k" with it from 1024 keys (SIGMAOPS_ATTN_SEL_MINLEN=1024; default kSelGroupMinLen).
 // "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
 // in a model with random weights (the selection's threshold then sits far below the max).
 // Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
@@ -342,6 +343,7 @@ int main(int argc, char** argv) {
         float qscale = 1.0f;  // q multiplied by this (wide score distributions)
         bool dyn = false;     // SIGMAOPS_ATTN_DYN=1 (the experimental chunk pool)
         bool fullsel = false; // SIGMAOPS_ATTN_SEL_FULL=1 (the select's passes over every key)
+        int sel_min_len = 0;  // SIGMAOPS_ATTN_SEL_MINLEN (0: the default)
     };
     const Variant variants[] = {
         {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
@@ -371,6 +373,8 @@ int main(int argc, char** argv) {
         {"gqa_dyn_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, true},
         {"sigma_selv100_fullsel", 32, 4, 16, 100, false, false, 0, false, true, false, 1.0f, false, true},
         {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, false, true},
+        {"sigma_selv100_grp1k_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, false, false, 1024},
+        {"sigma_selv100_union_grp1k_pdl", 32, 4, 16, 100, true, false, 0, true, true, false, 1.0f, false, false, 1024},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -389,12 +393,14 @@ int main(int argc, char** argv) {
                 if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
                 if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", "1", 1);
                 if (v.fullsel) setenv("SIGMAOPS_ATTN_SEL_FULL", "1", 1);
+                if (v.sel_min_len) setenv("SIGMAOPS_ATTN_SEL_MINLEN", std::to_string(v.sel_min_len).c_str(), 1);
                 g_variant = v.name;
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step, v.qscale);
                 unsetenv("SIGMAOPS_ATTN_OLD");
                 unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
                 unsetenv("SIGMAOPS_ATTN_DYN");
                 unsetenv("SIGMAOPS_ATTN_SEL_FULL");
+                unsetenv("SIGMAOPS_ATTN_SEL_MINLEN");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
                             "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "

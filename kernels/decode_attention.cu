@@ -51,7 +51,7 @@ int sm_count(std::string& err) {
 }
 
 struct Layout {
-    size_t counters, part_o, part_ml, scores, head_ml, idx, lane_max, total;
+    size_t counters, part_o, part_ml, scores, head_ml, idx, group_max, total;
 };
 
 // Shape checks shared by the size query and the launcher; empty string = supported.
@@ -76,23 +76,33 @@ std::string check_shapes(const DecodeAttentionParams& p) {
 // Benchmark knobs, read at every call (bench/bench_attention.cu compares variants in one run):
 // SIGMAOPS_ATTN_OLD=1 uses the pre-tensor-core kernels (split_kv_kernel; scores/topk/gather),
 // SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM,
-// SIGMAOPS_ATTN_DYN=1 (below) turns the experimental chunk pool of the full-attention kernel on,
-// SIGMAOPS_ATTN_SEL_FULL=1 the lane-maximum threshold of selective V's select off.
+// SIGMAOPS_ATTN_DYN=1 / =0 (below) turns the chunk pool of the full-attention kernel on / off,
+// SIGMAOPS_ATTN_SEL_FULL=1 the group-maximum threshold of selective V's select off.
 bool env_old() {
     const char* v = std::getenv("SIGMAOPS_ATTN_OLD");
     return v && *v && std::string(v) != "0";
 }
-// SIGMAOPS_ATTN_DYN=1: the tensor-core full-attention kernel takes its chunks from a pool
-// (fast_split_kernel DYN). Experimental and off by default: 0.6-5.7 µs faster at batch 1 in the
-// attention benchmark, but the engine's batched-decode test hung with it (heads 8/8/8, batch 5;
-// cause not found). Benchmark knob only.
+// SIGMAOPS_ATTN_DYN: the tensor-core full-attention kernel takes its chunks from a pool
+// (fast_split_kernel DYN) when set to anything but "0"; unset, kDynDefault decides. The pool
+// hung the engine's batched-decode test in session 5: its counters then sat in a region that
+// grew with the batch, and a batch-1 call's partial outputs landed on a batch-5 call's pools
+// (layout() below; fixed).
+constexpr bool kDynDefault = false;
 bool env_dyn() {
     const char* v = std::getenv("SIGMAOPS_ATTN_DYN");
-    return v && *v && std::string(v) != "0";
+    if (!v || !*v) return kDynDefault;
+    return std::string(v) != "0";
 }
 bool env_sel_full() {
     const char* v = std::getenv("SIGMAOPS_ATTN_SEL_FULL");
     return v && *v && std::string(v) != "0";
+}
+// SIGMAOPS_ATTN_SEL_MINLEN=N: the select's group-maximum path from N keys (default
+// kSelGroupMinLen); values outside [1, 1 << 30] keep the default.
+int env_sel_min_len() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_SEL_MINLEN");
+    const long n = v && *v ? std::strtol(v, nullptr, 10) : 0;
+    return n >= 1 && n <= (1L << 30) ? int(n) : kSelGroupMinLen;
 }
 int env_split_pct() {
     const char* v = std::getenv("SIGMAOPS_ATTN_SPLIT_PCT");
@@ -113,11 +123,13 @@ unsigned long long* env_trace() {
     return g_trace;
 }
 
-// Bitmap words / cached scores of select_gather_kernel for keys up to max_len.
+// Dynamic shared memory of select_gather_kernel for keys up to max_len: the group maxima of
+// one head (fast path), cached scores of one head when they fit, two bitmaps.
 int sel_words(int max_len) { return (max_len + 31) / 32; }
+int sel_groups(int max_len) { return int(std::min<size_t>(kSelGroupCap, (size_t(max_len) + kGroupKeys - 1) / kGroupKeys + 3) & ~3); }
 int sel_cache(int max_len) {
     const size_t cache = (size_t(max_len) + 3) & ~size_t(3);
-    return (cache + 2 * size_t(sel_words(max_len))) * 4 <= size_t(kSelDynBytes) ? int(cache) : 0;
+    return (cache + 2 * size_t(sel_words(max_len)) + sel_groups(max_len)) * 4 <= size_t(kSelDynBytes) ? int(cache) : 0;
 }
 
 attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
@@ -160,12 +172,15 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     } else if (g.top_k == 0) {
         g.fast = std::min(g.gv, g.tile_heads) <= 4 && g.nvg_max <= (p.d_v == 64 ? 4 : 2);
     } else {
-        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) && size_t(sel_words(max_len)) * 8 <= size_t(kSelDynBytes);
+        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) &&
+                 (2 * size_t(sel_words(max_len)) + sel_groups(max_len)) * 4 <= size_t(kSelDynBytes);
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
     g.dyn = g.fast && g.top_k == 0 && env_dyn() ? 1 : 0;
-    g.sel_lanemax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
+    g.sel_groupmax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
+    g.sel_min_len = env_sel_min_len();
+    g.gm_stride = int(((size_t(p.max_ctx) + kGroupKeys - 1) / kGroupKeys + 3) & ~size_t(3));
     int splits;
     if (g.fast) {
         // One wave of one 8-warp block per SM (the blocks hold ~200 registers a thread), at
@@ -185,8 +200,14 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
     Layout l{};
     size_t off = 0;
     const size_t heads = size_t(p.batch) * p.n_q;
-    l.counters = off;  // slice tickets, then chunk pools
-    off += align256(2 * size_t(p.batch) * p.n_k * g.tiles_per_group * sizeof(int));
+    // Slice tickets and chunk pools: a fixed region for up to kCounterSlots (sequence, head tile)
+    // pairs, so that calls of different batch sizes sharing one workspace (the engine's batch-1
+    // and batch-n decode) find each other's counters, always left at zero, where their own are,
+    // never another call's partial outputs. (It grew with the batch before: a batch-1 call's
+    // partial outputs overwrote a batch-5 call's chunk pools, whose warps then ran ~2^30 empty
+    // chunks: the hang of fast_split_kernel<DYN> in test_gpu_batch.)
+    l.counters = off;
+    off += align256(2 * std::max<size_t>(kCounterSlots, size_t(p.batch) * p.n_k * g.tiles_per_group) * sizeof(int));
     l.part_o = off;
     off += align256(heads * g.n_splits * p.d_v * sizeof(float));
     l.part_ml = off;
@@ -198,8 +219,8 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
         off += align256(heads * 2 * sizeof(float));
         l.idx = off;
         off += align256(heads * g.top_k * sizeof(int));
-        l.lane_max = off;
-        off += align256(heads * g.n_splits * kFastLanes * sizeof(float));
+        l.group_max = off;
+        off += align256(heads * g.gm_stride * sizeof(float));
     }
     l.total = off;
     return l;
@@ -249,7 +270,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
         b.scores = reinterpret_cast<float*>(ws + l.scores);
         b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
         b.idx = reinterpret_cast<int*>(ws + l.idx);
-        b.lane_max = reinterpret_cast<float*>(ws + l.lane_max);
+        b.group_max = reinterpret_cast<float*>(ws + l.group_max);
     }
     const Geometry& g = plan.g;
     // Register slots for the tile heads sharing one V head (split) / a V head's heads (gather).
@@ -268,6 +289,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
     if (union_gather && g.top_k >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
     plan.sel_words = sel_words(max_len);
     plan.sel_cache = sel_cache(max_len);
+    plan.sel_groups = g.sel_groupmax ? sel_groups(max_len) : 0;
     plan.sel_hpb = union_gather ? g.gv : 1;
     plan.stream = static_cast<cudaStream_t>(p.stream);
 

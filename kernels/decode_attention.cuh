@@ -16,6 +16,7 @@
 #include <cub/block/block_scan.cuh>
 #include <type_traits>
 
+#include "cp_async.cuh"
 #include "kernels.h"
 #include "pdl.cuh"
 
@@ -30,7 +31,8 @@ constexpr int kTopkBins = 2048;     // radix digit of 11 bits (passes: 11, 11, 1
 constexpr int kTopkCacheBytes = 192 * 1024;  // scores of one head cached in smem (48K keys)
 constexpr int kUnionSmemBytes = 160 * 1024;  // union gather: bitmap + row list
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr int kFastLanes = 32;      // lanes of one tensor-core block writing a lane maximum (8 warps x 4)
+constexpr int kCounterSlots = 4096;  // (sequence, head tile) counter pairs at the workspace's start
+constexpr int kGroupKeys = 16;      // keys per group maximum (selective V's select; one 16-key unit)
 
 // Problem geometry as the kernels see it (typed and derived once by the launcher).
 struct Geometry {
@@ -49,7 +51,9 @@ struct Geometry {
     int fast_nvg;           // fast split-KV: V-head slots compiled in (1, 2 or 4; >= nvg_max)
     int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
     int dyn;                // 1: fast full attention takes chunks from a pool (fast_split_kernel DYN)
-    int sel_lanemax;        // 1: select_gather_kernel's threshold from the lane maxima (fast path)
+    int sel_groupmax;       // 1: select_gather_kernel's threshold from the group maxima (fast path)
+    int sel_min_len;        // ... from this many keys (below: the passes over every key)
+    int gm_stride;          // floats per head row of group_max (ceil(max_ctx / 16) rounded up to 4)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -59,15 +63,16 @@ struct Buffers {
     const void* v;          // (B, n_v, max_ctx, d_v)
     const int* seq_lens;    // (B)
     float* out;             // (B, n_q, d_v)
-    int* counters;          // (2, B, n_k*tiles_per_group) zero between calls: slice tickets, then
-                            // the chunk pools of fast_split_kernel<DYN>
+    int* counters;          // (B, n_k*tiles_per_group, 2) zero between calls: each (sequence, head
+                            // tile)'s slice ticket and chunk pool (fast_split_kernel<DYN>); the
+                            // region is kCounterSlots pairs whatever the batch (see layout())
     float* part_o;          // (B, n_q, S, d_v) unnormalised slice outputs
     float2* part_ml;        // (B, n_q, S) slice (max, sum of exp2) in the log2 domain
     float* scores;          // (B, n_q, score_stride) selective V: scaled log2-domain scores
     float2* head_ml;        // (B, n_q) selective V: softmax (max, sum) over all keys
     int* idx;               // (B, n_q, top_k) selective V: selected positions
-    float* lane_max;        // (B, n_q, S * kFastLanes) selective V (tensor-core scores kernel): the
-                            // largest score each lane saw (its keys are disjoint from the others')
+    float* group_max;       // (B, n_q, gm_stride) selective V (tensor-core scores kernel): the
+                            // largest score of every 16 keys [16 i, 16 i + 16)
     unsigned long long* trace;  // diagnostics (kernels.h decode_attention_trace); null = off
 };
 
@@ -431,7 +436,7 @@ __global__ void __launch_bounds__(kThreads, 2) split_kv_kernel(const Geometry g,
     __threadfence();
     __syncthreads();
     if (tid == 0) {
-        int* counter = buf.counters + size_t(c.b) * gridDim.y + blockIdx.y;
+        int* counter = buf.counters + 2 * (size_t(c.b) * gridDim.y + blockIdx.y);
         const int ticket = atomicAdd(counter, 1);
         last_s = ticket == g.n_splits - 1;
         if (last_s) *counter = 0;  // ready for the next call
@@ -909,6 +914,7 @@ struct Plan {
     size_t union_smem; // dynamic smem of the union gather
     int sel_cache;     // select_gather_kernel: scores cached in smem (elements, multiple of 4)
     int sel_words;     // select_gather_kernel: bitmap words (ceil(max_len / 32))
+    int sel_groups;    // select_gather_kernel: group maxima of one head in smem (multiple of 4)
     int sel_hpb;       // select_gather_kernel: query heads per block (1, or gv for the union)
     cudaStream_t stream;
 };
@@ -1013,10 +1019,10 @@ Status run_fast(const Plan& p, dim3 grid) {
         if (e != cudaSuccess) return cuda_status("select_gather_kernel attribute", e);
         configured = true;
     }
-    const size_t smem = (size_t(p.sel_cache) + 2 * size_t(p.sel_words)) * 4;
+    const size_t smem = (size_t(p.sel_groups) + size_t(p.sel_cache) + 2 * size_t(p.sel_words)) * 4;
     return cuda_status("select_gather_kernel launch",
                        launch_ex(p, select_gather_kernel<T, DV>, dim3(p.g.n_q / p.sel_hpb, p.g.batch), kSelThreads,
-                                 smem, p.g, p.buf, p.sel_cache, p.sel_words, p.sel_hpb));
+                                 smem, p.g, p.buf, p.sel_groups, p.sel_cache, p.sel_words, p.sel_hpb));
 }
 
 template <class T, int DQK, int DV>

@@ -28,7 +28,6 @@ namespace sigmaops::kernels::attn {
 
 constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
-static_assert(kFastLanes == kFastWarps * 4, "one lane maximum per (warp, lane column)");
 constexpr float kLazyRescale = 8.0f;  // log2 units
 constexpr int kPdlPrefetchBytes = 32 * 1024;  // per warp, L2 prefetch before the PDL wait
 constexpr int kMergeDepth = 20;  // slices per thread loaded at once by the last block's merge
@@ -269,9 +268,9 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                     load_k(t_first + (ci + 1) * CH * 16, w_end);
             }
             const int t0 = t_first + ci * CH * 16;
-            float mx = -INFINITY;
+            float um[CH];  // this lane's maximum of each 16-key unit (4 of its keys)
 #pragma unroll
-            for (int u = 0; u < CH; ++u)
+            for (int u = 0; u < CH; ++u) {
 #pragma unroll
                 for (int nt = 0; nt < 2; ++nt) {
                     const int t = t0 + 16 * u + 8 * nt + 2 * c;
@@ -282,8 +281,34 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                             srow[t] = sc[u][nt][0];
                         }
                     }
-                    mx = fmaxf(mx, fmaxf(sc[u][nt][0], sc[u][nt][1]));
                 }
+                um[u] = fmaxf(fmaxf(sc[u][0][0], sc[u][0][1]), fmaxf(sc[u][1][0], sc[u][1][1]));
+            }
+            float mx = -INFINITY;
+#pragma unroll
+            for (int u = 0; u < CH; ++u) mx = fmaxf(mx, um[u]);
+            // Group maxima for the select (buf.group_max: one per 16-key unit and head): the four
+            // lanes of head gr reduce-scatter their unit maxima (two exchanges, CH/2 + CH/4
+            // shuffles), lane c ending with units c, c + 4, ...; the four lanes store 16 bytes.
+            {
+                static_assert(CH % 4 == 0, "units per chunk: a multiple of the head's 4 lanes");
+                float h2[CH / 2];
+#pragma unroll
+                for (int j = 0; j < CH / 2; ++j) {  // units (j / 2) * 4 + j % 2 and that + 2
+                    const int ua = (j >> 1) * 4 + (j & 1), ub = ua + 2;
+                    const float send = (c & 2) ? um[ua] : um[ub];
+                    const float keep = (c & 2) ? um[ub] : um[ua];
+                    h2[j] = fmaxf(keep, __shfl_xor_sync(0xffffffffu, send, 2));
+                }
+#pragma unroll
+                for (int i = 0; i < CH / 4; ++i) {  // h2[2i], h2[2i + 1]: units 4i + (c & 2) + {0, 1}
+                    const float send = (c & 1) ? h2[2 * i] : h2[2 * i + 1];
+                    const float keep = (c & 1) ? h2[2 * i + 1] : h2[2 * i];
+                    const float gmax = fmaxf(keep, __shfl_xor_sync(0xffffffffu, send, 1));  // unit 4i + c
+                    const int t = t0 + 16 * (4 * i + c);
+                    if (gr < co.nh && t < w_end) buf.group_max[(row0 + co.h0 + gr) * size_t(g.gm_stride) + (t >> 4)] = gmax;
+                }
+            }
             if (mx > -INFINITY) {  // exact online (max, sum) of this lane's keys
                 const float m_new = fmaxf(m_run, mx);
                 float sum = 0.0f;
@@ -298,11 +323,6 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             }
         }
         trace_at(buf, 0, blk, 3);
-        // The lane's own maximum (over its keys only, disjoint from every other lane's): the
-        // select's lower bound on the k-th largest score.
-        if (gr < co.nh)
-            buf.lane_max[(row0 + co.h0 + gr) * size_t(g.n_splits * kFastLanes) + (co.split * kFastWarps + warp) * 4 + c] =
-                m_run;
         // lanes -> head: merge the 4 lanes of each head
 #pragma unroll
         for (int o = 1; o <= 2; o <<= 1) {
@@ -378,7 +398,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         const int n_ck = (co.len + CK - 1) / CK;
         const int n_w = g.n_splits * kFastWarps;
         const int gw = co.split * kFastWarps + warp;
-        int* const pool = buf.counters + size_t(gridDim.z) * gridDim.y + size_t(co.b) * gridDim.y + blockIdx.y;
+        int* const pool = buf.counters + 2 * (size_t(co.b) * gridDim.y + blockIdx.y) + 1;
         int t0 = DYN ? (gw < n_ck ? gw * CK : -1) : (n_chunks > 0 ? t_first : -1);
         // Loads before the PDL wait stop at lim_pre (the newest row comes after the wait, into
         // the chunk at fix_t0); later chunks load rows < lim_next, the newest coherently (DYN).
@@ -572,7 +592,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         __threadfence();
         __syncthreads();
         if (tid == 0) {
-            int* counter = buf.counters + size_t(co.b) * gridDim.y + blockIdx.y;
+            int* counter = buf.counters + 2 * (size_t(co.b) * gridDim.y + blockIdx.y);
             const int ticket = atomicAdd(counter, 1);
             last_s = ticket == g.n_splits - 1;
             if (last_s) {  // ready for the next call
@@ -658,32 +678,50 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 // ---- selective V, step 2 (fused): top-k per head and the gather of its V rows --------------
 // Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
 // set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
-// Per head: M, L from the slices' statistics; pass 1 histograms every score by
-// bin = topk_bin(M, s) (keeps a copy of the scores in shared memory when they fit),
-// which finds the bin B holding the k-th largest; pass 2 marks every key of a bin above B in a
-// bitmap and ranks B's keys exactly among themselves (larger score first, then lower position,
-// as the CPU reference). If B holds more than kSelCandCap keys (near-constant scores), a radix
-// select on the score bits inside B finds the threshold and the ties at it are taken in position
-// order. The bitmap is then compacted in position order (so the sum below has a fixed order),
-// and the block sums p_t * v_t over the rows, p the softmax over all keys.
+// Per head: M, L from the slices' statistics. Then the top-k keys, larger score first and the
+// lower position among equal scores (the CPU reference's order), by one of two paths:
+// - group maxima (from g.sel_min_len keys): the scores kernel wrote the largest score of every
+//   16 keys. The k-th largest of those disjoint maxima is <= the k-th largest score, so only
+//   the groups at or above it (about k of them) can hold the top k: their keys go through a
+//   histogram of the maxima's bins (bin = topk_bin(M, s), below), and the keys in or above the
+//   threshold bin become candidates (about k..2k); with at most kSelDirectCap of them every
+//   candidate is ranked exactly against all others and the rank is the row's place in the list
+//   (no bitmap); with more, the threshold-bin ranking below decides.
+// - passes over every key: pass 1 histograms every score (keeps a copy of the scores in shared
+//   memory when they fit), which finds the bin B holding the k-th largest; pass 2 marks every
+//   key of a bin above B in a bitmap and ranks B's keys exactly among themselves. If B holds
+//   more than kSelCandCap keys (near-constant scores), a radix select on the score bits inside
+//   B finds the threshold and the ties at it are taken in position order. Taken below
+//   sel_min_len, and when the first path finds too many groups or candidates.
+// The bitmap is compacted in position order; either way the row list has a fixed order, so the
+// block's sum of p_t * v_t over the rows (p the softmax over all keys) is deterministic.
 constexpr int kSelThreads = 1024;
 constexpr int kSelCandCap = 1024;
 constexpr int kSelListCap = 4096;
 constexpr int kSelMaxHeads = 64;          // union: query heads per V head
-constexpr int kSelDynBytes = 160 * 1024;  // score cache + two bitmaps
-constexpr int kSelLaneMaxCap = 2 * kSelThreads;  // lane maxima per head the fast path takes (n_splits <= 64)
-constexpr int kSelBinCap = 256;  // fast path: candidates of the threshold bin ranked from a short list
-static_assert(kSelCandCap == kSelThreads, "fast path: one candidate per thread");
-// The fast path from this many keys: below, the passes over every key cost less than its fixed
-// part (H100, same-run A/B: 2K +1.3 µs at batch 1, +2.7 at batch 8; 16K even at batch 1, -3.6
-// µs at batch 8; 32K -2.2 / -8.6; 128K -20.6 / -52).
-constexpr int kSelLaneMaxMinLen = 16384;
+constexpr int kSelDynBytes = 160 * 1024;  // group maxima + score cache + two bitmaps
+constexpr int kSelGroupCap = 8 * kSelThreads;  // group maxima per head the fast path takes (128K keys)
+constexpr int kSelHotCap = kSelListCap;        // groups at or above the threshold (list_s holds them)
+constexpr int kSelDirectCap = 256;             // candidates ranked against each other (4 threads each)
+constexpr int kSelBinCap = 256;  // candidates of the threshold bin ranked from a short list
+static_assert(kSelCandCap == kSelThreads, "one candidate per thread");
+static_assert(4 * kSelDirectCap == kSelThreads, "direct ranks: 4 threads per candidate");
+// The group-maximum path from this many keys by default (SIGMAOPS_ATTN_SEL_MINLEN overrides it
+// for benchmarks). Below, the passes over every key cost less than its fixed part.
+constexpr int kSelGroupMinLen = 16384;
+
+// Candidate key for the direct ranks: larger = earlier in the CPU's order (score, then the lower
+// position).
+__device__ __forceinline__ unsigned long long sel_key(float s, int pos) {
+    return (static_cast<unsigned long long>(order_key(s)) << 32) | (0xffffffffu - uint32_t(pos));
+}
 
 template <class T, int DV>
 __global__ void __launch_bounds__(kSelThreads, 1)
-    select_gather_kernel(const Geometry g, const Buffers buf, int cache_cap, int words_cap, int hpb) {
+    select_gather_kernel(const Geometry g, const Buffers buf, int groups_cap, int cache_cap, int words_cap, int hpb) {
     extern __shared__ __align__(16) unsigned char sel_mem[];
-    float* cache = reinterpret_cast<float*>(sel_mem);                   // cache_cap scores of one head
+    float* gmax = reinterpret_cast<float*>(sel_mem);                     // groups_cap: one head's group maxima
+    float* cache = gmax + groups_cap;                                    // cache_cap scores of one head
     uint32_t* selbits = reinterpret_cast<uint32_t*>(cache + cache_cap);  // words_cap: selected rows
     uint32_t* tiebits = selbits + words_cap;                             // words_cap: ties at the threshold
     // The selection's histogram and candidates, then the gather's partial sums, share memory.
@@ -702,11 +740,11 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     int* const hist = sm.s.hist;
     int* const cand_i = sm.s.cand_i;
     float* const cand_v = sm.s.cand_v;
-    __shared__ int list_s[kSelListCap];
+    __shared__ int list_s[kSelListCap];  // the fast path's groups, then the selected rows
+    __shared__ float list_v[kSelDirectCap];  // direct ranks: the selected rows' scores
+    __shared__ unsigned long long candk[kSelDirectCap];
     __shared__ float M_s[kSelMaxHeads], inv_s[kSelMaxHeads];
-    __shared__ int bin_s, above_s, ncand_s;
-    __shared__ uint32_t tkey_s;
-    __shared__ int nb_s;
+    __shared__ int bin_s, above_s, ncand_s, nhot_s, nb_s;
     __shared__ float bin_v[kSelBinCap];
     __shared__ int bin_i[kSelBinCap];
     using Scan = cub::BlockScan<int, kSelThreads>;
@@ -731,19 +769,18 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     if (tid == 0) ncand_s = 0;
     if (g.pdl) pdl_wait();
     trace_at(buf, kDecodeTraceSelectBase, blk, 1);
-    // The lane-maximum fast path (below) for this sequence: its first head's lane maxima are
-    // loaded here, in the same round trip as the statistics. Otherwise head 0's scores go
-    // towards L1 while the statistics are read (the fast path reads them through L2).
-    const int n_lm = g.n_splits * kFastLanes;  // lane maxima per head
-    const bool try_fast = !all && g.sel_lanemax && len >= kSelLaneMaxMinLen && n_lm >= k && n_lm <= kSelLaneMaxCap;
-    float lmv0[kSelLaneMaxCap / kSelThreads];
+    // The group-maximum path for this sequence: the first head's group maxima come into shared
+    // memory in the same round trip as the statistics. Otherwise head 0's scores go towards L1
+    // while the statistics are read.
+    const int n_g = (len + kGroupKeys - 1) / kGroupKeys;
+    const bool try_fast = !all && g.sel_groupmax && len >= g.sel_min_len && n_g >= k && n_g <= groups_cap;
+    auto load_groups = [&](int hh) {
+        const float* src = buf.group_max + (row0 + hq0 + hh) * size_t(g.gm_stride);
+        for (int i = tid; 4 * i < n_g; i += kSelThreads) cp_async16(smem_u32(gmax + 4 * i), src + 4 * i, 16);
+        cp_async_commit();
+    };
     if (try_fast) {
-        const float* lm = buf.lane_max + (row0 + hq0) * size_t(n_lm);
-#pragma unroll
-        for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j) {
-            const int i = tid + j * kSelThreads;
-            lmv0[j] = i < n_lm ? __ldcg(lm + i) : -INFINITY;
-        }
+        load_groups(0);
     } else if (!all) {
         const float4* src4 = reinterpret_cast<const float4*>(buf.scores + (row0 + hq0) * size_t(g.score_stride));
         for (int i = tid; i < n4; i += kSelThreads) asm volatile("prefetch.global.L1 [%0];" ::"l"(src4 + i));
@@ -788,8 +825,8 @@ __global__ void __launch_bounds__(kSelThreads, 1)
         }
         __syncthreads();
     };
-    // hist[bin] += 1 for the lanes with `valid`, one atomic per distinct bin of the warp (the lane
-    // maxima and the candidates crowd into a few bins near the maximum).
+    // hist[bin] += 1 for the lanes with `valid`, one atomic per distinct bin of the warp (group
+    // maxima and candidates crowd into a few bins near the maximum).
     auto hist_add = [&](bool valid, int bin) {
         const unsigned act = __ballot_sync(0xffffffffu, valid);
         if (valid) {
@@ -797,8 +834,17 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             if (lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
         }
     };
+    // The warp's lanes with `valid` take consecutive slots of a shared counter: slot, or -1.
+    auto warp_slot = [&](bool valid, int* counter) {
+        const unsigned bal = __ballot_sync(0xffffffffu, valid);
+        int base = 0;
+        if (lane == 0 && bal) base = atomicAdd(counter, __popc(bal));
+        base = __shfl_sync(0xffffffffu, base, 0);
+        return valid ? base + __popc(bal & ((1u << lane) - 1u)) : -1;
+    };
     int n_rows = len;
     const int* list = nullptr;
+    bool direct = false;  // list_s / list_v hold the rows in rank order (hpb = 1, direct ranks)
     if (!all) {
         for (int hh = 0; hh < hpb; ++hh) {
             const float M = M_s[hh];
@@ -809,60 +855,58 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 if (tid == 0) ncand_s = 0;
                 __syncthreads();
             }
-            // Fast path: a lower bound T on the k-th largest score from the lane maxima of the
-            // scores kernel (each the largest of a lane's own keys, disjoint from the others': at
-            // least k keys score >= the k-th largest of them, so >= T), then only the keys >= T
-            // (usually 1-2 k of them) are histogrammed and ranked. Falls back to the passes over
-            // every key below when there are fewer than k lane maxima or too many candidates.
             bool fast = false;
             if (try_fast) {
-                const float* lm = buf.lane_max + (row0 + hq0 + hh) * size_t(n_lm);
-                float lmv[kSelLaneMaxCap / kSelThreads];
-#pragma unroll
-                for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j) {
-                    const int i = tid + j * kSelThreads;
-                    lmv[j] = hh == 0 ? lmv0[j] : (i < n_lm ? __ldcg(lm + i) : -INFINITY);
-                }
+                if (hh > 0) load_groups(hh);
                 if (tid == 0) {
                     bin_s = -1;
-                    tkey_s = 0xffffffffu;
+                    nhot_s = 0;
                     nb_s = 0;
                 }
-#pragma unroll
-                for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j)
-                    hist_add(lmv[j] > -INFINITY, lmv[j] > -INFINITY ? topk_bin(M, lmv[j]) : 0);
+                cp_async_wait<0>();
+                __syncthreads();
+                const int rounds = (n_g + kSelThreads - 1) / kSelThreads;
+                for (int j = 0; j < rounds; ++j) {  // histogram of the group maxima
+                    const int i = tid + j * kSelThreads;
+                    const float v = i < n_g ? gmax[i] : -INFINITY;
+                    hist_add(v > -INFINITY, v > -INFINITY ? topk_bin(M, v) : 0);
+                }
                 __syncthreads();
                 find_bin(k);
-                const int Bl = bin_s;  // -1: fewer than k finite lane maxima
-                if (Bl >= 0) {
-#pragma unroll
-                    for (int j = 0; j < kSelLaneMaxCap / kSelThreads; ++j)
-                        if (lmv[j] > -INFINITY && topk_bin(M, lmv[j]) <= Bl) atomicMin(&tkey_s, order_key(lmv[j]));
-                }
+                const int Bl = bin_s;  // -1: fewer than k finite group maxima
                 for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
-                __syncthreads();
                 if (Bl >= 0) {
-                    const float thr = key_float(tkey_s);
-                    for (int i0 = tid; i0 < n4; i0 += 8 * kSelThreads) {
-                        float4 v[8];
+                    for (int j = 0; j < rounds; ++j) {  // the groups in or above bin Bl
+                        const int i = tid + j * kSelThreads;
+                        const float v = i < n_g ? gmax[i] : -INFINITY;
+                        const int slot = warp_slot(v > -INFINITY && topk_bin(M, v) <= Bl, &nhot_s);
+                        if (slot >= 0 && slot < kSelHotCap) list_s[slot] = i;
+                    }
+                }
+                __syncthreads();
+                const int nhot = nhot_s;
+                if (Bl >= 0 && nhot <= kSelHotCap) {
+                    // their keys in or above bin Bl: at least k (every such group's maximum)
+                    for (int w0 = 0; w0 < 4 * nhot; w0 += kSelThreads) {
+                        const int w = w0 + tid;
+                        const int gi = w < 4 * nhot ? list_s[w >> 2] : 0;
+                        const int p0 = kGroupKeys * gi + 4 * (w & 3);
+                        const float4 v4 = w < 4 * nhot && p0 < len ? __ldcg(src4 + (p0 >> 2))
+                                                                 : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+                        const float e[4] = {v4.x, v4.y, v4.z, v4.w};
 #pragma unroll
-                        for (int u = 0; u < 8; ++u) {
-                            const int i = i0 + u * kSelThreads;
-                            v[u] = i >= n4 ? make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY) : __ldcg(src4 + i);
-                        }
+                        for (int q = 0; q < 4; ++q) {
+                            const int pos = p0 + q;
+                            const bool in = pos < len && e[q] > -INFINITY && topk_bin(M, e[q]) <= Bl;
+                            const int cix = warp_slot(in, &ncand_s);
+                            if (cix >= 0 && cix < kSelCandCap) {
+                                cand_i[cix] = pos;
+                                cand_v[cix] = e[q];
+                                if (cix < kSelDirectCap) candk[cix] = sel_key(e[q], pos);
+                                // its V row towards the L2 while the candidates are ranked
 #pragma unroll
-                        for (int u = 0; u < 8; ++u) {
-                            const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
-#pragma unroll
-                            for (int q = 0; q < 4; ++q) {
-                                const int pos = 4 * (i0 + u * kSelThreads) + q;
-                                if (e[q] >= thr && pos < len) {
-                                    const int cix = atomicAdd(&ncand_s, 1);
-                                    if (cix < kSelCandCap) {
-                                        cand_i[cix] = pos;
-                                        cand_v[cix] = e[q];
-                                    }
-                                }
+                                for (int o = 0; o < DV; o += 128 / int(sizeof(T)))
+                                    prefetch_l2(static_cast<const T*>(buf.v) + ((size_t(b) * g.n_v + vh) * g.max_ctx + pos) * DV + o);
                             }
                         }
                     }
@@ -870,15 +914,30 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                     if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 3);
                     const int n = ncand_s;  // >= k
                     fast = n <= kSelCandCap;
-                    if (fast) {  // one candidate per thread (kSelCandCap == kSelThreads)
+                    if (n <= kSelDirectCap) {
+                        // every candidate against all others: 4 threads a candidate, n / 4 each
+                        const int ci = tid >> 2, part = tid & 3;
+                        const unsigned long long my = ci < n ? candk[ci] : 0ull;
+                        int rank = 0;
+                        if (ci < n)
+                            for (int o = part; o < n; o += 4) rank += candk[o] > my;
+                        rank += __shfl_xor_sync(0xffffffffu, rank, 1);
+                        rank += __shfl_xor_sync(0xffffffffu, rank, 2);
+                        if (ci < n && part == 0 && rank < k) {
+                            const int pos = int(0xffffffffu - uint32_t(my));
+                            if (hpb == 1) {
+                                list_s[rank] = pos;
+                                list_v[rank] = key_float(uint32_t(my >> 32));
+                            } else {
+                                atomicOr(&selbits[pos >> 5], 1u << (pos & 31));
+                            }
+                        }
+                        direct = hpb == 1;
+                        if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 4);
+                    } else if (fast) {  // one candidate per thread (kSelCandCap == kSelThreads)
                         const bool has = tid < n;
                         const float v = has ? cand_v[tid] : 0.0f;
                         const int i = has ? cand_i[tid] : 0;
-                        // the candidate's V row towards the L2 while the candidates are ranked
-                        if (has)
-#pragma unroll
-                            for (int o = 0; o < DV; o += 128 / int(sizeof(T)))
-                                prefetch_l2(static_cast<const T*>(buf.v) + ((size_t(b) * g.n_v + vh) * g.max_ctx + i) * DV + o);
                         const int bin = has ? topk_bin(M, v) : 0;
                         hist_add(has, bin);
                         __syncthreads();
@@ -914,12 +973,13 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                             take = rank < krem;
                         }
                         if (take) atomicOr(&selbits[i >> 5], 1u << (i & 31));
-                    } else {  // too many candidates: the passes below, from a clean state
-                        for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
-                        __syncthreads();
-                        if (tid == 0) ncand_s = 0;
-                        __syncthreads();
                     }
+                }
+                if (!fast) {  // too many groups or candidates: the passes below, from a clean state
+                    __syncthreads();
+                    for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
+                    if (tid == 0) ncand_s = 0;
+                    __syncthreads();
                 }
             }
             if (!fast) {
@@ -1052,10 +1112,11 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             __syncthreads();
         }
         trace_at(buf, kDecodeTraceSelectBase, blk, 5);
-        // The selected rows (union over the block's heads) in position order.
-        int* lst = hpb * k <= kSelListCap ? list_s : buf.idx + (row0 + hq0) * size_t(k);
-        int running = 0;
-        for (int w0 = 0; w0 < words; w0 += kSelThreads) {
+        // The selected rows (union over the block's heads) in position order, unless the direct
+        // ranks already listed them in rank order.
+        int* lst = direct || hpb * k <= kSelListCap ? list_s : buf.idx + (row0 + hq0) * size_t(k);
+        int running = direct ? k : 0;
+        for (int w0 = 0; !direct && w0 < words; w0 += kSelThreads) {
             const int w = w0 + tid;
             const uint32_t bits = w < words ? selbits[w] : 0u;
             int off, total;
@@ -1097,7 +1158,8 @@ __global__ void __launch_bounds__(kSelThreads, 1)
             for (int u = 0; u < 4; ++u) {
                 const T* vp = vrow0 + size_t(tt[u]) * DV;
                 vv[u] = tt[u] < 0 ? make_uint4(0, 0, 0, 0) : (g.pdl && tt[u] == len - 1 ? ld16cg(vp) : ld16(vp));
-                sv[u] = tt[u] >= 0 ? (cached ? cache[tt[u]] : __ldcg(srow + tt[u])) : -INFINITY;
+                sv[u] = tt[u] < 0 ? -INFINITY
+                                  : (direct ? list_v[i0 + u * RPR] : (cached ? cache[tt[u]] : __ldcg(srow + tt[u])));
             }
 #pragma unroll
             for (int u = 0; u < 4; ++u) {

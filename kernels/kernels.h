@@ -73,7 +73,9 @@ struct DecodeAttentionParams {
 
     // Scratch from decode_attention_workspace_bytes(). It must be zero-filled once after
     // allocation (cudaMemset); every call leaves it ready for the next. One workspace must not
-    // be used by two launches that may run concurrently.
+    // be used by two launches that may run concurrently. Calls of different shapes (batch,
+    // top_k) may share one workspace sized for the largest while batch * n_k * ceil(n_q / n_k / 8)
+    // <= 4096 (the counters live in a fixed region at its start).
     void* workspace = nullptr;
     std::size_t workspace_bytes = 0;
     // Programmatic dependent launch (sm_90; see GemvParams::pdl): the first kernel may start

@@ -510,8 +510,8 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
         return;
     }
     std::mt19937 rng(7);
-    // {17, 20000}: one sequence below and one above the select's lane-maximum fast path
-    // (kSelLaneMaxMinLen) in one call; 70000: the fast path alone.
+    // {17, 20000}: one sequence below and one above the select's group-maximum path
+    // (kSelGroupMinLen) in one call; 70000: that path alone.
     std::vector<std::vector<int>> lens_sets = {{1000}, {5000}, {17, 5000, 1}, {17, 20000}, {70000}};
     if (quick()) lens_sets = {{1000, 1, 300}, {17, 20000}};
     for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{32, 16, 16, 64, 64}, Shape{8, 1, 4, 128, 128}})
@@ -524,6 +524,29 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
             }
 }
 
+TEST_CASE("selective V's group-maximum select: direct ranks, the threshold bin and the fallback", "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(2026);
+    // k = 100: about 100-150 candidates, ranked directly (rank = place in the row list);
+    // k = 300: more than kSelDirectCap candidates, the threshold-bin ranking and the bitmap.
+    // SIGMAOPS_ATTN_SEL_MINLEN=1024 takes the group maxima from 1024 keys: 4000 keys use them,
+    // 17 keys and 1500 keys (94 groups < k = 100) do not, in the same call.
+    struct Env {
+        Env() { setenv("SIGMAOPS_ATTN_SEL_MINLEN", "1024", 1); }
+        ~Env() { unsetenv("SIGMAOPS_ATTN_SEL_MINLEN"); }
+    } env;
+    for (int top_k : {100, 300})
+        for (bool uni : {false, true})
+            for (const auto& lens : std::vector<std::vector<int>>{{17, 20000}, {4000, 1500, 17}}) {
+                run_case({Shape{32, 4, 16, 64, 64}, lens, DType::BF16, DType::F32, top_k, uni}, rng);
+                if (quick()) continue;
+                run_case({Shape{8, 1, 4, 128, 128}, lens, DType::F16, DType::F32, top_k, uni}, rng);
+            }
+}
+
 TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
@@ -532,7 +555,7 @@ TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
     std::mt19937 rng(31);
     // ties 1: few distinct scores (exact ranking among a crowded threshold bin, or the radix
     // path past 1024 candidates); ties 2: every score of a head equal (radix path, ties only).
-    // 20000 keys: the lane-maximum fast path first (too many candidates: it falls back).
+    // 20000 keys: the group-maximum path first (too many candidates: it falls back).
     for (int ties : {1, 2})
         for (bool uni : {false, true})
             for (const auto& lens : std::vector<std::vector<int>>{{3000}, {17, 5000, 1}, {20000}}) {
