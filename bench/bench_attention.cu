@@ -12,7 +12,8 @@
 // they share the workspace), so its launch, sequence-length read and first K/V loads overlap
 // the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
 // and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT); "*_dyn"
-// run full attention with the experimental chunk pool (SIGMAOPS_ATTN_DYN=1) and
+// run full attention with the chunk pool (SIGMAOPS_ATTN_DYN=1), "*_static" without it (=0; the
+// default takes it for few head tiles and long caches, decode_attention.cu dyn_default), and
 // "*_fullsel" selective V's select without the group-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1),
 // "*_grp1k" with it from 1024 keys (SIGMAOPS_ATTN_SEL_MINLEN=1024; default kSelGroupMinLen).
 // "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
@@ -55,7 +56,8 @@ const char* g_variant = "";
 
 // --trace: the last call's block timestamps (kernels.h decode_attention_trace) as one JSON line:
 // per region (split-KV / scores blocks, select+gather blocks) and slot, the count of blocks that
-// wrote it and its 0/10/50/90/100th percentiles in µs after the earliest split-block start.
+// wrote it and its 0/10/50/90/100th percentiles in µs after the earliest split-block start
+// (select slots kDecodeTraceCountSlot and after: counts of groups / candidates, not times).
 void print_trace(const char* variant, int batch, int ctx) {
     using namespace sigmaops::kernels;
     std::vector<unsigned long long> t(kDecodeTraceEntries);
@@ -69,9 +71,11 @@ void print_trace(const char* variant, int batch, int ctx) {
         const int base = region * kDecodeTraceSelectBase;
         for (int slot = 0; slot < kDecodeTraceSlots; ++slot) {
             std::vector<double> us;
+            const bool count = region == 1 && slot >= kDecodeTraceCountSlot;  // counts, not times
             for (int b = 0; b < kDecodeTraceSelectBase / kDecodeTraceSlots; ++b) {
                 const unsigned long long v = t[base + b * kDecodeTraceSlots + slot];
-                if (v >= origin) us.push_back(double(v - origin) / 1e3);
+                if (count && v > 0) us.push_back(double(v));
+                if (!count && v >= origin) us.push_back(double(v - origin) / 1e3);
             }
             if (us.empty()) continue;
             std::sort(us.begin(), us.end());
@@ -341,7 +345,7 @@ int main(int argc, char** argv) {
         bool extra;     // only with --all
         bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
         float qscale = 1.0f;  // q multiplied by this (wide score distributions)
-        bool dyn = false;     // SIGMAOPS_ATTN_DYN=1 (the experimental chunk pool)
+        int dyn = 0;          // SIGMAOPS_ATTN_DYN: 1 the chunk pool, -1 fixed runs (=0), 0 the default
         bool fullsel = false; // SIGMAOPS_ATTN_SEL_FULL=1 (the select's passes over every key)
         int sel_min_len = 0;  // SIGMAOPS_ATTN_SEL_MINLEN (0: the default)
     };
@@ -368,13 +372,15 @@ int main(int argc, char** argv) {
         {"sigma_selv100_p200", 32, 4, 16, 100, false, false, 200, false, true},
         {"sigma_selv100_wide", 32, 4, 16, 100, false, false, 0, false, true, false, 30.0f},
         {"sigma_selv100_wide_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 30.0f},
-        {"sigma_dyn", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, true},
-        {"sigma_dyn_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, true},
-        {"gqa_dyn_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, true},
-        {"sigma_selv100_fullsel", 32, 4, 16, 100, false, false, 0, false, true, false, 1.0f, false, true},
-        {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, false, true},
-        {"sigma_selv100_grp1k_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, false, false, 1024},
-        {"sigma_selv100_union_grp1k_pdl", 32, 4, 16, 100, true, false, 0, true, true, false, 1.0f, false, false, 1024},
+        {"sigma_dyn", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, 1},
+        {"sigma_dyn_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, 1},
+        {"gqa_dyn_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, 1},
+        {"sigma_static_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, -1},
+        {"gqa_static_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, -1},
+        {"sigma_selv100_fullsel", 32, 4, 16, 100, false, false, 0, false, true, false, 1.0f, 0, true},
+        {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, true},
+        {"sigma_selv100_grp1k_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, false, 1024},
+        {"sigma_selv100_union_grp1k_pdl", 32, 4, 16, 100, true, false, 0, true, true, false, 1.0f, 0, false, 1024},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -391,7 +397,7 @@ int main(int argc, char** argv) {
                 if (only.empty() && v.extra && !all) continue;
                 if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
                 if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
-                if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", "1", 1);
+                if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", v.dyn > 0 ? "1" : "0", 1);
                 if (v.fullsel) setenv("SIGMAOPS_ATTN_SEL_FULL", "1", 1);
                 if (v.sel_min_len) setenv("SIGMAOPS_ATTN_SEL_MINLEN", std::to_string(v.sel_min_len).c_str(), 1);
                 g_variant = v.name;

@@ -82,21 +82,26 @@ bool env_old() {
     const char* v = std::getenv("SIGMAOPS_ATTN_OLD");
     return v && *v && std::string(v) != "0";
 }
-// SIGMAOPS_ATTN_DYN: the tensor-core full-attention kernel takes its chunks from a pool
-// (fast_split_kernel DYN) when set to anything but "0"; unset, kDynDefault decides. The pool
-// hung the engine's batched-decode test in session 5: its counters then sat in a region that
-// grew with the batch, and a batch-1 call's partial outputs landed on a batch-5 call's pools
-// (layout() below; fixed).
-constexpr bool kDynDefault = false;
-bool env_dyn() {
+// SIGMAOPS_ATTN_DYN=1 / =0: the tensor-core full-attention kernel takes its chunks from a pool
+// (fast_split_kernel DYN) / keeps a fixed run of keys per warp. Unset, dyn_default() decides.
+// (The pool hung the engine's batched-decode test in session 5: its counters then sat in a
+// region that grew with the batch, and a batch-1 call's partial outputs landed on a batch-5
+// call's pools; layout() below.)
+int env_dyn() {
     const char* v = std::getenv("SIGMAOPS_ATTN_DYN");
-    if (!v || !*v) return kDynDefault;
-    return std::string(v) != "0";
+    if (!v || !*v) return -1;
+    return std::string(v) != "0" ? 1 : 0;
 }
-bool env_sel_full() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_SEL_FULL");
+// The pool where it paid in the same-run A/B (H100, graph replay, PDL): few head tiles (rows =
+// batch x K heads x tiles <= 32: Sigma at batch 1 and 8, the GQA twin at batch 1) and long
+// caches, where the fixed runs leave blocks finishing microseconds apart: 1-4% faster from 16K.
+// At 2K-4K it was up to 0.5 µs slower, and with 128 rows (GQA twin, batch 8) 1-2% slower.
+bool dyn_default(int rows, int max_len) { return rows <= 32 && max_len >= 8192; }
+bool env_flag(const char* name) {
+    const char* v = std::getenv(name);
     return v && *v && std::string(v) != "0";
 }
+bool env_sel_full() { return env_flag("SIGMAOPS_ATTN_SEL_FULL"); }
 // SIGMAOPS_ATTN_SEL_MINLEN=N: the select's group-maximum path from N keys (default
 // kSelGroupMinLen); values outside [1, 1 << 30] keep the default.
 int env_sel_min_len() {
@@ -177,7 +182,8 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
-    g.dyn = g.fast && g.top_k == 0 && env_dyn() ? 1 : 0;
+    const int dyn = env_dyn();
+    g.dyn = g.fast && g.top_k == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
     g.sel_groupmax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
     g.sel_min_len = env_sel_min_len();
     g.gm_stride = int(((size_t(p.max_ctx) + kGroupKeys - 1) / kGroupKeys + 3) & ~size_t(3));

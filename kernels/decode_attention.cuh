@@ -110,6 +110,9 @@ __device__ __forceinline__ unsigned long long global_ns() {
 __device__ __forceinline__ void trace_at(const Buffers& buf, int base, int block, int slot) {
     if (buf.trace != nullptr && threadIdx.x == 0) buf.trace[base + block * kDecodeTraceSlots + slot] = global_ns();
 }
+__device__ __forceinline__ void trace_count(const Buffers& buf, int base, int block, int slot, int count) {
+    if (buf.trace != nullptr && threadIdx.x == 0) buf.trace[base + block * kDecodeTraceSlots + slot] = unsigned(count);
+}
 
 __device__ __forceinline__ void prefetch_l2(const void* p) {
     asm volatile("prefetch.global.L2 [%0];" ::"l"(p));

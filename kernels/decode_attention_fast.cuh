@@ -707,8 +707,9 @@ constexpr int kSelBinCap = 256;  // candidates of the threshold bin ranked from 
 static_assert(kSelCandCap == kSelThreads, "one candidate per thread");
 static_assert(4 * kSelDirectCap == kSelThreads, "direct ranks: 4 threads per candidate");
 // The group-maximum path from this many keys by default (SIGMAOPS_ATTN_SEL_MINLEN overrides it
-// for benchmarks). Below, the passes over every key cost less than its fixed part.
-constexpr int kSelGroupMinLen = 16384;
+// for benchmarks). Below, the passes over every key cost less than its fixed part (H100, batch
+// 1 and 8: 0.4-1 µs slower at 2K, 0.5-1.1 µs faster at 4K).
+constexpr int kSelGroupMinLen = 4096;
 
 // Candidate key for the direct ranks: larger = earlier in the CPU's order (score, then the lower
 // position).
@@ -866,12 +867,18 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 cp_async_wait<0>();
                 __syncthreads();
                 const int rounds = (n_g + kSelThreads - 1) / kSelThreads;
-                for (int j = 0; j < rounds; ++j) {  // histogram of the group maxima
+                // The threshold: the bin Bl holding the k-th largest group maximum, from a histogram
+                // of the maxima's bins. Plain shared atomics: the warp-aggregated hist_add cost 1-3.5
+                // µs more here (same-run A/B, 16K-64K, batch 1), and neither a lower bound that
+                // kept most maxima out of the histogram nor a histogram-free threshold (each warp's
+                // largest maxima, then their exact ranks) was faster.
+                for (int j = 0; j < rounds; ++j) {
                     const int i = tid + j * kSelThreads;
                     const float v = i < n_g ? gmax[i] : -INFINITY;
-                    hist_add(v > -INFINITY, v > -INFINITY ? topk_bin(M, v) : 0);
+                    if (v > -INFINITY) atomicAdd(&hist[topk_bin(M, v)], 1);
                 }
                 __syncthreads();
+                if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 8);
                 find_bin(k);
                 const int Bl = bin_s;  // -1: fewer than k finite group maxima
                 for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
@@ -885,14 +892,18 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                 }
                 __syncthreads();
                 const int nhot = nhot_s;
+                if (hh == 0) {
+                    trace_at(buf, kDecodeTraceSelectBase, blk, 10);
+                    trace_count(buf, kDecodeTraceSelectBase, blk, kDecodeTraceCountSlot, nhot);
+                }
                 if (Bl >= 0 && nhot <= kSelHotCap) {
                     // their keys in or above bin Bl: at least k (every such group's maximum)
                     for (int w0 = 0; w0 < 4 * nhot; w0 += kSelThreads) {
                         const int w = w0 + tid;
                         const int gi = w < 4 * nhot ? list_s[w >> 2] : 0;
                         const int p0 = kGroupKeys * gi + 4 * (w & 3);
-                        const float4 v4 = w < 4 * nhot && p0 < len ? __ldcg(src4 + (p0 >> 2))
-                                                                 : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+                        const bool load = w < 4 * nhot && p0 < len;
+                        const float4 v4 = load ? __ldcg(src4 + (p0 >> 2)) : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
                         const float e[4] = {v4.x, v4.y, v4.z, v4.w};
 #pragma unroll
                         for (int q = 0; q < 4; ++q) {
@@ -913,6 +924,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                     __syncthreads();
                     if (hh == 0) trace_at(buf, kDecodeTraceSelectBase, blk, 3);
                     const int n = ncand_s;  // >= k
+                    if (hh == 0) trace_count(buf, kDecodeTraceSelectBase, blk, kDecodeTraceCountSlot + 1, n);
                     fast = n <= kSelCandCap;
                     if (n <= kSelDirectCap) {
                         // every candidate against all others: 4 threads a candidate, n / 4 each
@@ -920,6 +932,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                         const unsigned long long my = ci < n ? candk[ci] : 0ull;
                         int rank = 0;
                         if (ci < n)
+#pragma unroll 8
                             for (int o = part; o < n; o += 4) rank += candk[o] > my;
                         rank += __shfl_xor_sync(0xffffffffu, rank, 1);
                         rank += __shfl_xor_sync(0xffffffffu, rank, 2);
@@ -960,6 +973,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                         if (has && bin == B) {
                             int rank = 0;
                             if (nb <= kSelBinCap) {
+#pragma unroll 8
                                 for (int o = 0; o < nb; ++o) {
                                     const float w = bin_v[o];
                                     rank += (w > v) || (w == v && bin_i[o] < i);

@@ -103,9 +103,12 @@ Status decode_attention(const DecodeAttentionParams& p);
 // Diagnostics (bench_attention --trace): with SIGMAOPS_ATTN_TRACE=1 in the environment at the
 // time of a call, the tensor-core kernels record %globaltimer at fixed points of each block
 // (kDecodeTraceSlots per block; split-KV / scores blocks first, then the select+gather blocks
-// from kDecodeTraceSelectBase). Copies the last call's records into host (synchronizes the
-// device) and clears the buffer; returns the entries copied, or -1 if tracing was never enabled.
-constexpr int kDecodeTraceSlots = 8;
+// from kDecodeTraceSelectBase; the select blocks' slots kDecodeTraceCountSlot and after hold
+// counts, not times: groups and candidates of the group-maximum path). Copies the last call's
+// records into host (synchronizes the device) and clears the buffer; returns the entries
+// copied, or -1 if tracing was never enabled.
+constexpr int kDecodeTraceSlots = 16;
+constexpr int kDecodeTraceCountSlot = 14;
 constexpr int kDecodeTraceSelectBase = 4096 * kDecodeTraceSlots;
 constexpr int kDecodeTraceEntries = 2 * kDecodeTraceSelectBase;
 int decode_attention_trace(unsigned long long* host, int max_entries);

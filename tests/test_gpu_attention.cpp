@@ -524,7 +524,7 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
             }
 }
 
-TEST_CASE("selective V's group-maximum select: direct ranks, the threshold bin and the fallback", "[gpu][attention]") {
+TEST_CASE("selective V's group-maximum select (direct ranks; the threshold bin; the fallback)", "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
         return;
@@ -533,7 +533,7 @@ TEST_CASE("selective V's group-maximum select: direct ranks, the threshold bin a
     // k = 100: about 100-150 candidates, ranked directly (rank = place in the row list);
     // k = 300: more than kSelDirectCap candidates, the threshold-bin ranking and the bitmap.
     // SIGMAOPS_ATTN_SEL_MINLEN=1024 takes the group maxima from 1024 keys: 4000 keys use them,
-    // 17 keys and 1500 keys (94 groups < k = 100) do not, in the same call.
+    // 17 keys and 1500 keys (94 groups < k = 100) do not, in one call.
     struct Env {
         Env() { setenv("SIGMAOPS_ATTN_SEL_MINLEN", "1024", 1); }
         ~Env() { unsetenv("SIGMAOPS_ATTN_SEL_MINLEN"); }
@@ -565,7 +565,7 @@ TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
             }
 }
 
-TEST_CASE("the block trace reads nothing unless tracing was enabled, and rejects a bad buffer", "[gpu][attention]") {
+TEST_CASE("the block trace reads nothing unless tracing was enabled and rejects a bad buffer", "[gpu][attention]") {
     // No GPU needed: without SIGMAOPS_ATTN_TRACE no call has allocated the trace buffer.
     using sigmaops::kernels::decode_attention_trace;
     std::vector<unsigned long long> host(sigmaops::kernels::kDecodeTraceEntries, 7);
