@@ -102,6 +102,13 @@ bool env_flag(const char* name) {
     return v && *v && std::string(v) != "0";
 }
 bool env_sel_full() { return env_flag("SIGMAOPS_ATTN_SEL_FULL"); }
+// SIGMAOPS_ATTN_PDL_PREFETCH=N: bytes per warp the tensor-core kernels prefetch into the L2
+// before the PDL wait (default kPdlPrefetchBytes; 0 to 1 MiB).
+int env_pdl_prefetch() {
+    const char* v = std::getenv("SIGMAOPS_ATTN_PDL_PREFETCH");
+    const long n = v && *v ? std::strtol(v, nullptr, 10) : -1;
+    return n >= 0 && n <= (1L << 20) ? int(n) : kPdlPrefetchBytes;
+}
 // SIGMAOPS_ATTN_SEL_MINLEN=N: the select's group-maximum path from N keys (default
 // kSelGroupMinLen); values outside [1, 1 << 30] keep the default.
 int env_sel_min_len() {
@@ -182,6 +189,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
+    g.pdl_prefetch = env_pdl_prefetch();
     const int dyn = env_dyn();
     g.dyn = g.fast && g.top_k == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
     g.sel_groupmax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;

@@ -50,6 +50,7 @@ struct Geometry {
     int fast;               // 1: tensor-core kernels (decode_attention_fast.cuh); 0: the kernels below
     int fast_nvg;           // fast split-KV: V-head slots compiled in (1, 2 or 4; >= nvg_max)
     int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
+    int pdl_prefetch;       // bytes a warp prefetches into the L2 before the PDL wait
     int dyn;                // 1: fast full attention takes chunks from a pool (fast_split_kernel DYN)
     int sel_groupmax;       // 1: select_gather_kernel's threshold from the group maxima (fast path)
     int sel_min_len;        // ... from this many keys (below: the passes over every key)

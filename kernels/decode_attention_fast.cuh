@@ -29,7 +29,12 @@ namespace sigmaops::kernels::attn {
 constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
 constexpr float kLazyRescale = 8.0f;  // log2 units
-constexpr int kPdlPrefetchBytes = 32 * 1024;  // per warp, L2 prefetch before the PDL wait
+// Per warp, L2 prefetch before the PDL wait (Geometry::pdl_prefetch; SIGMAOPS_ATTN_PDL_PREFETCH).
+// 32 KB was too much: from 16K keys the successor's prefetched lines were evicted before it read
+// them, and the extra DRAM traffic slowed the call it overlapped (same-run A/B, H100, batch 1,
+// Sigma: 32K 35.5 -> 34.7 µs, 16K 22.1 -> 21.1; the writer + attention chain 40.5 -> 39.4; no
+// change for 0-8 KB).
+constexpr int kPdlPrefetchBytes = 8 * 1024;
 constexpr int kMergeDepth = 20;  // slices per thread loaded at once by the last block's merge
 
 template <class T>
@@ -218,7 +223,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
     };
     auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all) {
         const int p0 = t_first + CH * 16;
-        prefetch_range(base, row_elems, p0, min(w_lim, p0 + kPdlPrefetchBytes / row_bytes_all));
+        prefetch_range(base, row_elems, p0, min(w_lim, p0 + g.pdl_prefetch / row_bytes_all));
     };
     const T* kbase0 = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK;
     // Scores of the chunk at t0 from kr: sc[u][nt][e] = head gr, key t0 + 16u + 8nt + 2c + e (-inf
@@ -416,7 +421,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         if (g.pdl) {
             const int rb = (DQK + nvg * DV) * int(sizeof(T));
             if constexpr (DYN) {  // the chunks this warp's position would take next
-                for (int m = 1; m * CK * rb <= kPdlPrefetchBytes && gw + m * n_w < n_ck; ++m) {
+                for (int m = 1; m * CK * rb <= g.pdl_prefetch && gw + m * n_w < n_ck; ++m) {
                     const int p0 = (gw + m * n_w) * CK, p1 = min(p0 + CK, lim_pre);
                     prefetch_range(kbase0, DQK, p0, p1);
                     for (int j = 0; j < nvg; ++j)
