@@ -201,6 +201,20 @@ TEST_CASE("remote hosts: ssh_config keys, first value wins, wildcards and negati
         REQUIRE(no);
         CHECK(no->hostname == "db12");
     }
+    SECTION("host names and patterns match without regard to case, as in OpenSSH") {
+        auto h = resolve_host("WEB1", paths);  // "Host web1" (OpenSSH lowercases the name)
+        REQUIRE(h);
+        CHECK(h->name == "WEB1");  // shown as typed
+        CHECK(h->hostname == "10.0.0.11");
+        CHECK(h->user == "alice");
+        CHECK(h->source == env.ssh_config());
+        auto d = resolve_host("Db1", paths);  // %h is the lowercased name
+        REQUIRE(d);
+        CHECK(d->hostname == "db1.example.com");
+        auto n = resolve_host("Web13", paths);  // the negation matches without regard to case too
+        REQUIRE(n);
+        CHECK(n->user == "nobody");
+    }
     SECTION("list: concrete names only, in file order") {
         auto l = list_hosts(paths);
         REQUIRE(l);

@@ -119,13 +119,15 @@ std::vector<Block> parse_file(const std::string& path) {
     return blocks;
 }
 
+// Host patterns match case-insensitively, as OpenSSH's (it lowercases the host name and the
+// patterns before matching).
 bool block_matches(const Block& b, const std::string& name) {
     if (b.skip) return false;
     bool any = false;
     for (const auto& p : b.patterns) {
         if (!p.empty() && p[0] == '!') {
-            if (fnmatch(p.c_str() + 1, name.c_str(), 0) == 0) return false;
-        } else if (fnmatch(p.c_str(), name.c_str(), 0) == 0) {
+            if (fnmatch(p.c_str() + 1, name.c_str(), FNM_CASEFOLD) == 0) return false;
+        } else if (fnmatch(p.c_str(), name.c_str(), FNM_CASEFOLD) == 0) {
             any = true;
         }
     }
@@ -145,7 +147,7 @@ void apply(const std::vector<Block>& blocks, const std::string& file, const std:
     for (const auto& b : blocks) {
         if (!block_matches(b, name)) continue;
         bool concrete_hit = std::any_of(b.patterns.begin(), b.patterns.end(),
-                                        [&](const std::string& s) { return s == name; });
+                                        [&](const std::string& s) { return lower(s) == name; });
         if (concrete_hit && p.source.empty()) p.source = file;
         for (const auto& [k, v] : b.entries) {
             if (k == "hostname" && !p.hostname) {
@@ -174,12 +176,14 @@ bool valid_token(const std::string& s) {
 Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& paths_in) {
     if (!valid_token(name)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + name + "'");
     ConfigPaths paths = paths_in.resolved();
+    // Matched, and substituted for %h, in lower case like OpenSSH ("ssh Web1" reads "Host web1").
+    const std::string key = lower(name);
     Partial p;
-    apply(parse_file(paths.app_hosts), paths.app_hosts, name, p);
-    apply(parse_file(paths.ssh_config), paths.ssh_config, name, p);
+    apply(parse_file(paths.app_hosts), paths.app_hosts, key, p);
+    apply(parse_file(paths.ssh_config), paths.ssh_config, key, p);
     HostProfile h;
     h.name = name;
-    h.hostname = p.hostname.value_or(name);
+    h.hostname = p.hostname.value_or(key);
     h.user = p.user.value_or("");
     h.port = p.port.value_or(22);
     if (h.port <= 0 || h.port > 65535)
