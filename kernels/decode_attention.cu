@@ -78,10 +78,18 @@ std::string check_shapes(const DecodeAttentionParams& p) {
 // SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM,
 // SIGMAOPS_ATTN_DYN=1 / =0 (below) turns the chunk pool of the full-attention kernel on / off,
 // SIGMAOPS_ATTN_SEL_FULL=1 the group-maximum threshold of selective V's select off.
-bool env_old() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_OLD");
+// Any value but unset, empty or "0" turns a flag on.
+bool env_flag(const char* name) {
+    const char* v = std::getenv(name);
     return v && *v && std::string(v) != "0";
 }
+// An integer in [lo, hi]; unset, malformed or out of range: def.
+int env_int(const char* name, long lo, long hi, int def) {
+    const char* v = std::getenv(name);
+    const long n = v && *v ? std::strtol(v, nullptr, 10) : lo - 1;
+    return n >= lo && n <= hi ? int(n) : def;
+}
+bool env_old() { return env_flag("SIGMAOPS_ATTN_OLD"); }
 // SIGMAOPS_ATTN_DYN=1 / =0: the tensor-core full-attention kernel takes its chunks from a pool
 // (fast_split_kernel DYN) / keeps a fixed run of keys per warp. Unset, dyn_default() decides.
 // (The pool hung the engine's batched-decode test in session 5: its counters then sat in a
@@ -97,37 +105,20 @@ int env_dyn() {
 // caches, where the fixed runs leave blocks finishing microseconds apart: 1-4% faster from 16K.
 // At 2K-4K it was up to 0.5 µs slower, and with 128 rows (GQA twin, batch 8) 1-2% slower.
 bool dyn_default(int rows, int max_len) { return rows <= 32 && max_len >= 8192; }
-bool env_flag(const char* name) {
-    const char* v = std::getenv(name);
-    return v && *v && std::string(v) != "0";
-}
 bool env_sel_full() { return env_flag("SIGMAOPS_ATTN_SEL_FULL"); }
 // SIGMAOPS_ATTN_PDL_PREFETCH=N: bytes per warp the tensor-core kernels prefetch into the L2
 // before the PDL wait (default kPdlPrefetchBytes; 0 to 1 MiB).
-int env_pdl_prefetch() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_PDL_PREFETCH");
-    const long n = v && *v ? std::strtol(v, nullptr, 10) : -1;
-    return n >= 0 && n <= (1L << 20) ? int(n) : kPdlPrefetchBytes;
-}
+int env_pdl_prefetch() { return env_int("SIGMAOPS_ATTN_PDL_PREFETCH", 0, 1L << 20, kPdlPrefetchBytes); }
 // SIGMAOPS_ATTN_SEL_MINLEN=N: the select's group-maximum path from N keys (default
-// kSelGroupMinLen); values outside [1, 1 << 30] keep the default.
-int env_sel_min_len() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_SEL_MINLEN");
-    const long n = v && *v ? std::strtol(v, nullptr, 10) : 0;
-    return n >= 1 && n <= (1L << 30) ? int(n) : kSelGroupMinLen;
-}
-int env_split_pct() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_SPLIT_PCT");
-    const int pct = v && *v ? std::atoi(v) : 100;
-    return pct >= 10 && pct <= 1000 ? pct : 100;
-}
+// kSelGroupMinLen; 1 to 2^30).
+int env_sel_min_len() { return env_int("SIGMAOPS_ATTN_SEL_MINLEN", 1, 1L << 30, kSelGroupMinLen); }
+int env_split_pct() { return env_int("SIGMAOPS_ATTN_SPLIT_PCT", 10, 1000, 100); }
 
 // SIGMAOPS_ATTN_TRACE=1: the fast kernels record block timestamps into one device buffer
 // (allocated on first use, kept for the process; see decode_attention_trace in kernels.h).
 unsigned long long* g_trace = nullptr;
 unsigned long long* env_trace() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_TRACE");
-    if (!v || !*v || std::string(v) == "0") return nullptr;
+    if (!env_flag("SIGMAOPS_ATTN_TRACE")) return nullptr;
     if (!g_trace && cudaMalloc(&g_trace, sizeof(unsigned long long) * kDecodeTraceEntries) != cudaSuccess) {
         g_trace = nullptr;
         return nullptr;
