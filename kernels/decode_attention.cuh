@@ -52,6 +52,7 @@ struct Geometry {
     int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
     int pdl_prefetch;       // bytes a warp prefetches into the L2 before the PDL wait
     int dyn;                // 1: fast full attention takes chunks from a pool (fast_split_kernel DYN)
+    int stage;              // 1: fast full attention keeps chunks in flight in shared memory (STG)
     int sel_groupmax;       // 1: select_gather_kernel's threshold from the group maxima (fast path)
     int sel_min_len;        // ... from this many keys (below: the passes over every key)
     int gm_stride;          // floats per head row of group_max (ceil(max_ctx / 16) rounded up to 4)
@@ -987,11 +988,29 @@ inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid,
     const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
     return e != cudaSuccess ? e : cudaGetLastError();
 }
+template <class T, int DQK, int DV, int NVG, bool DYN, bool STG>
+inline cudaError_t launch_fast_variant(const Plan& p, dim3 grid) {
+    constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
+    constexpr int smem = STG ? fast_stage_bytes<DQK, DV, NVG, CH>() : 0;
+    auto* kernel = fast_split_kernel<T, DQK, DV, NVG, CH, false, DYN, STG>;
+    if constexpr (STG) {
+        static bool configured = false;  // host-side, per instantiation
+        if (!configured) {
+            const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+            if (e != cudaSuccess) return e;
+            configured = true;
+        }
+    }
+    return launch_ex(p, kernel, grid, kFastThreads, size_t(smem), p.g, p.buf);
+}
 template <class T, int DQK, int DV, int NVG>
 inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
-    constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
-    if (p.g.dyn) return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false, true>, grid, kFastThreads, 0, p.g, p.buf);
-    return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false>, grid, kFastThreads, 0, p.g, p.buf);
+    if (p.g.dyn) {
+        if (p.g.stage) return launch_fast_variant<T, DQK, DV, NVG, true, true>(p, grid);
+        return launch_fast_variant<T, DQK, DV, NVG, true, false>(p, grid);
+    }
+    if (p.g.stage) return launch_fast_variant<T, DQK, DV, NVG, false, true>(p, grid);
+    return launch_fast_variant<T, DQK, DV, NVG, false, false>(p, grid);
 }
 template <class T, int DQK, int DV>
 Status run_fast(const Plan& p, dim3 grid) {

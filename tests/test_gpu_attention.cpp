@@ -547,6 +547,51 @@ TEST_CASE("selective V's group-maximum select (direct ranks; the threshold bin; 
             }
 }
 
+TEST_CASE("full attention's kernel variants (chunk pool; shared-memory stages; few slices) match the CPU twin",
+          "[gpu][attention]") {
+    if (!have_gpu()) {
+        std::cout << "skipped: no GPU" << std::endl;
+        return;
+    }
+    std::mt19937 rng(777);
+    // The grid above runs the defaults, which below 8192 keys are the fixed runs with the
+    // stages. Here each combination is forced: the chunk pool (SIGMAOPS_ATTN_DYN) with and
+    // without the stages (SIGMAOPS_ATTN_STAGE), and 10% of the slices (SIGMAOPS_ATTN_SPLIT_PCT),
+    // so that a warp has many chunks and the stages are refilled (the pool handed out) many
+    // times, not only filled before the wait. Plain launches and PDL chains (the newest row is
+    // loaded after the wait, also when it sits in a stage filled before it).
+    struct Mode {
+        const char* dyn;
+        const char* stage;
+        const char* split_pct;
+    };
+    const Mode modes[] = {{"1", "1", "100"}, {"1", "1", "10"}, {"0", "1", "10"}, {"1", "0", "10"}, {"0", "0", "100"}};
+    for (const Mode& m : modes) {
+        struct Env {
+            explicit Env(const Mode& m) {
+                setenv("SIGMAOPS_ATTN_DYN", m.dyn, 1);
+                setenv("SIGMAOPS_ATTN_STAGE", m.stage, 1);
+                setenv("SIGMAOPS_ATTN_SPLIT_PCT", m.split_pct, 1);
+            }
+            ~Env() {
+                unsetenv("SIGMAOPS_ATTN_DYN");
+                unsetenv("SIGMAOPS_ATTN_STAGE");
+                unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
+            }
+        } env(m);
+        INFO("SIGMAOPS_ATTN_DYN=" << m.dyn << " SIGMAOPS_ATTN_STAGE=" << m.stage << " SIGMAOPS_ATTN_SPLIT_PCT=" << m.split_pct);
+        for (const Shape& s : shapes()) {
+            if (quick() && s.n_q == 32 && s.n_k == 16) continue;
+            for (const auto& lens : std::vector<std::vector<int>>{{1}, {5000}, {17, 5000, 1}})
+                run_case({s, lens, s.d_qk == 64 ? DType::BF16 : DType::F16, DType::F32, 0, false}, rng);
+        }
+        for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{32, 16, 16, 64, 64}, Shape{8, 1, 4, 128, 128}}) {
+            run_pdl_chain(s, {5000}, DType::BF16, 0, false, true, rng);
+            run_pdl_chain(s, {17, 5000, 1}, DType::F16, 0, false, false, rng);
+        }
+    }
+}
+
 TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
