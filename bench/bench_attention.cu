@@ -16,7 +16,7 @@
 // default takes it for few head tiles and long caches, decode_attention.cu dyn_default), and
 // "*_fullsel" selective V's select without the group-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1),
 // "*_grp1k" with it from 1024 keys (SIGMAOPS_ATTN_SEL_MINLEN=1024; default kSelGroupMinLen).
-// "*_nostage" run full attention without its shared-memory stages (SIGMAOPS_ATTN_STAGE=0).
+// "*_stage" run full attention with its shared-memory stages (SIGMAOPS_ATTN_STAGE=1; off by default).
 // "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
 // in a model with random weights (the selection's threshold then sits far below the max).
 // Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
@@ -349,7 +349,7 @@ int main(int argc, char** argv) {
         int dyn = 0;          // SIGMAOPS_ATTN_DYN: 1 the chunk pool, -1 fixed runs (=0), 0 the default
         bool fullsel = false; // SIGMAOPS_ATTN_SEL_FULL=1 (the select's passes over every key)
         int sel_min_len = 0;  // SIGMAOPS_ATTN_SEL_MINLEN (0: the default)
-        bool nostage = false; // SIGMAOPS_ATTN_STAGE=0 (full attention without shared-memory stages)
+        bool stage = false;   // SIGMAOPS_ATTN_STAGE=1 (full attention with shared-memory stages)
     };
     const Variant variants[] = {
         {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
@@ -383,11 +383,11 @@ int main(int argc, char** argv) {
         {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, true},
         {"sigma_selv100_grp1k_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, false, 1024},
         {"sigma_selv100_union_grp1k_pdl", 32, 4, 16, 100, true, false, 0, true, true, false, 1.0f, 0, false, 1024},
-        {"sigma_nostage", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, 0, false, 0, true},
-        {"sigma_nostage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
-        {"gqa_nostage_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
-        {"sigma_static_nostage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, -1, false, 0, true},
-        {"sigma_step_nostage_pdl", 32, 4, 16, 0, false, false, 0, true, true, true, 1.0f, 0, false, 0, true},
+        {"sigma_stage", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, 0, false, 0, true},
+        {"sigma_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
+        {"gqa_stage_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
+        {"sigma_static_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, -1, false, 0, true},
+        {"sigma_step_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, true, 1.0f, 0, false, 0, true},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -407,7 +407,7 @@ int main(int argc, char** argv) {
                 if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", v.dyn > 0 ? "1" : "0", 1);
                 if (v.fullsel) setenv("SIGMAOPS_ATTN_SEL_FULL", "1", 1);
                 if (v.sel_min_len) setenv("SIGMAOPS_ATTN_SEL_MINLEN", std::to_string(v.sel_min_len).c_str(), 1);
-                if (v.nostage) setenv("SIGMAOPS_ATTN_STAGE", "0", 1);
+                if (v.stage) setenv("SIGMAOPS_ATTN_STAGE", "1", 1);
                 g_variant = v.name;
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step, v.qscale);
                 unsetenv("SIGMAOPS_ATTN_OLD");

@@ -105,12 +105,10 @@ int env_dyn() {
 // caches, where the fixed runs leave blocks finishing microseconds apart: 1-4% faster from 16K.
 // At 2K-4K it was up to 0.5 µs slower, and with 128 rows (GQA twin, batch 8) 1-2% slower.
 bool dyn_default(int rows, int max_len) { return rows <= 32 && max_len >= 8192; }
-// SIGMAOPS_ATTN_STAGE=0: the tensor-core full-attention kernel without its shared-memory stages
-// (fast_split_kernel STG; on by default).
-bool env_no_stage() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_STAGE");
-    return v && std::string(v) == "0";
-}
+// SIGMAOPS_ATTN_STAGE=1: the tensor-core full-attention kernel with its shared-memory stages
+// (fast_split_kernel STG). Off by default: written in session 7, when no GPU time was left to
+// test or measure it (tests/test_gpu_attention.cpp forces it; bench_attention "*_stage").
+bool env_stage() { return env_flag("SIGMAOPS_ATTN_STAGE"); }
 bool env_sel_full() { return env_flag("SIGMAOPS_ATTN_SEL_FULL"); }
 // SIGMAOPS_ATTN_PDL_PREFETCH=N: bytes per warp the tensor-core kernels prefetch into the L2
 // before the PDL wait (default kPdlPrefetchBytes; 0 to 1 MiB).
@@ -189,7 +187,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     g.pdl_prefetch = env_pdl_prefetch();
     const int dyn = env_dyn();
     g.dyn = g.fast && g.top_k == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
-    g.stage = g.fast && g.top_k == 0 && !env_no_stage() ? 1 : 0;
+    g.stage = g.fast && g.top_k == 0 && env_stage() ? 1 : 0;
     g.sel_groupmax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
     g.sel_min_len = env_sel_min_len();
     g.gm_stride = int(((size_t(p.max_ctx) + kGroupKeys - 1) / kGroupKeys + 3) & ~size_t(3));

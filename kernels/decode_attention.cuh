@@ -52,10 +52,10 @@ struct Geometry {
     int pdl;                // 1: launched with PDL (kernels.h DecodeAttentionParams::pdl)
     int pdl_prefetch;       // bytes a warp prefetches into the L2 before the PDL wait
     int dyn;                // 1: fast full attention takes chunks from a pool (fast_split_kernel DYN)
-    int stage;              // 1: fast full attention keeps chunks in flight in shared memory (STG)
     int sel_groupmax;       // 1: select_gather_kernel's threshold from the group maxima (fast path)
     int sel_min_len;        // ... from this many keys (below: the passes over every key)
     int gm_stride;          // floats per head row of group_max (ceil(max_ctx / 16) rounded up to 4)
+    int stage;              // 1: fast full attention keeps chunks in flight in shared memory (STG)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).

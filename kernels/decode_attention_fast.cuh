@@ -15,6 +15,9 @@
 // contiguous bytes of a K or V row and feed them to the mma with byte permutes only. A block's
 // warps are merged in shared memory; the blocks of one (sequence, K head) are merged by the last
 // one to finish (log-sum-exp), as in split_kv_kernel.
+// STG (SIGMAOPS_ATTN_STAGE=1, off by default; written without GPU time, not yet measured): each
+// warp also owns S shared-memory stages that cp.async fills before the PDL wait, so S + 1 chunks
+// of a warp are requested there instead of one (fast_split_kernel's chunk notes).
 // The softmax is online with a lazy rescale (only when a chunk's max exceeds the running one by
 // more than 2^8), so p <= 256 and the common chunk costs no rescale.
 // With PDL (Geometry::pdl) a block starts while the previous kernel finishes: it reads the
@@ -440,21 +443,22 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                 return k < n_chunks ? t_first + k * CK : -1;
             }
         };
-        int t0 = seed(0);
+        int t0 = DYN ? (gw < n_ck ? gw * CK : -1) : (n_chunks > 0 ? t_first : -1);  // seed(0)
         // Loads before the PDL wait stop at lim_pre (the newest row comes after the wait, into
         // the chunk at fix_t0); later chunks load rows < lim_next, the newest coherently (DYN;
         // the stages' cp.async reads through the L2 and is coherent anyway).
         const int lim_pre = DYN ? (g.pdl ? min(co.len, t_last) : co.len) : w_lim;
         const int lim_next = DYN ? co.len : w_lim;
         const int tcg_next = DYN && g.pdl ? t_last : -1;
-        int fix_t0 = -2;
-        if constexpr (DYN) {  // the seed holding the newest row, if any (loaded before the wait)
-            if (g.pdl && t_last >= 0) {
-                const int ct = t_last / CK;
-                if (ct >= gw && (ct - gw) % n_w == 0 && (ct - gw) / n_w <= S) fix_t0 = ct * CK;
-            }
+        int fix_t0;
+        if constexpr (S == 0) {
+            fix_t0 = DYN ? (g.pdl && t0 >= 0 && t_last >= t0 && t_last < t0 + CK ? t0 : -2)
+                         : (fix_chunk >= 0 ? t_first + fix_chunk * CK : -2);
+        } else if constexpr (DYN) {  // the seed holding the newest row, if any
+            const int ct = t_last / CK;
+            fix_t0 = g.pdl && t_last >= 0 && ct >= gw && (ct - gw) % n_w == 0 && (ct - gw) / n_w <= S ? ct * CK : -2;
         } else {
-            if (fix_chunk >= 0) fix_t0 = t_first + fix_chunk * CK;
+            fix_t0 = fix_chunk >= 0 ? t_first + fix_chunk * CK : -2;
         }
         // Stages: warp-private, lane-private 16-byte slots ([stage][uint4 index][lane]: a warp's
         // ld.shared.v4 reads 512 contiguous bytes), filled by cp.async in the layout of kr / vr.
@@ -529,8 +533,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         if (g.pdl) {
             const int rb = (DQK + nvg * DV) * int(sizeof(T));
             if constexpr (DYN) {  // the chunks this warp's position would take next
-                for (int m = S + 1; (m - S) * CK * rb <= g.pdl_prefetch && gw + m * n_w < n_ck; ++m) {
-                    const int p0 = (gw + m * n_w) * CK, p1 = min(p0 + CK, lim_pre);
+                for (int m = 1; m * CK * rb <= g.pdl_prefetch && gw + (m + S) * n_w < n_ck; ++m) {  // seeds skipped
+                    const int p0 = (gw + (m + S) * n_w) * CK, p1 = min(p0 + CK, lim_pre);
                     prefetch_range(kbase0, DQK, p0, p1);
                     for (int j = 0; j < nvg; ++j)
                         prefetch_range(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV,
