@@ -489,6 +489,174 @@ TEST_CASE("remote: one command on 20 hosts runs on all of them at once and reuse
     }
 }
 
+namespace {
+
+// The pid owning the TCP socket whose local end is 127.0.0.1:local_port and remote end
+// 127.0.0.1:remote_port (/proc/net/tcp, then the /proc/PID/fd links), or -1.
+pid_t socket_owner(int local_port, int remote_port) {
+    std::ifstream tcp("/proc/net/tcp");
+    std::string line, inode;
+    char want_local[32], want_remote[32];
+    std::snprintf(want_local, sizeof want_local, "0100007F:%04X", local_port);
+    std::snprintf(want_remote, sizeof want_remote, "0100007F:%04X", remote_port);
+    std::getline(tcp, line);  // header
+    while (std::getline(tcp, line)) {
+        std::istringstream in(line);
+        std::string sl, local, remote, st, queues, timer, retr, uid, timeout, ino;
+        in >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> ino;
+        if (local == want_local && remote == want_remote) inode = ino;
+    }
+    if (inode.empty()) return -1;
+    const std::string target = "socket:[" + inode + "]";
+    for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = proc.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code ec;
+        for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+            std::error_code ec2;
+            if (std::filesystem::read_symlink(fd.path(), ec2).string() == target) return std::stoi(name);
+        }
+    }
+    return -1;
+}
+
+// Whether `ancestor` is pid or one of its parents.
+bool descends_from(pid_t pid, pid_t ancestor) {
+    for (int depth = 0; pid > 1 && depth < 64; ++depth) {
+        if (pid == ancestor) return true;
+        const std::string stat = sshd_test::read_text("/proc/" + std::to_string(pid) + "/stat");
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) return false;
+        std::istringstream in(stat.substr(close + 2));
+        char state = 0;
+        pid_t ppid = 0;
+        in >> state >> ppid;
+        pid = ppid;
+    }
+    return false;
+}
+
+std::size_t jump_temp_files() {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+        if (e.path().filename().string().rfind("sigmaops-jump-", 0) == 0) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("remote: ProxyJump through a real jump host (keys; strict host keys; clear errors)", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture target(/*with_pam=*/false), jump(/*with_pam=*/false);
+    // The app's hosts.conf names the jump host (its own key, port and user) and the inner host;
+    // the OpenSSH client that makes the hop learns the jump host's settings from it.
+    auto write_hosts = [&](const std::string& jump_key, const std::string& proxy_jump) {
+        sshd_test::write_text(target.dir + "/hosts.conf",
+                              "Host jumpbox\n  HostName 127.0.0.1\n  Port " + std::to_string(jump.port) + "\n  User root\n  IdentityFile " +
+                                  jump_key + "\nHost inner\n  HostName 127.0.0.1\n  Port " + std::to_string(target.port) +
+                                  "\n  User root\n  IdentityFile " + target.key + "\n  ProxyJump " + proxy_jump + "\n");
+    };
+    const std::string jump_pin = "[127.0.0.1]:" + std::to_string(jump.port) + " " + jump.host_pub + "\n";
+    ScriptedPrompter p;
+    ConnectOptions o = options(target, &p, {AuthMethod::PublicKey});  // no agent: keys from IdentityFile
+    o.connect_timeout = 10000ms;
+    auto connect_inner = [&]() {
+        auto h = resolve_host("inner", o.paths);
+        REQUIRE(h);
+        return Session::connect(*h, o);
+    };
+    const std::size_t temp_before = jump_temp_files();
+
+    SECTION("the connection goes through the jump host, whose key is pinned in the app's known_hosts") {
+        write_hosts(jump.key, "jumpbox");
+        sshd_test::write_text(target.app_known_hosts, jump_pin, 0600);
+        auto s = connect_inner();
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        auto r = (*s)->exec("echo $SSH_CONNECTION");
+        REQUIRE(r);
+        REQUIRE(r->ok());
+        std::istringstream in(r->out);
+        std::string caddr, cport, saddr, sport;
+        in >> caddr >> cport >> saddr >> sport;
+        REQUIRE(sport == std::to_string(target.port));
+        // The target's client socket belongs to the jump host's sshd, not to this process.
+        const pid_t owner = socket_owner(std::stoi(cport), target.port);
+        INFO("client port " << cport << ", owner pid " << owner << ", jump sshd pid " << jump.pid);
+        REQUIRE(owner > 0);
+        CHECK(owner != getpid());
+        CHECK(descends_from(owner, jump.pid));
+        // The hop's temp file is gone once the connection is up.
+        CHECK(jump_temp_files() == temp_before);
+        // A user and port in the ProxyJump value win over the jump host's entry.
+        write_hosts(jump.key, "root@jumpbox:" + std::to_string(jump.port));
+        auto again = connect_inner();
+        INFO((again ? "" : again.error().message));
+        CHECK(again);
+    }
+    SECTION("an unknown jump host key is refused with a clear error, never asked on a terminal") {
+        write_hosts(jump.key, "jumpbox");
+        sshd_test::write_text(target.app_known_hosts, "", 0600);
+        const std::string kh_before = sshd_test::read_text(target.known_hosts);
+        auto t0 = std::chrono::steady_clock::now();
+        auto s = connect_inner();
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Network);
+        CHECK_THAT(s.error().message, Catch::Contains("inner (127.0.0.1:" + std::to_string(target.port) +
+                                                      "): cannot connect via jump host jumpbox: "));
+        CHECK_THAT(s.error().message, Catch::Contains("Host key verification failed"));
+        CHECK_THAT(s.error().message, Catch::Contains("sigmaops hosts test jumpbox"));
+        CHECK(std::chrono::steady_clock::now() - t0 < 8s);
+        // Nothing was pinned behind the user's back, and no temp file is left.
+        CHECK(sshd_test::read_text(target.app_known_hosts) == "");
+        CHECK(sshd_test::read_text(target.known_hosts) == kh_before);
+        CHECK(jump_temp_files() == temp_before);
+        // What the hint says (`sigmaops hosts test jumpbox`: a direct connection that asks, then
+        // pins into the app's known_hosts) is enough for the hop's OpenSSH client.
+        ScriptedPrompter yes;
+        yes.accept_host = true;
+        ConnectOptions direct = o;
+        direct.prompter = &yes;
+        auto jh = resolve_host("jumpbox", o.paths);
+        REQUIRE(jh);
+        auto pinned = Session::connect(*jh, direct);
+        INFO((pinned ? "" : pinned.error().message));
+        REQUIRE(pinned);
+        CHECK(yes.n_host_questions == 1);
+        auto s2 = connect_inner();
+        INFO((s2 ? "" : s2.error().message));
+        CHECK(s2);
+    }
+    SECTION("a key the jump host does not accept: its refusal in the error") {
+        write_hosts(jump.wrong_key, "jumpbox");
+        sshd_test::write_text(target.app_known_hosts, jump_pin, 0600);
+        auto s = connect_inner();
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::Network);
+        CHECK_THAT(s.error().message, Catch::Contains("cannot connect via jump host jumpbox: "));
+        CHECK_THAT(s.error().message, Catch::Contains("Permission denied"));
+        CHECK(jump_temp_files() == temp_before);
+    }
+    SECTION("a jump host that is not listening") {
+        write_hosts(jump.key, "root@127.0.0.1:" + std::to_string(sshd_test::free_port()));
+        auto s = connect_inner();
+        REQUIRE_FALSE(s);
+        CHECK_THAT(s.error().message, Catch::Contains("cannot connect via jump host 127.0.0.1: "));
+        CHECK_THAT(s.error().message, Catch::Contains("Connection refused"));
+    }
+    SECTION("malformed ProxyJump values are rejected before anything runs") {
+        for (const std::string bad : {"root@jumpbox:99999", "jumpbox:22x", "[::1", "@"}) {
+            write_hosts(jump.key, bad);
+            auto s = connect_inner();
+            INFO(bad);
+            REQUIRE_FALSE(s);
+            CHECK(s.error().code == ErrorCode::InvalidArgument);
+            CHECK_THAT(s.error().message, Catch::Contains("ProxyJump"));
+            CHECK(jump_temp_files() == temp_before);
+        }
+    }
+}
+
 TEST_CASE("remote: no secret reaches the log", "[remote][sshd]") {
     SSHD_TEST_NEEDS_ROOT();
     SshdFixture f;

@@ -114,6 +114,8 @@ struct Session::Impl {
     bool sudo_needs_password = false;
     SecretString sudo_password;   // asked once per session, wiped in the destructor
     bool running_sudo = false;    // exec() runs a sudo command: kill_group() must kill as root too
+    std::string jump_log;         // ProxyJump: the hop's stderr (a private temp file), removed after connect
+    std::string jump_name;        // ProxyJump: the host the hop connects to (the last of the list)
 
     ~Impl() {
         if (sftp) sftp_free(sftp);
@@ -129,6 +131,8 @@ struct Session::Impl {
         return {};
     }
     Expected<void> configure();
+    Expected<void> configure_jump(const ConfigPaths& paths, long timeout_secs);
+    std::string jump_error();  // what the jump's ssh client said (its last lines), "" if nothing
     Expected<void> verify_host_key();
     Expected<void> authenticate();
     Expected<sftp_session> sftp_session_();
@@ -173,21 +177,129 @@ Expected<void> Session::Impl::configure() {
     if (!opts.agent_socket.empty()) SIGMA_TRY(set(SSH_OPTIONS_IDENTITY_AGENT, opts.agent_socket.c_str(), "IDENTITY_AGENT"));
     int verbosity = log_level();
     SIGMA_TRY(set(SSH_OPTIONS_LOG_VERBOSITY, &verbosity, "LOG_VERBOSITY"));
-    if (!host.proxy_jump.empty()) {
-        // libssh 0.10 has no native ProxyJump: the OpenSSH client does the hop (and checks the
-        // jump host's key itself).
-        std::string jump = host.proxy_jump, juser, jport;
-        if (auto at = jump.find('@'); at != std::string::npos) { juser = jump.substr(0, at); jump = jump.substr(at + 1); }
-        if (auto colon = jump.rfind(':'); colon != std::string::npos && jump.find(']') == std::string::npos) {
-            jport = jump.substr(colon + 1); jump = jump.substr(0, colon);
-        }
-        std::string cmd = "ssh -W '[%h]:%p'";
-        if (!juser.empty()) cmd += " -l " + shell_quote(juser);
-        if (!jport.empty()) cmd += " -p " + shell_quote(jport);
-        cmd += " " + shell_quote(jump);
-        SIGMA_TRY(set(SSH_OPTIONS_PROXYCOMMAND, cmd.c_str(), "PROXYCOMMAND"));
-    }
+    if (!host.proxy_jump.empty()) SIGMA_TRY(configure_jump(paths, secs));
     return {};
+}
+
+// libssh 0.10 has no native ProxyJump: the OpenSSH client makes the hop ("ssh -W [%h]:%p jump"),
+// set up so that it behaves like the rest of the app:
+// - the jump host is resolved through the app's hosts.conf and ~/.ssh/config like any host
+//   (HostName, User, Port, IdentityFile; a user or port in the ProxyJump value wins), and earlier
+//   hops of a list ("ProxyJump a,b") go to its -J;
+// - its host key is checked against the same two known_hosts files as ours, strictly (an unknown
+//   jump key is refused; `sigmaops hosts test JUMP` pins it), and it never prompts (BatchMode:
+//   the desktop app has no terminal to answer on; keys come from the agent or IdentityFile);
+// - what it prints goes to a private temp file, read back into the error when the connection
+//   fails (no secret can be in it: it never asks for one).
+Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long timeout_secs) {
+    std::string hops = host.proxy_jump, earlier;
+    if (auto comma = hops.rfind(','); comma != std::string::npos) {
+        earlier = hops.substr(0, comma);
+        hops = hops.substr(comma + 1);
+    }
+    std::string jump = hops, juser, jport;
+    if (auto at = jump.find('@'); at != std::string::npos) { juser = jump.substr(0, at); jump = jump.substr(at + 1); }
+    if (!jump.empty() && jump.front() == '[') {  // [v6 address]:port
+        const auto close = jump.find(']');
+        if (close == std::string::npos)
+            return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump + "' (unclosed '[')");
+        if (close + 1 < jump.size()) {
+            if (jump[close + 1] != ':')
+                return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump + "'");
+            jport = jump.substr(close + 2);
+        }
+        jump = jump.substr(1, close - 1);
+    } else if (auto colon = jump.rfind(':'); colon != std::string::npos && jump.find(':') == colon) {
+        jport = jump.substr(colon + 1);
+        jump = jump.substr(0, colon);
+    }
+    if (jump.empty() || (!jport.empty() && jport.find_first_not_of("0123456789") != std::string::npos))
+        return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump +
+                                                    "' (expected [user@]host[:port], hops separated by commas)");
+    auto resolved = resolve_host(jump, opts.paths);
+    if (!resolved) return fail(resolved.error().code, where(host) + ": ProxyJump: " + resolved.error().message);
+    HostProfile j = *resolved;
+    if (!juser.empty()) j.user = juser;
+    if (!jport.empty()) {
+        const long port = jport.size() <= 5 ? std::stol(jport) : 0;
+        if (port <= 0 || port > 65535)
+            return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump port '" + jport + "'");
+        j.port = static_cast<int>(port);
+    }
+    if (earlier.empty() && !j.proxy_jump.empty()) earlier = j.proxy_jump;  // the jump host's own jump
+    jump_name = j.name;
+
+    // libssh expands %h, %p (and %%) in the command: every other '%' is doubled.
+    auto pct = [](std::string v) {
+        for (std::size_t pos = v.find('%'); pos != std::string::npos; pos = v.find('%', pos + 2)) v.insert(pos, 1, '%');
+        return v;
+    };
+    // A value inside one ssh_config argument: double-quoted (ssh splits UserKnownHostsFile at spaces).
+    auto ssh_word = [](const std::string& v) { return "\"" + v + "\""; };
+    if (paths.known_hosts.find('"') != std::string::npos || paths.app_known_hosts.find('"') != std::string::npos)
+        return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump: a known_hosts path contains '\"'");
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "sigmaops-jump-XXXXXX").string();
+    if (ec) tmpl = "/tmp/sigmaops-jump-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    const int fd = ::mkostemp(buf.data(), O_CLOEXEC);  // mode 0600
+    if (fd < 0) return fail(ErrorCode::Io, where(host) + ": ProxyJump: cannot create a temp file: " + strerror(errno));
+    ::close(fd);
+    jump_log = buf.data();
+
+    // libssh runs "exec " + the command with $SHELL -c (and its stderr to /dev/null, hence the
+    // redirection below), so the command starts with the program, found here for a clear error.
+    std::string ssh_path;
+    if (const char* path_env = std::getenv("PATH")) {
+        std::string dirs = path_env;
+        for (std::size_t start = 0; start <= dirs.size() && ssh_path.empty();) {
+            std::size_t end = dirs.find(':', start);
+            if (end == std::string::npos) end = dirs.size();
+            const std::string cand = (end > start ? dirs.substr(start, end - start) : std::string(".")) + "/ssh";
+            if (cand.front() == '/' && ::access(cand.c_str(), X_OK) == 0) ssh_path = cand;
+            start = end + 1;
+        }
+    }
+    if (ssh_path.empty())
+        return fail(ErrorCode::NotFound, where(host) + ": ProxyJump needs the OpenSSH client, and no ssh was found in PATH "
+                                                       "(install openssh-client)");
+    std::string cmd = shell_quote(pct(ssh_path)) + " -o BatchMode=yes -o StrictHostKeyChecking=yes";
+    if (!opts.agent_socket.empty()) cmd += " -o " + shell_quote(pct("IdentityAgent=" + ssh_word(opts.agent_socket)));
+    cmd += " -o ConnectTimeout=" + std::to_string(std::max(1L, timeout_secs));
+    cmd += " -o " + shell_quote(pct("UserKnownHostsFile=" + ssh_word(paths.known_hosts) + " " + ssh_word(paths.app_known_hosts)));
+    cmd += " -o GlobalKnownHostsFile=/dev/null";
+    if (j.hostname != jump) cmd += " -o " + shell_quote(pct("HostName=" + j.hostname));
+    if (!j.user.empty()) cmd += " -l " + shell_quote(pct(j.user));
+    cmd += " -p " + std::to_string(j.port);
+    for (const auto& id : j.identity_files) cmd += " -i " + shell_quote(pct(id));
+    if (!earlier.empty()) cmd += " -J " + shell_quote(pct(earlier));
+    cmd += " -W '[%h]:%p' " + shell_quote(pct(jump)) + " 2>>" + shell_quote(pct(jump_log));
+    log(2, where(host) + ": via " + host.proxy_jump + ": " + cmd);
+    return set(SSH_OPTIONS_PROXYCOMMAND, cmd.c_str(), "PROXYCOMMAND");
+}
+
+std::string Session::Impl::jump_error() {
+    if (jump_log.empty()) return "";
+    std::string text;
+    {
+        std::ifstream in(jump_log);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty()) lines.push_back(line);
+        start = end + 1;
+    }
+    std::string out;
+    for (std::size_t i = lines.size() > 3 ? lines.size() - 3 : 0; i < lines.size(); ++i)
+        out += (out.empty() ? "" : out.back() == '.' ? " " : "; ") + lines[i];
+    return out;
 }
 
 Expected<void> Session::Impl::verify_host_key() {
@@ -413,9 +525,25 @@ Expected<std::unique_ptr<Session>> Session::connect(const HostProfile& host, con
     }
     impl->s = ssh_new();
     if (!impl->s) return fail(ErrorCode::Generic, "ssh_new: out of memory");
+    struct JumpLog {  // the hop's stderr file goes once the connection is up or has failed
+        Impl* impl;
+        ~JumpLog() {
+            if (!impl->jump_log.empty()) ::unlink(impl->jump_log.c_str());
+            impl->jump_log.clear();
+        }
+    } jump_log{impl.get()};
     SIGMA_TRY(impl->configure());
     if (ssh_connect(impl->s) != SSH_OK) {
         std::string e = ssh_get_error(impl->s);
+        if (!host.proxy_jump.empty()) {
+            // The hop's own words say more than libssh's "connection closed" on its pipe.
+            const std::string said = impl->jump_error();
+            std::string msg = where(host) + ": cannot connect via jump host " + impl->jump_name;
+            msg += said.empty() ? " (" + e + ")" : ": " + said;
+            if (said.find("Host key verification failed") != std::string::npos)
+                msg += " (the jump host's key is not in known_hosts: pin it with `sigmaops hosts test " + impl->jump_name + "`)";
+            return fail(ErrorCode::Network, msg);
+        }
         std::string hint;
         if (e.find("refused") != std::string::npos) hint = "connection refused (is sshd running on port " + std::to_string(host.port) + "?)";
         else if (e.find("imeout") != std::string::npos || e.find("timed out") != std::string::npos)
