@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "remote/remote.h"
+#include "remote/internal.h"
 #include "remote/remote_cli.h"
 #include "sshd_fixture.h"
 
@@ -367,6 +368,51 @@ TEST_CASE("remote hosts cli: add, list, rm round trip with exact output", "[remo
     CHECK(l3.out == "gw\tops@gw.example.net:22\t" + env.ssh_config() + "\n");
 
     CHECK(read_text(env.ssh_config()) == ssh_config_text);  // never written
+}
+
+TEST_CASE("ProxyJump values: hops, users, ports and IPv6 parsed; malformed ones refused", "[remote][hosts]") {
+    auto hops = sigmaops::remote::parse_proxy_jump("bastion,ops@[fe80::1]:2222,admin@gw:2200");
+    REQUIRE(hops);
+    REQUIRE(hops->size() == 3);
+    CHECK((*hops)[0].user == "");
+    CHECK((*hops)[0].host == "bastion");
+    CHECK((*hops)[0].port == 0);
+    CHECK((*hops)[1].user == "ops");
+    CHECK((*hops)[1].host == "fe80::1");
+    CHECK((*hops)[1].port == 2222);
+    CHECK((*hops)[2].user == "admin");
+    CHECK((*hops)[2].host == "gw");
+    CHECK((*hops)[2].port == 2200);
+    auto v6 = sigmaops::remote::parse_proxy_jump("[::1]");
+    REQUIRE(v6);
+    CHECK((*v6)[0].host == "::1");
+    CHECK((*v6)[0].port == 0);
+    for (const std::string bad : {"", "@", "a,", ",a", "a,,b", "a:", "a:0", "a:65536", "a:22x", "a:123456", "[::1", "[::1]x",
+                                  "[::1]:", "a@b@c", "a b"}) {
+        INFO("'" << bad << "'");
+        auto r = sigmaops::remote::parse_proxy_jump(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::InvalidArgument);
+        CHECK_THAT(r.error().message, Catch::Contains("ProxyJump"));
+    }
+}
+
+TEST_CASE("remote hosts cli: add refuses a malformed --proxy-jump and leaves hosts.conf as it was", "[remote][hosts][cli]") {
+    TempEnv env;
+    fs::create_directories(env.xdg + "/sigmaops");
+    const std::string before = "Host old\n    HostName old.lan\n";
+    write_text(env.app_hosts(), before);
+    auto bad = call(run_hosts_cli, {"add", "db", "--host", "db.lan", "--proxy-jump", "root@bastion:99999"});
+    CHECK(bad.rc == 2);
+    CHECK(bad.out == "");
+    CHECK(bad.err == "error: --proxy-jump: invalid ProxyJump port '99999' in 'root@bastion:99999'\n");
+    auto bad2 = call(run_hosts_cli, {"add", "db", "--host", "db.lan", "--proxy-jump", "bastion,"});
+    CHECK(bad2.rc == 2);
+    CHECK_THAT(bad2.err, Catch::Contains("expected [user@]host[:port], hops separated by commas"));
+    CHECK(read_text(env.app_hosts()) == before);
+    auto good = call(run_hosts_cli, {"add", "db", "--host", "db.lan", "--proxy-jump", "bastion,ops@[fe80::1]:2222"});
+    CHECK(good.rc == 0);
+    CHECK(read_text(env.app_hosts()) == before + "\nHost db\n    HostName db.lan\n    ProxyJump bastion,ops@[fe80::1]:2222\n");
 }
 
 TEST_CASE("remote hosts cli: add puts the new host before wildcard blocks of hosts.conf", "[remote][hosts][cli]") {

@@ -173,6 +173,53 @@ bool valid_token(const std::string& s) {
 
 }  // namespace
 
+Expected<std::vector<JumpHop>> parse_proxy_jump(const std::string& spec) {
+    const std::string usage = "invalid ProxyJump '" + spec + "' (expected [user@]host[:port], hops separated by commas)";
+    std::vector<JumpHop> hops;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t comma = spec.find(',', start);
+        std::string hop = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        JumpHop j;
+        std::string port;
+        if (auto at = hop.find('@'); at != std::string::npos) {
+            j.user = hop.substr(0, at);
+            hop = hop.substr(at + 1);
+            if (!valid_token(j.user) || j.user.find('@') != std::string::npos) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+        }
+        if (!hop.empty() && hop.front() == '[') {  // [v6 address]:port
+            const auto close = hop.find(']');
+            if (close == std::string::npos)
+                return sigma::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump '" + spec + "' (unclosed '[')");
+            if (close + 1 < hop.size()) {
+                if (hop[close + 1] != ':') return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+                port = hop.substr(close + 2);
+                if (port.empty()) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            }
+            j.host = hop.substr(1, close - 1);
+        } else if (auto colon = hop.rfind(':'); colon != std::string::npos && hop.find(':') == colon) {
+            port = hop.substr(colon + 1);
+            j.host = hop.substr(0, colon);
+            if (port.empty()) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+        } else {
+            j.host = hop;
+        }
+        if (!valid_token(j.host) || j.host.find_first_of("@[],") != std::string::npos)
+            return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+        if (!port.empty()) {
+            if (port.find_first_not_of("0123456789") != std::string::npos) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            const long n = port.size() <= 5 ? std::stol(port) : 0;
+            if (n <= 0 || n > 65535)
+                return sigma::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump port '" + port + "' in '" + spec + "'");
+            j.port = static_cast<int>(n);
+        }
+        hops.push_back(j);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return hops;
+}
+
 Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& paths_in) {
     if (!valid_token(name)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + name + "'");
     ConfigPaths paths = paths_in.resolved();
@@ -252,7 +299,11 @@ Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
     if (h.port <= 0 || h.port > 65535) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --port");
     for (const auto& f : h.identity_files)
         if (!valid_token(f)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --identity '" + f + "'");
-    if (!h.proxy_jump.empty() && !valid_token(h.proxy_jump)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --proxy-jump");
+    if (!h.proxy_jump.empty()) {
+        if (!valid_token(h.proxy_jump)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --proxy-jump '" + h.proxy_jump + "'");
+        if (auto hops = parse_proxy_jump(h.proxy_jump); !hops)
+            return sigma::unexpected(ErrorCode::InvalidArgument, "--proxy-jump: " + hops.error().message);
+    }
     for (const auto& b : parse_file(paths.app_hosts))
         if (std::find(b.patterns.begin(), b.patterns.end(), h.name) != b.patterns.end() && b.patterns.size() == 1 && !b.skip)
             return sigma::unexpected(ErrorCode::Generic, "host '" + h.name + "' already exists in " + paths.app_hosts);

@@ -192,40 +192,17 @@ Expected<void> Session::Impl::configure() {
 // - what it prints goes to a private temp file, read back into the error when the connection
 //   fails (no secret can be in it: it never asks for one).
 Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long timeout_secs) {
-    std::string hops = host.proxy_jump, earlier;
-    if (auto comma = hops.rfind(','); comma != std::string::npos) {
-        earlier = hops.substr(0, comma);
-        hops = hops.substr(comma + 1);
-    }
-    std::string jump = hops, juser, jport;
-    if (auto at = jump.find('@'); at != std::string::npos) { juser = jump.substr(0, at); jump = jump.substr(at + 1); }
-    if (!jump.empty() && jump.front() == '[') {  // [v6 address]:port
-        const auto close = jump.find(']');
-        if (close == std::string::npos)
-            return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump + "' (unclosed '[')");
-        if (close + 1 < jump.size()) {
-            if (jump[close + 1] != ':')
-                return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump + "'");
-            jport = jump.substr(close + 2);
-        }
-        jump = jump.substr(1, close - 1);
-    } else if (auto colon = jump.rfind(':'); colon != std::string::npos && jump.find(':') == colon) {
-        jport = jump.substr(colon + 1);
-        jump = jump.substr(0, colon);
-    }
-    if (jump.empty() || (!jport.empty() && jport.find_first_not_of("0123456789") != std::string::npos))
-        return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump '" + host.proxy_jump +
-                                                    "' (expected [user@]host[:port], hops separated by commas)");
+    auto hops = parse_proxy_jump(host.proxy_jump);
+    if (!hops) return fail(ErrorCode::InvalidArgument, where(host) + ": " + hops.error().message);
+    const JumpHop last = hops->back();
+    std::string earlier;  // the hops before the last, as written
+    if (auto comma = host.proxy_jump.rfind(','); comma != std::string::npos) earlier = host.proxy_jump.substr(0, comma);
+    const std::string jump = last.host;
     auto resolved = resolve_host(jump, opts.paths);
     if (!resolved) return fail(resolved.error().code, where(host) + ": ProxyJump: " + resolved.error().message);
     HostProfile j = *resolved;
-    if (!juser.empty()) j.user = juser;
-    if (!jport.empty()) {
-        const long port = jport.size() <= 5 ? std::stol(jport) : 0;
-        if (port <= 0 || port > 65535)
-            return fail(ErrorCode::InvalidArgument, where(host) + ": invalid ProxyJump port '" + jport + "'");
-        j.port = static_cast<int>(port);
-    }
+    if (!last.user.empty()) j.user = last.user;
+    if (last.port != 0) j.port = last.port;
     if (earlier.empty() && !j.proxy_jump.empty()) earlier = j.proxy_jump;  // the jump host's own jump
     jump_name = j.name;
 
