@@ -97,7 +97,7 @@ TEST_CASE("token-by-token decode equals the batched prefill", "[engine][kv]") {
     }
 }
 
-TEST_CASE("selective V with k >= context equals full attention; small k stays close", "[engine][selective-v]") {
+TEST_CASE("selective V with k >= context equals full attention and small k stays close", "[engine][selective-v]") {
     const fs::path p = fs::path(SIGMAOPS_FIXTURES) / "models" / "sigma_basic_f32.gguf";
     auto model = sigma::Model::load(p.string());
     REQUIRE(model);

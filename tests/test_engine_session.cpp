@@ -40,7 +40,7 @@ TEST_CASE("model info describes the DiffQKV shapes", "[engine][info]") {
     CHECK(i.kv_bytes_per_token == 2 * (2 * 16 + 4 * 16) * 4);
 }
 
-TEST_CASE("the same seed gives the same text; greedy is deterministic", "[engine][sampling]") {
+TEST_CASE("the same seed gives the same text and greedy is deterministic", "[engine][sampling]") {
     SamplingParams p;
     p.seed = 1234;
     p.max_tokens = 24;

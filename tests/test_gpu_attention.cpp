@@ -524,7 +524,7 @@ TEST_CASE("selective V k=100 equals the CPU top-100", "[gpu][attention]") {
             }
 }
 
-TEST_CASE("selective V's group-maximum select (direct ranks; the threshold bin; the fallback)", "[gpu][attention]") {
+TEST_CASE("selective V's group-maximum select (direct ranks / the threshold bin / the fallback)", "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
         return;
@@ -547,7 +547,7 @@ TEST_CASE("selective V's group-maximum select (direct ranks; the threshold bin; 
             }
 }
 
-TEST_CASE("full attention's kernel variants (chunk pool; shared-memory stages; few slices) match the CPU twin",
+TEST_CASE("full attention's kernel variants (chunk pool / shared-memory stages / few slices) match the CPU twin",
           "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;

@@ -312,7 +312,7 @@ TEST_CASE("CUDA selective V: k >= context equals full attention, small k close t
     CHECK_THAT(s.error().message, Catch::Contains("selective V"));
 }
 
-TEST_CASE("CUDA greedy generation equals the CPU's; text generation runs", "[gpu][forward][generate]") {
+TEST_CASE("CUDA greedy generation equals the CPU's - text generation runs", "[gpu][forward][generate]") {
     if (!have_gpu()) { std::cout << "skipped: no GPU" << std::endl; return; }
     const std::string path = generated_model("F32", true, 8, 2, 4, 64);
     sigma::SamplingParams gp;

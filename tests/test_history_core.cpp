@@ -637,7 +637,7 @@ TEST_CASE("history: FTS ranking on a fixed corpus", "[history][search]") {
     CHECK(r.error().code == ErrorCode::InvalidArgument);
 }
 
-TEST_CASE("history: export JSON -> import -> export is exact; Markdown is readable", "[history][export]") {
+TEST_CASE("history: export JSON -> import -> export is exact - Markdown is readable", "[history][export]") {
     TempDir dir;
     std::int64_t now = 1'700'000'000'123;
     Options o;
@@ -772,7 +772,7 @@ TEST_CASE("history: retention keeps N days and never touches pinned sessions", "
     CHECK(h->list_sessions()->size() == 1);
 }
 
-TEST_CASE("history: damaged and foreign files give BadFile with advice; move_aside starts fresh", "[history][corrupt]") {
+TEST_CASE("history: damaged and foreign files give BadFile with advice - move_aside starts fresh", "[history][corrupt]") {
     TempDir dir;
     std::string path = dir.file("history.db");
     auto expect_bad = [&](const std::string& what) {

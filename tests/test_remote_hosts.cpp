@@ -370,7 +370,7 @@ TEST_CASE("remote hosts cli: add, list, rm round trip with exact output", "[remo
     CHECK(read_text(env.ssh_config()) == ssh_config_text);  // never written
 }
 
-TEST_CASE("ProxyJump values: hops, users, ports and IPv6 parsed; malformed ones refused", "[remote][hosts]") {
+TEST_CASE("ProxyJump values: hops, users, ports and IPv6 parsed - malformed ones refused", "[remote][hosts]") {
     auto hops = sigmaops::remote::parse_proxy_jump("bastion,ops@[fe80::1]:2222,admin@gw:2200");
     REQUIRE(hops);
     REQUIRE(hops->size() == 3);
@@ -434,7 +434,7 @@ TEST_CASE("remote hosts cli: add puts the new host before wildcard blocks of hos
     CHECK(read_text(env.app_hosts()) == "Host old\n    HostName old.lan\n\nHost *\n    User everyone\n    Port 2200\n");
 }
 
-TEST_CASE("remote hosts cli: usage errors exit 2 with the usage on stderr; --help exits 0", "[remote][hosts][cli]") {
+TEST_CASE("remote hosts cli: usage errors exit 2 with the usage on stderr - --help exits 0", "[remote][hosts][cli]") {
     TempEnv env;
     const std::vector<std::vector<std::string>> hosts_usage = {
         {},

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -536,6 +537,33 @@ bool descends_from(pid_t pid, pid_t ancestor) {
     return false;
 }
 
+// The pids owning TCP sockets connected to 127.0.0.1:remote_port.
+std::vector<pid_t> socket_owners_to(int remote_port) {
+    std::ifstream tcp("/proc/net/tcp");
+    std::string line;
+    char want_remote[32];
+    std::snprintf(want_remote, sizeof want_remote, "0100007F:%04X", remote_port);
+    std::set<std::string> inodes;
+    std::getline(tcp, line);
+    while (std::getline(tcp, line)) {
+        std::istringstream in(line);
+        std::string sl, local, remote, st, queues, timer, retr, uid, timeout, ino;
+        in >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> ino;
+        if (remote == want_remote && st == "01") inodes.insert("socket:[" + ino + "]");  // 01: established
+    }
+    std::vector<pid_t> out;
+    for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = proc.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code ec;
+        for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+            std::error_code ec2;
+            if (inodes.count(std::filesystem::read_symlink(fd.path(), ec2).string())) out.push_back(std::stoi(name));
+        }
+    }
+    return out;
+}
+
 std::size_t jump_temp_files() {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
@@ -545,7 +573,7 @@ std::size_t jump_temp_files() {
 
 }  // namespace
 
-TEST_CASE("remote: ProxyJump through a real jump host (keys; strict host keys; clear errors)", "[remote][sshd]") {
+TEST_CASE("remote: ProxyJump through a real jump host (keys / strict host keys / clear errors)", "[remote][sshd]") {
     SSHD_TEST_NEEDS_ROOT();
     SshdFixture target(/*with_pam=*/false), jump(/*with_pam=*/false);
     // The app's hosts.conf names the jump host (its own key, port and user) and the inner host;
@@ -654,6 +682,54 @@ TEST_CASE("remote: ProxyJump through a real jump host (keys; strict host keys; c
             CHECK_THAT(s.error().message, Catch::Contains("ProxyJump"));
             CHECK(jump_temp_files() == temp_before);
         }
+    }
+}
+
+TEST_CASE("remote: ProxyJump with two hops (both from the app's hosts.conf)", "[remote][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    SshdFixture target(/*with_pam=*/false), j1(/*with_pam=*/false), j2(/*with_pam=*/false);
+    // hop1 and hop2 exist only in the app's hosts.conf (their own keys and ports): the OpenSSH
+    // client that makes the hops learns them from the ssh_config the app writes for it, and so
+    // does the nested client that -J starts for the first hop.
+    sshd_test::write_text(target.dir + "/hosts.conf",
+                          "Host hop1\n  HostName 127.0.0.1\n  Port " + std::to_string(j1.port) + "\n  User root\n  IdentityFile " + j1.key +
+                              "\nHost hop2\n  HostName 127.0.0.1\n  Port " + std::to_string(j2.port) + "\n  User root\n  IdentityFile " +
+                              j2.key + "\nHost inner\n  HostName 127.0.0.1\n  Port " + std::to_string(target.port) +
+                              "\n  User root\n  IdentityFile " + target.key + "\n  ProxyJump hop1,hop2\n");
+    const std::string pin1 = "[127.0.0.1]:" + std::to_string(j1.port) + " " + j1.host_pub + "\n";
+    const std::string pin2 = "[127.0.0.1]:" + std::to_string(j2.port) + " " + j2.host_pub + "\n";
+    ScriptedPrompter p;
+    ConnectOptions o = options(target, &p, {AuthMethod::PublicKey});
+    auto h = resolve_host("inner", o.paths);
+    REQUIRE(h);
+    const std::size_t temp_before = jump_temp_files();
+
+    SECTION("through hop1 then hop2") {
+        sshd_test::write_text(target.app_known_hosts, pin1 + pin2, 0600);
+        auto s = Session::connect(*h, o);
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        auto r = (*s)->exec("echo $SSH_CONNECTION");
+        REQUIRE(r);
+        std::istringstream in(r->out);
+        std::string caddr, cport;
+        in >> caddr >> cport;
+        // target <- hop2's sshd; hop2 <- hop1's sshd.
+        const pid_t to_target = socket_owner(std::stoi(cport), target.port);
+        INFO("target's client owned by " << to_target << "; hop2 sshd " << j2.pid << ", hop1 sshd " << j1.pid);
+        CHECK(descends_from(to_target, j2.pid));
+        const auto to_hop2 = socket_owners_to(j2.port);
+        CHECK(std::any_of(to_hop2.begin(), to_hop2.end(), [&](pid_t pid) { return descends_from(pid, j1.pid); }));
+        CHECK(jump_temp_files() == temp_before);
+    }
+    SECTION("the first hop's unknown key is refused too (the policy reaches the nested client)") {
+        sshd_test::write_text(target.app_known_hosts, pin2, 0600);
+        auto s = Session::connect(*h, o);
+        REQUIRE_FALSE(s);
+        CHECK_THAT(s.error().message, Catch::Contains("cannot connect via jump host hop2: "));
+        CHECK_THAT(s.error().message, Catch::Contains("Host key verification failed"));
+        CHECK(sshd_test::read_text(target.app_known_hosts) == pin2);
+        CHECK(jump_temp_files() == temp_before);
     }
 }
 

@@ -72,7 +72,7 @@ TEST_CASE("gguf: SentencePiece vocabulary from GGUF keys", "[tokenizer][gguf]") 
     CHECK(tok->decode(tok->encode(text, true, false)) == text);
 }
 
-TEST_CASE("gguf: no tokenizer keys -> nullptr; broken keys -> BadFile with the stage", "[tokenizer][gguf]") {
+TEST_CASE("gguf: no tokenizer keys -> nullptr - broken keys -> BadFile with the stage", "[tokenizer][gguf]") {
     sigma::Vocab v;
     const auto bytes = gguf_image(v, false);
     const auto file = sigma::gguf::File::from_memory(bytes.data(), bytes.size());

@@ -92,7 +92,7 @@ TEST_CASE("sessions model lists history sessions newest first with their roles",
     CHECK_FALSE(model.isOpen());
 }
 
-TEST_CASE("sessions model reports a damaged database as BadFile; move_aside recovers", "[ui][sessions]") {
+TEST_CASE("sessions model reports a damaged database as BadFile - move_aside recovers", "[ui][sessions]") {
     uitest::app();
     uitest::TempHome home;
     const QString db = home.file("history.db");

@@ -24,6 +24,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <set>
 #include <thread>
 
 namespace sigmaops::remote {
@@ -114,7 +115,8 @@ struct Session::Impl {
     bool sudo_needs_password = false;
     SecretString sudo_password;   // asked once per session, wiped in the destructor
     bool running_sudo = false;    // exec() runs a sudo command: kill_group() must kill as root too
-    std::string jump_log;         // ProxyJump: the hop's stderr (a private temp file), removed after connect
+    std::string jump_dir;         // ProxyJump: private temp dir (the hops' ssh_config, their stderr), removed after connect
+    std::string jump_log;         // ProxyJump: the hops' stderr, in jump_dir
     std::string jump_name;        // ProxyJump: the host the hop connects to (the last of the list)
 
     ~Impl() {
@@ -183,7 +185,7 @@ Expected<void> Session::Impl::configure() {
 
 // libssh 0.10 has no native ProxyJump: the OpenSSH client makes the hop ("ssh -W [%h]:%p jump"),
 // set up so that it behaves like the rest of the app:
-// - the jump host is resolved through the app's hosts.conf and ~/.ssh/config like any host
+// - every jump host is resolved through the app's hosts.conf and ~/.ssh/config like any host
 //   (HostName, User, Port, IdentityFile; a user or port in the ProxyJump value wins), and earlier
 //   hops of a list ("ProxyJump a,b") go to its -J;
 // - its host key is checked against the same two known_hosts files as ours, strictly (an unknown
@@ -191,39 +193,53 @@ Expected<void> Session::Impl::configure() {
 //   the desktop app has no terminal to answer on; keys come from the agent or IdentityFile);
 // - what it prints goes to a private temp file, read back into the error when the connection
 //   fails (no secret can be in it: it never asks for one).
+// All of it through an ssh_config written for the connection (-F, which ssh hands on to the
+// earlier hops' own ssh): a block per hop from our resolution, then the policy for every host,
+// then an Include of the user's ~/.ssh/config for the rest. Removed once connected.
 Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long timeout_secs) {
     auto hops = parse_proxy_jump(host.proxy_jump);
     if (!hops) return fail(ErrorCode::InvalidArgument, where(host) + ": " + hops.error().message);
     const JumpHop last = hops->back();
-    std::string earlier;  // the hops before the last, as written
+    std::string earlier;  // the hops before the last, as written (they go to -J)
     if (auto comma = host.proxy_jump.rfind(','); comma != std::string::npos) earlier = host.proxy_jump.substr(0, comma);
-    const std::string jump = last.host;
-    auto resolved = resolve_host(jump, opts.paths);
-    if (!resolved) return fail(resolved.error().code, where(host) + ": ProxyJump: " + resolved.error().message);
-    HostProfile j = *resolved;
-    if (!last.user.empty()) j.user = last.user;
-    if (last.port != 0) j.port = last.port;
-    if (earlier.empty() && !j.proxy_jump.empty()) earlier = j.proxy_jump;  // the jump host's own jump
-    jump_name = j.name;
 
-    // libssh expands %h, %p (and %%) in the command: every other '%' is doubled.
-    auto pct = [](std::string v) {
-        for (std::size_t pos = v.find('%'); pos != std::string::npos; pos = v.find('%', pos + 2)) v.insert(pos, 1, '%');
-        return v;
+    // ssh_config values: double-quoted (paths may hold spaces), '%' doubled (ssh expands %d...).
+    std::string bad_value;
+    auto cfg_word = [&bad_value](const std::string& v) {
+        if (v.find_first_of("\"\n") != std::string::npos) bad_value = v;
+        std::string out = "\"";
+        for (char ch : v) out += ch == '%' ? std::string("%%") : std::string(1, ch);
+        return out + "\"";
     };
-    // A value inside one ssh_config argument: double-quoted (ssh splits UserKnownHostsFile at spaces).
-    auto ssh_word = [](const std::string& v) { return "\"" + v + "\""; };
-    if (paths.known_hosts.find('"') != std::string::npos || paths.app_known_hosts.find('"') != std::string::npos)
-        return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump: a known_hosts path contains '\"'");
-    std::error_code ec;
-    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "sigmaops-jump-XXXXXX").string();
-    if (ec) tmpl = "/tmp/sigmaops-jump-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    const int fd = ::mkostemp(buf.data(), O_CLOEXEC);  // mode 0600
-    if (fd < 0) return fail(ErrorCode::Io, where(host) + ": ProxyJump: cannot create a temp file: " + strerror(errno));
-    ::close(fd);
-    jump_log = buf.data();
+    // Every hop's own entry (HostName, User, Port, IdentityFile), resolved like any host.
+    std::string cfg = "# Written by SigmaOps for one connection to " + host.name + " via " + host.proxy_jump +
+                      "; removed once it is up.\n";
+    std::set<std::string> done;
+    std::string jump_own_jump;
+    for (const JumpHop& hop : *hops) {
+        auto resolved = resolve_host(hop.host, opts.paths);
+        if (!resolved) return fail(resolved.error().code, where(host) + ": ProxyJump: " + resolved.error().message);
+        if (&hop == &hops->back()) {
+            jump_name = resolved->name;
+            jump_own_jump = resolved->proxy_jump;
+        }
+        if (!done.insert(hop.host).second) continue;
+        cfg += "Host " + cfg_word(hop.host) + "\n    HostName " + cfg_word(resolved->hostname) + "\n";
+        if (!resolved->user.empty()) cfg += "    User " + cfg_word(resolved->user) + "\n";
+        cfg += "    Port " + std::to_string(resolved->port) + "\n";
+        for (const auto& id : resolved->identity_files) cfg += "    IdentityFile " + cfg_word(id) + "\n";
+    }
+    if (earlier.empty() && !jump_own_jump.empty()) earlier = jump_own_jump;  // the jump host's own jump
+    // For every hop: the app's known_hosts files, strictly; never a prompt; the app's agent.
+    cfg += "Match all\n    BatchMode yes\n    StrictHostKeyChecking yes\n";
+    cfg += "    UserKnownHostsFile " + cfg_word(paths.known_hosts) + " " + cfg_word(paths.app_known_hosts) + "\n";
+    cfg += "    GlobalKnownHostsFile /dev/null\n";
+    cfg += "    ConnectTimeout " + std::to_string(std::max(1L, timeout_secs)) + "\n";
+    if (!opts.agent_socket.empty()) cfg += "    IdentityAgent " + cfg_word(opts.agent_socket) + "\n";
+    // Then the user's own settings (ciphers, ...): the first value obtained wins, so ours stay.
+    if (file_exists(paths.ssh_config)) cfg += "Include " + cfg_word(paths.ssh_config) + "\n";
+    if (!bad_value.empty())
+        return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump: cannot pass a value with '\"' to ssh: " + bad_value);
 
     // libssh runs "exec " + the command with $SHELL -c (and its stderr to /dev/null, hence the
     // redirection below), so the command starts with the program, found here for a clear error.
@@ -241,17 +257,33 @@ Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long time
     if (ssh_path.empty())
         return fail(ErrorCode::NotFound, where(host) + ": ProxyJump needs the OpenSSH client, and no ssh was found in PATH "
                                                        "(install openssh-client)");
-    std::string cmd = shell_quote(pct(ssh_path)) + " -o BatchMode=yes -o StrictHostKeyChecking=yes";
-    if (!opts.agent_socket.empty()) cmd += " -o " + shell_quote(pct("IdentityAgent=" + ssh_word(opts.agent_socket)));
-    cmd += " -o ConnectTimeout=" + std::to_string(std::max(1L, timeout_secs));
-    cmd += " -o " + shell_quote(pct("UserKnownHostsFile=" + ssh_word(paths.known_hosts) + " " + ssh_word(paths.app_known_hosts)));
-    cmd += " -o GlobalKnownHostsFile=/dev/null";
-    if (j.hostname != jump) cmd += " -o " + shell_quote(pct("HostName=" + j.hostname));
-    if (!j.user.empty()) cmd += " -l " + shell_quote(pct(j.user));
-    cmd += " -p " + std::to_string(j.port);
-    for (const auto& id : j.identity_files) cmd += " -i " + shell_quote(pct(id));
+
+    // A private directory (0700) for the config and the hop's stderr; removed after connect.
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "sigmaops-jump-XXXXXX").string();
+    if (ec) tmpl = "/tmp/sigmaops-jump-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) return fail(ErrorCode::Io, where(host) + ": ProxyJump: cannot create a temp directory: " + strerror(errno));
+    jump_dir = buf.data();
+    const std::string cfg_path = jump_dir + "/ssh_config", err_path = jump_dir + "/stderr";
+    {
+        std::ofstream out(cfg_path, std::ios::binary | std::ios::trunc);
+        out << cfg;
+        if (!out.flush()) return fail(ErrorCode::Io, where(host) + ": ProxyJump: cannot write " + cfg_path);
+    }
+    jump_log = err_path;
+
+    // libssh expands %h, %p (and %%) in the command: every other '%' is doubled.
+    auto pct = [](std::string v) {
+        for (std::size_t pos = v.find('%'); pos != std::string::npos; pos = v.find('%', pos + 2)) v.insert(pos, 1, '%');
+        return v;
+    };
+    std::string cmd = shell_quote(pct(ssh_path)) + " -F " + shell_quote(pct(cfg_path));
+    if (!last.user.empty()) cmd += " -l " + shell_quote(pct(last.user));
+    if (last.port != 0) cmd += " -p " + std::to_string(last.port);
     if (!earlier.empty()) cmd += " -J " + shell_quote(pct(earlier));
-    cmd += " -W '[%h]:%p' " + shell_quote(pct(jump)) + " 2>>" + shell_quote(pct(jump_log));
+    cmd += " -W '[%h]:%p' " + shell_quote(pct(last.host)) + " 2>>" + shell_quote(pct(err_path));
     log(2, where(host) + ": via " + host.proxy_jump + ": " + cmd);
     return set(SSH_OPTIONS_PROXYCOMMAND, cmd.c_str(), "PROXYCOMMAND");
 }
@@ -505,7 +537,9 @@ Expected<std::unique_ptr<Session>> Session::connect(const HostProfile& host, con
     struct JumpLog {  // the hop's stderr file goes once the connection is up or has failed
         Impl* impl;
         ~JumpLog() {
-            if (!impl->jump_log.empty()) ::unlink(impl->jump_log.c_str());
+            std::error_code ec;
+            if (!impl->jump_dir.empty()) std::filesystem::remove_all(impl->jump_dir, ec);
+            impl->jump_dir.clear();
             impl->jump_log.clear();
         }
     } jump_log{impl.get()};
