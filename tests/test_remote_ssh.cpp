@@ -492,33 +492,49 @@ TEST_CASE("remote: one command on 20 hosts runs on all of them at once and reuse
 
 namespace {
 
-// The pid owning the TCP socket whose local end is 127.0.0.1:local_port and remote end
-// 127.0.0.1:remote_port (/proc/net/tcp, then the /proc/PID/fd links), or -1.
-pid_t socket_owner(int local_port, int remote_port) {
+// The pids owning the IPv4 TCP sockets of /proc/net/tcp that `want` accepts (local and remote
+// end as "0100007F:PORT" in hex, state "01" = established), found through /proc/PID/fd.
+template <class Want>
+std::vector<pid_t> socket_owners(Want want) {
     std::ifstream tcp("/proc/net/tcp");
-    std::string line, inode;
-    char want_local[32], want_remote[32];
-    std::snprintf(want_local, sizeof want_local, "0100007F:%04X", local_port);
-    std::snprintf(want_remote, sizeof want_remote, "0100007F:%04X", remote_port);
+    std::string line;
+    std::set<std::string> inodes;
     std::getline(tcp, line);  // header
     while (std::getline(tcp, line)) {
         std::istringstream in(line);
         std::string sl, local, remote, st, queues, timer, retr, uid, timeout, ino;
         in >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> ino;
-        if (local == want_local && remote == want_remote) inode = ino;
+        if (want(local, remote, st)) inodes.insert("socket:[" + ino + "]");
     }
-    if (inode.empty()) return -1;
-    const std::string target = "socket:[" + inode + "]";
+    std::vector<pid_t> out;
     for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
         const std::string name = proc.path().filename();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
         std::error_code ec;
         for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
             std::error_code ec2;
-            if (std::filesystem::read_symlink(fd.path(), ec2).string() == target) return std::stoi(name);
+            if (inodes.count(std::filesystem::read_symlink(fd.path(), ec2).string())) out.push_back(std::stoi(name));
         }
     }
-    return -1;
+    return out;
+}
+std::string loopback_end(int port) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0100007F:%04X", port);
+    return buf;
+}
+// The pid owning the socket 127.0.0.1:local_port -> 127.0.0.1:remote_port, or -1.
+pid_t socket_owner(int local_port, int remote_port) {
+    const auto pids = socket_owners([&](const std::string& l, const std::string& r, const std::string&) {
+        return l == loopback_end(local_port) && r == loopback_end(remote_port);
+    });
+    return pids.empty() ? -1 : pids.front();
+}
+// The pids owning established sockets connected to 127.0.0.1:remote_port.
+std::vector<pid_t> socket_owners_to(int remote_port) {
+    return socket_owners([&](const std::string&, const std::string& r, const std::string& st) {
+        return r == loopback_end(remote_port) && st == "01";
+    });
 }
 
 // Whether `ancestor` is pid or one of its parents.
@@ -535,33 +551,6 @@ bool descends_from(pid_t pid, pid_t ancestor) {
         pid = ppid;
     }
     return false;
-}
-
-// The pids owning TCP sockets connected to 127.0.0.1:remote_port.
-std::vector<pid_t> socket_owners_to(int remote_port) {
-    std::ifstream tcp("/proc/net/tcp");
-    std::string line;
-    char want_remote[32];
-    std::snprintf(want_remote, sizeof want_remote, "0100007F:%04X", remote_port);
-    std::set<std::string> inodes;
-    std::getline(tcp, line);
-    while (std::getline(tcp, line)) {
-        std::istringstream in(line);
-        std::string sl, local, remote, st, queues, timer, retr, uid, timeout, ino;
-        in >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> ino;
-        if (remote == want_remote && st == "01") inodes.insert("socket:[" + ino + "]");  // 01: established
-    }
-    std::vector<pid_t> out;
-    for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
-        const std::string name = proc.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::error_code ec;
-        for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
-            std::error_code ec2;
-            if (inodes.count(std::filesystem::read_symlink(fd.path(), ec2).string())) out.push_back(std::stoi(name));
-        }
-    }
-    return out;
 }
 
 std::size_t jump_temp_files() {
