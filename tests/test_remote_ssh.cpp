@@ -679,45 +679,75 @@ TEST_CASE("remote: ProxyJump with two hops (both from the app's hosts.conf)", "[
     SshdFixture target(/*with_pam=*/false), j1(/*with_pam=*/false), j2(/*with_pam=*/false);
     // hop1 and hop2 exist only in the app's hosts.conf (their own keys and ports): the OpenSSH
     // client that makes the hops learns them from the ssh_config the app writes for it, and so
-    // does the nested client that -J starts for the first hop.
-    sshd_test::write_text(target.dir + "/hosts.conf",
-                          "Host hop1\n  HostName 127.0.0.1\n  Port " + std::to_string(j1.port) + "\n  User root\n  IdentityFile " + j1.key +
-                              "\nHost hop2\n  HostName 127.0.0.1\n  Port " + std::to_string(j2.port) + "\n  User root\n  IdentityFile " +
-                              j2.key + "\nHost inner\n  HostName 127.0.0.1\n  Port " + std::to_string(target.port) +
-                              "\n  User root\n  IdentityFile " + target.key + "\n  ProxyJump hop1,hop2\n");
+    // does the nested client that -J (or hop2's own ProxyJump) starts for the first hop.
+    auto write_hosts = [&](const std::string& hop1_jump, const std::string& hop2_jump, const std::string& inner_jump) {
+        auto jump_line = [](const std::string& j) { return j.empty() ? std::string() : "  ProxyJump " + j + "\n"; };
+        sshd_test::write_text(target.dir + "/hosts.conf",
+                              "Host hop1\n  HostName 127.0.0.1\n  Port " + std::to_string(j1.port) + "\n  User root\n  IdentityFile " +
+                                  j1.key + "\n" + jump_line(hop1_jump) + "Host hop2\n  HostName 127.0.0.1\n  Port " +
+                                  std::to_string(j2.port) + "\n  User root\n  IdentityFile " + j2.key + "\n" + jump_line(hop2_jump) +
+                                  "Host inner\n  HostName 127.0.0.1\n  Port " + std::to_string(target.port) +
+                                  "\n  User root\n  IdentityFile " + target.key + "\n" + jump_line(inner_jump));
+    };
     const std::string pin1 = "[127.0.0.1]:" + std::to_string(j1.port) + " " + j1.host_pub + "\n";
     const std::string pin2 = "[127.0.0.1]:" + std::to_string(j2.port) + " " + j2.host_pub + "\n";
     ScriptedPrompter p;
     ConnectOptions o = options(target, &p, {AuthMethod::PublicKey});
-    auto h = resolve_host("inner", o.paths);
-    REQUIRE(h);
     const std::size_t temp_before = jump_temp_files();
-
-    SECTION("through hop1 then hop2") {
-        sshd_test::write_text(target.app_known_hosts, pin1 + pin2, 0600);
-        auto s = Session::connect(*h, o);
-        INFO((s ? "" : s.error().message));
-        REQUIRE(s);
-        auto r = (*s)->exec("echo $SSH_CONNECTION");
+    auto connect_inner = [&]() {
+        auto h = resolve_host("inner", o.paths);
+        REQUIRE(h);
+        return Session::connect(*h, o);
+    };
+    // target <- hop2's sshd; hop2 <- hop1's sshd.
+    auto check_chain = [&](Session& s) {
+        auto r = s.exec("echo $SSH_CONNECTION");
         REQUIRE(r);
         std::istringstream in(r->out);
         std::string caddr, cport;
         in >> caddr >> cport;
-        // target <- hop2's sshd; hop2 <- hop1's sshd.
         const pid_t to_target = socket_owner(std::stoi(cport), target.port);
         INFO("target's client owned by " << to_target << "; hop2 sshd " << j2.pid << ", hop1 sshd " << j1.pid);
         CHECK(descends_from(to_target, j2.pid));
         const auto to_hop2 = socket_owners_to(j2.port);
         CHECK(std::any_of(to_hop2.begin(), to_hop2.end(), [&](pid_t pid) { return descends_from(pid, j1.pid); }));
+    };
+
+    SECTION("ProxyJump hop1,hop2") {
+        write_hosts("", "", "hop1,hop2");
+        sshd_test::write_text(target.app_known_hosts, pin1 + pin2, 0600);
+        auto s = connect_inner();
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        check_chain(**s);
         CHECK(jump_temp_files() == temp_before);
     }
+    SECTION("a chain written per host: inner via hop2, hop2 via hop1") {
+        write_hosts("", "hop1", "hop2");
+        sshd_test::write_text(target.app_known_hosts, pin1 + pin2, 0600);
+        auto s = connect_inner();
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        check_chain(**s);
+    }
     SECTION("the first hop's unknown key is refused too (the policy reaches the nested client)") {
+        write_hosts("", "", "hop1,hop2");
         sshd_test::write_text(target.app_known_hosts, pin2, 0600);
-        auto s = Session::connect(*h, o);
+        auto s = connect_inner();
         REQUIRE_FALSE(s);
         CHECK_THAT(s.error().message, Catch::Contains("cannot connect via jump host hop2: "));
         CHECK_THAT(s.error().message, Catch::Contains("Host key verification failed"));
         CHECK(sshd_test::read_text(target.app_known_hosts) == pin2);
+        CHECK(jump_temp_files() == temp_before);
+    }
+    SECTION("a loop of jump hosts is refused before any ssh starts") {
+        write_hosts("hop2", "hop1", "hop2");
+        auto t0 = std::chrono::steady_clock::now();
+        auto s = connect_inner();
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == ErrorCode::InvalidArgument);
+        CHECK_THAT(s.error().message, Catch::Contains("ProxyJump loop: hop2 -> hop1 -> hop2"));
+        CHECK(std::chrono::steady_clock::now() - t0 < 2s);
         CHECK(jump_temp_files() == temp_before);
     }
 }

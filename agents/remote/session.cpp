@@ -23,6 +23,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <functional>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
@@ -211,25 +213,54 @@ Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long time
         for (char ch : v) out += ch == '%' ? std::string("%%") : std::string(1, ch);
         return out + "\"";
     };
-    // Every hop's own entry (HostName, User, Port, IdentityFile), resolved like any host.
+    // Every hop's own entry (HostName, User, Port, IdentityFile, ProxyJump), resolved like any
+    // host; hops named only in another hop's ProxyJump get a block too (a chain written per host).
     std::string cfg = "# Written by SigmaOps for one connection to " + host.name + " via " + host.proxy_jump +
                       "; removed once it is up.\n";
     std::set<std::string> done;
-    std::string jump_own_jump;
-    for (const JumpHop& hop : *hops) {
-        auto resolved = resolve_host(hop.host, opts.paths);
+    std::vector<std::string> todo;
+    std::map<std::string, std::vector<std::string>> jumps_of;  // hop -> the hosts of its own ProxyJump
+    for (const JumpHop& hop : *hops) todo.push_back(hop.host);
+    jump_name = hops->back().host;
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+        if (!done.insert(todo[i]).second) continue;
+        if (done.size() > 16) return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump: more than 16 jump hosts");
+        auto resolved = resolve_host(todo[i], opts.paths);
         if (!resolved) return fail(resolved.error().code, where(host) + ": ProxyJump: " + resolved.error().message);
-        if (&hop == &hops->back()) {
-            jump_name = resolved->name;
-            jump_own_jump = resolved->proxy_jump;
-        }
-        if (!done.insert(hop.host).second) continue;
-        cfg += "Host " + cfg_word(hop.host) + "\n    HostName " + cfg_word(resolved->hostname) + "\n";
+        cfg += "Host " + cfg_word(todo[i]) + "\n    HostName " + cfg_word(resolved->hostname) + "\n";
         if (!resolved->user.empty()) cfg += "    User " + cfg_word(resolved->user) + "\n";
         cfg += "    Port " + std::to_string(resolved->port) + "\n";
         for (const auto& id : resolved->identity_files) cfg += "    IdentityFile " + cfg_word(id) + "\n";
+        if (!resolved->proxy_jump.empty()) {
+            auto more = parse_proxy_jump(resolved->proxy_jump);
+            if (!more) return fail(ErrorCode::InvalidArgument, where(host) + ": jump host " + todo[i] + ": " + more.error().message);
+            cfg += "    ProxyJump " + cfg_word(resolved->proxy_jump) + "\n";
+            for (const JumpHop& hop : *more) {
+                todo.push_back(hop.host);
+                jumps_of[todo[i]].push_back(hop.host);
+            }
+        }
     }
-    if (earlier.empty() && !jump_own_jump.empty()) earlier = jump_own_jump;  // the jump host's own jump
+    // A loop (a via b, b via a) would have ssh start clients until something gives out.
+    std::map<std::string, int> state;  // 1: on the current path, 2: done
+    std::vector<std::string> path;
+    std::function<bool(const std::string&)> loops = [&](const std::string& h) {
+        if (state[h] == 1) { path.push_back(h); return true; }
+        if (state[h] == 2) return false;
+        state[h] = 1;
+        path.push_back(h);
+        for (const auto& next : jumps_of[h])
+            if (loops(next)) return true;
+        path.pop_back();
+        state[h] = 2;
+        return false;
+    };
+    for (const auto& h : todo)
+        if (loops(h)) {
+            std::string chain;
+            for (const auto& x : path) chain += (chain.empty() ? "" : " -> ") + x;
+            return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump loop: " + chain + " (each reached through the next)");
+        }
     // For every hop: the app's known_hosts files, strictly; never a prompt; the app's agent.
     cfg += "Match all\n    BatchMode yes\n    StrictHostKeyChecking yes\n";
     cfg += "    UserKnownHostsFile " + cfg_word(paths.known_hosts) + " " + cfg_word(paths.app_known_hosts) + "\n";
