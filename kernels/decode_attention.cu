@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cerrno>
 #include <cstdlib>
 
 #include "decode_attention.cuh"
@@ -86,7 +87,11 @@ bool env_flag(const char* name) {
 // An integer in [lo, hi]; unset, malformed or out of range: def.
 int env_int(const char* name, long lo, long hi, int def) {
     const char* v = std::getenv(name);
-    const long n = v && *v ? std::strtol(v, nullptr, 10) : lo - 1;
+    if (!v || !*v) return def;
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno == ERANGE) return def;  // "lots", "12x": not a number
     return n >= lo && n <= hi ? int(n) : def;
 }
 bool env_old() { return env_flag("SIGMAOPS_ATTN_OLD"); }
@@ -247,6 +252,31 @@ std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
     const int sms = attn::sm_count(err);
     if (sms <= 0) return 0;
     return attn::layout(p, attn::geometry(p, sms)).total;
+}
+
+DecodeAttentionPlanInfo decode_attention_plan(const DecodeAttentionParams& p, int sms) {
+    DecodeAttentionPlanInfo info;
+    if (sms < 1) {
+        info.error = "decode_attention_plan: sms must be positive";
+        return info;
+    }
+    if (std::string e = attn::check_shapes(p); !e.empty()) {
+        info.error = e;
+        return info;
+    }
+    const attn::Geometry g = attn::geometry(p, sms);
+    info.tensor_cores = g.fast != 0;
+    info.pdl = g.pdl != 0;
+    info.chunk_pool = g.dyn != 0;
+    info.stages = g.stage != 0;
+    info.head_tiles = g.tiles_per_group;
+    info.tile_heads = g.tile_heads;
+    info.splits = g.n_splits;
+    info.pdl_prefetch_bytes = g.pdl_prefetch;
+    info.group_max_select = g.sel_groupmax != 0;
+    info.group_max_min_len = g.sel_min_len;
+    info.workspace_bytes = attn::layout(p, g).total;
+    return info;
 }
 
 Status decode_attention(const DecodeAttentionParams& p) {

@@ -95,6 +95,25 @@ struct DecodeAttentionParams {
 // current device (the split depends on its multiprocessor count). 0 if unsupported.
 std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 
+// How decode_attention() would run p on a GPU with `sms` multiprocessors, without one: the
+// launcher's plan, with the SIGMAOPS_ATTN_* knobs of the environment applied (for tests and
+// benchmarks). `error` is set, and the rest left at zero, when the shapes are unsupported.
+struct DecodeAttentionPlanInfo {
+    std::string error;
+    bool tensor_cores = false;       // the tensor-core kernels (decode_attention_fast.cuh)
+    bool pdl = false;                // launched with programmatic dependent launch
+    bool chunk_pool = false;         // full attention takes chunks from a pool (SIGMAOPS_ATTN_DYN)
+    bool stages = false;             // full attention's shared-memory stages (SIGMAOPS_ATTN_STAGE)
+    int head_tiles = 0;              // head tiles per K head
+    int tile_heads = 0;              // query heads per tile
+    int splits = 0;                  // cache slices per (sequence, head tile) (SIGMAOPS_ATTN_SPLIT_PCT)
+    int pdl_prefetch_bytes = 0;      // L2 prefetch per warp before the PDL wait
+    bool group_max_select = false;   // selective V's select from group maxima (SIGMAOPS_ATTN_SEL_FULL)
+    int group_max_min_len = 0;       // ... from this many keys (SIGMAOPS_ATTN_SEL_MINLEN)
+    std::size_t workspace_bytes = 0; // what decode_attention_workspace_bytes() says on such a GPU
+};
+DecodeAttentionPlanInfo decode_attention_plan(const DecodeAttentionParams& p, int sms);
+
 // Launches decode attention on p.stream. Returns an error (and launches nothing) for
 // unsupported shapes/types, null or misaligned pointers, or a too-small workspace; returns the
 // CUDA error string if a launch fails. Asynchronous: synchronize before reading p.out.
