@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -67,7 +68,8 @@ public:
         long long x = 0;
         try { x = std::stoll(v, &used); } catch (...) { used = 0; }
         if (used != v.size() || v.empty()) throw UsageError(name + " expects an integer, got '" + v + "'");
-        if (x < lo || x > hi) throw UsageError(name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        if (x < lo || x > hi)
+            throw UsageError(name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got '" + v + "'");
         return x;
     }
     double get_double(const std::string& name, double def, double lo, double hi) const {
@@ -77,7 +79,14 @@ public:
         double x = 0;
         try { x = std::stod(v, &used); } catch (...) { used = 0; }
         if (used != v.size() || v.empty()) throw UsageError(name + " expects a number, got '" + v + "'");
-        if (!(x >= lo && x <= hi)) throw UsageError(name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        if (!(x >= lo && x <= hi)) {
+            auto num = [](double d) {  // "0 and 100", not std::to_string's "0.000000 and 100.000000"
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%g", d);
+                return std::string(buf);
+            };
+            throw UsageError(name + " must be between " + num(lo) + " and " + num(hi) + ", got '" + v + "'");
+        }
         return x;
     }
     const std::vector<std::string>& positional() const { return m_positional; }

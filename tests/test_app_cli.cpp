@@ -74,6 +74,12 @@ TEST_CASE("bad flags and commands exit 2 with a clear message", "[app][cli]") {
     auto e = run("logits --tokens 1,x,3 --out /tmp/x");
     CHECK(e.rc == 2);
     CHECK_THAT(e.out, Catch::Contains("comma-separated token ids"));
+    auto f = run("generate -p hi --temp -1");
+    CHECK(f.rc == 2);
+    CHECK_THAT(f.out, Catch::Contains("--temp must be between 0 and 100, got '-1'"));
+    auto g = run("generate -p hi --top-p 1.5");
+    CHECK(g.rc == 2);
+    CHECK_THAT(g.out, Catch::Contains("--top-p must be between 0 and 1, got '1.5'"));
 }
 
 TEST_CASE("no model: where models are looked up and how to pass one", "[app][cli]") {
