@@ -505,10 +505,23 @@ int cmd_chat(const std::vector<std::string>& argv) {
             history::run_history_cli(args, std::cout, std::cerr, db);
             continue;
         }
-        if (line.rfind("/resume ", 0) == 0) {
-            long long id = std::atoll(line.c_str() + 8);
+        if (line == "/resume" || line.rfind("/resume ", 0) == 0) {
+            const std::string arg = line.size() > 8 ? line.substr(8) : "";
+            long long id = 0;
+            std::size_t used = 0;
+            try { id = std::stoll(arg, &used); } catch (...) { used = 0; }
+            if (arg.empty() || used != arg.size() || id < 1) {
+                std::cout << "usage: /resume ID, with ID a session number from /history\n";
+                continue;
+            }
             if (auto r = chat.resume(id); !r) std::cout << "cannot resume: " << r.error().message << "\n";
             else std::cout << "(resumed session " << id << ", " << chat.conversation().size() << " messages)\n";
+            continue;
+        }
+        // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather
+        // than send it to the model. Lines with more ("/var is full", "/etc/fstab") are messages.
+        if (line.size() > 1 && line[0] == '/' && line.find_first_of(" \t/", 1) == std::string::npos) {
+            std::cout << "unknown command " << line << " (commands: /new, /history, /resume ID, /help, /quit)\n";
             continue;
         }
         std::cout << "sigma> " << std::flush;

@@ -112,6 +112,32 @@ TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[ap
     fs::remove_all(dir);
 }
 
+TEST_CASE("terminal chat: bad /resume and unknown /commands are answered, not sent to the model", "[app][chat]") {
+    const fs::path dir = fs::temp_directory_path() / ("sigmaops-clicmd-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string model = sigma::testing::tiny_chat_model();
+    const std::string db = (dir / "history.db").string();
+    auto r = run("chat -m " + model + " --history " + db + " -n 4 --seed 1", "",
+                 "/resume abc\n/resume\n/resume 0\n/resume 99\n/hsitory\n/quit\n");
+    INFO(r.out);
+    CHECK(r.rc == 0);
+    const std::string usage = "usage: /resume ID, with ID a session number from /history\n";
+    CHECK(r.out.find("you> /resume abc\n" + usage) != std::string::npos);
+    CHECK(r.out.find("you> /resume\n" + usage) != std::string::npos);
+    CHECK(r.out.find("you> /resume 0\n" + usage) != std::string::npos);
+    CHECK_THAT(r.out, Catch::Contains("you> /resume 99\ncannot resume: history session 99 does not exist"));
+    CHECK_THAT(r.out, Catch::Contains("you> /hsitory\nunknown command /hsitory (commands: /new, /history, /resume ID, /help, /quit)"));
+    CHECK(r.out.find("sigma> ") == std::string::npos);  // nothing went to the model
+    // A message that starts with a path is a message.
+    auto m = run("chat -m " + model + " --history " + db + " -n 4 --seed 1", "", "/var is full\n/quit\n");
+    INFO(m.out);
+    CHECK_THAT(m.out, Catch::Contains("sigma> "));
+    auto l = run("history list --db " + db);
+    CHECK_THAT(l.out, Catch::Contains("/var is full"));
+    fs::remove_all(dir);
+}
+
 // `sigmaops perplexity` against perplexity computed here from the engine's own logits over the
 // same windows, with and without selective V, and its errors for bad input.
 TEST_CASE("sigmaops perplexity scores a text file", "[app][cli]") {
