@@ -494,6 +494,12 @@ TEST_CASE("remote hosts cli: usage errors exit 2 with the usage on stderr - --he
         CHECK(c.out == "");
         CHECK_FALSE(c.err.empty());
     }
+    // The bad values' messages say what is accepted.
+    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "70000"}).err == "error: invalid --port 70000 (1 to 65535)\n");
+    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "abc"}).err == "invalid --port abc (1 to 65535)\n");
+    CHECK(call(run_exec_cli, {"--hosts", "a", "--parallel", "0", "--", "true"}).err ==
+          "invalid --parallel 0 (hosts at a time: 1 or more)\n");
+    CHECK(call(run_exec_cli, {"--hosts", "a", "--timeout", "1s", "--", "true"}).err == "invalid --timeout 1s (seconds, 0 for none)\n");
     auto rhelp = call(run_exec_cli, {"--help"});
     CHECK(rhelp.rc == 0);
     CHECK(starts_with(rhelp.out, "usage: sigmaops run --hosts"));

@@ -295,8 +295,9 @@ Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
     if (!valid_token(h.name) || !is_concrete(h.name))
         return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + h.name + "' (no spaces or wildcards)");
     if (!valid_token(h.hostname)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --host '" + h.hostname + "'");
-    if (!h.user.empty() && !valid_token(h.user)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --user");
-    if (h.port <= 0 || h.port > 65535) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --port");
+    if (!h.user.empty() && !valid_token(h.user)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --user '" + h.user + "'");
+    if (h.port <= 0 || h.port > 65535)
+        return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --port " + std::to_string(h.port) + " (1 to 65535)");
     for (const auto& f : h.identity_files)
         if (!valid_token(f)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --identity '" + f + "'");
     if (!h.proxy_jump.empty()) {

@@ -76,7 +76,7 @@ int run_hosts_cli(const std::vector<std::string>& args, std::ostream& out, std::
             const std::string& v = args[++i];
             if (a == "--host") h.hostname = v;
             else if (a == "--user") h.user = v;
-            else if (a == "--port") { if (!parse_int(v, h.port)) { err << "invalid --port " << v << "\n"; return 2; } }
+            else if (a == "--port") { if (!parse_int(v, h.port)) { err << "invalid --port " << v << " (1 to 65535)\n"; return 2; } }
             else if (a == "--identity") h.identity_files.push_back(v);
             else if (a == "--proxy-jump") h.proxy_jump = v;
             else { err << "unknown option " << a << "\n" << HOSTS_USAGE; return 2; }
@@ -134,9 +134,9 @@ int run_exec_cli(const std::vector<std::string>& args, std::ostream& out, std::o
             std::string h;
             while (std::getline(ss, h, ',')) if (!h.empty()) hosts.push_back(h);
         } else if (a == "--parallel") {
-            if (!parse_int(v, parallel) || parallel < 1) { err << "invalid --parallel " << v << "\n"; return 2; }
+            if (!parse_int(v, parallel) || parallel < 1) { err << "invalid --parallel " << v << " (hosts at a time: 1 or more)\n"; return 2; }
         } else if (a == "--timeout") {
-            if (!parse_int(v, timeout_s) || timeout_s < 0) { err << "invalid --timeout " << v << "\n"; return 2; }
+            if (!parse_int(v, timeout_s) || timeout_s < 0) { err << "invalid --timeout " << v << " (seconds, 0 for none)\n"; return 2; }
         } else {
             err << "unknown option " << a << "\n" << RUN_USAGE;
             return 2;
