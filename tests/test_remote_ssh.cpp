@@ -654,6 +654,15 @@ TEST_CASE("remote: ProxyJump through a real jump host (keys / strict host keys /
         CHECK_THAT(s.error().message, Catch::Contains("Permission denied"));
         CHECK(jump_temp_files() == temp_before);
     }
+    SECTION("an unknown key of a jump host given by address and port: the hint says how to pin it") {
+        write_hosts(jump.key, "root@127.0.0.1:" + std::to_string(jump.port));
+        sshd_test::write_text(target.app_known_hosts, "", 0600);
+        auto s = connect_inner();
+        REQUIRE_FALSE(s);
+        CHECK_THAT(s.error().message, Catch::Contains("Host key verification failed"));
+        CHECK_THAT(s.error().message, Catch::Contains("add it as a host (`sigmaops hosts add NAME --host 127.0.0.1 --port " +
+                                                      std::to_string(jump.port) + "`), then `sigmaops hosts test NAME` pins it"));
+    }
     SECTION("a jump host that is not listening") {
         write_hosts(jump.key, "root@127.0.0.1:" + std::to_string(sshd_test::free_port()));
         auto s = connect_inner();
@@ -737,6 +746,7 @@ TEST_CASE("remote: ProxyJump with two hops (both from the app's hosts.conf)", "[
         REQUIRE_FALSE(s);
         CHECK_THAT(s.error().message, Catch::Contains("cannot connect via jump host hop2: "));
         CHECK_THAT(s.error().message, Catch::Contains("Host key verification failed"));
+        CHECK_THAT(s.error().message, Catch::Contains("connect once to each jump host with `sigmaops hosts test NAME`"));
         CHECK(sshd_test::read_text(target.app_known_hosts) == pin2);
         CHECK(jump_temp_files() == temp_before);
     }

@@ -120,6 +120,7 @@ struct Session::Impl {
     std::string jump_dir;         // ProxyJump: private temp dir (the hops' ssh_config, their stderr), removed after connect
     std::string jump_log;         // ProxyJump: the hops' stderr, in jump_dir
     std::string jump_name;        // ProxyJump: the host the hop connects to (the last of the list)
+    std::string jump_pin_hint;    // ProxyJump: how to pin the jump host keys (for an unknown-key error)
 
     ~Impl() {
         if (sftp) sftp_free(sftp);
@@ -271,6 +272,15 @@ Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long time
     if (file_exists(paths.ssh_config)) cfg += "Include " + cfg_word(paths.ssh_config) + "\n";
     if (!bad_value.empty())
         return fail(ErrorCode::InvalidArgument, where(host) + ": ProxyJump: cannot pass a value with '\"' to ssh: " + bad_value);
+    // `sigmaops hosts test NAME` connects directly and pins the key; it reaches a jump host only
+    // through a name that resolves to its address and port.
+    if (done.size() > 1)
+        jump_pin_hint = "connect once to each jump host with `sigmaops hosts test NAME` to pin its key";
+    else if (last.port == 0)
+        jump_pin_hint = "pin it with `sigmaops hosts test " + last.host + "`";
+    else
+        jump_pin_hint = "add it as a host (`sigmaops hosts add NAME --host " + last.host + " --port " + std::to_string(last.port) +
+                        "`), then `sigmaops hosts test NAME` pins it";
 
     // libssh runs "exec " + the command with $SHELL -c (and its stderr to /dev/null, hence the
     // redirection below), so the command starts with the program, found here for a clear error.
@@ -583,7 +593,7 @@ Expected<std::unique_ptr<Session>> Session::connect(const HostProfile& host, con
             std::string msg = where(host) + ": cannot connect via jump host " + impl->jump_name;
             msg += said.empty() ? " (" + e + ")" : ": " + said;
             if (said.find("Host key verification failed") != std::string::npos)
-                msg += " (the jump host's key is not in known_hosts: pin it with `sigmaops hosts test " + impl->jump_name + "`)";
+                msg += " (a jump host's key is not in known_hosts: " + impl->jump_pin_hint + ")";
             return fail(ErrorCode::Network, msg);
         }
         std::string hint;
