@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -402,6 +403,10 @@ int cmd_perplexity(const std::vector<std::string>& argv) {
     auto sopt = session_from(a);   // flags first: a usage error wins over a missing file
     if (sopt.n_ctx == 0) sopt.n_ctx = 512;
     if (sopt.n_ctx < 2) throw UsageError("--ctx must be at least 2");
+    if (std::error_code ec; std::filesystem::is_directory(a.get("--file"), ec)) {
+        std::cerr << "sigmaops: " << a.get("--file") << " is a directory; --file takes a text file\n";
+        return 1;
+    }
     std::ifstream f(a.get("--file"), std::ios::binary);
     if (!f) { std::cerr << "sigmaops: cannot read " << a.get("--file") << ": " << std::strerror(errno) << "\n"; return 1; }
     std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -196,6 +196,10 @@ TEST_CASE("sigmaops perplexity scores a text file", "[app][cli]") {
     auto empty = run("perplexity -m " + model_path + " -f " + txt.string());
     CHECK(empty.rc == 1);
     CHECK_THAT(empty.out, Catch::Contains("holds no text"));
+    auto dir_arg = run("perplexity -m " + model_path + " -f " + fs::temp_directory_path().string());
+    CHECK(dir_arg.rc == 1);
+    CHECK_THAT(dir_arg.out, Catch::Contains(" is a directory; --file takes a text file"));
+    CHECK(dir_arg.out.find("basic_filebuf") == std::string::npos);
     auto tiny_ctx = run("perplexity -m " + model_path + " -f /nonexistent/held-out.txt --ctx 1");
     CHECK(tiny_ctx.rc == 2);
     CHECK_THAT(tiny_ctx.out, Catch::Contains("--ctx must be at least 2"));

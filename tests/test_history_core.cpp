@@ -886,6 +886,8 @@ TEST_CASE("history: CLI list, show, search, export, import, rm and errors", "[hi
     CHECK(cli({"import", json_path}, &out) == 0);
     CHECK(out.find("as session") != std::string::npos);
     CHECK(cli({"import", dir.file("missing.json")}, nullptr, &err) == 1);
+    CHECK(cli({"import", dir.file("")}, nullptr, &err) == 1);  // the temp directory itself
+    CHECK(err.find(" is a directory; import takes a file from `sigmaops history export ID --format json`") != std::string::npos);
     write_file(dir.file("bad.json"), "{\"format\": \"other\"}");
     CHECK(cli({"import", dir.file("bad.json")}, nullptr, &err) == 1);
     CHECK(err.find("not a SigmaOps session export") != std::string::npos);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -245,6 +246,11 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
             ss << std::cin.rdbuf();
             data = ss.str();
         } else {
+            if (std::error_code ec; std::filesystem::is_directory(p.positional[0], ec)) {
+                err << "sigmaops history: " << p.positional[0] << " is a directory; import takes a file from "
+                    << "`sigmaops history export ID --format json`\n";
+                return kRuntime;
+            }
             std::ifstream in(p.positional[0], std::ios::binary);
             if (!in) { err << "sigmaops history: cannot read " << p.positional[0] << ": " << std::strerror(errno) << "\n"; return kRuntime; }
             std::ostringstream ss;
