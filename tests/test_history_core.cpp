@@ -905,7 +905,34 @@ TEST_CASE("history: CLI list, show, search, export, import, rm and errors", "[hi
     std::filesystem::remove(path + "-wal");
     std::filesystem::remove(path + "-shm");
     CHECK(cli({"list"}, nullptr, &err) == 1);
-    CHECK(err.find("move-aside") != std::string::npos);
+    CHECK(err.find("To keep the damaged file and start a fresh history: sigmaops history move-aside --db '" + path + "'") !=
+          std::string::npos);
     CHECK(cli({"move-aside"}, &out) == 0);
     CHECK(cli({"list"}, &out) == 0);
+}
+
+TEST_CASE("history: a path that names a directory is refused, and never moved aside", "[history]") {
+    TempDir dir;
+    const std::string d = dir.file("adir");
+    std::filesystem::create_directories(d + "/inside");
+    write_file(d + "/inside/keep.txt", "keep");
+    auto h = History::open(d);
+    REQUIRE_FALSE(h);
+    CHECK(h.error().code == ErrorCode::InvalidArgument);
+    CHECK(h.error().message.find("is a directory, not a file") != std::string::npos);
+    CHECK(h.error().message.find("move it aside") == std::string::npos);  // no advice to rename it
+    auto moved = move_aside(d);
+    REQUIRE_FALSE(moved);
+    CHECK(moved.error().code == ErrorCode::InvalidArgument);
+    CHECK(moved.error().message.find("is not a regular file") != std::string::npos);
+    CHECK(read_file(d + "/inside/keep.txt") == "keep");
+    // The CLI: an error without the move-aside hint, and move-aside refuses.
+    std::ostringstream out, err;
+    CHECK(run_history_cli({"list"}, out, err, d) == 1);
+    CHECK(err.str().find("is a directory, not a file") != std::string::npos);
+    CHECK(err.str().find("move-aside") == std::string::npos);
+    std::ostringstream out2, err2;
+    CHECK(run_history_cli({"move-aside"}, out2, err2, d) == 1);
+    CHECK(err2.str().find("nothing was moved") != std::string::npos);
+    CHECK(std::filesystem::is_directory(d));
 }

@@ -173,6 +173,42 @@ TEST_CASE("a damaged history database can be left alone: the window runs without
     CHECK(f.readAll() == QByteArray(8192, 'x'));   // untouched
 }
 
+TEST_CASE("a history path that is a directory: no offer to move it aside, the window runs without history",
+          "[ui][window]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString dir = home.file("not-a-db");
+    REQUIRE(QDir().mkpath(dir + "/inside"));
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = dir;
+    options.use_settings = false;
+    MainWindow window(options);
+    window.show();
+    // Record what the dialog says and offers, then close it.
+    QString text;
+    QStringList buttons;
+    auto* timer = new QTimer(qApp);
+    QObject::connect(timer, &QTimer::timeout, [&, timer] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (!box) return;
+        text = box->text();
+        for (auto* b : box->findChildren<QPushButton*>()) buttons << b->text();
+        timer->stop();
+        timer->deleteLater();
+        box->findChildren<QPushButton*>().first()->click();
+    });
+    timer->start(20);
+    window.start();
+    INFO(text.toStdString());
+    CHECK(text.contains("is a directory, not a file"));
+    CHECK_FALSE(buttons.isEmpty());
+    for (const QString& b : buttons) CHECK_FALSE(b.startsWith("Move aside"));
+    CHECK(window.historyPath() == ":none");
+    CHECK(QDir(dir + "/inside").exists());
+    CHECK(QDir(home.dir.path()).entryList({"not-a-db.corrupt-*"}).isEmpty());
+}
+
 TEST_CASE("settings persist through QSettings", "[ui][window]") {
     uitest::app();
     uitest::TempHome home;

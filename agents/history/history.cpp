@@ -449,6 +449,10 @@ Expected<std::string> move_aside(const std::string& path) {
         struct stat st{};
         if (::stat(path.c_str(), &st) != 0)
             throw Exception(ErrorCode::NotFound, "move aside: " + path + " does not exist");
+        // Only a database file is ever renamed: a history path that names a directory (a home,
+        // /tmp) must not be moved by a "start fresh" button.
+        if (!S_ISREG(st.st_mode))
+            throw Exception(ErrorCode::InvalidArgument, "move aside: " + path + " is not a regular file (a directory?); nothing was moved");
         std::time_t t = std::time(nullptr);
         std::tm tm{};
         localtime_r(&t, &tm);
@@ -495,7 +499,10 @@ Expected<std::unique_ptr<History>> History::open(const std::string& path, const 
                     throw Exception(ErrorCode::Io, "cannot create history database " + path + ": " + std::strerror(errno));
                 if (fd >= 0) ::close(fd);
             } else if (S_ISDIR(st.st_mode)) {
-                throw Exception(ErrorCode::BadFile, "history database " + path + " is a directory, not a file");
+                // Not BadFile: its advice (move it aside) would rename the directory.
+                throw Exception(ErrorCode::InvalidArgument,
+                                "history database " + path + " is a directory, not a file; give the path of a file "
+                                "(it is created if missing)");
             }
             check_header(path);
         }

@@ -106,7 +106,7 @@ int int_option(const Parsed& p, const std::string& name, int def) {
 int report(std::ostream& err, const sigma::Error& e, const std::string& db_path) {
     err << "sigmaops history: " << e.message << "\n";
     if (e.code == sigma::ErrorCode::BadFile)
-        err << "To keep the damaged file and start a fresh history: sigmaops --db '" << db_path << "' history move-aside\n";
+        err << "To keep the damaged file and start a fresh history: sigmaops history move-aside --db '" << db_path << "'\n";
     return kRuntime;
 }
 
