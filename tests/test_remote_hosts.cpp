@@ -415,6 +415,28 @@ TEST_CASE("remote hosts cli: add refuses a malformed --proxy-jump and leaves hos
     CHECK(read_text(env.app_hosts()) == before + "\nHost db\n    HostName db.lan\n    ProxyJump bastion,ops@[fe80::1]:2222\n");
 }
 
+TEST_CASE("remote hosts: a directory where hosts.conf or ~/.ssh/config should be is an error, not an empty list",
+          "[remote][hosts][cli]") {
+    TempEnv env;
+    fs::create_directories(env.app_hosts());  // a directory named hosts.conf
+    auto l = call(run_hosts_cli, {"list"});
+    CHECK(l.rc == 1);
+    CHECK(l.out == "");
+    CHECK(l.err == "error: " + env.app_hosts() + " is not a regular file (a directory?); expected an ssh_config-style host list\n");
+    auto a = call(run_hosts_cli, {"add", "web1", "--host", "10.0.0.5"});
+    CHECK(a.rc == 1);
+    CHECK_THAT(a.err, Catch::Contains("is not a regular file"));
+    CHECK(fs::is_directory(env.app_hosts()));
+    auto r = resolve_host("web1", ConfigPaths{});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::BadFile);
+    fs::remove(env.app_hosts());
+    fs::create_directories(env.ssh_config());  // now ~/.ssh/config
+    auto l2 = call(run_hosts_cli, {"list"});
+    CHECK(l2.rc == 1);
+    CHECK_THAT(l2.err, Catch::Contains(env.ssh_config() + " is not a regular file"));
+}
+
 TEST_CASE("remote hosts cli: add puts the new host before wildcard blocks of hosts.conf", "[remote][hosts][cli]") {
     TempEnv env;
     fs::create_directories(env.xdg + "/sigmaops");

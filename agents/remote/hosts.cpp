@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -173,6 +175,17 @@ bool valid_token(const std::string& s) {
 
 }  // namespace
 
+// The two host files may be missing, but a directory (or device) in their place is an error,
+// not an empty list.
+static Expected<void> check_host_files(const ConfigPaths& paths) {
+    for (const std::string& f : {paths.app_hosts, paths.ssh_config}) {
+        struct stat st{};
+        if (::stat(f.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            return sigma::unexpected(ErrorCode::BadFile, f + " is not a regular file (a directory?); expected an ssh_config-style host list");
+    }
+    return {};
+}
+
 Expected<std::vector<JumpHop>> parse_proxy_jump(const std::string& spec) {
     const std::string usage = "invalid ProxyJump '" + spec + "' (expected [user@]host[:port], hops separated by commas)";
     std::vector<JumpHop> hops;
@@ -223,6 +236,7 @@ Expected<std::vector<JumpHop>> parse_proxy_jump(const std::string& spec) {
 Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& paths_in) {
     if (!valid_token(name)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + name + "'");
     ConfigPaths paths = paths_in.resolved();
+    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
     // Matched, and substituted for %h, in lower case like OpenSSH ("ssh Web1" reads "Host web1").
     const std::string key = lower(name);
     Partial p;
@@ -243,6 +257,7 @@ Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& p
 
 Expected<std::vector<HostProfile>> list_hosts(const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
+    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
     std::vector<HostProfile> out;
     std::set<std::string> seen;
     for (const auto& file : {paths.app_hosts, paths.ssh_config}) {
@@ -275,8 +290,9 @@ Expected<void> write_atomically(const std::string& path, const std::string& cont
     }
     chmod(tmp.c_str(), 0600);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
         fs::remove(tmp, ec);
-        return sigma::unexpected(ErrorCode::Io, "cannot replace " + path);
+        return sigma::unexpected(ErrorCode::Io, "cannot replace " + path + ": " + std::strerror(e));
     }
     return {};
 }
@@ -292,6 +308,7 @@ std::string read_all(const std::string& path) {
 
 Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
+    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
     if (!valid_token(h.name) || !is_concrete(h.name))
         return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + h.name + "' (no spaces or wildcards)");
     if (!valid_token(h.hostname)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --host '" + h.hostname + "'");
@@ -339,6 +356,7 @@ Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
 
 Expected<void> remove_host(const std::string& name, const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
+    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
     std::ifstream in(paths.app_hosts);
     if (!in) return sigma::unexpected(ErrorCode::NotFound, "host '" + name + "' not found (" + paths.app_hosts + " does not exist)");
     std::string out, line, key, value;
