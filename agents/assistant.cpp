@@ -55,6 +55,20 @@ Expected<std::string> find_model(const std::string& explicit_path) {
             return unexpected(ErrorCode::NotFound, "model file " + explicit_path + " not found (or not a regular file)");
         return explicit_path;
     }
+    // A model asked for by name ($SIGMAOPS_MODEL) that is not there is an error: falling back to
+    // another model would answer with one the user did not choose.
+    if (const char* env = std::getenv("SIGMAOPS_MODEL"); env && *env) {
+        std::error_code ec;
+        const bool dir = fs::is_directory(env, ec);
+        bool has_gguf = false;
+        if (dir)
+            for (const auto& e : fs::directory_iterator(env, ec))
+                if (e.is_regular_file(ec) && e.path().extension() == ".gguf") has_gguf = true;
+        if (!fs::is_regular_file(env, ec) && !has_gguf)
+            return unexpected(ErrorCode::NotFound, std::string("SIGMAOPS_MODEL=") + env +
+                                                       (dir ? ": no .gguf file in this directory" : ": no such model file") +
+                                                       " (unset it to use the default model)");
+    }
     std::string looked;
     for (const std::string& p : model_search_paths()) {
         looked += "\n  " + p;

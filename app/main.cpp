@@ -112,6 +112,8 @@ sigma::SessionOptions session_from(const Args& a) {
 
 // Loads the model named by -m (or found by the search); prints a clear message on failure.
 std::shared_ptr<sigma::Model> load_model(const Args& a, const std::string& explicit_path = "") {
+    if (explicit_path.empty() && a.has("--model") && a.get("--model").empty())
+        throw UsageError("-m/--model needs a model file, got an empty path");
     auto path = find_model(explicit_path.empty() ? a.get("--model") : explicit_path);
     if (!path) { std::cerr << "sigmaops: " << path.error().message << "\n"; return nullptr; }
     sigma::LoadOptions lo;

@@ -120,6 +120,21 @@ TEST_CASE("model lookup explains where it looked", "[agents][paths]") {
     // A model dropped into the data dir is found.
     fs::create_directories(dir / "data" / "sigmaops" / "models");
     fs::copy_file(sigma::testing::tiny_chat_model(), dir / "data" / "sigmaops" / "models" / "a.gguf");
+    // ... but not instead of a $SIGMAOPS_MODEL that is not there (a typo must not silently give
+    // another model), nor of a directory without a .gguf in it.
+    auto typo = find_model("");
+    REQUIRE_FALSE(typo);
+    CHECK(typo.error().message == "SIGMAOPS_MODEL=" + (dir / "none.gguf").string() +
+                                      ": no such model file (unset it to use the default model)");
+    fs::create_directories(dir / "empty");
+    setenv("SIGMAOPS_MODEL", (dir / "empty").c_str(), 1);
+    auto empty = find_model("");
+    REQUIRE_FALSE(empty);
+    CHECK_THAT(empty.error().message, Catch::Contains(": no .gguf file in this directory"));
+    setenv("SIGMAOPS_MODEL", (dir / "data" / "sigmaops" / "models").c_str(), 1);
+    auto in_dir = find_model("");
+    REQUIRE(in_dir);
+    CHECK(*in_dir == (dir / "data" / "sigmaops" / "models" / "a.gguf").string());
     unsetenv("SIGMAOPS_MODEL");
     auto found = find_model("");
     REQUIRE(found);

@@ -74,6 +74,9 @@ TEST_CASE("bad flags and commands exit 2 with a clear message", "[app][cli]") {
     auto e = run("logits --tokens 1,x,3 --out /tmp/x");
     CHECK(e.rc == 2);
     CHECK_THAT(e.out, Catch::Contains("comma-separated token ids"));
+    auto em = run("generate -m '' -p hi");
+    CHECK(em.rc == 2);
+    CHECK_THAT(em.out, Catch::Contains("-m/--model needs a model file, got an empty path"));
     auto f = run("generate -p hi --temp -1");
     CHECK(f.rc == 2);
     CHECK_THAT(f.out, Catch::Contains("--temp must be between 0 and 100, got '-1'"));
