@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -59,30 +60,22 @@ TEST_CASE("sigmaops --version and --help", "[app][cli]") {
 }
 
 TEST_CASE("bad flags and commands exit 2 with a clear message", "[app][cli]") {
-    auto a = run("--bogus");
-    CHECK(a.rc == 2);
-    CHECK_THAT(a.out, Catch::Contains("unknown option '--bogus'"));
-    auto b = run("frobnicate");
-    CHECK(b.rc == 2);
-    CHECK_THAT(b.out, Catch::Contains("unknown command 'frobnicate'"));
-    auto c = run("generate -p hi --temp hot");
-    CHECK(c.rc == 2);
-    CHECK_THAT(c.out, Catch::Contains("--temp expects a number"));
-    auto d = run("generate --prompt");
-    CHECK(d.rc == 2);
-    CHECK_THAT(d.out, Catch::Contains("needs a value"));
-    auto e = run("logits --tokens 1,x,3 --out /tmp/x");
-    CHECK(e.rc == 2);
-    CHECK_THAT(e.out, Catch::Contains("comma-separated token ids"));
-    auto em = run("generate -m '' -p hi");
-    CHECK(em.rc == 2);
-    CHECK_THAT(em.out, Catch::Contains("-m/--model needs a model file, got an empty path"));
-    auto f = run("generate -p hi --temp -1");
-    CHECK(f.rc == 2);
-    CHECK_THAT(f.out, Catch::Contains("--temp must be between 0 and 100, got '-1'"));
-    auto g = run("generate -p hi --top-p 1.5");
-    CHECK(g.rc == 2);
-    CHECK_THAT(g.out, Catch::Contains("--top-p must be between 0 and 1, got '1.5'"));
+    const std::pair<const char*, const char*> cases[] = {
+        {"--bogus", "unknown option '--bogus'"},
+        {"frobnicate", "unknown command 'frobnicate'"},
+        {"generate -p hi --temp hot", "--temp expects a number"},
+        {"generate --prompt", "needs a value"},
+        {"logits --tokens 1,x,3 --out /tmp/x", "comma-separated token ids"},
+        {"generate -m '' -p hi", "-m/--model needs a model file, got an empty path"},
+        {"generate -p hi --temp -1", "--temp must be between 0 and 100, got '-1'"},
+        {"generate -p hi --top-p 1.5", "--top-p must be between 0 and 1, got '1.5'"},
+    };
+    for (const auto& [args, message] : cases) {
+        auto r = run(args);
+        INFO("sigmaops " << args << "\n" << r.out);
+        CHECK(r.rc == 2);
+        CHECK_THAT(r.out, Catch::Contains(message));
+    }
 }
 
 TEST_CASE("no model: where models are looked up and how to pass one", "[app][cli]") {

@@ -23,13 +23,22 @@
 using sigmaops::ui::MainWindow;
 using sigmaops::ui::StartOptions;
 
+namespace {
+// A window without a model (its search shows the no-model page), outside the user's settings,
+// with the history at `history_path`.
+StartOptions noModelOptions(const uitest::TempHome& home, const QString& history_path) {
+    StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = history_path;
+    options.use_settings = false;
+    return options;
+}
+} // namespace
+
 TEST_CASE("without a model the window shows where models are looked up", "[ui][window]") {
     uitest::app();
     uitest::TempHome home;
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = home.file("history.db");
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, home.file("history.db"));
 
     MainWindow window(options);
     window.show();
@@ -66,10 +75,7 @@ TEST_CASE("without a model, past sessions can still be read", "[ui][window]") {
         REQUIRE((*h)->add_message(*s, "user", "sshd refuses logins"));
         REQUIRE((*h)->add_message(*s, "assistant", "Look at `journalctl -u ssh`."));
     }
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = db;
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, db);
     MainWindow window(options);
     window.show();
     window.start();
@@ -133,10 +139,7 @@ TEST_CASE("a damaged history database can be moved aside from the window", "[ui]
     uitest::TempHome home;
     const QString db = home.file("history.db");
     writeGarbage(db);
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = db;
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, db);
     MainWindow window(options);
     window.show();
     bool clicked = false;
@@ -155,10 +158,7 @@ TEST_CASE("a damaged history database can be left alone: the window runs without
     uitest::TempHome home;
     const QString db = home.file("history.db");
     writeGarbage(db);
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = db;
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, db);
     MainWindow window(options);
     window.show();
     bool clicked = false;
@@ -179,10 +179,7 @@ TEST_CASE("a history path that is a directory: no offer to move it aside, the wi
     uitest::TempHome home;
     const QString dir = home.file("not-a-db");
     REQUIRE(QDir().mkpath(dir + "/inside"));
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = dir;
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, dir);
     MainWindow window(options);
     window.show();
     // Record what the dialog says and offers, then close it.
@@ -240,10 +237,7 @@ TEST_CASE("settings persist through QSettings", "[ui][window]") {
 TEST_CASE("About names the version and credits tldr-pages and Loghub", "[ui][window]") {
     uitest::app();
     uitest::TempHome home;
-    StartOptions options;
-    options.model_path = home.file("missing.gguf");
-    options.history_path = ":none";
-    options.use_settings = false;
+    const StartOptions options = noModelOptions(home, ":none");
     MainWindow window(options);
     window.show();
     window.start();
