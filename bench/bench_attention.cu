@@ -156,7 +156,7 @@ struct Result {
 // One measured configuration. Returns mean µs per call over g_iters calls.
 // step: each call is preceded by write_step_kernel (launched with PDL when pdl is set), as the
 // attention of an engine decode step follows rope_store; the time is per (writer + attention).
-Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, bool uni, bool pdl, bool step,
+Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int selective_v, bool uni, bool pdl, bool step,
                float qscale) {
     const size_t k_elems = size_t(batch) * n_k * ctx * d, v_elems = size_t(batch) * n_v * ctx * d;
     const size_t set_bytes = (k_elems + v_elems) * 2;
@@ -196,8 +196,8 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     p.kv_type = DType::BF16;
     p.seq_lens = lens;
     p.out = out;
-    p.top_k = top_k;
-    p.top_k_union = uni;
+    p.selective_v = selective_v;
+    p.selective_v_union = uni;
     p.pdl = pdl;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     void* ws = nullptr;
@@ -288,9 +288,9 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int top_k, 
     // Bytes the call must move: K (all rows), V (all rows, or the selected rows), q, out.
     const double k_bytes = double(k_elems) * 2;
     double v_bytes = double(v_elems) * 2;
-    if (top_k > 0) {
+    if (selective_v > 0) {
         const int gv = n_q / n_v;
-        v_bytes = double(batch) * n_v * std::min<double>(double(gv) * top_k, ctx) * d * 2;
+        v_bytes = double(batch) * n_v * std::min<double>(double(gv) * selective_v, ctx) * d * 2;
     }
     const double bytes = k_bytes + v_bytes + double(batch) * n_q * d * (4 + 4);
     for (int i = 0; i < n_sets; ++i) {
@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
 
     struct Variant {
         const char* name;
-        int n_q, n_k, n_v, top_k;
+        int n_q, n_k, n_v, selective_v;
         bool uni;
         bool old;       // SIGMAOPS_ATTN_OLD=1
         int split_pct;  // SIGMAOPS_ATTN_SPLIT_PCT (0: default)
@@ -409,7 +409,7 @@ int main(int argc, char** argv) {
                 if (v.sel_min_len) setenv("SIGMAOPS_ATTN_SEL_MINLEN", std::to_string(v.sel_min_len).c_str(), 1);
                 if (v.stage) setenv("SIGMAOPS_ATTN_STAGE", "1", 1);
                 g_variant = v.name;
-                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.top_k, v.uni, v.pdl, v.step, v.qscale);
+                const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.selective_v, v.uni, v.pdl, v.step, v.qscale);
                 unsetenv("SIGMAOPS_ATTN_OLD");
                 unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
                 unsetenv("SIGMAOPS_ATTN_DYN");
@@ -418,9 +418,9 @@ int main(int argc, char** argv) {
                 unsetenv("SIGMAOPS_ATTN_STAGE");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
-                            "\"batch\": %d, \"ctx\": %d, \"top_k\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "
+                            "\"batch\": %d, \"ctx\": %d, \"selective_v\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "
                             "\"GBps\": %.1f, \"pct_copy_bw\": %.1f, \"pct_copy_bw_graph\": %.1f, \"us_writer_graph\": %.2f}\n",
-                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.top_k, int(v.pdl), r.us, r.us_graph, r.bytes, gbps,
+                            v.name, v.n_q, v.n_k, v.n_v, batch, ctx, v.selective_v, int(v.pdl), r.us, r.us_graph, r.bytes, gbps,
                             100.0 * gbps * 1e9 / copy_bw, 100.0 * r.bytes / (r.us_graph * 1e-6) / copy_bw, r.us_writer_graph);
                 std::fflush(stdout);
             }

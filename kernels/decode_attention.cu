@@ -69,7 +69,7 @@ std::string check_shapes(const DecodeAttentionParams& p) {
     if (p.kv_type != DType::BF16 && p.kv_type != DType::F16) return bad("KV cache must be BF16 or F16");
     if (p.q_type != DType::BF16 && p.q_type != DType::F32) return bad("q must be F32 or BF16");
     if (p.max_seq_len < 0 || p.max_seq_len > p.max_ctx) return bad("max_seq_len must be in [0, max_ctx]");
-    if (p.top_k < 0) return bad("top_k must be >= 0");
+    if (p.selective_v < 0) return bad("selective_v must be >= 0");
     if (int64_t(p.max_ctx) * std::max(p.d_qk, p.d_v) > (int64_t(1) << 30)) return bad("max_ctx too large");
     return {};
 }
@@ -159,7 +159,7 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     const float scale = p.scale != 0.0f ? p.scale : 1.0f / std::sqrt(float(p.d_qk));
     g.scale_log2 = scale * kLog2e;
     // Selective V with k >= every length selects every key: that is full attention.
-    g.top_k = p.top_k > 0 && p.top_k < max_len ? p.top_k : 0;
+    g.selective_v = p.selective_v > 0 && p.selective_v < max_len ? p.selective_v : 0;
     g.q_is_bf16 = p.q_type == DType::BF16;
     g.score_stride = (p.max_ctx + 3) & ~3;
     // Split-KV staging: the most V heads one head tile touches, and the largest tile (keys) whose
@@ -181,19 +181,19 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     const int rows = p.batch * p.n_k * g.tiles_per_group;
     if (env_old()) {
         g.fast = 0;
-    } else if (g.top_k == 0) {
+    } else if (g.selective_v == 0) {
         g.fast = std::min(g.gv, g.tile_heads) <= 4 && g.nvg_max <= (p.d_v == 64 ? 4 : 2);
     } else {
-        g.fast = (!p.top_k_union || g.gv <= kSelMaxHeads) &&
+        g.fast = (!p.selective_v_union || g.gv <= kSelMaxHeads) &&
                  (2 * size_t(sel_words(max_len)) + sel_groups(max_len)) * 4 <= size_t(kSelDynBytes);
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
     g.pdl_prefetch = env_pdl_prefetch();
     const int dyn = env_dyn();
-    g.dyn = g.fast && g.top_k == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
-    g.stage = g.fast && g.top_k == 0 && env_stage() ? 1 : 0;
-    g.sel_groupmax = g.fast && g.top_k > 0 && !env_sel_full() ? 1 : 0;
+    g.dyn = g.fast && g.selective_v == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
+    g.stage = g.fast && g.selective_v == 0 && env_stage() ? 1 : 0;
+    g.sel_groupmax = g.fast && g.selective_v > 0 && !env_sel_full() ? 1 : 0;
     g.sel_min_len = env_sel_min_len();
     g.gm_stride = int(((size_t(p.max_ctx) + kGroupKeys - 1) / kGroupKeys + 3) & ~size_t(3));
     int splits;
@@ -227,13 +227,13 @@ Layout layout(const DecodeAttentionParams& p, const attn::Geometry& g) {
     off += align256(heads * g.n_splits * p.d_v * sizeof(float));
     l.part_ml = off;
     off += align256(heads * g.n_splits * 2 * sizeof(float));
-    if (g.top_k > 0) {
+    if (g.selective_v > 0) {
         l.scores = off;
         off += align256(heads * g.score_stride * sizeof(float));
         l.head_ml = off;
         off += align256(heads * 2 * sizeof(float));
         l.idx = off;
-        off += align256(heads * g.top_k * sizeof(int));
+        off += align256(heads * g.selective_v * sizeof(int));
         l.group_max = off;
         off += align256(heads * g.gm_stride * sizeof(float));
     }
@@ -306,7 +306,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
     b.part_o = reinterpret_cast<float*>(ws + l.part_o);
     b.part_ml = reinterpret_cast<float2*>(ws + l.part_ml);
     b.trace = plan.g.fast ? env_trace() : nullptr;
-    if (plan.g.top_k > 0) {
+    if (plan.g.selective_v > 0) {
         b.scores = reinterpret_cast<float*>(ws + l.scores);
         b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
         b.idx = reinterpret_cast<int*>(ws + l.idx);
@@ -320,13 +320,13 @@ Status decode_attention(const DecodeAttentionParams& p) {
     plan.hpv_gather = pow2_at_least(std::min(g.gv, kMaxTileHeads));
     const int max_len = p.max_seq_len > 0 ? p.max_seq_len : p.max_ctx;
     plan.topk_cache = max_len * 4 <= kTopkCacheBytes ? max_len : 0;
-    plan.union_smem = (size_t((p.max_ctx + 31) / 32) + size_t(g.gv) * g.top_k) * sizeof(int);
-    const bool union_gather = g.top_k > 0 && p.top_k_union;
-    if (!g.fast && union_gather && g.top_k < max_len && plan.union_smem > size_t(kUnionSmemBytes))
-        return {"decode_attention: top_k_union needs " + std::to_string(plan.union_smem) +
-                " bytes of shared memory (max_ctx/8 + 4*top_k*n_q/n_v), more than " +
+    plan.union_smem = (size_t((p.max_ctx + 31) / 32) + size_t(g.gv) * g.selective_v) * sizeof(int);
+    const bool union_gather = g.selective_v > 0 && p.selective_v_union;
+    if (!g.fast && union_gather && g.selective_v < max_len && plan.union_smem > size_t(kUnionSmemBytes))
+        return {"decode_attention: selective_v_union needs " + std::to_string(plan.union_smem) +
+                " bytes of shared memory (max_ctx/8 + 4*selective_v*n_q/n_v), more than " +
                 std::to_string(kUnionSmemBytes)};
-    if (union_gather && g.top_k >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
+    if (union_gather && g.selective_v >= max_len) plan.union_smem = 0;  // every row: no bitmap needed
     plan.sel_words = sel_words(max_len);
     plan.sel_cache = sel_cache(max_len);
     plan.sel_groups = g.sel_groupmax ? sel_groups(max_len) : 0;

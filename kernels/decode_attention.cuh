@@ -42,7 +42,7 @@ struct Geometry {
     int tile_heads;         // query heads per tile (<= kMaxTileHeads)
     int n_splits;           // cache slices per sequence
     float scale_log2;       // scale * log2(e): scores are kept in the log2 domain
-    int top_k;              // selective V rows per head (0 = full attention)
+    int selective_v;              // selective V rows per head (0 = full attention)
     int q_is_bf16;          // q element type: 1 = BF16, 0 = F32
     int tile_keys;          // split-KV: keys per staged tile (<= 128)
     int nvg_max;            // split-KV: most V heads one head tile reads
@@ -72,7 +72,7 @@ struct Buffers {
     float2* part_ml;        // (B, n_q, S) slice (max, sum of exp2) in the log2 domain
     float* scores;          // (B, n_q, score_stride) selective V: scaled log2-domain scores
     float2* head_ml;        // (B, n_q) selective V: softmax (max, sum) over all keys
-    int* idx;               // (B, n_q, top_k) selective V: selected positions
+    int* idx;               // (B, n_q, selective_v) selective V: selected positions
     float* group_max;       // (B, n_q, gm_stride) selective V (tensor-core scores kernel): the
                             // largest score of every 16 keys [16 i, 16 i + 16)
     unsigned long long* trace;  // diagnostics (kernels.h decode_attention_trace); null = off
@@ -606,8 +606,8 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
             M_s = M;
         }
     }
-    int* out_idx = buf.idx + row * g.top_k;
-    if (g.top_k >= len) {  // everything is selected
+    int* out_idx = buf.idx + row * g.selective_v;
+    if (g.selective_v >= len) {  // everything is selected
         for (int i = tid; i < len; i += kTopkThreads) out_idx[i] = i;
         return;
     }
@@ -631,13 +631,13 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
         const int c0 = hist[2 * tid], c1 = hist[2 * tid + 1];
         int excl;
         Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-        if (excl < g.top_k && excl + c0 + c1 >= g.top_k) {
-            sel_s = excl + c0 >= g.top_k ? 2 * tid : 2 * tid + 1;
-            above_s = excl + c0 >= g.top_k ? excl : excl + c0;
+        if (excl < g.selective_v && excl + c0 + c1 >= g.selective_v) {
+            sel_s = excl + c0 >= g.selective_v ? 2 * tid : 2 * tid + 1;
+            above_s = excl + c0 >= g.selective_v ? excl : excl + c0;
         }
     }
     __syncthreads();
-    const int B = sel_s, krem = g.top_k - above_s, nB = hist[B];
+    const int B = sel_s, krem = g.selective_v - above_s, nB = hist[B];
     for (int i = tid; i < len; i += kTopkThreads) {
         const float v = cached ? cache[i] : src[i];
         const int bin = topk_bin(M, v);
@@ -710,8 +710,8 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
     __shared__ int n_union_s;
     const int vh = blockIdx.x, b = blockIdx.y, tid = threadIdx.x;
     const int len = buf.seq_lens[b];
-    const bool all = g.top_k >= len;
-    const int kk = all ? len : g.top_k;
+    const bool all = g.selective_v >= len;
+    const int kk = all ? len : g.selective_v;
     constexpr int NL = DV / 8, SLOTS = kThreads / NL;
     const int col = tid % NL, slot = tid / NL;
     const size_t hrow0 = size_t(b) * g.n_q + size_t(vh) * g.gv;  // first query head of this V head
@@ -728,7 +728,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
             if (tid == 0) n_union_s = 0;
             __syncthreads();
             for (int e = tid; e < g.gv * kk; e += kThreads) {
-                const int t = buf.idx[(hrow0 + e / kk) * g.top_k + e % kk];
+                const int t = buf.idx[(hrow0 + e / kk) * g.selective_v + e % kk];
                 const uint32_t bit = 1u << (t & 31);
                 if (!(atomicOr(&bitmap[t >> 5], bit) & bit)) ulist[atomicAdd(&n_union_s, 1)] = t;
             }
@@ -755,7 +755,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
                 }
             } else {
                 const int j = e / kk, r = e % kk;
-                const int t = all ? r : buf.idx[(hrow0 + j) * g.top_k + r];
+                const int t = all ? r : buf.idx[(hrow0 + j) * g.selective_v + r];
                 const float2 ml = buf.head_ml[hrow0 + j];
                 const float inv = ml.y > 0.0f ? 1.0f / ml.y : 0.0f;
                 e_t[e] = t;
@@ -861,7 +861,7 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(const Geometry g, cons
 #pragma unroll
             for (int j = 0; j < HPV; ++j) {
                 if (j >= hc) continue;
-                const int* hidx = buf.idx + (hrow0 + hb + j) * g.top_k;
+                const int* hidx = buf.idx + (hrow0 + hb + j) * g.selective_v;
                 const float* hs = buf.scores + (hrow0 + hb + j) * g.score_stride;
                 for (int r0 = slot; r0 < n_rows; r0 += 4 * SLOTS) {
                     uint4 vv[4];
@@ -1014,7 +1014,7 @@ inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
 }
 template <class T, int DQK, int DV>
 Status run_fast(const Plan& p, dim3 grid) {
-    if (p.g.top_k == 0) {
+    if (p.g.selective_v == 0) {
         cudaError_t e;
         if constexpr (DV == 64) {
             switch (p.g.fast_nvg) {
@@ -1052,7 +1052,7 @@ template <class T, int DQK, int DV>
 Status run_config(const Plan& p, bool union_gather) {
     const dim3 grid(p.g.n_splits, p.g.n_k * p.g.tiles_per_group, p.g.batch);
     if (p.g.fast) return run_fast<T, DQK, DV>(p, grid);
-    if (p.g.top_k == 0) {
+    if (p.g.selective_v == 0) {
         cudaError_t e;
         switch (p.hpv_split) {
             case 1: e = launch_split<T, DQK, DV, 1>(p, grid); break;

@@ -827,7 +827,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 
 // ---- selective V, step 2 (fused): top-k per head and the gather of its V rows --------------
 // Grid (n_q / hpb, B), kSelThreads threads. hpb = 1: one block per query head and its own top-k
-// set; hpb = gv (top_k_union): one block per V head, rows = the union of its heads' sets.
+// set; hpb = gv (selective_v_union): one block per V head, rows = the union of its heads' sets.
 // Per head: M, L from the slices' statistics. Then the top-k keys, larger score first and the
 // lower position among equal scores (the CPU reference's order), by one of two paths:
 // - group maxima (from g.sel_min_len keys): the scores kernel wrote the largest score of every
@@ -908,7 +908,7 @@ __global__ void __launch_bounds__(kSelThreads, 1)
     const int len = g.pdl ? __ldcg(buf.seq_lens + b) : buf.seq_lens[b];  // PDL: L2, read before the wait
     const size_t row0 = size_t(b) * g.n_q;
     const int vh = hq0 / g.gv;
-    const int k = g.top_k;
+    const int k = g.selective_v;
     const bool all = k >= len;
     const int n4 = (len + 3) >> 2;
     const int words = (len + 31) >> 5;

@@ -34,20 +34,20 @@ struct [[nodiscard]] Status {
 //   out      [batch][n_q][d_v]          F32; a sequence of length 0 gets zeros
 // Supported: d_qk and d_v in {64, 128}; q F32/BF16; KV F16/BF16; max_ctx <= 2^30 / d.
 //
-// Full attention (top_k == 0): split-KV ("flash-decoding"). One block serves all query heads of
-// one K head (up to 8; larger groups are cut into tiles of <= 8 heads) for one slice of the
+// Full attention (selective_v == 0): split-KV ("flash-decoding"). One block serves all query
+// heads of one K head (up to 8; larger groups are cut into tiles of <= 8 heads) for one slice of the
 // cache, so each K row is read once per group and each V row once per V head; the last block of
 // each group to finish combines the slices' partials by log-sum-exp. Where each V head of a tile
 // serves <= 4 of its query heads (and the tile reads <= 4 V heads of 64, or 2 of 128), the
 // products run on the tensor cores with q and p split into hi + lo halves (about fp32 accuracy).
 //
-// Selective V (top_k > 0): scores for all keys (K read fully), softmax statistics over all keys,
-// then per query head the top_k keys by probability (histogram / radix select on the scores;
+// Selective V (selective_v > 0): scores for all keys (K read fully), softmax statistics over all keys,
+// then per query head the selective_v keys by probability (histogram / radix select on the scores;
 // ties: the lower position first, as the CPU forward pass), and out_h = sum over the selected t,
 // in position order, of p_t * v_t, with p the softmax over ALL keys (not renormalised over the
-// selection). With top_k >= seq_len this equals full attention (and is computed as such when
-// top_k >= max_seq_len).
-// top_k_union: the query heads that share a V head use the union of their top_k sets (each V row
+// selection). With selective_v >= seq_len this equals full attention (and is computed as such when
+// selective_v >= max_seq_len).
+// selective_v_union: the query heads that share a V head use the union of their selective_v sets (each V row
 // fetched once per V group, each head weighting every union row with its own p).
 struct DecodeAttentionParams {
     int batch = 0;        // sequences
@@ -68,13 +68,13 @@ struct DecodeAttentionParams {
     const int* seq_lens = nullptr;  // (batch) device int32
     float* out = nullptr;           // (batch, n_q, d_v)
 
-    int top_k = 0;             // 0 = full attention; > 0 = selective V with this many rows/head
-    bool top_k_union = false;  // selective V: union of the top_k sets per V group
+    int selective_v = 0;             // 0 = full attention; > 0 = selective V with this many rows/head
+    bool selective_v_union = false;  // selective V: union of the selective_v sets per V group
 
     // Scratch from decode_attention_workspace_bytes(). It must be zero-filled once after
     // allocation (cudaMemset); every call leaves it ready for the next. One workspace must not
     // be used by two launches that may run concurrently. Calls of different shapes (batch,
-    // top_k) may share one workspace sized for the largest while batch * n_k * ceil(n_q / n_k / 8)
+    // selective_v) may share one workspace sized for the largest while batch * n_k * ceil(n_q / n_k / 8)
     // <= 4096 (the counters live in a fixed region at its start).
     void* workspace = nullptr;
     std::size_t workspace_bytes = 0;
@@ -91,7 +91,7 @@ struct DecodeAttentionParams {
     void* stream = nullptr;  // cudaStream_t; nullptr = default stream
 };
 
-// Bytes of workspace decode_attention() needs for these shapes, max_seq_len, top_k and the
+// Bytes of workspace decode_attention() needs for these shapes, max_seq_len, selective_v and the
 // current device (the split depends on its multiprocessor count). 0 if unsupported.
 std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 

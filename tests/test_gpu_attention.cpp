@@ -65,11 +65,11 @@ float from_bits(uint16_t b, DType t) {
 }
 
 // CPU twin. q (B, n_q, d_qk), k (B, n_k, max_ctx, d_qk), v (B, n_v, max_ctx, d_v) as the
-// floats the GPU sees. top_k == 0: full softmax attention. top_k > 0: softmax over all keys,
-// then sum p_t v_t over each head's top_k keys (or over the union of its V group's top_k sets).
+// floats the GPU sees. selective_v == 0: full softmax attention. selective_v > 0: softmax over all keys,
+// then sum p_t v_t over each head's selective_v keys (or over the union of its V group's selective_v sets).
 std::vector<double> cpu_attention(const Shape& s, int batch, int max_ctx, const std::vector<int>& lens,
                                   const std::vector<float>& q, const std::vector<float>& k,
-                                  const std::vector<float>& v, int top_k, bool uni) {
+                                  const std::vector<float>& v, int selective_v, bool uni) {
     const int gk = s.n_q / s.n_k, gv = s.n_q / s.n_v;
     const double scale = 1.0 / std::sqrt(double(s.d_qk));
     std::vector<double> out(size_t(batch) * s.n_q * s.d_v, 0.0);
@@ -95,7 +95,7 @@ std::vector<double> cpu_attention(const Shape& s, int batch, int max_ctx, const 
             for (int t = 0; t < len; ++t) p[h][t] /= sum;
             std::vector<int> order(len);
             std::iota(order.begin(), order.end(), 0);
-            const int kk = top_k > 0 ? std::min(top_k, len) : len;
+            const int kk = selective_v > 0 ? std::min(selective_v, len) : len;
             std::partial_sort(order.begin(), order.begin() + kk, order.end(), [&](int a, int c) {
                 return p[h][a] > p[h][c] || (p[h][a] == p[h][c] && a < c);
             });
@@ -126,7 +126,7 @@ struct Case {
     std::vector<int> lens;
     DType kv = DType::BF16;
     DType qt = DType::F32;
-    int top_k = 0;
+    int selective_v = 0;
     bool uni = false;
     int ties = 0;  // 0: random keys; 1: K and q small integers (many equal scores); 2: one K row per head
 };
@@ -137,7 +137,7 @@ std::string describe(const Case& c) {
     return std::to_string(c.s.n_q) + "/" + std::to_string(c.s.n_k) + "/" + std::to_string(c.s.n_v) +
            " d_qk " + std::to_string(c.s.d_qk) + " d_v " + std::to_string(c.s.d_v) + " lens " + l +
            (c.kv == DType::BF16 ? " kv bf16" : " kv f16") + (c.qt == DType::BF16 ? " q bf16" : " q f32") +
-           " top_k " + std::to_string(c.top_k) + (c.uni ? " union" : "") +
+           " selective_v " + std::to_string(c.selective_v) + (c.uni ? " union" : "") +
            (c.ties ? " ties " + std::to_string(c.ties) : "");
 }
 
@@ -185,7 +185,7 @@ void run_case(const Case& c, std::mt19937& rng) {
     };
     fill(kf, kb, s.n_k, s.d_qk, c.ties);
     fill(vf, vb, s.n_v, s.d_v, 0);
-    const std::vector<double> ref = cpu_attention(s, batch, max_ctx, c.lens, qf, kf, vf, c.top_k, c.uni);
+    const std::vector<double> ref = cpu_attention(s, batch, max_ctx, c.lens, qf, kf, vf, c.selective_v, c.uni);
 
     void *dq = nullptr, *dk = nullptr, *dv = nullptr, *dws = nullptr;
     int* dlens = nullptr;
@@ -220,8 +220,8 @@ void run_case(const Case& c, std::mt19937& rng) {
     p.kv_type = c.kv;
     p.seq_lens = dlens;
     p.out = dout;
-    p.top_k = c.top_k;
-    p.top_k_union = c.uni;
+    p.selective_v = c.selective_v;
+    p.selective_v_union = c.uni;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     REQUIRE(p.workspace_bytes > 0);
     CUDA_OK(cudaMalloc(&dws, p.workspace_bytes));
@@ -265,10 +265,10 @@ void run_case(const Case& c, std::mt19937& rng) {
 // reading either before the wait would show; without, call j reads the previous call's output
 // as its q. Every call's output
 // is checked against the CPU twin on what the GPU held (q and caches read back afterwards).
-void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int top_k, bool uni, bool rope,
+void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int selective_v, bool uni, bool rope,
                    std::mt19937& rng) {
     constexpr int n_steps = 4;
-    INFO("pdl chain: " << describe({s, lens, kv, DType::F32, top_k, uni}) << (rope ? " after rope_store" : " q = previous out"));
+    INFO("pdl chain: " << describe({s, lens, kv, DType::F32, selective_v, uni}) << (rope ? " after rope_store" : " q = previous out"));
     REQUIRE(s.d_qk == s.d_v);
     REQUIRE((!rope || (lens.size() == 1 && lens[0] >= n_steps)));
     const int batch = int(lens.size());
@@ -344,8 +344,8 @@ void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int t
     p.k_cache = dk;
     p.v_cache = dv;
     p.kv_type = kv;
-    p.top_k = top_k;
-    p.top_k_union = uni;
+    p.selective_v = selective_v;
+    p.selective_v_union = uni;
     p.pdl = true;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     REQUIRE(p.workspace_bytes > 0);
@@ -424,7 +424,7 @@ void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int t
                     for (int t = step_lens[j][b]; t < max_ctx; ++t)
                         std::fill_n(&vj[((size_t(b) * s.n_v + h) * max_ctx + t) * s.d_v], s.d_v, 0.0f);
             }
-            const std::vector<double> ref = cpu_attention(s, batch, max_ctx, step_lens[j], q, kj, vj, top_k, uni);
+            const std::vector<double> ref = cpu_attention(s, batch, max_ctx, step_lens[j], q, kj, vj, selective_v, uni);
             double max_ref = 0.0, max_err = 0.0;
             size_t bad = 0;
             for (size_t i = 0; i < n_out; ++i) {
@@ -499,8 +499,8 @@ TEST_CASE("selective V with k >= length equals full attention", "[gpu][attention
     for (const Shape& s : {Shape{32, 4, 16, 64, 64}, Shape{8, 1, 4, 128, 128}, Shape{4, 4, 4, 64, 128}})
         for (bool uni : {false, true})
             for (const auto& lens : length_sets()) {
-                const int top_k = uni ? 100000 : *std::max_element(lens.begin(), lens.end());
-                run_case({s, lens, DType::BF16, DType::F32, std::max(1, top_k), uni}, rng);
+                const int selective_v = uni ? 100000 : *std::max_element(lens.begin(), lens.end());
+                run_case({s, lens, DType::BF16, DType::F32, std::max(1, selective_v), uni}, rng);
             }
 }
 
@@ -538,12 +538,12 @@ TEST_CASE("selective V's group-maximum select (direct ranks / the threshold bin 
         Env() { setenv("SIGMAOPS_ATTN_SEL_MINLEN", "1024", 1); }
         ~Env() { unsetenv("SIGMAOPS_ATTN_SEL_MINLEN"); }
     } env;
-    for (int top_k : {100, 300})
+    for (int selective_v : {100, 300})
         for (bool uni : {false, true})
             for (const auto& lens : std::vector<std::vector<int>>{{17, 20000}, {4000, 1500, 17}}) {
-                run_case({Shape{32, 4, 16, 64, 64}, lens, DType::BF16, DType::F32, top_k, uni}, rng);
+                run_case({Shape{32, 4, 16, 64, 64}, lens, DType::BF16, DType::F32, selective_v, uni}, rng);
                 if (quick()) continue;
-                run_case({Shape{8, 1, 4, 128, 128}, lens, DType::F16, DType::F32, top_k, uni}, rng);
+                run_case({Shape{8, 1, 4, 128, 128}, lens, DType::F16, DType::F32, selective_v, uni}, rng);
             }
 }
 
@@ -668,11 +668,11 @@ TEST_CASE("PDL: back-to-back calls in one graph match the CPU twin", "[gpu][atte
         chain_lens = {{1000, 1, 300}};
     }
     for (const Shape& s : pdl_shapes)
-        for (int top_k : {0, 100})
+        for (int selective_v : {0, 100})
             for (bool uni : {false, true}) {
-                if (top_k == 0 && uni) continue;
-                for (const auto& lens : rope_lens) run_pdl_chain(s, lens, DType::BF16, top_k, uni, true, rng);
+                if (selective_v == 0 && uni) continue;
+                for (const auto& lens : rope_lens) run_pdl_chain(s, lens, DType::BF16, selective_v, uni, true, rng);
                 for (const auto& lens : chain_lens)
-                    run_pdl_chain(s, lens, quick() ? DType::BF16 : DType::F16, top_k, uni, false, rng);
+                    run_pdl_chain(s, lens, quick() ? DType::BF16 : DType::F16, selective_v, uni, false, rng);
             }
 }

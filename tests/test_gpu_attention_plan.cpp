@@ -49,7 +49,7 @@ struct CleanEnv {
 };
 
 // Sigma-1.5B's attention (32/4/16 heads, d 64, BF16 cache), or its GQA twin (32/16/16).
-DecodeAttentionParams shape(int batch, int ctx, bool gqa = false, int top_k = 0) {
+DecodeAttentionParams shape(int batch, int ctx, bool gqa = false, int selective_v = 0) {
     DecodeAttentionParams p;
     p.batch = batch;
     p.n_q = 32;
@@ -59,7 +59,7 @@ DecodeAttentionParams shape(int batch, int ctx, bool gqa = false, int top_k = 0)
     p.d_v = 64;
     p.max_ctx = ctx;
     p.kv_type = DType::BF16;
-    p.top_k = top_k;
+    p.selective_v = selective_v;
     return p;
 }
 

@@ -117,8 +117,8 @@ public:
             for (int batch : {1, n_seq}) {
                 k::DecodeAttentionParams ap = attention_params(0, 0);
                 ap.batch = batch;
-                for (int top_k : {0, m_selective_v}) {
-                    ap.top_k = top_k;
+                for (int sv : {0, m_selective_v}) {
+                    ap.selective_v = sv;
                     const size_t bytes = k::decode_attention_workspace_bytes(ap);
                     if (bytes == 0) throw Exception(ErrorCode::Unsupported, "CUDA backend: decode attention rejects this shape");
                     m_attn_ws_bytes = std::max(m_attn_ws_bytes, bytes);
@@ -457,7 +457,7 @@ private:
             // o = attention over positions 0..pos
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
-                ap.top_k = selective_v;
+                ap.selective_v = selective_v;
                 // PDL: the kernels stream the cache rows of earlier steps (complete: one graph per
                 // step) and read seq_lens (written before embed) before waiting on rope_store,
                 // which writes q and this step's K/V row.
@@ -532,7 +532,7 @@ private:
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
                 ap.batch = B; ap.k_cache = kc(int(l), 0); ap.v_cache = vc(int(l), 0);
-                ap.top_k = selective_v;
+                ap.selective_v = selective_v;
                 ap.pdl = m_pdl;
                 SIGMA_KERNEL(k::decode_attention(ap));
             } else {
@@ -687,7 +687,7 @@ private:
             if (selective_v > 0) {
                 for (int t = 0; t < n; ++t) {
                     k::DecodeAttentionParams ap = attention_params(int(l), pos0 + n);
-                    ap.top_k = selective_v;
+                    ap.selective_v = selective_v;
                     ap.q = m_q + size_t(t) * hp.q_dim();
                     ap.seq_lens = m_seq + t;
                     ap.out = m_o + size_t(t) * hp.o_dim();
