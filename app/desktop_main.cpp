@@ -4,7 +4,7 @@
 // loaded, then save a grab of the window to FILE when the reply is done and exit (0 on success).
 #include <mainwindow.h>
 
-#include <assistant.h>
+#include <base/paths.h>
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -1,9 +1,12 @@
 // ChatService through every layer below the UI: a real tiny model, a real SQLite history file.
 #include <catch2/catch.hpp>
 
-#include "assistant.h"
 #include "engine_test_util.h"
-#include "history/history.h"
+
+#include <base/paths.h>
+#include <chat/chat.h>
+#include <history/history.h>
+#include <llm/llm.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,10 +22,10 @@ static fs::path temp_dir(const std::string& name) {
     return d;
 }
 
-static std::shared_ptr<sigma::Model> tiny() {
-    auto m = sigma::Model::load(sigma::testing::tiny_chat_model());
+static std::shared_ptr<const llm::Model> tiny() {
+    auto m = llm::load_local(sigma::testing::tiny_chat_model());
     REQUIRE(m);
-    return *m;
+    return m->model;
 }
 
 TEST_CASE("a chat exchange streams and lands in the history database", "[agents][chat]") {
@@ -78,7 +81,7 @@ TEST_CASE("cancel keeps the partial reply, marked as stopped", "[agents][chat]")
     int n = 0;
     auto reply = s->send("tell me a long story", [&](std::string_view) { if (++n == 3) s->cancel(); return true; });
     REQUIRE(reply);
-    CHECK(reply->stop == sigma::StopReason::Cancelled);
+    CHECK(reply->stop == llm::StopReason::Cancelled);
     auto hist = history::History::open(opt.history_db);
     REQUIRE(hist);
     auto msgs = (*hist)->messages(s->session_id());
@@ -96,7 +99,7 @@ TEST_CASE("a damaged history file is reported, not overwritten", "[agents][chat]
     opt.history_db = db.string();
     auto svc = ChatService::create(tiny(), opt);
     REQUIRE_FALSE(svc);
-    CHECK(svc.error().code == sigma::ErrorCode::BadFile);
+    CHECK(svc.error().code == sigmaops::ErrorCode::BadFile);
     std::ifstream f(db);
     std::string content((std::istreambuf_iterator<char>(f)), {});
     CHECK(content == "definitely not sqlite, but my precious notes\n");
@@ -104,7 +107,7 @@ TEST_CASE("a damaged history file is reported, not overwritten", "[agents][chat]
 }
 
 TEST_CASE("model lookup explains where it looked", "[agents][paths]") {
-    auto missing = find_model("/nope/model.gguf");
+    auto missing = llm::find_model("/nope/model.gguf");
     REQUIRE_FALSE(missing);
     CHECK_THAT(missing.error().message, Catch::Contains("/nope/model.gguf"));
 
@@ -113,7 +116,7 @@ TEST_CASE("model lookup explains where it looked", "[agents][paths]") {
     setenv("SIGMAOPS_MODEL", (dir / "none.gguf").c_str(), 1);
     const AppPaths p = AppPaths::resolve();
     CHECK(p.history_db == (dir / "data" / "sigmaops" / "history.db").string());
-    const auto paths = model_search_paths();
+    const auto paths = llm::model_search_paths();
     REQUIRE(paths.size() >= 3);
     CHECK(paths[0] == (dir / "none.gguf").string());
     CHECK(paths[1] == (dir / "data" / "sigmaops" / "models").string());
@@ -122,21 +125,21 @@ TEST_CASE("model lookup explains where it looked", "[agents][paths]") {
     fs::copy_file(sigma::testing::tiny_chat_model(), dir / "data" / "sigmaops" / "models" / "a.gguf");
     // ... but not instead of a $SIGMAOPS_MODEL that is not there (a typo must not silently give
     // another model), nor of a directory without a .gguf in it.
-    auto typo = find_model("");
+    auto typo = llm::find_model("");
     REQUIRE_FALSE(typo);
     CHECK(typo.error().message == "SIGMAOPS_MODEL=" + (dir / "none.gguf").string() +
                                       ": no such model file (unset it to use the default model)");
     fs::create_directories(dir / "empty");
     setenv("SIGMAOPS_MODEL", (dir / "empty").c_str(), 1);
-    auto empty = find_model("");
+    auto empty = llm::find_model("");
     REQUIRE_FALSE(empty);
     CHECK_THAT(empty.error().message, Catch::Contains(": no .gguf file in this directory"));
     setenv("SIGMAOPS_MODEL", (dir / "data" / "sigmaops" / "models").c_str(), 1);
-    auto in_dir = find_model("");
+    auto in_dir = llm::find_model("");
     REQUIRE(in_dir);
     CHECK(*in_dir == (dir / "data" / "sigmaops" / "models" / "a.gguf").string());
     unsetenv("SIGMAOPS_MODEL");
-    auto found = find_model("");
+    auto found = llm::find_model("");
     REQUIRE(found);
     CHECK(*found == (dir / "data" / "sigmaops" / "models" / "a.gguf").string());
     unsetenv("XDG_DATA_HOME");

@@ -4,6 +4,8 @@
 
 #include "engine_test_util.h"
 
+#include <cli/command.h>
+
 #include <sigma/engine.h>
 
 #include <array>
@@ -11,6 +13,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
 #include <sys/wait.h>
 #include <utility>
 
@@ -220,6 +225,96 @@ TEST_CASE("sigmaops bench --device cuda without a GPU says why and exits 1", "[a
     // The engine call itself reports Unsupported with a message.
     auto g = sigma::gpu_copy_bandwidth();
     REQUIRE_FALSE(g);
-    CHECK(g.error().code == sigma::ErrorCode::Unsupported);
+    CHECK(g.error().code == sigmaops::ErrorCode::Unsupported);
     CHECK_FALSE(g.error().message.empty());
+}
+
+// ---- the command table: generated help, one name per option, old names -------------------
+
+namespace {
+
+// Every entry of the table with the words that reach it ("history list").
+void walk(const sigmaops::cli::Command& c, const std::string& path,
+          const std::function<void(const sigmaops::cli::Command&, const std::string&)>& f) {
+    f(c, path);
+    for (const auto& s : c.subcommands) walk(s, path.empty() ? s.name : path + " " + s.name, f);
+}
+
+std::pair<int, std::string> in_process(std::vector<std::string> argv) {
+    std::istringstream in;
+    std::ostringstream out, err;
+    sigmaops::cli::Io io{in, out, err};
+    const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
+    return {rc, out.str() + err.str()};
+}
+
+} // namespace
+
+TEST_CASE("every command's --help is generated from its table entry", "[app][cli]") {
+    int n_entries = 0;
+    walk(sigmaops::cli::sigmaops_command(), "", [&](const sigmaops::cli::Command& c, const std::string& path) {
+        ++n_entries;
+        std::vector<std::string> argv;
+        std::istringstream words(path);
+        for (std::string w; words >> w;) argv.push_back(w);
+        argv.push_back("--help");
+        auto [rc, text] = in_process(argv);
+        INFO("sigmaops " << path << " --help\n" << text);
+        CHECK(rc == 0);
+        CHECK(text == sigmaops::cli::help_text(c, path));
+        CHECK_THAT(text, Catch::StartsWith("usage: sigmaops" + std::string(path.empty() ? "" : " " + path)));
+        for (const auto& f : c.flags) {
+            CHECK_THAT(text, Catch::Contains(f.name));
+            for (const auto& old : f.old_names) CHECK_THAT(text, !Catch::Contains(old + " "));   // old names stay hidden
+        }
+        for (const auto& s : c.subcommands) CHECK_THAT(text, Catch::Contains("  " + s.name + " "));
+    });
+    CHECK(n_entries >= 20);
+}
+
+TEST_CASE("one option name means one thing in every command", "[app][cli]") {
+    // Collect (name -> help text) over the whole table: the same name must carry the same value
+    // placeholder everywhere, and no alias may stand for two different options.
+    std::map<std::string, std::string> value_of, alias_of;
+    walk(sigmaops::cli::sigmaops_command(), "", [&](const sigmaops::cli::Command& c, const std::string& path) {
+        for (const auto& f : c.flags) {
+            INFO(path << ": " << f.name);
+            auto [it, fresh] = value_of.emplace(f.name, f.value);
+            if (!fresh) CHECK(it->second == f.value);
+            if (!f.alias.empty()) {
+                auto [a, afresh] = alias_of.emplace(f.alias, f.name);
+                if (!afresh) CHECK(a->second == f.name);
+            }
+        }
+    });
+    CHECK(value_of.count("--history") == 1);
+    CHECK(value_of.count("--db") == 0);   // the history database is --history everywhere
+}
+
+TEST_CASE("old option names keep working", "[app][cli]") {
+    const fs::path dir = fs::temp_directory_path() / ("sigmaops-oldnames-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string db = (dir / "h.db").string();
+    // history --db FILE (before or after the subcommand) is --history FILE.
+    for (const auto& argv : {std::vector<std::string>{"history", "list", "--db", db},
+                             std::vector<std::string>{"history", "--db", db, "list"},
+                             std::vector<std::string>{"history", "--history", db, "list"}}) {
+        auto [rc, text] = in_process(argv);
+        INFO(text);
+        CHECK(rc == 0);
+        CHECK_THAT(text, Catch::Contains("no history yet (" + db + ")"));
+    }
+    // logits --out is --output.
+    const std::string model = sigma::testing::tiny_chat_model();
+    const std::string out = (dir / "l.f32").string();
+    auto r = run("logits -m " + model + " --tokens 1,2,3 --out " + out);
+    INFO(r.out);
+    CHECK(r.rc == 0);
+    CHECK(fs::file_size(out) > 0);
+    // hosts add --host is --hostname: shown by its message when the name is missing.
+    auto [rc, text] = in_process({"hosts", "add", "x", "--host"});
+    CHECK(rc == 2);
+    CHECK_THAT(text, Catch::Contains("option --hostname needs a value"));
+    fs::remove_all(dir);
 }

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "history/history.h"
-#include "history/history_cli.h"
+#include <cli/command.h>
 #include "history_test_util.h"
 
 #include <sqlite3.h>
@@ -26,7 +26,7 @@
 
 using namespace sigmaops::history;
 using namespace history_test;
-using sigma::ErrorCode;
+using sigmaops::ErrorCode;
 
 namespace {
 
@@ -121,6 +121,16 @@ bool has_hit(const std::vector<SearchHit>& hits, SearchHit::Kind k, Id id) {
 }
 
 } // namespace
+
+// `sigmaops history ARGS... --history DB`, run in-process through the CLI's table.
+static int run_history_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err, const std::string& db) {
+    args.insert(args.begin(), "history");
+    args.push_back("--history");
+    args.push_back(db);
+    std::istringstream in;
+    sigmaops::cli::Io io{in, out, err};
+    return sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), args, io);
+}
 
 TEST_CASE("history: a new database gets the current schema, WAL, 0600 file and 0700 dirs", "[history]") {
     TempDir dir;
@@ -905,7 +915,7 @@ TEST_CASE("history: CLI list, show, search, export, import, rm and errors", "[hi
     std::filesystem::remove(path + "-wal");
     std::filesystem::remove(path + "-shm");
     CHECK(cli({"list"}, nullptr, &err) == 1);
-    CHECK(err.find("To keep the damaged file and start a fresh history: sigmaops history move-aside --db '" + path + "'") !=
+    CHECK(err.find("To keep the damaged file and start a fresh history: sigmaops history move-aside --history '" + path + "'") !=
           std::string::npos);
     CHECK(cli({"move-aside"}, &out) == 0);
     CHECK(cli({"list"}, &out) == 0);

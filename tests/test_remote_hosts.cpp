@@ -11,7 +11,7 @@
 
 #include "remote/remote.h"
 #include "remote/internal.h"
-#include "remote/remote_cli.h"
+#include <cli/command.h>
 #include "sshd_fixture.h"
 
 #include <netdb.h>
@@ -63,6 +63,20 @@ struct TempEnv {
     std::string ssh_config() const { return home + "/.ssh/config"; }
     std::string app_hosts() const { return xdg + "/sigmaops/hosts.conf"; }
 };
+
+// `sigmaops hosts ARGS...` and `sigmaops run ARGS...`, in-process through the CLI's table.
+int run_words(const char* command, std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+    args.insert(args.begin(), command);
+    std::istringstream in;
+    sigmaops::cli::Io io{in, out, err};
+    return sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), args, io);
+}
+int run_hosts_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    return run_words("hosts", args, out, err);
+}
+int run_exec_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    return run_words("run", args, out, err);
+}
 
 struct Cli {
     int rc = -1;
@@ -341,7 +355,7 @@ TEST_CASE("remote hosts cli: add, list, rm round trip with exact output", "[remo
     auto dup = call(run_hosts_cli, {"add", "web1", "--host", "10.9.9.9"});
     CHECK(dup.rc == 1);  // not a usage error: the command was well-formed
     CHECK(dup.out == "");
-    CHECK(dup.err == "error: host 'web1' already exists in " + app + "\n");
+    CHECK(dup.err == "sigmaops: host 'web1' already exists in " + app + "\n");
 
     auto r1 = call(run_hosts_cli, {"rm", "web1"});
     CHECK(r1.rc == 0);
@@ -355,7 +369,7 @@ TEST_CASE("remote hosts cli: add, list, rm round trip with exact output", "[remo
     auto again = call(run_hosts_cli, {"rm", "web1"});
     CHECK(again.rc == 1);
     CHECK(again.out == "");
-    CHECK(again.err == "error: host 'web1' not found in " + app + " (entries of ~/.ssh/config are never edited)\n");
+    CHECK(again.err == "sigmaops: host 'web1' not found in " + app + " (entries of ~/.ssh/config are never edited)\n");
     auto gw = call(run_hosts_cli, {"rm", "gw"});
     CHECK(gw.rc == 1);
     CHECK_THAT(gw.err, Catch::Contains("never edited"));
@@ -405,7 +419,8 @@ TEST_CASE("remote hosts cli: add refuses a malformed --proxy-jump and leaves hos
     auto bad = call(run_hosts_cli, {"add", "db", "--host", "db.lan", "--proxy-jump", "root@bastion:99999"});
     CHECK(bad.rc == 2);
     CHECK(bad.out == "");
-    CHECK(bad.err == "error: --proxy-jump: invalid ProxyJump port '99999' in 'root@bastion:99999'\n");
+    CHECK(bad.err == "sigmaops: --proxy-jump: invalid ProxyJump port '99999' in 'root@bastion:99999'\n"
+                     "Try 'sigmaops hosts add --help'.\n");
     auto bad2 = call(run_hosts_cli, {"add", "db", "--host", "db.lan", "--proxy-jump", "bastion,"});
     CHECK(bad2.rc == 2);
     CHECK_THAT(bad2.err, Catch::Contains("expected [user@]host[:port], hops separated by commas"));
@@ -422,7 +437,7 @@ TEST_CASE("remote hosts: a directory where hosts.conf or ~/.ssh/config should be
     auto l = call(run_hosts_cli, {"list"});
     CHECK(l.rc == 1);
     CHECK(l.out == "");
-    CHECK(l.err == "error: " + env.app_hosts() + " is not a regular file (a directory?); expected an ssh_config-style host list\n");
+    CHECK(l.err == "sigmaops: " + env.app_hosts() + " is not a regular file (a directory?); expected an ssh_config-style host list\n");
     auto a = call(run_hosts_cli, {"add", "web1", "--host", "10.0.0.5"});
     CHECK(a.rc == 1);
     CHECK_THAT(a.err, Catch::Contains("is not a regular file"));
@@ -489,9 +504,12 @@ TEST_CASE("remote hosts cli: usage errors exit 2 with the usage on stderr - --he
     CHECK_FALSE(fs::exists(env.app_hosts()));  // nothing was written by any of them
     auto help = call(run_hosts_cli, {"--help"});
     CHECK(help.rc == 0);
-    CHECK(starts_with(help.out, "usage: sigmaops hosts list\n"));
+    CHECK(starts_with(help.out, "usage: sigmaops hosts COMMAND [OPTIONS]\n"));
+    CHECK(help.out.find("  add ") != std::string::npos);
     CHECK(help.err == "");
-    CHECK(starts_with(call(run_hosts_cli, {}).err, "usage: sigmaops hosts list\n"));
+    CHECK(starts_with(call(run_hosts_cli, {}).err, "usage: sigmaops hosts COMMAND [OPTIONS]\n"));
+    auto add_help = call(run_hosts_cli, {"add", "--help"});
+    CHECK(starts_with(add_help.out, "usage: sigmaops hosts add NAME --hostname HOST"));
 
     const std::vector<std::vector<std::string>> run_usage = {
         {},
@@ -517,15 +535,20 @@ TEST_CASE("remote hosts cli: usage errors exit 2 with the usage on stderr - --he
         CHECK_FALSE(c.err.empty());
     }
     // The bad values' messages say what is accepted.
-    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "70000"}).err == "error: invalid --port 70000 (1 to 65535)\n");
-    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "abc"}).err == "invalid --port abc (1 to 65535)\n");
+    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "70000"}).err ==
+          "sigmaops: --port must be between 1 and 65535, got '70000'\nTry 'sigmaops hosts add --help'.\n");
+    CHECK(call(run_hosts_cli, {"add", "x", "--host", "h", "--port", "abc"}).err ==
+          "sigmaops: --port expects an integer, got 'abc'\nTry 'sigmaops hosts add --help'.\n");
     CHECK(call(run_exec_cli, {"--hosts", "a", "--parallel", "0", "--", "true"}).err ==
-          "invalid --parallel 0 (hosts at a time: 1 or more)\n");
-    CHECK(call(run_exec_cli, {"--hosts", "a", "--timeout", "1s", "--", "true"}).err == "invalid --timeout 1s (seconds, 0 for none)\n");
+          "sigmaops: --parallel must be between 1 and 10000, got '0'\nTry 'sigmaops run --help'.\n");
+    CHECK(call(run_exec_cli, {"--hosts", "a", "--timeout", "1s", "--", "true"}).err ==
+          "sigmaops: --timeout expects an integer, got '1s'\nTry 'sigmaops run --help'.\n");
+    CHECK(call(run_exec_cli, {"--hosts", "a", "true"}).err ==
+          "sigmaops: the command goes after --: sigmaops run --hosts H1,H2 -- COMMAND\nTry 'sigmaops run --help'.\n");
     auto rhelp = call(run_exec_cli, {"--help"});
     CHECK(rhelp.rc == 0);
     CHECK(starts_with(rhelp.out, "usage: sigmaops run --hosts"));
-    CHECK(starts_with(call(run_exec_cli, {}).err, "usage: sigmaops run --hosts"));
+    CHECK(starts_with(call(run_exec_cli, {}).err, "sigmaops: --hosts H1,H2,... is required"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,13 +592,13 @@ TEST_CASE("remote hosts cli: hosts test and run --hosts against a real sshd, one
         auto ref = call_detached(run_hosts_cli, {"test", "refused"}, env.dir);
         CHECK(ref.rc == 1);
         CHECK(ref.out == "");
-        CHECK(starts_with(ref.err, "error: " + refused_msg));
+        CHECK(starts_with(ref.err, "sigmaops: " + refused_msg));
         CHECK(lines(ref.err).size() == 1);
 
         auto auth = call_detached(run_hosts_cli, {"test", "badkey"}, env.dir);
         CHECK(auth.rc == 1);
         CHECK(auth.out == "");
-        CHECK(starts_with(auth.err, "error: authentication failed for root@badkey: "));
+        CHECK(starts_with(auth.err, "sigmaops: authentication failed for root@badkey: "));
         CHECK_THAT(auth.err, Catch::Contains("agent: no ssh-agent (SSH_AUTH_SOCK is not set)"));
         CHECK_THAT(auth.err, Catch::Contains("publickey: server refused key " + f.wrong_key));
         CHECK_THAT(auth.err, Catch::Contains("password: cancelled by the user"));  // no terminal: nothing asked
@@ -707,7 +730,7 @@ TEST_CASE("remote hosts cli: a name that does not resolve gives a clear DNS erro
     }
     REQUIRE(call(run_hosts_cli, {"add", "nodns", "--host", "probe.sigmaops.invalid", "--user", "root"}).rc == 0);
     auto prep = [&](std::string& why) { return isolate_dns(env.dir, why); };
-    const std::string msg = "error: nodns (probe.sigmaops.invalid:22): cannot resolve host name 'probe.sigmaops.invalid': "
+    const std::string msg = "sigmaops: nodns (probe.sigmaops.invalid:22): cannot resolve host name 'probe.sigmaops.invalid': "
                             "Name or service not known\n";
 
     auto t0 = std::chrono::steady_clock::now();
@@ -725,6 +748,6 @@ TEST_CASE("remote hosts cli: a name that does not resolve gives a clear DNS erro
 
     auto r = call_detached(run_exec_cli, {"--hosts", "nodns", "--", "true"}, env.dir, prep);
     CHECK(r.rc == 1);
-    CHECK(r.out == "=== " + msg.substr(7, 5) + ": error: " + msg.substr(7));
+    CHECK(r.out == "=== " + msg.substr(10, 5) + ": error: " + msg.substr(10));
     CHECK(r.err == "");
 }

@@ -67,9 +67,9 @@ ConnectOptions options(const SshdFixture& f, Prompter* p, std::vector<AuthMethod
     return o;
 }
 
-std::unique_ptr<Session> connect_root(const SshdFixture& f) {
+std::unique_ptr<SshSession> connect_root(const SshdFixture& f) {
     ScriptedPrompter p;
-    auto s = Session::connect(profile(f, "root", f.key), options(f, &p, {AuthMethod::PublicKey}));
+    auto s = SshSession::connect(profile(f, "root", f.key), options(f, &p, {AuthMethod::PublicKey}));
     INFO((s ? "" : s.error().message));
     REQUIRE(s);
     return std::move(*s);
@@ -86,7 +86,7 @@ TEST_CASE("remote: every auth method succeeds and each failure says why", "[remo
     SECTION("ssh-agent with the key") {
         auto o = options(f, &p, {AuthMethod::Agent});
         o.agent_socket = f.start_agent(true);
-        auto s = Session::connect(profile(f, TestUser::name), o);
+        auto s = SshSession::connect(profile(f, TestUser::name), o);
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
         auto r = (*s)->exec("whoami");
@@ -96,26 +96,26 @@ TEST_CASE("remote: every auth method succeeds and each failure says why", "[remo
     SECTION("ssh-agent with no keys") {
         auto o = options(f, &p, {AuthMethod::Agent});
         o.agent_socket = f.start_agent(false);
-        auto s = Session::connect(profile(f, TestUser::name), o);
+        auto s = SshSession::connect(profile(f, TestUser::name), o);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::Auth);
         CHECK_THAT(s.error().message, Catch::Contains("ssh-agent has no keys"));
     }
     SECTION("key file") {
-        auto s = Session::connect(profile(f, TestUser::name, f.key), options(f, &p, {AuthMethod::PublicKey}));
+        auto s = SshSession::connect(profile(f, TestUser::name, f.key), options(f, &p, {AuthMethod::PublicKey}));
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
         CHECK(p.n_secret_questions == 0);
     }
     SECTION("key file with a passphrase, asked once") {
         p.passphrase = f.passphrase;
-        auto s = Session::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey}));
+        auto s = SshSession::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey}));
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
         CHECK(p.n_secret_questions == 1);
     }
     SECTION("wrong key") {
-        auto s = Session::connect(profile(f, TestUser::name, f.wrong_key), options(f, &p, {AuthMethod::PublicKey}));
+        auto s = SshSession::connect(profile(f, TestUser::name, f.wrong_key), options(f, &p, {AuthMethod::PublicKey}));
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::Auth);
         CHECK_THAT(s.error().message, Catch::Contains("server refused key " + f.wrong_key));
@@ -123,20 +123,20 @@ TEST_CASE("remote: every auth method succeeds and each failure says why", "[remo
     }
     SECTION("password") {
         p.password = user.password;
-        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        auto s = SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
     }
     SECTION("wrong password") {
         p.password = "not-the-password";
-        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        auto s = SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::Auth);
         CHECK_THAT(s.error().message, Catch::Contains("password: password rejected"));
     }
     SECTION("keyboard-interactive") {
         p.password = user.password;
-        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive}));
+        auto s = SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive}));
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
         CHECK(p.n_secret_questions >= 1);
@@ -155,7 +155,7 @@ TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusa
         std::string other = sshd_test::read_text(f.dir + "/other_host.pub");
         sshd_test::write_text(f.known_hosts, "[127.0.0.1]:" + std::to_string(f.port) + " " + other);
         p.accept_host = true;
-        auto s = Session::connect(host, o);
+        auto s = SshSession::connect(host, o);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::HostKey);
         CHECK_THAT(s.error().message, Catch::Contains("REMOTE HOST IDENTIFICATION HAS CHANGED"));
@@ -167,7 +167,7 @@ TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusa
         sshd_test::write_text(f.known_hosts, "# empty\n");
         const std::string before = sshd_test::read_text(f.known_hosts);
         p.accept_host = false;
-        auto s = Session::connect(host, o);
+        auto s = SshSession::connect(host, o);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::HostKey);
         CHECK(p.n_host_questions == 1);
@@ -177,7 +177,7 @@ TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusa
     SECTION("unknown key without a prompter is refused") {
         std::filesystem::remove(f.known_hosts);
         o.prompter = nullptr;
-        auto s = Session::connect(host, o);
+        auto s = SshSession::connect(host, o);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::HostKey);
         CHECK_FALSE(std::filesystem::exists(f.known_hosts));
@@ -186,7 +186,7 @@ TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusa
     SECTION("unknown key accepted is pinned in the app's file, then not asked again") {
         std::filesystem::remove(f.known_hosts);
         p.accept_host = true;
-        auto s = Session::connect(host, o);
+        auto s = SshSession::connect(host, o);
         INFO((s ? "" : s.error().message));
         REQUIRE(s);
         CHECK(p.n_host_questions == 1);
@@ -194,7 +194,7 @@ TEST_CASE("remote: host keys: changed refused, unknown asked then pinned, refusa
         const std::string pinned = sshd_test::read_text(f.app_known_hosts);
         CHECK_THAT(pinned, Catch::Contains(f.host_pub.substr(0, f.host_pub.rfind(' '))));
         ScriptedPrompter refuse;
-        auto again = Session::connect(host, options(f, &refuse, {AuthMethod::PublicKey}));
+        auto again = SshSession::connect(host, options(f, &refuse, {AuthMethod::PublicKey}));
         REQUIRE(again);
         CHECK(refuse.n_host_questions == 0);
     }
@@ -208,7 +208,7 @@ TEST_CASE("remote: connection errors are clear", "[remote][sshd]") {
     SECTION("refused") {
         auto h = profile(f, "root", f.key);
         h.port = sshd_test::free_port();
-        auto s = Session::connect(h, o);
+        auto s = SshSession::connect(h, o);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::Network);
         CHECK_THAT(s.error().message, Catch::Contains("connection refused"));
@@ -226,7 +226,7 @@ TEST_CASE("remote: connection errors are clear", "[remote][sshd]") {
         h.port = ntohs(a.sin_port);
         o.connect_timeout = 700ms;
         auto t0 = std::chrono::steady_clock::now();
-        auto s = Session::connect(h, o);
+        auto s = SshSession::connect(h, o);
         close(fd);
         REQUIRE_FALSE(s);
         CHECK(s.error().code == ErrorCode::Network);
@@ -306,7 +306,7 @@ TEST_CASE("remote: exec streams, reports exit codes, env/cwd, timeouts, caps, an
         // channel, which costs one more remote shell start.)
         TestUser user;
         ScriptedPrompter p;
-        auto us = Session::connect(profile(f, TestUser::name, f.key), options(f, &p, {AuthMethod::PublicKey}));
+        auto us = SshSession::connect(profile(f, TestUser::name, f.key), options(f, &p, {AuthMethod::PublicKey}));
         REQUIRE(us);
         s = std::move(*us);
         std::atomic<bool> cancel{false};
@@ -403,7 +403,7 @@ TEST_CASE("remote: SFTP writes are atomic, keep owner and mode, fail cleanly", "
         REQUIRE(chmod(ro.c_str(), 0555) == 0);
         ScriptedPrompter p;
         p.password = user.password;
-        auto s = Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
+        auto s = SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password}));
         REQUIRE(s);
         auto w = (*s)->write_file(ro + "/file.txt", "new content\n");
         REQUIRE_FALSE(w);
@@ -580,7 +580,7 @@ TEST_CASE("remote: ProxyJump through a real jump host (keys / strict host keys /
     auto connect_inner = [&]() {
         auto h = resolve_host("inner", o.paths);
         REQUIRE(h);
-        return Session::connect(*h, o);
+        return SshSession::connect(*h, o);
     };
     const std::size_t temp_before = jump_temp_files();
 
@@ -636,7 +636,7 @@ TEST_CASE("remote: ProxyJump through a real jump host (keys / strict host keys /
         direct.prompter = &yes;
         auto jh = resolve_host("jumpbox", o.paths);
         REQUIRE(jh);
-        auto pinned = Session::connect(*jh, direct);
+        auto pinned = SshSession::connect(*jh, direct);
         INFO((pinned ? "" : pinned.error().message));
         REQUIRE(pinned);
         CHECK(yes.n_host_questions == 1);
@@ -706,10 +706,10 @@ TEST_CASE("remote: ProxyJump with two hops (both from the app's hosts.conf)", "[
     auto connect_inner = [&]() {
         auto h = resolve_host("inner", o.paths);
         REQUIRE(h);
-        return Session::connect(*h, o);
+        return SshSession::connect(*h, o);
     };
     // target <- hop2's sshd; hop2 <- hop1's sshd.
-    auto check_chain = [&](Session& s) {
+    auto check_chain = [&](SshSession& s) {
         auto r = s.exec("echo $SSH_CONNECTION");
         REQUIRE(r);
         std::istringstream in(r->out);
@@ -777,12 +777,12 @@ TEST_CASE("remote: no secret reaches the log", "[remote][sshd]") {
         ScriptedPrompter p;
         p.password = user.password;
         p.passphrase = f.passphrase;
-        REQUIRE(Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password})));
-        REQUIRE(Session::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive})));
-        REQUIRE(Session::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey})));
+        REQUIRE(SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::Password})));
+        REQUIRE(SshSession::connect(profile(f, TestUser::name), options(f, &p, {AuthMethod::KeyboardInteractive})));
+        REQUIRE(SshSession::connect(profile(f, TestUser::name, f.enc_key), options(f, &p, {AuthMethod::PublicKey})));
         ScriptedPrompter wrong;
         wrong.password = user.password + "x";
-        CHECK_FALSE(Session::connect(profile(f, TestUser::name), options(f, &wrong, {AuthMethod::Password})));
+        CHECK_FALSE(SshSession::connect(profile(f, TestUser::name), options(f, &wrong, {AuthMethod::Password})));
     }
     set_log_sink(nullptr, 0);
     log_file->close();

@@ -72,7 +72,7 @@ private:
 
 // The test account, logged in with the fixture's key (no password auth: the password is only
 // for sudo here).
-Expected<std::unique_ptr<Session>> connect_user(const SshdFixture& f, Prompter* p) {
+Expected<std::unique_ptr<SshSession>> connect_user(const SshdFixture& f, Prompter* p) {
     HostProfile h;
     h.name = "testhost";
     h.hostname = "127.0.0.1";
@@ -87,10 +87,10 @@ Expected<std::unique_ptr<Session>> connect_user(const SshdFixture& f, Prompter* 
     o.prompter = p;
     o.auth_methods = {AuthMethod::PublicKey};
     o.agent_socket = f.dir + "/no-agent.sock";
-    return Session::connect(h, o);
+    return SshSession::connect(h, o);
 }
 
-std::unique_ptr<Session> must_connect(const SshdFixture& f, Prompter* p) {
+std::unique_ptr<SshSession> must_connect(const SshdFixture& f, Prompter* p) {
     auto s = connect_user(f, p);
     INFO((s ? "" : s.error().message));
     REQUIRE(s);

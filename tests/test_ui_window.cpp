@@ -2,7 +2,8 @@
 // a model is looked up, offers "Open model...", and nothing crashes; the history list still works.
 #include "test_ui_util.h"
 
-#include <assistant.h>
+#include <base/paths.h>
+#include <llm/llm.h>
 #include <history/history.h>
 #include <mainwindow.h>
 #include <settings_dialog.h>
@@ -45,7 +46,7 @@ TEST_CASE("without a model the window shows where models are looked up", "[ui][w
     window.start();
     REQUIRE(uitest::waitFor([&] { return !window.noModelText().isEmpty(); }, 2000));
     const QString text = window.noModelText();
-    for (const std::string& p : sigmaops::model_search_paths())
+    for (const std::string& p : sigmaops::llm::model_search_paths())
         CHECK(text.contains(QString::fromStdString(p)));
     CHECK(text.contains("missing.gguf"));
     CHECK(text.contains("SIGMAOPS_MODEL"));

@@ -99,7 +99,7 @@ TEST_CASE("the worker streams a reply from a real model through its thread into 
     CHECK(stats.n_prompt > 0);
     REQUIRE(stats.session_id != 0);
     CHECK(rig.tokenThread == QThread::currentThreadId());  // delivered queued, on the UI thread
-    if (stats.stop != "end of text") CHECK_FALSE(rig.pieces.isEmpty());
+    if (stats.stop != sigmaops::llm::StopReason::EndOfText) CHECK_FALSE(rig.pieces.isEmpty());
     const QString streamed = rig.pieces.join(QString());
 
     // The exchange is in the database, readable through another connection.
@@ -154,9 +154,9 @@ TEST_CASE("Stop cancels a reply in progress from the UI thread", "[ui][worker]")
     rig.worker->cancel();  // direct call from this (UI) thread
     REQUIRE(uitest::waitFor([&] { return !rig.finished.isEmpty() || !rig.errors.isEmpty(); }, 30000));
     REQUIRE(rig.errors.isEmpty());
-    INFO("stop reason: " << rig.finished[0].stop.toStdString() << ", tokens: " << rig.finished[0].n_decoded);
+    INFO("stop reason: " << sigmaops::llm::stop_reason_text(rig.finished[0].stop) << ", tokens: " << rig.finished[0].n_decoded);
     // Greedy on this prompt runs all 400 tokens without end-of-text, so only Stop ends it early.
-    CHECK(rig.finished[0].stop == "cancelled");
+    CHECK(rig.finished[0].stop == sigmaops::llm::StopReason::Cancelled);
     CHECK(rig.finished[0].n_decoded < 400);
     // The partial reply is kept in the history.
     SessionsModel sessions;

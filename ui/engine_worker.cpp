@@ -1,8 +1,8 @@
 // engine_worker.cpp - see engine_worker.h. Everything here but cancel() runs on the worker thread.
 #include "engine_worker.h"
 
-#include <assistant.h>
-#include <sigma/engine.h>
+#include <chat/chat.h>
+#include <llm/llm.h>
 
 #include <QFileInfo>
 
@@ -12,19 +12,7 @@ namespace {
 
 QString qs(const std::string& s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
-QString stopName(sigma::StopReason stop) {
-    switch (stop) {
-    case sigma::StopReason::MaxTokens: return QStringLiteral("max tokens");
-    case sigma::StopReason::EndOfText: return QStringLiteral("end of text");
-    case sigma::StopReason::StopString: return QStringLiteral("stop string");
-    case sigma::StopReason::Cancelled: return QStringLiteral("cancelled");
-    case sigma::StopReason::CallbackStopped: return QStringLiteral("stopped");
-    case sigma::StopReason::ContextFull: return QStringLiteral("context full");
-    }
-    return {};
-}
-
-QVector<Turn> turnsOf(const std::vector<sigma::ChatMessage>& conversation) {
+QVector<Turn> turnsOf(const std::vector<llm::Message>& conversation) {
     QVector<Turn> turns;
     for (const auto& m : conversation)
         if (m.role == "user" || m.role == "assistant")
@@ -88,41 +76,31 @@ void EngineWorker::configure(const ChatSettings& settings) {
 }
 
 void EngineWorker::loadModel(const QString& path) {
-    const std::string file = path.toStdString();
-    sigma::Expected<std::shared_ptr<sigma::Model>> model =
-        sigma::unexpected(sigma::ErrorCode::Unsupported, "no CUDA");
-    QString device = QStringLiteral("CPU");
-#ifdef SIGMA_HAVE_CUDA
-    if (m_settings.prefer_gpu) {
-        sigma::LoadOptions gpu;
-        gpu.device = sigma::Device::Cuda;
-        model = sigma::Model::load(file, gpu);
-        if (model) device = QStringLiteral("CUDA");
-    }
-#endif
-    if (!model) model = sigma::Model::load(file, sigma::LoadOptions{});
-    if (!model) {
-        emit loadFailed(qs(model.error().message));
+    llm::LoadOptions options;
+    options.device = m_settings.prefer_gpu ? llm::Device::Auto : llm::Device::Cpu;
+    auto loaded = llm::load_local(path.toStdString(), options);
+    if (!loaded) {
+        emit loadFailed(qs(loaded.error().message));
         return;
     }
-    std::shared_ptr<sigma::Model> previous = std::move(m_model);
-    m_model = std::move(model.value());
+    std::shared_ptr<const llm::Model> previous = std::move(m_model);
+    m_model = std::move(loaded->model);
     QString message;
     if (!rebuildService(&message)) {
         m_model = std::move(previous);
         emit loadFailed(message);
         return;
     }
-    m_device = device;
-    const sigma::ModelInfo& info = m_model->info();
+    const llm::ModelCard& card = m_model->card();
     ModelSummary summary;
     summary.path = path;
-    summary.name = info.name.empty() ? QFileInfo(path).completeBaseName() : qs(info.name);
-    summary.architecture = qs(info.architecture);
-    summary.device = device;
-    summary.chat_format = qs(info.chat_format);
-    summary.n_params = info.n_params;
-    summary.load_ms = m_model->load_ms();
+    summary.name = card.name.empty() ? QFileInfo(path).completeBaseName() : qs(card.name);
+    summary.architecture = qs(card.architecture);
+    summary.device = card.backend == "cuda" ? QStringLiteral("CUDA") : QStringLiteral("CPU");
+    summary.device_note = qs(loaded->fallback_note);
+    summary.chat_format = qs(card.chat_format);
+    summary.n_params = card.n_params;
+    summary.load_ms = card.load_ms;
     emit modelLoaded(summary);
     emit conversationReset(0, {});
 }
@@ -141,11 +119,11 @@ void EngineWorker::send(const QString& text) {
         return;
     }
     ReplyStats stats;
-    stats.n_prompt = reply->timings.n_prompt;
-    stats.n_decoded = reply->timings.n_decoded;
-    stats.prompt_tps = reply->timings.prompt_tps();
-    stats.decode_tps = reply->timings.decode_tps();
-    stats.stop = stopName(reply->stop);
+    stats.n_prompt = reply->usage.n_prompt;
+    stats.n_decoded = reply->usage.n_generated;
+    stats.prompt_tps = reply->usage.prompt_tps();
+    stats.decode_tps = reply->usage.decode_tps();
+    stats.stop = reply->stop;
     stats.session_id = m_service->session_id();
     emit replyFinished(stats);
 }

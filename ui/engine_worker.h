@@ -15,10 +15,11 @@
 #include <QString>
 #include <QVector>
 
+#include <llm/llm.h>
+
 #include <memory>
 #include <mutex>
 
-namespace sigma { class Model; }
 namespace sigmaops { class ChatService; }
 
 namespace sigmaops::ui {
@@ -37,6 +38,7 @@ struct ModelSummary {
     QString name;                // general.name, or the file name when empty
     QString architecture;        // "sigma", "llama", "qwen2"
     QString device;              // "CPU" or "CUDA"
+    QString device_note;         // why the GPU was not used when it was preferred ("" otherwise)
     QString chat_format;
     quint64 n_params = 0;
     double load_ms = 0;
@@ -48,7 +50,7 @@ struct ReplyStats {
     int n_decoded = 0;
     double prompt_tps = 0;
     double decode_tps = 0;       // tokens/s of the reply, shown in the status bar
-    QString stop;                // "max tokens", "end of text", "stop string", "cancelled", "context full"
+    llm::StopReason stop = llm::StopReason::MaxTokens;   // llm::stop_reason_text() names it
     qint64 session_id = 0;       // history session the exchange was stored in (0: none)
 };
 
@@ -94,8 +96,7 @@ private:
     bool rebuildService(QString* message);
 
     ChatSettings m_settings;
-    std::shared_ptr<sigma::Model> m_model;
-    QString m_device;
+    std::shared_ptr<const llm::Model> m_model;
     std::mutex m_service_mutex;                 // guards m_service's pointer for cancel()
     std::unique_ptr<sigmaops::ChatService> m_service;
 };

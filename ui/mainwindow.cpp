@@ -5,9 +5,9 @@
 #include "sessions_model.h"
 #include "transcript_view.h"
 
-#include <assistant.h>
+#include <base/paths.h>
 #include <history/history.h>
-#include <sigma/engine.h>
+#include <llm/llm.h>
 
 #include <QAction>
 #include <QApplication>
@@ -243,7 +243,7 @@ void MainWindow::start() {
     emit requestConfigure(effectiveChatSettings());
 
     QString explicitPath = m_options.model_path.isEmpty() ? m_settings.model_path : m_options.model_path;
-    auto found = find_model(explicitPath.toStdString());
+    auto found = llm::find_model(explicitPath.toStdString());
     if (!found) {
         showNoModel(qs(found.error().message));
         return;
@@ -259,8 +259,8 @@ void MainWindow::openHistory() {
     auto opened = m_sessions->open(m_history_path);
     if (opened) return;
 
-    const sigma::Error err = opened.error();
-    if (err.code == sigma::ErrorCode::BadFile) {
+    const sigmaops::Error err = opened.error();
+    if (err.code == sigmaops::ErrorCode::BadFile) {
         QMessageBox box(QMessageBox::Warning, tr("History database damaged"),
                         tr("The history database could not be read:\n\n%1\n\n"
                            "You can move it aside (it is renamed, not deleted) and start a fresh one, "
@@ -305,7 +305,7 @@ void MainWindow::showNoModel(const QString& reason) {
     QString why = reason;
     if (!why.isEmpty()) why[0] = why[0].toUpper();
     QString paths;
-    for (const std::string& p : model_search_paths())
+    for (const std::string& p : llm::model_search_paths())
         paths += QStringLiteral("<li><code>%1</code></li>").arg(qs(p).toHtmlEscaped());
     m_no_model_label->setText(
         tr("<p>%1</p>"
@@ -341,6 +341,7 @@ void MainWindow::onModelLoaded(const ModelSummary& info) {
                                    .arg(info.chat_format.isEmpty() ? tr("default") : info.chat_format)
                                    .arg(info.load_ms, 0, 'f', 0));
     m_device_status->setText(tr("Device: %1").arg(info.device));
+    m_device_status->setToolTip(info.device_note);
     statusBar()->showMessage(info.load_ms < 1000 ? tr("Loaded %1 in %2 ms").arg(info.path).arg(info.load_ms, 0, 'f', 0)
                                                  : tr("Loaded %1 in %2 s").arg(info.path).arg(info.load_ms / 1000.0, 0, 'f', 1),
                              8000);
@@ -386,9 +387,14 @@ void MainWindow::onToken(const QString& piece) { m_transcript->appendPiece(piece
 
 void MainWindow::onReplyFinished(const ReplyStats& stats) {
     QString note = tr("%1 tokens, %2 tok/s").arg(stats.n_decoded).arg(stats.decode_tps, 0, 'f', 1);
-    if (stats.stop == QLatin1String("cancelled")) note += tr(", stopped");
-    else if (stats.stop == QLatin1String("max tokens")) note += tr(", hit the token limit");
-    else if (stats.stop == QLatin1String("context full")) note += tr(", context full: start a new chat");
+    switch (stats.stop) {
+    case llm::StopReason::Cancelled: note += tr(", stopped"); break;
+    case llm::StopReason::MaxTokens: note += tr(", hit the token limit"); break;
+    case llm::StopReason::ContextFull: note += tr(", context full: start a new chat"); break;
+    case llm::StopReason::EndOfText:
+    case llm::StopReason::StopString:
+    case llm::StopReason::CallbackStopped: break;
+    }
     m_transcript->finishAssistant(note);
     m_speed_status->setText(tr("Speed: %1 tok/s").arg(stats.decode_tps, 0, 'f', 1));
     m_speed_status->setToolTip(tr("Last reply: %1 tokens in, %2 tok/s prompt; %3 tokens out, %4 tok/s")
@@ -507,8 +513,8 @@ void MainWindow::showAbout() {
            "<i>Loghub: A Large Collection of System Log Datasets for AI-driven Log Analytics</i>, ISSRE 2023; "
            "and Zhihan Jiang et al., <i>A Large-scale Evaluation for Log Parsing Techniques: How Far are We?</i>, "
            "ISSTA 2024 (Loghub-2.0).</p>")
-            .arg(qs(app_version()).toHtmlEscaped(), qs(sigma::version()).toHtmlEscaped(),
-                 qs(sigma::cpu_features()).toHtmlEscaped()));
+            .arg(qs(app_version()).toHtmlEscaped(), qs(llm::engine_info().version).toHtmlEscaped(),
+                 qs(llm::engine_info().cpu_features).toHtmlEscaped()));
 }
 
 void MainWindow::maybeScreenshot() {

@@ -24,10 +24,10 @@ QString friendlyDate(const QDateTime& when, const QDateTime& now) {
 SessionsModel::SessionsModel(QObject* parent) : QAbstractListModel(parent) {}
 SessionsModel::~SessionsModel() = default;
 
-sigma::Expected<void> SessionsModel::open(const QString& path) {
+sigmaops::Expected<void> SessionsModel::open(const QString& path) {
     close();
     auto h = history::History::open(path.toStdString());
-    if (!h) return sigma::unexpected(h.error());
+    if (!h) return sigmaops::unexpected(h.error());
     m_history = std::move(h.value());
     m_path = path;
     return refresh();
@@ -41,13 +41,13 @@ void SessionsModel::close() {
     endResetModel();
 }
 
-sigma::Expected<void> SessionsModel::refresh() {
+sigmaops::Expected<void> SessionsModel::refresh() {
     if (!m_history) return {};
     auto list = m_history->list_sessions(kMaxSessions, 0);
-    if (!list) return sigma::unexpected(list.error());
+    if (!list) return sigmaops::unexpected(list.error());
     std::vector<Row> rows;
     rows.reserve(list->size());
-    for (const history::Session& s : *list) {
+    for (const history::Conversation& s : *list) {
         Row r;
         r.id = s.id;
         r.title = qs(s.title).simplified();
@@ -64,10 +64,10 @@ sigma::Expected<void> SessionsModel::refresh() {
     return {};
 }
 
-sigma::Expected<QVector<Turn>> SessionsModel::messages(qint64 id) const {
-    if (!m_history) return sigma::unexpected(sigma::ErrorCode::NotFound, "no history is open");
+sigmaops::Expected<QVector<Turn>> SessionsModel::messages(qint64 id) const {
+    if (!m_history) return sigmaops::unexpected(sigmaops::ErrorCode::NotFound, "no history is open");
     auto list = m_history->messages(id);
-    if (!list) return sigma::unexpected(list.error());
+    if (!list) return sigmaops::unexpected(list.error());
     QVector<Turn> turns;
     for (const history::Message& m : *list)
         if (m.role == "user" || m.role == "assistant") turns.push_back(Turn{qs(m.role), qs(m.content)});

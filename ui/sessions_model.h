@@ -7,7 +7,7 @@
 
 #include "engine_worker.h"
 
-#include <sigma/expected.h>
+#include <base/result.h>
 
 #include <QAbstractListModel>
 #include <QDateTime>
@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-namespace sigmaops::history { class History; struct Session; }
+namespace sigmaops::history { class History; struct Conversation; }
 
 namespace sigmaops::ui {
 
@@ -38,15 +38,15 @@ public:
 
     // Opens the history at `path` and loads the list. BadFile: damaged (offer move_aside);
     // TooNew, Database, Io: other failures. On failure the model is empty and closed.
-    sigma::Expected<void> open(const QString& path);
+    sigmaops::Expected<void> open(const QString& path);
     void close();
     bool isOpen() const { return m_history != nullptr; }
     QString path() const { return m_path; }
 
     // Reloads the list from the database (keeps it unchanged on a read error, returned).
-    sigma::Expected<void> refresh();
+    sigmaops::Expected<void> refresh();
     // The user/assistant messages of session `id`, oldest first.
-    sigma::Expected<QVector<Turn>> messages(qint64 id) const;
+    sigmaops::Expected<QVector<Turn>> messages(qint64 id) const;
     // The row of session `id`, or -1.
     int rowOf(qint64 id) const;
 

@@ -1,7 +1,7 @@
 // settings_dialog.cpp - see settings_dialog.h.
 #include "settings_dialog.h"
 
-#include <assistant.h>
+#include <base/paths.h>
 
 #include <QCheckBox>
 #include <QDialogButtonBox>

@@ -18,8 +18,8 @@
 namespace sigmaops::history {
 
 using json = nlohmann::ordered_json;
-using sigma::ErrorCode;
-using sigma::Exception;
+using sigmaops::ErrorCode;
+using sigmaops::Exception;
 
 namespace {
 
@@ -108,7 +108,7 @@ Expected<std::string> History::export_json(Id session_id) {
     return detail::guarded(m_path, [&] {
         SQL_EXEC(m_db, "BEGIN");  // one snapshot for the whole session
         struct End { sqlite3* db; ~End() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); } } end{m_db};
-        Session s = session(session_id).value();
+        Conversation s = session(session_id).value();
         json doc;
         doc["format"] = kFormat;
         doc["version"] = kFormatVersion;
@@ -167,7 +167,7 @@ Expected<Id> History::import_json(std::string_view text) {
                                                    ", this SigmaOps reads up to " + std::to_string(kFormatVersion) + "; update SigmaOps");
         const json& js = field(doc, "session", "document");
         // Read and check everything before writing anything.
-        Session s;
+        Conversation s;
         s.title = get_str(js, "title", "session");
         s.created_ms = get_i64(js, "created_ms", "session");
         s.updated_ms = get_i64(js, "updated_ms", "session");
@@ -292,12 +292,12 @@ Expected<std::string> History::export_markdown(Id session_id) {
     return detail::guarded(m_path, [&] {
         SQL_EXEC(m_db, "BEGIN");
         struct End { sqlite3* db; ~End() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); } } end{m_db};
-        Session s = session(session_id).value();
+        Conversation s = session(session_id).value();
         std::ostringstream md;
         md << "# " << one_line(s.title.empty() ? "(untitled session)" : s.title) << "\n\n";
         md << "- Session: " << s.id << (s.pinned ? " (pinned)" : "") << "\n";
-        md << "- Created: " << detail::format_utc(s.created_ms) << "\n";
-        md << "- Last activity: " << detail::format_utc(s.updated_ms) << "\n";
+        md << "- Created: " << format_utc(s.created_ms) << "\n";
+        md << "- Last activity: " << format_utc(s.updated_ms) << "\n";
         if (!s.model.empty()) md << "- Model: " << one_line(s.model) << "\n";
         if (!s.host.empty()) md << "- Host: " << one_line(s.host) << "\n";
         md << "\n";
@@ -305,7 +305,7 @@ Expected<std::string> History::export_markdown(Id session_id) {
         auto msgs = messages(session_id).value();
         if (!msgs.empty()) md << "## Conversation\n\n";
         for (const Message& m : msgs) {
-            md << "### " << m.role << " - " << detail::format_utc(m.created_ms);
+            md << "### " << m.role << " - " << format_utc(m.created_ms);
             if (m.role == "assistant" && (m.n_tokens || m.decode_ms > 0))
                 md << " (" << m.n_tokens << " tokens, prompt " << format_ms(m.prompt_ms) << ", decode " << format_ms(m.decode_ms) << ")";
             md << "\n\n" << m.content;
@@ -317,7 +317,7 @@ Expected<std::string> History::export_markdown(Id session_id) {
         if (!cmds.empty()) md << "## Commands\n\n";
         for (const Command& c : cmds) {
             md << "### " << inline_code(one_line(c.text)) << " on " << one_line(c.host) << "\n\n";
-            md << "- When: " << detail::format_utc(c.started_ms) << ", took " << format_ms(c.duration_ms) << "\n";
+            md << "- When: " << format_utc(c.started_ms) << ", took " << format_ms(c.duration_ms) << "\n";
             md << "- Risk: " << to_string(c.risk) << "; approved by: " << (c.approved_by.empty() ? "(not approved)" : c.approved_by) << "\n";
             md << "- Exit code: " << (c.exit_code ? std::to_string(*c.exit_code) : std::string("(none)")) << "\n\n";
             if (!c.stdout_text.empty()) {
@@ -336,7 +336,7 @@ Expected<std::string> History::export_markdown(Id session_id) {
             md << "### " << inline_code(one_line(c.path)) << " on " << one_line(c.host) << " - " << to_string(c.status) << "\n\n";
             if (!c.backup_path.empty()) md << "- Backup: " << inline_code(one_line(c.backup_path)) << "\n";
             for (const ChangeEvent& e : c.events)
-                md << "- " << detail::format_utc(e.at_ms) << ": " << to_string(e.status) << (e.note.empty() ? "" : " - " + one_line(e.note)) << "\n";
+                md << "- " << format_utc(e.at_ms) << ": " << to_string(e.status) << (e.note.empty() ? "" : " - " + one_line(e.note)) << "\n";
             md << "\n";
             code_block(md, "diff", c.diff);
             if (!c.validation_output.empty()) {
@@ -349,7 +349,7 @@ Expected<std::string> History::export_markdown(Id session_id) {
         if (!finds.empty()) md << "## Findings\n\n";
         for (const Finding& f : finds) {
             md << "### " << (f.severity.empty() ? "" : "[" + f.severity + "] ") << one_line(f.summary) << "\n\n";
-            md << "- Host: " << one_line(f.host) << "; source: " << one_line(f.source) << "; " << detail::format_utc(f.created_ms) << "\n\n";
+            md << "- Host: " << one_line(f.host) << "; source: " << one_line(f.source) << "; " << format_utc(f.created_ms) << "\n\n";
             if (!f.detail.empty()) md << f.detail << (f.detail.back() == '\n' ? "" : "\n") << "\n";
             for (const Evidence& e : f.evidence) {
                 md << "- " << inline_code(one_line(e.ref)) << "\n\n";

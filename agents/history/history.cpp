@@ -8,6 +8,9 @@
 #include "history.h"
 #include "history_internal.h"
 
+#include <base/paths.h>
+#include <base/text.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,8 +24,8 @@
 namespace sigmaops::history {
 
 using detail::Stmt;
-using sigma::ErrorCode;
-using sigma::Exception;
+using sigmaops::ErrorCode;
+using sigmaops::Exception;
 
 
 // ---------------------------------------------------------------------------------------------
@@ -73,16 +76,15 @@ std::optional<ChangeStatus> change_status_from_string(std::string_view s) {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-std::string default_history_path() {
-    const char* xdg = std::getenv("XDG_DATA_HOME");
-    std::string base;
-    if (xdg && xdg[0] == '/') {
-        base = xdg;
-    } else {
-        const char* home = std::getenv("HOME");
-        base = std::string(home && *home ? home : ".") + "/.local/share";
-    }
-    return base + "/sigmaops/history.db";
+std::string default_history_path() { return AppPaths::resolve().history_db; }
+
+std::string format_utc(std::int64_t ms) {
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
 }
 
 namespace detail {
@@ -94,14 +96,6 @@ std::string bad_file_hint(const std::string& path) {
            "kept next to it for recovery (e.g. `sqlite3 OLDFILE .recover`).";
 }
 
-std::string format_utc(std::int64_t ms) {
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
 
 } // namespace detail
 
@@ -431,7 +425,7 @@ void migrate(sqlite3* db, const std::string& path) {
             SQL_EXEC(db, kMigrations[v]);
             SQL_EXEC(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
         } catch (const Exception& e) {
-            sigma::rethrow_with_stage("migrating history database " + path + " from schema version " +
+            sigmaops::rethrow_with_stage("migrating history database " + path + " from schema version " +
                                           std::to_string(v) + " to " + std::to_string(v + 1),
                                       e);
         }
@@ -445,7 +439,7 @@ void migrate(sqlite3* db, const std::string& path) {
 // Open / close
 
 Expected<std::string> move_aside(const std::string& path) {
-    return sigma::catch_to_expected([&]() -> std::string {
+    return sigmaops::catch_to_expected([&]() -> std::string {
         struct stat st{};
         if (::stat(path.c_str(), &st) != 0)
             throw Exception(ErrorCode::NotFound, "move aside: " + path + " does not exist");
@@ -555,8 +549,8 @@ constexpr const char* kSessionColumns =
     "s.id, s.title, s.created_ms, s.updated_ms, s.model, s.host, s.pinned, "
     "(SELECT count(*) FROM messages m WHERE m.session_id = s.id)";
 
-Session read_session(const Stmt& s) {
-    Session r;
+Conversation read_session(const Stmt& s) {
+    Conversation r;
     r.id = s.i64(0);
     r.title = s.text(1);
     r.created_ms = s.i64(2);
@@ -629,19 +623,19 @@ Expected<void> History::set_pinned(Id session_id, bool pinned) {
     });
 }
 
-Expected<std::vector<Session>> History::list_sessions(int limit, int offset) {
+Expected<std::vector<Conversation>> History::list_sessions(int limit, int offset) {
     return detail::guarded(m_path, [&] {
         static const std::string sql = std::string("SELECT ") + kSessionColumns +
                                        " FROM sessions s ORDER BY s.updated_ms DESC, s.id DESC LIMIT ?1 OFFSET ?2";
         auto s = Q(sql.c_str());
         s.bind(1, limit < 0 ? -1 : limit).bind(2, offset < 0 ? 0 : offset);
-        std::vector<Session> out;
+        std::vector<Conversation> out;
         while (s.step()) out.push_back(read_session(s));
         return out;
     });
 }
 
-Expected<Session> History::session(Id session_id) {
+Expected<Conversation> History::session(Id session_id) {
     return detail::guarded(m_path, [&] {
         static const std::string sql = std::string("SELECT ") + kSessionColumns + " FROM sessions s WHERE s.id = ?1";
         auto s = Q(sql.c_str());
@@ -684,7 +678,7 @@ void cap_output(std::string& text, bool& truncated, std::int64_t& n_bytes, std::
     text = detail::to_valid_utf8(text);
     n_bytes = std::max(n_bytes, original);
     if (cap >= 0 && static_cast<std::int64_t>(text.size()) > cap) {
-        std::string_view kept = detail::utf8_prefix(text, static_cast<std::size_t>(cap));
+        std::string_view kept = utf8_prefix(text, static_cast<std::size_t>(cap));
         std::string note = "\n[sigmaops: output truncated: kept " + std::to_string(kept.size()) + " of " +
                            std::to_string(n_bytes) + " bytes]";
         text = std::string(kept) + note;

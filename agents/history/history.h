@@ -11,7 +11,7 @@
 //     moved to another thread, not shared). Any number of connections, in any number of
 //     processes, may use the same file at once: writes take the lock up front (BEGIN IMMEDIATE) and
 //     wait up to Options::busy_timeout_ms, so "database is locked" only appears after that wait.
-// Errors: every call returns sigma::Expected; nothing here throws. Codes used:
+// Errors: every call returns sigmaops::Expected; nothing here throws. Codes used:
 //   Database (an SQLite failure; the message names the call and file:line), BadFile (the file is
 //   not a SQLite database or is damaged: the message says to move it aside, see move_aside()),
 //   TooNew (written by a newer SigmaOps; never downgraded), NotFound (no such id),
@@ -22,7 +22,7 @@
 // Secrets: nothing here stores passwords, keys or passphrases; Host has no field for them.
 #pragma once
 
-#include <sigma/expected.h>
+#include <base/result.h>
 
 #include <cstdint>
 #include <functional>
@@ -36,7 +36,7 @@ struct sqlite3;
 
 namespace sigmaops::history {
 
-using sigma::Expected;
+using sigmaops::Expected;
 using Id = std::int64_t;  // row ids; 0 means "none"
 
 // The schema version this build writes (PRAGMA user_version). Older databases are migrated
@@ -58,7 +58,7 @@ std::optional<Risk> risk_from_string(std::string_view s);
 std::optional<ChangeStatus> change_status_from_string(std::string_view s);
 
 // A conversation. `host` is the host context it was about ("db2", "" = none).
-struct Session {
+struct Conversation {
     Id id = 0;
     std::string title;
     std::int64_t created_ms = 0;
@@ -82,7 +82,7 @@ struct Message {
     double decode_ms = 0;          // generation time
 };
 
-// Counters the engine reports with a reply (sigma::Timings maps onto it directly).
+// Counters the engine reports with a reply (llm::Usage maps onto it directly).
 struct MessageStats {
     int n_prompt_tokens = 0;
     int n_tokens = 0;
@@ -204,8 +204,10 @@ struct Options {
 };
 
 // $XDG_DATA_HOME/sigmaops/history.db, or ~/.local/share/sigmaops/history.db when XDG_DATA_HOME
-// is unset, empty or not absolute (XDG base directory rules). Does not create anything.
+// is unset, empty or not absolute (XDG base directory rules; AppPaths). Does not create anything.
 std::string default_history_path();
+// "2026-11-25 10:25:07 UTC": how history shows a time.
+std::string format_utc(std::int64_t ms);
 
 // Renames a damaged database (and its -wal/-shm files) to <path>.corrupt-<YYYYmmdd-HHMMSS>
 // (a numeric suffix is added if taken) so that a fresh one can be created. Returns the new path.
@@ -233,8 +235,8 @@ public:
     Expected<void> rename_session(Id session_id, const std::string& title);
     Expected<void> set_pinned(Id session_id, bool pinned);
     // Most recently updated first.
-    Expected<std::vector<Session>> list_sessions(int limit = 50, int offset = 0);
-    Expected<Session> session(Id session_id);
+    Expected<std::vector<Conversation>> list_sessions(int limit = 50, int offset = 0);
+    Expected<Conversation> session(Id session_id);
     Expected<std::vector<Message>> messages(Id session_id);  // oldest first
 
     // --- commands ---

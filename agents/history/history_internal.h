@@ -38,16 +38,14 @@ std::vector<Finding> read_findings(sqlite3* db, StatementCache& cache, Id sessio
 std::string fts_query(std::string_view text);
 // The "move it aside" advice appended to BadFile messages.
 std::string bad_file_hint(const std::string& path);
-// "2026-11-25 10:25:07 UTC"
-std::string format_utc(std::int64_t ms);
 
-// Runs f() (which throws sigma::Exception on failure) and returns its result as Expected;
+// Runs f() (which throws sigmaops::Exception on failure) and returns its result as Expected;
 // BadFile errors get the "move it aside" advice for `path`.
 template <typename F>
-auto guarded(const std::string& path, F&& f) -> decltype(sigma::catch_to_expected(f)) {
-    auto r = sigma::catch_to_expected(f);
-    if (!r.has_value() && r.error().code == sigma::ErrorCode::BadFile)
-        return sigma::unexpected(sigma::ErrorCode::BadFile, r.error().message + bad_file_hint(path));
+auto guarded(const std::string& path, F&& f) -> decltype(sigmaops::catch_to_expected(f)) {
+    auto r = sigmaops::catch_to_expected(f);
+    if (!r.has_value() && r.error().code == sigmaops::ErrorCode::BadFile)
+        return sigmaops::unexpected(sigmaops::ErrorCode::BadFile, r.error().message + bad_file_hint(path));
     return r;
 }
 

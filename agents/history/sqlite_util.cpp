@@ -21,7 +21,7 @@ void throw_sqlite(sqlite3* db, int rc, const char* call, const char* file, int l
     msg += " (";
     msg += sqlite3_errstr(rc);
     msg += ", code " + std::to_string(rc) + ")";
-    throw sigma::Exception(error_code_for(rc), msg);
+    throw sigmaops::Exception(error_code_for(rc), msg);
 }
 
 void exec(sqlite3* db, const char* sql, const char* file, int line) {
@@ -32,7 +32,7 @@ void exec(sqlite3* db, const char* sql, const char* file, int line) {
                           std::to_string(line) + ": " + (err ? err : sqlite3_errstr(rc)) + " (" + sqlite3_errstr(rc) +
                           ", code " + std::to_string(rc) + ")";
         sqlite3_free(err);
-        throw sigma::Exception(error_code_for(rc), msg);
+        throw sigmaops::Exception(error_code_for(rc), msg);
     }
 }
 
@@ -90,11 +90,5 @@ std::string to_valid_utf8(std::string_view s) {
     return out;
 }
 
-std::string_view utf8_prefix(std::string_view s, std::size_t n) {
-    if (s.size() <= n) return s;
-    std::size_t cut = n;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-    return s.substr(0, cut);
-}
 
 } // namespace sigmaops::history::detail

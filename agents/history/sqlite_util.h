@@ -2,12 +2,12 @@
 // records the call and file:line), prepared statements with RAII reset, and IMMEDIATE
 // transactions. Not part of the public API; only agents/history/*.cpp include it.
 //
-// Contract: everything here throws sigma::Exception on failure (Database, BadFile for
+// Contract: everything here throws sigmaops::Exception on failure (Database, BadFile for
 // SQLITE_CORRUPT / SQLITE_NOTADB, Io for SQLITE_CANTOPEN / SQLITE_IOERR); the public History
-// methods catch and return sigma::Expected.
+// methods catch and return sigmaops::Expected.
 #pragma once
 
-#include <sigma/expected.h>
+#include <base/result.h>
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -19,16 +19,16 @@
 namespace sigmaops::history::detail {
 
 // Maps an SQLite result code to the coarse sigma error code callers branch on.
-inline sigma::ErrorCode error_code_for(int rc) {
+inline sigmaops::ErrorCode error_code_for(int rc) {
     switch (rc & 0xff) {
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return sigma::ErrorCode::BadFile;
+    case SQLITE_NOTADB: return sigmaops::ErrorCode::BadFile;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_READONLY:
-    case SQLITE_PERM: return sigma::ErrorCode::Io;
-    default: return sigma::ErrorCode::Database;
+    case SQLITE_PERM: return sigmaops::ErrorCode::Io;
+    default: return sigmaops::ErrorCode::Database;
     }
 }
 
@@ -126,7 +126,5 @@ private:
 // UTF-8 helpers.
 // Replaces every invalid UTF-8 sequence (overlong, surrogate, > U+10FFFF, truncated) with U+FFFD.
 std::string to_valid_utf8(std::string_view s);
-// The longest prefix of valid UTF-8 `s` of at most n bytes that does not split a character.
-std::string_view utf8_prefix(std::string_view s, std::size_t n);
 
 } // namespace sigmaops::history::detail

@@ -181,7 +181,7 @@ static Expected<void> check_host_files(const ConfigPaths& paths) {
     for (const std::string& f : {paths.app_hosts, paths.ssh_config}) {
         struct stat st{};
         if (::stat(f.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-            return sigma::unexpected(ErrorCode::BadFile, f + " is not a regular file (a directory?); expected an ssh_config-style host list");
+            return sigmaops::unexpected(ErrorCode::BadFile, f + " is not a regular file (a directory?); expected an ssh_config-style host list");
     }
     return {};
 }
@@ -198,32 +198,32 @@ Expected<std::vector<JumpHop>> parse_proxy_jump(const std::string& spec) {
         if (auto at = hop.find('@'); at != std::string::npos) {
             j.user = hop.substr(0, at);
             hop = hop.substr(at + 1);
-            if (!valid_token(j.user) || j.user.find('@') != std::string::npos) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            if (!valid_token(j.user) || j.user.find('@') != std::string::npos) return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
         }
         if (!hop.empty() && hop.front() == '[') {  // [v6 address]:port
             const auto close = hop.find(']');
             if (close == std::string::npos)
-                return sigma::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump '" + spec + "' (unclosed '[')");
+                return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump '" + spec + "' (unclosed '[')");
             if (close + 1 < hop.size()) {
-                if (hop[close + 1] != ':') return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+                if (hop[close + 1] != ':') return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
                 port = hop.substr(close + 2);
-                if (port.empty()) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+                if (port.empty()) return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
             }
             j.host = hop.substr(1, close - 1);
         } else if (auto colon = hop.rfind(':'); colon != std::string::npos && hop.find(':') == colon) {
             port = hop.substr(colon + 1);
             j.host = hop.substr(0, colon);
-            if (port.empty()) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            if (port.empty()) return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
         } else {
             j.host = hop;
         }
         if (!valid_token(j.host) || j.host.find_first_of("@[],") != std::string::npos)
-            return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
         if (!port.empty()) {
-            if (port.find_first_not_of("0123456789") != std::string::npos) return sigma::unexpected(ErrorCode::InvalidArgument, usage);
+            if (port.find_first_not_of("0123456789") != std::string::npos) return sigmaops::unexpected(ErrorCode::InvalidArgument, usage);
             const long n = port.size() <= 5 ? std::stol(port) : 0;
             if (n <= 0 || n > 65535)
-                return sigma::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump port '" + port + "' in '" + spec + "'");
+                return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid ProxyJump port '" + port + "' in '" + spec + "'");
             j.port = static_cast<int>(n);
         }
         hops.push_back(j);
@@ -234,9 +234,9 @@ Expected<std::vector<JumpHop>> parse_proxy_jump(const std::string& spec) {
 }
 
 Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& paths_in) {
-    if (!valid_token(name)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + name + "'");
+    if (!valid_token(name)) return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + name + "'");
     ConfigPaths paths = paths_in.resolved();
-    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
+    if (auto ok = check_host_files(paths); !ok) return sigmaops::unexpected(ok.error());
     // Matched, and substituted for %h, in lower case like OpenSSH ("ssh Web1" reads "Host web1").
     const std::string key = lower(name);
     Partial p;
@@ -248,7 +248,7 @@ Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& p
     h.user = p.user.value_or("");
     h.port = p.port.value_or(22);
     if (h.port <= 0 || h.port > 65535)
-        return sigma::unexpected(ErrorCode::InvalidArgument, "host " + name + ": invalid Port " + std::to_string(h.port));
+        return sigmaops::unexpected(ErrorCode::InvalidArgument, "host " + name + ": invalid Port " + std::to_string(h.port));
     h.identity_files = p.identities;
     h.proxy_jump = p.proxy_jump.value_or("");
     h.source = p.source;
@@ -257,7 +257,7 @@ Expected<HostProfile> resolve_host(const std::string& name, const ConfigPaths& p
 
 Expected<std::vector<HostProfile>> list_hosts(const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
-    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
+    if (auto ok = check_host_files(paths); !ok) return sigmaops::unexpected(ok.error());
     std::vector<HostProfile> out;
     std::set<std::string> seen;
     for (const auto& file : {paths.app_hosts, paths.ssh_config}) {
@@ -266,7 +266,7 @@ Expected<std::vector<HostProfile>> list_hosts(const ConfigPaths& paths_in) {
             for (const auto& pat : b.patterns) {
                 if (!is_concrete(pat) || !seen.insert(pat).second) continue;
                 auto h = resolve_host(pat, paths);
-                if (!h) return sigma::unexpected(h.error());
+                if (!h) return sigmaops::unexpected(h.error());
                 out.push_back(std::move(*h));
             }
         }
@@ -279,20 +279,20 @@ namespace {
 Expected<void> write_atomically(const std::string& path, const std::string& content) {
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
-    if (ec) return sigma::unexpected(ErrorCode::Io, "cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
+    if (ec) return sigmaops::unexpected(ErrorCode::Io, "cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
     chmod(fs::path(path).parent_path().c_str(), 0700);
     std::string tmp = path + ".tmp." + std::to_string(getpid());
     {
         std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
         o << content;
         o.flush();
-        if (!o) { fs::remove(tmp, ec); return sigma::unexpected(ErrorCode::Io, "cannot write " + tmp); }
+        if (!o) { fs::remove(tmp, ec); return sigmaops::unexpected(ErrorCode::Io, "cannot write " + tmp); }
     }
     chmod(tmp.c_str(), 0600);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         const int e = errno;
         fs::remove(tmp, ec);
-        return sigma::unexpected(ErrorCode::Io, "cannot replace " + path + ": " + std::strerror(e));
+        return sigmaops::unexpected(ErrorCode::Io, "cannot replace " + path + ": " + std::strerror(e));
     }
     return {};
 }
@@ -308,23 +308,23 @@ std::string read_all(const std::string& path) {
 
 Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
-    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
+    if (auto ok = check_host_files(paths); !ok) return sigmaops::unexpected(ok.error());
     if (!valid_token(h.name) || !is_concrete(h.name))
-        return sigma::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + h.name + "' (no spaces or wildcards)");
-    if (!valid_token(h.hostname)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --host '" + h.hostname + "'");
-    if (!h.user.empty() && !valid_token(h.user)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --user '" + h.user + "'");
+        return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid host name '" + h.name + "' (no spaces or wildcards)");
+    if (!valid_token(h.hostname)) return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid --host '" + h.hostname + "'");
+    if (!h.user.empty() && !valid_token(h.user)) return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid --user '" + h.user + "'");
     if (h.port <= 0 || h.port > 65535)
-        return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --port " + std::to_string(h.port) + " (1 to 65535)");
+        return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid --port " + std::to_string(h.port) + " (1 to 65535)");
     for (const auto& f : h.identity_files)
-        if (!valid_token(f)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --identity '" + f + "'");
+        if (!valid_token(f)) return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid --identity '" + f + "'");
     if (!h.proxy_jump.empty()) {
-        if (!valid_token(h.proxy_jump)) return sigma::unexpected(ErrorCode::InvalidArgument, "invalid --proxy-jump '" + h.proxy_jump + "'");
+        if (!valid_token(h.proxy_jump)) return sigmaops::unexpected(ErrorCode::InvalidArgument, "invalid --proxy-jump '" + h.proxy_jump + "'");
         if (auto hops = parse_proxy_jump(h.proxy_jump); !hops)
-            return sigma::unexpected(ErrorCode::InvalidArgument, "--proxy-jump: " + hops.error().message);
+            return sigmaops::unexpected(ErrorCode::InvalidArgument, "--proxy-jump: " + hops.error().message);
     }
     for (const auto& b : parse_file(paths.app_hosts))
         if (std::find(b.patterns.begin(), b.patterns.end(), h.name) != b.patterns.end() && b.patterns.size() == 1 && !b.skip)
-            return sigma::unexpected(ErrorCode::Generic, "host '" + h.name + "' already exists in " + paths.app_hosts);
+            return sigmaops::unexpected(ErrorCode::Generic, "host '" + h.name + "' already exists in " + paths.app_hosts);
     std::string block = "Host " + h.name + "\n    HostName " + h.hostname + "\n";
     if (!h.user.empty()) block += "    User " + h.user + "\n";
     if (h.port != 22) block += "    Port " + std::to_string(h.port) + "\n";
@@ -356,9 +356,9 @@ Expected<void> add_host(const HostProfile& h, const ConfigPaths& paths_in) {
 
 Expected<void> remove_host(const std::string& name, const ConfigPaths& paths_in) {
     ConfigPaths paths = paths_in.resolved();
-    if (auto ok = check_host_files(paths); !ok) return sigma::unexpected(ok.error());
+    if (auto ok = check_host_files(paths); !ok) return sigmaops::unexpected(ok.error());
     std::ifstream in(paths.app_hosts);
-    if (!in) return sigma::unexpected(ErrorCode::NotFound, "host '" + name + "' not found (" + paths.app_hosts + " does not exist)");
+    if (!in) return sigmaops::unexpected(ErrorCode::NotFound, "host '" + name + "' not found (" + paths.app_hosts + " does not exist)");
     std::string out, line, key, value;
     bool skipping = false, found = false;
     while (std::getline(in, line)) {
@@ -370,7 +370,7 @@ Expected<void> remove_host(const std::string& name, const ConfigPaths& paths_in)
         if (!skipping) out += line + "\n";
     }
     if (!found)
-        return sigma::unexpected(ErrorCode::NotFound, "host '" + name + "' not found in " + paths.app_hosts +
+        return sigmaops::unexpected(ErrorCode::NotFound, "host '" + name + "' not found in " + paths.app_hosts +
                                                           " (entries of ~/.ssh/config are never edited)");
     while (out.size() >= 2 && out.substr(out.size() - 2) == "\n\n") out.pop_back();
     return write_atomically(paths.app_hosts, out);

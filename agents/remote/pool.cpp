@@ -37,7 +37,7 @@ ConnectionPool::ConnectionPool(ConnectOptions options) : m_options(std::move(opt
 }
 ConnectionPool::~ConnectionPool() = default;
 
-Expected<std::unique_ptr<Session>> ConnectionPool::acquire(const std::string& name) {
+Expected<std::unique_ptr<SshSession>> ConnectionPool::acquire(const std::string& name) {
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_idle.find(name);
@@ -48,11 +48,11 @@ Expected<std::unique_ptr<Session>> ConnectionPool::acquire(const std::string& na
         }
     }
     auto profile = resolve_host(name, m_options.paths);
-    if (!profile) return sigma::unexpected(profile.error());
-    return Session::connect(*profile, m_options);
+    if (!profile) return sigmaops::unexpected(profile.error());
+    return SshSession::connect(*profile, m_options);
 }
 
-void ConnectionPool::release(std::unique_ptr<Session> session) {
+void ConnectionPool::release(std::unique_ptr<SshSession> session) {
     if (!session || !session->is_connected()) return;
     std::lock_guard<std::mutex> lock(m_mutex);
     m_idle[session->host().name] = std::move(session);
@@ -73,7 +73,7 @@ std::vector<HostResult> run_on_hosts(ConnectionPool& pool, const std::vector<std
     auto worker = [&] {
         for (std::size_t i = next++; i < hosts.size(); i = next++) {
             auto session = pool.acquire(hosts[i]);
-            if (!session) { results[i].emplace(sigma::unexpected(session.error())); continue; }
+            if (!session) { results[i].emplace(sigmaops::unexpected(session.error())); continue; }
             results[i].emplace((*session)->exec(command, exec));
             pool.release(std::move(*session));
         }

@@ -4,15 +4,15 @@
 // Secure by default: a changed host key is refused with no override (edit known_hosts by hand);
 // an unknown key is accepted only when the Prompter says yes, and is then pinned in the app's
 // own known_hosts file; secrets (passwords, passphrases, sudo passwords) live in SecretString,
-// are wiped after use and never logged. Every fallible call returns sigma::Expected with one of
+// are wiped after use and never logged. Every fallible call returns sigmaops::Expected with one of
 // ErrorCode::Network (DNS, refused, timeout, lost), Auth, HostKey, NotFound, Io, Cancelled.
 //
-// Threads: a Session is used by one thread at a time (libssh sessions are not thread-safe);
+// Threads: an SshSession is used by one thread at a time (libssh sessions are not thread-safe);
 // cancellation is an atomic flag any thread may set. run_on_hosts() gives each host its own
 // session on its own worker thread and serialises calls to the Prompter.
 #pragma once
 
-#include <sigma/expected.h>
+#include <base/result.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,9 +28,9 @@
 
 namespace sigmaops::remote {
 
-using sigma::Error;
-using sigma::ErrorCode;
-using sigma::Expected;
+using sigmaops::Error;
+using sigmaops::ErrorCode;
+using sigmaops::Expected;
 
 // ---------------------------------------------------------------------------------------------
 // Secrets
@@ -181,16 +181,16 @@ struct RemoteStat {
 
 // One authenticated SSH connection. Owns the libssh session; not copyable; disconnects and frees
 // it in the destructor. Use from one thread at a time.
-class Session {
+class SshSession {
 public:
     // Resolves, connects, verifies the host key, authenticates. Errors: Network (DNS, refused,
     // timeout), HostKey (changed/refused/unknown without prompter), Auth (every method failed; the
     // message lists each method's reason).
-    static Expected<std::unique_ptr<Session>> connect(const HostProfile& host,
+    static Expected<std::unique_ptr<SshSession>> connect(const HostProfile& host,
                                                       const ConnectOptions& options);
-    ~Session();
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
+    ~SshSession();
+    SshSession(const SshSession&) = delete;
+    SshSession& operator=(const SshSession&) = delete;
 
     const HostProfile& host() const { return m_host; }
     std::string host_key_fingerprint() const;  // "SHA256:..." of the verified key
@@ -212,7 +212,7 @@ public:
 
 private:
     struct Impl;
-    explicit Session(std::unique_ptr<Impl> impl, HostProfile host);
+    explicit SshSession(std::unique_ptr<Impl> impl, HostProfile host);
     std::unique_ptr<Impl> m_impl;
     HostProfile m_host;
 };
@@ -225,14 +225,14 @@ struct HostResult {
     Expected<ExecResult> result;      // Error if connecting or running failed
 };
 
-// Keeps one idle authenticated Session per host name for reuse; thread-safe.
+// Keeps one idle authenticated SshSession per host name for reuse; thread-safe.
 class ConnectionPool {
 public:
     explicit ConnectionPool(ConnectOptions options);
     ~ConnectionPool();
     // A connected session for `name` (reused when idle and alive); give it back with release().
-    Expected<std::unique_ptr<Session>> acquire(const std::string& name);
-    void release(std::unique_ptr<Session> session);  // keeps it if still connected
+    Expected<std::unique_ptr<SshSession>> acquire(const std::string& name);
+    void release(std::unique_ptr<SshSession> session);  // keeps it if still connected
     void keepalive_idle();                           // sends a keepalive on every idle session
     const ConnectOptions& options() const { return m_options; }
 
@@ -240,7 +240,7 @@ private:
     ConnectOptions m_options;                   // its prompter: m_serial_prompter
     std::unique_ptr<Prompter> m_serial_prompter;  // one question at a time across workers
     std::mutex m_mutex;
-    std::map<std::string, std::unique_ptr<Session>> m_idle;
+    std::map<std::string, std::unique_ptr<SshSession>> m_idle;
 };
 
 // Runs `command` on every host, at most `max_parallel` at a time; results in the order of

@@ -35,9 +35,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sigma::Unexpected fail(ErrorCode code, std::string msg) {
+sigmaops::Unexpected fail(ErrorCode code, std::string msg) {
     log(1, msg);
-    return sigma::unexpected(code, std::move(msg));
+    return sigmaops::unexpected(code, std::move(msg));
 }
 
 std::string where(const HostProfile& h) {
@@ -52,7 +52,7 @@ std::string ssh_err(ssh_session s, const char* call) {
 // Number of keys an ssh-agent holds (SSH2_AGENTC_REQUEST_IDENTITIES), or an error message.
 Expected<int> agent_key_count(const std::string& sock_path) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return sigma::unexpected(ErrorCode::Auth, std::string("socket: ") + strerror(errno));
+    if (fd < 0) return sigmaops::unexpected(ErrorCode::Auth, std::string("socket: ") + strerror(errno));
     struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
     timeval tv{2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -60,20 +60,20 @@ Expected<int> agent_key_count(const std::string& sock_path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (sock_path.size() >= sizeof addr.sun_path)
-        return sigma::unexpected(ErrorCode::Auth, "ssh-agent socket path too long: " + sock_path);
+        return sigmaops::unexpected(ErrorCode::Auth, "ssh-agent socket path too long: " + sock_path);
     std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return sigma::unexpected(ErrorCode::Auth, "cannot reach ssh-agent at " + sock_path + ": " + strerror(errno));
+        return sigmaops::unexpected(ErrorCode::Auth, "cannot reach ssh-agent at " + sock_path + ": " + strerror(errno));
     const unsigned char req[5] = {0, 0, 0, 1, 11};
-    if (::write(fd, req, 5) != 5) return sigma::unexpected(ErrorCode::Auth, "ssh-agent did not accept a request");
+    if (::write(fd, req, 5) != 5) return sigmaops::unexpected(ErrorCode::Auth, "ssh-agent did not accept a request");
     unsigned char hdr[9];
     std::size_t got = 0;
     while (got < sizeof hdr) {
         ssize_t n = ::read(fd, hdr + got, sizeof hdr - got);
-        if (n <= 0) return sigma::unexpected(ErrorCode::Auth, "ssh-agent did not answer");
+        if (n <= 0) return sigmaops::unexpected(ErrorCode::Auth, "ssh-agent did not answer");
         got += static_cast<std::size_t>(n);
     }
-    if (hdr[4] != 12) return sigma::unexpected(ErrorCode::Auth, "ssh-agent refused to list its keys");
+    if (hdr[4] != 12) return sigmaops::unexpected(ErrorCode::Auth, "ssh-agent refused to list its keys");
     return static_cast<int>((hdr[5] << 24) | (hdr[6] << 16) | (hdr[7] << 8) | hdr[8]);
 }
 
@@ -107,7 +107,7 @@ const char* known_hosts_name(ssh_known_hosts_e r) {
 
 // ---------------------------------------------------------------------------------------------
 
-struct Session::Impl {
+struct SshSession::Impl {
     ssh_session s = nullptr;
     sftp_session sftp = nullptr;
     ConnectOptions opts;
@@ -149,10 +149,10 @@ struct Session::Impl {
 #define SIGMA_TRY(expr)                                 \
     do {                                                \
         auto _r = (expr);                               \
-        if (!_r) return sigma::unexpected(_r.error());  \
+        if (!_r) return sigmaops::unexpected(_r.error());  \
     } while (0)
 
-Expected<void> Session::Impl::configure() {
+Expected<void> SshSession::Impl::configure() {
     // We resolve ~/.ssh/config ourselves (first value wins) and let libssh parse it for the rest
     // (ciphers, kex...); system-wide files are not read behind our back.
     bool no_auto = false;
@@ -199,7 +199,7 @@ Expected<void> Session::Impl::configure() {
 // All of it through an ssh_config written for the connection (-F, which ssh hands on to the
 // earlier hops' own ssh): a block per hop from our resolution, then the policy for every host,
 // then an Include of the user's ~/.ssh/config for the rest. Removed once connected.
-Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long timeout_secs) {
+Expected<void> SshSession::Impl::configure_jump(const ConfigPaths& paths, long timeout_secs) {
     auto hops = parse_proxy_jump(host.proxy_jump);
     if (!hops) return fail(ErrorCode::InvalidArgument, where(host) + ": " + hops.error().message);
     const JumpHop last = hops->back();
@@ -329,7 +329,7 @@ Expected<void> Session::Impl::configure_jump(const ConfigPaths& paths, long time
     return set(SSH_OPTIONS_PROXYCOMMAND, cmd.c_str(), "PROXYCOMMAND");
 }
 
-std::string Session::Impl::jump_error() {
+std::string SshSession::Impl::jump_error() {
     if (jump_log.empty()) return "";
     std::string text;
     {
@@ -352,7 +352,7 @@ std::string Session::Impl::jump_error() {
     return out;
 }
 
-Expected<void> Session::Impl::verify_host_key() {
+Expected<void> SshSession::Impl::verify_host_key() {
     ssh_key key = nullptr;
     if (ssh_get_server_publickey(s, &key) != SSH_OK)
         return fail(ErrorCode::HostKey, where(host) + ": " + ssh_err(s, "ssh_get_server_publickey"));
@@ -436,7 +436,7 @@ Expected<void> Session::Impl::verify_host_key() {
     return {};
 }
 
-Expected<void> Session::Impl::authenticate() {
+Expected<void> SshSession::Impl::authenticate() {
     int rc = ssh_userauth_none(s, nullptr);
     if (rc == SSH_AUTH_SUCCESS) return {};
     if (rc == SSH_AUTH_ERROR) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "ssh_userauth_none"));
@@ -557,10 +557,10 @@ Expected<void> Session::Impl::authenticate() {
 
 // ---------------------------------------------------------------------------------------------
 
-Session::Session(std::unique_ptr<Impl> impl, HostProfile host) : m_impl(std::move(impl)), m_host(std::move(host)) {}
-Session::~Session() = default;
+SshSession::SshSession(std::unique_ptr<Impl> impl, HostProfile host) : m_impl(std::move(impl)), m_host(std::move(host)) {}
+SshSession::~SshSession() = default;
 
-Expected<std::unique_ptr<Session>> Session::connect(const HostProfile& host, const ConnectOptions& options) {
+Expected<std::unique_ptr<SshSession>> SshSession::connect(const HostProfile& host, const ConnectOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->opts = options;
     impl->host = host;
@@ -607,13 +607,13 @@ Expected<std::unique_ptr<Session>> Session::connect(const HostProfile& host, con
     SIGMA_TRY(impl->verify_host_key());
     SIGMA_TRY(impl->authenticate());
     log(2, where(host) + ": authenticated");
-    return std::unique_ptr<Session>(new Session(std::move(impl), host));
+    return std::unique_ptr<SshSession>(new SshSession(std::move(impl), host));
 }
 
-std::string Session::host_key_fingerprint() const { return m_impl->fingerprint; }
-bool Session::is_connected() const { return m_impl->s && ssh_is_connected(m_impl->s); }
+std::string SshSession::host_key_fingerprint() const { return m_impl->fingerprint; }
+bool SshSession::is_connected() const { return m_impl->s && ssh_is_connected(m_impl->s); }
 
-Expected<void> Session::keepalive() {
+Expected<void> SshSession::keepalive() {
     if (ssh_send_keepalive(m_impl->s) != SSH_OK)
         return fail(ErrorCode::Network, where(m_host) + ": " + ssh_err(m_impl->s, "ssh_send_keepalive"));
     return {};
@@ -663,7 +663,7 @@ struct Channel {
 // processes belong to root: the login user can only signal sudo itself, which relays the signal
 // to its direct child alone, so the command's own children survived; the group is also killed
 // through sudo (password, if any, on stdin as always).
-void Session::Impl::kill_group(int pgid, const char* sig) {
+void SshSession::Impl::kill_group(int pgid, const char* sig) {
     if (pgid <= 1) return;
     const std::string p = std::to_string(pgid);
     const std::string kill_cmd = std::string("kill -") + sig + " -" + p + " 2>/dev/null || kill -" + sig + " " + p + " 2>/dev/null; true";
@@ -682,7 +682,7 @@ void Session::Impl::kill_group(int pgid, const char* sig) {
     (void)run(kill_cmd, ko, nullptr);
 }
 
-Expected<ExecResult> Session::Impl::run(const std::string& command_in, const ExecOptions& o, const std::string* stdin_secret,
+Expected<ExecResult> SshSession::Impl::run(const std::string& command_in, const ExecOptions& o, const std::string* stdin_secret,
                                         bool track_pid) {
     const auto start = Clock::now();
     // With track_pid the remote shell first reports its pid on stderr behind a marker byte; the
@@ -810,7 +810,7 @@ Expected<ExecResult> Session::Impl::run(const std::string& command_in, const Exe
     return r;
 }
 
-Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions& o) {
+Expected<ExecResult> SshSession::exec(const std::string& command, const ExecOptions& o) {
     static const std::regex env_name("[A-Za-z_][A-Za-z0-9_]*");
     std::string inner;
     if (!o.working_dir.empty()) inner += "cd " + shell_quote(o.working_dir) + " && ";
@@ -824,7 +824,7 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
     // sudo: ask for the password at most once per session; it travels on stdin, never argv.
     if (!m_impl->sudo_checked) {
         auto probe = m_impl->run("sudo -n true 2>/dev/null", ExecOptions{}, nullptr);
-        if (!probe) return sigma::unexpected(probe.error());
+        if (!probe) return sigmaops::unexpected(probe.error());
         m_impl->sudo_checked = true;
         m_impl->sudo_needs_password = !probe->ok();
     }
@@ -847,7 +847,7 @@ Expected<ExecResult> Session::exec(const std::string& command, const ExecOptions
         line += '\n';
         auto check = m_impl->run("sudo -S -k -p '' -v", ExecOptions{}, &line);
         explicit_bzero(line.data(), line.size());
-        if (!check) return sigma::unexpected(check.error());
+        if (!check) return sigmaops::unexpected(check.error());
         if (!check->ok()) return fail(ErrorCode::Auth, where(m_host) + ": sudo password rejected");
         m_impl->sudo_password = std::move(*pw);
     }
@@ -883,7 +883,7 @@ struct SftpAttrs {
 };
 }  // namespace
 
-Expected<sftp_session> Session::Impl::sftp_session_() {
+Expected<sftp_session> SshSession::Impl::sftp_session_() {
     if (sftp) return sftp;
     sftp_session n = sftp_new(s);
     if (!n) return fail(ErrorCode::Network, where(host) + ": " + ssh_err(s, "sftp_new"));
@@ -896,9 +896,9 @@ Expected<sftp_session> Session::Impl::sftp_session_() {
     return sftp;
 }
 
-Expected<RemoteStat> Session::stat(const std::string& path) {
+Expected<RemoteStat> SshSession::stat(const std::string& path) {
     auto sf = m_impl->sftp_session_();
-    if (!sf) return sigma::unexpected(sf.error());
+    if (!sf) return sigmaops::unexpected(sf.error());
     SftpAttrs at{sftp_stat(*sf, path.c_str())};
     if (!at.a) {
         ErrorCode code = sftp_get_error(*sf) == SSH_FX_NO_SUCH_FILE ? ErrorCode::NotFound : ErrorCode::Io;
@@ -907,9 +907,9 @@ Expected<RemoteStat> Session::stat(const std::string& path) {
     return RemoteStat{at.a->permissions & 07777u, at.a->uid, at.a->gid, at.a->size};
 }
 
-Expected<std::string> Session::read_file(const std::string& path, std::size_t max_bytes) {
+Expected<std::string> SshSession::read_file(const std::string& path, std::size_t max_bytes) {
     auto sf = m_impl->sftp_session_();
-    if (!sf) return sigma::unexpected(sf.error());
+    if (!sf) return sigmaops::unexpected(sf.error());
     SftpFile f{sftp_open(*sf, path.c_str(), O_RDONLY, 0)};
     if (!f.f) {
         ErrorCode code = sftp_get_error(*sf) == SSH_FX_NO_SUCH_FILE ? ErrorCode::NotFound : ErrorCode::Io;
@@ -928,9 +928,9 @@ Expected<std::string> Session::read_file(const std::string& path, std::size_t ma
     return data;
 }
 
-Expected<void> Session::write_file(const std::string& path, std::string_view data, unsigned new_mode) {
+Expected<void> SshSession::write_file(const std::string& path, std::string_view data, unsigned new_mode) {
     auto sfr = m_impl->sftp_session_();
-    if (!sfr) return sigma::unexpected(sfr.error());
+    if (!sfr) return sigmaops::unexpected(sfr.error());
     sftp_session sf = *sfr;
     ssh_session s = m_impl->s;
     const std::string w = where(m_host) + ": writing " + path;

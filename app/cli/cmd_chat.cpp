@@ -1,0 +1,137 @@
+// cmd_chat.cpp - `sigmaops chat` (the default): the terminal chat on the shared ChatService.
+// The main thread reads lines; a reply streams while a watcher turns Ctrl-C into cancel().
+#include "commands.h"
+#include "common.h"
+
+#include <base/paths.h>
+#include <base/text.h>
+#include <chat/chat.h>
+
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace sigmaops::cli {
+
+namespace {
+
+constexpr const char* k_chat_commands = "/new, /history, /resume ID, /help, /quit";
+
+void print_chat_help(std::ostream& out) {
+    out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
+           "Ctrl-C stops a reply; Ctrl-D or /quit leaves.\n";
+}
+
+int run_chat(const Invocation& c) {
+    c.args.at_most(0);
+    ChatOptions opt;
+    opt.sampling = sampling_from(c.args);
+    opt.context = context_from(c.args);
+    if (c.args.has("--system")) opt.system_prompt = c.args.get("--system");
+    const std::string db = history_path(c.args);
+    opt.history_db = c.args.has("--no-history") ? ":none" : db;
+    const int64_t resume = c.args.get_int("--resume", 0, 1, INT64_MAX);
+    auto model = load_model(c.args, c.io);
+    if (!model) return k_exit_failure;
+    auto svc = ChatService::create(model, opt);
+    if (!svc) {
+        c.io.err << "sigmaops: " << svc.error().message << "\n";
+        if (svc.error().code == ErrorCode::BadFile)
+            c.io.err << "The history file is damaged. Move it aside with:\n  sigmaops history move-aside --history '" << db
+                     << "'\nor run with --no-history.\n";
+        return k_exit_failure;
+    }
+    ChatService& chat = **svc;
+    if (resume) {
+        if (auto r = chat.resume(resume); !r) {
+            c.io.err << "sigmaops: " << r.error().message << "\n";
+            return k_exit_failure;
+        }
+    }
+    const llm::ModelCard& card = chat.model_card();
+    const bool tty = isatty(STDIN_FILENO);
+    c.io.out << "SigmaOps " << app_version() << " - model " << card.display_name() << " (" << card.architecture << ", "
+             << human_bytes(double(card.weight_bytes)) << ", " << card.backend << ")\n";
+    if (opt.history_db != ":none") c.io.out << "history: " << db << "\n";
+    print_chat_help(c.io.out);
+    for (const auto& m : chat.conversation())
+        if (m.role != "system") c.io.out << (m.role == "user" ? "you> " : "sigma> ") << m.content << "\n";
+    std::string line;
+    for (;;) {
+        c.io.out << "you> " << std::flush;
+        if (!std::getline(c.io.in, line)) { c.io.out << "\n"; break; }
+        if (line.empty()) continue;
+        if (!tty) c.io.out << line << "\n";
+        if (line == "/quit" || line == "/exit") break;
+        if (line == "/help") { print_chat_help(c.io.out); continue; }
+        if (line == "/new") { chat.new_conversation(); c.io.out << "(new conversation)\n"; continue; }
+        if (line == "/history") {
+            if (opt.history_db == ":none") { c.io.out << "history is off (--no-history)\n"; continue; }
+            dispatch(sigmaops_command(), {"history", "list", "--history", db}, c.io);
+            continue;
+        }
+        if (line == "/resume" || line.rfind("/resume ", 0) == 0) {
+            const std::string arg = line.size() > 8 ? line.substr(8) : "";
+            long long id = 0;
+            std::size_t used = 0;
+            try { id = std::stoll(arg, &used); } catch (...) { used = 0; }
+            if (arg.empty() || used != arg.size() || id < 1) {
+                c.io.out << "usage: /resume ID, with ID a session number from /history\n";
+                continue;
+            }
+            if (auto r = chat.resume(id); !r) c.io.out << "cannot resume: " << r.error().message << "\n";
+            else c.io.out << "(resumed session " << id << ", " << chat.conversation().size() << " messages)\n";
+            continue;
+        }
+        // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather
+        // than send it to the model. Lines with more ("/var is full", "/etc/fstab") are messages.
+        if (line.size() > 1 && line[0] == '/' && line.find_first_of(" \t/", 1) == std::string::npos) {
+            c.io.out << "unknown command " << line << " (commands: " << k_chat_commands << ")\n";
+            continue;
+        }
+        c.io.out << "sigma> " << std::flush;
+        Interrupt::cancel = false;
+        Interrupt::generating = true;
+        std::thread watcher([&] {
+            while (Interrupt::generating) {
+                if (Interrupt::cancel) chat.cancel();
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        });
+        auto reply = chat.send(line, [&](std::string_view piece) {
+            c.io.out << piece << std::flush;
+            return true;
+        });
+        Interrupt::generating = false;
+        watcher.join();
+        if (!reply) { c.io.out << "\n[error] " << reply.error().message << "\n"; continue; }
+        c.io.out << "\n";
+        const llm::Usage& u = reply->usage;
+        c.io.out << "  [" << u.n_generated << " tokens, " << std::fixed << std::setprecision(1) << u.decode_tps() << " tok/s"
+                 << (reply->stop == llm::StopReason::Cancelled ? ", stopped" : "") << "]\n"
+                 << std::defaultfloat;
+    }
+    return k_exit_ok;
+}
+
+} // namespace
+
+Command chat_command() {
+    Command c;
+    c.name = "chat";
+    c.summary = "talk with the assistant in the terminal (the default)";
+    c.usage = "[-m FILE] [--history FILE | --no-history] [--resume ID]";
+    c.flags = concat({model_flags(), context_flags(), sampling_flags(),
+                      {history_flag(),
+                       {"--no-history", "", "", "keep nothing on disk"},
+                       {"--system", "", "TEXT", "system prompt"},
+                       {"--resume", "", "ID", "continue session ID"}}});
+    c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit.\n"
+              "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";
+    c.run = run_chat;
+    return c;
+}
+
+} // namespace sigmaops::cli

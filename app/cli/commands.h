@@ -1,0 +1,22 @@
+// cli/commands.h - one function per subcommand file, each returning its table entry
+// (commands.cpp puts them in order).
+#pragma once
+
+#include "command.h"
+
+namespace sigmaops::cli {
+
+Command chat_command();         // cmd_chat.cpp
+Command generate_command();     // cmd_model.cpp
+Command logits_command();       // cmd_model.cpp
+Command model_command();        // cmd_model.cpp
+Command bench_command();        // cmd_model.cpp
+Command perplexity_command();   // cmd_model.cpp
+Command history_command();      // cmd_history.cpp
+Command hosts_command();        // cmd_hosts.cpp
+Command run_command();          // cmd_hosts.cpp
+
+// The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.
+int main(const std::vector<std::string>& argv);
+
+} // namespace sigmaops::cli

@@ -1,0 +1,109 @@
+// common.cpp - shared options and what they build (common.h).
+#include "common.h"
+
+#include <base/paths.h>
+
+#include <csignal>
+#include <ostream>
+#include <unistd.h>
+
+namespace sigmaops::cli {
+
+std::vector<Flag> model_flags() {
+    return {{"--model", "-m", "FILE", "model file (.gguf); default: the first one found (see sigmaops --help)"},
+            {"--threads", "", "N", "CPU threads (default: all cores)"},
+            {"--device", "", "cpu|cuda", "where to run (default: cpu)"}};
+}
+
+std::vector<Flag> context_flags() {
+    return {{"--ctx", "", "N", "context size in tokens (default: min(model's, 4096))"},
+            {"--selective-v", "", "K", "selective V fetching: each query head reads only its top-K V rows (0 = off)"},
+            {"--sliding-window", "", "", "on a full context drop old tokens instead of stopping"}};
+}
+
+std::vector<Flag> sampling_flags() {
+    return {{"--n-predict", "-n", "N", "tokens to generate at most (default 256)"},
+            {"--temp", "", "T", "temperature; 0 = greedy (default 0.7)"},
+            {"--top-k", "", "K", "top-k (default 40, 0 = off)"},
+            {"--top-p", "", "P", "top-p (default 0.95)"},
+            {"--min-p", "", "P", "min-p (default 0.05)"},
+            {"--repeat-penalty", "", "R", "repetition penalty (default 1.1, 1 = off)"},
+            {"--seed", "", "S", "random seed (default: random)"},
+            {"--stop", "", "TEXT", "stop when TEXT is generated"}};
+}
+
+Flag history_flag() {
+    return {"--history", "", "FILE", "history database (default: $XDG_DATA_HOME/sigmaops/history.db)", {"--db"}};
+}
+
+std::vector<Flag> concat(std::vector<std::vector<Flag>> groups) {
+    std::vector<Flag> out;
+    for (auto& g : groups) out.insert(out.end(), g.begin(), g.end());
+    return out;
+}
+
+llm::Sampling sampling_from(const Args& a) {
+    llm::Sampling p;
+    p.max_tokens = int(a.get_int("--n-predict", 256, 0, 1 << 20));
+    p.temperature = float(a.get_double("--temp", 0.7, 0, 100));
+    p.top_k = int(a.get_int("--top-k", 40, 0, 1 << 30));
+    p.top_p = float(a.get_double("--top-p", 0.95, 0, 1));
+    p.min_p = float(a.get_double("--min-p", 0.05, 0, 1));
+    p.repeat_penalty = float(a.get_double("--repeat-penalty", 1.1, 0.01, 100));
+    p.seed = uint64_t(a.get_int("--seed", 0, 0, (1LL << 62)));
+    if (a.has("--stop")) p.stop.push_back(a.get("--stop"));
+    return p;
+}
+
+llm::ContextOptions context_from(const Args& a) {
+    llm::ContextOptions c;
+    c.n_ctx = int(a.get_int("--ctx", 0, 0, 1 << 22));
+    c.selective_v = int(a.get_int("--selective-v", 0, 0, 1 << 22));
+    if (a.has("--sliding-window")) {
+        c.sliding_window = true;
+        c.n_keep = 16;
+    }
+    return c;
+}
+
+std::string history_path(const Args& a) {
+    if (a.has("--history") && a.get("--history").empty()) throw UsageError("--history needs a file, got an empty path");
+    return a.has("--history") ? a.get("--history") : AppPaths::resolve().history_db;
+}
+
+std::shared_ptr<llm::Model> load_model(const Args& a, Io& io) {
+    if (a.has("--model") && a.get("--model").empty()) throw UsageError("-m/--model needs a model file, got an empty path");
+    llm::LoadOptions lo;
+    lo.n_threads = int(a.get_int("--threads", 0, 0, 1024));
+    const std::string dev = a.get("--device", "cpu");
+    if (dev == "cuda") lo.device = llm::Device::Cuda;
+    else if (dev != "cpu") throw UsageError("--device must be cpu or cuda, got '" + dev + "'");
+    auto path = llm::find_model(a.get("--model"));
+    if (!path) {
+        io.err << "sigmaops: " << path.error().message << "\n";
+        return nullptr;
+    }
+    auto m = llm::load_local(*path, lo);
+    if (!m) {
+        io.err << "sigmaops: " << m.error().message << "\n";
+        return nullptr;
+    }
+    return std::move(m->model);
+}
+
+std::atomic<bool> Interrupt::cancel{false};
+std::atomic<bool> Interrupt::generating{false};
+
+static void on_sigint(int) {
+    if (Interrupt::generating.load()) {
+        Interrupt::cancel = true;
+    } else {
+        const char nl[] = "\n";
+        (void)!write(STDOUT_FILENO, nl, 1);
+        _exit(130);
+    }
+}
+
+void Interrupt::install() { std::signal(SIGINT, on_sigint); }
+
+} // namespace sigmaops::cli

@@ -1,0 +1,42 @@
+// cli/common.h - options several subcommands share, declared once so that one option has one
+// name, one meaning and one help text everywhere, and what they build (llm.h settings, a loaded
+// model, the history path).
+#pragma once
+
+#include "command.h"
+
+#include <llm/llm.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sigmaops::cli {
+
+// -m/--model, --threads, --device.
+std::vector<Flag> model_flags();
+// --ctx, --selective-v, --sliding-window.
+std::vector<Flag> context_flags();
+// -n/--n-predict, --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --stop.
+std::vector<Flag> sampling_flags();
+// --history FILE (earlier name: --db).
+Flag history_flag();
+std::vector<Flag> concat(std::vector<std::vector<Flag>> groups);
+
+llm::Sampling sampling_from(const Args& a);
+llm::ContextOptions context_from(const Args& a);
+// The history database: --history FILE, or the default under $XDG_DATA_HOME.
+std::string history_path(const Args& a);
+// Finds and loads the model named by -m (or the search); prints the reason to io.err and returns
+// null on failure. Throws UsageError for a bad --device/--threads/-m ''.
+std::shared_ptr<llm::Model> load_model(const Args& a, Io& io);
+
+// Ctrl-C: while `generating` is set, SIGINT sets `cancel` instead of ending the process.
+struct Interrupt {
+    static std::atomic<bool> cancel;
+    static std::atomic<bool> generating;
+    static void install();
+};
+
+} // namespace sigmaops::cli
