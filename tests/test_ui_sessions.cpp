@@ -104,7 +104,7 @@ TEST_CASE("sessions model reports a damaged database as BadFile - move_aside rec
     SessionsModel model;
     auto r = model.open(db);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == sigma::ErrorCode::BadFile);
+    CHECK(r.error().code == sigmaops::ErrorCode::BadFile);
     CHECK_FALSE(model.isOpen());
     CHECK(model.rowCount() == 0);
 
