@@ -10,13 +10,14 @@
 // Variants "*_pdl" launch with programmatic dependent launch (DecodeAttentionParams::pdl), as the
 // engine's decode step does: each call's predecessor is the previous call (a real dependency:
 // they share the workspace), so its launch, sequence-length read and first K/V loads overlap
-// the previous call's tail. With --all, "*_old" run the previous kernels (SIGMAOPS_ATTN_OLD=1)
-// and "*_pN" size the slices for N% of one block per SM (SIGMAOPS_ATTN_SPLIT_PCT); "*_dyn"
-// run full attention with the chunk pool (SIGMAOPS_ATTN_DYN=1), "*_static" without it (=0; the
-// default takes it for few head tiles and long caches, decode_attention.cu dyn_default), and
-// "*_fullsel" selective V's select without the group-maximum threshold (SIGMAOPS_ATTN_SEL_FULL=1),
-// "*_grp1k" with it from 1024 keys (SIGMAOPS_ATTN_SEL_MINLEN=1024; default kSelGroupMinLen).
-// "*_stage" run full attention with its shared-memory stages (SIGMAOPS_ATTN_STAGE=1; off by default).
+// the previous call's tail. Every call uses the knobs of the environment
+// (decode_attention_knobs_from_env: SIGMAOPS_ATTN_*, as the engine reads them), then each
+// variant's own (DecodeAttentionKnobs). With --all, "*_old" run the previous kernels
+// (old_kernels) and "*_pN" size the slices for N% of one block per SM (split_pct); "*_dyn" run
+// full attention with the chunk pool (chunk_pool 1), "*_static" without it (0; the default takes
+// it for few head tiles and long caches, decode_attention.cu dyn_default), and "*_fullsel"
+// selective V's select without the group-maximum threshold (select_every_key), "*_grp1k" with it
+// from 1024 keys (select_groups_from; default 4096).
 // "*_wide" (with --all or --only) scale q by 30: scores spread over ~40 log2 units or more, as
 // in a model with random weights (the selection's threshold then sits far below the max).
 // Usage: bench_attention [--quick] [--all] [--warmup N] [--iters N] [--no-graph] [--batch B]
@@ -54,6 +55,7 @@ int g_warmup = 5, g_iters = 50;
 bool g_graph = true;
 bool g_trace = false;  // --trace: block timestamps of the last graph-replayed call
 const char* g_variant = "";
+sigmaops::kernels::DecodeAttentionKnobs g_knobs;  // the knobs of the variant being measured
 
 // --trace: the last call's block timestamps (kernels.h decode_attention_trace) as one JSON line:
 // per region (split-KV / scores blocks, select+gather blocks) and slot, the count of blocks that
@@ -199,6 +201,7 @@ Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int selecti
     p.selective_v = selective_v;
     p.selective_v_union = uni;
     p.pdl = pdl;
+    p.knobs = g_knobs;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     void* ws = nullptr;
     CHECK_CUDA(cudaMalloc(&ws, p.workspace_bytes));
@@ -318,8 +321,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
         else if (!std::strcmp(argv[i], "--no-graph")) g_graph = false;
         else if (!std::strcmp(argv[i], "--trace")) {
-            g_trace = true;
-            setenv("SIGMAOPS_ATTN_TRACE", "1", 1);  // read by decode_attention at each call
+            g_trace = true;  // knobs.trace for every call
         }
         else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_batch = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--ctx") && i + 1 < argc) only_ctx = std::atoi(argv[++i]);
@@ -340,17 +342,17 @@ int main(int argc, char** argv) {
         const char* name;
         int n_q, n_k, n_v, selective_v;
         bool uni;
-        bool old;       // SIGMAOPS_ATTN_OLD=1
-        int split_pct;  // SIGMAOPS_ATTN_SPLIT_PCT (0: default)
+        bool old;       // knobs.old_kernels
+        int split_pct;  // knobs.split_pct (0: the environment's)
         bool pdl;       // DecodeAttentionParams::pdl
         bool extra;     // only with --all
         bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
         float qscale = 1.0f;  // q multiplied by this (wide score distributions)
-        int dyn = 0;          // SIGMAOPS_ATTN_DYN: 1 the chunk pool, -1 fixed runs (=0), 0 the default
-        bool fullsel = false; // SIGMAOPS_ATTN_SEL_FULL=1 (the select's passes over every key)
-        int sel_min_len = 0;  // SIGMAOPS_ATTN_SEL_MINLEN (0: the default)
-        bool stage = false;   // SIGMAOPS_ATTN_STAGE=1 (full attention with shared-memory stages)
+        int dyn = 0;          // knobs.chunk_pool: 1 the chunk pool, -1 fixed runs (0), 0 the environment's
+        bool fullsel = false; // knobs.select_every_key (the select's passes over every key)
+        int sel_min_len = 0;  // knobs.select_groups_from (0: the environment's)
     };
+    const sigmaops::kernels::DecodeAttentionKnobs env_knobs = sigmaops::kernels::decode_attention_knobs_from_env();
     const Variant variants[] = {
         {"sigma", 32, 4, 16, 0, false, false, 0, false, false},
         {"sigma_pdl", 32, 4, 16, 0, false, false, 0, true, false},
@@ -383,11 +385,6 @@ int main(int argc, char** argv) {
         {"sigma_selv100_fullsel_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, true},
         {"sigma_selv100_grp1k_pdl", 32, 4, 16, 100, false, false, 0, true, true, false, 1.0f, 0, false, 1024},
         {"sigma_selv100_union_grp1k_pdl", 32, 4, 16, 100, true, false, 0, true, true, false, 1.0f, 0, false, 1024},
-        {"sigma_stage", 32, 4, 16, 0, false, false, 0, false, true, false, 1.0f, 0, false, 0, true},
-        {"sigma_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
-        {"gqa_stage_pdl", 32, 16, 16, 0, false, false, 0, true, true, false, 1.0f, 0, false, 0, true},
-        {"sigma_static_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, false, 1.0f, -1, false, 0, true},
-        {"sigma_step_stage_pdl", 32, 4, 16, 0, false, false, 0, true, true, true, 1.0f, 0, false, 0, true},
     };
     std::vector<int> ctxs = {2048, 4096, 16384, 32768, 65536, 131072};
     std::vector<int> batches = {1, 8};
@@ -402,20 +399,15 @@ int main(int argc, char** argv) {
             for (const Variant& v : variants) {
                 if (!only.empty() && only.find("," + std::string(v.name) + ",") == std::string::npos) continue;
                 if (only.empty() && v.extra && !all) continue;
-                if (v.old) setenv("SIGMAOPS_ATTN_OLD", "1", 1);
-                if (v.split_pct) setenv("SIGMAOPS_ATTN_SPLIT_PCT", std::to_string(v.split_pct).c_str(), 1);
-                if (v.dyn) setenv("SIGMAOPS_ATTN_DYN", v.dyn > 0 ? "1" : "0", 1);
-                if (v.fullsel) setenv("SIGMAOPS_ATTN_SEL_FULL", "1", 1);
-                if (v.sel_min_len) setenv("SIGMAOPS_ATTN_SEL_MINLEN", std::to_string(v.sel_min_len).c_str(), 1);
-                if (v.stage) setenv("SIGMAOPS_ATTN_STAGE", "1", 1);
+                g_knobs = env_knobs;
+                g_knobs.trace = env_knobs.trace || g_trace;
+                if (v.old) g_knobs.old_kernels = true;
+                if (v.split_pct) g_knobs.split_pct = v.split_pct;
+                if (v.dyn) g_knobs.chunk_pool = v.dyn > 0 ? 1 : 0;
+                if (v.fullsel) g_knobs.select_every_key = true;
+                if (v.sel_min_len) g_knobs.select_groups_from = v.sel_min_len;
                 g_variant = v.name;
                 const Result r = measure(v.n_q, v.n_k, v.n_v, 64, batch, ctx, v.selective_v, v.uni, v.pdl, v.step, v.qscale);
-                unsetenv("SIGMAOPS_ATTN_OLD");
-                unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
-                unsetenv("SIGMAOPS_ATTN_DYN");
-                unsetenv("SIGMAOPS_ATTN_SEL_FULL");
-                unsetenv("SIGMAOPS_ATTN_SEL_MINLEN");
-                unsetenv("SIGMAOPS_ATTN_STAGE");
                 const double gbps = r.bytes / (r.us * 1e-6) / 1e9;
                 std::printf("{\"kind\": \"ours\", \"variant\": \"%s\", \"n_q\": %d, \"n_k\": %d, \"n_v\": %d, \"d\": 64, "
                             "\"batch\": %d, \"ctx\": %d, \"selective_v\": %d, \"pdl\": %d, \"us\": %.2f, \"us_graph\": %.2f, \"bytes\": %.0f, "

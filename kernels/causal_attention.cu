@@ -27,6 +27,7 @@
 
 #include "cp_async.cuh"
 #include "kernels.h"
+#include "static_switch.h"
 
 namespace sigmaops::kernels {
 namespace {
@@ -364,11 +365,10 @@ Status launch_flash(const CausalAttentionParams& p, float scale) {
 }
 
 template <class T>
-Status dispatch_flash(const CausalAttentionParams& p, float scale) {
-    if (p.d_qk == 64 && p.d_v == 64) return launch_flash<64, 64, T>(p, scale);
-    if (p.d_qk == 64 && p.d_v == 128) return launch_flash<64, 128, T>(p, scale);
-    if (p.d_qk == 128 && p.d_v == 64) return launch_flash<128, 64, T>(p, scale);
-    return launch_flash<128, 128, T>(p, scale);
+Status dispatch_flash(const CausalAttentionParams& p, float scale) {  // d_qk, d_v in {64, 128}
+    return static_switch<64, 128>(p.d_qk, [&](auto dqk) {
+        return static_switch<64, 128>(p.d_v, [&](auto dv) { return launch_flash<decltype(dqk)::value, decltype(dv)::value, T>(p, scale); });
+    });
 }
 
 bool aligned(const void* ptr, size_t a) { return reinterpret_cast<uintptr_t>(ptr) % a == 0; }

@@ -71,14 +71,18 @@ std::string check_shapes(const DecodeAttentionParams& p) {
     if (p.max_seq_len < 0 || p.max_seq_len > p.max_ctx) return bad("max_seq_len must be in [0, max_ctx]");
     if (p.selective_v < 0) return bad("selective_v must be >= 0");
     if (int64_t(p.max_ctx) * std::max(p.d_qk, p.d_v) > (int64_t(1) << 30)) return bad("max_ctx too large");
+    const DecodeAttentionKnobs& k = p.knobs;
+    if (k.split_pct < 10 || k.split_pct > 1000 || k.chunk_pool < -1 || k.chunk_pool > 1 || k.select_groups_from < 1 ||
+        k.pdl_prefetch_bytes < 0 || k.pdl_prefetch_bytes > (1 << 20))
+        return bad("knobs out of range (split_pct 10..1000, chunk_pool -1..1, select_groups_from >= 1, "
+                   "pdl_prefetch_bytes 0..1 MiB)");
     return {};
 }
 
-// Benchmark knobs, read at every call (bench/bench_attention.cu compares variants in one run):
-// SIGMAOPS_ATTN_OLD=1 uses the pre-tensor-core kernels (split_kv_kernel; scores/topk/gather),
-// SIGMAOPS_ATTN_SPLIT_PCT=N sizes the tensor-core kernels' slices for N% of one block per SM,
-// SIGMAOPS_ATTN_DYN=1 / =0 (below) turns the chunk pool of the full-attention kernel on / off,
-// SIGMAOPS_ATTN_SEL_FULL=1 the group-maximum threshold of selective V's select off.
+// The knobs' defaults in kernels.h are the constants the kernels were tuned with.
+static_assert(DecodeAttentionKnobs{}.pdl_prefetch_bytes == kPdlPrefetchBytes, "kernels.h DecodeAttentionKnobs");
+static_assert(DecodeAttentionKnobs{}.select_groups_from == kSelGroupMinLen, "kernels.h DecodeAttentionKnobs");
+
 // Any value but unset, empty or "0" turns a flag on.
 bool env_flag(const char* name) {
     const char* v = std::getenv(name);
@@ -94,40 +98,20 @@ int env_int(const char* name, long lo, long hi, int def) {
     if (end == v || *end != '\0' || errno == ERANGE) return def;  // "lots", "12x": not a number
     return n >= lo && n <= hi ? int(n) : def;
 }
-bool env_old() { return env_flag("SIGMAOPS_ATTN_OLD"); }
-// SIGMAOPS_ATTN_DYN=1 / =0: the tensor-core full-attention kernel takes its chunks from a pool
-// (fast_split_kernel DYN) / keeps a fixed run of keys per warp. Unset, dyn_default() decides.
-// (The pool hung the engine's batched-decode test in session 5: its counters then sat in a
-// region that grew with the batch, and a batch-1 call's partial outputs landed on a batch-5
-// call's pools; layout() below.)
-int env_dyn() {
-    const char* v = std::getenv("SIGMAOPS_ATTN_DYN");
-    if (!v || !*v) return -1;
-    return std::string(v) != "0" ? 1 : 0;
-}
-// The pool where it paid in the same-run A/B (H100, graph replay, PDL): few head tiles (rows =
-// batch x K heads x tiles <= 32: Sigma at batch 1 and 8, the GQA twin at batch 1) and long
-// caches, where the fixed runs leave blocks finishing microseconds apart: 1-4% faster from 16K.
-// At 2K-4K it was up to 0.5 µs slower, and with 128 rows (GQA twin, batch 8) 1-2% slower.
-bool dyn_default(int rows, int max_len) { return rows <= 32 && max_len >= 8192; }
-// SIGMAOPS_ATTN_STAGE=1: the tensor-core full-attention kernel with its shared-memory stages
-// (fast_split_kernel STG). Off by default: written in session 7, when no GPU time was left to
-// test or measure it (tests/test_gpu_attention.cpp forces it; bench_attention "*_stage").
-bool env_stage() { return env_flag("SIGMAOPS_ATTN_STAGE"); }
-bool env_sel_full() { return env_flag("SIGMAOPS_ATTN_SEL_FULL"); }
-// SIGMAOPS_ATTN_PDL_PREFETCH=N: bytes per warp the tensor-core kernels prefetch into the L2
-// before the PDL wait (default kPdlPrefetchBytes; 0 to 1 MiB).
-int env_pdl_prefetch() { return env_int("SIGMAOPS_ATTN_PDL_PREFETCH", 0, 1L << 20, kPdlPrefetchBytes); }
-// SIGMAOPS_ATTN_SEL_MINLEN=N: the select's group-maximum path from N keys (default
-// kSelGroupMinLen; 1 to 2^30).
-int env_sel_min_len() { return env_int("SIGMAOPS_ATTN_SEL_MINLEN", 1, 1L << 30, kSelGroupMinLen); }
-int env_split_pct() { return env_int("SIGMAOPS_ATTN_SPLIT_PCT", 10, 1000, 100); }
 
-// SIGMAOPS_ATTN_TRACE=1: the fast kernels record block timestamps into one device buffer
-// (allocated on first use, kept for the process; see decode_attention_trace in kernels.h).
+// The chunk pool (fast_split_kernel DYN) where it paid in the same-run A/B (docs/benchmarks.md,
+// decode attention, "chunk pool"): few head tiles (rows = batch x K heads x tiles <= 32: Sigma
+// at batch 1 and 8, the GQA twin at batch 1) and long caches, where fixed runs leave blocks
+// finishing microseconds apart; with short caches or many tiles the fixed runs were faster.
+// (The pool's counters sit in a fixed region of the workspace, layout() below: when the region
+// grew with the batch, a batch-1 call's partial outputs landed on a batch-5 call's pools.)
+bool dyn_default(int rows, int max_len) { return rows <= 32 && max_len >= 8192; }
+
+// knobs.trace: the fast kernels record block timestamps into one device buffer (allocated on
+// first use, kept for the process; see decode_attention_trace in kernels.h).
 unsigned long long* g_trace = nullptr;
-unsigned long long* env_trace() {
-    if (!env_flag("SIGMAOPS_ATTN_TRACE")) return nullptr;
+unsigned long long* trace_buffer(bool on) {
+    if (!on) return nullptr;
     if (!g_trace && cudaMalloc(&g_trace, sizeof(unsigned long long) * kDecodeTraceEntries) != cudaSuccess) {
         g_trace = nullptr;
         return nullptr;
@@ -179,7 +163,8 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     // (2 of 128: accumulator registers); selective V always (the union needs <= 64 heads per V
     // head, and bitmaps of max_len bits that fit shared memory).
     const int rows = p.batch * p.n_k * g.tiles_per_group;
-    if (env_old()) {
+    const DecodeAttentionKnobs& kn = p.knobs;
+    if (kn.old_kernels) {
         g.fast = 0;
     } else if (g.selective_v == 0) {
         g.fast = std::min(g.gv, g.tile_heads) <= 4 && g.nvg_max <= (p.d_v == 64 ? 4 : 2);
@@ -189,18 +174,17 @@ attn::Geometry geometry(const DecodeAttentionParams& p, int sms) {
     }
     g.fast_nvg = g.nvg_max <= 1 ? 1 : (g.nvg_max <= 2 ? 2 : 4);
     g.pdl = p.pdl && g.fast ? 1 : 0;  // the other kernels never wait: launched without PDL
-    g.pdl_prefetch = env_pdl_prefetch();
-    const int dyn = env_dyn();
+    g.pdl_prefetch = kn.pdl_prefetch_bytes;
+    const int dyn = kn.chunk_pool;
     g.dyn = g.fast && g.selective_v == 0 && (dyn < 0 ? dyn_default(rows, max_len) : dyn == 1) ? 1 : 0;
-    g.stage = g.fast && g.selective_v == 0 && env_stage() ? 1 : 0;
-    g.sel_groupmax = g.fast && g.selective_v > 0 && !env_sel_full() ? 1 : 0;
-    g.sel_min_len = env_sel_min_len();
+    g.sel_groupmax = g.fast && g.selective_v > 0 && !kn.select_every_key ? 1 : 0;
+    g.sel_min_len = kn.select_groups_from;
     g.gm_stride = int(((size_t(p.max_ctx) + kGroupKeys - 1) / kGroupKeys + 3) & ~size_t(3));
     int splits;
     if (g.fast) {
         // One wave of one 8-warp block per SM (the blocks hold ~200 registers a thread), at
         // least 128 keys (one 16-key unit per warp) a slice.
-        splits = std::max(1, sms * env_split_pct() / 100 / rows);
+        splits = std::max(1, sms * kn.split_pct / 100 / rows);
         splits = std::min(splits, std::max(1, (max_len + 127) / 128));
     } else {
         // One wave of two blocks per SM: as many slices as fit, at least 64 keys each.
@@ -246,6 +230,20 @@ bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15)
 }  // namespace
 }  // namespace attn
 
+DecodeAttentionKnobs decode_attention_knobs_from_env() {
+    using attn::env_flag;
+    using attn::env_int;
+    DecodeAttentionKnobs k;
+    k.old_kernels = env_flag("SIGMAOPS_ATTN_OLD");
+    k.split_pct = env_int("SIGMAOPS_ATTN_SPLIT_PCT", 10, 1000, k.split_pct);
+    if (const char* v = std::getenv("SIGMAOPS_ATTN_DYN"); v && *v) k.chunk_pool = std::string(v) != "0" ? 1 : 0;
+    k.select_every_key = env_flag("SIGMAOPS_ATTN_SEL_FULL");
+    k.select_groups_from = env_int("SIGMAOPS_ATTN_SEL_MINLEN", 1, 1L << 30, k.select_groups_from);
+    k.pdl_prefetch_bytes = env_int("SIGMAOPS_ATTN_PDL_PREFETCH", 0, 1L << 20, k.pdl_prefetch_bytes);
+    k.trace = env_flag("SIGMAOPS_ATTN_TRACE");
+    return k;
+}
+
 std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p) {
     if (!attn::check_shapes(p).empty()) return 0;
     std::string err;
@@ -268,7 +266,6 @@ DecodeAttentionPlanInfo decode_attention_plan(const DecodeAttentionParams& p, in
     info.tensor_cores = g.fast != 0;
     info.pdl = g.pdl != 0;
     info.chunk_pool = g.dyn != 0;
-    info.stages = g.stage != 0;
     info.head_tiles = g.tiles_per_group;
     info.tile_heads = g.tile_heads;
     info.splits = g.n_splits;
@@ -305,7 +302,7 @@ Status decode_attention(const DecodeAttentionParams& p) {
     b.counters = reinterpret_cast<int*>(ws + l.counters);
     b.part_o = reinterpret_cast<float*>(ws + l.part_o);
     b.part_ml = reinterpret_cast<float2*>(ws + l.part_ml);
-    b.trace = plan.g.fast ? env_trace() : nullptr;
+    b.trace = plan.g.fast ? trace_buffer(p.knobs.trace) : nullptr;
     if (plan.g.selective_v > 0) {
         b.scores = reinterpret_cast<float*>(ws + l.scores);
         b.head_ml = reinterpret_cast<float2*>(ws + l.head_ml);
@@ -333,18 +330,14 @@ Status decode_attention(const DecodeAttentionParams& p) {
     plan.sel_hpb = union_gather ? g.gv : 1;
     plan.stream = static_cast<cudaStream_t>(p.stream);
 
-    const bool bf = p.kv_type == DType::BF16;
-    const int key = (p.d_qk == 128 ? 2 : 0) + (p.d_v == 128 ? 1 : 0);
-    switch (key + (bf ? 0 : 4)) {
-        case 0: return run_config<__nv_bfloat16, 64, 64>(plan, union_gather);
-        case 1: return run_config<__nv_bfloat16, 64, 128>(plan, union_gather);
-        case 2: return run_config<__nv_bfloat16, 128, 64>(plan, union_gather);
-        case 3: return run_config<__nv_bfloat16, 128, 128>(plan, union_gather);
-        case 4: return run_config<__half, 64, 64>(plan, union_gather);
-        case 5: return run_config<__half, 64, 128>(plan, union_gather);
-        case 6: return run_config<__half, 128, 64>(plan, union_gather);
-        default: return run_config<__half, 128, 128>(plan, union_gather);
-    }
+    // KV type x d_qk x d_v (check_shapes allowed only these): one configuration each.
+    return SIGMAOPS_BOOL_SWITCH(p.kv_type == DType::BF16, IS_BF16, [&] {
+        using T = std::conditional_t<IS_BF16, __nv_bfloat16, __half>;
+        return static_switch<64, 128>(p.d_qk, [&](auto dqk) {
+            return static_switch<64, 128>(
+                p.d_v, [&](auto dv) { return run_config<T, decltype(dqk)::value, decltype(dv)::value>(plan, union_gather); });
+        });
+    });
 }
 
 int decode_attention_trace(unsigned long long* host, int max_entries) {

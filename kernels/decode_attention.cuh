@@ -19,6 +19,7 @@
 #include "cp_async.cuh"
 #include "kernels.h"
 #include "pdl.cuh"
+#include "static_switch.h"
 
 namespace sigmaops::kernels::attn {
 
@@ -55,7 +56,6 @@ struct Geometry {
     int sel_groupmax;       // 1: select_gather_kernel's threshold from the group maxima (fast path)
     int sel_min_len;        // ... from this many keys (below: the passes over every key)
     int gm_stride;          // floats per head row of group_max (ceil(max_ctx / 16) rounded up to 4)
-    int stage;              // 1: fast full attention keeps chunks in flight in shared memory (STG)
 };
 
 // Device buffers; the workspace is carved by the launcher (see workspace_layout()).
@@ -576,6 +576,48 @@ __device__ __forceinline__ int topk_bin(float M, float v) {
     return min(max(b, 0), kTopkBins - 1);
 }
 
+// Radix select among the keys of the threshold bin B (the rare case of more candidates in B
+// than fit the exact ranking: near-constant scores), shared by topk_kernel and
+// select_gather_kernel. Three passes over the keys (11, 11 and 10 bits of order_key(score), most
+// significant first) find the key of the k_left-th largest score in B. Returns that key and
+// leaves in k_left how many keys equal to it are still to take (every key of B above it is in).
+// Called by all NT threads of the block (2 * NT == kTopkBins); score(i) is key i's score,
+// i < len; hist (kTopkBins ints), digit_s, above_s and scan_tmp are shared memory.
+template <int NT, class Scan, class ScoreAt>
+__device__ __forceinline__ uint32_t radix_select_bin(int len, float M, int B, int& k_left, int* hist, int& digit_s,
+                                                     int& above_s, typename Scan::TempStorage& scan_tmp, const ScoreAt& score) {
+    static_assert(2 * NT == kTopkBins, "each thread owns two radix bins");
+    const int tid = threadIdx.x;
+    uint32_t prefix = 0, mask = 0;
+    int kr = k_left;  // a local in the loop, as when this code was written inline in both kernels
+    for (int pass = 0; pass < 3; ++pass) {
+        const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
+        const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
+        for (int i = tid; i < kTopkBins; i += NT) hist[i] = 0;
+        __syncthreads();
+        for (int i = tid; i < len; i += NT) {
+            const float v = score(i);
+            const uint32_t key = order_key(v);
+            if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
+        }
+        __syncthreads();
+        const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
+        int excl;
+        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
+        if (excl < kr && excl + c0 + c1 >= kr) {
+            digit_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
+            above_s = excl + c0 >= kr ? excl : excl + c0;
+        }
+        __syncthreads();
+        prefix |= uint32_t(digit_s) << shift;
+        mask |= dmask << shift;
+        kr -= above_s;
+        __syncthreads();
+    }
+    k_left = kr;
+    return prefix;
+}
+
 template <class T>
 __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g, const Buffers buf, int cache_cap) {
     extern __shared__ float cache[];
@@ -663,33 +705,10 @@ __global__ void __launch_bounds__(kTopkThreads, 1) topk_kernel(const Geometry g,
         }
         return;
     }
-    // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
-    uint32_t prefix = 0, mask = 0;
+    // Rare: radix select among the keys of bin B.
     int kr = krem;
-    for (int pass = 0; pass < 3; ++pass) {
-        const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
-        const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
-        for (int i = tid; i < kTopkBins; i += kTopkThreads) hist[i] = 0;
-        __syncthreads();
-        for (int i = tid; i < len; i += kTopkThreads) {
-            const float v = cached ? cache[i] : src[i];
-            const uint32_t key = order_key(v);
-            if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
-        }
-        __syncthreads();
-        const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
-        int excl;
-        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-        if (excl < kr && excl + c0 + c1 >= kr) {
-            sel_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
-            above_s = excl + c0 >= kr ? excl : excl + c0;
-        }
-        __syncthreads();
-        prefix |= uint32_t(sel_s) << shift;
-        mask |= dmask << shift;
-        kr -= above_s;
-        __syncthreads();
-    }
+    const uint32_t prefix = radix_select_bin<kTopkThreads, Scan>(len, M, B, kr, hist, sel_s, above_s, scan_tmp,
+                                                                 [&](int i) { return cached ? cache[i] : src[i]; });
     for (int i = tid; i < len; i += kTopkThreads) {
         const float v = cached ? cache[i] : src[i];
         if (topk_bin(M, v) != B) continue;
@@ -988,46 +1007,21 @@ inline cudaError_t launch_ex(const Plan& p, void (*kernel)(KArgs...), dim3 grid,
     const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
     return e != cudaSuccess ? e : cudaGetLastError();
 }
-template <class T, int DQK, int DV, int NVG, bool DYN, bool STG>
+template <class T, int DQK, int DV, int NVG, bool DYN>
 inline cudaError_t launch_fast_variant(const Plan& p, dim3 grid) {
     constexpr int CH = fast_chunk_units<DQK, DV, NVG>();
-    constexpr int smem = STG ? fast_stage_bytes<DQK, DV, NVG, CH>() : 0;
-    auto* kernel = fast_split_kernel<T, DQK, DV, NVG, CH, false, DYN, STG>;
-    if constexpr (STG) {
-        static bool configured = false;  // host-side, per instantiation
-        if (!configured) {
-            const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-            if (e != cudaSuccess) return e;
-            configured = true;
-        }
-    }
-    return launch_ex(p, kernel, grid, kFastThreads, size_t(smem), p.g, p.buf);
+    return launch_ex(p, fast_split_kernel<T, DQK, DV, NVG, CH, false, DYN>, grid, kFastThreads, 0, p.g, p.buf);
 }
 template <class T, int DQK, int DV, int NVG>
 inline cudaError_t launch_fast(const Plan& p, dim3 grid) {
-    if (p.g.dyn) {
-        if (p.g.stage) return launch_fast_variant<T, DQK, DV, NVG, true, true>(p, grid);
-        return launch_fast_variant<T, DQK, DV, NVG, true, false>(p, grid);
-    }
-    if (p.g.stage) return launch_fast_variant<T, DQK, DV, NVG, false, true>(p, grid);
-    return launch_fast_variant<T, DQK, DV, NVG, false, false>(p, grid);
+    return SIGMAOPS_BOOL_SWITCH(p.g.dyn, DYN, [&] { return launch_fast_variant<T, DQK, DV, NVG, DYN>(p, grid); });
 }
 template <class T, int DQK, int DV>
 Status run_fast(const Plan& p, dim3 grid) {
     if (p.g.selective_v == 0) {
-        cudaError_t e;
-        if constexpr (DV == 64) {
-            switch (p.g.fast_nvg) {
-                case 1: e = launch_fast<T, DQK, DV, 1>(p, grid); break;
-                case 2: e = launch_fast<T, DQK, DV, 2>(p, grid); break;
-                default: e = launch_fast<T, DQK, DV, 4>(p, grid); break;
-            }
-        } else {
-            switch (p.g.fast_nvg) {
-                case 1: e = launch_fast<T, DQK, DV, 1>(p, grid); break;
-                default: e = launch_fast<T, DQK, DV, 2>(p, grid); break;
-            }
-        }
+        // V-head slots: 1, 2 or 4 (DV 64) / 1 or 2 (DV 128: accumulator registers)
+        auto launch = [&](auto nvg) { return launch_fast<T, DQK, DV, decltype(nvg)::value>(p, grid); };
+        const cudaError_t e = DV == 64 ? static_switch<1, 2, 4>(p.g.fast_nvg, launch) : static_switch<1, 2>(p.g.fast_nvg, launch);
         return cuda_status("fast_split_kernel launch", e);
     }
     constexpr int CHS = DQK == 64 ? 8 : 4;  // scores only: 32 uint4 of K rows in flight per lane
@@ -1053,13 +1047,8 @@ Status run_config(const Plan& p, bool union_gather) {
     const dim3 grid(p.g.n_splits, p.g.n_k * p.g.tiles_per_group, p.g.batch);
     if (p.g.fast) return run_fast<T, DQK, DV>(p, grid);
     if (p.g.selective_v == 0) {
-        cudaError_t e;
-        switch (p.hpv_split) {
-            case 1: e = launch_split<T, DQK, DV, 1>(p, grid); break;
-            case 2: e = launch_split<T, DQK, DV, 2>(p, grid); break;
-            case 4: e = launch_split<T, DQK, DV, 4>(p, grid); break;
-            default: e = launch_split<T, DQK, DV, 8>(p, grid); break;
-        }
+        const cudaError_t e = static_switch<1, 2, 4, 8>(
+            p.hpv_split, [&](auto hpv) { return launch_split<T, DQK, DV, decltype(hpv)::value>(p, grid); });
         return cuda_status("split_kv_kernel launch", e);
     }
     scores_kernel<T, DQK><<<grid, kThreads, 0, p.stream>>>(p.g, p.buf);
@@ -1074,13 +1063,8 @@ Status run_config(const Plan& p, bool union_gather) {
     topk_kernel<T><<<dim3(p.g.n_q, p.g.batch), kTopkThreads, size_t(p.topk_cache) * 4, p.stream>>>(p.g, p.buf,
                                                                                                      p.topk_cache);
     if (Status s = cuda_status("topk_kernel launch", cudaGetLastError()); !s.ok()) return s;
-    cudaError_t e;
-    switch (p.hpv_gather) {
-        case 1: e = launch_gather<T, DV, 1>(p, union_gather); break;
-        case 2: e = launch_gather<T, DV, 2>(p, union_gather); break;
-        case 4: e = launch_gather<T, DV, 4>(p, union_gather); break;
-        default: e = launch_gather<T, DV, 8>(p, union_gather); break;
-    }
+    const cudaError_t e = static_switch<1, 2, 4, 8>(
+        p.hpv_gather, [&](auto hpv) { return launch_gather<T, DV, decltype(hpv)::value>(p, union_gather); });
     return cuda_status("gather_kernel launch", e);
 }
 

@@ -15,9 +15,6 @@
 // contiguous bytes of a K or V row and feed them to the mma with byte permutes only. A block's
 // warps are merged in shared memory; the blocks of one (sequence, K head) are merged by the last
 // one to finish (log-sum-exp), as in split_kv_kernel.
-// STG (SIGMAOPS_ATTN_STAGE=1, off by default; written without GPU time, not yet measured): each
-// warp also owns S shared-memory stages that cp.async fills before the PDL wait, so S + 1 chunks
-// of a warp are requested there instead of one (fast_split_kernel's chunk notes).
 // The softmax is online with a lazy rescale (only when a chunk's max exceeds the running one by
 // more than 2^8), so p <= 256 and the common chunk costs no rescale.
 // With PDL (Geometry::pdl) a block starts while the previous kernel finishes: it reads the
@@ -32,33 +29,12 @@ namespace sigmaops::kernels::attn {
 constexpr int kFastThreads = 256;   // 8 warps
 constexpr int kFastWarps = kFastThreads / 32;
 constexpr float kLazyRescale = 8.0f;  // log2 units
-// Per warp, L2 prefetch before the PDL wait (Geometry::pdl_prefetch; SIGMAOPS_ATTN_PDL_PREFETCH).
-// 32 KB was too much: from 16K keys the successor's prefetched lines were evicted before it read
-// them, and the extra DRAM traffic slowed the call it overlapped (same-run A/B, H100, batch 1,
-// Sigma: 32K 35.5 -> 34.7 µs, 16K 22.1 -> 21.1; the writer + attention chain 40.5 -> 39.4; no
-// change for 0-8 KB).
+// Per warp, L2 prefetch before the PDL wait (Geometry::pdl_prefetch; DecodeAttentionKnobs).
+// More (32 KB) was slower from 16K keys: the successor's prefetched lines were evicted before it
+// read them, and the extra DRAM traffic slowed the call it overlapped (docs/benchmarks.md,
+// decode attention, "the PDL prefetch").
 constexpr int kPdlPrefetchBytes = 8 * 1024;
 constexpr int kMergeDepth = 20;  // slices per thread loaded at once by the last block's merge
-// Full attention's shared-memory stages (fast_split_kernel STG): per warp, S chunks of K/V rows
-// in flight through cp.async besides the one in registers. PL = uint4 per lane of one chunk.
-constexpr int kFastSmemOptIn = 232448;  // the most shared memory a block may have (sm_90)
-template <int DQK, int DV, int NVG, int CH>
-__host__ __device__ constexpr int fast_stage_lane_u4() {
-    return CH * (2 * (DQK / 32) + NVG * 4 * (DV / 64));
-}
-template <int DQK, int DV, int NVG, int CH>
-__host__ __device__ constexpr int fast_stages() {
-    constexpr int per_stage = kFastWarps * fast_stage_lane_u4<DQK, DV, NVG, CH>() * 32 * 16;
-    // the kernel's static shared memory (wo, wml, wts, red4, last_s) and 1 KB to spare
-    constexpr int static_bytes = kFastWarps * kMaxTileHeads * DV * 4 + kFastWarps * kMaxTileHeads * 8 +
-                                 kMaxTileHeads * kMaxSplits * 4 + kFastThreads * 16 + 16 + 1024;
-    constexpr int n = (kFastSmemOptIn - static_bytes) / per_stage;
-    return n >= 2 ? 2 : n;
-}
-template <int DQK, int DV, int NVG, int CH>
-__host__ __device__ constexpr int fast_stage_bytes() {
-    return fast_stages<DQK, DV, NVG, CH>() * kFastWarps * fast_stage_lane_u4<DQK, DV, NVG, CH>() * 32 * 16;
-}
 
 template <class T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
@@ -141,7 +117,7 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
 // (one atomic per chunk, issued a chunk ahead), so SMs that get more bandwidth take more chunks
 // and every block ends within about one chunk of the others. Without it each warp has a fixed
 // run of keys (the block timeline showed the last blocks ending 3-4 µs after the median).
-template <class T, int DQK, int DV, int NVG, int CH, bool SCORES, bool DYN = false, bool STG = false>
+template <class T, int DQK, int DV, int NVG, int CH, bool SCORES, bool DYN = false>
 __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geometry g, const Buffers buf) {
     constexpr int KW = DQK / 32;  // uint4 per lane per K row
     constexpr int KS = DQK / 16;  // k-steps of the score mma
@@ -244,8 +220,8 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         for (int i = lane; i < (p1 - p0) * lines; i += 32)
             prefetch_l2(base + size_t(p0 + i / lines) * row_elems + (i % lines) * (128 / int(sizeof(T))));
     };
-    auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all, int skip) {  // after chunks 0..skip
-        const int p0 = t_first + (1 + skip) * CH * 16;
+    auto prefetch_rows = [&](const T* base, int row_elems, int row_bytes_all) {  // after the first chunk
+        const int p0 = t_first + CH * 16;
         prefetch_range(base, row_elems, p0, min(w_lim, p0 + g.pdl_prefetch / row_bytes_all));
     };
     const T* kbase0 = static_cast<const T*>(buf.k) + (size_t(co.b) * g.n_k + co.kh) * g.max_ctx * DQK;
@@ -276,7 +252,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             if (n_chunks > 0) load_k(t_first, w_end);
         } else {
             if (n_chunks > 0) load_k(t_first, w_lim);
-            prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)), 0);
+            prefetch_rows(kbase0, DQK, DQK * int(sizeof(T)));
             pdl_wait();
             load_q();
             if (fix_chunk == 0) load_k_row(t_first, t_last);
@@ -420,97 +396,25 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[j][mt][e] = 0.0f;
 
-        // The warp's chunks (CK keys each), k = 0, 1, ...: without DYN t_first + k CK (n_chunks
-        // of them, keys < w_end); with DYN chunks gw + k n_w for k <= S (the seeds), then the
-        // pool's (DYN notes above). Chunk 0 goes to registers; with STG chunks 1..S go to the
-        // shared-memory stages before the PDL wait, and each chunk read out of a stage is
-        // replaced by the chunk S after it, so S + 1 chunks are in flight or at hand instead of
-        // one (at 16K keys, batch 1, that is most of a warp's keys requested before the wait).
+        // The warp's chunks (CK keys each): without DYN t_first + k CK (n_chunks of them, keys <
+        // w_end); with DYN chunk gw first, then the pool's (DYN notes above). The next chunk's
+        // loads are issued into registers as soon as the current chunk's are consumed.
+        // (A variant that also kept 1-2 chunks per warp in flight in shared memory, filled by
+        // cp.async before the PDL wait, measured slower at every context from 16K on an H100
+        // and was removed: docs/benchmarks.md, decode attention.)
         constexpr int CK = CH * 16;
-        constexpr int S = STG ? fast_stages<DQK, DV, NVG, CH>() : 0;
-        static_assert(!STG || S >= 1, "STG needs room for one stage");
-        constexpr int PL = fast_stage_lane_u4<DQK, DV, NVG, CH>();
-        constexpr int KN = CH * 2 * KW;  // K's uint4 of a chunk (per lane), then V's
         const int n_ck = (co.len + CK - 1) / CK;
         const int n_w = g.n_splits * kFastWarps;
         const int gw = co.split * kFastWarps + warp;
         int* const pool = buf.counters + 2 * (size_t(co.b) * gridDim.y + blockIdx.y) + 1;
-        auto seed = [&](int k) {  // chunk k <= S of this warp (no pool)
-            if constexpr (DYN) {
-                const int ci = gw + k * n_w;
-                return ci < n_ck ? ci * CK : -1;
-            } else {
-                return k < n_chunks ? t_first + k * CK : -1;
-            }
-        };
-        int t0 = DYN ? (gw < n_ck ? gw * CK : -1) : (n_chunks > 0 ? t_first : -1);  // seed(0)
+        int t0 = DYN ? (gw < n_ck ? gw * CK : -1) : (n_chunks > 0 ? t_first : -1);  // the first chunk
         // Loads before the PDL wait stop at lim_pre (the newest row comes after the wait, into
-        // the chunk at fix_t0); later chunks load rows < lim_next, the newest coherently (DYN;
-        // the stages' cp.async reads through the L2 and is coherent anyway).
+        // the chunk at fix_t0); later chunks load rows < lim_next, the newest coherently (DYN).
         const int lim_pre = DYN ? (g.pdl ? min(co.len, t_last) : co.len) : w_lim;
         const int lim_next = DYN ? co.len : w_lim;
         const int tcg_next = DYN && g.pdl ? t_last : -1;
-        int fix_t0;
-        if constexpr (S == 0) {
-            fix_t0 = DYN ? (g.pdl && t0 >= 0 && t_last >= t0 && t_last < t0 + CK ? t0 : -2)
-                         : (fix_chunk >= 0 ? t_first + fix_chunk * CK : -2);
-        } else if constexpr (DYN) {  // the seed holding the newest row, if any
-            const int ct = t_last / CK;
-            fix_t0 = g.pdl && t_last >= 0 && ct >= gw && (ct - gw) % n_w == 0 && (ct - gw) / n_w <= S ? ct * CK : -2;
-        } else {
-            fix_t0 = fix_chunk >= 0 ? t_first + fix_chunk * CK : -2;
-        }
-        // Stages: warp-private, lane-private 16-byte slots ([stage][uint4 index][lane]: a warp's
-        // ld.shared.v4 reads 512 contiguous bytes), filled by cp.async in the layout of kr / vr.
-        extern __shared__ uint4 fast_stage_u4[];
-        uint4* const stw = fast_stage_u4 + size_t(warp) * S * PL * 32 + lane;
-        auto stage_issue = [&](int s, int tc, int lim) {  // chunk at tc -> stage s (rows >= lim: zeros)
-            uint4* sb = stw + s * PL * 32;
-#pragma unroll
-            for (int u = 0; u < CH; ++u)
-#pragma unroll
-                for (int nt = 0; nt < 2; ++nt) {
-                    const int t = tc + 16 * u + 8 * nt + gr;
-#pragma unroll
-                    for (int i = 0; i < KW; ++i)
-                        cp_async16(smem_u32(sb + ((u * 2 + nt) * KW + i) * 32), t < lim ? kbase + size_t(t) * DQK + 32 * i : kbase,
-                                   t < lim ? 16 : 0);
-                }
-#pragma unroll
-            for (int j = 0; j < NVG; ++j) {
-                if (hc[j] == 0) continue;
-                const T* vb = vbase + size_t(j) * g.max_ctx * DV;
-#pragma unroll
-                for (int u = 0; u < CH; ++u)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r) {
-                        const int t = tc + 16 * u + 2 * c + (r & 1) + 8 * (r >> 1);
-#pragma unroll
-                        for (int w = 0; w < VW; ++w)
-                            cp_async16(smem_u32(sb + (KN + ((j * CH + u) * 4 + r) * VW + w) * 32),
-                                       t < lim ? vb + size_t(t) * DV + 64 * w : vb, t < lim ? 16 : 0);
-                    }
-            }
-        };
-        auto unstage_k = [&](int s) {
-            const uint4* sb = stw + s * PL * 32;
-#pragma unroll
-            for (int u = 0; u < CH; ++u)
-#pragma unroll
-                for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-                    for (int i = 0; i < KW; ++i) kr[u][nt][i] = sb[((u * 2 + nt) * KW + i) * 32];
-        };
-        auto unstage_v = [&](int s, int j) {
-            if (hc[j] == 0) return;
-            const uint4* sb = stw + s * PL * 32;
-#pragma unroll
-            for (int u = 0; u < CH; ++u)
-#pragma unroll
-                for (int r = 0; r < 4; ++r)
-#pragma unroll
-                    for (int w = 0; w < VW; ++w) vr[j][u][r][w] = sb[(KN + ((j * CH + u) * 4 + r) * VW + w) * 32];
-        };
+        const int fix_t0 = DYN ? (g.pdl && t0 >= 0 && t_last >= t0 && t_last < t0 + CK ? t0 : -2)
+                               : (fix_chunk >= 0 ? t_first + fix_chunk * CK : -2);
 
         if (!g.pdl) load_q();
         if (t0 >= 0) {
@@ -518,32 +422,20 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
 #pragma unroll
             for (int j = 0; j < NVG; ++j) load_v(t0, j, lim_pre);
         }
-        // tq1: the chunk in stage 1 (S = 2), the one after the stage-0 chunk
-        int t0n_staged = -1, tq1 = -1;
-        if constexpr (S > 0) {
-#pragma unroll
-            for (int k = 1; k <= S; ++k) {
-                const int tk = seed(k);
-                if (tk >= 0) stage_issue(k - 1, tk, lim_pre);
-                cp_async_commit();  // one group per stage, empty or not (wait_group counts them)
-                if (k == 1) t0n_staged = tk;
-                if (k == 2) tq1 = tk;
-            }
-        }
         if (g.pdl) {
             const int rb = (DQK + nvg * DV) * int(sizeof(T));
             if constexpr (DYN) {  // the chunks this warp's position would take next
-                for (int m = 1; m * CK * rb <= g.pdl_prefetch && gw + (m + S) * n_w < n_ck; ++m) {  // seeds skipped
-                    const int p0 = (gw + (m + S) * n_w) * CK, p1 = min(p0 + CK, lim_pre);
+                for (int m = 1; m * CK * rb <= g.pdl_prefetch && gw + m * n_w < n_ck; ++m) {
+                    const int p0 = (gw + m * n_w) * CK, p1 = min(p0 + CK, lim_pre);
                     prefetch_range(kbase0, DQK, p0, p1);
                     for (int j = 0; j < nvg; ++j)
                         prefetch_range(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV,
                                        DV, p0, p1);
                 }
             } else {
-                prefetch_rows(kbase0, DQK, rb, S);
+                prefetch_rows(kbase0, DQK, rb);
                 for (int j = 0; j < nvg; ++j)
-                    prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb, S);
+                    prefetch_rows(static_cast<const T*>(buf.v) + (size_t(co.b) * g.n_v + vh_first + j) * g.max_ctx * DV, DV, rb);
             }
             pdl_wait();
             load_q();
@@ -556,26 +448,13 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
         }
         int grab = 0;  // DYN, lane 0: the pool's answer for the next chunk to request
         if (DYN && t0 >= 0 && lane == 0) grab = atomicAdd(pool, 1);
-        int k_next = S + 1;  // the index of the next chunk to request (static path)
         for (int ci = 0; t0 >= 0; ++ci) {
             float sc[CH][2][2];
             scores(t0, sc);
             if (ci == 0) trace_at(buf, 0, blk, 2);
-            // The next chunk (registers after this one) and, with stages, the one to request.
-            int t0n, t_req = -1;
-            const int s_cur = S == 2 ? (ci & 1) : 0;  // the stage holding chunk ci + 1
-            if constexpr (S > 0) {
-                t0n = t0n_staged;
-                if (t0n >= 0) {
-                    if constexpr (DYN) {
-                        const int cn = S * n_w + n_w + __shfl_sync(0xffffffffu, grab, 0);
-                        t_req = cn < n_ck ? cn * CK : -1;
-                    } else {
-                        t_req = k_next < n_chunks ? t_first + k_next * CK : -1;
-                        ++k_next;
-                    }
-                }
-            } else if constexpr (DYN) {
+            // The next chunk, loaded into registers while this one is used.
+            int t0n;
+            if constexpr (DYN) {
                 const int cn = n_w + __shfl_sync(0xffffffffu, grab, 0);
                 t0n = cn < n_ck ? cn * CK : -1;
             } else {
@@ -583,12 +462,7 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
             }
             const bool more = t0n >= 0;
             if (more) {
-                if constexpr (S > 0) {
-                    cp_async_wait<S - 1>();  // the oldest group: chunk ci + 1 (stage s_cur)
-                    unstage_k(s_cur);
-                } else {
-                    load_k(t0n, lim_next, tcg_next);
-                }
+                load_k(t0n, lim_next, tcg_next);
                 if (t0n == fix_t0) load_k_row(t0n, t_last);
             }
             // chunk max of head gr
@@ -657,27 +531,13 @@ __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geome
                         }
                 }
                 if (more) {
-                    if constexpr (S > 0)
-                        unstage_v(s_cur, j);
-                    else
-                        load_v(t0n, j, lim_next, tcg_next);
+                    load_v(t0n, j, lim_next, tcg_next);
                     if (t0n == fix_t0) load_v_row(t0n, j, t_last);
                 }
             }
-            if constexpr (S > 0) {
-                if (more) {  // stage s_cur is read: request chunk ci + 1 + S into it
-                    __syncwarp();  // the lanes' reads of the stage come before cp.async refills it
-                    if (t_req >= 0) stage_issue(s_cur, t_req, lim_next);
-                    cp_async_commit();
-                    t0n_staged = S == 2 ? tq1 : t_req;
-                    if (S == 2) tq1 = t_req;
-                    if (DYN && t_req >= 0 && lane == 0) grab = atomicAdd(pool, 1);
-                }
-            }
             t0 = t0n;
-            if (S == 0 && DYN && t0 >= 0 && lane == 0) grab = atomicAdd(pool, 1);
+            if (DYN && t0 >= 0 && lane == 0) grab = atomicAdd(pool, 1);
         }
-        if constexpr (S > 0) cp_async_wait<0>();  // (only empty groups can be left)
 
         trace_at(buf, 0, blk, 3);
         // Warp -> shared memory: l summed over the head's lanes, hi + lo columns folded.
@@ -856,9 +716,9 @@ constexpr int kSelDirectCap = 256;             // candidates ranked against each
 constexpr int kSelBinCap = 256;  // candidates of the threshold bin ranked from a short list
 static_assert(kSelCandCap == kSelThreads, "one candidate per thread");
 static_assert(4 * kSelDirectCap == kSelThreads, "direct ranks: 4 threads per candidate");
-// The group-maximum path from this many keys by default (SIGMAOPS_ATTN_SEL_MINLEN overrides it
-// for benchmarks). Below, the passes over every key cost less than its fixed part (H100, batch
-// 1 and 8: 0.4-1 µs slower at 2K, 0.5-1.1 µs faster at 4K).
+// The group-maximum path from this many keys by default (DecodeAttentionKnobs::select_groups_from
+// overrides it for benchmarks). Below, the passes over every key cost less than its fixed part
+// (measured at 2K and 4K: docs/benchmarks.md, decode attention, "group maxima for the select").
 constexpr int kSelGroupMinLen = 4096;
 
 // Candidate key for the direct ranks: larger = earlier in the CPU's order (score, then the lower
@@ -1215,33 +1075,11 @@ __global__ void __launch_bounds__(kSelThreads, 1)
                         if (rank < krem) atomicOr(&selbits[i >> 5], 1u << (i & 31));
                     }
                 } else {
-                    // Rare: radix select (11/11/10 bits of order_key) among the keys of bin B.
-                    uint32_t prefix = 0, mask = 0;
+                    // Rare: radix select among the keys of bin B (decode_attention.cuh).
                     int kr = krem;
-                    for (int pass = 0; pass < 3; ++pass) {
-                        const int shift = pass == 0 ? 21 : (pass == 1 ? 10 : 0);
-                        const uint32_t dmask = pass == 2 ? 0x3ffu : 0x7ffu;
-                        for (int i = tid; i < kTopkBins; i += kSelThreads) hist[i] = 0;
-                        __syncthreads();
-                        for (int pos = tid; pos < len; pos += kSelThreads) {
-                            const float v = cached ? cache[pos] : __ldcg(src + pos);
-                            const uint32_t key = order_key(v);
-                            if (topk_bin(M, v) == B && (key & mask) == prefix) atomicAdd(&hist[(key >> shift) & dmask], 1);
-                        }
-                        __syncthreads();
-                        const int c0 = hist[kTopkBins - 1 - 2 * tid], c1 = hist[kTopkBins - 2 - 2 * tid];
-                        int excl;
-                        Scan(scan_tmp).ExclusiveSum(c0 + c1, excl);
-                        if (excl < kr && excl + c0 + c1 >= kr) {
-                            bin_s = excl + c0 >= kr ? kTopkBins - 1 - 2 * tid : kTopkBins - 2 - 2 * tid;
-                            above_s = excl + c0 >= kr ? excl : excl + c0;
-                        }
-                        __syncthreads();
-                        prefix |= uint32_t(bin_s) << shift;
-                        mask |= dmask << shift;
-                        kr -= above_s;
-                        __syncthreads();
-                    }
+                    const uint32_t prefix = radix_select_bin<kSelThreads, Scan>(
+                        len, M, B, kr, hist, bin_s, above_s, scan_tmp,
+                        [&](int pos) { return cached ? cache[pos] : __ldcg(src + pos); });
                     // keys above the threshold are in; ties at it are taken in position order
                     for (int i = tid; i < words; i += kSelThreads) tiebits[i] = 0;
                     __syncthreads();

@@ -23,6 +23,7 @@
 
 #include "kernels.h"
 #include "pdl.cuh"
+#include "static_switch.h"
 
 namespace sigmaops::kernels::gemv_impl {
 
@@ -426,23 +427,18 @@ Status run_gemv(const Plan& plan, int shape) {
     cudaError_t e = cudaErrorInvalidValue;
     if (plan.p.batch > 1) {
         cfg.blockDim = dim3(unsigned(kBatchThreads));
-        e = shape == 0 ? cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT, kBatchRowsFor[0]>, plan)
-                       : cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT, kBatchRowsFor[1]>, plan);
+        e = static_switch<0, 1>(shape, [&](auto s) {
+            return cudaLaunchKernelEx(&cfg, gemv_batch_kernel<WT, kBatchRowsFor[decltype(s)::value]>, plan);
+        });
         if (e == cudaSuccess) e = cudaGetLastError();
         if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
         return {};
     }
-    switch (shape) {
-        case 0: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[0].rows, kShapes[0].threads, kShapes[0].pipelined, kShapes[0].min_blocks, kShapes[0].scatter>, plan); break;
-        case 1: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[1].rows, kShapes[1].threads, kShapes[1].pipelined, kShapes[1].min_blocks, kShapes[1].scatter>, plan); break;
-        case 2: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[2].rows, kShapes[2].threads, kShapes[2].pipelined, kShapes[2].min_blocks, kShapes[2].scatter>, plan); break;
-        case 3: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[3].rows, kShapes[3].threads, kShapes[3].pipelined, kShapes[3].min_blocks, kShapes[3].scatter>, plan); break;
-        case 4: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[4].rows, kShapes[4].threads, kShapes[4].pipelined, kShapes[4].min_blocks, kShapes[4].scatter>, plan); break;
-        case 5: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[5].rows, kShapes[5].threads, kShapes[5].pipelined, kShapes[5].min_blocks, kShapes[5].scatter>, plan); break;
-        case 6: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[6].rows, kShapes[6].threads, kShapes[6].pipelined, kShapes[6].min_blocks, kShapes[6].scatter>, plan); break;
-        case 7: e = cudaLaunchKernelEx(&cfg, gemv_kernel<WT, kShapes[7].rows, kShapes[7].threads, kShapes[7].pipelined, kShapes[7].min_blocks, kShapes[7].scatter>, plan); break;
-        default: break;
-    }
+    // shape < kNumShapes (checked by gemv())
+    e = static_switch_below<kNumShapes>(shape, [&](auto s) {
+        constexpr Shape S = kShapes[decltype(s)::value];
+        return cudaLaunchKernelEx(&cfg, gemv_kernel<WT, S.rows, S.threads, S.pipelined, S.min_blocks, S.scatter>, plan);
+    });
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) return {std::string("gemv: launch failed: ") + cudaGetErrorString(e)};
     return {};

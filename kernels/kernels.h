@@ -49,6 +49,30 @@ struct [[nodiscard]] Status {
 // selective_v >= max_seq_len).
 // selective_v_union: the query heads that share a V head use the union of their selective_v sets (each V row
 // fetched once per V group, each head weighting every union row with its own p).
+// Tuning knobs of decode_attention(), for benchmarks and tests. The defaults are what ships (the
+// kernels measured in docs/benchmarks.md). The CUDA backend reads them from the environment once,
+// when it is made (decode_attention_knobs_from_env); bench_attention starts from the same and
+// sets them per variant; tests set them directly.
+struct DecodeAttentionKnobs {
+    bool old_kernels = false;        // SIGMAOPS_ATTN_OLD: the kernels before the tensor-core ones
+    int split_pct = 100;             // SIGMAOPS_ATTN_SPLIT_PCT: tensor-core slices sized for this
+                                     // % of one block per SM (10..1000)
+    int chunk_pool = -1;             // SIGMAOPS_ATTN_DYN: full attention's chunk pool on (1) / off
+                                     // (0); -1: by shape (<= 32 head tiles and >= 8192 keys)
+    bool select_every_key = false;   // SIGMAOPS_ATTN_SEL_FULL: selective V's select without the
+                                     // group maxima (passes over every key)
+    int select_groups_from = 4096;   // SIGMAOPS_ATTN_SEL_MINLEN: the group-maximum select from
+                                     // this many keys (1..2^30)
+    int pdl_prefetch_bytes = 8192;   // SIGMAOPS_ATTN_PDL_PREFETCH: L2 prefetch per warp before the
+                                     // PDL wait (0..1 MiB)
+    bool trace = false;              // SIGMAOPS_ATTN_TRACE: block timestamps (decode_attention_trace)
+};
+
+// The knobs from the environment variables named above: a flag is on for any value but unset,
+// empty or "0" (SIGMAOPS_ATTN_DYN: "0" off, any other value on); a number that is malformed
+// ("12x", "lots") or out of its range keeps the default.
+DecodeAttentionKnobs decode_attention_knobs_from_env();
+
 struct DecodeAttentionParams {
     int batch = 0;        // sequences
     int n_q = 0;          // query heads
@@ -89,27 +113,29 @@ struct DecodeAttentionParams {
     // others are launched without the attribute.
     bool pdl = false;
     void* stream = nullptr;  // cudaStream_t; nullptr = default stream
+    // Tuning knobs (benchmarks, tests). The workspace size depends on them: query it with the
+    // knobs the calls will use.
+    DecodeAttentionKnobs knobs;
 };
 
 // Bytes of workspace decode_attention() needs for these shapes, max_seq_len, selective_v and the
-// current device (the split depends on its multiprocessor count). 0 if unsupported.
+// current device (the split depends on its multiprocessor count), and knobs. 0 if unsupported.
 std::size_t decode_attention_workspace_bytes(const DecodeAttentionParams& p);
 
-// How decode_attention() would run p on a GPU with `sms` multiprocessors, without one: the
-// launcher's plan, with the SIGMAOPS_ATTN_* knobs of the environment applied (for tests and
-// benchmarks). `error` is set, and the rest left at zero, when the shapes are unsupported.
+// How decode_attention() would run p (its knobs included) on a GPU with `sms` multiprocessors,
+// without one: the launcher's plan (for tests and benchmarks). `error` is set, and the rest left
+// at zero, when the shapes are unsupported.
 struct DecodeAttentionPlanInfo {
     std::string error;
     bool tensor_cores = false;       // the tensor-core kernels (decode_attention_fast.cuh)
     bool pdl = false;                // launched with programmatic dependent launch
-    bool chunk_pool = false;         // full attention takes chunks from a pool (SIGMAOPS_ATTN_DYN)
-    bool stages = false;             // full attention's shared-memory stages (SIGMAOPS_ATTN_STAGE)
+    bool chunk_pool = false;         // full attention takes chunks from a pool (knobs.chunk_pool)
     int head_tiles = 0;              // head tiles per K head
     int tile_heads = 0;              // query heads per tile
-    int splits = 0;                  // cache slices per (sequence, head tile) (SIGMAOPS_ATTN_SPLIT_PCT)
+    int splits = 0;                  // cache slices per (sequence, head tile) (knobs.split_pct)
     int pdl_prefetch_bytes = 0;      // L2 prefetch per warp before the PDL wait
-    bool group_max_select = false;   // selective V's select from group maxima (SIGMAOPS_ATTN_SEL_FULL)
-    int group_max_min_len = 0;       // ... from this many keys (SIGMAOPS_ATTN_SEL_MINLEN)
+    bool group_max_select = false;   // selective V's select from group maxima (knobs.select_every_key)
+    int group_max_min_len = 0;       // ... from this many keys (knobs.select_groups_from)
     std::size_t workspace_bytes = 0; // what decode_attention_workspace_bytes() says on such a GPU
 };
 DecodeAttentionPlanInfo decode_attention_plan(const DecodeAttentionParams& p, int sms);
@@ -119,8 +145,7 @@ DecodeAttentionPlanInfo decode_attention_plan(const DecodeAttentionParams& p, in
 // CUDA error string if a launch fails. Asynchronous: synchronize before reading p.out.
 Status decode_attention(const DecodeAttentionParams& p);
 
-// Diagnostics (bench_attention --trace): with SIGMAOPS_ATTN_TRACE=1 in the environment at the
-// time of a call, the tensor-core kernels record %globaltimer at fixed points of each block
+// Diagnostics (bench_attention --trace): in a call with knobs.trace, the tensor-core kernels record %globaltimer at fixed points of each block
 // (kDecodeTraceSlots per block; split-KV / scores blocks first, then the select+gather blocks
 // from kDecodeTraceSelectBase; the select blocks' slots kDecodeTraceCountSlot and after hold
 // counts, not times: groups and candidates of the group-maximum path). Copies the last call's

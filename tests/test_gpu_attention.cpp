@@ -121,6 +121,16 @@ std::vector<double> cpu_attention(const Shape& s, int batch, int max_ctx, const 
     return out;
 }
 
+// The knobs every call of the cases below uses (the compiled defaults unless a test case sets
+// others for its scope with KnobsScope).
+sigmaops::kernels::DecodeAttentionKnobs g_knobs;
+struct KnobsScope {
+    explicit KnobsScope(const sigmaops::kernels::DecodeAttentionKnobs& k) { g_knobs = k; }
+    ~KnobsScope() { g_knobs = {}; }
+    KnobsScope(const KnobsScope&) = delete;
+    KnobsScope& operator=(const KnobsScope&) = delete;
+};
+
 struct Case {
     Shape s;
     std::vector<int> lens;
@@ -222,6 +232,7 @@ void run_case(const Case& c, std::mt19937& rng) {
     p.out = dout;
     p.selective_v = c.selective_v;
     p.selective_v_union = c.uni;
+    p.knobs = g_knobs;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     REQUIRE(p.workspace_bytes > 0);
     CUDA_OK(cudaMalloc(&dws, p.workspace_bytes));
@@ -347,6 +358,7 @@ void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int s
     p.selective_v = selective_v;
     p.selective_v_union = uni;
     p.pdl = true;
+    p.knobs = g_knobs;
     p.workspace_bytes = sigmaops::kernels::decode_attention_workspace_bytes(p);
     REQUIRE(p.workspace_bytes > 0);
     CUDA_OK(cudaMalloc(&dws, p.workspace_bytes));
@@ -532,12 +544,11 @@ TEST_CASE("selective V's group-maximum select (direct ranks / the threshold bin 
     std::mt19937 rng(2026);
     // k = 100: about 100-150 candidates, ranked directly (rank = place in the row list);
     // k = 300: more than kSelDirectCap candidates, the threshold-bin ranking and the bitmap.
-    // SIGMAOPS_ATTN_SEL_MINLEN=1024 takes the group maxima from 1024 keys: 4000 keys use them,
-    // 17 keys and 1500 keys (94 groups < k = 100) do not, in one call.
-    struct Env {
-        Env() { setenv("SIGMAOPS_ATTN_SEL_MINLEN", "1024", 1); }
-        ~Env() { unsetenv("SIGMAOPS_ATTN_SEL_MINLEN"); }
-    } env;
+    // The group maxima from 1024 keys (knobs.select_groups_from): 4000 keys use them, 17 keys
+    // and 1500 keys (94 groups < k = 100) do not, in one call.
+    sigmaops::kernels::DecodeAttentionKnobs knobs;
+    knobs.select_groups_from = 1024;
+    const KnobsScope scope(knobs);
     for (int selective_v : {100, 300})
         for (bool uni : {false, true})
             for (const auto& lens : std::vector<std::vector<int>>{{17, 20000}, {4000, 1500, 17}}) {
@@ -547,39 +558,28 @@ TEST_CASE("selective V's group-maximum select (direct ranks / the threshold bin 
             }
 }
 
-TEST_CASE("full attention's kernel variants (chunk pool / shared-memory stages / few slices) match the CPU twin",
+TEST_CASE("full attention's kernel variants (chunk pool / few slices) match the CPU twin",
           "[gpu][attention]") {
     if (!have_gpu()) {
         std::cout << "skipped: no GPU" << std::endl;
         return;
     }
     std::mt19937 rng(777);
-    // The grid above runs the defaults, which below 8192 keys are the fixed runs with the
-    // stages. Here each combination is forced: the chunk pool (SIGMAOPS_ATTN_DYN) with and
-    // without the stages (SIGMAOPS_ATTN_STAGE), and 10% of the slices (SIGMAOPS_ATTN_SPLIT_PCT),
-    // so that a warp has many chunks and the stages are refilled (the pool handed out) many
-    // times, not only filled before the wait. Plain launches and PDL chains (the newest row is
-    // loaded after the wait, also when it sits in a stage filled before it).
+    // The grid above runs the defaults, which below 8192 keys are the fixed runs. Here each
+    // combination is forced: the chunk pool (knobs.chunk_pool) on and off, with all and with
+    // 10% of the slices (knobs.split_pct), so that a warp has many chunks (the pool hands out
+    // many). Plain launches and PDL chains (the newest row is loaded after the wait).
     struct Mode {
-        const char* dyn;
-        const char* stage;
-        const char* split_pct;
+        int chunk_pool;
+        int split_pct;
     };
-    const Mode modes[] = {{"1", "1", "100"}, {"1", "1", "10"}, {"0", "1", "10"}, {"1", "0", "10"}, {"0", "0", "100"}};
+    const Mode modes[] = {{1, 100}, {1, 10}, {0, 10}, {0, 100}};
     for (const Mode& m : modes) {
-        struct Env {
-            explicit Env(const Mode& m) {
-                setenv("SIGMAOPS_ATTN_DYN", m.dyn, 1);
-                setenv("SIGMAOPS_ATTN_STAGE", m.stage, 1);
-                setenv("SIGMAOPS_ATTN_SPLIT_PCT", m.split_pct, 1);
-            }
-            ~Env() {
-                unsetenv("SIGMAOPS_ATTN_DYN");
-                unsetenv("SIGMAOPS_ATTN_STAGE");
-                unsetenv("SIGMAOPS_ATTN_SPLIT_PCT");
-            }
-        } env(m);
-        INFO("SIGMAOPS_ATTN_DYN=" << m.dyn << " SIGMAOPS_ATTN_STAGE=" << m.stage << " SIGMAOPS_ATTN_SPLIT_PCT=" << m.split_pct);
+        sigmaops::kernels::DecodeAttentionKnobs knobs;
+        knobs.chunk_pool = m.chunk_pool;
+        knobs.split_pct = m.split_pct;
+        const KnobsScope scope(knobs);
+        INFO("chunk_pool " << m.chunk_pool << " split_pct " << m.split_pct);
         for (const Shape& s : shapes()) {
             if (quick() && s.n_q == 32 && s.n_k == 16) continue;
             for (const auto& lens : std::vector<std::vector<int>>{{1}, {5000}, {17, 5000, 1}})
@@ -611,7 +611,7 @@ TEST_CASE("selective V takes tied keys in position order", "[gpu][attention]") {
 }
 
 TEST_CASE("the block trace reads nothing unless tracing was enabled and rejects a bad buffer", "[gpu][attention]") {
-    // No GPU needed: without SIGMAOPS_ATTN_TRACE no call has allocated the trace buffer.
+    // No GPU needed: without knobs.trace no call has allocated the trace buffer.
     using sigmaops::kernels::decode_attention_trace;
     std::vector<unsigned long long> host(sigmaops::kernels::kDecodeTraceEntries, 7);
     CHECK(decode_attention_trace(host.data(), int(host.size())) == -1);
