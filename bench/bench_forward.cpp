@@ -29,6 +29,7 @@
 //   bench_forward [--quick] [--prefill-only] [--steps N] [--types F16,Q8_0] [--gemv-shapes I,J]
 //                 [--selv-only CTX] [--batch B,B2]
 #ifdef SIGMA_HAVE_CUDA
+#include "cuda/bench_hooks.h"
 #include "cuda/cuda_backend.h"
 #include "model.h"
 
@@ -133,15 +134,14 @@ int main(int argc, char** argv) {
                     sigma::TokenId tok = 17;
                     sigma::SamplingParams sp;
                     sp.temperature = 0.8f; sp.top_k = 40; sp.top_p = 0.95f; sp.repeat_penalty = 1.1f;
+                    std::vector<sigma::TokenId> recent;   // the penalty window: 64 context tokens
+                    for (int i = 0; i < 64; ++i) recent.push_back(sigma::TokenId(i * 1999 % int(hp.n_vocab)));
                     sigma::SampleRequest req;
-                    req.params = &sp; req.seed = 7;
-                    for (int i = 0; i < 64; ++i) req.penalty_ids.push_back(sigma::TokenId(i * 1999 % int(hp.n_vocab)));
+                    req.params = &sp; req.seed = 7; req.recent = recent;
                     auto step = [&](sigma::TokenId t, int pos) {
-                        if (!r.sample) return *fwd->forward_argmax(t, pos, r.selective_v);
+                        if (!r.sample) return fwd->forward_argmax(t, pos);
                         ++req.draw;
-                        const auto next = fwd->forward_sample(t, pos, r.selective_v, req);
-                        if (!next) throw std::runtime_error("forward_sample: the CUDA backend has no device sampler");
-                        return *next;
+                        return fwd->forward_sample(t, pos, req);
                     };
                     for (int i = 0; i < 3; ++i) tok = step(tok, r.ctx + i);
                     const auto t0 = std::chrono::steady_clock::now();
@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
                         for (int b = 0; b < B; ++b) tok[size_t(b)] = sigma::TokenId(17 + 31 * b);
                         auto step = [&](int i) {
                             for (int b = 0; b < B; ++b) pos[size_t(b)] = ctx + (i % 32);
-                            batch->step(tok.data(), pos.data(), next.data(), nullptr, selv);
+                            batch->step(tok.data(), pos.data(), next.data(), nullptr);
                             tok = next;
                         };
                         for (int i = 0; i < 3; ++i) step(i);
@@ -221,11 +221,11 @@ int main(int argc, char** argv) {
                 std::vector<sigma::TokenId> toks(n_pre);
                 for (int i = 0; i < n_pre; ++i) toks[i] = sigma::TokenId((i * 7919 + 13) % int(hp.n_vocab));
                 std::vector<float> logits(hp.n_vocab);
-                fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);   // warm-up (cuBLAS heuristics)
+                fwd->forward(toks.data(), n_pre, 0, logits.data(), false, sigma::Pass::Prompt);   // warm-up (cuBLAS heuristics)
                 std::vector<double> times;
                 for (int rep = 0; rep < 3; ++rep) {
                     const auto t0 = std::chrono::steady_clock::now();
-                    fwd->forward(toks.data(), n_pre, 0, logits.data(), false, 0);
+                    fwd->forward(toks.data(), n_pre, 0, logits.data(), false, sigma::Pass::Prompt);
                     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
                 }
                 std::sort(times.begin(), times.end());

@@ -1,4 +1,5 @@
-// Batched decode on the CUDA backend (cuda_backend.h BatchForward): n sequences of different
+// Batched decode on the CUDA backend (cuda_backend.h BatchForward, and the public BatchSession over
+// it, sigma/batch.h, checked against the CPU's): n sequences of different
 // lengths, each prefilled on its own, then stepped together. The reference is the same model
 // decoded one sequence at a time by the single-sequence backend (itself checked against the CPU
 // backend in test_gpu_forward): every step's logits of every sequence must agree within 2e-3 and
@@ -14,6 +15,7 @@
 #include "cuda/cuda_backend.h"
 
 #include <catch2/catch.hpp>
+#include <sigma/batch.h>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -24,6 +26,7 @@
 #include <iostream>
 #include <random>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace {
@@ -59,17 +62,17 @@ Outcome compare(const Loaded& m, int n_seq, int selective_v, int steps, int inte
     for (int b = 0; b < n_seq; ++b) {
         ref.push_back(sigma::cuda::new_cuda_forward(dm, n_ctx, selective_v));
         const std::vector<sigma::TokenId> prompt = some_tokens(3 + 5 * b % 23, V, b);
-        batch->sequence(b).forward(prompt.data(), int(prompt.size()), 0, logits.data(), false, selective_v);
-        ref[size_t(b)]->forward(prompt.data(), int(prompt.size()), 0, ref_logits.data(), false, selective_v);
+        batch->sequence(b).forward(prompt.data(), int(prompt.size()), 0, logits.data(), false, sigma::Pass::Decode);
+        ref[size_t(b)]->forward(prompt.data(), int(prompt.size()), 0, ref_logits.data(), false, sigma::Pass::Decode);
         REQUIRE(max_abs_diff(logits.data(), ref_logits.data(), size_t(V)) <= 1e-4);   // the same kernels
         pos[size_t(b)] = int(prompt.size());
         tok[size_t(b)] = sigma::TokenId(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
     Outcome out;
     for (int s = 0; s < steps; ++s) {
-        batch->step(tok.data(), pos.data(), next.data(), all.data(), selective_v);
+        batch->step(tok.data(), pos.data(), next.data(), all.data());
         for (int b = 0; b < n_seq; ++b) {
-            ref[size_t(b)]->forward(&tok[size_t(b)], 1, pos[size_t(b)], ref_logits.data(), false, selective_v);
+            ref[size_t(b)]->forward(&tok[size_t(b)], 1, pos[size_t(b)], ref_logits.data(), false, sigma::Pass::Decode);
             const float* row = &all[size_t(b) * size_t(V)];
             out.err = std::max(out.err, max_abs_diff(row, ref_logits.data(), size_t(V)));
             const int want = int(std::max_element(ref_logits.begin(), ref_logits.end()) - ref_logits.begin());
@@ -78,13 +81,11 @@ Outcome compare(const Loaded& m, int n_seq, int selective_v, int steps, int inte
         }
         tok = next;
         if (interleave > 0 && s % interleave == interleave - 1 && n_seq > 1) {
-            const auto a = batch->sequence(1).forward_argmax(tok[1], pos[1], selective_v);
-            const auto r = ref[1]->forward_argmax(tok[1], pos[1], selective_v);
-            REQUIRE(a);
-            REQUIRE(r);
-            CHECK(*a == *r);
+            const sigma::TokenId a = batch->sequence(1).forward_argmax(tok[1], pos[1]);
+            const sigma::TokenId r = ref[1]->forward_argmax(tok[1], pos[1]);
+            CHECK(a == r);
             ++pos[1];
-            tok[1] = *a;
+            tok[1] = a;
         }
     }
     return out;
@@ -159,24 +160,77 @@ TEST_CASE("batched decode rejects bad input before touching the GPU and keeps it
     CHECK(code_of([&] { batch->sequence(-1); }) == sigma::ErrorCode::InvalidArgument);
     const std::vector<sigma::TokenId> prompt = some_tokens(9, V, 3);
     std::vector<float> logits(static_cast<size_t>(V)), all(static_cast<size_t>(2 * V));
-    for (int b = 0; b < 2; ++b) batch->sequence(b).forward(prompt.data(), 9, 0, logits.data(), false, 0);
-    ref->forward(prompt.data(), 9, 0, logits.data(), false, 0);
+    for (int b = 0; b < 2; ++b) batch->sequence(b).forward(prompt.data(), 9, 0, logits.data(), false, sigma::Pass::Prompt);
+    ref->forward(prompt.data(), 9, 0, logits.data(), false, sigma::Pass::Prompt);
 
     std::vector<sigma::TokenId> next(2);
     const sigma::TokenId good[2] = {5, 6}, bad_tok[2] = {5, sigma::TokenId(V)}, neg_tok[2] = {-1, 6};
     const int good_pos[2] = {9, 9}, far[2] = {9, n_ctx}, neg[2] = {-1, 9};
-    CHECK(code_of([&] { batch->step(good, far, next.data(), nullptr, 0); }) == sigma::ErrorCode::ContextFull);
-    CHECK(code_of([&] { batch->step(good, neg, next.data(), nullptr, 0); }) == sigma::ErrorCode::ContextFull);
-    CHECK(code_of([&] { batch->step(bad_tok, good_pos, next.data(), nullptr, 0); }) == sigma::ErrorCode::InvalidArgument);
-    CHECK(code_of([&] { batch->step(neg_tok, good_pos, next.data(), nullptr, 0); }) == sigma::ErrorCode::InvalidArgument);
-    CHECK(code_of([&] { batch->step(good, good_pos, next.data(), nullptr, 4); }) == sigma::ErrorCode::InvalidArgument);
+    CHECK(code_of([&] { batch->step(good, far, next.data(), nullptr); }) == sigma::ErrorCode::ContextFull);
+    CHECK(code_of([&] { batch->step(good, neg, next.data(), nullptr); }) == sigma::ErrorCode::ContextFull);
+    CHECK(code_of([&] { batch->step(bad_tok, good_pos, next.data(), nullptr); }) == sigma::ErrorCode::InvalidArgument);
+    CHECK(code_of([&] { batch->step(neg_tok, good_pos, next.data(), nullptr); }) == sigma::ErrorCode::InvalidArgument);
 
     // Nothing above reached the caches: the next good step matches the reference.
-    batch->step(good, good_pos, next.data(), all.data(), 0);
-    ref->forward(&good[0], 1, 9, logits.data(), false, 0);
+    batch->step(good, good_pos, next.data(), all.data());
+    ref->forward(&good[0], 1, 9, logits.data(), false, sigma::Pass::Decode);
     const double err = max_abs_diff(all.data(), logits.data(), size_t(V));
     std::cout << "after rejected steps: max |batch - alone| " << err << std::endl;
     CHECK(err <= kTol);
+}
+
+TEST_CASE("the public BatchSession on the GPU agrees with the CPU's", "[gpu][batch][api]") {
+    if (!have_gpu()) { std::cout << "skipped: no GPU" << std::endl; return; }
+    const std::string path = generated_model("F16", true, 8, 2, 4, 64);
+    auto gpu_model = sigma::Model::load(path, {sigma::Device::Cuda});
+    auto cpu_model = sigma::Model::load(path, {sigma::Device::Cpu});
+    REQUIRE(gpu_model);
+    REQUIRE(cpu_model);
+    // selective V with k = 64 >= every length here: the selective kernels run and select all.
+    for (int selective_v : {0, 64}) {
+        sigma::SessionOptions so;
+        so.n_ctx = 128;
+        so.selective_v = selective_v;
+        const int n_seq = 3;
+        auto gpu = (*gpu_model)->new_batch(n_seq, so);
+        auto cpu = (*cpu_model)->new_batch(n_seq, so);
+        REQUIRE(gpu);
+        REQUIRE(cpu);
+        const int V = (*gpu)->n_vocab();
+        std::vector<float> lg(static_cast<size_t>(n_seq * V)), lc(static_cast<size_t>(n_seq * V));
+        std::vector<sigma::TokenId> tok(static_cast<size_t>(n_seq)), next_g(tok.size()), next_c(tok.size());
+        std::vector<int> pos(tok.size());
+        double err = 0;
+        for (int b = 0; b < n_seq; ++b) {
+            const std::vector<sigma::TokenId> prompt = some_tokens(4 + 7 * b, V, b);
+            const std::span<float> row_g(lg.data() + size_t(b) * V, size_t(V)), row_c(lc.data() + size_t(b) * V, size_t(V));
+            auto g = (*gpu)->prefill(b, prompt, 0, row_g);
+            auto c = (*cpu)->prefill(b, prompt, 0, row_c);
+            REQUIRE(g);
+            REQUIRE(c);
+            err = std::max(err, max_abs_diff(row_g.data(), row_c.data(), size_t(V)));
+            tok[size_t(b)] = *g;
+            pos[size_t(b)] = int(prompt.size());
+        }
+        for (int s = 0; s < 8; ++s) {
+            REQUIRE((*gpu)->step(tok, pos, next_g, lg));
+            REQUIRE((*cpu)->step(tok, pos, next_c, lc));   // the same tokens: the GPU's choices
+            err = std::max(err, max_abs_diff(lg.data(), lc.data(), lg.size()));
+            for (int& p : pos) ++p;
+            tok = next_g;
+        }
+        std::cout << "public batch, selective_v " << selective_v << ": max |gpu - cpu| " << err << std::endl;
+        CHECK(err <= kTolBlas);
+        // A bad position is refused and leaves the caches as they were.
+        std::vector<int> far = pos;
+        far[1] = so.n_ctx;
+        const auto bad = (*gpu)->step(tok, far, next_g);
+        REQUIRE_FALSE(bad);
+        CHECK(bad.error().code == sigma::ErrorCode::ContextFull);
+        REQUIRE((*gpu)->step(tok, pos, next_g, lg));
+        REQUIRE((*cpu)->step(tok, pos, next_c, lc));
+        CHECK(max_abs_diff(lg.data(), lc.data(), lg.size()) <= kTolBlas);
+    }
 }
 
 TEST_CASE("the GEMV and small GEMM launchers reject bad problems with a message", "[gpu][batch][errors]") {

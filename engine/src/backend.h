@@ -9,17 +9,28 @@
 #include <sigma/engine.h>
 
 #include <cstdint>
-#include <optional>
+#include <span>
 #include <vector>
 
 namespace sigma {
 
-// A draw the backend makes where the logits live (ForwardBackend::forward_sample).
+// What a forward() pass is for. Selective V (SessionOptions::selective_v, given to the backend
+// when it is made) is a decode-time saving: it applies to decode steps and to positions scored as
+// decode would score them (Session::logits, for perplexity), never to a prompt's prefill, which
+// is compute-bound and attends fully.
+enum class Pass {
+    Prompt,   // prefill: full attention
+    Decode,   // decode steps / decode-equivalent scoring: the session's selective V
+};
+
+// A draw the backend makes where the logits live (ForwardBackend::forward_sample, sample_last).
 struct SampleRequest {
     const SamplingParams* params = nullptr;  // temperature, top_k, top_p, min_p, repeat_penalty
     uint64_t seed = 0;                       // the Sampler's seed
     uint64_t draw = 0;                       // index of this draw in the generation
-    std::vector<TokenId> penalty_ids;        // distinct ids of the last repeat_last_n context tokens
+    // The last repeat_last_n tokens of the context (a view into the caller's list, ids may
+    // repeat); the repetition penalty applies to each distinct id once. Empty: no penalty.
+    std::span<const TokenId> recent;
 };
 
 class ForwardBackend {
@@ -27,26 +38,28 @@ public:
     virtual ~ForwardBackend() = default;
     // Evaluates `n` tokens at positions [pos0, pos0 + n) against the cache (which must hold
     // positions [0, pos0)), storing their K/V. Writes host logits (n, V) when all_logits, else
-    // the last position's (V). selective_v > 0: each query head sums only its top-k V rows.
-    virtual void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) = 0;
-    // Evaluates one token at `pos` like forward() and returns the argmax of its logits (greedy
-    // sampling) where the logits live, without copying them; nullopt when the backend offers
-    // nothing faster than forward() + a host-side argmax (the CPU).
-    virtual std::optional<TokenId> forward_argmax(TokenId /*token*/, int /*pos*/, int /*selective_v*/) {
-        return std::nullopt;
-    }
-    // Evaluates one token at `pos` like forward() and samples the next one where the logits live
-    // (SamplingParams semantics as sampling.h; the draw is a function of seed and draw index, not
-    // the same numbers as the CPU Sampler's). nullopt: the backend has no device sampler.
-    virtual std::optional<TokenId> forward_sample(TokenId /*token*/, int /*pos*/, int /*selective_v*/,
-                                                  const SampleRequest& /*req*/) {
-        return std::nullopt;
-    }
+    // the last position's (V). `pass` says whether selective V applies (see Pass).
+    virtual void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, Pass pass) = 0;
+    // True when the backend takes the argmax and samples where the logits live
+    // (forward_argmax, forward_sample, sample_last); a session asks once per generation.
+    virtual bool samples_on_device() const { return false; }
+    // Decodes one token at `pos` like forward(..., Pass::Decode) and returns the argmax of its
+    // logits (greedy sampling) without copying them. Only where samples_on_device().
+    virtual TokenId forward_argmax(TokenId /*token*/, int /*pos*/) { throw no_device_sampler(); }
+    // Decodes one token at `pos` like forward(..., Pass::Decode) and samples the next one where
+    // the logits live (SamplingParams semantics as sampling.h; the draw is a function of seed and
+    // draw index, not the same numbers as the CPU Sampler's). Only where samples_on_device().
+    virtual TokenId forward_sample(TokenId /*token*/, int /*pos*/, const SampleRequest& /*req*/) { throw no_device_sampler(); }
     // Samples from the logits of the last position the previous forward() evaluated, where they
-    // live; nullopt if the backend has no device sampler or no such logits.
-    virtual std::optional<TokenId> sample_last(const SampleRequest& /*req*/) { return std::nullopt; }
+    // live. Only where samples_on_device(); throws when no such logits are held.
+    virtual TokenId sample_last(const SampleRequest& /*req*/) { throw no_device_sampler(); }
     // Tokens per forward() call the caller should batch a prompt into.
     virtual int prefill_chunk() const { return 128; }
+
+private:
+    static Exception no_device_sampler() {
+        return Exception(ErrorCode::Unsupported, "this backend has no device sampler (samples_on_device() is false)");
+    }
 };
 
 } // namespace sigma

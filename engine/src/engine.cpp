@@ -1,6 +1,7 @@
 // engine.cpp - Model and Session: loading a GGUF into the engine, prefix-reusing sessions,
 // streaming generation, and the error boundary (exceptions inside, Expected outside).
 #include "backend.h"
+#include "batch_backend.h"
 #include "forward.h"
 #include "gguf/gguf.h"
 #include "model.h"
@@ -8,14 +9,17 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #ifdef SIGMA_HAVE_CUDA
+#include "cuda/bench_hooks.h"
 #include "cuda/cuda_backend.h"
 #endif
 
+#include <sigma/batch.h>
 #include <sigma/engine.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <span>
 #include <sys/stat.h>
 
 namespace sigma {
@@ -30,11 +34,12 @@ double ms_since(Clock::time_point t0) {
 // The CPU backend: the reference forward pass and its F32 KV cache.
 class CpuBackend final : public ForwardBackend {
 public:
-    CpuBackend(const Hparams& hp, const Weights& w, int n_threads, int n_ctx) : m_fwd(hp, w, n_threads) {
+    CpuBackend(const Hparams& hp, const Weights& w, int n_threads, int n_ctx, int selective_v)
+        : m_fwd(hp, w, n_threads, selective_v) {
         m_kv.init(hp, n_ctx);
     }
-    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
-        m_fwd.forward(tokens, n, pos0, m_kv, logits, all_logits, selective_v);
+    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, Pass pass) override {
+        m_fwd.forward(tokens, n, pos0, m_kv, logits, all_logits, pass);
     }
 
 private:
@@ -104,8 +109,7 @@ public:
 #ifdef SIGMA_HAVE_CUDA
         if (m_cuda) return cuda::new_cuda_forward(m_cuda, n_ctx, selective_v);
 #endif
-        (void)selective_v;
-        return std::make_unique<CpuBackend>(m_hp, m_w, m_n_threads, n_ctx);
+        return std::make_unique<CpuBackend>(m_hp, m_w, m_n_threads, n_ctx, selective_v);
     }
 
     Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos, bool parse_special) const override {
@@ -130,6 +134,16 @@ public:
         });
     }
     Expected<std::unique_ptr<Session>> new_session(const SessionOptions& options) const override;
+    Expected<std::unique_ptr<BatchSession>> new_batch(int n_seq, const SessionOptions& options) const override;
+
+    // Checks the options every session kind shares; returns the context size (0 = the model's
+    // training context, at most 4096).
+    int session_n_ctx(const SessionOptions& options) const {
+        if (options.n_ctx < 0 || options.n_ctx > (1 << 22))
+            throw Exception(ErrorCode::InvalidArgument, "n_ctx must be between 1 and 4194304");
+        if (options.selective_v < 0) throw Exception(ErrorCode::InvalidArgument, "selective_v must be >= 0");
+        return options.n_ctx > 0 ? options.n_ctx : int(std::min<uint32_t>(m_hp.n_ctx_train ? m_hp.n_ctx_train : 4096, 4096));
+    }
 
 private:
     static Unexpected no_tokenizer() {
@@ -213,7 +227,7 @@ class SessionImpl final : public Session {
 public:
     SessionImpl(std::shared_ptr<const ModelImpl> model, const SessionOptions& opt)
         : m_model(std::move(model)), m_opt(opt), m_hp(m_model->hparams()) {
-        m_n_ctx = opt.n_ctx > 0 ? opt.n_ctx : int(std::min<uint32_t>(m_hp.n_ctx_train ? m_hp.n_ctx_train : 4096, 4096));
+        m_n_ctx = m_model->session_n_ctx(opt);
         m_fwd = m_model->new_backend(m_n_ctx, opt.selective_v);
         m_logits.resize(m_hp.n_vocab);
     }
@@ -246,7 +260,7 @@ public:
             const size_t chunk = size_t(m_fwd->prefill_chunk());
             for (size_t b = 0; b < tokens.size(); b += chunk) {
                 const int n = int(std::min(chunk, tokens.size() - b));
-                m_fwd->forward(&tokens[b], n, int(b), &out[b * m_hp.n_vocab], true, m_opt.selective_v);
+                m_fwd->forward(&tokens[b], n, int(b), &out[b * m_hp.n_vocab], true, Pass::Decode);   // as decode scores them
             }
             m_cached = tokens;
             return out;
@@ -277,7 +291,7 @@ private:
         for (size_t b = common; b < ids.size(); b += chunk) {
             if (cancel && cancel->load()) throw Exception(ErrorCode::Cancelled, "cancelled");
             const int n = int(std::min(chunk, ids.size() - b));
-            m_fwd->forward(&ids[b], n, int(b), m_logits.data(), false, 0);
+            m_fwd->forward(&ids[b], n, int(b), m_logits.data(), false, Pass::Prompt);
             m_cached.insert(m_cached.end(), ids.begin() + b, ids.begin() + b + n);
         }
         return int(ids.size() - common);
@@ -330,36 +344,37 @@ private:
             res.text += text;
             return on_text ? on_text(text) : true;
         };
-        // Greedy without penalties: a backend that can take the argmax where the logits are (the
-        // GPU) hands back only the token id; `pending` (>= 0) holds it until the next iteration.
-        const bool device_argmax = params.temperature <= 0 && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
-        // Any other sampling: a backend with a device sampler (the GPU) draws there too
-        // (seeded by the Sampler's seed and the draw index); else the Sampler on host logits.
-        bool device_sample = !device_argmax;
-        auto request = [&](uint64_t draw, const TokenId* extra) {
+        // How this generation samples, chosen once. On a backend that samples where the logits
+        // live (the GPU), greedy without penalties takes the argmax there and any other sampling
+        // draws there (seeded by the Sampler's seed and the draw index): only the token id comes
+        // back, and `pending` (>= 0) holds it until the next iteration. Otherwise (the CPU) each
+        // step writes host logits and the Sampler picks.
+        enum class Path { DeviceArgmax, DeviceSample, Host };
+        const bool penalised = params.repeat_penalty != 1.0f && params.repeat_last_n != 0;
+        const Path path = !m_fwd->samples_on_device()                ? Path::Host
+                          : params.temperature <= 0 && !penalised ? Path::DeviceArgmax
+                                                                  : Path::DeviceSample;
+        // The repetition penalty's window: a view of the last repeat_last_n context tokens.
+        auto recent = [&]() -> std::span<const TokenId> {
+            if (!penalised) return {};
+            const size_t n = params.repeat_last_n < 0 ? m_cached.size() : std::min(m_cached.size(), size_t(params.repeat_last_n));
+            return std::span<const TokenId>(m_cached).last(n);
+        };
+        auto request = [&](uint64_t draw) {
             SampleRequest r;
             r.params = &params;
             r.seed = sampler.seed();
             r.draw = draw;
-            if (params.repeat_penalty != 1.0f && params.repeat_last_n != 0) {
-                std::vector<TokenId> recent = m_cached;
-                if (extra) recent.push_back(*extra);
-                const size_t n = params.repeat_last_n < 0 ? recent.size() : std::min(recent.size(), size_t(params.repeat_last_n));
-                std::vector<TokenId> ids(recent.end() - n, recent.end());
-                std::sort(ids.begin(), ids.end());
-                ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-                r.penalty_ids = std::move(ids);
-            }
+            r.recent = recent();
             return r;
         };
         TokenId pending = -1;
         for (int i = 0; i < params.max_tokens && !stopped; ++i) {
             if (cancel && cancel->load()) { res.stop = StopReason::Cancelled; break; }
-            if (pending < 0 && device_sample) {
-                pending = m_fwd->sample_last(request(uint64_t(i), nullptr)).value_or(-1);
-                if (pending < 0) device_sample = false;   // no device sampler: the host one from here on
-            }
-            const TokenId next = pending >= 0 ? pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), m_cached);
+            // After a prefill (the first token, or a sliding-window shift) nothing is pending: the
+            // device sampler draws from the prefill's last logits; greedy takes the host argmax.
+            if (pending < 0 && path == Path::DeviceSample) pending = m_fwd->sample_last(request(uint64_t(i)));
+            const TokenId next = pending >= 0 ? pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), recent());
             pending = -1;
             if (tok && tok->is_eog(next)) { res.stop = StopReason::EndOfText; break; }
             res.tokens.push_back(next);
@@ -381,11 +396,17 @@ private:
                 continue;
             }
             const int pos = int(m_cached.size());
-            if (device_argmax) pending = m_fwd->forward_argmax(next, pos, m_opt.selective_v).value_or(-1);
-            else if (device_sample)
-                pending = m_fwd->forward_sample(next, pos, m_opt.selective_v, request(uint64_t(i) + 1, &next)).value_or(-1);
-            if (pending < 0) m_fwd->forward(&next, 1, pos, m_logits.data(), false, m_opt.selective_v);
-            m_cached.push_back(next);
+            m_cached.push_back(next);   // in the penalty window of the draw below
+            try {
+                switch (path) {
+                case Path::DeviceArgmax: pending = m_fwd->forward_argmax(next, pos); break;
+                case Path::DeviceSample: pending = m_fwd->forward_sample(next, pos, request(uint64_t(i) + 1)); break;
+                case Path::Host: m_fwd->forward(&next, 1, pos, m_logits.data(), false, Pass::Decode); break;
+                }
+            } catch (...) {
+                m_cached.pop_back();   // its K/V may not be in the cache
+                throw;
+            }
         }
         if (dec && res.stop != StopReason::StopString) {
             bool matched = false;
@@ -409,10 +430,23 @@ private:
 
 Expected<std::unique_ptr<Session>> ModelImpl::new_session(const SessionOptions& options) const {
     return catch_to_expected([&]() -> std::unique_ptr<Session> {
-        if (options.n_ctx < 0 || options.n_ctx > (1 << 22))
-            throw Exception(ErrorCode::InvalidArgument, "n_ctx must be between 1 and 4194304");
-        if (options.selective_v < 0) throw Exception(ErrorCode::InvalidArgument, "selective_v must be >= 0");
+        (void)session_n_ctx(options);   // checks the options before anything is allocated
         return std::make_unique<SessionImpl>(shared_from_this(), options);
+    });
+}
+
+Expected<std::unique_ptr<BatchSession>> ModelImpl::new_batch(int n_seq, const SessionOptions& options) const {
+    return catch_to_expected([&]() -> std::unique_ptr<BatchSession> {
+        if (n_seq < 1 || n_seq > BatchSession::kMaxSeqs)
+            throw Exception(ErrorCode::InvalidArgument, "a batch holds 1 to " + std::to_string(BatchSession::kMaxSeqs) +
+                                                            " sequences, not " + std::to_string(n_seq));
+        const int n_ctx = session_n_ctx(options);
+        std::unique_ptr<BatchBackend> backend;
+#ifdef SIGMA_HAVE_CUDA
+        if (m_cuda) backend = new_cuda_batch(m_cuda, n_seq, n_ctx, options.selective_v);
+#endif
+        if (!backend) backend = new_cpu_batch(m_hp, m_w, m_n_threads, n_seq, n_ctx, options.selective_v);
+        return new_batch_session(shared_from_this(), m_hp, std::move(backend), n_seq, n_ctx);
     });
 }
 

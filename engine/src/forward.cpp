@@ -17,15 +17,16 @@ void KvCache::init(const Hparams& hp, int ctx) {
     v.reset(new float[size_t(hp.n_layer) * ctx * hp.v_dim()]);
 }
 
-CpuForward::CpuForward(const Hparams& hp, const Weights& w, int n_threads)
-    : m_hp(hp), m_w(w), m_pool(n_threads) {
+CpuForward::CpuForward(const Hparams& hp, const Weights& w, int n_threads, int selective_v)
+    : m_hp(hp), m_w(w), m_selective_v(selective_v), m_pool(n_threads) {
     m_scores.resize(m_pool.size());
     m_order.resize(m_pool.size());
 }
 
 void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, float* logits, bool all_logits,
-                         int selective_v) {
+                         Pass pass) {
     const Hparams& hp = m_hp;
+    const int selective_v = pass == Pass::Decode ? m_selective_v : 0;
     const int64_t D = hp.d_model, F = hp.d_ff, A = hp.d_aug, T = n;
     m_x.resize(T * D); m_a.resize(T * D); m_proj.resize(T * D);
     m_q.resize(T * hp.q_dim()); m_k.resize(T * hp.k_dim()); m_v.resize(T * hp.v_dim()); m_o.resize(T * hp.o_dim());

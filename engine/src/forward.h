@@ -2,6 +2,7 @@
 // and the KV cache it fills. Fast paths (CUDA) are tested against this.
 #pragma once
 
+#include "backend.h"
 #include "cpu/ops.h"
 #include "cpu/threadpool.h"
 #include "cpu/simd.h"
@@ -29,17 +30,20 @@ struct KvCache {
 
 class CpuForward {
 public:
-    CpuForward(const Hparams& hp, const Weights& w, int n_threads);
+    // selective_v > 0: in Pass::Decode passes each query head sums only its top-k V rows
+    // (SessionOptions::selective_v).
+    CpuForward(const Hparams& hp, const Weights& w, int n_threads, int selective_v = 0);
     // Evaluates `n` tokens at positions [pos0, pos0 + n) against the cache (which must hold
     // positions [0, pos0)), storing their K/V. Writes logits (n, V) when all_logits, else the
-    // last position's (V). selective_v > 0: each query head sums only its top-k V rows.
-    void forward(const TokenId* tokens, int n, int pos0, KvCache& kv, float* logits, bool all_logits, int selective_v);
+    // last position's (V). `pass`: whether selective V applies (backend.h Pass).
+    void forward(const TokenId* tokens, int n, int pos0, KvCache& kv, float* logits, bool all_logits, Pass pass);
     int n_threads() const { return m_pool.size(); }
 
 private:
     void attention(int l, int n, int pos0, KvCache& kv, int selective_v);
     const Hparams& m_hp;
     const Weights& m_w;
+    const int m_selective_v;    // top-k V rows per head in Pass::Decode; 0 = full attention
     cpu::ThreadPool m_pool;
     cpu::MatmulScratch m_q8;
     // Activations for a batch of T tokens.

@@ -11,7 +11,7 @@ Sampler::Sampler(const SamplingParams& params) : m_p(params) {
     m_rng.seed(m_seed);
 }
 
-TokenId Sampler::sample(float* logits, int n_vocab, const std::vector<TokenId>& recent) {
+TokenId Sampler::sample(float* logits, int n_vocab, std::span<const TokenId> recent) {
     // Repetition penalty (CTRL-style, as llama.cpp): divide positive logits, multiply negative ones.
     if (m_p.repeat_penalty != 1.0f && m_p.repeat_last_n != 0) {
         const size_t n = m_p.repeat_last_n < 0 ? recent.size() : std::min(recent.size(), size_t(m_p.repeat_last_n));

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
 namespace sigma {
@@ -14,8 +15,9 @@ class Sampler {
 public:
     explicit Sampler(const SamplingParams& params);
     // `logits` (n_vocab) is modified (penalties, temperature). `recent` are the last tokens of the
-    // context (prompt + generated), used by the repetition penalty.
-    TokenId sample(float* logits, int n_vocab, const std::vector<TokenId>& recent);
+    // context (prompt + generated), a view into the caller's list; the repetition penalty applies
+    // to the last repeat_last_n of them.
+    TokenId sample(float* logits, int n_vocab, std::span<const TokenId> recent);
     uint64_t seed() const { return m_seed; }
 
 private:

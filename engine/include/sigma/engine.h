@@ -83,7 +83,10 @@ struct SessionOptions {
     int n_ctx = 0;                 // 0 = min(model's training context, 4096)
     OverflowPolicy overflow = OverflowPolicy::Error;
     int n_keep = 0;                // tokens kept at the start on a sliding-window shift
-    int selective_v = 0;           // decode-time selective V fetching: top-k V rows per head; 0 = off
+    // Selective V fetching: in decode steps (and logits(), which scores every position as decode
+    // would) each query head sums only its top-k V rows by probability; a prompt's prefill
+    // attends fully. 0 = off. Fixed for the session's life.
+    int selective_v = 0;
 };
 
 struct Timings {
@@ -115,6 +118,7 @@ struct ChatMessage {
 };
 
 class Session;
+class BatchSession;   // sigma/batch.h
 
 class Model {
 public:
@@ -132,6 +136,9 @@ public:
     virtual Expected<std::string> format_chat(const std::vector<ChatMessage>& messages, bool add_assistant,
                                               const std::string& format_name = "") const = 0;
     virtual Expected<std::unique_ptr<Session>> new_session(const SessionOptions& options = {}) const = 0;
+    // n_seq sequences decoded together (include <sigma/batch.h>): n_seq in 1..64,
+    // options.n_ctx positions per sequence and options.selective_v as for new_session.
+    virtual Expected<std::unique_ptr<BatchSession>> new_batch(int n_seq, const SessionOptions& options = {}) const = 0;
 };
 
 class Session {

@@ -29,7 +29,8 @@ std::shared_ptr<const DeviceModel> upload_model(const Hparams& hp, const Weights
 std::string describe(const DeviceModel& m);
 // Checks the session options against what the kernels support (throws Unsupported).
 void check_session(const DeviceModel& m, int n_ctx, int selective_v);
-// A session's forward backend with an n_ctx-position KV cache; selective_v as SessionOptions.
+// A session's forward backend with an n_ctx-position KV cache; selective_v as SessionOptions
+// (applied in decode steps and Pass::Decode passes, backend.h).
 std::unique_ptr<ForwardBackend> new_cuda_forward(std::shared_ptr<const DeviceModel> m, int n_ctx, int selective_v);
 
 // Several sequences decoded in lockstep (serving several conversations at once): one
@@ -43,6 +44,7 @@ class BatchForward {
 public:
     virtual ~BatchForward() = default;
     virtual int n_seq() const = 0;
+    virtual int n_ctx() const = 0;
     // Sequence b as a single-sequence backend (prefill, decode, device sampling) over its cache.
     // Throws InvalidArgument for b outside 0..n_seq-1. Valid while this object lives.
     virtual ForwardBackend& sequence(int b) = 0;
@@ -50,29 +52,10 @@ public:
     // hold positions [0, pos[b])); next[b] = the argmax of its logits; when logits is non-null it
     // receives all of them, (n_seq, n_vocab) F32. Throws ContextFull for a position outside
     // [0, n_ctx) and InvalidArgument for a token outside the vocabulary, before any GPU work.
-    virtual void step(const TokenId* tokens, const int* pos, TokenId* next, float* logits, int selective_v) = 0;
+    // Selective V: the k given at construction.
+    virtual void step(const TokenId* tokens, const int* pos, TokenId* next, float* logits) = 0;
 };
 // n_seq in 1..64; selective_v as SessionOptions (0 or the k every step uses).
 std::unique_ptr<BatchForward> new_cuda_batch_forward(std::shared_ptr<const DeviceModel> m, int n_seq, int n_ctx, int selective_v);
-
-// ---- for benchmarks (bench/bench_forward.cpp) ---------------------------------------------
-// A model of shape `hp` with random weights made on the GPU (no file): matrices of
-// weight_type "F16", "BF16" or "Q8_0" uniform in +-1/sqrt(cols), norms near 1, untied output.
-std::shared_ptr<const DeviceModel> random_model(const Hparams& hp, const std::string& weight_type, uint64_t seed);
-// Weight bytes one decode step reads: every matrix except the embedding table (one row of it),
-// plus the output matrix and the norms.
-uint64_t decode_weight_bytes(const DeviceModel& m);
-// Fills a CUDA backend's whole K and V caches with random values (so a decode step at position
-// p can be timed without a p-token prefill). Throws InvalidArgument for a non-CUDA backend.
-void fill_kv_random(ForwardBackend& backend, uint64_t seed);
-void fill_kv_random(BatchForward& batch, uint64_t seed);   // every sequence's caches
-// Device-to-device copy bandwidth of the current GPU, GB/s counting bytes read + written
-// (1 GiB buffers, median of 20 copies after warm-up).
-double measure_copy_gbps();
-// Name of the current GPU ("NVIDIA H100 80GB HBM3"); throws Unsupported when there is none.
-std::string device_name();
-// cuBLAS bf16 GEMM throughput of the current GPU, FLOP/s: C (m, n) bf16 = A (m, k) . B (k, n),
-// bf16 in, F32 accumulate (cublasGemmEx, CUBLAS_COMPUTE_32F), median of `reps` after warm-up.
-double measure_gemm_flops(int m, int n, int k, int reps = 20);
 
 } // namespace sigma::cuda

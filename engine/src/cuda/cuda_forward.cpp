@@ -18,6 +18,7 @@
 // Sampling beyond greedy (forward_sample, sample_last): the sample kernel on the device logits
 // right after the step; only the token id comes back.
 // Activations are F32 between operations; the K and V caches are F16.
+#include "cuda/bench_hooks.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_model.h"
@@ -93,6 +94,10 @@ public:
             m_batch_mode = v == "cublas" ? BatchMode::Cublas : v == "gemv" ? BatchMode::Gemv : v == "mma" ? BatchMode::Mma : BatchMode::Auto;
         }
         if (const char* br = std::getenv("SIGMA_BATCH_GEMV_ROWS")) m_batch_shape = std::atoi(br) == 8 ? 1 : 0;
+        // SIGMA_CUDA_SAMPLE_CUT=0: the sampler's one-block pass over the whole vocabulary instead
+        // of the per-block top-k cut (bench_forward's A/B).
+        const char* cut = std::getenv("SIGMA_CUDA_SAMPLE_CUT");
+        m_sample_cut = !(cut && cut[0] == '0');
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
@@ -190,6 +195,7 @@ public:
 
     static constexpr int kMaxSeqs = 64;
     int n_seq() const { return m_n_seq; }
+    int n_ctx() const { return m_n_ctx; }
     // The sequence forward(), forward_argmax(), forward_sample() and sample_last() act on.
     void select(int seq) {
         if (seq < 0 || seq >= m_n_seq)
@@ -200,8 +206,7 @@ public:
 
     // One decode step of every sequence: token b at position pos[b] (its cache holds [0, pos[b])).
     // next[b] = the argmax of sequence b's logits; logits (n_seq, V) to the host when non-null.
-    void decode_batch(const TokenId* tokens, const int* pos, TokenId* next, float* logits, int selective_v) {
-        check_selective(selective_v);
+    void decode_batch(const TokenId* tokens, const int* pos, TokenId* next, float* logits) {
         int max_pos = 0;
         for (int b = 0; b < m_n_seq; ++b) {
             if (pos[b] < 0 || pos[b] >= m_n_ctx)
@@ -215,7 +220,7 @@ public:
         m_last_logits = nullptr;
         SIGMA_CUDA(cudaMemcpyAsync(m_tok, m_host_batch, size_t(m_n_seq) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
         SIGMA_CUDA(cudaMemcpyAsync(m_bpos, m_host_batch + m_n_seq, size_t(m_n_seq) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
-        run_step(bucket_for(max_pos), selective_v, true);
+        run_step(bucket_for(max_pos), m_selective_v, true);
         SIGMA_CUDA(cudaMemcpyAsync(m_host_batch, m_bnext, size_t(m_n_seq) * sizeof(int), cudaMemcpyDeviceToHost, m_stream));
         if (logits)
             SIGMA_CUDA(cudaMemcpyAsync(logits, m_logits, size_t(m_n_seq) * m_hp.n_vocab * sizeof(float), cudaMemcpyDeviceToHost, m_stream));
@@ -225,8 +230,8 @@ public:
 
     int prefill_chunk() const override { return m_chunk; }
 
-    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
-        check_selective(selective_v);
+    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, Pass pass) override {
+        const int selective_v = pass == Pass::Decode ? m_selective_v : 0;
         if (pos0 < 0 || pos0 + n > m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: positions beyond n_ctx");
         const size_t V = m_hp.n_vocab;
         m_last_logits = nullptr;
@@ -255,26 +260,27 @@ public:
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
     }
 
-    std::optional<TokenId> forward_argmax(TokenId token, int pos, int selective_v) override {
-        check_selective(selective_v);
+    bool samples_on_device() const override { return true; }
+
+    TokenId forward_argmax(TokenId token, int pos) override {
         if (pos < 0 || pos >= m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: position beyond n_ctx");
-        decode(token, pos, selective_v);
+        decode(token, pos, m_selective_v);
         m_last_logits = nullptr;   // forward_argmax's logits are not promised to sample_last
         SIGMA_CUDA(cudaMemcpyAsync(&m_host_io[2], m_next, sizeof(int), cudaMemcpyDeviceToHost, m_stream));
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
         return TokenId(m_host_io[2]);
     }
 
-    std::optional<TokenId> forward_sample(TokenId token, int pos, int selective_v, const SampleRequest& req) override {
-        check_selective(selective_v);
+    TokenId forward_sample(TokenId token, int pos, const SampleRequest& req) override {
         if (pos < 0 || pos >= m_n_ctx) throw Exception(ErrorCode::ContextFull, "CUDA backend: position beyond n_ctx");
-        decode(token, pos, selective_v);
+        decode(token, pos, m_selective_v);
         m_last_logits = m_logits;
         return sample_device(req);
     }
 
-    std::optional<TokenId> sample_last(const SampleRequest& req) override {
-        if (!m_last_logits) return std::nullopt;
+    TokenId sample_last(const SampleRequest& req) override {
+        if (!m_last_logits)
+            throw Exception(ErrorCode::InvalidArgument, "CUDA backend: no logits to sample (sampled already, or none evaluated)");
         return sample_device(req);
     }
 
@@ -283,10 +289,16 @@ private:
     TokenId sample_device(const SampleRequest& req) {
         if (!req.params) throw Exception(ErrorCode::InvalidArgument, "CUDA backend: sample request without parameters");
         const SamplingParams& sp = *req.params;
-        const int n_pen = int(std::min<size_t>(req.penalty_ids.size(), size_t(m_n_ctx + 1)));
-        const bool penalty = sp.repeat_penalty != 1.0f && n_pen > 0;
+        // The penalty's distinct ids, sorted in the pinned buffer (the kernel takes each id once).
+        int n_pen = 0;
+        if (sp.repeat_penalty != 1.0f && !req.recent.empty()) {
+            const size_t n = std::min<size_t>(req.recent.size(), size_t(m_n_ctx + 1));
+            std::copy(req.recent.end() - n, req.recent.end(), m_host_pen);
+            std::sort(m_host_pen, m_host_pen + n);
+            n_pen = int(std::unique(m_host_pen, m_host_pen + n) - m_host_pen);
+        }
+        const bool penalty = n_pen > 0;
         if (penalty) {
-            std::copy(req.penalty_ids.begin(), req.penalty_ids.begin() + n_pen, m_host_pen);
             SIGMA_CUDA(cudaMemcpyAsync(m_pen, m_host_pen, size_t(n_pen) * sizeof(int), cudaMemcpyHostToDevice, m_stream));
         }
         k::SampleParams p;
@@ -296,19 +308,12 @@ private:
         p.temperature = sp.temperature; p.top_k = sp.top_k;
         p.top_p = std::clamp(sp.top_p, 1e-6f, 1.0f); p.min_p = std::clamp(sp.min_p, 0.0f, 1.0f);
         p.seed = req.seed; p.draw = req.draw; p.out = m_next; p.stream = m_stream;
-        // SIGMA_CUDA_SAMPLE_CUT=0: the one-block pass over the whole vocabulary (bench_forward's A/B).
-        const char* cut = std::getenv("SIGMA_CUDA_SAMPLE_CUT");
-        if (!(cut && cut[0] == '0')) { p.workspace = m_sample_ws; p.workspace_bytes = m_sample_ws_bytes; }
+        if (m_sample_cut) { p.workspace = m_sample_ws; p.workspace_bytes = m_sample_ws_bytes; }
         SIGMA_KERNEL(k::sample(p));
         SIGMA_CUDA(cudaMemcpyAsync(&m_host_io[2], m_next, sizeof(int), cudaMemcpyDeviceToHost, m_stream));
         SIGMA_CUDA(cudaStreamSynchronize(m_stream));
         m_last_logits = nullptr;   // penalised in place: not sampled twice
         return TokenId(m_host_io[2]);
-    }
-
-    void check_selective(int selective_v) const {
-        if (selective_v > 0 && selective_v != m_selective_v)
-            throw Exception(ErrorCode::InvalidArgument, "CUDA backend: selective_v differs from the session's");
     }
 
     // ---- decode: one token, everything on the device, graph-capturable ----------------------
@@ -717,12 +722,13 @@ private:
     std::shared_ptr<const DeviceModel> m_model;
     const Hparams& m_hp;
     int m_n_ctx;
-    int m_selective_v;
+    int m_selective_v;                  // top-k V rows per head in decode steps (SessionOptions); 0 = off
     int m_n_seq = 1;                    // sequences (each its own cache); batched decode steps them all
     int m_cur = 0;                      // the sequence the single-sequence calls act on
     size_t m_k_seq = 0, m_v_seq = 0;    // elements of one sequence's K / V cache per layer
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
+    bool m_sample_cut = true;           // the sampler's per-block top-k cut (SIGMA_CUDA_SAMPLE_CUT=0: off)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
     enum class BatchMode { Auto, Mma, Cublas, Gemv };
@@ -863,19 +869,20 @@ namespace {
 class SequenceView final : public ForwardBackend {
 public:
     SequenceView(CudaForward& f, int b) : m_f(f), m_b(b) {}
-    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, int selective_v) override {
+    void forward(const TokenId* tokens, int n, int pos0, float* logits, bool all_logits, Pass pass) override {
         m_f.select(m_b);
-        m_f.forward(tokens, n, pos0, logits, all_logits, selective_v);
+        m_f.forward(tokens, n, pos0, logits, all_logits, pass);
     }
-    std::optional<TokenId> forward_argmax(TokenId token, int pos, int selective_v) override {
+    bool samples_on_device() const override { return true; }
+    TokenId forward_argmax(TokenId token, int pos) override {
         m_f.select(m_b);
-        return m_f.forward_argmax(token, pos, selective_v);
+        return m_f.forward_argmax(token, pos);
     }
-    std::optional<TokenId> forward_sample(TokenId token, int pos, int selective_v, const SampleRequest& req) override {
+    TokenId forward_sample(TokenId token, int pos, const SampleRequest& req) override {
         m_f.select(m_b);
-        return m_f.forward_sample(token, pos, selective_v, req);
+        return m_f.forward_sample(token, pos, req);
     }
-    std::optional<TokenId> sample_last(const SampleRequest& req) override {
+    TokenId sample_last(const SampleRequest& req) override {
         m_f.select(m_b);
         return m_f.sample_last(req);
     }
@@ -893,13 +900,14 @@ public:
         for (int b = 0; b < n_seq; ++b) m_views.push_back(std::make_unique<SequenceView>(m_f, b));
     }
     int n_seq() const override { return m_f.n_seq(); }
+    int n_ctx() const override { return m_f.n_ctx(); }
     ForwardBackend& sequence(int b) override {
         if (b < 0 || b >= n_seq())
             throw Exception(ErrorCode::InvalidArgument, "batch: sequence " + std::to_string(b) + " of " + std::to_string(n_seq()));
         return *m_views[size_t(b)];
     }
-    void step(const TokenId* tokens, const int* pos, TokenId* next, float* logits, int selective_v) override {
-        m_f.decode_batch(tokens, pos, next, logits, selective_v);
+    void step(const TokenId* tokens, const int* pos, TokenId* next, float* logits) override {
+        m_f.decode_batch(tokens, pos, next, logits);
     }
     CudaForward& forward() { return m_f; }
 

@@ -8,6 +8,7 @@
 // rounding keeps the logits within 2e-2 of the CPU where BF16 activations did not (0.025-0.035
 // measured on the BF16 fixtures). A matrix with a value beyond F16's range stays/becomes BF16.
 // Q8_0 is repacked as int8 quants + F16 scales for 16-byte loads. Norms and biases stay F32.
+#include "cuda/bench_hooks.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_model.h"
