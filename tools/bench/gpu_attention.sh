@@ -6,7 +6,8 @@
 #   Without "build", binaries already in build/gpu-attn (built elsewhere for sm_90) are used, or
 #   unpacked from prebuilt/bins.tar.xz when that exists (built on the CPU machine: saves GPU time).
 #   Time limits per step (s): TO_TEST TO_SAN (each tool) TO_BENCH TO_NCU TO_PEER.
-# Catch2 v2 (header only) is taken from the system, else from .devcarry/catch2 (carried here).
+# Catch2 v2 (header only) is taken from the system, else from .devcarry/catch2 (carried here; make
+# .devcarry once with bash tools/bench/make_devcarry.sh).
 # The top-level CMake project needs sentencepiece/libssh/SQLite/Catch2 dev packages, which the GPU
 # machine may lack; the script tries it first and otherwise compiles just these files with nvcc.
 set -u -o pipefail

@@ -2,7 +2,8 @@
 # The end-to-end decode comparison of issue 4 on the GPU machine, in one call: our CUDA backend
 # (tools/bench/gpu_forward.sh: build, GPU test, compute-sanitizer, bench_forward) and calm
 # (tools/bench/calm_peer.sh) on the same card. calm is built and its model written while ours
-# builds and is tested; the timed runs (ours, then calm's) run alone. Run from the repository root.
+# builds and is tested; the timed runs (ours, then calm's) run alone. Run from the repository root;
+# carry .devcarry (bash tools/bench/make_devcarry.sh makes it) and .peer.
 #   FWD_STEPS (default "build test sanitize bench"), BENCH_ARGS (bench_forward flags), CALM=0 skips calm.
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}

@@ -13,7 +13,8 @@
 # CMake project needs, so this compiles the engine's sources directly with g++ and the kernels
 # with nvcc, taking those headers and shared libraries from .devcarry/ (gitignored; carry it):
 #   .devcarry/catch2/catch2/catch.hpp, .devcarry/sysroot/{include,lib} (copied from Debian 12's
-#   libsentencepiece-dev, libpcre2-dev, nlohmann-json3-dev).
+#   libsentencepiece-dev, libpcre2-dev, nlohmann-json3-dev). Make it here, once, with
+#   bash tools/bench/make_devcarry.sh (idempotent).
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
@@ -42,17 +43,20 @@ if has build; then
   CATCH_INC=""
   [ -f /usr/include/catch2/catch.hpp ] || CATCH_INC="-I$PWD/.devcarry/catch2"
   NVFLAGS="-std=c++17 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
-  CXXFLAGS="-std=c++20 -O2 -DNDEBUG -DSIGMA_HAVE_CUDA=1 -Iengine/include -Iengine/src -Ikernels -Itools/mkmodel -Itests \
+  BASE_INC=""
+  [ -d base/include ] && BASE_INC="-Ibase/include"
+  CXXFLAGS="-std=c++20 -O2 -DNDEBUG -DSIGMA_HAVE_CUDA=1 $BASE_INC -Iengine/include -Iengine/src -Ikernels -Itools/mkmodel -Itests \
     -isystem /usr/local/cuda/include -isystem $SYS/include $CATCH_INC -DSIGMAOPS_SOURCE_DIR=\\\"$PWD\\\" \
-    -DSIGMAOPS_FIXTURES=\\\"$PWD/tests/fixtures\\\" -DSIGMAOPS_BINARY_DIR=\\\"$PWD/$BUILD\\\""
+    -DSIGMAOPS_FIXTURES=\\\"$PWD/tests/fixtures\\\" -DSIGMAOPS_BINARY_DIR=\\\"$PWD/$BUILD\\\" \
+    -DSIGMAOPS_VERSION=\\\"gpu-direct-build\\\""
   SRCS="$(ls engine/src/*.cpp engine/src/arch/*.cpp engine/src/cpu/*.cpp engine/src/gguf/*.cpp engine/src/tokenizer/*.cpp \
-    engine/src/cuda/*.cpp) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp $(for t in $GPU_TESTS; do echo tests/$t.cpp; done)"
+    engine/src/cuda/*.cpp base/*.cpp 2>/dev/null) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp $(for t in $GPU_TESTS; do echo tests/$t.cpp; done)"
   ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $NVFLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).cu.o || echo FAILED {}" >> "$OUT/build.log" 2>&1 &
   [ -f bench/bench_forward.cpp ] && SRCS="$SRCS bench/bench_forward.cpp"
   echo $SRCS | tr ' ' '\n' | xargs -P 14 -I{} sh -c "g++ $CXXFLAGS -c {} -o $BUILD/obj/\$(echo {} | tr / _).o || echo FAILED {}" >> "$OUT/build.log" 2>&1
   wait
   LIBS="-L/usr/local/cuda/lib64 -lcudart -lcublas -L$SYS/lib -lsentencepiece -lpcre2-8 -lpthread -Wl,-rpath,$SYS/lib"
-  ENGINE_OBJ=$(ls $BUILD/obj/engine_*.o $BUILD/obj/*.cu.o)
+  ENGINE_OBJ=$(ls $BUILD/obj/engine_*.o $BUILD/obj/base_*.o $BUILD/obj/*.cu.o 2>/dev/null)
   for t in $GPU_TESTS; do
     g++ -o $BUILD/$t $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_catch_main.cpp.o \
       $BUILD/obj/tests_$t.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link $t" >> "$OUT/build.log"

@@ -10,7 +10,7 @@
 # The device tool returns at most 8 files, so each part writes into its own folder under
 # /tmp/issue4 and the tree comes back as $OUT/issue4.tgz, with the tables and summaries also as
 # plain files. Run from the repository root; carry .devcarry (Catch2 + sysroot headers for the
-# direct builds) and, for MODE=bench, .peer (calm's source, never committed).
+# direct builds; bash tools/bench/make_devcarry.sh makes it) and, for MODE=bench, .peer (calm's source, never committed).
 #   ATTN_BENCH_ARGS, FWD_BENCH_ARGS: flags of bench_attention / bench_forward (default for the
 #   latter: batched decode at 8 and 16 sequences, and GEMV shape 7, the previous warp reduction,
 #   as an A/B row); CALM=0 skips calm.

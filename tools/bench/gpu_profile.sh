@@ -10,7 +10,7 @@
 #   6. FWD_BENCH="...": bench_forward with these flags (needs FWD=1) into fwd_bench.jsonl.
 # NCU=0 skips step 2. Everything lands in /tmp/prof and comes back as $OUT/prof.tgz plus
 # $OUT/trace.jsonl and $OUT/ab.jsonl.
-# Run from the repository root; carry .devcarry.
+# Run from the repository root; carry .devcarry (made by bash tools/bench/make_devcarry.sh).
 set -u -o pipefail
 OUT=${OUT:-$PWD/out}
 R=/tmp/prof
