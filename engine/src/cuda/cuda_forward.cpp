@@ -98,6 +98,8 @@ public:
         // of the per-block top-k cut (bench_forward's A/B).
         const char* cut = std::getenv("SIGMA_CUDA_SAMPLE_CUT");
         m_sample_cut = !(cut && cut[0] == '0');
+        // Decode attention's tuning knobs (SIGMAOPS_ATTN_*, benchmarks only), read once here.
+        m_attn_knobs = k::decode_attention_knobs_from_env();
         SIGMA_CUDA(cudaSetDevice(m_model->device));
         SIGMA_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
         SIGMA_CUBLAS(cublasCreate(&m_blas));
@@ -409,6 +411,7 @@ private:
         p.v_cache = m_vc.empty() ? nullptr : vc(l);
         p.kv_type = kKvType; p.seq_lens = m_seq; p.out = m_o;
         p.workspace = m_attn_ws; p.workspace_bytes = m_attn_ws_bytes; p.stream = m_stream;
+        p.knobs = m_attn_knobs;   // the workspace was sized with the same knobs
         return p;
     }
 
@@ -729,6 +732,7 @@ private:
     bool m_use_graph = true;
     bool m_pdl = true;                  // programmatic dependent launch in decode (SIGMA_CUDA_PDL=0: off)
     bool m_sample_cut = true;           // the sampler's per-block top-k cut (SIGMA_CUDA_SAMPLE_CUT=0: off)
+    k::DecodeAttentionKnobs m_attn_knobs;  // decode attention's tuning knobs (SIGMAOPS_ATTN_*)
     int m_gemv_shape = 0;               // GEMV block shape (kernels.h GemvParams::shape)
     int m_batch_shape = 0;              // the batched GEMV's shape (0: 4 rows per block, 1: 8)
     enum class BatchMode { Auto, Mma, Cublas, Gemv };
