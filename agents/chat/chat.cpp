@@ -1,5 +1,5 @@
 // chat.cpp - ChatService: conversation state, streaming replies, history (chat.h).
-#include "chat.h"
+#include <chat/chat.h>
 
 #include <base/paths.h>
 #include <history/history.h>

@@ -6,7 +6,7 @@
 // left out (an import gets new ones), times are integers (ms since the epoch, UTC), timings are
 // numbers printed so that they parse back to the same double. Keys keep a fixed order, so
 // export -> import -> export gives the same bytes.
-#include "history.h"
+#include <history/history.h>
 #include "history_internal.h"
 
 #include <nlohmann/json.hpp>

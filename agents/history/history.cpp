@@ -5,7 +5,7 @@
 // the process (it is in the WAL, written before COMMIT returns); after a power loss the last
 // transactions may be lost but the file stays consistent. Every group of writes that belong
 // together runs in one BEGIN IMMEDIATE transaction.
-#include "history.h"
+#include <history/history.h>
 #include "history_internal.h"
 
 #include <base/paths.h>

@@ -3,7 +3,7 @@
 // formatting helpers. Private to agents/history/.
 #pragma once
 
-#include "history.h"
+#include <history/history.h>
 #include "sqlite_util.h"
 
 #include <string>

@@ -1,7 +1,7 @@
 // local.cpp - the Sigma engine behind llm.h: a Model wraps a sigma::Model, a Context wraps a
 // sigma::Session. The only file above the engine that includes <sigma/engine.h>, with
 // engine_info.cpp.
-#include "llm.h"
+#include <llm/llm.h>
 
 #include <base/text.h>
 #include <sigma/engine.h>

@@ -1,5 +1,5 @@
 // model_files.cpp - where models are looked for and which one is taken (llm.h).
-#include "llm.h"
+#include <llm/llm.h>
 
 #include <base/paths.h>
 

@@ -1,7 +1,7 @@
 // remote/internal.h - helpers shared by the remote module's sources (private).
 #pragma once
 
-#include "remote.h"
+#include <remote/remote.h>
 
 #include <string>
 #include <vector>

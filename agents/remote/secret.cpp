@@ -1,5 +1,5 @@
 // remote/secret.cpp - SecretString (wiped memory), the terminal Prompter and the log sink.
-#include "remote.h"
+#include <remote/remote.h>
 #include "internal.h"
 
 #include <libssh/callbacks.h>
