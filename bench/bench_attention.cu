@@ -126,9 +126,9 @@ __global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
     }
 }
 
-// Stand-in for the engine's rope_store (the kernel before attention in a decode step): writes q
+// Stand-in for the engine's rope (the kernel before attention in a decode step): writes q
 // and the newest K and V row (position len - 1) of every sequence. With PDL it waits for the
-// previous kernel first, as rope_store does; the attention call after it then runs its pre-wait
+// previous kernel first, as rope does; the attention call after it then runs its pre-wait
 // part (sequence length, first loads of older rows) while this kernel finishes.
 __global__ void write_step_kernel(float* q, int n_q, int n_k, int n_v, int d, int ctx, __nv_bfloat16* k,
                                   __nv_bfloat16* v, float scale) {
@@ -157,7 +157,7 @@ struct Result {
 
 // One measured configuration. Returns mean µs per call over g_iters calls.
 // step: each call is preceded by write_step_kernel (launched with PDL when pdl is set), as the
-// attention of an engine decode step follows rope_store; the time is per (writer + attention).
+// attention of an engine decode step follows rope; the time is per (writer + attention).
 Result measure(int n_q, int n_k, int n_v, int d, int batch, int ctx, int selective_v, bool uni, bool pdl, bool step,
                float qscale) {
     const size_t k_elems = size_t(batch) * n_k * ctx * d, v_elems = size_t(batch) * n_v * ctx * d;
@@ -346,7 +346,7 @@ int main(int argc, char** argv) {
         int split_pct;  // knobs.split_pct (0: the environment's)
         bool pdl;       // DecodeAttentionParams::pdl
         bool extra;     // only with --all
-        bool step = false;  // each call after write_step_kernel (the engine's rope_store stand-in)
+        bool step = false;  // each call after write_step_kernel (the engine's rope stand-in)
         float qscale = 1.0f;  // q multiplied by this (wide score distributions)
         int dyn = 0;          // knobs.chunk_pool: 1 the chunk pool, -1 fixed runs (0), 0 the environment's
         bool fullsel = false; // knobs.select_every_key (the select's passes over every key)

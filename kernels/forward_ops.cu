@@ -1,5 +1,5 @@
 // Small forward-pass operations of the CUDA backend (kernels.h): embed, rmsnorm, rope + KV-cache
-// store, silu_mul, add_bias, convert, Q8_0 dequantization, seq_lens, argmax. In prefill, rmsnorm
+// store, silu_mul, add, convert, Q8_0 dequantization, seq_lens, argmax. In prefill, rmsnorm
 // and silu_mul also write the next GEMM's F16/BF16 input directly (no separate convert pass). Each is a params
 // struct (kernels.h), a launcher that checks the problem, and a kernel. They are cheap next to
 // the matrix products and attention; they are written for clarity and exact agreement with the
@@ -130,12 +130,12 @@ __device__ __forceinline__ void rope_cs(int pos, int i, int d_rot, float base, f
 // One block per token, or for a single token (decode) kRopeSplit blocks that share the work
 // (blockIdx.y), so that each thread handles about one element instead of a serial loop of
 // dependent loads. Each block computes the position's d_rot/2 (cos, sin) pairs once (in double)
-// into shared memory; every head reads them from there. With PDL (RopeStoreParams::pdl) the
+// into shared memory; every head reads them from there. With PDL (RopeParams::pdl) the
 // table is computed while the previous kernel finishes: it depends only on pos0, which the host
 // copied before the step's first (plainly launched) kernel.
 constexpr int kRopeSplit = 8;
 template <class T>
-__global__ void __launch_bounds__(kThreads) rope_store_kernel(const RopeStoreParams p) {
+__global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
     __shared__ float cs_cos[128], cs_sin[128];
     pdl_launch_dependents();
     const int t = blockIdx.x;
@@ -199,7 +199,7 @@ __global__ void silu_mul_kernel(const SiluMulParams p) {
     else p.g[i] = y;
 }
 
-__global__ void add_bias_kernel(const AddBiasParams p) {
+__global__ void add_kernel(const AddParams p) {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)p.rows * p.cols) return;
     p.y[i] += p.b[i % p.cols];
@@ -305,21 +305,21 @@ Status rmsnorm(const RmsNormParams& p) {
     return launched("rmsnorm");
 }
 
-Status rope_store(const RopeStoreParams& p) {
-    if (!p.pos0 || !p.q || !p.k || !p.v || !p.k_cache || !p.v_cache) return bad("rope_store", "null pointer");
+Status rope(const RopeParams& p) {
+    if (!p.pos0 || !p.q || !p.k || !p.v || !p.k_cache || !p.v_cache) return bad("rope", "null pointer");
     if (p.n < 1 || p.n_q < 1 || p.n_k < 1 || p.n_v < 1 || p.d_qk < 1 || p.d_v < 1 || p.max_ctx < 1)
-        return bad("rope_store", "sizes must be positive");
+        return bad("rope", "sizes must be positive");
     if (p.d_rot < 0 || p.d_rot > p.d_qk || p.d_rot % 2 != 0 || p.d_rot > 256)
-        return bad("rope_store", "d_rot must be even and <= min(d_qk, 256)");
-    if (p.kv_type != DType::F16 && p.kv_type != DType::BF16) return bad("rope_store", "KV cache must be F16 or BF16");
+        return bad("rope", "d_rot must be even and <= min(d_qk, 256)");
+    if (p.kv_type != DType::F16 && p.kv_type != DType::BF16) return bad("rope", "KV cache must be F16 or BF16");
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t cfg =
         pdl_launch_config(dim3(unsigned(p.n), p.n == 1 || p.per_sequence ? kRopeSplit : 1), dim3(kThreads), 0,
                           as_stream(p.stream), p.pdl, attr);
-    const cudaError_t e = p.kv_type == DType::F16 ? cudaLaunchKernelEx(&cfg, rope_store_kernel<__half>, p)
-                                                  : cudaLaunchKernelEx(&cfg, rope_store_kernel<__nv_bfloat16>, p);
-    if (e != cudaSuccess) return bad("rope_store", std::string("launch failed: ") + cudaGetErrorString(e));
-    return launched("rope_store");
+    const cudaError_t e = p.kv_type == DType::F16 ? cudaLaunchKernelEx(&cfg, rope_kernel<__half>, p)
+                                                  : cudaLaunchKernelEx(&cfg, rope_kernel<__nv_bfloat16>, p);
+    if (e != cudaSuccess) return bad("rope", std::string("launch failed: ") + cudaGetErrorString(e));
+    return launched("rope");
 }
 
 Status silu_mul(const SiluMulParams& p) {
@@ -332,10 +332,10 @@ Status silu_mul(const SiluMulParams& p) {
     return launched("silu_mul");
 }
 
-Status add_bias(const AddBiasParams& p) {
-    if (!p.y || !p.b || p.rows < 1 || p.cols < 1) return bad("add_bias", "need y, b and positive sizes");
-    add_bias_kernel<<<blocks_for((long long)p.rows * p.cols), kThreads, 0, as_stream(p.stream)>>>(p);
-    return launched("add_bias");
+Status add(const AddParams& p) {
+    if (!p.y || !p.b || p.rows < 1 || p.cols < 1) return bad("add", "need y, b and positive sizes");
+    add_kernel<<<blocks_for((long long)p.rows * p.cols), kThreads, 0, as_stream(p.stream)>>>(p);
+    return launched("add");
 }
 
 Status convert(const ConvertParams& p) {

@@ -103,7 +103,7 @@ struct DecodeAttentionParams {
     void* workspace = nullptr;
     std::size_t workspace_bytes = 0;
     // Programmatic dependent launch (sm_90; see GemvParams::pdl): the first kernel may start
-    // while the previous kernel on the stream (a kernel, e.g. rope_store) is still running.
+    // while the previous kernel on the stream (a kernel, e.g. rope) is still running.
     // Before it waits for that kernel it reads only seq_lens (L2-coherent loads) and the K/V
     // rows at positions < seq_len - 1, streaming the first of them into registers and the L2;
     // q, the row at seq_len - 1, the workspace and out are touched only after the wait. So the
@@ -159,9 +159,9 @@ int decode_attention_trace(unsigned long long* host, int max_entries);
 
 // ------------------------------------------------------------------------------------------
 // Forward-pass operations of the engine's CUDA backend (engine/src/cuda/cuda_forward.cpp).
-// The same named operations as the CPU backend (engine/src/cpu/ops.h): embed, rmsnorm, matmul
-// (here gemv for one token, cuBLAS for a batch), rope (+ the KV-cache store), silu_mul, add
-// (bias), attention, and argmax for greedy sampling. All pointers are device memory; every
+// The same named operations as the CPU backend (engine/src/cpu/ops.h has the list with both
+// backends' names): embed, rmsnorm, matmul (here gemv for one token, small_gemm or cuBLAS for
+// a batch), rope (+ the KV-cache store), silu_mul, add, attention, and argmax. All pointers are device memory; every
 // launcher is asynchronous on `stream` and returns an error instead of launching for shapes it
 // does not handle. Positions are read from device memory (`pos0`) so a decode step can be
 // captured once in a CUDA graph and replayed at every position.
@@ -272,7 +272,7 @@ Status rmsnorm(const RmsNormParams& p);
 // and K head (rotate-half pairs (i, i + d_rot/2), or interleaved pairs (2i, 2i+1)), frequency
 // base^(-2i/d_rot), angles in double as the CPU does; then stores K and V rows into the caches
 // k_cache (n_k, max_ctx, d_qk) and v_cache (n_v, max_ctx, d_v) of kv_type (F16 or BF16).
-struct RopeStoreParams {
+struct RopeParams {
     int n = 0;
     const int* pos0 = nullptr;       // device int32
     int n_q = 0, n_k = 0, n_v = 0, d_qk = 0, d_v = 0, d_rot = 0;
@@ -292,7 +292,7 @@ struct RopeStoreParams {
     bool per_sequence = false;
     void* stream = nullptr;
 };
-Status rope_store(const RopeStoreParams& p);
+Status rope(const RopeParams& p);
 
 // g (n) = silu(g) * u; when out_lp is set, the result goes there as lp_type (F16 saturating, or
 // BF16) instead, and g is left as it was (prefill: straight into the down projection's input).
@@ -307,15 +307,15 @@ struct SiluMulParams {
 };
 Status silu_mul(const SiluMulParams& p);
 
-// y (rows, cols) += b (cols) on every row.
-struct AddBiasParams {
+// y (rows, cols) += b (cols) on every row (a bias; rows 1: any elementwise y += b).
+struct AddParams {
     float* y = nullptr;
     const float* b = nullptr;
     int rows = 0;
     int cols = 0;
     void* stream = nullptr;
 };
-Status add_bias(const AddBiasParams& p);
+Status add(const AddParams& p);
 
 // out (n) of out_type = x (n) F32; F16 saturates at +-65504 (an F16 GEMM input never becomes inf).
 struct ConvertParams {
@@ -349,7 +349,7 @@ struct SeqLensParams {
 Status fill_seq_lens(const SeqLensParams& p);
 
 // Causal attention for n query tokens at positions *pos0 + t, each against cache keys
-// 0..pos (the cache must already hold them, see rope_store), any DiffQKV head layout. Prefill
+// 0..pos (the cache must already hold them, see rope), any DiffQKV head layout. Prefill
 // (a whole prompt, or a chunk continuing after an existing cache) and decode for head sizes the
 // split-KV decode kernel does not handle.
 // d_qk, d_v in {64, 128} (q/out 8-byte, caches 16-byte aligned): FlashAttention-2 style on

@@ -1,4 +1,4 @@
-// Programmatic dependent launch (sm_90), shared by the kernels that use it (gemv, rope_store,
+// Programmatic dependent launch (sm_90), shared by the kernels that use it (gemv, rope,
 // decode attention). A kernel launched with the attribute may start while the previous kernel
 // on the stream is still running: it calls pdl_launch_dependents() to let its own successor do
 // the same, may read only data that predecessor does not write, and calls pdl_wait() before

@@ -5,7 +5,7 @@
 // (the larger score first, then the lower position, as the CPU forward pass).
 // Without a GPU every case prints "skipped: no GPU" and passes (CTest reports it skipped).
 // With PDL (DecodeAttentionParams::pdl), several calls back to back in one CUDA graph, after
-// rope_store writing the newest K/V row and q, or each reading the previous call's output.
+// rope writing the newest K/V row and q, or each reading the previous call's output.
 // SIGMAOPS_TEST_QUICK=1 runs a reduced grid (for compute-sanitizer).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -271,7 +271,7 @@ void run_case(const Case& c, std::mt19937& rng) {
 
 // Programmatic dependent launch (DecodeAttentionParams::pdl): n_steps calls captured back to
 // back in one CUDA graph on one stream, sharing one workspace, replayed twice. With `rope`
-// (batch 1) each call is launched with PDL right after a rope_store that writes its q and the
+// (batch 1) each call is launched with PDL right after a rope that writes its q and the
 // newest K/V row (position len - 1, poison NaN until then), at lengths growing by one per step:
 // reading either before the wait would show; without, call j reads the previous call's output
 // as its q. Every call's output
@@ -279,7 +279,7 @@ void run_case(const Case& c, std::mt19937& rng) {
 void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int selective_v, bool uni, bool rope,
                    std::mt19937& rng) {
     constexpr int n_steps = 4;
-    INFO("pdl chain: " << describe({s, lens, kv, DType::F32, selective_v, uni}) << (rope ? " after rope_store" : " q = previous out"));
+    INFO("pdl chain: " << describe({s, lens, kv, DType::F32, selective_v, uni}) << (rope ? " after rope" : " q = previous out"));
     REQUIRE(s.d_qk == s.d_v);
     REQUIRE((!rope || (lens.size() == 1 && lens[0] >= n_steps)));
     const int batch = int(lens.size());
@@ -374,7 +374,7 @@ void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int s
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     for (int j = 0; j < n_steps; ++j) {
         if (rope) {
-            sigmaops::kernels::RopeStoreParams r;
+            sigmaops::kernels::RopeParams r;
             r.n = 1;
             r.pos0 = dpos[j];
             r.n_q = s.n_q;
@@ -395,8 +395,8 @@ void run_pdl_chain(const Shape& s, const std::vector<int>& lens, DType kv, int s
             // follows it is the PDL launch under test.
             r.pdl = false;
             r.stream = stream;
-            const sigmaops::kernels::Status rs = sigmaops::kernels::rope_store(r);
-            INFO("rope_store: " << rs.error);
+            const sigmaops::kernels::Status rs = sigmaops::kernels::rope(r);
+            INFO("rope: " << rs.error);
             REQUIRE(rs.ok());
         }
         p.q = dq[j];

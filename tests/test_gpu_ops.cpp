@@ -264,10 +264,10 @@ double run_gemv(const GemvCase& c, double* max_err) {
         sigma::cpu::matmul(pool(), t, in.data(), B, y.data(), scratch);
         for (int b = 0; b < B; ++b) {
             float* yb = &y[size_t(b * R)];
-            if (c.epi == Epilogue::Bias) sigma::cpu::add_inplace(yb, bias.back().data(), R);
+            if (c.epi == Epilogue::Bias) sigma::cpu::add(yb, bias.back().data(), R);
             if (c.epi == Epilogue::Accumulate) {
                 std::vector<float> acc(&y0.back()[size_t(b * R)], &y0.back()[size_t(b * R)] + R);
-                sigma::cpu::add_inplace(acc.data(), yb, R);
+                sigma::cpu::add(acc.data(), yb, R);
                 std::copy(acc.begin(), acc.end(), yb);
             }
         }
@@ -465,7 +465,7 @@ double run_rope(const RopeCase& c) {
     DevBuf<float> dq(q), dk(kx), dv(v);
     DevBuf<uint16_t> dkc(std::vector<uint16_t>(kcn, sentinel)), dvc(std::vector<uint16_t>(vcn, sentinel));
     DevBuf<int> dpos(c.per_sequence ? pos : std::vector<int>{c.pos0});
-    k::RopeStoreParams p;
+    k::RopeParams p;
     p.n = c.n;
     p.pos0 = dpos.get();
     p.n_q = c.n_q;
@@ -484,7 +484,7 @@ double run_rope(const RopeCase& c) {
     p.kv_type = c.kv;
     p.max_ctx = max_ctx;
     p.per_sequence = c.per_sequence;
-    launch_ok(k::rope_store(p));
+    launch_ok(k::rope(p));
     sync_ok();
     const std::vector<float> gq = dq.download();
     const std::vector<uint16_t> gkc = dkc.download(), gvc = dvc.download();
@@ -646,7 +646,7 @@ TEST_CASE("embed equals the CPU's row dequantization exactly", "[gpu][ops][embed
             const sigma::Tensor tt = table.tensor();
             std::vector<float> cpu(static_cast<size_t>(cols));
             for (size_t j = 0; j < ids.size(); ++j) {
-                sigma::cpu::embed_row(tt, ids[j], cpu.data());
+                sigma::cpu::embed(tt, ids[j], cpu.data());
                 INFO("id " << ids[j]);
                 REQUIRE(std::memcmp(cpu.data(), &gpu[j * size_t(cols)], size_t(cols) * 4) == 0);
             }
@@ -713,10 +713,10 @@ TEST_CASE("add, seq_lens and argmax equal their CPU twins exactly", "[gpu][ops][
             const std::vector<float> y = uniform(size_t(rows) * cols, uint32_t(rows + cols), -5.0f, 5.0f);
             const std::vector<float> b = uniform(size_t(cols), uint32_t(cols), -5.0f, 5.0f);
             DevBuf<float> dy(y), db(b);
-            launch_ok(k::add_bias({dy.get(), db.get(), rows, cols, nullptr}));
+            launch_ok(k::add({dy.get(), db.get(), rows, cols, nullptr}));
             sync_ok();
             std::vector<float> cpu(y);
-            for (int r = 0; r < rows; ++r) sigma::cpu::add_inplace(&cpu[size_t(r) * cols], b.data(), cols);
+            for (int r = 0; r < rows; ++r) sigma::cpu::add(&cpu[size_t(r) * cols], b.data(), cols);
             const std::vector<float> gpu = dy.download();
             REQUIRE(std::memcmp(gpu.data(), cpu.data(), cpu.size() * 4) == 0);
         }

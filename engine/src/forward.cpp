@@ -34,7 +34,7 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
     if (A > 0) { m_ag.resize(T * A); m_au.resize(T * A); }
 
     // x = token_embd[id]
-    for (int64_t t = 0; t < T; ++t) cpu::embed_row(m_w.token_embd, tokens[t], &m_x[t * D]);
+    for (int64_t t = 0; t < T; ++t) cpu::embed(m_w.token_embd, tokens[t], &m_x[t * D]);
     // RoPE angles depend only on the position: once per token for all layers and heads.
     m_rope.resize(size_t(T) * hp.d_rot);
     for (int64_t t = 0; t < T; ++t) cpu::rope_angles(int(hp.d_rot), pos0 + int(t), hp.rope_base, &m_rope[t * hp.d_rot]);
@@ -51,9 +51,9 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         }
         if (hp.qkv_bias) {
             for (int64_t t = 0; t < T; ++t) {
-                cpu::add_inplace(&m_q[t * hp.q_dim()], L.bq.f32(), hp.q_dim());
-                cpu::add_inplace(&m_k[t * hp.k_dim()], L.bk.f32(), hp.k_dim());
-                cpu::add_inplace(&m_v[t * hp.v_dim()], L.bv.f32(), hp.v_dim());
+                cpu::add(&m_q[t * hp.q_dim()], L.bq.f32(), hp.q_dim());
+                cpu::add(&m_k[t * hp.k_dim()], L.bk.f32(), hp.k_dim());
+                cpu::add(&m_v[t * hp.v_dim()], L.bv.f32(), hp.v_dim());
             }
         }
         // augmented Q: q = W_q_down( silu(W_q_gate q) * (W_q_up q) )
@@ -77,7 +77,7 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         attention(l, n, pos0, kv, selective_v);
         // x = x + W_o concat(o)
         cpu::matmul(m_pool, L.wo, m_o.data(), T, m_proj.data(), m_q8);
-        cpu::add_inplace(m_x.data(), m_proj.data(), T * D);
+        cpu::add(m_x.data(), m_proj.data(), T * D);
         // f = rmsnorm(x) * ffn_norm; x = x + W_down( silu(W_gate f) * (W_up f) )
         for (int64_t t = 0; t < T; ++t) cpu::rmsnorm(&m_x[t * D], L.ffn_norm.f32(), &m_a[t * D], D, hp.eps);
         {
@@ -87,7 +87,7 @@ void CpuForward::forward(const TokenId* tokens, int n, int pos0, KvCache& kv, fl
         }
         cpu::silu_mul(m_g.data(), m_u.data(), T * F);
         cpu::matmul(m_pool, L.w_down, m_g.data(), T, m_proj.data(), m_q8);
-        cpu::add_inplace(m_x.data(), m_proj.data(), T * D);
+        cpu::add(m_x.data(), m_proj.data(), T * D);
     }
 
     // logits = W_out rmsnorm(x) * output_norm   (all positions, or the last one)

@@ -48,7 +48,7 @@ def main():
               f"{pct(s)} / {pct(sp_)} | {sx(sp_)} / {sx(gp)} | {f(sv)} / {f(su)} | {f(svp)} / {f(sup)} | "
               f"{fx(sv)} / {fx(svp)} |")
     # Engine-like chain (bench_attention.cu, "*_step"): each call after a small kernel that writes
-    # q and the newest K/V row (the engine's rope_store stand-in); time per (writer + attention).
+    # q and the newest K/V row (the engine's rope stand-in); time per (writer + attention).
     st = ["sigma_step", "sigma_step_pdl", "sigma_selv100_step", "sigma_selv100_step_pdl"]
     if any((n, b, c) in o for n in st for b, c in keys):
         print()

@@ -61,7 +61,7 @@ if has build; then
     g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/test_gpu_attention.cpp -o $BUILD/obj/test_gpu_attention.host.o >> "$OUT/build.log" 2>&1 &
     wait
     KOBJ=$(ls $BUILD/obj/decode_attention*.o)
-    # forward_ops.o: rope_store, the predecessor of the PDL test cases
+    # forward_ops.o: rope, the predecessor of the PDL test cases
     $NVCC -o $BUILD/test_gpu_attention $BUILD/obj/test_gpu_attention.host.o $BUILD/obj/catch_main.host.o $KOBJ \
       $BUILD/obj/forward_ops.o >> "$OUT/build.log" 2>&1
     $NVCC -o $BUILD/bench_attention $BUILD/obj/bench_attention.main.o $KOBJ >> "$OUT/build.log" 2>&1

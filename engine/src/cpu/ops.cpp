@@ -130,7 +130,7 @@ void rope(float* v, int n_heads, int head_dim, int d_rot, const float* cs, RopeS
     }
 }
 
-void embed_row(const Tensor& emb, int64_t id, float* out) {
+void embed(const Tensor& emb, int64_t id, float* out) {
     gguf::dequantize_row(emb.type, emb.row(id), out, emb.cols());
 }
 
@@ -139,7 +139,7 @@ void silu_mul(float* g, const float* u, int64_t n) {
     for (int64_t i = done; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
-void add_inplace(float* y, const float* b, int64_t n) {
+void add(float* y, const float* b, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += b[i];
 }
 

@@ -1,6 +1,23 @@
 // ops.h - the CPU backend's named operations. The CUDA backend implements the same list
 // (kernels/kernels.h); a backend lacking one fails loudly at load time, never silently.
 // Shapes: T = tokens in the batch; weights are (rows = out, cols = in), see model.h.
+//
+// The list, and the names each backend gives an operation (one name where both have it;
+// tests/test_gpu_ops.cpp holds every CUDA op to its CPU twin):
+//   op         CPU (sigma::cpu, this file)   CUDA (sigmaops::kernels, kernels.h)
+//   embed      embed                         embed
+//   rmsnorm    rmsnorm                       rmsnorm (optionally also writes an F16/BF16 copy)
+//   matmul     matmul, matmul_multi          gemv (one token, up to 3 matrices, fused pre-norm /
+//                                            SwiGLU input, bias / residual epilogue), small_gemm
+//                                            (batched decode), cuBLAS (prefill)
+//   rope       rope_angles + rope            rope (computes its angles; also stores K and V in
+//                                            the cache, which forward.cpp does by hand)
+//   silu_mul   silu_mul                      silu_mul
+//   add        add (y += b)                  add (y += b on every row: bias or residual)
+//   attention  attn_scores, attn_exp,        decode_attention (split-KV, selective V),
+//              attn_accumulate (simd.h)      causal_attention (prefill)
+//   argmax     in the sampler (sampling.cpp) argmax
+// CUDA only (device plumbing): convert, dequant_rows, fill_seq_lens, sample, fill_random.
 #pragma once
 
 #include "cpu/simd.h"
@@ -47,10 +64,10 @@ void rope_angles(int d_rot, int pos, float base, float* cs);
 // Rotates the first d_rot dims of each of n_heads heads of size head_dim by the angles cs.
 void rope(float* v, int n_heads, int head_dim, int d_rot, const float* cs, RopeStyle style);
 // out (D) = dequantized row `id` of the embedding table (V, D)
-void embed_row(const Tensor& emb, int64_t id, float* out);
+void embed(const Tensor& emb, int64_t id, float* out);
 // g (n) = silu(g) * u  (SIMD exp on AVX-512, within 2 ulp of std::exp)
 void silu_mul(float* g, const float* u, int64_t n);
 // y (n) += b (n)
-void add_inplace(float* y, const float* b, int64_t n);
+void add(float* y, const float* b, int64_t n);
 
 } // namespace sigma::cpu

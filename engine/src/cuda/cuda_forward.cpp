@@ -429,8 +429,8 @@ private:
     uint16_t* kc(int l, int seq = -1) const { return m_kc[size_t(l)] + size_t(seq < 0 ? m_cur : seq) * m_k_seq; }
     uint16_t* vc(int l, int seq = -1) const { return m_vc[size_t(l)] + size_t(seq < 0 ? m_cur : seq) * m_v_seq; }
 
-    k::RopeStoreParams rope_params(int l, int n) const {
-        k::RopeStoreParams p;
+    k::RopeParams rope_params(int l, int n) const {
+        k::RopeParams p;
         p.n = n; p.pos0 = m_pos;
         p.n_q = int(m_hp.n_q); p.n_k = int(m_hp.n_k); p.n_v = int(m_hp.n_v);
         p.d_qk = int(m_hp.d_qk); p.d_v = int(m_hp.d_v); p.d_rot = int(m_hp.d_rot);
@@ -461,13 +461,13 @@ private:
                 gemv({{&L.wq_down, m_q}}, {}, GemvInput::SwiGLU, m_ag, m_au, nullptr, false);
             }
             // rope(q), rope(k); k, v into the cache at pos
-            SIGMA_KERNEL(k::rope_store(rope_params(int(l), 1)));
+            SIGMA_KERNEL(k::rope(rope_params(int(l), 1)));
             // o = attention over positions 0..pos
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
                 ap.selective_v = selective_v;
                 // PDL: the kernels stream the cache rows of earlier steps (complete: one graph per
-                // step) and read seq_lens (written before embed) before waiting on rope_store,
+                // step) and read seq_lens (written before embed) before waiting on rope,
                 // which writes q and this step's K/V row.
                 ap.pdl = m_pdl;
                 SIGMA_KERNEL(k::decode_attention(ap));
@@ -533,10 +533,10 @@ private:
                 }
             }
             // rope(q), rope(k); token b's k, v into sequence b's cache at pos[b]
-            k::RopeStoreParams rp = rope_params(int(l), B);
+            k::RopeParams rp = rope_params(int(l), B);
             rp.pos0 = m_bpos; rp.per_sequence = true; rp.pdl = m_pdl;
             rp.k_cache = kc(int(l), 0); rp.v_cache = vc(int(l), 0);
-            SIGMA_KERNEL(k::rope_store(rp));
+            SIGMA_KERNEL(k::rope(rp));
             if (fast_decode_heads(hp)) {
                 k::DecodeAttentionParams ap = attention_params(int(l), max_seq_len);
                 ap.batch = B; ap.k_cache = kc(int(l), 0); ap.v_cache = vc(int(l), 0);
@@ -654,9 +654,9 @@ private:
         gemm(L.wk, a, T, m_k, false);
         gemm(L.wv, a, T, m_v, false);
         if (hp.qkv_bias) {
-            SIGMA_KERNEL(k::add_bias({m_q, L.bq, T, int(hp.q_dim()), m_stream}));
-            SIGMA_KERNEL(k::add_bias({m_k, L.bk, T, int(hp.k_dim()), m_stream}));
-            SIGMA_KERNEL(k::add_bias({m_v, L.bv, T, int(hp.v_dim()), m_stream}));
+            SIGMA_KERNEL(k::add({m_q, L.bq, T, int(hp.q_dim()), m_stream}));
+            SIGMA_KERNEL(k::add({m_k, L.bk, T, int(hp.k_dim()), m_stream}));
+            SIGMA_KERNEL(k::add({m_v, L.bv, T, int(hp.v_dim()), m_stream}));
         }
         if (hp.d_aug > 0) {
             gemm(L.wq_gate, {m_q, nullptr, DType::F16}, T, m_ag, false);
@@ -690,7 +690,7 @@ private:
             const DeviceLayer& L = M.layers[l];
             qkv_gemms(L, n);
             // rope; k, v into the cache
-            SIGMA_KERNEL(k::rope_store(rope_params(int(l), n)));
+            SIGMA_KERNEL(k::rope(rope_params(int(l), n)));
             // causal attention (selective V: the decode kernel once per query token)
             if (selective_v > 0) {
                 for (int t = 0; t < n; ++t) {
