@@ -1,5 +1,6 @@
 // engine.cpp - Model and Session: loading a GGUF into the engine, prefix-reusing sessions,
 // streaming generation, and the error boundary (exceptions inside, Expected outside).
+#include "arch/arch.h"
 #include "backend.h"
 #include "batch_backend.h"
 #include "forward.h"
@@ -55,13 +56,13 @@ public:
         if (::stat(path.c_str(), &st) != 0)
             throw Exception(ErrorCode::NotFound, path + ": no such file; pass a model with -m FILE (a .gguf file)");
         m_file = gguf::File::open(path);
-        auto arch_name = m_file->get_string("general.architecture");
+        auto arch_name = m_file->get_string(arch::key_name(arch::Key::GeneralArchitecture, ""));
         if (!arch_name)
             throw Exception(ErrorCode::BadFile, path + ": key general.architecture missing; is this a model file?");
         const ArchLoader* arch = find_arch(*arch_name);
         if (!arch)
             throw Exception(ErrorCode::Unsupported, path + ": architecture '" + *arch_name +
-                                                        "' is not supported (supported: sigma, llama, qwen2)");
+                                                        "' is not supported (supported: " + arch_names() + ")");
         try {
             m_hp = arch->load_hparams(*m_file);
         } catch (const Exception& e) {
@@ -154,7 +155,7 @@ private:
         ModelInfo& i = m_info;
         i.path = path;
         i.architecture = m_hp.arch;
-        i.name = m_file->get_string("general.name").value_or("");
+        i.name = m_file->get_string(arch::key_name(arch::Key::GeneralName, "")).value_or("");
         i.n_layer = m_hp.n_layer; i.d_model = m_hp.d_model; i.d_ff = m_hp.d_ff;
         i.n_q = m_hp.n_q; i.n_k = m_hp.n_k; i.n_v = m_hp.n_v; i.d_qk = m_hp.d_qk; i.d_v = m_hp.d_v;
         i.d_aug = m_hp.d_aug; i.n_vocab = m_hp.n_vocab; i.n_ctx_train = m_hp.n_ctx_train;

@@ -92,24 +92,15 @@ struct Weights {
     std::vector<std::unique_ptr<std::vector<uint8_t>>> owned;  // storage of converted tensors
 };
 
-// Reads hyperparameters and declares tensors for one architecture (engine/src/arch/*.cpp).
-// Throws sigma::Exception with the stage and key/tensor name on any problem.
+// Reads hyperparameters (through the key table, arch/arch.h) and declares tensors for one
+// architecture (engine/src/arch/<name>.cpp). Throws sigma::Exception with the key/tensor name.
 struct ArchLoader {
-    const char* name;
+    const char* name;   // general.architecture
     Hparams (*load_hparams)(const gguf::File& file);
     void (*load_weights)(const gguf::File& file, const Hparams& hp, Weights& w);
 };
-const ArchLoader* find_arch(const std::string& name);   // nullptr if unknown
-
-// Shared helpers for the arch files (arch/common.cpp).
-namespace arch {
-// Key table entry: GGUF key suffix (after "<arch>."), required or optional.
-uint32_t get_u32(const gguf::File& f, const std::string& key, bool required, uint32_t def = 0);
-float get_f32(const gguf::File& f, const std::string& key, bool required, float def = 0);
-// Looks up tensor `name`, checks its shape is exactly `ne` (GGUF order) and its type is usable;
-// converts types the CPU does not compute on to F32 into w.owned. Empty tensor when optional and absent.
-Tensor tensor(const gguf::File& f, Weights& w, const std::string& name, std::vector<int64_t> ne, bool required = true);
-void validate(const Hparams& hp);   // head counts divide, sizes non-zero, d_rot even and <= d_qk
-} // namespace arch
+// The registry (arch/registry.cpp): the loader for general.architecture `name`, nullptr if unknown.
+const ArchLoader* find_arch(const std::string& name);
+std::string arch_names();   // "sigma, llama, qwen2"
 
 } // namespace sigma

@@ -1,30 +1,69 @@
-// Shared helpers for the architecture files: the key table reads and tensor declarations.
-#include "model.h"
+// Shared helpers for the architecture files (arch/arch.h): the key table and its reading,
+// tensor declarations, hyperparameter checks.
+#include "arch/arch.h"
 
 #include <sigma/expected.h>
 
 #include <cstring>
-#include <map>
+#include <iterator>
 
 namespace sigma {
 namespace arch {
 
-uint32_t get_u32(const gguf::File& f, const std::string& key, bool required, uint32_t def) {
-    auto v = f.get_u32(key);
-    if (!v) {
-        if (required) throw Exception(ErrorCode::BadFile, "key " + key + " missing");
-        return def;
-    }
-    return *v;
+namespace {
+
+// Key -> name, in the order of enum class Key; "%s" is the architecture.
+struct KeyName {
+    Key key;
+    const char* name;
+};
+constexpr KeyName kKeyNames[] = {
+    {Key::GeneralArchitecture, "general.architecture"},
+    {Key::GeneralName, "general.name"},
+    {Key::ContextLength, "%s.context_length"},
+    {Key::EmbeddingLength, "%s.embedding_length"},
+    {Key::BlockCount, "%s.block_count"},
+    {Key::FeedForwardLength, "%s.feed_forward_length"},
+    {Key::AttentionHeadCount, "%s.attention.head_count"},
+    {Key::AttentionHeadCountKv, "%s.attention.head_count_kv"},
+    {Key::AttentionHeadCountK, "%s.attention.head_count_k"},
+    {Key::AttentionHeadCountV, "%s.attention.head_count_v"},
+    {Key::AttentionKeyLength, "%s.attention.key_length"},
+    {Key::AttentionValueLength, "%s.attention.value_length"},
+    {Key::AttentionAugmentedQLength, "%s.attention.augmented_q_length"},
+    {Key::AttentionLayerNormRmsEps, "%s.attention.layer_norm_rms_epsilon"},
+    {Key::RopeFreqBase, "%s.rope.freq_base"},
+    {Key::RopeDimensionCount, "%s.rope.dimension_count"},
+};
+constexpr bool in_enum_order() {
+    for (size_t i = 0; i < std::size(kKeyNames); ++i)
+        if (size_t(kKeyNames[i].key) != i) return false;
+    return true;
+}
+static_assert(in_enum_order() && std::size(kKeyNames) == size_t(Key::RopeDimensionCount) + 1,
+              "kKeyNames lists every Key once, in enum order");
+
+} // namespace
+
+std::string key_name(Key key, std::string_view arch) {
+    std::string name = kKeyNames[size_t(key)].name;
+    if (const size_t at = name.find("%s"); at != std::string::npos) name.replace(at, 2, arch);
+    return name;
 }
 
-float get_f32(const gguf::File& f, const std::string& key, bool required, float def) {
-    auto v = f.get_f32(key);
-    if (!v) {
-        if (required) throw Exception(ErrorCode::BadFile, "key " + key + " missing");
-        return def;
+void read_hparams(const gguf::File& f, std::span<const HparamKey> keys, Hparams& hp) {
+    for (const HparamKey& k : keys) {
+        const std::string name = key_name(k.key, hp.arch);
+        if (k.u32) {
+            if (auto v = f.get_u32(name)) hp.*k.u32 = *v;
+            else if (k.need == Need::Required) throw Exception(ErrorCode::BadFile, "key " + name + " missing");
+            else if (k.fallback) hp.*k.u32 = uint32_t(k.fallback(hp));
+        } else {
+            if (auto v = f.get_f32(name)) hp.*k.f32 = *v;
+            else if (k.need == Need::Required) throw Exception(ErrorCode::BadFile, "key " + name + " missing");
+            else if (k.fallback) hp.*k.f32 = float(k.fallback(hp));
+        }
     }
-    return *v;
 }
 
 static std::string shape_str(const int64_t* ne, int n) {
@@ -91,16 +130,5 @@ void validate(const Hparams& hp) {
 }
 
 } // namespace arch
-
-extern const ArchLoader k_arch_sigma;
-extern const ArchLoader k_arch_llama;
-extern const ArchLoader k_arch_qwen2;
-
-const ArchLoader* find_arch(const std::string& name) {
-    static const ArchLoader* all[] = {&k_arch_sigma, &k_arch_llama, &k_arch_qwen2};
-    for (const ArchLoader* a : all)
-        if (name == a->name) return a;
-    return nullptr;
-}
 
 } // namespace sigma
