@@ -352,9 +352,8 @@ private:
         // step writes host logits and the Sampler picks.
         enum class Path { DeviceArgmax, DeviceSample, Host };
         const bool penalised = params.repeat_penalty != 1.0f && params.repeat_last_n != 0;
-        const Path path = !m_fwd->samples_on_device()                ? Path::Host
-                          : params.temperature <= 0 && !penalised ? Path::DeviceArgmax
-                                                                  : Path::DeviceSample;
+        Path path = Path::Host;
+        if (m_fwd->samples_on_device()) path = params.temperature <= 0 && !penalised ? Path::DeviceArgmax : Path::DeviceSample;
         // The repetition penalty's window: a view of the last repeat_last_n context tokens.
         auto recent = [&]() -> std::span<const TokenId> {
             if (!penalised) return {};
