@@ -67,6 +67,8 @@ for name in sorted(os.listdir(f"{R}/logs")):
 ok = res["build"].get("ok", False) and all(e["rc"] == 0 for e in res["tests"].values()) \
      and all(e["rc"] == 0 for e in res["sanitizers"].values()) and len(res["tests"]) > 0
 res["all_ok"] = ok
+# A GPU test that printed "skipped: " saw no GPU (or lacked optional data): listed, not hidden.
+res["tests_with_skips"] = sorted(k for k, e in res["tests"].items() if e.get("skipped_lines"))
 json.dump(res, open(f"{OUT}/summary.json", "w"), indent=1)
 print(json.dumps(res, indent=1))
 PY
