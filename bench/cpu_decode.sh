@@ -23,4 +23,4 @@ if [[ ${SIGMA_BENCH_RT:-1} != 0 && $(id -u) == 0 ]] && command -v chrt >/dev/nul
 else
   echo "scheduling: normal priority"
 fi
-"${RT[@]}" "$B/app/sigmaops" bench -m "$M" -p 128 -n 64 --reps 7 --json
+"${RT[@]}" "$B/app/sigmaops" bench -m "$M" --prompt-tokens 128 -n 64 --reps 7 --json
