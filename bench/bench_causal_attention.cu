@@ -2,7 +2,7 @@
 // GPU: one Sigma-1.5B layer (32 query heads, 16 V heads, d 64, F16 cache) and its GQA twin's K
 // heads (4 or 16), 4096 tokens from position 0, the tensor-core FlashAttention-2 style kernel
 // and the simple one. Timing: CUDA events around each call after 2 warm-ups, the median of 20
-// calls (3 for the simple kernel). Correctness is tested in tests/test_gpu_causal_attention.cpp.
+// calls (3 for the simple kernel). Correctness is tested in tests/gpu/test_gpu_causal_attention.cpp.
 // Output: one JSON object per line on stdout (ms and TFLOP/s of the causal products).
 // Usage: bench_causal_attention [--tokens N]
 #include <cuda_runtime.h>

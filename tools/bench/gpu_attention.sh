@@ -57,8 +57,8 @@ if has build; then
     FLAGS="-std=c++20 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
     ls kernels/*.cu | xargs -P ${JOBS:-16} -I{} sh -c "$NVCC $FLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).o" >> "$OUT/build.log" 2>&1
     $NVCC $FLAGS -c bench/bench_attention.cu -o $BUILD/obj/bench_attention.main.o >> "$OUT/build.log" 2>&1 &
-    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/catch_main.cpp -o $BUILD/obj/catch_main.host.o >> "$OUT/build.log" 2>&1 &
-    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/test_gpu_attention.cpp -o $BUILD/obj/test_gpu_attention.host.o >> "$OUT/build.log" 2>&1 &
+    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -I/usr/local/cuda/include -c tests/support/catch_main.cpp -o $BUILD/obj/catch_main.host.o >> "$OUT/build.log" 2>&1 &
+    g++ -std=c++20 -O2 $CATCH_INC -Ikernels -Itests/support -I/usr/local/cuda/include -c tests/gpu/test_gpu_attention.cpp -o $BUILD/obj/test_gpu_attention.host.o >> "$OUT/build.log" 2>&1 &
     wait
     KOBJ=$(ls $BUILD/obj/decode_attention*.o)
     # forward_ops.o: rope, the predecessor of the PDL test cases

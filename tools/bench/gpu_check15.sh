@@ -3,7 +3,7 @@
 #   1. build (Release, CUDA arch 90, UI off) into build/gpu with the top-level CMake project,
 #      its missing packages taken from .devcarry/root (tools/bench/make_devcarry.sh); if that
 #      configure fails there, the direct g++/nvcc build of tools/bench/gpu_forward.sh instead;
-#   2. every GPU test (tests/test_gpu_*.cpp) on its full grid, test_gpu_attention one process
+#   2. every GPU test (tests/gpu/test_gpu_*.cpp) on its full grid, test_gpu_attention one process
 #      per test case (its CPU twins dominate), all side by side;
 #   3. at the same time, compute-sanitizer memcheck and racecheck (as gpu_attention.sh and
 #      gpu_forward.sh run them) on the quick grids (SIGMAOPS_TEST_QUICK=1) of test_gpu_ops,

@@ -45,12 +45,12 @@ if has build; then
   NVFLAGS="-std=c++17 -O3 -gencode=arch=compute_$ARCH,code=sm_$ARCH --expt-relaxed-constexpr -lineinfo -Ikernels"
   BASE_INC=""
   [ -d base/include ] && BASE_INC="-Ibase/include"
-  CXXFLAGS="-std=c++20 -O2 -DNDEBUG -DSIGMA_HAVE_CUDA=1 $BASE_INC -Iengine/include -Iengine/src -Ikernels -Itools/mkmodel -Itests \
+  CXXFLAGS="-std=c++20 -O2 -DNDEBUG -DSIGMA_HAVE_CUDA=1 $BASE_INC -Iengine/include -Iengine/src -Ikernels -Itools/mkmodel -Itests/support \
     -isystem /usr/local/cuda/include -isystem $SYS/include $CATCH_INC -DSIGMAOPS_SOURCE_DIR=\\\"$PWD\\\" \
     -DSIGMAOPS_FIXTURES=\\\"$PWD/tests/fixtures\\\" -DSIGMAOPS_BINARY_DIR=\\\"$PWD/$BUILD\\\" \
     -DSIGMAOPS_VERSION=\\\"gpu-direct-build\\\""
   SRCS="$(ls engine/src/*.cpp engine/src/arch/*.cpp engine/src/cpu/*.cpp engine/src/gguf/*.cpp engine/src/tokenizer/*.cpp \
-    engine/src/cuda/*.cpp base/*.cpp 2>/dev/null) tools/mkmodel/tiny_model.cpp tests/catch_main.cpp $(for t in $GPU_TESTS; do echo tests/$t.cpp; done)"
+    engine/src/cuda/*.cpp base/*.cpp 2>/dev/null) tools/mkmodel/tiny_model.cpp tests/support/catch_main.cpp $(for t in $GPU_TESTS; do echo tests/gpu/$t.cpp; done)"
   ls kernels/*.cu | xargs -P 16 -I{} sh -c "$NVCC $NVFLAGS -c {} -o $BUILD/obj/\$(basename {} .cu).cu.o || echo FAILED {}" >> "$OUT/build.log" 2>&1 &
   [ -f bench/bench_forward.cpp ] && SRCS="$SRCS bench/bench_forward.cpp"
   echo $SRCS | tr ' ' '\n' | xargs -P 14 -I{} sh -c "g++ $CXXFLAGS -c {} -o $BUILD/obj/\$(echo {} | tr / _).o || echo FAILED {}" >> "$OUT/build.log" 2>&1
@@ -58,8 +58,8 @@ if has build; then
   LIBS="-L/usr/local/cuda/lib64 -lcudart -lcublas -L$SYS/lib -lsentencepiece -lpcre2-8 -lpthread -Wl,-rpath,$SYS/lib"
   ENGINE_OBJ=$(ls $BUILD/obj/engine_*.o $BUILD/obj/base_*.o $BUILD/obj/*.cu.o 2>/dev/null)
   for t in $GPU_TESTS; do
-    g++ -o $BUILD/$t $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_catch_main.cpp.o \
-      $BUILD/obj/tests_$t.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link $t" >> "$OUT/build.log"
+    g++ -o $BUILD/$t $ENGINE_OBJ $BUILD/obj/tools_mkmodel_tiny_model.cpp.o $BUILD/obj/tests_support_catch_main.cpp.o \
+      $BUILD/obj/tests_gpu_$t.cpp.o $LIBS >> "$OUT/build.log" 2>&1 || echo "FAILED link $t" >> "$OUT/build.log"
   done
   if [ -f $BUILD/obj/bench_bench_forward.cpp.o ]; then
     g++ -o $BUILD/bench_forward $ENGINE_OBJ $BUILD/obj/bench_bench_forward.cpp.o $LIBS >> "$OUT/build.log" 2>&1 \

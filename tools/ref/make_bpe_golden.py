@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden ids for tests/test_tokenizer_bpe.cpp made by HF `tokenizers` (the Rust original).
+"""Golden ids for tests/tokenizer/test_tokenizer_bpe.cpp made by HF `tokenizers` (the Rust original).
 
 Same cases as tools/ref/make_bpe_golden.mjs (tokenizers.js); run where `pip install tokenizers`
 works, from the repository root:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden ids for tests/test_tokenizer_spm.cpp, made by the reference SentencePiece library.
+"""Golden ids for tests/tokenizer/test_tokenizer_spm.cpp, made by the reference SentencePiece library.
 
 Run with Debian's python3 (python3-sentencepiece 0.1.97), from the repository root:
     /usr/bin/python3 tools/ref/make_spm_golden.py

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains the small byte-level BPE vocabulary used by tests/test_tokenizer_bpe.cpp.
+"""Trains the small byte-level BPE vocabulary used by tests/tokenizer/test_tokenizer_bpe.cpp.
 
     /usr/bin/python3 tools/ref/train_bpe.py CORPUS [N_MERGES]
 writes tests/fixtures/tokenizer/bpe_vocab.json, a GGUF-style vocabulary (the tokenizer.ggml.*

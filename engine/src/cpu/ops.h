@@ -3,7 +3,7 @@
 // Shapes: T = tokens in the batch; weights are (rows = out, cols = in), see model.h.
 //
 // The list, and the names each backend gives an operation (one name where both have it;
-// tests/test_gpu_ops.cpp holds every CUDA op to its CPU twin):
+// tests/gpu/test_gpu_ops.cpp holds every CUDA op to its CPU twin):
 //   op         CPU (sigma::cpu, this file)   CUDA (sigmaops::kernels, kernels.h)
 //   embed      embed                         embed
 //   rmsnorm    rmsnorm                       rmsnorm (optionally also writes an F16/BF16 copy)

@@ -1,4 +1,4 @@
-// tests/test_history_core.cpp - the history module on real SQLite files in temp dirs: schema and
+// tests/history/test_history_core.cpp - the history module on real SQLite files in temp dirs: schema and
 // migrations from every earlier version (v1, v2), TooNew, file mode, CRUD and transactions, FTS ranking on
 // a fixed corpus, export/import round trip, retention with pinned sessions, damaged files and
 // move_aside, and the `sigmaops history` CLI.

@@ -1,4 +1,4 @@
-// tests/sshd_fixture.h - a throwaway OpenSSH server for the remote tests.
+// tests/support/sshd_fixture.h - a throwaway OpenSSH server for the remote tests.
 //
 // SshdFixture starts /usr/sbin/sshd -D -e on a free 127.0.0.1 port with a fresh ed25519 host key,
 // AuthorizedKeysFile/PidFile/logs in its own temp dir, and kills it in the destructor. It also

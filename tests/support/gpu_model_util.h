@@ -1,4 +1,4 @@
-// Engine-level helpers of the GPU tests (tests/test_gpu_forward.cpp, test_gpu_batch.cpp): small
+// Engine-level helpers of the GPU tests (tests/gpu/test_gpu_forward.cpp, test_gpu_batch.cpp): small
 // generated models loaded through the engine's internals (for driving a backend directly),
 // deterministic token ids and a NaN-propagating max difference.
 #pragma once

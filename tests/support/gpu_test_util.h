@@ -1,4 +1,4 @@
-// Helpers shared by the GPU test files (tests/test_gpu_*.cpp, built only with CUDA): whether a
+// Helpers shared by the GPU test files (tests/gpu/test_gpu_*.cpp, built only with CUDA): whether a
 // GPU is present (each case prints "skipped: no GPU" and passes without one), the quick mode
 // that compute-sanitizer runs use, and a CUDA-call check that names the failing call. Kernel-only
 // tests include just this (tools/bench/gpu_attention.sh builds them without the engine);

@@ -1,5 +1,5 @@
 // sudo through the remote transport against a real OpenSSH server and the real sudo
-// (tests/sshd_fixture.h): the test account gets a sudoers drop-in only while a test runs. Covers:
+// (tests/support/sshd_fixture.h): the test account gets a sudoers drop-in only while a test runs. Covers:
 // a password rule (asked once per session through the Prompter, commands run as root), a wrong
 // password (one question, a clear Auth error, no endless retries), no prompter / declined,
 // NOPASSWD (never asks), and that the password is on no process's command line and in no log.

@@ -1,4 +1,4 @@
-// tests/test_history_concurrency.cpp - the history database under concurrent writers and crashes,
+// tests/history/test_history_concurrency.cpp - the history database under concurrent writers and crashes,
 // on real files: two threads and two processes writing at once must never see "database is
 // locked"; a writer SIGKILLed at 200 random points must leave an intact database holding every
 // row it reported as committed.

@@ -1,4 +1,4 @@
-// Remote transport against a real OpenSSH server (tests/sshd_fixture.h): host keys, every auth
+// Remote transport against a real OpenSSH server (tests/support/sshd_fixture.h): host keys, every auth
 // method and its failures, streaming exec / exit codes / cancel, atomic SFTP writes, the pool,
 // and that no secret reaches the log. Needs root (sshd, test account); otherwise skipped.
 #include <catch2/catch.hpp>
