@@ -1,0 +1,278 @@
+// logs/logs.h - the deterministic core of the log diagnosis agent (issue 16): turns a stream of
+// log bytes into records with a time, a severity and a message, and groups the messages into
+// templates ("Failed password for <*> from <*> port <*> ssh2") with their parameters.
+//
+// A pipeline of plain stages (STYLE rule 16), each usable and tested on its own:
+//   LineReader      bytes -> Line      plain files, .gz (zlib), rotated sets oldest first, stdin;
+//                                      every line capped, valid UTF-8, ANSI escapes removed
+//   detect_format   Lines -> Format    one look at the first lines of a source, no option needed
+//   RecordParser    Lines -> Record    header parsed (time in UTC, severity, host, app, pid),
+//                                      stack traces and other continuation lines kept in one record;
+//                                      a LogFormat ('<Date> <Time> <Level> <Content>') overrides
+//   TemplateMiner   message -> Match   online Drain-style template mining, one parameter set
+//
+// Tuned for: gigabytes of system and application logs on one core, in bounded memory: a reader
+// holds one chunk (1 MiB) plus one line (ReadOptions::max_line_bytes), a parser one record, a miner
+// its templates (MinerOptions::max_templates). Throughput target: >= 10^6 syslog lines/s for
+// read + detect + mine (bench/bench_loghub.cpp).
+// Errors: functions that can fail on the world (files, a format string) return Expected; a read
+// error part-way (a truncated .gz) ends the stream and is kept in LineReader::error().
+// Nothing here prints or parses command lines (app/cli/cmd_logs.cpp does).
+#pragma once
+
+#include <base/result.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sigmaops::logs {
+
+// ---------------------------------------------------------------------------------------------
+// Stage 1: reading lines.
+
+struct ReadOptions {
+    std::size_t max_line_bytes = 64 * 1024;  // a longer line is cut here (at a UTF-8 boundary), marked
+                                             // truncated, and the rest of it skipped without storing it
+    std::size_t chunk_bytes = 1 << 20;       // bytes read from the file at a time
+};
+
+// One physical line of input, cleaned: valid UTF-8 (bad bytes become U+FFFD), ANSI/VT escape
+// sequences removed, other control characters but TAB turned into spaces, no line terminator.
+struct Line {
+    std::string text;
+    std::uint64_t number = 0;           // 1-based over the whole stream (all files of a set)
+    std::uint32_t file_index = 0;       // which file of the set it came from
+    std::uint64_t original_bytes = 0;   // length in the input, terminator excluded
+    bool truncated = false;             // cut at ReadOptions::max_line_bytes
+    bool repaired = false;              // bytes were replaced or escapes removed
+};
+
+// Reads lines from one file, a set of files in order, or a file descriptor (stdin), streaming.
+// gzip input is recognised by its magic bytes (not its name) and inflated with zlib. Move-only.
+class LineReader {
+public:
+    // One file, plain or gzip. NotFound / Io when it cannot be opened.
+    static Expected<LineReader> open(const std::string& path, ReadOptions options = {});
+    // Several files read one after another as one stream (a rotated set, see rotated_set()).
+    static Expected<LineReader> open_files(const std::vector<std::string>& paths, ReadOptions options = {});
+    // An open file descriptor (0 for stdin), plain or gzip; not closed by the reader.
+    static LineReader from_fd(int fd, std::string name, ReadOptions options = {});
+    // In-memory bytes (tests, the fuzzer); the bytes are copied.
+    static LineReader from_bytes(std::string_view bytes, std::string name = "<memory>", ReadOptions options = {});
+
+    LineReader(LineReader&&) noexcept;
+    LineReader& operator=(LineReader&&) noexcept;
+    ~LineReader();
+
+    // The next line into `line` (its buffers are reused). False at the end of the stream or on a
+    // read error; then error() says which.
+    bool next(Line& line);
+    // The error that ended the stream early (Io, BadFile for a damaged or truncated .gz), if any.
+    const std::optional<Error>& error() const;
+    // Progress: compressed bytes consumed so far and the total size of the files (0 if unknown).
+    std::uint64_t bytes_read() const;
+    std::uint64_t bytes_total() const;
+    // The name of the file the last line came from.
+    const std::string& current_name() const;
+
+private:
+    struct Impl;
+    explicit LineReader(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// The files of a rotated set, oldest first: for ".../syslog" the existing ".../syslog.N[.gz]" in
+// decreasing N, then ".../syslog" itself. Names with other suffixes (syslog.bak) are not part of it.
+std::vector<std::string> rotated_set(const std::string& path);
+
+// Cleans one line as LineReader does (UTF-8 repair, escapes, control characters) into `out`;
+// returns true when anything changed.
+bool clean_line(std::string_view raw, std::string& out);
+
+// ---------------------------------------------------------------------------------------------
+// Stage 2: formats and records.
+
+enum class Format {
+    Unknown,
+    Syslog3164,    // "Jun 14 15:16:01 host app[pid]: msg" (also without host, and ISO-dated variants)
+    Syslog5424,    // "<34>1 2003-10-11T22:14:15.003Z host app pid msgid [sd] msg"
+    Journald,      // journalctl -o json: one JSON object per line with MESSAGE, __REALTIME_TIMESTAMP...
+    JsonLines,     // other JSON objects per line (msg/message, time/ts/@timestamp, level/severity)
+    AccessLog,     // nginx/Apache common or combined: host ident user [date] "request" status bytes ...
+    ApacheError,   // "[Sun Dec 04 04:47:44 2005] [notice] msg", Apache 2.4 "[...] [mod:level] [pid N] msg"
+    NginxError,    // "2024/01/02 03:04:05 [error] 123#0: *5 msg"
+    Kernel,        // dmesg: "[   12.345678] msg" (seconds since boot)
+    Generic,       // timestamp, then optionally a level, a [thread] and a component, then the message
+    Plain,         // no recognisable header: the whole line is the message
+    Custom,        // a LogFormat given by the caller
+};
+// "syslog-rfc3164", "syslog-rfc5424", "journald-json", "json-lines", "access-log", "apache-error",
+// "nginx-error", "kernel", "generic", "plain", "custom", "unknown".
+std::string_view format_name(Format format);
+
+enum class Severity { Unknown, Debug, Info, Notice, Warning, Error, Critical, Alert, Emergency };
+std::string_view severity_name(Severity severity);   // "unknown", "debug", ..., "emergency"
+// A level word ("WARN", "warning", "E", "err", "FATAL", "crit"...) or a syslog number "0".."7".
+Severity severity_from_text(std::string_view text);
+
+// A log record: one header line and its continuation lines (a stack trace stays one record).
+struct Record {
+    std::uint64_t first_line = 0;         // Line::number of the header line
+    std::uint32_t n_lines = 1;            // physical lines in the record
+    std::uint32_t file_index = 0;
+    Format format = Format::Unknown;
+    bool has_time = false;
+    std::int64_t time_ms = 0;             // UTC, ms since the epoch (when has_time)
+    bool boot_relative = false;           // time_ms counts from boot (dmesg), not from the epoch
+    Severity severity = Severity::Unknown;
+    std::string host, app, pid;           // what the header says, "" when absent
+    std::string message;                  // the content the miner sees; continuation lines joined by '\n'
+    bool truncated = false;               // a line was cut or continuation lines were dropped
+};
+
+// The header of a record, before the message. Fields the format does not have stay empty.
+struct Header {
+    bool has_time = false;
+    std::int64_t time_ms = 0;
+    bool boot_relative = false;
+    Severity severity = Severity::Unknown;
+    std::string_view host, app, pid;
+    std::string_view message;             // points into the parsed line (or into `scratch`)
+};
+
+// What resolving times needs: `now_ms` places year-less dates ("Jun 14 15:16:01") in the most
+// recent year that does not put them more than a day in the future; local times without a zone
+// are taken as UTC.
+struct TimeContext {
+    std::int64_t now_ms = 0;              // 0 = the current time
+};
+
+// The Loghub/logparser header convention: "<Date> <Time> <Level> <Content>", where <Name> is a
+// field, everything else is a regular expression (so "\[<Pid>\]" and "(\[<PID>\])?" work) and a
+// run of spaces matches one or more spaces. <Content> is the message; <Level>/<Date>/<Time>/
+// <Timestamp>/<Month>/<Day>/<Host>/<Node>/<Component>/<Pid>/<PID> fill the Record where they parse.
+class LogFormat {
+public:
+    // InvalidArgument (naming the offset) for a malformed spec or one without <Content>.
+    static Expected<LogFormat> compile(std::string_view spec);
+    LogFormat(LogFormat&&) noexcept;
+    LogFormat& operator=(LogFormat&&) noexcept;
+    ~LogFormat();
+    // Parses one line; false when it does not match (then it is a continuation line).
+    bool parse(std::string_view line, const TimeContext& time, Header& out, std::string& scratch) const;
+    const std::vector<std::string>& fields() const;
+    const std::string& spec() const;
+private:
+    struct Impl;
+    explicit LogFormat(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// The format of a source from its first lines (empty lines ignored): the format whose header
+// parses the largest share of them; Plain when none parses at least half.
+Format detect_format(std::span<const std::string> sample);
+
+// Parses the header of one line in `format`. False when the line has no such header (a
+// continuation line, or another format mixed in). `scratch` holds text the message may point to
+// (a JSON string with escapes).
+bool parse_header(Format format, std::string_view line, const TimeContext& time, Header& out, std::string& scratch);
+
+// A timestamp at the start of `text` in any of the forms the formats use (ISO 8601 with or
+// without zone, syslog "Mmm dd hh:mm:ss", "Sun Dec 04 04:47:44 2005", "2024/01/02 03:04:05",
+// "17/06/09 20:10:40", "081109 203615", epoch seconds/ms); returns the bytes it used (0 = none).
+std::size_t parse_timestamp(std::string_view text, const TimeContext& time, std::int64_t& utc_ms);
+
+struct ParseOptions {
+    std::optional<std::string> log_format;  // a LogFormat spec; overrides detection
+    std::size_t detect_lines = 100;         // lines looked at to detect the format
+    std::size_t max_record_lines = 256;     // continuation lines past this are counted, not kept
+    std::size_t max_record_bytes = 64 * 1024;
+    TimeContext time;
+};
+
+// Turns the lines of one source into records: detects the format on the first lines (or uses
+// ParseOptions::log_format), parses each header, and appends continuation lines (lines without
+// a header: stack frames, "Caused by:", indented lines) to the record before them. Holds at most
+// detect_lines lines and one record.
+class RecordParser {
+public:
+    // InvalidArgument when options.log_format does not compile.
+    static Expected<RecordParser> create(ParseOptions options = {});
+    RecordParser(RecordParser&&) noexcept;
+    RecordParser& operator=(RecordParser&&) noexcept;
+    ~RecordParser();
+    // The next record read from `lines`; false at the end (see lines.error()).
+    bool next(LineReader& lines, Record& out);
+    // The detected (or given) format; Unknown before the first record.
+    Format format() const;
+private:
+    struct Impl;
+    explicit RecordParser(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Stage 3: template mining.
+
+// The one parameter set used for every source (no per-source tuning).
+struct MinerOptions {
+    double similarity = 0.5;              // share of a template's constant tokens a message must match
+    std::size_t depth = 4;                // prefix-tree depth: token count + (depth - 2) first tokens
+    std::size_t max_children = 100;       // a tree node's children; more go to the wildcard child
+    std::size_t max_templates = 200'000;  // past this, unmatched messages join a catch-all per length
+    std::size_t max_tokens = 512;         // a message's tokens past this are folded into the last one
+};
+
+// The template of a message: its id and, when asked for, the values its wildcards took.
+struct Match {
+    std::uint32_t template_id = 0;
+    bool created = false;                 // the message started a new template
+    bool changed = false;                 // the message generalised its template
+};
+
+struct Template {
+    std::uint32_t id = 0;                 // 1, 2, 3... in order of first appearance (stable for a given input)
+    std::string text;                     // tokens joined by spaces, "<*>" for a variable part
+    std::uint64_t count = 0;              // messages matched
+};
+
+// The wildcard text in templates.
+inline constexpr std::string_view k_wildcard = "<*>";
+
+// Splits a message into tokens as the miner does (whitespace; "key=value" gives "key=" and
+// "value"; brackets and trailing punctuation are split off).
+std::vector<std::string> tokenize(std::string_view message);
+// True when a token is a value rather than a word: numbers, hex, IPv4/IPv6 (with port), UUIDs,
+// durations/sizes ("15ms", "3.5GB"), paths, URLs, times and dates, and words with digits inside.
+bool is_variable_token(std::string_view token);
+
+// Online template mining in the spirit of Drain (He et al., ICWS 2017; Drain3): a fixed-depth
+// prefix tree whose first level is the token count and whose next levels are the first tokens
+// (variable tokens go to a wildcard branch); a leaf holds templates, and a message joins the most
+// similar one when its share of equal constant tokens reaches MinerOptions::similarity, turning the
+// positions that differ into wildcards. Messages whose masked tokens are identical take a fast
+// path (one hash lookup). Not thread-safe; one miner per stream (or share it, serialised).
+class TemplateMiner {
+public:
+    explicit TemplateMiner(MinerOptions options = {});
+    TemplateMiner(TemplateMiner&&) noexcept;
+    TemplateMiner& operator=(TemplateMiner&&) noexcept;
+    ~TemplateMiner();
+    // Mines one message. When `params` is given it receives the message's values at the
+    // template's wildcard positions (as the template is after this message).
+    Match add(std::string_view message, std::vector<std::string>* params = nullptr);
+    // A template by id (1..size()); its text is the current, most general one.
+    const Template& get(std::uint32_t id) const;
+    std::size_t size() const;
+    const MinerOptions& options() const;
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace sigmaops::logs

@@ -1,0 +1,241 @@
+// bench_loghub.cpp - the log pipeline (agents/logs) against Loghub-2k and against the clock.
+//
+//   bench_loghub ga [DATA_DIR]        grouping accuracy on every system of DATA_DIR (default
+//                                     ../shared/data/loghub), two columns: with the benchmark's
+//                                     log_format, and with automatic format detection
+//   bench_loghub throughput [N] [RUNS]  lines/s of read + detect + mine on a generated N-line
+//                                     syslog (default 1,000,000 lines, 5 runs, minimum time),
+//                                     one thread
+//
+// Grouping accuracy (../shared/data/README.md): a line is correct when the set of lines put in its
+// template equals exactly the set of lines with its ground-truth EventId; GA is the share of
+// correct lines. One MinerOptions{} for every system: nothing here or in agents/logs is tuned per
+// system.
+#include <logs/logs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <unistd.h>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace sigmaops;
+
+namespace {
+
+// One CSV record (RFC 4180 quoting) from `in`; false at the end.
+bool read_csv_row(std::istream& in, std::vector<std::string>& row) {
+    row.clear();
+    std::string field;
+    bool quoted = false, any = false;
+    for (int ch; (ch = in.get()) != EOF;) {
+        any = true;
+        const char c = char(ch);
+        if (quoted) {
+            if (c == '"') {
+                if (in.peek() == '"') { field.push_back('"'); in.get(); }
+                else quoted = false;
+            } else field.push_back(c);
+        } else if (c == '"') quoted = true;
+        else if (c == ',') { row.push_back(field); field.clear(); }
+        else if (c == '\n') { row.push_back(field); return true; }
+        else if (c != '\r') field.push_back(c);
+    }
+    if (any) row.push_back(field);
+    return any;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// The value of "key": "..." in the "datasets" -> system object of benchmark_settings.json (a
+// plain search is enough for this one file).
+std::string json_string_after(const std::string& json, std::size_t from, const std::string& key) {
+    const std::size_t k = json.find("\"" + key + "\"", from);
+    if (k == std::string::npos) return "";
+    std::size_t q = json.find('"', json.find(':', k) + 1);
+    std::string out;
+    for (std::size_t i = q + 1; i < json.size() && json[i] != '"'; ++i) {
+        if (json[i] == '\\' && i + 1 < json.size()) { out.push_back(json[++i]); continue; }
+        out.push_back(json[i]);
+    }
+    return out;
+}
+
+double grouping_accuracy(const std::vector<std::string>& truth, const std::vector<std::uint32_t>& predicted) {
+    std::unordered_map<std::string, std::size_t> truth_size;
+    for (const auto& t : truth) ++truth_size[t];
+    std::unordered_map<std::uint32_t, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < predicted.size(); ++i) groups[predicted[i]].push_back(i);
+    std::size_t correct = 0;
+    for (const auto& [id, lines] : groups) {
+        const std::string& t = truth[lines.front()];
+        bool same = std::all_of(lines.begin(), lines.end(), [&](std::size_t i) { return truth[i] == t; });
+        if (same && truth_size[t] == lines.size()) correct += lines.size();
+    }
+    return truth.empty() ? 0 : double(correct) / double(truth.size());
+}
+
+// Template id per input line (continuation lines take their record's id).
+Expected<std::vector<std::uint32_t>> mine_file(const std::string& path, std::optional<std::string> log_format,
+                                               logs::Format* detected) {
+    auto reader = logs::LineReader::open(path);
+    if (!reader) return unexpected(reader.error());
+    logs::ParseOptions po;
+    po.log_format = std::move(log_format);
+    auto parser = logs::RecordParser::create(po);
+    if (!parser) return unexpected(parser.error());
+    logs::TemplateMiner miner;
+    std::vector<std::uint32_t> ids;
+    logs::Record r;
+    while (parser->next(*reader, r)) {
+        const logs::Match m = miner.add(r.message);
+        for (std::uint32_t k = 0; k < r.n_lines; ++k) ids.push_back(m.template_id);
+    }
+    if (reader->error()) return unexpected(*reader->error());
+    if (detected) *detected = parser->format();
+    return ids;
+}
+
+int run_ga(const std::string& dir) {
+    const std::string settings = read_file(dir + "/benchmark_settings.json");
+    if (settings.empty()) { std::cerr << "cannot read " << dir << "/benchmark_settings.json\n"; return 1; }
+    const char* systems[] = {"HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "Apache", "OpenSSH", "Linux"};
+    std::printf("| system | GA (log_format) | GA (auto-detected) | detected format | templates (truth) | Drain |\n");
+    std::printf("|---|---|---|---|---|---|\n");
+    double sum_fmt = 0, sum_auto = 0;
+    for (const char* s : systems) {
+        const std::size_t at = settings.find("\"" + std::string(s) + "\": {");
+        const std::string log_format = json_string_after(settings, at, "log_format");
+        const std::size_t drain_at = settings.find("loghub2k_corrected", settings.find("published_Drain_Loghub2.0_RQ2", at));
+        const double drain = std::atof(settings.c_str() + settings.find(':', drain_at) + 1);
+        const std::string base = dir + "/" + s + "/" + s + "_2k.log";
+        std::ifstream csv(base + "_structured_corrected.csv");
+        std::vector<std::string> row, truth;
+        read_csv_row(csv, row);
+        const auto col = std::find(row.begin(), row.end(), "EventId") - row.begin();
+        while (read_csv_row(csv, row))
+            if (std::size_t(col) < row.size()) truth.push_back(row[std::size_t(col)]);
+        logs::Format detected = logs::Format::Unknown;
+        auto with_format = mine_file(base, log_format, nullptr);
+        auto with_auto = mine_file(base, std::nullopt, &detected);
+        if (!with_format || !with_auto) {
+            std::cerr << s << ": " << (!with_format ? with_format.error().message : with_auto.error().message) << "\n";
+            return 1;
+        }
+        if (with_format->size() != truth.size() || with_auto->size() != truth.size()) {
+            std::cerr << s << ": " << truth.size() << " labelled lines but " << with_format->size() << "/" << with_auto->size() << " read\n";
+            return 1;
+        }
+        const double ga_f = grouping_accuracy(truth, *with_format), ga_a = grouping_accuracy(truth, *with_auto);
+        std::map<std::string, int> distinct;
+        for (const auto& t : truth) distinct[t] = 1;
+        std::map<std::uint32_t, int> mined;
+        for (auto id : *with_auto) mined[id] = 1;
+        sum_fmt += ga_f;
+        sum_auto += ga_a;
+        std::printf("| %s | %.3f | %.3f | %s | %zu (%zu) | %.3f |\n", s, ga_f, ga_a, std::string(logs::format_name(detected)).c_str(),
+                    mined.size(), distinct.size(), drain);
+    }
+    std::printf("| **mean** | **%.3f** | **%.3f** | | | 0.910 |\n", sum_fmt / 8, sum_auto / 8);
+    return 0;
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+// A syslog of n lines from a mix of services, with varying values (deterministic).
+std::string generate_syslog(std::size_t n) {
+    std::mt19937_64 rng(42);
+    auto num = [&](int lo, int hi) { return std::to_string(lo + int(rng() % std::uint64_t(hi - lo + 1))); };
+    auto ip = [&] { return num(1, 223) + "." + num(0, 255) + "." + num(0, 255) + "." + num(1, 254); };
+    const char* users[] = {"root", "admin", "oracle", "test", "ubuntu", "git", "postgres", "deploy"};
+    const char* units[] = {"nginx.service", "cron.service", "ssh.service", "docker.service", "postgresql.service"};
+    const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::string out;
+    out.reserve(n * 110);
+    char ts[32];
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t sec = i / 50;
+        std::snprintf(ts, sizeof ts, "%s %2zu %02zu:%02zu:%02zu", months[(sec / 86400 / 28) % 12], 1 + (sec / 86400) % 28,
+                      (sec / 3600) % 24, (sec / 60) % 60, sec % 60);
+        out += ts;
+        out += " web01 ";
+        const std::string pid = num(300, 65000);
+        switch (rng() % 10) {
+        case 0: out += "sshd[" + pid + "]: Failed password for " + users[rng() % 8] + " from " + ip() + " port " + num(1024, 65535) + " ssh2"; break;
+        case 1: out += "sshd[" + pid + "]: Accepted publickey for " + std::string(users[rng() % 8]) + " from " + ip() + " port " + num(1024, 65535) + " ssh2: RSA SHA256:" + num(100000, 999999); break;
+        case 2: out += "sshd[" + pid + "]: pam_unix(sshd:session): session opened for user " + std::string(users[rng() % 8]) + "(uid=" + num(0, 2000) + ") by (uid=0)"; break;
+        case 3: out += "CRON[" + pid + "]: (root) CMD (/usr/lib/php/sessionclean " + num(1, 9) + ")"; break;
+        case 4: out += "systemd[1]: Started " + std::string(units[rng() % 5]) + "."; break;
+        case 5: out += "systemd[1]: " + std::string(units[rng() % 5]) + ": Main process exited, code=exited, status=" + num(0, 3) + "/FAILURE"; break;
+        case 6: out += "kernel: [" + num(1000, 99999) + "." + num(100000, 999999) + "] EXT4-fs (sda" + num(1, 4) + "): mounted filesystem with ordered data mode"; break;
+        case 7: out += "kernel: [" + num(1000, 99999) + "." + num(100000, 999999) + "] Out of memory: Killed process " + pid + " (java) total-vm:" + num(100000, 9999999) + "kB"; break;
+        case 8: out += "nginx[" + pid + "]: " + ip() + " - - \"GET /api/v1/items/" + num(1, 99999) + " HTTP/1.1\" " + (rng() % 5 ? "200" : "502") + " " + num(100, 99999); break;
+        default: out += "dhclient[" + pid + "]: DHCPACK of " + ip() + " from " + ip() + " (xid=0x" + num(10000000, 99999999) + ")"; break;
+        }
+        out.push_back('\n');
+    }
+    return out;
+}
+
+int run_throughput(std::size_t n, int runs) {
+    const std::string data = generate_syslog(n);
+    const std::string path = "/tmp/sigmaops_bench_syslog_" + std::to_string(::getpid()) + ".log";
+    {
+        std::ofstream f(path, std::ios::binary);
+        f << data;
+    }
+    double best = 1e30;
+    std::size_t n_templates = 0, n_records = 0;
+    for (int r = 0; r < runs; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto reader = logs::LineReader::open(path);
+        auto parser = logs::RecordParser::create();
+        logs::TemplateMiner miner;
+        logs::Record rec;
+        std::size_t k = 0;
+        while (parser->next(*reader, rec)) {
+            miner.add(rec.message);
+            ++k;
+        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::min(best, s);
+        n_templates = miner.size();
+        n_records = k;
+        std::fprintf(stderr, "run %d: %.3f s (%s)\n", r + 1, s, std::string(logs::format_name(parser->format())).c_str());
+    }
+    std::remove(path.c_str());
+    std::printf("CPU: %s\n", cpu_model().c_str());
+    std::printf("lines: %zu (%.1f MB), records: %zu, templates: %zu\n", n, double(data.size()) / 1e6, n_records, n_templates);
+    std::printf("read + detect + mine, one thread, min of %d runs: %.3f s = %.0f lines/s (%.0f MB/s)\n", runs, best,
+                double(n) / best, double(data.size()) / 1e6 / best);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::string mode = argc > 1 ? argv[1] : "ga";
+    if (mode == "ga") return run_ga(argc > 2 ? argv[2] : "../shared/data/loghub");
+    if (mode == "throughput")
+        return run_throughput(argc > 2 ? std::size_t(std::atoll(argv[2])) : 1'000'000, argc > 3 ? std::atoi(argv[3]) : 5);
+    std::fprintf(stderr, "usage: bench_loghub ga [DATA_DIR] | throughput [N_LINES] [RUNS]\n");
+    return 2;
+}
