@@ -3,6 +3,7 @@
 //   bench_loghub ga [DATA_DIR]        grouping accuracy on every system of DATA_DIR (default
 //                                     ../shared/data/loghub), two columns: with the benchmark's
 //                                     log_format, and with automatic format detection
+//   bench_loghub explain SYSTEM [DATA_DIR]  where one system's grouping goes wrong
 //   bench_loghub throughput [N] [RUNS]  lines/s of read + detect + mine on a generated N-line
 //                                     syslog (default 1,000,000 lines, 5 runs, minimum time),
 //                                     one thread
@@ -97,7 +98,7 @@ Expected<std::vector<std::uint32_t>> mine_file(const std::string& path, std::opt
     po.log_format = std::move(log_format);
     auto parser = logs::RecordParser::create(po);
     if (!parser) return unexpected(parser.error());
-    logs::TemplateMiner miner;
+    logs::TemplateMiner miner;   // the one parameter set
     std::vector<std::uint32_t> ids;
     logs::Record r;
     while (parser->next(*reader, r)) {
@@ -109,7 +110,30 @@ Expected<std::vector<std::uint32_t>> mine_file(const std::string& path, std::opt
     return ids;
 }
 
-int run_ga(const std::string& dir) {
+// Prints where one system's grouping goes wrong: truth events split over several templates, and
+// templates that merge several truth events (with an example line each).
+void explain(const std::vector<std::string>& truth, const std::vector<std::uint32_t>& predicted, const std::string& log_path) {
+    std::vector<std::string> lines;
+    std::ifstream f(log_path);
+    for (std::string l; std::getline(f, l);) lines.push_back(l);
+    std::map<std::string, std::map<std::uint32_t, std::size_t>> by_truth;
+    std::map<std::uint32_t, std::map<std::string, std::size_t>> by_pred;
+    std::map<std::pair<std::string, std::uint32_t>, std::size_t> example;
+    for (std::size_t i = 0; i < truth.size(); ++i) {
+        ++by_truth[truth[i]][predicted[i]];
+        ++by_pred[predicted[i]][truth[i]];
+        example.emplace(std::make_pair(truth[i], predicted[i]), i);
+    }
+    for (auto& [t, preds] : by_truth) {
+        if (preds.size() == 1 && by_pred[preds.begin()->first].size() == 1) continue;
+        std::printf("truth %s:\n", t.c_str());
+        for (auto& [p, n] : preds)
+            std::printf("   -> T%u x%zu (T%u holds %zu truths)  %s\n", p, n, p, by_pred[p].size(),
+                        lines[example[{t, p}]].substr(0, 200).c_str());
+    }
+}
+
+int run_ga(const std::string& dir, const std::string& only = "") {
     const std::string settings = read_file(dir + "/benchmark_settings.json");
     if (settings.empty()) { std::cerr << "cannot read " << dir << "/benchmark_settings.json\n"; return 1; }
     const char* systems[] = {"HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "Apache", "OpenSSH", "Linux"};
@@ -138,6 +162,10 @@ int run_ga(const std::string& dir) {
         if (with_format->size() != truth.size() || with_auto->size() != truth.size()) {
             std::cerr << s << ": " << truth.size() << " labelled lines but " << with_format->size() << "/" << with_auto->size() << " read\n";
             return 1;
+        }
+        if (!only.empty()) {
+            if (only != s) continue;
+            explain(truth, *with_auto, base);
         }
         const double ga_f = grouping_accuracy(truth, *with_format), ga_a = grouping_accuracy(truth, *with_auto);
         std::map<std::string, int> distinct;
@@ -234,8 +262,9 @@ int run_throughput(std::size_t n, int runs) {
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "ga";
     if (mode == "ga") return run_ga(argc > 2 ? argv[2] : "../shared/data/loghub");
+    if (mode == "explain" && argc > 2) return run_ga(argc > 3 ? argv[3] : "../shared/data/loghub", argv[2]);
     if (mode == "throughput")
         return run_throughput(argc > 2 ? std::size_t(std::atoll(argv[2])) : 1'000'000, argc > 3 ? std::atoi(argv[3]) : 5);
-    std::fprintf(stderr, "usage: bench_loghub ga [DATA_DIR] | throughput [N_LINES] [RUNS]\n");
+    std::fprintf(stderr, "usage: bench_loghub ga [DATA_DIR] | explain SYSTEM [DATA_DIR] | throughput [N_LINES] [RUNS]\n");
     return 2;
 }

@@ -46,6 +46,13 @@ bool is_variable_token(std::string_view t) {
     if (t.empty()) return false;
     // Paths and URLs: "/var/log/x", "./a/b", "http://..."
     if ((t[0] == '/' && t.size() > 1) || t.find("://") != std::string_view::npos) return true;
+    // Month and weekday abbreviations: the words of a date inside a message ("at Fri Jun 17 ...").
+    if (t.size() == 3 && t[0] >= 'A' && t[0] <= 'Z') {
+        static constexpr std::string_view dates[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                                     "Nov", "Dec", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+        for (std::string_view d : dates)
+            if (t == d) return true;
+    }
     std::size_t n_digit = 0;
     for (char c : t) n_digit += is_digit(c);
     if (n_digit > 0) return true;      // numbers, IPs, hex with digits, UUIDs, durations, times, ids
@@ -176,15 +183,19 @@ struct TemplateMiner::Impl {
         return node;
     }
 
-    // Share of the template's positions equal to the message (wildcards count as not equal,
-    // as in Drain), and the number of wildcards for tie-breaking.
+    // Equal constant tokens over the larger count of constant tokens in the template or the
+    // message (a wildcard equals nothing), and the number of wildcards for tie-breaking. Drain
+    // divides by the length instead, which lets a template of wildcards swallow any message
+    // of its length and keeps a message with many values from ever joining its template.
     std::pair<double, std::size_t> similarity(const Cluster& c) const {
-        std::size_t same = 0, wild = 0;
+        std::size_t same = 0, wild = 0, msg_const = 0;
         for (std::size_t i = 0; i < masked.size(); ++i) {
+            msg_const += masked[i] != k_wildcard;
             if (c.tokens[i] == k_wildcard) { ++wild; continue; }
             if (c.tokens[i] == masked[i]) ++same;
         }
-        return {masked.empty() ? 1.0 : double(same) / double(masked.size()), wild};
+        const std::size_t denom = std::max(masked.size() - wild, msg_const);
+        return {denom == 0 ? 1.0 : double(same) / double(denom), wild};
     }
 
     std::uint32_t create() {

@@ -221,7 +221,8 @@ private:
 
 // The one parameter set used for every source (no per-source tuning).
 struct MinerOptions {
-    double similarity = 0.5;              // share of a template's constant tokens a message must match
+    double similarity = 0.7;              // equal constant tokens / max(constant tokens of the template,
+                                          // of the message) a message needs to join a template
     std::size_t depth = 4;                // prefix-tree depth: token count + (depth - 2) first tokens
     std::size_t max_children = 100;       // a tree node's children; more go to the wildcard child
     std::size_t max_templates = 200'000;  // past this, unmatched messages join a catch-all per length
@@ -254,8 +255,10 @@ bool is_variable_token(std::string_view token);
 // Online template mining in the spirit of Drain (He et al., ICWS 2017; Drain3): a fixed-depth
 // prefix tree whose first level is the token count and whose next levels are the first tokens
 // (variable tokens go to a wildcard branch); a leaf holds templates, and a message joins the most
-// similar one when its share of equal constant tokens reaches MinerOptions::similarity, turning the
-// positions that differ into wildcards. Messages whose masked tokens are identical take a fast
+// similar one of its length when the share of equal constant tokens reaches
+// MinerOptions::similarity, turning the positions that differ into wildcards. Variable tokens
+// (is_variable_token) are masked before anything is compared. Only the first line of a
+// multi-line message is mined (a stack trace is grouped by its head). Messages whose masked tokens are identical take a fast
 // path (one hash lookup). Not thread-safe; one miner per stream (or share it, serialised).
 class TemplateMiner {
 public:
