@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       qt6-base-dev libgl-dev libssh-dev libsentencepiece-dev sentencepiece libsqlite3-dev libpcre2-dev
       catch2 nlohmann-json3-dev
+      zlib1g-dev  # agents/logs reads .gz logs (rotated syslog.2.gz...) through zlib
       openssh-client)  # ssh makes ProxyJump hops (agents/remote/session.cpp)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(openssh-server xvfb xauth sqlite3 procps sudo)
