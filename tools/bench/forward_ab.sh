@@ -7,9 +7,11 @@
 #           bash tools/bench/make_devcarry.sh
 #   device: command "bash tools/bench/forward_ab.sh .wt/base.tar.gz", carry [".devcarry", ".wt/base.tar.gz"]
 # Environment: ARGS (bench_forward's arguments, default: all contexts, F16 and Q8_0), ROUNDS
-# (default 2), DEADLINE (seconds for the whole script, default 540).
-# Results in $OUT: base_N.jsonl / new_N.jsonl (bench_forward's rows), ab.txt (the rows side by
-# side: decode tokens/s and prefill tokens/s, new/base), build logs' tails.
+# (default 2), DEADLINE (seconds for the whole script, default 540), JOBS (build jobs per tree,
+# default 8); BUILD_ONLY=1 stops after the builds; NEW_BENCH=PATH uses that bench_forward for
+# this tree instead of building it; SKIP_BUILD=1 reuses the base build of an earlier run.
+# Results in $OUT: base_N.jsonl / new_N.jsonl (bench_forward's rows) and ab.txt (the GPU, then
+# the rows side by side: decode tokens/s and prefill tokens/s, new/base); a failed build's tail.
 set -u -o pipefail
 BASE_TAR=${1:?usage: forward_ab.sh BASE.tar.gz}
 OUT=${OUT:-$PWD/out}
@@ -20,8 +22,11 @@ T0=$(date +%s)
 mkdir -p "$OUT"
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
 W=/tmp/forward_ab
-rm -rf "$W" && mkdir -p "$W/base"
-tar xzf "$BASE_TAR" -C "$W/base"
+JOBS=${JOBS:-8}
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  rm -rf "$W" && mkdir -p "$W/base"
+  tar xzf "$BASE_TAR" -C "$W/base"
+fi
 
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 DC=$PWD/.devcarry/root
@@ -36,25 +41,35 @@ if [ -d "$DC/usr" ]; then
 fi
 build() {  # name, source dir
   cmake -S "$2" -B "$W/build-$1" "${ARGS_CMAKE[@]}" > "$W/build-$1.log" 2>&1 &&
-    timeout "$(( $(left) - 120 ))" cmake --build "$W/build-$1" -j 8 --target bench_forward >> "$W/build-$1.log" 2>&1
+    timeout "$(( $(left) - 120 ))" cmake --build "$W/build-$1" -j "$JOBS" --target bench_forward >> "$W/build-$1.log" 2>&1
   echo $? > "$W/build-$1.rc"
 }
 echo "== build at +$(( $(date +%s) - T0 )) s"
-build base "$W/base" & build new "$PWD" & wait
-for n in base new; do
-  tail -30 "$W/build-$n.log" > "$OUT/build_$n.txt"
-  [ "$(cat "$W/build-$n.rc")" = 0 ] || { echo "build $n failed"; cat "$OUT/build_$n.txt"; exit 1; }
+TREES="base"
+[ -n "${NEW_BENCH:-}" ] || TREES="base new"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  for n in $TREES; do
+    if [ $n = base ]; then build base "$W/base" & else build new "$PWD" & fi
+  done
+  wait
+fi
+for n in $TREES; do
+  [ "$(cat "$W/build-$n.rc" 2>/dev/null)" = 0 ] || { echo "build $n failed"; tail -30 "$W/build-$n.log" | tee "$OUT/build_$n.txt"; exit 1; }
 done
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
+[ "${BUILD_ONLY:-0}" = 1 ] && { echo "== builds done at +$(( $(date +%s) - T0 )) s"; exit 0; }
+BIN_base=$W/build-base/bench/bench_forward
+BIN_new=${NEW_BENCH:-$W/build-new/bench/bench_forward}
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$W/gpu.txt"
 echo "== built at +$(( $(date +%s) - T0 )) s; bench_forward $ARGS, $ROUNDS rounds"
 for r in $(seq 1 "$ROUNDS"); do
   for n in base new; do
     [ "$(left)" -gt 30 ] || { echo "deadline: stopping before $n round $r"; break 2; }
-    timeout "$(( $(left) - 10 ))" "$W/build-$n/bench/bench_forward" $ARGS > "$OUT/${n}_$r.jsonl" 2> "$W/${n}_$r.err"
+    bin=BIN_$n
+    timeout "$(( $(left) - 10 ))" "${!bin}" $ARGS > "$OUT/${n}_$r.jsonl" 2> "$W/${n}_$r.err"
     echo "$n round $r: rc=$? at +$(( $(date +%s) - T0 )) s, $(wc -l < "$OUT/${n}_$r.jsonl") rows"
   done
 done
-python3 - "$OUT" <<'PY' | tee "$OUT/ab.txt"
+{ echo "GPU: $(cat "$W/gpu.txt"); bench_forward $ARGS"; python3 - "$OUT" <<'PY'
 import glob, json, os, statistics, sys
 out = sys.argv[1]
 def rows(kind):
@@ -85,3 +100,4 @@ for key in base:
 if ratios:
     print(f"rows {len(ratios)}, new/base: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f}")
 PY
+} | tee "$OUT/ab.txt"
