@@ -7,10 +7,8 @@
 #include <base/text.h>
 #include <chat/chat.h>
 
-#include <chrono>
 #include <iomanip>
 #include <iostream>
-#include <thread>
 #include <unistd.h>
 
 namespace sigmaops::cli {
@@ -92,20 +90,13 @@ int run_chat(const Invocation& c) {
             continue;
         }
         c.io.out << "sigma> " << std::flush;
-        Interrupt::cancel = false;
-        Interrupt::generating = true;
-        std::thread watcher([&] {
-            while (Interrupt::generating) {
-                if (Interrupt::cancel) chat.cancel();
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
+        Expected<ChatReply> reply = unexpected(ErrorCode::Cancelled, "not sent");
+        Interrupt::while_cancellable([&] { chat.cancel(); }, [&] {
+            reply = chat.send(line, [&](std::string_view piece) {
+                c.io.out << piece << std::flush;
+                return true;
+            });
         });
-        auto reply = chat.send(line, [&](std::string_view piece) {
-            c.io.out << piece << std::flush;
-            return true;
-        });
-        Interrupt::generating = false;
-        watcher.join();
         if (!reply) { c.io.out << "\n[error] " << reply.error().message << "\n"; continue; }
         c.io.out << "\n";
         const llm::Usage& u = reply->usage;

@@ -42,20 +42,13 @@ int run_generate(const Invocation& c) {
     }
     auto ctx = model->new_context(copt);
     if (!ctx) return fail(c.io, ctx.error());
-    Interrupt::cancel = false;
-    Interrupt::generating = true;
-    std::thread watcher([&] {   // Ctrl-C sets a flag; the context's cancel() stops the decode
-        while (Interrupt::generating) {
-            if (Interrupt::cancel) (*ctx)->cancel();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
+    Expected<llm::Completion> res = unexpected(ErrorCode::Cancelled, "not run");
+    Interrupt::while_cancellable([&] { (*ctx)->cancel(); }, [&] {
+        res = (*ctx)->complete(prompt, sampling, [&](std::string_view piece) {
+            c.io.out << piece << std::flush;
+            return true;
+        });
     });
-    auto res = (*ctx)->complete(prompt, sampling, [&](std::string_view piece) {
-        c.io.out << piece << std::flush;
-        return true;
-    });
-    Interrupt::generating = false;
-    watcher.join();
     c.io.out << "\n";
     if (!res) return fail(c.io, res.error());
     if (c.args.has("--timings")) {

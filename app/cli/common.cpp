@@ -3,7 +3,9 @@
 
 #include <base/paths.h>
 
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <ostream>
 #include <unistd.h>
 
@@ -105,5 +107,19 @@ static void on_sigint(int) {
 }
 
 void Interrupt::install() { std::signal(SIGINT, on_sigint); }
+
+void Interrupt::while_cancellable(const std::function<void()>& stop, const std::function<void()>& work) {
+    cancel = false;
+    generating = true;
+    std::thread watcher([&] {
+        while (generating) {
+            if (cancel) stop();
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    work();
+    generating = false;
+    watcher.join();
+}
 
 } // namespace sigmaops::cli

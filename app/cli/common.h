@@ -8,6 +8,7 @@
 #include <llm/llm.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct Interrupt {
     static std::atomic<bool> cancel;
     static std::atomic<bool> generating;
     static void install();
+    // Runs `work` with Ctrl-C turned into calls of `stop` (thread-safe, e.g. a context's
+    // cancel()) from a watcher thread; outside it Ctrl-C ends the process as usual.
+    static void while_cancellable(const std::function<void()>& stop, const std::function<void()>& work);
 };
 
 } // namespace sigmaops::cli
