@@ -993,6 +993,7 @@ Format detect_format(std::span<const std::string> sample) {
     std::string scratch;
     for (const std::string& line : sample) {
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        if (detail::is_continuation(line, true)) continue;   // stack frames say nothing of the format
         ++n_lines;
         for (std::size_t k = 0; k < std::size(candidates); ++k)
             if (parse_header(candidates[k], line, tc, h, scratch)) ++hits[k];

@@ -53,8 +53,11 @@ bool is_variable_token(std::string_view t) {
         for (std::string_view d : dates)
             if (t == d) return true;
     }
-    std::size_t n_digit = 0;
+    std::size_t n_digit = 0, n_alpha_prefix = 0;
     for (char c : t) n_digit += is_digit(c);
+    while (n_alpha_prefix < t.size() && is_alpha(t[n_alpha_prefix])) ++n_alpha_prefix;
+    // A word with a version-like digit at its end is a name: "ssh2", "ext4", "eth0", "sha256".
+    if (n_digit > 0 && n_digit <= 3 && n_alpha_prefix >= 2 && n_alpha_prefix + n_digit == t.size()) return false;
     if (n_digit > 0) return true;      // numbers, IPs, hex with digits, UUIDs, durations, times, ids
     // Hex without digits ("deadbeef") only when long and lower/upper consistent.
     if (t.size() >= 8 && std::all_of(t.begin(), t.end(), is_hex)) return true;

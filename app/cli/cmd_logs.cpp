@@ -1,0 +1,174 @@
+// cmd_logs.cpp - `sigmaops logs ...`: the log pipeline of agents/logs from the terminal.
+//   logs parse FILE... [--log-format FMT] [--rotated] [-o OUT.csv] [--json]
+// writes one row per input line in the Loghub structured-CSV convention (LineId,EventId,
+// EventTemplate), for evaluation and for logparser tooling; --json prints a summary instead of
+// (or, with -o, besides) the CSV. Memory: 4 bytes per line (its template id) plus the miner; the
+// templates are written once the whole input is mined, so each row carries the final template.
+#include "commands.h"
+
+#include <base/text.h>
+#include <logs/logs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace sigmaops::cli {
+
+namespace {
+
+std::string csv_field(std::string_view s) {
+    if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += "\"\"";
+        else out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            } else out.push_back(char(c));
+        }
+    }
+    return out + "\"";
+}
+
+// Progress on stderr for long inputs: bytes read / total and lines/s, at most once a second.
+struct Progress {
+    Io& io;
+    bool on = false;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last = start;
+    void tick(const logs::LineReader& r, std::uint64_t n_lines) {
+        if (!on) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last < std::chrono::seconds(1)) return;
+        last = now;
+        const double s = std::chrono::duration<double>(now - start).count();
+        io.err << "\rlogs: " << human_bytes(double(r.bytes_read()));
+        if (r.bytes_total()) io.err << " / " << human_bytes(double(r.bytes_total()));
+        io.err << ", " << n_lines << " lines, " << std::uint64_t(double(n_lines) / s) << " lines/s   " << std::flush;
+    }
+    void done() {
+        if (on) io.err << "\n";
+    }
+};
+
+int run_parse(const Invocation& c) {
+    const auto& files = c.args.positional();
+    if (files.empty()) throw UsageError("parse needs a log file ('-' for stdin)");
+    if (files.size() > 1 && std::find(files.begin(), files.end(), "-") != files.end())
+        throw UsageError("'-' (stdin) cannot be mixed with files");
+    const bool json = c.args.has("--json");
+    const std::string out_path = c.args.get("--output", json ? "" : "-");
+
+    std::vector<std::string> paths;
+    for (const std::string& f : files) {
+        if (c.args.has("--rotated") && f != "-") {
+            auto set = logs::rotated_set(f);
+            if (set.empty()) { c.io.err << "sigmaops logs: no such file: " << f << "\n"; return k_exit_failure; }
+            paths.insert(paths.end(), set.begin(), set.end());
+        } else {
+            paths.push_back(f);
+        }
+    }
+    std::optional<logs::LineReader> reader;
+    if (paths.size() == 1 && paths[0] == "-") {
+        reader.emplace(logs::LineReader::from_fd(0, "<stdin>"));
+    } else {
+        auto r = logs::LineReader::open_files(paths);
+        if (!r) { c.io.err << "sigmaops logs: " << r.error().message << "\n"; return k_exit_failure; }
+        reader.emplace(std::move(*r));
+    }
+    logs::ParseOptions po;
+    if (c.args.has("--log-format")) po.log_format = c.args.get("--log-format");
+    auto parser = logs::RecordParser::create(po);
+    if (!parser) throw UsageError(parser.error().message);
+
+    logs::TemplateMiner miner;
+    std::vector<std::uint32_t> line_template;   // index: line number - 1
+    logs::Record rec;
+    std::uint64_t n_records = 0, n_truncated = 0;
+    Progress progress{c.io};
+    progress.on = reader->bytes_total() > (64u << 20);
+    while (parser->next(*reader, rec)) {
+        const logs::Match m = miner.add(rec.message);
+        ++n_records;
+        n_truncated += rec.truncated;
+        line_template.resize(rec.first_line - 1 + rec.n_lines, m.template_id);
+        progress.tick(*reader, line_template.size());
+    }
+    progress.done();
+    if (reader->error()) {
+        c.io.err << "sigmaops logs: " << reader->error()->message << "\n";
+        if (line_template.empty()) return k_exit_failure;
+    }
+
+    if (!out_path.empty()) {
+        std::ofstream file;
+        std::ostream* out = &c.io.out;
+        if (out_path != "-") {
+            file.open(out_path, std::ios::binary | std::ios::trunc);
+            if (!file) { c.io.err << "sigmaops logs: cannot write " << out_path << "\n"; return k_exit_failure; }
+            out = &file;
+        }
+        *out << "LineId,EventId,EventTemplate\n";
+        std::vector<std::string> quoted(miner.size() + 1);
+        for (std::uint32_t id = 1; id <= miner.size(); ++id) quoted[id] = csv_field(miner.get(id).text);
+        for (std::size_t i = 0; i < line_template.size(); ++i)
+            *out << (i + 1) << ",E" << line_template[i] << "," << quoted[line_template[i]] << "\n";
+        out->flush();
+        if (!*out) { c.io.err << "sigmaops logs: writing " << out_path << " failed\n"; return k_exit_failure; }
+    }
+    if (json) {
+        c.io.out << "{\"format\":" << json_string(logs::format_name(parser->format())) << ",\"lines\":" << line_template.size()
+                 << ",\"records\":" << n_records << ",\"truncated_records\":" << n_truncated
+                 << ",\"error\":" << (reader->error() ? json_string(reader->error()->message) : "null") << ",\"templates\":[";
+        for (std::uint32_t id = 1; id <= miner.size(); ++id) {
+            const logs::Template& t = miner.get(id);
+            c.io.out << (id > 1 ? "," : "") << "{\"id\":\"E" << id << "\",\"count\":" << t.count << ",\"template\":" << json_string(t.text) << "}";
+        }
+        c.io.out << "]}\n";
+    }
+    return reader->error() ? k_exit_failure : k_exit_ok;
+}
+
+} // namespace
+
+Command logs_command() {
+    Command c;
+    c.name = "logs";
+    c.summary = "read logs: detect their format, group lines into templates";
+    c.subcommands = {
+        {"parse", "one CSV row per line: LineId,EventId,EventTemplate (the Loghub convention)",
+         "FILE... | - [--log-format FMT] [--rotated] [-o OUT.csv] [--json]",
+         {{"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
+          {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
+          {"--output", "-o", "FILE", "write the CSV to FILE instead of stdout"},
+          {"--json", "", "", "print a JSON summary (format, counts, templates); the CSV only with -o"}},
+         "Plain and .gz files are read streaming; several files are one stream, in the order given.\n"
+         "Continuation lines (stack traces) take the EventId of the line they continue.",
+         run_parse, {}},
+    };
+    c.notes = "exit status: 0 ok, 1 error (unreadable or damaged input), 2 usage error";
+    return c;
+}
+
+} // namespace sigmaops::cli
