@@ -15,6 +15,7 @@ Command perplexity_command();   // cmd_model.cpp
 Command history_command();      // cmd_history.cpp
 Command hosts_command();        // cmd_hosts.cpp
 Command run_command();          // cmd_hosts.cpp
+Command logs_command();         // cmd_logs.cpp
 
 // The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.
 int main(const std::vector<std::string>& argv);
