@@ -458,7 +458,7 @@ void json_unescape(std::string_view raw, std::string& out) {
                     i += 6;
                 } else cp = 0xFFFD;
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) cp = 0xFFFD;
-            if (cp < 0x20 && cp != '\t' && cp != '\n') cp = ' ';
+            if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7F && cp < 0xA0)) cp = ' ';
             put(cp);
             break;
         }

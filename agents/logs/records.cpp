@@ -8,6 +8,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <base/text.h>
+
 #include <algorithm>
 #include <cctype>
 #include <deque>
@@ -222,7 +224,7 @@ struct RecordParser::Impl {
         r.host.assign(h.host);
         r.app.assign(h.app);
         r.pid.assign(h.pid);
-        r.message.assign(h.message.substr(0, options.max_record_bytes));
+        r.message.assign(utf8_prefix(h.message, options.max_record_bytes));
         r.truncated = line.truncated || h.message.size() > options.max_record_bytes;
     }
 

@@ -1,0 +1,56 @@
+// fuzz_logs.cpp - libFuzzer target for the log pipeline (agents/logs): read -> detect -> parse
+// records -> mine templates, on any bytes.
+//
+// Contract under test: every stage accepts any input without crashing, reading out of bounds or
+// growing without bound: lines are valid UTF-8 and at most max_line_bytes long, records at most
+// max_record_bytes, templates at most max_templates (+ one catch-all per token count), and every
+// record gets a template id in 1..size(). The first input byte picks small limits so the caps are
+// reached often. ASan/UBSan turn any violation into a crash. Build and run: docs/fuzzing.md.
+#include <logs/logs.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+using namespace sigmaops;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    const std::uint8_t knobs = data[0];
+    std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+
+    logs::ReadOptions ro;
+    ro.max_line_bytes = (knobs & 1) ? 64 : 4096;
+    ro.chunk_bytes = (knobs & 2) ? 64 : 1 << 16;
+    logs::ParseOptions po;
+    po.detect_lines = 1 + (knobs >> 4);
+    po.max_record_lines = 4;
+    po.max_record_bytes = 512;
+    po.time.now_ms = 1709251200000LL;
+    if (knobs & 4) po.log_format = "<Date> <Time> <Level> <Content>";
+    logs::MinerOptions mo;
+    mo.max_templates = (knobs & 8) ? 8 : 1000;
+    mo.max_tokens = 32;
+
+    auto reader = logs::LineReader::from_bytes(bytes, "fuzz", ro);
+    auto parser = logs::RecordParser::create(po);
+    if (!parser) std::abort();
+    logs::TemplateMiner miner(mo);
+    logs::Record rec;
+    std::vector<std::string> params;
+    while (parser->next(reader, rec)) {
+        if (rec.message.size() > po.max_record_bytes) std::abort();
+        std::string again;
+        if (logs::clean_line(rec.message.substr(0, rec.message.find('\n')), again)) std::abort();   // already clean
+        const logs::Match m = miner.add(rec.message, &params);
+        if (m.template_id < 1 || m.template_id > miner.size()) std::abort();
+        (void)miner.get(m.template_id).text.size();
+    }
+    if (miner.size() > mo.max_templates + mo.max_tokens + 1) std::abort();
+    // The standalone helpers too.
+    std::int64_t ms = 0;
+    (void)logs::parse_timestamp(bytes.substr(0, 64), po.time, ms);
+    (void)logs::tokenize(bytes.substr(0, 256));
+    return 0;
+}
