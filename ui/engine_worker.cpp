@@ -43,6 +43,7 @@ bool EngineWorker::rebuildService(QString* message) {
     ChatOptions options;
     options.sampling.temperature = static_cast<float>(m_settings.temperature);
     options.sampling.max_tokens = m_settings.max_tokens;
+    options.context.selective_v = m_settings.selective_v;
     options.history_db = m_settings.history_db.toStdString();
     auto service = ChatService::create(m_model, options);
     if (!service) {

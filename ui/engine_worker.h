@@ -30,6 +30,7 @@ struct ChatSettings {
     double temperature = 0.7;    // <= 0: greedy
     int max_tokens = 512;        // reply length limit in tokens
     bool prefer_gpu = true;      // try CUDA first when built with it, fall back to the CPU
+    int selective_v = 0;         // selective V fetching at decode: top-k V rows per head; 0 = off
 };
 
 // What the status bar and About show of a loaded model.

@@ -26,6 +26,7 @@ DesktopSettings DesktopSettings::load() {
     d.chat.max_tokens = s.value(QStringLiteral("chat/max_tokens"), d.chat.max_tokens).toInt();
     d.chat.history_db = s.value(QStringLiteral("history/path")).toString();
     d.chat.prefer_gpu = s.value(QStringLiteral("engine/prefer_gpu"), d.chat.prefer_gpu).toBool();
+    d.chat.selective_v = s.value(QStringLiteral("engine/selective_v"), d.chat.selective_v).toInt();
     return d;
 }
 
@@ -36,6 +37,7 @@ void DesktopSettings::save() const {
     s.setValue(QStringLiteral("chat/max_tokens"), chat.max_tokens);
     s.setValue(QStringLiteral("history/path"), chat.history_db);
     s.setValue(QStringLiteral("engine/prefer_gpu"), chat.prefer_gpu);
+    s.setValue(QStringLiteral("engine/selective_v"), chat.selective_v);
 }
 
 namespace {
@@ -89,6 +91,15 @@ SettingsDialog::SettingsDialog(const DesktopSettings& current, QWidget* parent) 
     m_gpu_check->setChecked(current.chat.prefer_gpu);
     form->addRow(QString(), m_gpu_check);
 
+    m_selective_v_spin = new QSpinBox(this);
+    m_selective_v_spin->setRange(0, 1 << 20);
+    m_selective_v_spin->setSingleStep(50);
+    m_selective_v_spin->setSpecialValueText(tr("off"));
+    m_selective_v_spin->setValue(current.chat.selective_v);
+    m_selective_v_spin->setToolTip(tr("Selective V fetching (--selective-v): at each decode step every query head reads only\n"
+                                      "its K highest-scoring V rows. Faster on long contexts; 0 = off (exact attention)."));
+    form->addRow(tr("Selective V (top-K rows):"), m_selective_v_spin);
+
     auto* note = new QLabel(tr("Model and history changes take effect now; the current chat continues."), this);
     note->setWordWrap(true);
     note->setEnabled(false);
@@ -110,6 +121,7 @@ DesktopSettings SettingsDialog::settings() const {
     d.chat.max_tokens = m_max_tokens_spin->value();
     d.chat.history_db = m_history_edit->text().trimmed();
     d.chat.prefer_gpu = m_gpu_check->isChecked();
+    d.chat.selective_v = m_selective_v_spin->value();
     return d;
 }
 

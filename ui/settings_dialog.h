@@ -31,6 +31,7 @@ private:
     QLineEdit* m_model_edit = nullptr;
     QDoubleSpinBox* m_temperature_spin = nullptr;
     QSpinBox* m_max_tokens_spin = nullptr;
+    QSpinBox* m_selective_v_spin = nullptr;
     QLineEdit* m_history_edit = nullptr;
     QCheckBox* m_gpu_check = nullptr;
 };

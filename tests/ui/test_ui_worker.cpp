@@ -204,3 +204,34 @@ TEST_CASE("the window loads a model, sends, lists the session, and joins its thr
     }
     SUCCEED("window destroyed with a reply in flight");
 }
+
+TEST_CASE("the desktop's selective V setting reaches the engine", "[ui][worker]") {
+    uitest::app();
+    uitest::TempHome home;
+    const QString model = writeModel(home);
+    // The same greedy prompt with selective V off and with k = 1 (each head reads one V row of
+    // the prompt's dozens): on this deterministic tiny model the replies differ, which shows the
+    // setting travelled from ChatSettings through ChatService and llm.h to the engine's session.
+    std::vector<QString> replies;
+    for (int k : {0, 1}) {
+        WorkerRig rig;
+        ChatSettings settings;
+        settings.history_db = QStringLiteral(":none");
+        settings.temperature = 0;
+        settings.max_tokens = 24;
+        settings.selective_v = k;
+        rig.call("configure", Q_ARG(sigmaops::ui::ChatSettings, settings));
+        rig.call("loadModel", Q_ARG(QString, model));
+        REQUIRE(uitest::waitFor([&] { return !rig.loaded.isEmpty() || !rig.loadErrors.isEmpty(); }, 30000));
+        REQUIRE(rig.loadErrors.isEmpty());
+        rig.call("send", Q_ARG(QString, "Why is the disk full on web2?"));
+        REQUIRE(uitest::waitFor([&] { return !rig.finished.isEmpty() || !rig.errors.isEmpty(); }, 30000));
+        INFO("selective_v " << k << ": " << (rig.errors.isEmpty() ? "" : rig.errors[0].toStdString()));
+        REQUIRE(rig.errors.isEmpty());
+        CHECK(rig.finished[0].n_decoded > 0);
+        replies.push_back(rig.pieces.join(QString()));
+    }
+    REQUIRE(replies.size() == 2);
+    INFO("off: " << replies[0].toStdString() << "\nk=1: " << replies[1].toStdString());
+    CHECK(replies[0] != replies[1]);
+}
