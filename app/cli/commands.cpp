@@ -16,7 +16,7 @@ const Command& sigmaops_command() {
         c.summary = "sigmaops - a local AI assistant for people who run servers";
         c.subcommands = {chat_command(),    generate_command(), logits_command(),  model_command(), bench_command(),
                          perplexity_command(), history_command(), hosts_command(), run_command(), shell_command(),
-                         logs_command()};
+                         logs_command(), diagnose_command()};
         c.flags = {{"--version", "-V", "", "print the version"}};
         c.notes = "Without a command, sigmaops chats (options alone go to chat: `sigmaops -m FILE`).\n"
                   "Models are looked up with -m FILE, then $SIGMAOPS_MODEL, then the data directory\n"

@@ -16,6 +16,7 @@ Command history_command();      // cmd_history.cpp
 Command hosts_command();        // cmd_hosts.cpp
 Command run_command();          // cmd_hosts.cpp
 Command logs_command();         // cmd_logs.cpp
+Command diagnose_command();     // cmd_logs.cpp
 Command shell_command();        // cmd_shell.cpp
 
 // The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.

@@ -278,4 +278,76 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Stage 4: findings (no model). A signature library with stable category ids, a collector that
+// turns matched records into findings with evidence, and a ranking that puts causes before
+// their consequences (an OOM kill before the unit failure it caused).
+
+// A category of known trouble. `id` is stable and appears in reports ("oom-killer").
+struct Signature {
+    std::string_view id;
+    std::string_view title;             // "Processes killed by the kernel's OOM killer"
+    Severity severity;                  // of a finding in this category
+    int cause_tier;                     // 0 resources/kernel, 1 crashes, 2 dependencies/config, 3 consequences
+    std::size_t min_count;              // matched records needed for a finding (brute force: many)
+    std::string_view explanation;       // one paragraph for the report
+    std::vector<std::string_view> next_commands;   // read-only commands to look further
+};
+
+// Every signature, in a fixed order: oom-killer, disk-full, io-filesystem-error,
+// kernel-hung-task-soft-lockup, time-jump-ntp, segfault-core-dump, tls-certificate,
+// network-connection-dns, database-error, permission-denied, webserver-config-error,
+// systemd-unit-failure, ssh-brute-force.
+const std::vector<Signature>& signatures();
+// The signature a record matches (an index into signatures()), or -1. Looks at the message's
+// first line and the record's app; the patterns are phrases a program prints when the trouble
+// happens, so "0 errors", "failed=0" or a graceful restart do not match.
+int match_signature(const Record& record);
+
+// One line shown as evidence: where it is and what it says (clipped).
+struct Evidence {
+    std::string source;                 // file name
+    std::uint64_t line = 0;             // 1-based line number in that source
+    std::string text;
+};
+
+struct Finding {
+    std::string id;                     // "F1", "F2"... in rank order
+    std::string category;               // a Signature::id
+    std::string title;
+    Severity severity = Severity::Unknown;
+    bool has_time = false;
+    std::int64_t first_ms = 0, last_ms = 0;
+    std::uint64_t count = 0;            // matched records
+    std::vector<Evidence> evidence;     // at most Collector's max_evidence, first ones first
+    std::string explanation;
+    std::vector<std::string> next_commands;
+};
+
+// A template of the digest: what a compact prompt or a report needs to know about it.
+struct DigestEntry {
+    std::uint32_t template_id = 0;
+    std::string text;
+    std::uint64_t count = 0;
+    Severity max_severity = Severity::Unknown;
+    Evidence first;                     // its first record
+};
+
+// Collects matched records of one or more sources; memory: one entry per category and per
+// template (bounded by the miner's cap), never the records themselves.
+class Collector {
+public:
+    explicit Collector(std::size_t max_evidence = 3);
+    // Adds one record of `source` (matched with match_signature) and the template it was mined into.
+    void add(const Record& record, std::string_view source, std::uint32_t template_id, std::string_view template_text);
+    // The findings, ranked: cause tier, then severity (worst first), then first seen.
+    std::vector<Finding> findings() const;
+    // The `n` most frequent templates, with their first record.
+    std::vector<DigestEntry> digest(std::size_t n) const;
+    std::uint64_t n_records() const;
+private:
+    struct Impl;
+    std::shared_ptr<Impl> m_impl;
+};
+
 } // namespace sigmaops::logs

@@ -1,0 +1,182 @@
+// test_logs_signatures.cpp - stage 4 of agents/logs: every signature fires on a realistic
+// excerpt and stays quiet on a near miss; findings are ranked causes first, with evidence;
+// `sigmaops diagnose` prints them (text and --json).
+#include "logs_test_util.h"
+
+#include <catch2/catch.hpp>
+#include <cli/command.h>
+
+#include <set>
+#include <sstream>
+
+using namespace sigmaops;
+
+namespace {
+
+// The category a single log line (parsed with detection) falls into, or "".
+std::string category_of(const std::string& line) {
+    auto recs = logs_test::records_of(line + "\n");
+    REQUIRE(recs.size() == 1);
+    const int i = logs::match_signature(recs[0]);
+    return i < 0 ? "" : std::string(logs::signatures()[std::size_t(i)].id);
+}
+
+struct Case { const char* category; const char* fires; const char* near_miss; };
+
+// One realistic line per category, and a look-alike that must not fire.
+const Case k_cases[] = {
+    {"oom-killer",
+     "Mar  1 09:12:01 web01 kernel: [12345.679001] Out of memory: Killed process 4242 (java) total-vm:8123456kB, anon-rss:7000000kB",
+     "Mar  1 09:12:01 web01 systemd[1]: session-4.scope: Killed process 4242 (bash) with signal SIGKILL."},
+    {"disk-full",
+     "Mar  1 09:12:01 db1 postgres[900]: PANIC:  could not write to file \"pg_wal/xlogtemp.900\": No space left on device",
+     "Mar  1 09:12:01 db1 backup[77]: checked free space on /var: 41 GB available, 0 errors"},
+    {"io-filesystem-error",
+     "Mar  1 09:12:01 web01 kernel: [ 812.123456] blk_update_request: I/O error, dev sda, sector 123456 op 0x0:(READ) flags 0x0",
+     "Mar  1 09:12:01 web01 kernel: [   3.123456] EXT4-fs (sda1): mounted filesystem with ordered data mode. Quota mode: none."},
+    {"kernel-hung-task-soft-lockup",
+     "Mar  1 09:12:01 web01 kernel: [99.1] INFO: task jbd2/sda1-8:312 blocked for more than 120 seconds.",
+     "Mar  1 09:12:01 web01 sysctl[1]: kernel.hung_task_timeout_secs = 120"},
+    {"time-jump-ntp",
+     "Mar  1 09:12:01 web01 chronyd[640]: System clock wrong by 3602.123456 seconds",
+     "Mar  1 09:12:01 web01 chronyd[640]: Selected source 192.0.2.10 (2.debian.pool.ntp.org)"},
+    {"segfault-core-dump",
+     "Mar  1 09:12:01 web01 kernel: [5.1] php-fpm8.2[4242]: segfault at 0 ip 00007f3a2b1c4d5e sp 00007ffd9c8e7a10 error 4 in libc.so.6[7f3a2b000000+195000]",
+     "Mar  1 09:12:01 web01 systemd-coredump[1]: Core dump storage is set to external, ProcessSizeMax=2G"},
+    {"tls-certificate",
+     "Mar  1 09:12:01 web01 nginx[812]: 2024/03/01 09:12:01 [error] 812#812: *9 upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream",
+     "Mar  1 09:12:01 web01 certbot[500]: Certificate not yet due for renewal; no action taken."},
+    {"network-connection-dns",
+     "Mar  1 09:12:01 web01 app[900]: dial tcp: lookup db.internal on 127.0.0.53:53: Temporary failure in name resolution",
+     "Mar  1 09:12:01 web01 sshd[1234]: Connection closed by 203.0.113.9 port 52144"},
+    {"database-error",
+     "Mar  1 09:12:01 db1 postgres[900]: FATAL:  remaining connection slots are reserved for non-replication superuser connections",
+     "Mar  1 09:12:01 db1 postgres[900]: LOG:  database system is ready to accept connections"},
+    {"permission-denied",
+     "Mar  1 09:12:01 web01 nginx[812]: 2024/03/01 09:12:01 [crit] 812#812: *3 open() \"/srv/www/index.html\" failed (13: Permission denied)",
+     "Mar  1 09:12:01 web01 setup[77]: fixed permissions on 12 files, 0 errors"},
+    {"webserver-config-error",
+     "Mar  1 09:12:01 web01 nginx[812]: nginx: [emerg] unknown directive \"proxy_passs\" in /etc/nginx/sites-enabled/app:12",
+     "Mar  1 09:12:01 web01 nginx[812]: nginx: configuration file /etc/nginx/nginx.conf test is successful"},
+    {"systemd-unit-failure",
+     "Mar  1 09:12:01 web01 systemd[1]: app.service: Failed with result 'exit-code'.",
+     "Mar  1 09:12:01 web01 systemd[1]: app.service: Deactivated successfully."},
+    {"ssh-brute-force",
+     "Mar  1 09:12:01 web01 sshd[1234]: Failed password for invalid user admin from 203.0.113.9 port 52144 ssh2",
+     "Mar  1 09:12:01 web01 sshd[1234]: Accepted publickey for deploy from 10.0.0.2 port 50000 ssh2"},
+};
+
+std::pair<int, std::string> in_process(std::vector<std::string> argv) {
+    std::istringstream in;
+    std::ostringstream out, err;
+    sigmaops::cli::Io io{in, out, err};
+    const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
+    return {rc, out.str() + err.str()};
+}
+
+} // namespace
+
+TEST_CASE("the signature library has the issue's thirteen stable ids, each with a case here", "[logs][signatures]") {
+    std::set<std::string> ids, tested;
+    for (const auto& s : logs::signatures()) {
+        ids.insert(std::string(s.id));
+        CHECK_FALSE(s.explanation.empty());
+        CHECK_FALSE(s.next_commands.empty());
+    }
+    for (const Case& c : k_cases) tested.insert(c.category);
+    CHECK(ids == std::set<std::string>{"oom-killer", "disk-full", "segfault-core-dump", "systemd-unit-failure", "ssh-brute-force",
+                                       "tls-certificate", "network-connection-dns", "io-filesystem-error",
+                                       "kernel-hung-task-soft-lockup", "time-jump-ntp", "permission-denied", "database-error",
+                                       "webserver-config-error"});
+    CHECK(tested == ids);
+}
+
+TEST_CASE("every signature fires on its excerpt and not on its near miss", "[logs][signatures]") {
+    for (const Case& c : k_cases) {
+        INFO(c.category);
+        CHECK(category_of(c.fires) == c.category);
+        CHECK(category_of(c.near_miss) != c.category);
+    }
+}
+
+TEST_CASE("counts and summaries do not fire anything", "[logs][signatures]") {
+    for (const char* line : {"Mar  1 09:12:01 web01 ansible[1]: PLAY RECAP: web01 ok=12 changed=0 unreachable=0 failed=0",
+                             "Mar  1 09:12:01 web01 backup[1]: done, 0 errors, 0 warnings",
+                             "Mar  1 09:12:01 web01 systemd[1]: Stopped nginx.service - A high performance web server.",
+                             "Mar  1 09:12:01 web01 systemd[1]: Reloaded nginx.service.",
+                             "Mar  1 09:12:01 web01 systemd[1]: app.service: Main process exited, code=exited, status=0/SUCCESS"}) {
+        INFO(line);
+        CHECK(category_of(line).empty());
+    }
+}
+
+TEST_CASE("findings: the OOM kill ranks before the unit failure it caused; brute force needs many tries", "[logs][signatures]") {
+    auto recs = logs_test::records_of(
+        "Mar  1 09:12:02 web01 systemd[1]: app.service: Main process exited, code=killed, status=9/KILL\n"
+        "Mar  1 09:12:02 web01 systemd[1]: app.service: Failed with result 'signal'.\n"
+        "Mar  1 09:12:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
+        "Mar  1 09:12:03 web01 sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2\n");
+    logs::TemplateMiner miner;
+    logs::Collector col;
+    for (const auto& r : recs) {
+        const auto m = miner.add(r.message);
+        col.add(r, "syslog", m.template_id, miner.get(m.template_id).text);
+    }
+    const auto f = col.findings();
+    REQUIRE(f.size() == 2);   // one failed password is not a brute force
+    CHECK(f[0].id == "F1");
+    CHECK(f[0].category == "oom-killer");
+    CHECK(f[0].evidence.at(0).source == "syslog");
+    CHECK(f[0].evidence.at(0).line == 3);
+    CHECK(f[1].category == "systemd-unit-failure");
+    CHECK(f[1].count == 2);
+    CHECK(f[1].has_time);
+    CHECK(f[1].last_ms - f[1].first_ms == 0);
+
+    logs::Collector many(3);
+    for (int i = 0; i < 50; ++i) {
+        logs::Record r;
+        r.first_line = std::uint64_t(i + 1);
+        r.app = "sshd";
+        r.message = "Failed password for invalid user u" + std::to_string(i) + " from 203.0.113.9 port 22 ssh2";
+        many.add(r, "auth.log", 1, "Failed password for invalid user <*> from <*> port <*> ssh2");
+    }
+    const auto g = many.findings();
+    REQUIRE(g.size() == 1);
+    CHECK(g[0].category == "ssh-brute-force");
+    CHECK(g[0].count == 50);
+    REQUIRE(g[0].evidence.size() == 3);
+    CHECK(g[0].evidence[2].line == 50);   // the latest match is kept as the last evidence line
+    const auto d = many.digest(5);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].count == 50);
+}
+
+TEST_CASE("sigmaops diagnose prints ranked findings; benign logs give none", "[logs][cli][signatures]") {
+    logs_test::TempDir dir;
+    const std::string bad = dir.file("syslog",
+                                     "Mar  1 09:12:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
+                                     "Mar  1 09:12:02 web01 systemd[1]: app.service: Failed with result 'oom-kill'.\n");
+    auto [rc, text] = in_process({"diagnose", bad, "--no-model"});
+    INFO(text);
+    CHECK(rc == 0);
+    CHECK_THAT(text, Catch::Contains("F1  critical  oom-killer"));
+    CHECK_THAT(text, Catch::Contains("F2  error  systemd-unit-failure"));
+    CHECK_THAT(text, Catch::Contains("syslog:1  [1.2] Out of memory"));
+    auto [rc2, js] = in_process({"diagnose", bad, "--json"});
+    CHECK(rc2 == 0);
+    CHECK_THAT(js, Catch::StartsWith("{\"sources\":[{\"name\":"));
+    CHECK_THAT(js, Catch::Contains("\"findings\":[{\"id\":\"F1\",\"category\":\"oom-killer\""));
+    CHECK_THAT(js, Catch::Contains("\"model\":null}"));
+
+    const std::string benign = dir.file("ok.log",
+                                        "Mar  1 09:12:01 web01 systemd[1]: Reloaded nginx.service.\n"
+                                        "Mar  1 09:12:02 web01 sshd[1]: Accepted publickey for deploy from 10.0.0.2 port 5 ssh2\n"
+                                        "Mar  1 09:12:03 web01 backup[2]: done, 0 errors\n");
+    auto [rc3, t3] = in_process({"diagnose", benign});
+    CHECK(rc3 == 0);
+    CHECK_THAT(t3, Catch::Contains("No findings"));
+    auto [rc4, t4] = in_process({"diagnose", (dir.path / "missing").string()});
+    CHECK(rc4 == 1);
+    CHECK_THAT(t4, Catch::Contains("not read"));
+}
