@@ -981,8 +981,8 @@ private:
         Args rest(a.begin() + long(std::min(i + 1, a.size())), a.end());
         auto any = [&](std::initializer_list<std::string_view> o) { return has(rest, o); };
         if (s == "reset" && any({"--hard", "--merge", "--keep"})) { say(Risk::Destructive, "git reset --hard discards uncommitted changes"); return; }
+        if (s == "clean" && (has_short(rest, 'n') || any({"--dry-run"}))) return;   // lists what it would delete
         if (s == "clean" && (has_short(rest, 'f') || any({"--force"}))) {
-            if (has_short(rest, 'n') || any({"--dry-run"})) return;
             say(Risk::Destructive, "git clean -f deletes untracked files");
             return;
         }

@@ -716,7 +716,7 @@ private:
                 m_pos = eol == std::string_view::npos ? m_src.size() : eol + 1;
                 if (line == h.delimiter) break;
                 body.text.append(line);
-                body.text += '\n';
+                if (eol != std::string_view::npos) body.text += '\n';
             }
             if (!h.quoted) {
                 // The body's expansions, for the classifier. bash checks them only when it runs,

@@ -69,7 +69,8 @@ struct Redirect {
     std::string op;            // < > >> >| <> <& >& &> &>> << <<- <<<
     Word target;               // file, fd, here-string word, or here-doc delimiter
     // Here-documents (<< and <<-): the body, and whether the delimiter was quoted (then the
-    // body is literal; otherwise body_parts holds its expansions).
+    // body is literal; otherwise heredoc_parts holds its expansions, with offsets into the
+    // source: exact for <<, and for <<- counted as if the removed tabs were not there).
     std::string heredoc;
     Offset heredoc_begin = 0;
     bool heredoc_quoted = false;
