@@ -7,7 +7,8 @@
 #           bash tools/bench/make_devcarry.sh
 #   device: command "bash tools/bench/gpu_issue15.sh", carry [".devcarry", ".wt/base.tar.gz"], timeout_s 600
 # Environment: AB_ARGS (bench_forward's arguments for the A/B, default "--types F16"),
-# CHECK_DEADLINE (seconds for the tests, default 400), BASE_TAR (default .wt/base.tar.gz).
+# CHECK_DEADLINE (seconds for the tests, default 400), TOTAL (seconds for the whole call, default
+# 560), BASE_TAR (default .wt/base.tar.gz).
 # Results in $OUT: summary.json, summary.txt, logs.tgz, build_tail.txt (the tests) and ab.txt,
 # base_1.jsonl, new_1.jsonl (the A/B).
 set -u -o pipefail
@@ -22,7 +23,7 @@ DEADLINE=${CHECK_DEADLINE:-400} JOBS=12 bash tools/bench/gpu_check15.sh > /tmp/c
 echo "== tests done at +$(( $(date +%s) - T0 )) s: $(grep -o '"all_ok": [a-z]*' "$OUT/summary.json" 2>/dev/null)"
 wait $AB
 cat /tmp/ab-build.log
-LEFT=$(( 560 - ($(date +%s) - T0) ))
+LEFT=$(( ${TOTAL:-560} - ($(date +%s) - T0) ))
 NEW=build/gpu/bench/bench_forward
 if [ ! -x "$NEW" ]; then
   echo "no $NEW from the tests' build: no A/B"
