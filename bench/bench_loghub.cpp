@@ -4,6 +4,8 @@
 //                                     ../shared/data/loghub), two columns: with the benchmark's
 //                                     log_format, and with automatic format detection
 //   bench_loghub explain SYSTEM [DATA_DIR]  where one system's grouping goes wrong
+//   bench_loghub generate BYTES FILE  a mixed log (syslog + multi-line Java traces + incidents)
+//                                     of about BYTES bytes, for the memory test of `diagnose`
 //   bench_loghub throughput [N] [RUNS]  lines/s of read + detect + mine on a generated N-line
 //                                     syslog (default 1,000,000 lines, 5 runs, minimum time),
 //                                     one thread
@@ -223,6 +225,37 @@ std::string generate_syslog(std::size_t n) {
     return out;
 }
 
+// A mixed log of about `bytes` bytes: syslog lines of many services, interleaved with Java
+// application records whose stack traces span several lines (multi-line records), and now and
+// then an incident (OOM kill, unit failure, disk full). For the memory test of issue 16.
+int run_generate(std::uint64_t bytes, const std::string& path) {
+    std::ofstream f(path, std::ios::binary);
+    if (!f) { std::cerr << "cannot write " << path << "\n"; return 1; }
+    std::uint64_t written = 0;
+    std::size_t block = 0;
+    std::mt19937_64 rng(7);
+    while (written < bytes) {
+        std::string chunk = generate_syslog(20000);
+        // Java records with stack traces in the middle of the syslog stream.
+        std::string traces;
+        for (int i = 0; i < 200; ++i) {
+            traces += "Mar  1 10:00:00 web01 app[4242]: java.lang.IllegalStateException: pool " + std::to_string(rng() % 1000) +
+                      " exhausted\n";
+            const int depth = 3 + int(rng() % 40);
+            for (int d = 0; d < depth; ++d) traces += "\tat org.example.Pool.get" + std::to_string(d) + "(Pool.java:" + std::to_string(rng() % 500) + ")\n";
+            traces += "Caused by: java.net.SocketTimeoutException: connect timed out\n\t... 12 more\n";
+        }
+        if (block % 50 == 7) traces += "Mar  1 10:00:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
+                                       "Mar  1 10:00:02 web01 systemd[1]: app.service: Failed with result 'oom-kill'.\n";
+        if (block % 70 == 3) traces += "Mar  1 10:00:03 web01 postgres[900]: PANIC:  could not write to file: No space left on device\n";
+        f << chunk << traces;
+        written += chunk.size() + traces.size();
+        ++block;
+    }
+    std::printf("wrote %s: %.2f GB\n", path.c_str(), double(written) / 1e9);
+    return f ? 0 : 1;
+}
+
 int run_throughput(std::size_t n, int runs) {
     const std::string data = generate_syslog(n);
     const std::string path = "/tmp/sigmaops_bench_syslog_" + std::to_string(::getpid()) + ".log";
@@ -263,8 +296,9 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "ga";
     if (mode == "ga") return run_ga(argc > 2 ? argv[2] : "../shared/data/loghub");
     if (mode == "explain" && argc > 2) return run_ga(argc > 3 ? argv[3] : "../shared/data/loghub", argv[2]);
+    if (mode == "generate" && argc > 3) return run_generate(std::uint64_t(std::atoll(argv[2])), argv[3]);
     if (mode == "throughput")
         return run_throughput(argc > 2 ? std::size_t(std::atoll(argv[2])) : 1'000'000, argc > 3 ? std::atoi(argv[3]) : 5);
-    std::fprintf(stderr, "usage: bench_loghub ga [DATA_DIR] | explain SYSTEM [DATA_DIR] | throughput [N_LINES] [RUNS]\n");
+    std::fprintf(stderr, "usage: bench_loghub ga [DATA_DIR] | explain SYSTEM [DATA_DIR] | generate BYTES FILE | throughput [N_LINES] [RUNS]\n");
     return 2;
 }
