@@ -9,12 +9,17 @@ never committed) as JSON lines {"source": ..., "text": ...}:
               skipped: they repeat a script)
   maintainer  /var/lib/dpkg/info/*.{preinst,postinst,prerm,postrm} whose first line names sh or bash
 
-Usage: shell_corpus.py [--shared-data DIR] [--every N] [--out FILE]
+  truncated   (with --truncated N) one tldr example in N cut at a point chosen from its hash:
+              mostly malformed input (open quotes, substitutions, `&&` at the end), to measure
+              agreement on rejections as well
+
+Usage: shell_corpus.py [--shared-data DIR] [--every N] [--truncated N] [--out FILE]
   --every N   keep one tldr example in N (a deterministic sample for a fast test); scripts all kept
 Prints the counts per kind on stderr. Sources that are absent are skipped, with a note.
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -49,6 +54,18 @@ def tldr_examples(root, every):
                     yield {"source": f"tldr:{platform}/{os.path.basename(page)}:{i}", "text": text}
 
 
+def truncated(examples, every):
+    for n, item in enumerate(examples, 1):
+        if n % every:
+            continue
+        text = item["text"]
+        if len(text) < 4:
+            continue
+        h = int(hashlib.sha1(text.encode()).hexdigest()[:8], 16)
+        cut = 2 + h % (len(text) - 2)
+        yield {"source": "truncated:" + item["source"][5:] + f"@{cut}", "text": text[:cut]}
+
+
 def scripts(pattern, kind, need_shebang):
     for path in sorted(glob.glob(pattern)):
         if os.path.islink(path) or not os.path.isfile(path):
@@ -71,6 +88,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared-data", default=os.path.join(here, "..", "..", "shared", "data"))
     ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--truncated", type=int, default=0)
     ap.add_argument("--out", default="-")
     args = ap.parse_args()
 
@@ -80,6 +98,8 @@ def main():
     sources = []
     if os.path.isdir(tldr):
         sources.append(("tldr", tldr_examples(tldr, args.every)))
+        if args.truncated > 0:
+            sources.append(("truncated", truncated(tldr_examples(tldr, 1), args.truncated)))
     else:
         print(f"note: no tldr pages at {tldr}", file=sys.stderr)
     sources.append(("completion", scripts("/usr/share/bash-completion/completions/*", "completion", False)))
