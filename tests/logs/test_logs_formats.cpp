@@ -108,7 +108,7 @@ TEST_CASE("timestamps of every form are converted to UTC", "[logs][time]") {
     CHECK(logs::parse_timestamp("12345", tc, ms) == 0);
 }
 
-TEST_CASE("a Java stack trace stays one record; so does a Python traceback", "[logs][records]") {
+TEST_CASE("a Java stack trace stays one record, so does a Python traceback", "[logs][records]") {
     auto r = records_of("2024-03-01 09:12:01,123 ERROR [main] org.example.App: request failed\n"
                         "java.lang.IllegalStateException: pool exhausted\n"
                         "\tat org.example.Pool.get(Pool.java:42)\n"

@@ -17,7 +17,7 @@ TEST_CASE("values are masked: numbers, IPs, hex, paths, UUIDs, durations, dates"
           std::vector<std::string>{"uid=", "0", "euid=", "0", "tty=", "ssh", "ruser=", "rhost=", "1.2.3.4"});
 }
 
-TEST_CASE("messages of one event share a template; other events do not", "[logs][miner]") {
+TEST_CASE("messages of one event share a template, other events do not", "[logs][miner]") {
     logs::TemplateMiner m;
     const auto a1 = m.add("Failed password for root from 203.0.113.9 port 52144 ssh2");
     const auto a2 = m.add("Failed password for admin from 198.51.100.7 port 40022 ssh2");

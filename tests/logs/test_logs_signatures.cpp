@@ -110,7 +110,7 @@ TEST_CASE("counts and summaries do not fire anything", "[logs][signatures]") {
     }
 }
 
-TEST_CASE("findings: the OOM kill ranks before the unit failure it caused; brute force needs many tries", "[logs][signatures]") {
+TEST_CASE("findings: the OOM kill ranks before the unit failure it caused, brute force needs many tries", "[logs][signatures]") {
     auto recs = logs_test::records_of(
         "Mar  1 09:12:02 web01 systemd[1]: app.service: Main process exited, code=killed, status=9/KILL\n"
         "Mar  1 09:12:02 web01 systemd[1]: app.service: Failed with result 'signal'.\n"
@@ -152,7 +152,7 @@ TEST_CASE("findings: the OOM kill ranks before the unit failure it caused; brute
     CHECK(d[0].count == 50);
 }
 
-TEST_CASE("sigmaops diagnose prints ranked findings; benign logs give none", "[logs][cli][signatures]") {
+TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[logs][cli][signatures]") {
     logs_test::TempDir dir;
     const std::string bad = dir.file("syslog",
                                      "Mar  1 09:12:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
