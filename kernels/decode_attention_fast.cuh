@@ -116,7 +116,7 @@ __device__ __forceinline__ FastCoord fast_coord(const Geometry& g, const Buffers
 // warps: warp gw = split * 8 + warp takes chunk gw first, then the next free one from a counter
 // (one atomic per chunk, issued a chunk ahead), so SMs that get more bandwidth take more chunks
 // and every block ends within about one chunk of the others. Without it each warp has a fixed
-// run of keys (the block timeline showed the last blocks ending 3-4 µs after the median).
+// run of keys, and the block timeline (docs/benchmarks.md) showed a tail of late blocks.
 template <class T, int DQK, int DV, int NVG, int CH, bool SCORES, bool DYN = false>
 __global__ void __launch_bounds__(kFastThreads, 1) fast_split_kernel(const Geometry g, const Buffers buf) {
     constexpr int KW = DQK / 32;  // uint4 per lane per K row

@@ -11,8 +11,8 @@
 // every sum is exact and independent of the order of the atomics: a seed reproduces a draw.
 // Passes that need index order give each warp a contiguous range of the vocabulary (lanes stride
 // through it, ties ranked by ballot), which keeps the loads coalesced.
-// Cost: about 14 passes over the logits by one block: ~0.6 ms for 128K tokens on an H100 (a third
-// of a decode step). So with top-k on (0 < top_k <= kCand, the defaults) and a workspace, the
+// Cost: about 14 passes over the logits by one block, a large share of a decode step for a
+// 128K-token vocabulary (docs/benchmarks.md). So with top-k on (0 < top_k <= kCand, the defaults) and a workspace, the
 // vocabulary is first cut to candidates by the whole GPU: each block of 1024 logits sorts its
 // (key, index) pairs (bitonic, in shared memory) and keeps its top_k in index order; the global
 // top_k are among them (a token's rank in its block is at most its rank overall, ties included,

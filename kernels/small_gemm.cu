@@ -3,8 +3,8 @@
 //
 // Why: with one row per sequence the products are weight-streaming like decode's GEMV, but an
 // FMA GEMV needs 8 FMAs per weight at batch 8 and runs out of issue slots and registers, and
-// cuBLAS's pick for such skinny shapes reached ~41% of copy bandwidth on the H100 (Sigma-1.5B,
-// batch 8: 3.26 ms per step). Here one mma.sync m16n8k16 multiplies 16 weight rows by 8 input
+// cuBLAS's pick for such skinny shapes stays far from the copy bandwidth (docs/benchmarks.md,
+// "Batched decode"). Here one mma.sync m16n8k16 multiplies 16 weight rows by 8 input
 // vectors over 16 columns, so the arithmetic is free and each thread can keep many weight loads
 // in flight.
 //

@@ -171,7 +171,7 @@ Expected<void> SshSession::Impl::configure() {
     SIGMA_TRY(set(SSH_OPTIONS_TIMEOUT, &secs, "TIMEOUT"));
     SIGMA_TRY(set(SSH_OPTIONS_TIMEOUT_USEC, &usecs, "TIMEOUT_USEC"));
     // Request/response traffic (SFTP writes, channel requests): without TCP_NODELAY each 32 KiB
-    // SFTP write waited for Nagle + the peer's delayed ACK (~40 ms), 50 MB took ~50 s on loopback.
+    // SFTP write waits for Nagle + the peer's delayed ACK, which made large uploads crawl.
     int nodelay = 1;
     SIGMA_TRY(set(SSH_OPTIONS_NODELAY, &nodelay, "NODELAY"));
     int strict = 1;  // never let a config file turn host-key checking off

@@ -328,7 +328,7 @@ private:
         // The attention kernels size their slices (and selective V its shared-memory score
         // cache) from an upper bound on the keys: one graph per bucket of the context, powers of
         // two up to 4096, then multiples of 4096 (a power-of-two bucket just past 32K would size
-        // everything for 64K: selective V then lost its score cache and ran 0.5 ms/token slower).
+        // everything for 64K: selective V then lost its shared-memory score cache and slowed).
         run_step(bucket_for(pos), selective_v, false);
     }
 
@@ -496,10 +496,9 @@ private:
         // The matrix products: prefill's GEMM halves (activations rounded to the weights' type),
         // by default (auto) through cuBLAS for a model of F16/BF16 matrices and through the
         // tensor-core small GEMM (kernels/small_gemm.cu) for a Q8_0 one (judged by its first
-        // Q projection; each mode as a whole is what test_gpu_batch checks): the faster in the H100 run
-        // (docs/benchmarks.md, Sigma-1.5B ctx 0: F16 batch 8 / 16 3.24 / 3.29 ms with cuBLAS
-        // against 3.31 / 4.12 with the small GEMM; Q8_0 3.12 / 3.33 with the small GEMM, against
-        // 3.80 / 6.89 with the batched GEMV, as cuBLAS would first dequantize). For comparison:
+        // Q projection; each mode as a whole is what test_gpu_batch checks): the faster of the two
+        // for each weight type in the H100 measurements (docs/benchmarks.md, "Batched decode";
+        // cuBLAS would first dequantize Q8_0). For comparison:
         // SIGMA_BATCH_GEMM=mma (small GEMM for every type), cublas (Q8_0 then takes the batched
         // GEMV) or gemv (the batched FMA GEMV, F32 activations).
         const bool blas = m_batch_mode != BatchMode::Gemv && !(m_batch_mode == BatchMode::Cublas && M.layers[0].wq.type == DType::Q8_0);

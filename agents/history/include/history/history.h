@@ -176,10 +176,10 @@ struct SearchHit {
 };
 const char* to_string(SearchHit::Kind k);  // "message", "command", "finding"
 
-// Default SearchQuery::rank_window. bm25 costs about 1-2 us per matching row (plus a full pass over
-// each term's doclist for its statistics); at 10^5 messages a common word ("nginx") matches 20-25k
-// rows, so ranking all of them took 20-45 ms CPU. 2,000 keeps search at 3-10 ms CPU there
-// (docs/benchmarks.md, "History (SQLite)").
+// Default SearchQuery::rank_window. bm25 costs time per matching row (plus a full pass over each
+// term's doclist for its statistics); at 10^5 messages a common word ("nginx") matches tens of
+// thousands of rows, and ranking them all dominated a search. Ranking only the newest 2,000
+// keeps search in single-digit milliseconds there (docs/benchmarks.md, "History (SQLite)").
 inline constexpr int kSearchRankWindow = 2000;
 
 struct SearchQuery {
@@ -284,7 +284,7 @@ public:
     // statistics (document count, term frequencies) still come from the whole index, so scores
     // are comparable across queries. "Newest" is index order: rows are numbered as they are
     // written (rows migrated from v2 by their time), so an imported session counts as new.
-    // q.rank_window <= 0 ranks every match (slower: ~1-2 us per matching row).
+    // q.rank_window <= 0 ranks every match (slower: bm25 runs on every matching row).
     Expected<std::vector<SearchHit>> search(const SearchQuery& q);
     Expected<std::vector<SearchHit>> search(const std::string& text, int limit = 50);
 
