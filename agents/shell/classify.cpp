@@ -213,7 +213,8 @@ private:
     std::map<std::string, std::string> m_vars;          // NAME -> literal value assigned earlier
     std::map<std::string, const Command*> m_functions;  // defined earlier in the script
     std::map<std::string, std::string> m_aliases;
-    std::set<std::string> m_running;                    // functions and aliases being expanded
+    std::set<std::string> m_running;                    // aliases being expanded
+    std::set<std::string> m_walked;                     // function bodies and aliases already rated
     std::vector<std::shared_ptr<Script>> m_keep;        // scripts parsed here, alive for pointers
     int m_depth = 0;
 
@@ -229,7 +230,7 @@ private:
     void list(const Command& c) { command(c); }
 
     void command(const Command& c) {
-        if (++m_depth > 64) { add(Risk::Unknown, "", c.begin, "nesting too deep to follow"); --m_depth; return; }
+        if (++m_depth > 256) { add(Risk::Unknown, "", c.begin, "nesting too deep to follow"); --m_depth; return; }
         for (const Redirect& r : c.redirects) redirect(r);
         switch (c.kind) {
             case Kind::Simple: simple(c); break;
@@ -376,7 +377,7 @@ private:
 
     // Rates `text` (an alias, a variable's value, fields joined back) as if it stood at `at`.
     void rescan(const std::string& text, Offset at) {
-        if (m_depth > 48) { add(Risk::Unknown, "", at, "expansion nested too deep to follow"); return; }
+        if (m_depth > 240) { add(Risk::Unknown, "", at, "expansion nested too deep to follow"); return; }
         ParseResult r = parse_at(text, at);
         if (!r.ok()) { add(Risk::Unknown, "", at, "the expanded command does not parse: " + r.error->message); return; }
         m_keep.push_back(r.script);
@@ -468,13 +469,14 @@ private:
         Args args;
         for (size_t i = 1; i < p.words.size(); ++i) args.push_back(p.words[i].literal());
         // A function or alias defined earlier in the script.
-        if (m_functions.count(name) && !m_running.count(name) && p.wrappers.empty()) {
-            m_running.insert(name);
-            command(*m_functions[name]);
-            m_running.erase(name);
+        // Each body is rated once: a second call adds nothing, and f calling g twice calling h
+        // twice ... would otherwise take exponential time.
+        if (m_functions.count(name) && p.wrappers.empty()) {
+            if (m_walked.insert("function " + name).second) command(*m_functions[name]);
             return;
         }
         if (m_aliases.count(name) && !m_running.count(name) && p.wrappers.empty()) {
+            if (!m_walked.insert("alias " + name + "=" + m_aliases[name]).second) return;
             m_running.insert(name);
             add(Risk::Unknown, name, p.begin, "alias " + name + " stands for: " + m_aliases[name]);
             rescan(m_aliases[name] + rest_words(c, 1), p.begin);
@@ -756,14 +758,16 @@ private:
             return;
         }
         if (in({"apt", "apt-get", "aptitude", "yum", "dnf", "zypper", "snap", "flatpak", "brew", "apk"}, name)) {
+            if (has(a, {"--simulate", "--dry-run", "--just-print", "--no-act", "--assume-no"}) || (name == "brew" && has(a, {"-n"})) ||
+                ((name == "apt" || name == "apt-get") && has(a, {"-s"})))
+                return;   // shows what it would do
             if (in({"remove", "purge", "autoremove", "autopurge", "erase", "uninstall", "rm", "del", "autoclean", "clean"}, s)) {
                 if (s == "clean" || s == "autoclean") { say(Risk::ChangesFiles, name + " " + s + " deletes downloaded package files"); return; }
                 say(Risk::Destructive, name + " " + s + " removes packages");
                 return;
             }
             if (in({"list", "show", "search", "policy", "depends", "rdepends", "changelog", "info", "provides", "repolist",
-                    "showpkg", "madison", "check", "find", "history", "whatprovides", "version", "--version", "help", ""}, s) ||
-                has_short(a, 's') || has(a, {"--simulate", "--dry-run", "--just-print"}))
+                    "showpkg", "madison", "check", "find", "history", "whatprovides", "version", "--version", "help", ""}, s))
                 return;
             say(Risk::ChangesSystem, name + " " + s + " changes installed packages");
             return;

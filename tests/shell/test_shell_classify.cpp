@@ -38,6 +38,7 @@ const std::vector<Rule> k_rules = {
     {"fork bomb", ":(){ :|:& };:", Risk::Destructive, ":", "f(){ echo hi; }; f", Risk::ReadOnly},
     {"apt purge", "apt-get purge -y nginx", Risk::Destructive, "apt-get", "apt-get install -y nginx", Risk::ChangesSystem},
     {"apt autoremove", "sudo apt autoremove", Risk::Destructive, "apt", "apt list --installed", Risk::ReadOnly},
+    {"apt remove, simulated", "apt-get remove -y nginx", Risk::Destructive, "apt-get", "apt-get remove -s nginx", Risk::ReadOnly},
     {"dpkg -r", "dpkg -r nginx", Risk::Destructive, "dpkg", "dpkg -l nginx", Risk::ReadOnly},
     {"yum remove", "yum remove httpd", Risk::Destructive, "yum", "yum info httpd", Risk::ReadOnly},
     {"pacman -R", "pacman -Rns vim", Risk::Destructive, "pacman", "pacman -Qi vim", Risk::ReadOnly},
@@ -154,6 +155,11 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
         {"$CMD", Risk::Unknown},
         {"${IFS}", Risk::Unknown},
     };
+    // Functions calling functions: each body is rated once, so this stays linear.
+    std::string chain = "f0() { rm -rf /; }; ";
+    for (int i = 1; i < 40; ++i) chain += "f" + std::to_string(i) + "() { f" + std::to_string(i - 1) + "; f" + std::to_string(i - 1) + "; }; ";
+    chain += "f39";
+    CHECK(rate(chain).risk == Risk::Irreversible);
     for (const Case& c : cases) {
         Assessment a = rate(c.src);
         INFO(c.src << " -> " << dump(a));
