@@ -634,6 +634,7 @@ bool json_time(std::string_view raw, bool is_string, const TimeContext& tc, std:
     // A number: seconds, milliseconds, microseconds or nanoseconds since the epoch, by magnitude.
     double v = 0;
     try { v = std::stod(std::string(raw)); } catch (...) { return false; }
+    if (!(v < 1e19)) return false;   // past 2286 in nanoseconds, inf, NaN: not a time (and no overflow)
     if (v > 1e17) ms = std::int64_t(v / 1e6);
     else if (v > 1e14) ms = std::int64_t(v / 1e3);
     else if (v > 1e11) ms = std::int64_t(v);

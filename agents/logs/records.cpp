@@ -66,7 +66,9 @@ Expected<LogFormat> LogFormat::compile(std::string_view spec) {
                 return unexpected(ErrorCode::InvalidArgument, "log format: field <" + name + "> appears twice (offset " + std::to_string(i) + ")");
             const int k = int(impl->fields.size());
             impl->fields.push_back(name);
-            const std::string group = "(?<f" + std::to_string(k) + ">.*?)";
+            std::string group = std::to_string(k);
+            group.insert(0, "(?<f");
+            group += ">.*?)";
             pattern += group;
             spec_at.insert(spec_at.end(), group.size(), i);
             i = close + 1;
@@ -107,7 +109,8 @@ Expected<LogFormat> LogFormat::compile(std::string_view spec) {
                                                           " near offset " + std::to_string(at) + " of '" + impl->spec + "'");
     }
     for (std::size_t k = 0; k < impl->fields.size(); ++k) {
-        const std::string name = "f" + std::to_string(k);
+        std::string name = std::to_string(k);
+        name.insert(name.begin(), 'f');
         impl->group.push_back(pcre2_substring_number_from_name(impl->code, reinterpret_cast<PCRE2_SPTR>(name.c_str())));
     }
     pcre2_jit_compile(impl->code, PCRE2_JIT_COMPLETE);   // falls back to the interpreter if JIT is missing

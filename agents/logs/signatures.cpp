@@ -337,7 +337,8 @@ std::vector<Finding> Collector::findings() const {
         const Signature& s = sigs[c];
         const Impl::Acc& a = m_impl->acc[c];
         Finding f;
-        f.id = "F" + std::to_string(out.size() + 1);
+        f.id = std::to_string(out.size() + 1);
+        f.id.insert(f.id.begin(), 'F');
         f.category = std::string(s.id);
         f.title = std::string(s.title);
         f.severity = s.severity;

@@ -1,5 +1,5 @@
 // fuzz_logs.cpp - libFuzzer target for the log pipeline (agents/logs): read -> detect -> parse
-// records -> mine templates, on any bytes.
+// records -> mine templates -> match signatures and collect findings, on any bytes.
 //
 // Contract under test: every stage accepts any input without crashing, reading out of bounds or
 // growing without bound: lines are valid UTF-8 and at most max_line_bytes long, records at most
@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto parser = logs::RecordParser::create(po);
     if (!parser) std::abort();
     logs::TemplateMiner miner(mo);
+    logs::Collector collector(2);
     logs::Record rec;
     std::vector<std::string> params;
     while (parser->next(reader, rec)) {
@@ -45,8 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (logs::clean_line(rec.message.substr(0, rec.message.find('\n')), again)) std::abort();   // already clean
         const logs::Match m = miner.add(rec.message, &params);
         if (m.template_id < 1 || m.template_id > miner.size()) std::abort();
-        (void)miner.get(m.template_id).text.size();
+        collector.add(rec, "fuzz", m.template_id, miner.get(m.template_id).text);
     }
+    for (const logs::Finding& f : collector.findings())
+        if (f.evidence.empty() || f.evidence.size() > 2 || f.count == 0) std::abort();
+    (void)collector.digest(5);
     if (miner.size() > mo.max_templates + mo.max_tokens + 1) std::abort();
     // The standalone helpers too.
     std::int64_t ms = 0;

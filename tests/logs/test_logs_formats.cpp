@@ -160,6 +160,16 @@ TEST_CASE("journald JSON: message, priority, unit fields, escapes and byte-array
     CHECK(r[1].message == "hi\xEF\xBF\xBD");
 }
 
+TEST_CASE("JSON times out of range are ignored, not overflowed (found by fuzz_logs)", "[logs][detect][hostile]") {
+    auto r = records_of(R"J({"time":9.28432e+25,"msg":"a"})J" "\n" R"J({"time":1e400,"msg":"b"})J" "\n"
+                        R"J({"time":1709284321.5,"msg":"c"})J" "\n");
+    REQUIRE(r.size() == 3);
+    CHECK_FALSE(r[0].has_time);
+    CHECK_FALSE(r[1].has_time);
+    CHECK(r[2].has_time);
+    CHECK(r[2].time_ms == 1709284321500LL);
+}
+
 TEST_CASE("access and error logs: severity from status and level", "[logs][detect]") {
     auto a = records_of("203.0.113.9 - - [01/Mar/2024:09:12:01 +0000] \"GET / HTTP/1.1\" 502 157 \"-\" \"curl/8\"\n"
                         "203.0.113.9 - - [01/Mar/2024:09:12:02 +0000] \"GET / HTTP/1.1\" 200 15 \"-\" \"curl/8\"\n");
