@@ -180,3 +180,43 @@ TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[l
     CHECK(rc4 == 1);
     CHECK_THAT(t4, Catch::Contains("not read"));
 }
+
+TEST_CASE("sample incidents: diagnose names the right category first, benign samples give nothing", "[logs][signatures][samples]") {
+    // tests/logs/samples/: one incident per major category (root cause plus its consequences and
+    // noise), and three benign near misses (a graceful reload, a clean deploy, ordinary logins).
+    const std::pair<const char*, const char*> expected[] = {
+        {"oom-java.log", "oom-killer"},
+        {"disk-full-postgres.log", "disk-full"},
+        {"segfault-php.log", "segfault-core-dump"},
+        {"unit-failure-config.log", "systemd-unit-failure"},
+        {"ssh-brute-force.log", "ssh-brute-force"},
+        {"tls-expired.log", "tls-certificate"},
+        {"hung-task-io.log", "kernel-hung-task-soft-lockup"},
+        {"dns-failure.log", "network-connection-dns"},
+        {"nginx-config.log", "webserver-config-error"},
+        {"benign-graceful-restart.log", ""},
+        {"benign-deploy.log", ""},
+        {"benign-ssh-logins.log", ""},
+    };
+    for (const auto& [file, category] : expected) {
+        const std::string path = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/" + file;
+        auto reader = logs::LineReader::open(path);
+        REQUIRE(reader);
+        auto parser = logs::RecordParser::create();
+        logs::TemplateMiner miner;
+        logs::Collector col;
+        logs::Record r;
+        while (parser->next(*reader, r)) {
+            const auto m = miner.add(r.message);
+            col.add(r, file, m.template_id, miner.get(m.template_id).text);
+        }
+        const auto f = col.findings();
+        INFO(file << ": " << (f.empty() ? std::string("no findings") : f[0].category));
+        if (std::string(category).empty()) {
+            CHECK(f.empty());
+        } else {
+            REQUIRE_FALSE(f.empty());
+            CHECK(f[0].category == category);
+        }
+    }
+}
