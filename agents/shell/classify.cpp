@@ -110,7 +110,9 @@ bool log_or_history(const std::string& raw) {
 
 // --- programs by level -------------------------------------------------------------------------------
 
-const std::set<std::string>& read_only_programs() {
+// Every program the classifier knows; base_level() rates those without a rule of their own
+// (a known program in none of its sets is read-only).
+const std::set<std::string>& known_programs() {
     static const std::set<std::string> s = {
         "ls", "ll", "dir", "vdir", "cat", "less", "more", "most", "head", "tail", "grep", "egrep", "fgrep", "rg", "ag", "ack", "zgrep",
         "zcat", "zless", "bzcat", "xzcat", "wc", "sort", "uniq", "cut", "tr", "echo", "printf", "pwd", "cd", "pushd", "popd",
@@ -161,8 +163,6 @@ const std::set<std::string>& read_only_programs() {
     };
     return s;
 }
-// (The set above is every program the rules below know; a program's default level is in
-// `base_level`; those with subcommands or dangerous flags have a rule function.)
 
 Risk base_level(const std::string& p) {
     static const std::set<std::string> files = {"cp", "mv", "mkdir", "touch", "ln", "install", "rmdir", "split", "csplit", "patch",
@@ -197,7 +197,7 @@ Risk base_level(const std::string& p) {
     if (destructive.count(p)) return Risk::Destructive;
     if (system.count(p)) return Risk::ChangesSystem;
     if (files.count(p)) return Risk::ChangesFiles;
-    if (read_only_programs().count(p)) return Risk::ReadOnly;
+    if (known_programs().count(p)) return Risk::ReadOnly;
     return Risk::Unknown;
 }
 
@@ -936,6 +936,36 @@ private:
             if (has(a, {"-t", "-T", "-v", "-V", "configtest", "-S", "-M"})) return;
             for (size_t i = 0; i + 1 < a.size(); ++i) if (a[i] && *a[i] == "-s" && a[i + 1] && *a[i + 1] == "stop") { say(Risk::ChangesSystem, "stops the web server"); return; }
             say(Risk::ChangesSystem, name + " starts or signals the server");
+            return;
+        }
+        // Read-only programs with a writing or executing mode.
+        if (name == "date" && (has_short(a, 's') || has(a, {"--set"}))) { say(Risk::ChangesSystem, "date -s sets the system clock"); return; }
+        if (name == "hostname" && !operands(a).empty() && !has(a, {"-f", "--fqdn", "-i", "-I", "-d", "-s", "-A"})) { say(Risk::ChangesSystem, "hostname sets the host name"); return; }
+        if ((name == "sort" && has(a, {"-o", "--output"})) || (name == "uniq" && operands(a).size() >= 2) ||
+            (name == "tree" && has(a, {"-o"})) || (name == "iconv" && has(a, {"-o", "--output"})) ||
+            (name == "xxd" && operands(a).size() >= 2)) {
+            say(Risk::ChangesFiles, name + " writes an output file");
+            return;
+        }
+        if (name == "ss" && (has_short(a, 'K') || has(a, {"--kill"}))) { say(Risk::ChangesSystem, "ss -K closes sockets"); return; }
+        if (name == "arp" && (has(a, {"-d", "-s", "-f", "--delete", "--set", "--file"}))) { say(Risk::ChangesSystem, "arp changes the neighbour table"); return; }
+        if (name == "fc" && !has_short(a, 'l')) { say(Risk::Unknown, "fc runs commands from the shell history"); return; }
+        if (name == "gpg" || name == "gpg2") {
+            for (const auto& x : a) if (x && starts(*x, "--delete")) { say(Risk::Destructive, "gpg deletes keys"); return; }
+            for (const auto& x : a)
+                if (x && (starts(*x, "--import") || starts(*x, "--gen-key") || starts(*x, "--full-gen") || starts(*x, "--quick-") ||
+                          *x == "-o" || *x == "--output" || *x == "-d" || *x == "--decrypt" || *x == "-e" || *x == "--encrypt" ||
+                          *x == "-c" || *x == "--symmetric" || *x == "-s" || *x == "--sign" || *x == "--edit-key" || *x == "--recv-keys")) {
+                    say(Risk::ChangesFiles, "gpg writes keys or files");
+                    return;
+                }
+            return;
+        }
+        if (in({"nc", "ncat", "netcat", "socat"}, name)) {
+            bool exec = has(a, {"-e", "-c", "--exec", "--sh-exec", "--lua-exec"});
+            for (const auto& x : a) if (x && (starts(*x, "EXEC:") || starts(*x, "SYSTEM:") || starts(*x, "exec:") || starts(*x, "system:"))) exec = true;
+            if (exec) { say(Risk::Unknown, name + " runs a program for the network peer (a remote shell)"); return; }
+            say(Risk::ChangesSystem, name + " opens a network connection or listener");
             return;
         }
         if (in({"source", "."}, name)) { say(Risk::Unknown, "runs the script " + first_operand(a) + " in this shell: its contents are not rated"); return; }

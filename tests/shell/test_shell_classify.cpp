@@ -77,6 +77,9 @@ const std::vector<Rule> k_rules = {
     {"kubectl delete", "kubectl delete ns prod", Risk::Destructive, "kubectl", "kubectl get ns", Risk::ReadOnly},
     {"userdel", "userdel -r alice", Risk::Destructive, "userdel", "id alice", Risk::ReadOnly},
     {"kill init", "kill -9 1", Risk::Destructive, "kill", "kill -9 4242", Risk::ChangesSystem},
+    {"ncat with a shell", "ncat -l 4444 -e /bin/bash", Risk::Unknown, "ncat", "ncat -zv host 22", Risk::ChangesSystem},
+    {"date -s", "date -s '2026-01-01'", Risk::ChangesSystem, "date", "date +%F", Risk::ReadOnly},
+    {"gpg --delete-key", "gpg --delete-secret-keys ABC", Risk::Destructive, "gpg", "gpg --list-keys", Risk::ReadOnly},
     {"rsync --delete", "rsync -a --delete src/ dst/", Risk::Destructive, "rsync", "rsync -a src/ dst/", Risk::ChangesFiles},
 };
 
