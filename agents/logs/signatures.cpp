@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <unordered_map>
 
@@ -250,8 +252,83 @@ int match_signature(const Record& record) {
 // ---------------------------------------------------------------------------------------------
 // Collector.
 
+namespace {
+
+// Per-minute counting with an exponentially weighted baseline, O(1) memory: a minute whose count
+// is at least `min_count` and `factor` times the baseline (after `warmup` minutes of history)
+// is a spike; the largest spike is kept. Records out of time order count in the current minute.
+struct Rate {
+    static constexpr double k_alpha = 0.1;
+    std::int64_t minute = 0;
+    bool started = false;
+    std::uint32_t count = 0;          // in `minute`
+    double baseline = 0;              // EWMA of earlier minutes (empty minutes included)
+    std::uint64_t n_minutes = 0;      // minutes of history behind the baseline
+    Evidence first;                   // first record of `minute`
+    bool spike = false;
+    std::int64_t spike_minute = 0;
+    std::uint32_t spike_count = 0;
+    double spike_baseline = 0;
+    Evidence spike_first;
+
+    // Would the current minute be a spike? (also used on the open minute at the end)
+    bool is_spike(std::uint32_t min_count, double factor, std::uint64_t warmup) const {
+        return started && n_minutes >= warmup && count >= min_count && double(count) >= factor * std::max(baseline, 0.5);
+    }
+    void close(std::uint32_t min_count, double factor, std::uint64_t warmup) {
+        if (is_spike(min_count, factor, warmup) && count > spike_count) {
+            spike = true;
+            spike_minute = minute;
+            spike_count = count;
+            spike_baseline = baseline;
+            spike_first = first;
+        }
+    }
+    // `since` is the first minute of the whole stream: a template that first appears late has
+    // been quiet (zero a minute) until then.
+    void add(std::int64_t t_ms, const Evidence& e, std::uint32_t min_count, double factor, std::uint64_t warmup, std::int64_t since) {
+        const std::int64_t m = t_ms >= 0 ? t_ms / 60'000 : (t_ms - 59'999) / 60'000;
+        if (!started) {
+            started = true;
+            minute = m;
+            first = e;
+            n_minutes = std::uint64_t(std::max<std::int64_t>(0, m - since));
+        } else if (m > minute) {
+            close(min_count, factor, warmup);
+            baseline = k_alpha * count + (1 - k_alpha) * baseline;
+            const std::int64_t gap = std::min<std::int64_t>(m - minute - 1, 10'000);
+            for (std::int64_t g = 0; g < gap && baseline > 1e-9; ++g) baseline *= 1 - k_alpha;
+            n_minutes += std::uint64_t(1 + std::max<std::int64_t>(gap, 0));
+            minute = m;
+            count = 0;
+            first = e;
+        }
+        ++count;
+    }
+};
+
+constexpr std::uint32_t k_burst_min = 20;       // a template's records in one minute
+constexpr double k_burst_factor = 10;
+constexpr std::uint32_t k_errors_min = 10;      // error records in one minute
+constexpr double k_errors_factor = 5;
+constexpr std::uint64_t k_warmup_minutes = 5;
+
+std::string minute_text(std::int64_t minute) {
+    const std::time_t t = std::time_t(minute * 60);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return buf;
+}
+
+} // namespace
+
 struct Collector::Impl {
     std::size_t max_evidence = 3;
+    Rate errors;                      // records of severity error and worse, or matching a signature
+    bool has_since = false;
+    std::int64_t since_minute = 0;    // the first minute with a timed record
     std::uint64_t n_records = 0;
     struct Acc {
         std::uint64_t count = 0;
@@ -266,6 +343,7 @@ struct Collector::Impl {
         std::uint64_t count = 0;
         Severity max_severity = Severity::Unknown;
         Evidence first;
+        Rate rate;
     };
     std::unordered_map<std::uint32_t, Tpl> templates;
     static constexpr std::size_t k_max_templates = 100'000;
@@ -291,17 +369,32 @@ Collector::Collector(std::size_t max_evidence) : m_impl(std::make_shared<Impl>()
 void Collector::add(const Record& r, std::string_view source, std::uint32_t template_id, std::string_view template_text) {
     Impl& m = *m_impl;
     ++m.n_records;
+    if (r.has_time && !r.boot_relative && !m.has_since) {
+        m.has_since = true;
+        m.since_minute = r.time_ms >= 0 ? r.time_ms / 60'000 : (r.time_ms - 59'999) / 60'000;
+    }
     if (template_id) {
         auto it = m.templates.find(template_id);
         if (it == m.templates.end() && m.templates.size() < Impl::k_max_templates)
-            it = m.templates.emplace(template_id, Impl::Tpl{std::string(template_text), 0, Severity::Unknown, Impl::evidence_of(r, source)}).first;
+            it = m.templates.emplace(template_id, Impl::Tpl{std::string(template_text), 0, Severity::Unknown, Impl::evidence_of(r, source), {}}).first;
         if (it != m.templates.end()) {
             ++it->second.count;
+            if (r.has_time && !r.boot_relative) {
+                Rate& rate = it->second.rate;
+                const bool new_minute = !rate.started || r.time_ms / 60'000 > rate.minute;
+                rate.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_burst_min, k_burst_factor, k_warmup_minutes,
+                         m.since_minute);
+            }
             if (it->second.text.size() != template_text.size() || it->second.count % 64 == 0) it->second.text.assign(template_text);
             it->second.max_severity = std::max(it->second.max_severity, r.severity);
         }
     }
     const int cat = match_signature(r);
+    if (r.has_time && !r.boot_relative && (cat >= 0 || r.severity >= Severity::Error)) {
+        const bool new_minute = !m.errors.started || r.time_ms / 60'000 > m.errors.minute;
+        m.errors.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_errors_min, k_errors_factor, k_warmup_minutes,
+                     m.since_minute);
+    }
     if (cat < 0) return;
     Impl::Acc& a = m.acc[std::size_t(cat)];
     if (a.count == 0) a.order = m.n_records;
@@ -350,6 +443,60 @@ std::vector<Finding> Collector::findings() const {
         f.explanation = std::string(s.explanation);
         for (auto cmd : s.next_commands) f.next_commands.emplace_back(cmd);
         out.push_back(std::move(f));
+    }
+    // Statistical signals, after the signatures: the error rate jumping, templates bursting.
+    auto spike_of = [](const Rate& r, std::uint32_t min_count, double factor, Rate& out_rate) {
+        out_rate = r;
+        out_rate.close(min_count, factor, k_warmup_minutes);   // the open minute counts too
+        return out_rate.spike;
+    };
+    auto add_signal = [&](const char* category, const std::string& title, Severity sev, const Rate& r, std::string explanation,
+                          std::vector<std::string> commands) {
+        Finding f;
+        f.id = std::to_string(out.size() + 1);
+        f.id.insert(f.id.begin(), 'F');
+        f.category = category;
+        f.title = title;
+        f.severity = sev;
+        f.has_time = true;
+        f.first_ms = r.spike_minute * 60'000;
+        f.last_ms = f.first_ms + 59'999;
+        f.count = r.spike_count;
+        f.evidence.push_back(r.spike_first);
+        f.explanation = std::move(explanation);
+        f.next_commands = std::move(commands);
+        out.push_back(std::move(f));
+    };
+    Rate r;
+    if (spike_of(m_impl->errors, k_errors_min, k_errors_factor, r)) {
+        char base[32];
+        std::snprintf(base, sizeof base, "%.1f", r.spike_baseline);
+        add_signal("error-rate-change", "The rate of errors jumped at " + minute_text(r.spike_minute) + " UTC", Severity::Warning, r,
+                   "In the minute starting " + minute_text(r.spike_minute) + " UTC, " + std::to_string(r.spike_count) +
+                       " error records (or records matching a signature) were logged, against about " + base +
+                       " per minute before. Whatever changed just before that minute (a deploy, a restart, a failing "
+                       "dependency) is the first suspect.",
+                   {"journalctl --since '" + minute_text(r.spike_minute - 5) + "' --until '" + minute_text(r.spike_minute + 1) +
+                        "' --no-pager -p err",
+                    "last -x -n 20"});
+    }
+    std::vector<std::pair<std::uint32_t, Rate>> bursts;
+    for (const auto& [id, t] : m_impl->templates)
+        if (spike_of(t.rate, k_burst_min, k_burst_factor, r)) bursts.emplace_back(id, r);
+    std::sort(bursts.begin(), bursts.end(), [](const auto& a, const auto& b) {
+        return a.second.spike_count != b.second.spike_count ? a.second.spike_count > b.second.spike_count : a.first < b.first;
+    });
+    if (bursts.size() > 5) bursts.resize(5);
+    for (const auto& [id, rate] : bursts) {
+        const auto& t = m_impl->templates.at(id);
+        char base[32];
+        std::snprintf(base, sizeof base, "%.1f", rate.spike_baseline);
+        add_signal("template-burst", "A burst of one message: " + t.text.substr(0, 120), Severity::Info, rate,
+                   "This message was logged " + std::to_string(rate.spike_count) + " times in the minute starting " +
+                       minute_text(rate.spike_minute) + " UTC, against about " + base +
+                       " per minute before: a retry loop, a flood of clients, or a failure repeating.",
+                   {"journalctl --since '" + minute_text(rate.spike_minute) + "' --until '" + minute_text(rate.spike_minute + 1) +
+                        "' --no-pager"});
     }
     return out;
 }

@@ -220,3 +220,49 @@ TEST_CASE("sample incidents: diagnose names the right category first, benign sam
         }
     }
 }
+
+TEST_CASE("statistical signals: an error-rate jump and a template burst, not a steady rate", "[logs][signatures][signals]") {
+    logs::TemplateMiner miner;
+    logs::Collector col;
+    const std::int64_t t0 = 1709251200000LL;   // 2024-03-01 00:00 UTC
+    std::uint64_t line = 0;
+    auto add = [&](std::int64_t ms, std::string msg, logs::Severity sev) {
+        logs::Record r;
+        r.first_line = ++line;
+        r.has_time = true;
+        r.time_ms = ms;
+        r.severity = sev;
+        r.message = std::move(msg);
+        const auto m = miner.add(r.message);
+        col.add(r, "app.log", m.template_id, miner.get(m.template_id).text);
+    };
+    // 30 quiet minutes: a steady heartbeat (3 a minute) and one error a minute.
+    for (int minute = 0; minute < 30; ++minute) {
+        for (int k = 0; k < 3; ++k) add(t0 + minute * 60'000 + k * 1000, "heartbeat from worker " + std::to_string(k), logs::Severity::Info);
+        add(t0 + minute * 60'000 + 5000, "request " + std::to_string(minute) + " failed with code 500", logs::Severity::Error);
+    }
+    CHECK(col.findings().empty());   // steady rates are not signals
+    // Minute 30: 60 retries and 40 errors.
+    for (int k = 0; k < 60; ++k) add(t0 + 30 * 60'000 + k * 500, "retrying connection attempt " + std::to_string(k), logs::Severity::Info);
+    for (int k = 0; k < 40; ++k) add(t0 + 30 * 60'000 + k * 700, "request " + std::to_string(100 + k) + " failed with code 500", logs::Severity::Error);
+    // Minute 31 back to normal.
+    add(t0 + 31 * 60'000, "heartbeat from worker 0", logs::Severity::Info);
+    const auto f = col.findings();
+    REQUIRE(f.size() >= 2);
+    CHECK(f[0].category == "error-rate-change");
+    CHECK(f[0].severity == logs::Severity::Warning);
+    CHECK(f[0].count == 40);
+    CHECK(f[0].first_ms == t0 + 30 * 60'000);
+    CHECK_THAT(f[0].title, Catch::Contains("2024-03-01 00:30"));
+    CHECK(f[1].category == "template-burst");
+    CHECK(f[1].severity == logs::Severity::Info);
+    bool retry_burst = false;
+    for (const auto& x : f)
+        if (x.category == "template-burst" && x.title.find("retrying connection attempt") != std::string::npos) {
+            retry_burst = true;
+            CHECK(x.count == 60);
+            REQUIRE(x.evidence.size() == 1);
+            CHECK(x.evidence[0].line == 30 * 4 + 1);
+        }
+    CHECK(retry_burst);
+}

@@ -313,7 +313,7 @@ struct Evidence {
 
 struct Finding {
     std::string id;                     // "F1", "F2"... in rank order
-    std::string category;               // a Signature::id
+    std::string category;               // a Signature::id, or "error-rate-change" / "template-burst"
     std::string title;
     Severity severity = Severity::Unknown;
     bool has_time = false;
@@ -340,7 +340,12 @@ public:
     explicit Collector(std::size_t max_evidence = 3);
     // Adds one record of `source` (matched with match_signature) and the template it was mined into.
     void add(const Record& record, std::string_view source, std::uint32_t template_id, std::string_view template_text);
-    // The findings, ranked: cause tier, then severity (worst first), then first seen.
+    // The findings, ranked: cause tier, then severity (worst first), then first seen. After the
+    // signatures come the statistical signals, found online per minute against an exponentially
+    // weighted baseline (after 5 minutes of history): "error-rate-change" (warning: a minute with
+    // >= 10 error or signature records and >= 5x the baseline; the largest such minute) and
+    // "template-burst" (info: a template with >= 20 records in a minute and >= 10x its baseline;
+    // the five largest). Both need times; boot-relative (dmesg) times are not used.
     std::vector<Finding> findings() const;
     // The `n` most frequent templates, with their first record.
     std::vector<DigestEntry> digest(std::size_t n) const;
