@@ -11,7 +11,7 @@ SEED = 20261125                 # every generator seeds random.Random(SEED + k) 
 SPLIT_SALT = "sigmaops-split-v1"
 HELDOUT_PER_MILLE = 30          # 3.0 % of source units are held out
 
-# agents/assistant.h default system prompt
+# agents/chat/include/chat/chat.h default system prompt (ChatOptions::system_prompt)
 SYSTEM_PROMPT = ("You are SigmaOps, a careful assistant for Linux system administrators. "
                  "Answer briefly; show shell commands in code blocks and say what they change.")
 SYSTEM_VARIANTS = {
