@@ -100,6 +100,17 @@ void split_tokens(std::string_view message, std::size_t max_tokens, std::vector<
                 continue;
             }
         }
+        // "LOGIN(uid=0)" -> "LOGIN(" "uid=0)": a word glued before an opening parenthesis is its
+        // own token, so a value inside the parentheses does not hide the word.
+        const std::size_t paren = w.find('(');
+        if (paren != std::string_view::npos && paren > 0 && paren + 1 < w.size() && is_alpha(w[0])) {
+            tokens.push_back(w.substr(0, paren + 1));
+            glue.push_back(false);
+            tokens.push_back(w.substr(paren + 1));
+            glue.push_back(true);
+            i = e;
+            continue;
+        }
         tokens.push_back(w);
         glue.push_back(false);
         i = e;
