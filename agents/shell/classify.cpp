@@ -210,7 +210,13 @@ public:
     void script(const Script& s) { list(s.list); }
 
 private:
-    std::map<std::string, std::string> m_vars;          // NAME -> literal value assigned earlier
+    // What a variable may hold, flow-insensitively: every literal value assigned to it anywhere
+    // before its use (an `if` may have set either), and whether some assignment was computed.
+    struct VarValues {
+        std::vector<std::string> values;
+        bool computed = false;
+    };
+    std::map<std::string, VarValues> m_vars;
     std::map<std::string, const Command*> m_functions;  // defined earlier in the script
     std::map<std::string, std::string> m_aliases;
     std::set<std::string> m_running;                    // aliases being expanded
@@ -236,6 +242,12 @@ private:
             case Kind::Simple: simple(c); break;
             case Kind::Pipeline: pipeline(c); break;
             case Kind::Function: function(c); break;
+            case Kind::For:
+            case Kind::Select:
+                for (const Word& w : c.words) { word(w); set_var(c.name, w.literal()); }
+                if (!c.has_in) set_var(c.name, std::nullopt);   // for x; do: the positional parameters
+                for (const Command& b : c.body) command(b);
+                break;
             default:
                 for (const Word& w : c.words) word(w);
                 for (const Command& b : c.body) command(b);
@@ -376,14 +388,18 @@ private:
     }
 
     // Rates `text` (an alias, a variable's value, fields joined back) as if it stood at `at`.
-    void rescan(const std::string& text, Offset at) {
+    // `note` says where the text came from; it is added to every reason the text gives.
+    void rescan(const std::string& text, Offset at, const std::string& note = "") {
         if (m_depth > 240) { add(Risk::Unknown, "", at, "expansion nested too deep to follow"); return; }
         ParseResult r = parse_at(text, at);
         if (!r.ok()) { add(Risk::Unknown, "", at, "the expanded command does not parse: " + r.error->message); return; }
         m_keep.push_back(r.script);
+        const size_t n_before = result.reasons.size();
         ++m_depth;
         command(r.script->list);
         --m_depth;
+        if (!note.empty())
+            for (size_t i = n_before; i < result.reasons.size(); ++i) result.reasons[i].why += " (" + note + ")";
     }
 
     std::string rest_words(const Command& c, size_t from) {
@@ -414,9 +430,12 @@ private:
             const WordPart* only = w0.parts.size() == 1 ? &w0.parts[0] : nullptr;
             if (only && only->kind == PartKind::DoubleQuoted && only->parts.size() == 1) only = &only->parts[0];
             if (only && only->kind == PartKind::Param && only->parts.empty() && m_vars.count(only->text)) {
-                const std::string& v = m_vars[only->text];
-                add(Risk::Unknown, "$" + only->text, w0.begin, "command word taken from variable " + only->text + " (= '" + v + "')");
-                rescan(v + rest_words(c, 1), w0.begin);
+                // Every value the variable may hold is rated as the command it makes.
+                const VarValues vv = m_vars[only->text];
+                if (vv.computed || vv.values.empty())
+                    add(Risk::Unknown, "$" + only->text, w0.begin, "command word taken from $" + only->text + ", which is also set to a computed value");
+                for (const std::string& v : vv.values)
+                    rescan(v + rest_words(c, 1), w0.begin, "command word from $" + only->text + " = '" + v + "'");
                 return;
             }
             std::string what = "a computed command word";
@@ -434,9 +453,15 @@ private:
         word(a.value);
         for (const Word& w : a.elements) word(w);
         std::optional<std::string> v = a.value.literal();
-        if (v && !a.is_array) m_vars[a.name] = *v;
-        else m_vars.erase(a.name);
+        set_var(a.name, (a.is_array || a.append) ? std::nullopt : v);
         if (alone) history_variable(a.name, v.value_or(""), a.begin);
+    }
+
+    void set_var(const std::string& name, const std::optional<std::string>& value) {
+        VarValues& vv = m_vars[name];
+        if (!value) { vv.computed = true; return; }
+        if (std::find(vv.values.begin(), vv.values.end(), *value) == vv.values.end() && vv.values.size() < 16) vv.values.push_back(*value);
+        else if (vv.values.size() >= 16) vv.computed = true;
     }
 
     // HISTFILE=/dev/null, HISTSIZE=0, unset HISTFILE: the session leaves no history.
@@ -478,8 +503,7 @@ private:
         if (m_aliases.count(name) && !m_running.count(name) && p.wrappers.empty()) {
             if (!m_walked.insert("alias " + name + "=" + m_aliases[name]).second) return;
             m_running.insert(name);
-            add(Risk::Unknown, name, p.begin, "alias " + name + " stands for: " + m_aliases[name]);
-            rescan(m_aliases[name] + rest_words(c, 1), p.begin);
+            rescan(m_aliases[name] + rest_words(c, 1), p.begin, "alias " + name + "='" + m_aliases[name] + "'");
             m_running.erase(name);
             return;
         }
@@ -806,13 +830,21 @@ private:
             if (has_short(a, 'c') || has_short(a, 'd') || has_short(a, 'w') || has_short(a, 'r')) { say(Risk::Destructive, "history " + a[0].value_or("") + " erases or rewrites the shell history"); return; }
             return;
         }
+        if (in({"read", "mapfile", "readarray", "getopts"}, name)) {
+            for (const auto& o : operands(a)) if (o) set_var(*o, std::nullopt);
+            return;
+        }
+        if (name == "printf" && has(a, {"-v"})) {
+            for (size_t i = 0; i + 1 < a.size(); ++i) if (a[i] && *a[i] == "-v" && a[i + 1]) set_var(*a[i + 1], std::nullopt);
+            return;
+        }
         if (name == "unset") {
             for (const auto& x : a) if (x && (*x == "HISTFILE" || *x == "HISTSIZE")) { say(Risk::Destructive, "unset " + *x + " turns off the shell history"); return; }
             return;
         }
         if (name == "export" || name == "declare" || name == "typeset" || name == "local" || name == "readonly") {
             for (const Assignment& as : c.assignments)
-                if (!as.is_array) { auto v = as.value.literal(); history_variable(as.name, v.value_or(""), as.begin); if (v) m_vars[as.name] = *v; }
+                if (!as.is_array) { auto v = as.value.literal(); history_variable(as.name, v.value_or(""), as.begin); set_var(as.name, v); }
             return;
         }
         if (name == "set") {

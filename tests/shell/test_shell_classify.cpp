@@ -158,6 +158,17 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
         {"$CMD", Risk::Unknown},
         {"${IFS}", Risk::Unknown},
     };
+    // A variable holding a command: every value it may hold counts; one read from input is unknown.
+    CHECK(rate("x=ls; if a; then x=rm; fi; $x -rf /").risk == Risk::Irreversible);
+    CHECK(rate("x=rm; if a; then x=ls; fi; $x -rf /").risk == Risk::Irreversible);
+    CHECK(rate("read x; $x -rf /").risk == Risk::Unknown);
+    CHECK(rate("x=ls; read x; $x -l").risk == Risk::Unknown);
+    CHECK(rate("for c in ls rm; do $c -rf /; done").risk == Risk::Irreversible);
+    CHECK(rate("x=ls; $x -la").risk == Risk::ReadOnly);                 // nothing hidden: rated as ls
+    CHECK(rate("alias ll='ls -la'; ll /etc").risk == Risk::ReadOnly);
+    Assessment via = rate("alias ll='rm -rf /'; ll");
+    REQUIRE(!via.reasons.empty());
+    CHECK_THAT(via.reasons.back().why, Catch::Contains("alias ll='rm -rf /'"));
     // Functions calling functions: each body is rated once, so this stays linear.
     std::string chain = "f0() { rm -rf /; }; ";
     for (int i = 1; i < 40; ++i) chain += "f" + std::to_string(i) + "() { f" + std::to_string(i - 1) + "; f" + std::to_string(i - 1) + "; }; ";
