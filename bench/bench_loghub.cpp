@@ -109,6 +109,7 @@ Expected<std::vector<std::uint32_t>> mine_file(const std::string& path, std::opt
     }
     if (reader->error()) return unexpected(*reader->error());
     if (detected) *detected = parser->format();
+    for (auto& id : ids) id = miner.resolve(id);   // templates merged later take their final id
     return ids;
 }
 

@@ -139,6 +139,9 @@ struct TemplateMiner::Impl {
         Template info;
         std::vector<std::string> tokens;   // "<*>" for wildcards
         std::vector<bool> glue;
+        std::uint32_t family = 0;          // the first template of its word family (0: itself)
+        std::uint32_t alias = 0;           // merged into this template (0: alive)
+        std::vector<std::uint32_t> members;   // at a family's first template: its other members
     };
     struct Node {
         std::unordered_map<std::string, std::unique_ptr<Node>, SvHash, std::equal_to<>> children;
@@ -154,6 +157,33 @@ struct TemplateMiner::Impl {
     std::vector<bool> glue;
 
     static constexpr std::size_t k_cache_cap = 1 << 20;
+
+    std::uint32_t resolve(std::uint32_t id) {
+        std::uint32_t r = id;
+        while (clusters[r - 1].alias) r = clusters[r - 1].alias;
+        while (clusters[id - 1].alias && clusters[id - 1].alias != r) {   // path compression
+            const std::uint32_t next = clusters[id - 1].alias;
+            clusters[id - 1].alias = r;
+            id = next;
+        }
+        return r;
+    }
+
+    // A plain word: letters, '-' and '_' only ("bytes", "root", "usbfs").
+    static bool is_word(std::string_view t) {
+        if (t.empty() || t == k_wildcard) return false;
+        for (char ch : t)
+            if (!(is_alpha(ch) || ch == '-' || ch == '_')) return false;
+        return true;
+    }
+
+    // Generalises `dst` against `src` (same length): positions that differ become wildcards.
+    static bool generalise(Cluster& dst, const std::vector<std::string>& src) {
+        bool changed = false;
+        for (std::size_t i = 0; i < dst.tokens.size() && i < src.size(); ++i)
+            if (dst.tokens[i] != k_wildcard && dst.tokens[i] != src[i]) { dst.tokens[i] = std::string(k_wildcard); changed = true; }
+        return changed;
+    }
 
     // Is `masked` consistent with cluster c (same length, equal at every constant position)?
     bool fits(const Cluster& c) const {
@@ -238,8 +268,8 @@ struct TemplateMiner::Impl {
         for (std::size_t i = 0; i < tokens.size(); ++i) masked[i] = is_variable_token(tokens[i]) ? k_wildcard : tokens[i];
         Match m;
         const std::uint64_t h = hash_tokens(masked);
-        if (auto it = cache.find(h); it != cache.end() && fits(clusters[it->second - 1])) {
-            m.template_id = it->second;
+        if (auto it = cache.find(h); it != cache.end() && fits(clusters[resolve(it->second) - 1])) {
+            m.template_id = resolve(it->second);
         } else {
             Node* leaf = find_leaf();
             Cluster* best = nullptr;
@@ -248,11 +278,52 @@ struct TemplateMiner::Impl {
             if (leaf) {
                 for (std::uint32_t id : leaf->clusters) {
                     Cluster& c = clusters[id - 1];
+                    if (c.alias) continue;   // merged into its family's first template
                     const auto [sim, wild] = similarity(c);
                     if (sim > best_sim || (sim == best_sim && wild > best_wild)) { best = &c; best_sim = sim; best_wild = wild; }
                 }
             }
-            if (best && best_sim >= options.similarity) {
+            // The first position where template and message hold two different plain words.
+            std::size_t word_at = masked.size();
+            if (best && best_sim >= options.similarity && options.max_word_values > 0)
+                for (std::size_t i = 0; i < masked.size(); ++i)
+                    if (best->tokens[i] != masked[i] && is_word(best->tokens[i]) && is_word(masked[i])) { word_at = i; break; }
+            if (best && best_sim >= options.similarity && word_at < masked.size()) {
+                // A word family: messages that differ by one plain word stay apart until that
+                // position has shown more than max_word_values words; then they merge.
+                const std::uint32_t root_id = best->family ? best->family : best->info.id;
+                std::vector<std::string_view> values{masked[word_at]};
+                auto note = [&](const Cluster& c) {
+                    const std::string_view v = c.tokens[word_at];
+                    if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+                };
+                note(clusters[root_id - 1]);
+                for (std::uint32_t id : clusters[root_id - 1].members)
+                    if (!clusters[id - 1].alias) note(clusters[id - 1]);
+                if (values.size() > options.max_word_values || clusters.size() >= options.max_templates) {
+                    Cluster& root = clusters[root_id - 1];
+                    for (std::uint32_t id : root.members) {
+                        Cluster& c = clusters[id - 1];
+                        if (c.alias) continue;
+                        generalise(root, c.tokens);
+                        root.info.count += c.info.count;
+                        c.info.count = 0;
+                        c.alias = root_id;
+                    }
+                    root.members.clear();
+                    std::vector<std::string> msg(masked.begin(), masked.end());
+                    generalise(root, msg);
+                    rebuild_text(root);
+                    m.template_id = root_id;
+                    m.changed = true;
+                } else {
+                    m.template_id = create();
+                    m.created = true;
+                    clusters[m.template_id - 1].family = root_id;
+                    clusters[root_id - 1].members.push_back(m.template_id);
+                    insert_leaf()->clusters.push_back(m.template_id);
+                }
+            } else if (best && best_sim >= options.similarity) {
                 m.template_id = best->info.id;
                 bool changed = false;
                 for (std::size_t i = 0; i < masked.size(); ++i)
@@ -296,7 +367,16 @@ TemplateMiner& TemplateMiner::operator=(TemplateMiner&&) noexcept = default;
 TemplateMiner::~TemplateMiner() = default;
 
 Match TemplateMiner::add(std::string_view message, std::vector<std::string>* params) { return m_impl->add(message, params); }
-const Template& TemplateMiner::get(std::uint32_t id) const { return m_impl->clusters.at(id - 1).info; }
+const Template& TemplateMiner::get(std::uint32_t id) const {
+    std::uint32_t r = id;
+    while (m_impl->clusters.at(r - 1).alias) r = m_impl->clusters[r - 1].alias;
+    return m_impl->clusters[r - 1].info;
+}
+std::uint32_t TemplateMiner::resolve(std::uint32_t id) const {
+    std::uint32_t r = id;
+    while (m_impl->clusters.at(r - 1).alias) r = m_impl->clusters[r - 1].alias;
+    return r;
+}
 std::size_t TemplateMiner::size() const { return m_impl->clusters.size(); }
 const MinerOptions& TemplateMiner::options() const { return m_impl->options; }
 

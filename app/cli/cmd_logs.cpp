@@ -270,8 +270,10 @@ int run_parse(const Invocation& c) {
         *out << "LineId,EventId,EventTemplate\n";
         std::vector<std::string> quoted(miner.size() + 1);
         for (std::uint32_t id = 1; id <= miner.size(); ++id) quoted[id] = csv_field(miner.get(id).text);
-        for (std::size_t i = 0; i < line_template.size(); ++i)
-            *out << (i + 1) << ",E" << line_template[i] << "," << quoted[line_template[i]] << "\n";
+        for (std::size_t i = 0; i < line_template.size(); ++i) {
+            const std::uint32_t id = miner.resolve(line_template[i]);   // merged templates take their final id
+            *out << (i + 1) << ",E" << id << "," << quoted[id] << "\n";
+        }
         out->flush();
         if (!*out) { c.io.err << "sigmaops logs: writing " << out_path << " failed\n"; return k_exit_failure; }
     }
@@ -279,9 +281,12 @@ int run_parse(const Invocation& c) {
         c.io.out << "{\"format\":" << json_string(logs::format_name(parser->format())) << ",\"lines\":" << line_template.size()
                  << ",\"records\":" << n_records << ",\"truncated_records\":" << n_truncated
                  << ",\"error\":" << (reader->error() ? json_string(reader->error()->message) : "null") << ",\"templates\":[";
+        bool first = true;
         for (std::uint32_t id = 1; id <= miner.size(); ++id) {
+            if (miner.resolve(id) != id) continue;   // merged into another template
             const logs::Template& t = miner.get(id);
-            c.io.out << (id > 1 ? "," : "") << "{\"id\":\"E" << id << "\",\"count\":" << t.count << ",\"template\":" << json_string(t.text) << "}";
+            c.io.out << (first ? "" : ",") << "{\"id\":\"E" << id << "\",\"count\":" << t.count << ",\"template\":" << json_string(t.text) << "}";
+            first = false;
         }
         c.io.out << "]}\n";
     }

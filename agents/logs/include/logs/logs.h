@@ -227,6 +227,10 @@ struct MinerOptions {
     std::size_t max_children = 100;       // a tree node's children; more go to the wildcard child
     std::size_t max_templates = 200'000;  // past this, unmatched messages join a catch-all per length
     std::size_t max_tokens = 512;         // a message's tokens past this are folded into the last one
+    std::size_t max_word_values = 3;      // messages that differ only by a plain word ("bytes"/"values")
+                                          // stay separate templates until that position has shown more
+                                          // than this many words, then merge into one (0: Drain's
+                                          // behaviour, merge at once)
 };
 
 // The template of a message: its id and, when asked for, the values its wildcards took.
@@ -269,8 +273,13 @@ public:
     // Mines one message. When `params` is given it receives the message's values at the
     // template's wildcard positions (as the template is after this message).
     Match add(std::string_view message, std::vector<std::string>* params = nullptr);
-    // A template by id (1..size()); its text is the current, most general one.
+    // A template by id (1..size()); its text is the current, most general one. An id whose
+    // template was later merged into its word family's first template (MinerOptions::
+    // max_word_values) gives that template: get(id).id may differ from id.
     const Template& get(std::uint32_t id) const;
+    // The id `id` stands for now (itself, or the template it was merged into). Callers that keep
+    // ids per line resolve them at the end to get the final grouping.
+    std::uint32_t resolve(std::uint32_t id) const;
     std::size_t size() const;
     const MinerOptions& options() const;
 private:
