@@ -175,9 +175,11 @@ struct Payload {
 };
 
 // The commands `simple` (Kind::Simple) runs: itself when it wraps nothing, else every payload
-// (find may have several -exec). Wrappers: sudo doas env nice ionice nohup timeout stdbuf
-// setsid chroot flock command builtin exec time xargs find(-exec/-execdir/-ok/-okdir)
-// sh/bash/dash/zsh/ksh -c, su -c, watch, eval. Nested wrappers are unwrapped to the end.
+// (find may have several -exec; find and ssh are also payloads themselves). Wrappers: sudo doas
+// env (-S too) nice ionice nohup timeout stdbuf setsid chroot flock command builtin exec
+// /usr/bin/time xargs find (-exec/-execdir/-ok/-okdir) busybox sh/bash/dash/zsh/ksh -c, su -c,
+// watch, eval, ssh HOST CMD. Nested wrappers are unwrapped up to 16 deep, then left as they are.
+// Safe for any tree parse() returns; never throws.
 std::vector<Payload> payloads(const Command& simple);
 
 // The program name of a literal command word: the last path component ("/usr/bin/rm" -> "rm").
@@ -206,7 +208,9 @@ struct Assessment {
 };
 
 // Classifies a parsed script by walking its tree (payloads, substitutions, here-doc bodies,
-// functions and aliases defined then used included). Data in quotes stays data.
+// functions and aliases defined then used, variables used as the command word included).
+// Data in quotes stays data. Linear in the tree (each function body and alias is rated once);
+// nesting deeper than 256 levels is rated unknown rather than followed.
 Assessment classify(const Script& script);
 
 // Parses and classifies; an unparsable source is Risk::Unknown with the parse error as reason.
