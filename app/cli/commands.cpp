@@ -17,7 +17,8 @@ const Command& sigmaops_command() {
         c.subcommands = {chat_command(),    generate_command(), logits_command(),  model_command(), bench_command(),
                          perplexity_command(), history_command(), hosts_command(), run_command(), shell_command(),
                          logs_command(), diagnose_command()};
-        c.flags = {{"--version", "-V", "", "print the version"}};
+        // --history before the command (`sigmaops --history F history list`) goes to the command.
+        c.flags = {{"--version", "-V", "", "print the version"}, history_flag()};
         c.notes = "Without a command, sigmaops chats (options alone go to chat: `sigmaops -m FILE`).\n"
                   "Models are looked up with -m FILE, then $SIGMAOPS_MODEL, then the data directory\n"
                   "($XDG_DATA_HOME/sigmaops/models), then the build and source trees.\n"
@@ -35,9 +36,13 @@ int main(const std::vector<std::string>& argv) {
                << (e.cuda_built ? ", cuda kernels built" : "") << ")\n";
         return k_exit_ok;
     }
-    // No command, or options only: the chat.
+    // No command, or options only: the chat. Options the root passes down (--history F) may
+    // come before a command's name.
     const bool top_help = !argv.empty() && (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help");
-    if (argv.empty() || (!top_help && argv[0].size() > 1 && argv[0][0] == '-')) {
+    size_t i = 0;
+    while (i < argv.size() && (argv[i] == "--history" || argv[i] == "--db")) i += 2;
+    const bool command_follows = i > 0 && i < argv.size() && !argv[i].empty() && argv[i][0] != '-';
+    if (argv.empty() || (!top_help && !command_follows && argv[0].size() > 1 && argv[0][0] == '-')) {
         std::vector<std::string> chat{"chat"};
         chat.insert(chat.end(), argv.begin(), argv.end());
         return dispatch(sigmaops_command(), chat, io);

@@ -298,6 +298,7 @@ TEST_CASE("old option names keep working", "[app][cli]") {
     const std::string db = (dir / "h.db").string();
     // history --db FILE (before or after the subcommand) is --history FILE.
     for (const auto& argv : {std::vector<std::string>{"history", "list", "--db", db},
+                             std::vector<std::string>{"--db", db, "history", "list"},   // as the old help wrote it
                              std::vector<std::string>{"history", "--db", db, "list"},
                              std::vector<std::string>{"history", "--history", db, "list"}}) {
         auto [rc, text] = in_process(argv);
@@ -305,6 +306,9 @@ TEST_CASE("old option names keep working", "[app][cli]") {
         CHECK(rc == 0);
         CHECK_THAT(text, Catch::Contains("no history yet (" + db + ")"));
     }
+    auto binary = run("--db " + db + " history list");   // the program decides chat or command
+    CHECK(binary.rc == 0);
+    CHECK_THAT(binary.out, Catch::Contains("no history yet (" + db + ")"));
     // logits --out is --output.
     const std::string model = sigma::testing::tiny_chat_model();
     const std::string out = (dir / "l.f32").string();
