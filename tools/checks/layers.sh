@@ -13,21 +13,21 @@
 set -uo pipefail
 cd "${1:-$(dirname "$0")/../..}"
 fail=0
-report() { echo "layers: $1"; shift; printf '  %s\n' "$@"; fail=1; }
+report() { echo "layers: $1"; printf '%s\n' "$2" | sed 's/^/  /'; fail=1; }
 src() { find "$@" -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh' \) 2>/dev/null; }
 
 hits=$(src app ui agents | grep -v '^agents/llm/' | xargs grep -nE '#\s*include\s*[<"](sigma/|engine/src/|\.\./engine|model\.h"|forward\.h"|backend\.h"|cuda/|cpu/|gguf/|tokenizer/)' 2>/dev/null)
-[[ -n "$hits" ]] && report "app/, ui/ and agents/ reach the engine only through agents/llm (llm.h):" $hits
+[[ -n "$hits" ]] && report "app/, ui/ and agents/ reach the engine only through agents/llm (llm.h):" "$hits"
 
-hits=$(src agents | xargs grep -nE '#\s*include\s*[<"]cli/|\bUsageError\b|\bargv\b|"usage: |std::cout|std::cerr|\bgetopt|\bint main\s*\(' 2>/dev/null | grep -vE '^\S+:[0-9]+:\s*//')
-[[ -n "$hits" ]] && report "agents/ must not hold command-line code (it belongs in app/cli/):" $hits
+hits=$(src agents | xargs grep -nE '#\s*include\s*[<"]cli/|\bUsageError\b|\bargv\b|"usage: |std::cout|std::cerr|\bgetopt(_long)?\s*\(|\bint main\s*\(' 2>/dev/null | grep -vE '^\S+:[0-9]+:\s*//')
+[[ -n "$hits" ]] && report "agents/ must not hold command-line code (it belongs in app/cli/):" "$hits"
 
 hits=$(src app ui agents tools bench | grep -v '^agents/history/' | xargs grep -nE '#\s*include\s*[<"](history/)?(history_internal|sqlite_util)\.h' 2>/dev/null)
 hits+=$(src app ui agents tools bench | grep -v '^agents/remote/' | xargs grep -nE '#\s*include\s*[<"](remote/)?internal\.h' 2>/dev/null)
-[[ -n "$hits" ]] && report "private headers of agents/history and agents/remote used from outside:" $hits
+[[ -n "$hits" ]] && report "private headers of agents/history and agents/remote used from outside:" "$hits"
 
 hits=$(src app/cli agents engine kernels base | xargs grep -nE '#\s*include\s*<Q[A-Z][A-Za-z]*>' 2>/dev/null)
-[[ -n "$hits" ]] && report "widget (Qt) headers outside ui/ and the desktop's main:" $hits
+[[ -n "$hits" ]] && report "widget (Qt) headers outside ui/ and the desktop's main:" "$hits"
 
 [[ $fail == 0 ]] && echo "layers: ok"
 exit $fail

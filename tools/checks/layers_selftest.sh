@@ -26,6 +26,8 @@ expect fail agent-usage      agents/config/c.cpp     'const char* k = "usage: si
 expect fail private-history  app/cli/h.cpp           '#include <history/history_internal.h>'
 expect fail private-remote   ui/r.cpp                '#include "remote/internal.h"'
 expect fail widgets-agents   agents/chat/q.cpp       '#include <QWidget>'
+expect fail agent-getopt     agents/logs/o.cpp       'int f(int c, char** v) { return getopt(c, v, "h"); }'
+expect pass builtin-name     agents/shell/b.cpp      'const char* k[] = {"read", "getopts"};'
 expect pass clean            agents/logs/ok.cpp      '#include <history/history.h>'
 [[ $n_bad == 0 ]] && echo "layers selftest: ok"
 exit $(( n_bad > 0 ))
