@@ -160,6 +160,10 @@ const std::set<std::string>& known_programs() {
         "ffmpeg", "sleep", "systemd-run", "runuser", "chsh", "newgrp", "hwclock", "ntpdate", "chronyc", "renice",
         "cryptsetup", "losetup", "pvcreate", "vgcreate", "lvcreate", "lvremove", "vgremove", "pvremove", "lvextend",
         "resize2fs", "xfs_growfs", "e2fsck", "fsck", "tune2fs", "sgdisk", "gdisk", "cfdisk", "mkfs.ext4",
+        "mysqldump", "pg_dump", "pg_dumpall", "envsubst", "expand", "unexpand", "shuf", "iperf", "iperf3", "ssh-add",
+        "dos2unix", "unix2dos", "htpasswd", "ssh-copy-id", "pg_restore", "mysqlimport", "mail", "mailx", "sendmail",
+        "rustup", "mvn", "gradle", "composer", "at", "docker-compose", "nvme", "badblocks", "rclone", "gsutil",
+        "lvresize", "lvreduce", "xfs_repair", "growpart", "sshpass",
     };
     return s;
 }
@@ -170,7 +174,8 @@ Risk base_level(const std::string& p) {
                                                 "gunzip", "bzip2", "xz", "zstd", "unxz", "unzip", "zip", "7z", "tar", "wget",
                                                 "scp", "rsync", "sftp", "ssh-keygen", "make", "cmake", "gcc", "g++", "cc",
                                                 "clang", "clang++", "go", "cargo", "rustc", "npm", "npx", "yarn", "convert",
-                                                "ffmpeg", "updatedb", "sync", "tee", "git", "qemu-img"};
+                                                "ffmpeg", "updatedb", "sync", "tee", "git", "qemu-img", "dos2unix",
+                                                "unix2dos", "htpasswd", "rustup", "mvn", "gradle", "composer"};
     static const std::set<std::string> system = {
         "systemctl", "service", "apt", "apt-get", "dpkg", "rpm", "yum", "dnf", "zypper", "pacman", "snap", "flatpak",
         "pip", "pip3", "crontab", "iptables", "ip6tables", "nft", "ufw", "firewall-cmd", "sysctl", "mount", "umount",
@@ -185,7 +190,8 @@ Risk base_level(const std::string& p) {
         "pvcreate", "vgcreate", "lvcreate", "lvextend", "resize2fs", "xfs_growfs", "e2fsck", "fsck", "tune2fs",
         "cryptsetup", "mdadm", "zpool", "zfs", "btrfs", "hdparm", "networkctl", "resolvectl", "loginctl", "busctl",
         "runuser", "systemd-run", "stty", "screen", "tmux", "logger", "ssh", "telnet", "ftp", "nc", "netcat", "socat",
-        "mysqladmin", "chmod", "chown", "chgrp",
+        "mysqladmin", "chmod", "chown", "chgrp", "ssh-copy-id", "pg_restore", "mysqlimport", "mail", "mailx", "sendmail",
+        "at", "lvresize", "xfs_repair", "growpart", "rclone", "gsutil", "nvme", "badblocks",
     };
     static const std::set<std::string> destructive = {"rm", "truncate", "userdel", "deluser", "groupdel", "dropdb", "dropuser",
                                                       "shutdown", "reboot", "poweroff", "halt", "ifdown", "lvremove",
@@ -1000,6 +1006,74 @@ private:
             say(Risk::ChangesSystem, name + " opens a network connection or listener");
             return;
         }
+        // Storage: the subcommands that destroy data.
+        if (name == "zfs" || name == "zpool") {
+            if (s == "destroy" || (name == "zpool" && (s == "labelclear" || (s == "create" && has(a, {"-f"}))))) { say(Risk::Destructive, name + " " + s + " destroys a pool, dataset or snapshot"); return; }
+            if (in({"list", "get", "status", "iostat", "history", "events", "holds", "diff", ""}, s)) return;
+            say(Risk::ChangesSystem, name + " " + s + " changes storage");
+            return;
+        }
+        if (name == "cryptsetup") {
+            if (in({"luksFormat", "erase", "luksErase", "reencrypt"}, s)) { say(Risk::Irreversible, "cryptsetup " + s + " destroys the data or keys on " + first_operand(Args(a.begin() + 1, a.end()))); return; }
+            if (in({"luksKillSlot", "luksRemoveKey"}, s)) { say(Risk::Destructive, "cryptsetup " + s + " removes a key slot"); return; }
+            if (in({"status", "luksDump", "isLuks", "benchmark", "--version", "--help", ""}, s)) return;
+            say(Risk::ChangesSystem, "cryptsetup " + s + " changes encrypted devices");
+            return;
+        }
+        if (name == "nvme") {
+            if (in({"format", "sanitize", "write-zeroes", "delete-ns"}, s)) { say(Risk::Irreversible, "nvme " + s + " erases the drive or namespace"); return; }
+            if (in({"list", "smart-log", "id-ctrl", "id-ns", "error-log", "fw-log", "list-subsys", "version", "help", ""}, s)) return;
+            say(Risk::ChangesSystem, "nvme " + s + " changes the drive");
+            return;
+        }
+        if (name == "badblocks") {
+            if (has_short(a, 'w')) { say(Risk::Irreversible, "badblocks -w overwrites every block of " + first_operand(a)); return; }
+            if (has_short(a, 'n')) { say(Risk::ChangesSystem, "badblocks -n rewrites blocks (keeping their data)"); return; }
+            return;
+        }
+        if (name == "mdadm") {
+            if (has(a, {"--zero-superblock", "--remove", "--fail", "-f", "-r", "--stop", "-S"})) { say(Risk::Destructive, "mdadm takes an array or disk apart"); return; }
+            if (has(a, {"--detail", "-D", "--examine", "-E", "--query", "-Q", "--scan"}) && !has(a, {"--assemble", "-A", "--create", "-C"})) return;
+            say(Risk::ChangesSystem, "mdadm changes arrays");
+            return;
+        }
+        // Cloud and remote storage: deletions.
+        if (name == "aws") {
+            auto ops = operands(a);
+            std::string svc = ops.size() > 0 && ops[0] ? *ops[0] : "", verb = ops.size() > 1 && ops[1] ? *ops[1] : "";
+            if ((svc == "s3" && (verb == "rm" || verb == "rb" || (verb == "sync" && has(a, {"--delete"})))) || starts(verb, "delete") ||
+                starts(verb, "terminate") || verb == "deregister-image") {
+                say(Risk::Destructive, "aws " + svc + " " + verb + " deletes cloud resources");
+                return;
+            }
+            if (starts(verb, "describe") || starts(verb, "list") || starts(verb, "get") || verb == "ls" || svc == "sts" || verb == "help") return;
+            say(Risk::ChangesSystem, "aws " + svc + " " + verb + " changes cloud resources");
+            return;
+        }
+        if (name == "gsutil" || name == "rclone") {
+            if (in({"rm", "rb", "delete", "deletefile", "purge", "rmdir", "rmdirs", "cleanup", "dedupe"}, s) ||
+                (s == "sync" && (name == "rclone" || has(a, {"-d"})))) {
+                say(Risk::Destructive, name + " " + s + " deletes files at the destination");
+                return;
+            }
+            if (in({"ls", "lsd", "lsl", "lsf", "du", "size", "cat", "stat", "version", "check", "md5sum", "sha1sum", "listremotes", "config", "about", "tree", "hash", ""}, s)) return;
+            say(Risk::ChangesFiles, name + " " + s + " copies or moves files");
+            return;
+        }
+        if (name == "docker-compose") {
+            if (s == "down" && (has(a, {"-v", "--volumes", "--rmi"}))) { say(Risk::Destructive, "docker-compose down -v deletes volumes"); return; }
+            if (s == "rm") { say(Risk::Destructive, "docker-compose rm deletes containers"); return; }
+            if (in({"ps", "logs", "config", "images", "top", "version", "ls", ""}, s)) return;
+            say(Risk::ChangesSystem, "docker-compose " + s + " changes containers");
+            return;
+        }
+        if (name == "mysqldump" || name == "pg_dump" || name == "pg_dumpall") {
+            if (has(a, {"-f", "--file", "-r", "--result-file"})) say(Risk::ChangesFiles, name + " writes a dump file");
+            return;
+        }
+        if (name == "pg_restore" && (has(a, {"-c", "--clean"}))) { say(Risk::Destructive, "pg_restore --clean drops objects before recreating them"); return; }
+        if (name == "ssh-add" && (has_short(a, 'D') || has_short(a, 'd'))) { say(Risk::ChangesSystem, "ssh-add -d/-D removes keys from the agent"); return; }
+        if (name == "at" && (has_short(a, 'l') || has_short(a, 'c'))) return;
         if (in({"source", "."}, name)) { say(Risk::Unknown, "runs the script " + first_operand(a) + " in this shell: its contents are not rated"); return; }
         if (in({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox", "rbash"}, name)) {
             if (has(a, {"-n"}) || has(a, {"--version", "--help"})) return;

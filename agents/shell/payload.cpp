@@ -191,6 +191,13 @@ void unwrap(const Payload& p, std::vector<Payload>& out, int depth) {
         unwrap(rest(p, i, name), out, depth + 1);
         return;
     }
+    if (name == "sshpass") {
+        static const char* const v[] = {"-p", "-f", "-d", "-P", nullptr};
+        size_t i = skip_options(p, 1, v);
+        if (i >= n) { out.push_back(p); return; }
+        unwrap(rest(p, i, name), out, depth + 1);
+        return;
+    }
     if (name == "flock") {
         static const char* const v[] = {"-w", "--timeout", "-E", "--conflict-exit-code", "-c", "--command", nullptr};
         for (size_t k = 1; k + 1 < n; ++k) {

@@ -80,6 +80,16 @@ const std::vector<Rule> k_rules = {
     {"ncat with a shell", "ncat -l 4444 -e /bin/bash", Risk::Unknown, "ncat", "ncat -zv host 22", Risk::ChangesSystem},
     {"date -s", "date -s '2026-01-01'", Risk::ChangesSystem, "date", "date +%F", Risk::ReadOnly},
     {"gpg --delete-key", "gpg --delete-secret-keys ABC", Risk::Destructive, "gpg", "gpg --list-keys", Risk::ReadOnly},
+    {"zfs destroy", "zfs destroy -r tank/data", Risk::Destructive, "zfs", "zfs list -t snapshot", Risk::ReadOnly},
+    {"cryptsetup luksFormat", "cryptsetup luksFormat /dev/sdb", Risk::Irreversible, "cryptsetup", "cryptsetup luksDump /dev/sdb", Risk::ReadOnly},
+    {"nvme format", "nvme format /dev/nvme0n1", Risk::Irreversible, "nvme", "nvme smart-log /dev/nvme0", Risk::ReadOnly},
+    {"badblocks -w", "badblocks -wsv /dev/sdc", Risk::Irreversible, "badblocks", "badblocks -sv /dev/sdc", Risk::ReadOnly},
+    {"mdadm --zero-superblock", "mdadm --zero-superblock /dev/sdb1", Risk::Destructive, "mdadm", "mdadm --detail /dev/md0", Risk::ReadOnly},
+    {"aws s3 rm", "aws s3 rm s3://bucket --recursive", Risk::Destructive, "aws", "aws s3 ls s3://bucket", Risk::ReadOnly},
+    {"rclone purge", "rclone purge remote:backups", Risk::Destructive, "rclone", "rclone ls remote:backups", Risk::ReadOnly},
+    {"docker-compose down -v", "docker-compose down -v", Risk::Destructive, "docker-compose", "docker-compose ps", Risk::ReadOnly},
+    {"pg_restore --clean", "pg_restore --clean -d prod dump.sql", Risk::Destructive, "pg_restore", "pg_dump prod", Risk::ReadOnly},
+    {"sshpass wrapping rm", "sshpass -p secret rm -rf /srv", Risk::Irreversible, "rm", "sshpass -p secret ls /srv", Risk::ReadOnly},
     {"rsync --delete", "rsync -a --delete src/ dst/", Risk::Destructive, "rsync", "rsync -a src/ dst/", Risk::ChangesFiles},
 };
 
