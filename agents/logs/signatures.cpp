@@ -501,9 +501,21 @@ std::vector<Finding> Collector::findings() const {
     return out;
 }
 
-std::vector<DigestEntry> Collector::digest(std::size_t n) const {
+std::vector<DigestEntry> Collector::digest(std::size_t n, const TemplateMiner* miner) const {
     std::vector<DigestEntry> all;
-    for (const auto& [id, t] : m_impl->templates) all.push_back({id, t.text, t.count, t.max_severity, t.first});
+    std::unordered_map<std::uint32_t, std::size_t> at;   // final id -> index in `all`
+    for (const auto& [id, t] : m_impl->templates) {
+        const std::uint32_t final_id = miner ? miner->resolve(id) : id;
+        auto [it, fresh] = at.emplace(final_id, all.size());
+        if (fresh) {
+            all.push_back({final_id, miner ? miner->get(final_id).text : t.text, t.count, t.max_severity, t.first});
+            continue;
+        }
+        DigestEntry& d = all[it->second];
+        d.count += t.count;
+        d.max_severity = std::max(d.max_severity, t.max_severity);
+        if (t.first.line < d.first.line && t.first.source == d.first.source) d.first = t.first;
+    }
     std::sort(all.begin(), all.end(), [](const DigestEntry& a, const DigestEntry& b) {
         return a.count != b.count ? a.count > b.count : a.template_id < b.template_id;
     });

@@ -142,7 +142,7 @@ int run_diagnose(const Invocation& c) {
         sources.push_back(std::move(src));
     }
     const std::vector<logs::Finding> findings = collector.findings();
-    const std::vector<logs::DigestEntry> digest = collector.digest(15);
+    const std::vector<logs::DigestEntry> digest = collector.digest(15, &miner);
     bool any_error = false;
     for (const auto& s : sources) any_error = any_error || s.error.has_value();
 

@@ -150,6 +150,24 @@ TEST_CASE("findings: the OOM kill ranks before the unit failure it caused, brute
     const auto d = many.digest(5);
     REQUIRE(d.size() == 1);
     CHECK(d[0].count == 50);
+
+    // Templates merged into a word family after they were added are counted under the final id.
+    logs::TemplateMiner fm;
+    logs::Collector fc;
+    std::uint64_t line = 0;
+    for (const char* user : {"root", "admin", "git", "oracle", "test"}) {
+        logs::Record r;
+        r.first_line = ++line;
+        r.message = std::string("Failed password for ") + user + " from 192.0.2.1 port 22 ssh2";
+        const auto m = fm.add(r.message);
+        fc.add(r, "auth.log", m.template_id, fm.get(m.template_id).text);
+    }
+    CHECK(fc.digest(5).size() == 3);   // root, admin, git (+ oracle and test, merged into root's id)
+    const auto merged = fc.digest(5, &fm);
+    REQUIRE(merged.size() == 1);
+    CHECK(merged[0].count == 5);
+    CHECK(merged[0].text == "Failed password for <*> from <*> port <*> ssh2");
+    CHECK(merged[0].first.line == 1);
 }
 
 TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[logs][cli][signatures]") {

@@ -356,8 +356,9 @@ public:
     // "template-burst" (info: a template with >= 20 records in a minute and >= 10x its baseline;
     // the five largest). Both need times; boot-relative (dmesg) times are not used.
     std::vector<Finding> findings() const;
-    // The `n` most frequent templates, with their first record.
-    std::vector<DigestEntry> digest(std::size_t n) const;
+    // The `n` most frequent templates, with their first record. With `miner` (the one that gave
+    // the ids to add()), templates merged since are counted under their final id and text.
+    std::vector<DigestEntry> digest(std::size_t n, const TemplateMiner* miner = nullptr) const;
     std::uint64_t n_records() const;
 private:
     struct Impl;
