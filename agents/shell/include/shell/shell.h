@@ -176,7 +176,7 @@ struct Payload {
 
 // The commands `simple` (Kind::Simple) runs: itself when it wraps nothing, else every payload
 // (find may have several -exec; find and ssh are also payloads themselves). Wrappers: sudo doas
-// env (-S too) nice ionice nohup timeout stdbuf setsid chroot flock command builtin exec
+// env (-S too) nice ionice nohup timeout stdbuf setsid chroot flock sshpass command builtin exec
 // /usr/bin/time xargs find (-exec/-execdir/-ok/-okdir) busybox sh/bash/dash/zsh/ksh -c, su -c,
 // watch, eval, ssh HOST CMD. Nested wrappers are unwrapped up to 16 deep, then left as they are.
 // Safe for any tree parse() returns; never throws.
@@ -203,7 +203,7 @@ struct Reason {
 
 struct Assessment {
     Risk risk = Risk::ReadOnly;
-    std::vector<Reason> reasons;           // every finding above read-only, in source order
+    std::vector<Reason> reasons;           // every finding above read-only, in the order the walk meets them
     std::vector<std::string> programs;     // programs run, in order of first appearance
 };
 
