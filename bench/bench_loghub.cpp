@@ -192,7 +192,7 @@ std::string cpu_model() {
 }
 
 // A syslog of n lines from a mix of services, with varying values (deterministic).
-std::string generate_syslog(std::size_t n) {
+std::string generate_syslog(std::size_t n, std::size_t start_sec = 0) {
     std::mt19937_64 rng(42);
     auto num = [&](int lo, int hi) { return std::to_string(lo + int(rng() % std::uint64_t(hi - lo + 1))); };
     auto ip = [&] { return num(1, 223) + "." + num(0, 255) + "." + num(0, 255) + "." + num(1, 254); };
@@ -203,7 +203,7 @@ std::string generate_syslog(std::size_t n) {
     out.reserve(n * 110);
     char ts[32];
     for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t sec = i / 50;
+        const std::size_t sec = start_sec + i / 50;
         std::snprintf(ts, sizeof ts, "%s %2zu %02zu:%02zu:%02zu", months[(sec / 86400 / 28) % 12], 1 + (sec / 86400) % 28,
                       (sec / 3600) % 24, (sec / 60) % 60, sec % 60);
         out += ts;
@@ -236,19 +236,24 @@ int run_generate(std::uint64_t bytes, const std::string& path) {
     std::size_t block = 0;
     std::mt19937_64 rng(7);
     while (written < bytes) {
-        std::string chunk = generate_syslog(20000);
+        // 20,000 lines = 400 s at 50 lines/s; each block continues where the last one ended.
+        const std::size_t sec = block * 400 + 400;
+        std::string chunk = generate_syslog(20000, block * 400);
+        char ts[32];
+        std::snprintf(ts, sizeof ts, "%s %2zu %02zu:%02zu:%02zu", "Jan", 1 + (sec / 86400) % 28, (sec / 3600) % 24, (sec / 60) % 60, sec % 60);
+        const std::string now = ts;
         // Java records with stack traces in the middle of the syslog stream.
         std::string traces;
         for (int i = 0; i < 200; ++i) {
-            traces += "Mar  1 10:00:00 web01 app[4242]: java.lang.IllegalStateException: pool " + std::to_string(rng() % 1000) +
+            traces += now + " web01 app[4242]: java.lang.IllegalStateException: pool " + std::to_string(rng() % 1000) +
                       " exhausted\n";
             const int depth = 3 + int(rng() % 40);
             for (int d = 0; d < depth; ++d) traces += "\tat org.example.Pool.get" + std::to_string(d) + "(Pool.java:" + std::to_string(rng() % 500) + ")\n";
             traces += "Caused by: java.net.SocketTimeoutException: connect timed out\n\t... 12 more\n";
         }
-        if (block % 50 == 7) traces += "Mar  1 10:00:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
-                                       "Mar  1 10:00:02 web01 systemd[1]: app.service: Failed with result 'oom-kill'.\n";
-        if (block % 70 == 3) traces += "Mar  1 10:00:03 web01 postgres[900]: PANIC:  could not write to file: No space left on device\n";
+        if (block % 50 == 7) traces += now + " web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n" +
+                                       now + " web01 systemd[1]: app.service: Failed with result 'oom-kill'.\n";
+        if (block % 70 == 3) traces += now + " web01 postgres[900]: PANIC:  could not write to file: No space left on device\n";
         f << chunk << traces;
         written += chunk.size() + traces.size();
         ++block;

@@ -293,6 +293,8 @@ struct Rate {
             minute = m;
             first = e;
             n_minutes = std::uint64_t(std::max<std::int64_t>(0, m - since));
+        } else if (m < minute - 1) {
+            return;   // far back in time (another stream mixed in): not counted
         } else if (m > minute) {
             close(min_count, factor, warmup);
             baseline = k_alpha * count + (1 - k_alpha) * baseline;
@@ -326,9 +328,15 @@ std::string minute_text(std::int64_t minute) {
 
 struct Collector::Impl {
     std::size_t max_evidence = 3;
-    Rate errors;                      // records of severity error and worse, or matching a signature
-    bool has_since = false;
-    std::int64_t since_minute = 0;    // the first minute with a timed record
+    // Rates per source (a second file starting earlier than the first ended has its own clock).
+    struct SourceRates {
+        bool has_since = false;
+        std::int64_t since_minute = 0;                 // the source's first minute with a timed record
+        Rate errors;                                    // records of severity error and worse, or matching a signature
+        std::unordered_map<std::uint32_t, Rate> templates;
+    };
+    std::unordered_map<std::string, SourceRates> rates;
+    std::size_t n_template_rates = 0;                   // over all sources, capped at k_max_templates
     std::uint64_t n_records = 0;
     struct Acc {
         std::uint64_t count = 0;
@@ -343,7 +351,6 @@ struct Collector::Impl {
         std::uint64_t count = 0;
         Severity max_severity = Severity::Unknown;
         Evidence first;
-        Rate rate;
     };
     std::unordered_map<std::uint32_t, Tpl> templates;
     static constexpr std::size_t k_max_templates = 100'000;
@@ -369,31 +376,46 @@ Collector::Collector(std::size_t max_evidence) : m_impl(std::make_shared<Impl>()
 void Collector::add(const Record& r, std::string_view source, std::uint32_t template_id, std::string_view template_text) {
     Impl& m = *m_impl;
     ++m.n_records;
-    if (r.has_time && !r.boot_relative && !m.has_since) {
-        m.has_since = true;
-        m.since_minute = r.time_ms >= 0 ? r.time_ms / 60'000 : (r.time_ms - 59'999) / 60'000;
+    Impl::SourceRates* sr = nullptr;
+    std::int64_t minute = 0;
+    if (r.has_time && !r.boot_relative) {
+        auto it = m.rates.find(std::string(source));
+        if (it == m.rates.end()) it = m.rates.emplace(std::string(source), Impl::SourceRates{}).first;
+        sr = &it->second;
+        minute = r.time_ms >= 0 ? r.time_ms / 60'000 : (r.time_ms - 59'999) / 60'000;
+        if (!sr->has_since) {
+            sr->has_since = true;
+            sr->since_minute = minute;
+        }
     }
     if (template_id) {
         auto it = m.templates.find(template_id);
         if (it == m.templates.end() && m.templates.size() < Impl::k_max_templates)
-            it = m.templates.emplace(template_id, Impl::Tpl{std::string(template_text), 0, Severity::Unknown, Impl::evidence_of(r, source), {}}).first;
+            it = m.templates.emplace(template_id, Impl::Tpl{std::string(template_text), 0, Severity::Unknown, Impl::evidence_of(r, source)}).first;
         if (it != m.templates.end()) {
             ++it->second.count;
-            if (r.has_time && !r.boot_relative) {
-                Rate& rate = it->second.rate;
-                const bool new_minute = !rate.started || r.time_ms / 60'000 > rate.minute;
-                rate.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_burst_min, k_burst_factor, k_warmup_minutes,
-                         m.since_minute);
-            }
             if (it->second.text.size() != template_text.size() || it->second.count % 64 == 0) it->second.text.assign(template_text);
             it->second.max_severity = std::max(it->second.max_severity, r.severity);
         }
+        if (sr) {
+            auto rt = sr->templates.find(template_id);
+            if (rt == sr->templates.end() && m.n_template_rates < Impl::k_max_templates) {
+                rt = sr->templates.emplace(template_id, Rate{}).first;
+                ++m.n_template_rates;
+            }
+            if (rt != sr->templates.end()) {
+                Rate& rate = rt->second;
+                const bool new_minute = !rate.started || minute > rate.minute;
+                rate.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_burst_min, k_burst_factor, k_warmup_minutes,
+                         sr->since_minute);
+            }
+        }
     }
     const int cat = match_signature(r);
-    if (r.has_time && !r.boot_relative && (cat >= 0 || r.severity >= Severity::Error)) {
-        const bool new_minute = !m.errors.started || r.time_ms / 60'000 > m.errors.minute;
-        m.errors.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_errors_min, k_errors_factor, k_warmup_minutes,
-                     m.since_minute);
+    if (sr && (cat >= 0 || r.severity >= Severity::Error)) {
+        const bool new_minute = !sr->errors.started || minute > sr->errors.minute;
+        sr->errors.add(r.time_ms, new_minute ? Impl::evidence_of(r, source) : Evidence{}, k_errors_min, k_errors_factor, k_warmup_minutes,
+                       sr->since_minute);
     }
     if (cat < 0) return;
     Impl::Acc& a = m.acc[std::size_t(cat)];
@@ -468,7 +490,15 @@ std::vector<Finding> Collector::findings() const {
         out.push_back(std::move(f));
     };
     Rate r;
-    if (spike_of(m_impl->errors, k_errors_min, k_errors_factor, r)) {
+    bool error_spike = false;
+    for (const auto& [name, sr] : m_impl->rates) {
+        Rate candidate;
+        if (spike_of(sr.errors, k_errors_min, k_errors_factor, candidate) && (!error_spike || candidate.spike_count > r.spike_count)) {
+            r = candidate;
+            error_spike = true;
+        }
+    }
+    if (error_spike) {
         char base[32];
         std::snprintf(base, sizeof base, "%.1f", r.spike_baseline);
         add_signal("error-rate-change", "The rate of errors jumped at " + minute_text(r.spike_minute) + " UTC", Severity::Warning, r,
@@ -481,17 +511,19 @@ std::vector<Finding> Collector::findings() const {
                     "last -x -n 20"});
     }
     std::vector<std::pair<std::uint32_t, Rate>> bursts;
-    for (const auto& [id, t] : m_impl->templates)
-        if (spike_of(t.rate, k_burst_min, k_burst_factor, r)) bursts.emplace_back(id, r);
+    for (const auto& [name, sr] : m_impl->rates)
+        for (const auto& [id, rate] : sr.templates)
+            if (spike_of(rate, k_burst_min, k_burst_factor, r)) bursts.emplace_back(id, r);
     std::sort(bursts.begin(), bursts.end(), [](const auto& a, const auto& b) {
         return a.second.spike_count != b.second.spike_count ? a.second.spike_count > b.second.spike_count : a.first < b.first;
     });
     if (bursts.size() > 5) bursts.resize(5);
     for (const auto& [id, rate] : bursts) {
-        const auto& t = m_impl->templates.at(id);
+        const auto found = m_impl->templates.find(id);
+        const std::string text = found == m_impl->templates.end() ? std::string() : found->second.text;
         char base[32];
         std::snprintf(base, sizeof base, "%.1f", rate.spike_baseline);
-        add_signal("template-burst", "A burst of one message: " + t.text.substr(0, 120), Severity::Info, rate,
+        add_signal("template-burst", "A burst of one message: " + text.substr(0, 120), Severity::Info, rate,
                    "This message was logged " + std::to_string(rate.spike_count) + " times in the minute starting " +
                        minute_text(rate.spike_minute) + " UTC, against about " + base +
                        " per minute before: a retry loop, a flood of clients, or a failure repeating.",

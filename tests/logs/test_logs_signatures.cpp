@@ -284,3 +284,35 @@ TEST_CASE("statistical signals: an error-rate jump and a template burst, not a s
         }
     CHECK(retry_burst);
 }
+
+TEST_CASE("statistical signals are per source: a second file that starts earlier is no burst", "[logs][signatures][signals]") {
+    logs::TemplateMiner miner;
+    logs::Collector col;
+    const std::int64_t t0 = 1709251200000LL;
+    std::uint64_t line = 0;
+    auto add = [&](const char* source, std::int64_t ms, const std::string& msg, logs::Severity sev) {
+        logs::Record r;
+        r.first_line = ++line;
+        r.has_time = true;
+        r.time_ms = ms;
+        r.severity = sev;
+        r.message = msg;
+        const auto m = miner.add(r.message);
+        col.add(r, source, m.template_id, miner.get(m.template_id).text);
+    };
+    // Two files of the same hour, read one after the other, each with a steady rate.
+    for (const char* source : {"syslog.1", "syslog"})
+        for (int minute = 0; minute < 60; ++minute)
+            for (int k = 0; k < 5; ++k) {
+                add(source, t0 + minute * 60'000 + k * 1000, "heartbeat from worker " + std::to_string(k), logs::Severity::Info);
+                add(source, t0 + minute * 60'000 + k * 1000 + 500, "job " + std::to_string(k) + " failed", logs::Severity::Error);
+            }
+    // And one file that jumps back in time by a day half-way through.
+    for (int minute = 0; minute < 60; ++minute)
+        for (int k = 0; k < 5; ++k)
+            add("odd.log", t0 + (minute < 30 ? minute : minute - 1440) * 60'000 + k * 1000, "tick " + std::to_string(k),
+                logs::Severity::Info);
+    const auto f = col.findings();
+    for (const auto& x : f) INFO(x.category << " " << x.title);
+    CHECK(f.empty());
+}

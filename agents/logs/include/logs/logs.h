@@ -350,8 +350,9 @@ public:
     // Adds one record of `source` (matched with match_signature) and the template it was mined into.
     void add(const Record& record, std::string_view source, std::uint32_t template_id, std::string_view template_text);
     // The findings, ranked: cause tier, then severity (worst first), then first seen. After the
-    // signatures come the statistical signals, found online per minute against an exponentially
-    // weighted baseline (after 5 minutes of history): "error-rate-change" (warning: a minute with
+    // signatures come the statistical signals, found online per source and minute against an
+    // exponentially weighted baseline (after 5 minutes of history; a record more than a minute
+    // older than its source's current minute is not counted): "error-rate-change" (warning: a minute with
     // >= 10 error or signature records and >= 5x the baseline; the largest such minute) and
     // "template-burst" (info: a template with >= 20 records in a minute and >= 10x its baseline;
     // the five largest). Both need times; boot-relative (dmesg) times are not used.
