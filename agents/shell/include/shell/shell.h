@@ -143,7 +143,10 @@ struct ParseError {
 
 struct Options {
     bool extglob = false;       // accept @(...) ?(...) *(...) +(...) !(...) (bash: shopt -s extglob)
-    size_t max_depth = 200;     // nesting limit; deeper input is rejected, never a stack overflow
+    // Nesting limit; deeper input is rejected ("nesting deeper than N levels"), never a stack
+    // overflow. A pipeline and a substitution count one level each: 200 allows about 100 nested
+    // $( ... ) (bash has no such limit; real scripts nest a few levels).
+    size_t max_depth = 200;
 };
 
 struct ParseResult {
