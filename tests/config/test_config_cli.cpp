@@ -1,0 +1,88 @@
+// test_config_cli.cpp - `sigmaops tune postgres --facts ... [--json]` run in-process through the
+// command table (issue 18): the JSON's settings, the readable list with sources, usage errors.
+#include <cli/command.h>
+#include <config/config.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+namespace {
+
+std::pair<int, std::string> in_process(std::vector<std::string> argv) {
+    std::istringstream in;
+    std::ostringstream out, err;
+    sigmaops::cli::Io io{in, out, err};
+    const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
+    return {rc, out.str() + err.str()};
+}
+
+} // namespace
+
+TEST_CASE("tune postgres --json maps each setting to PGTune's value", "[config][cli]") {
+    auto [rc, text] = in_process({"tune", "postgres", "--facts", "version=16,type=web,ram=8GB,cpus=4,connections=100,disk=ssd", "--json"});
+    INFO(text);
+    REQUIRE(rc == 0);
+    const auto j = nlohmann::json::parse(text);
+    CHECK(j.at("settings").at("shared_buffers") == "2GB");
+    CHECK(j.at("settings").at("work_mem") == "20164kB");
+    CHECK(j.at("settings").at("max_connections") == "100");
+    CHECK(j.at("settings").size() == 19);
+    CHECK_THAT(j.at("sources").at("work_mem").get<std::string>(), Catch::Contains("le0pard/pgtune@7caef27"));
+    CHECK_THAT(j.at("sources").at("work_mem").get<std::string>(), Catch::Contains("selectWorkMem"));
+    CHECK(j.at("facts").at("type") == "web");
+
+    // Connections left out: the type's default; the issue's 10082kB is the mixed workload.
+    auto [rc2, text2] = in_process({"tune", "postgres", "--facts", "version=16,type=mixed,ram=8GB,cpus=4,connections=100", "--json"});
+    REQUIRE(rc2 == 0);
+    CHECK(nlohmann::json::parse(text2).at("settings").at("work_mem") == "10082kB");
+    auto [rc3, text3] = in_process({"tune", "postgres", "--facts", "version=13,type=oltp,ram=4096MB", "--json"});
+    REQUIRE(rc3 == 0);
+    const auto j3 = nlohmann::json::parse(text3);
+    CHECK(j3.at("settings").at("max_connections") == "300");
+    CHECK(j3.at("settings").at("shared_buffers") == "1GB");
+    CHECK(j3.at("facts").at("connections").is_null());
+}
+
+TEST_CASE("tune postgres prints a readable list with each setting's source", "[config][cli]") {
+    auto [rc, text] = in_process({"tune", "postgres", "--facts", "version=16,type=web,ram=8GB,cpus=4,disk=hdd"});
+    INFO(text);
+    REQUIRE(rc == 0);
+    CHECK_THAT(text, Catch::Contains("max_connections = 200"));
+    CHECK_THAT(text, Catch::Contains("random_page_cost = 4 "));
+    std::istringstream lines(text);
+    int n_settings = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        ++n_settings;
+        CHECK_THAT(line, Catch::Contains(" = "));
+        CHECK_THAT(line, Catch::Contains("# le0pard/pgtune@7caef27 src/features/configuration/configurationSlice.js select"));
+    }
+    CHECK(n_settings == 19);
+}
+
+TEST_CASE("tune postgres: a bad fact is a usage error naming the key and what it accepts", "[config][cli]") {
+    struct Bad {
+        std::string facts, key, accepts;
+    };
+    for (const Bad& b : {Bad{"version=16,type=web,ram=8GB,colour=blue", "colour", "disk=ssd|hdd|san"},
+                         Bad{"version=16,type=web,ram=lots", "ram", "MB, GB or TB"},
+                         Bad{"version=16,type=web,ram=8GB,cpus=0", "cpus", "from 1 to 999999"},
+                         Bad{"version=16,type=foo,ram=8GB", "type", "web, oltp, dw, desktop, mixed"},
+                         Bad{"version=16,type=web,ram=8GB,disk=nvme", "disk", "ssd, hdd, san"},
+                         Bad{"version=9,type=web,ram=8GB", "version", "from 10 to 18"},
+                         Bad{"version=16,type=web,ram=256MB", "ram", "at least 512MB"},
+                         Bad{"version=16,type=web,ram=8GB,connections=5", "connections", "from 20"},
+                         Bad{"version=16,ram=8GB", "type", "is missing"},
+                         Bad{"version=16,type=web,ram", "ram", "KEY=VALUE"}}) {
+        auto [rc, text] = in_process({"tune", "postgres", "--facts", b.facts});
+        INFO(b.facts << "\n" << text);
+        CHECK(rc == sigmaops::cli::k_exit_usage);
+        CHECK_THAT(text, Catch::Contains(b.key));
+        CHECK_THAT(text, Catch::Contains(b.accepts));
+    }
+    auto [rc, text] = in_process({"tune", "postgres"});
+    CHECK(rc == sigmaops::cli::k_exit_usage);
+    CHECK_THAT(text, Catch::Contains("--facts"));
+}
