@@ -133,9 +133,10 @@ def pgtune(version, db_type, ram_bytes, cpus, connections, disk):
 
 def grid():
     """>= 100 combinations: every version x type x disk x connection choice, each with two
-    (RAM, CPUs) pairs taken in turn from a list that covers 2..128 GB and 2..32 CPUs."""
+    (RAM, CPUs) pairs taken in turn from a list that covers 2..128 GB and 1..32 CPUs or none."""
     pairs = [(2, 2), (3, 4), (4, 8), (6, 3), (8, 4), (12, 6), (16, 16), (24, 12),
-             (32, 32), (48, 24), (64, 8), (128, 32), (5, 5), (100, 2), (101, 20), (7, 1)]
+             (32, 32), (48, 24), (64, 8), (128, 32), (5, 5), (100, 2), (101, 20), (7, 1),
+             (10, None), (20, None)]  # None: CPUs left empty in the form
     cases = []
     k = 0
     for version in (13, 16, 18):

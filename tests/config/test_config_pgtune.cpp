@@ -87,6 +87,7 @@ TEST_CASE("pgtune equals the reference transcription on every grid case", "[conf
     CHECK(*rams.rbegin() == 128);
     CHECK(*cpus.begin() <= 2);
     CHECK(*cpus.rbegin() == 32);
+    CHECK(cpus.count(0) == 1);   // CPUs left out: no parallel settings, work_mem counts 8 workers
     CHECK(default_connections);
     CHECK(set_connections);
 }
