@@ -106,6 +106,12 @@ ExecOptions sudo_opts() {
 
 }  // namespace
 
+// A sleep whose command line is this test process's own ("sleep 28.4242"): the check that a
+// timeout left no process behind looks for exactly it, not for any `sleep 28` that another
+// program on the machine (another test run) may have running.
+static std::string nap(int seconds) { return "sleep " + std::to_string(seconds) + "." + std::to_string(1000 + ::getpid() % 9000); }
+static std::string nap_suffix() { return "\\." + std::to_string(1000 + ::getpid() % 9000); }
+
 TEST_CASE("remote sudo: skipped without root", "[remote][sudo]") {
     if (!sshd_test::is_root()) {
         WARN("skipped: needs root (starts sshd, test user, sudoers drop-in)");
@@ -179,15 +185,15 @@ TEST_CASE("remote sudo: password asked once per session, commands run as root, s
         // question; and a plain command's process group too under the account's dash login shell.
         ExecOptions slow_opts = sudo_opts();
         slow_opts.timeout = 500ms;
-        auto slow = s->exec("sleep 28; true", slow_opts);
+        auto slow = s->exec(nap(28) + "; true", slow_opts);
         REQUIRE(slow);
         CHECK(slow->timed_out);
         CHECK(slow->elapsed < 5s);
         slow_opts.sudo = false;
-        auto slow_plain = s->exec("sh -c 'sleep 27; true'", slow_opts);
+        auto slow_plain = s->exec("sh -c '" + nap(27) + "; true'", slow_opts);
         REQUIRE(slow_plain);
         CHECK(slow_plain->timed_out);
-        auto left = s->exec("pgrep -a -f '^sleep 2[78]$' || true");
+        auto left = s->exec("pgrep -a -f '^sleep 2[78]" + nap_suffix() + "$' || true");
         REQUIRE(left);
         CHECK(left->out == "");
         CHECK(p.n_sudo_questions == 1);
@@ -279,12 +285,12 @@ TEST_CASE("remote sudo: NOPASSWD never asks", "[remote][sudo][sshd]") {
     // A timeout stops the command although it runs as root and the login is not.
     ExecOptions o = sudo_opts();
     o.timeout = 500ms;
-    auto slow = s->exec("sleep 30", o);
+    auto slow = s->exec(nap(30), o);
     REQUIRE(slow);
     CHECK(slow->timed_out);
     CHECK_FALSE(slow->ok());
     CHECK(slow->elapsed < 5s);
-    auto left = s->exec("pgrep -a -f '^sleep 30$' || true");
+    auto left = s->exec("pgrep -a -f '^sleep 30" + nap_suffix() + "$' || true");
     REQUIRE(left);
     CHECK(left->out == "");
     // Without any prompter too.
