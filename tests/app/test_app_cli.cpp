@@ -74,6 +74,10 @@ TEST_CASE("bad flags and commands exit 2 with a clear message", "[app][cli]") {
         {"generate -m '' -p hi", "-m/--model needs a model file, got an empty path"},
         {"generate -p hi --temp -1", "--temp must be between 0 and 100, got '-1'"},
         {"generate -p hi --top-p 1.5", "--top-p must be between 0 and 1, got '1.5'"},
+        {"history list --history ''", "--history needs a file, got an empty path"},
+        {"history list --limit lots", "--limit expects an integer, got 'lots'"},
+        {"run --hosts a uptime", "the command goes after --"},
+        {"model info", "expected: model info FILE"},
     };
     for (const auto& [args, message] : cases) {
         auto r = run(args);
