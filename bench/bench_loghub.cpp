@@ -14,6 +14,8 @@
 // template equals exactly the set of lines with its ground-truth EventId; GA is the share of
 // correct lines. One MinerOptions{} for every system: nothing here or in agents/logs is tuned per
 // system.
+#include "loghub_eval.h"
+
 #include <logs/logs.h>
 
 #include <algorithm>
@@ -31,30 +33,10 @@
 #include <vector>
 
 using namespace sigmaops;
+using loghub::grouping_accuracy;
+using loghub::mine_file;
 
 namespace {
-
-// One CSV record (RFC 4180 quoting) from `in`; false at the end.
-bool read_csv_row(std::istream& in, std::vector<std::string>& row) {
-    row.clear();
-    std::string field;
-    bool quoted = false, any = false;
-    for (int ch; (ch = in.get()) != EOF;) {
-        any = true;
-        const char c = char(ch);
-        if (quoted) {
-            if (c == '"') {
-                if (in.peek() == '"') { field.push_back('"'); in.get(); }
-                else quoted = false;
-            } else field.push_back(c);
-        } else if (c == '"') quoted = true;
-        else if (c == ',') { row.push_back(field); field.clear(); }
-        else if (c == '\n') { row.push_back(field); return true; }
-        else if (c != '\r') field.push_back(c);
-    }
-    if (any) row.push_back(field);
-    return any;
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -77,41 +59,7 @@ std::string json_string_after(const std::string& json, std::size_t from, const s
     return out;
 }
 
-double grouping_accuracy(const std::vector<std::string>& truth, const std::vector<std::uint32_t>& predicted) {
-    std::unordered_map<std::string, std::size_t> truth_size;
-    for (const auto& t : truth) ++truth_size[t];
-    std::unordered_map<std::uint32_t, std::vector<std::size_t>> groups;
-    for (std::size_t i = 0; i < predicted.size(); ++i) groups[predicted[i]].push_back(i);
-    std::size_t correct = 0;
-    for (const auto& [id, lines] : groups) {
-        const std::string& t = truth[lines.front()];
-        bool same = std::all_of(lines.begin(), lines.end(), [&](std::size_t i) { return truth[i] == t; });
-        if (same && truth_size[t] == lines.size()) correct += lines.size();
-    }
-    return truth.empty() ? 0 : double(correct) / double(truth.size());
-}
 
-// Template id per input line (continuation lines take their record's id).
-Expected<std::vector<std::uint32_t>> mine_file(const std::string& path, std::optional<std::string> log_format,
-                                               logs::Format* detected) {
-    auto reader = logs::LineReader::open(path);
-    if (!reader) return unexpected(reader.error());
-    logs::ParseOptions po;
-    po.log_format = std::move(log_format);
-    auto parser = logs::RecordParser::create(po);
-    if (!parser) return unexpected(parser.error());
-    logs::TemplateMiner miner;   // the one parameter set
-    std::vector<std::uint32_t> ids;
-    logs::Record r;
-    while (parser->next(*reader, r)) {
-        const logs::Match m = miner.add(r.message);
-        for (std::uint32_t k = 0; k < r.n_lines; ++k) ids.push_back(m.template_id);
-    }
-    if (reader->error()) return unexpected(*reader->error());
-    if (detected) *detected = parser->format();
-    for (auto& id : ids) id = miner.resolve(id);   // templates merged later take their final id
-    return ids;
-}
 
 // Prints where one system's grouping goes wrong: truth events split over several templates, and
 // templates that merge several truth events (with an example line each).
@@ -149,12 +97,7 @@ int run_ga(const std::string& dir, const std::string& only = "") {
         const std::size_t drain_at = settings.find("loghub2k_corrected", settings.find("published_Drain_Loghub2.0_RQ2", at));
         const double drain = std::atof(settings.c_str() + settings.find(':', drain_at) + 1);
         const std::string base = dir + "/" + s + "/" + s + "_2k.log";
-        std::ifstream csv(base + "_structured_corrected.csv");
-        std::vector<std::string> row, truth;
-        read_csv_row(csv, row);
-        const auto col = std::find(row.begin(), row.end(), "EventId") - row.begin();
-        while (read_csv_row(csv, row))
-            if (std::size_t(col) < row.size()) truth.push_back(row[std::size_t(col)]);
+        const std::vector<std::string> truth = loghub::read_event_ids(base + "_structured_corrected.csv");
         logs::Format detected = logs::Format::Unknown;
         auto with_format = mine_file(base, log_format, nullptr);
         auto with_auto = mine_file(base, std::nullopt, &detected);
