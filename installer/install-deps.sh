@@ -11,7 +11,11 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       zlib1g-dev  # agents/logs reads .gz logs (rotated syslog.2.gz...) through zlib
       openssh-client)  # ssh makes ProxyJump hops (agents/remote/session.cpp)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(openssh-server xvfb xauth sqlite3 procps sudo)
+  pkgs+=(openssh-server xvfb xauth sqlite3 procps sudo
+         # real services the agents' tests start without systemd (issues 16-18): journal files
+         # built by systemd-journal-remote and read by journalctl, and the services the config
+         # agent tunes, with the checkers it runs against them (lynis, ansible-playbook).
+         systemd-journal-remote nginx postgresql redis-server lynis ansible)
 fi
 
 missing=()
