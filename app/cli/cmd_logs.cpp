@@ -3,7 +3,8 @@
 //   diagnose FILE... [--json] [--no-model] [--log-format FMT] [--rotated]
 // reads each file as its own source (its own format detection), mines templates, matches the
 // signature library and prints the ranked findings with evidence and read-only next commands,
-// then a digest of the most frequent templates. The model stage is not built yet: the
+// then a digest of the most frequent templates (all of it logs::diagnose and report_text/_json;
+// this file builds the sources, shows the progress bar and prints). The model stage is not built yet: the
 // deterministic report is the whole answer (--no-model says so explicitly).
 //   logs parse FILE... [--log-format FMT] [--rotated] [-o OUT.csv] [--json]
 // writes one row per input line in the Loghub structured-CSV convention (LineId,EventId,
@@ -62,151 +63,57 @@ std::string json_string(std::string_view s) {
 // Progress on stderr for long inputs: bytes read / total and lines/s, at most once a second.
 struct Progress {
     Io& io;
-    bool on = false;
+    bool on = false, shown = false;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last = start;
-    void tick(const logs::LineReader& r, std::uint64_t n_lines) {
+    void tick(const logs::LineReader& r, std::uint64_t n_lines) { show(r.bytes_read(), r.bytes_total(), n_lines); }
+    void show(std::uint64_t bytes_read, std::uint64_t bytes_total, std::uint64_t n_lines) {
         if (!on) return;
         const auto now = std::chrono::steady_clock::now();
         if (now - last < std::chrono::seconds(1)) return;
         last = now;
+        shown = true;
         const double s = std::chrono::duration<double>(now - start).count();
-        io.err << "\rlogs: " << human_bytes(double(r.bytes_read()));
-        if (r.bytes_total()) io.err << " / " << human_bytes(double(r.bytes_total()));
+        io.err << "\rlogs: " << human_bytes(double(bytes_read));
+        if (bytes_total) io.err << " / " << human_bytes(double(bytes_total));
         io.err << ", " << n_lines << " lines, " << std::uint64_t(double(n_lines) / s) << " lines/s   " << std::flush;
     }
     void done() {
-        if (on) io.err << "\n";
+        if (on && shown) io.err << "\n";
+        shown = false;
     }
 };
 
-
-std::string utc_text(std::int64_t ms) {
-    const std::time_t t = std::time_t(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
-}
-
-struct SourceSummary {
-    std::string name;
-    logs::Format format = logs::Format::Unknown;
-    std::uint64_t lines = 0, records = 0;
-    std::optional<std::string> error;
-};
 
 int run_diagnose(const Invocation& c) {
     const auto& files = c.args.positional();
     if (files.empty()) throw UsageError("diagnose needs at least one log file ('-' for stdin)");
-    const bool json = c.args.has("--json");
-    logs::ParseOptions po;
-    if (c.args.has("--log-format")) po.log_format = c.args.get("--log-format");
-    if (auto check = logs::RecordParser::create(po); !check) throw UsageError(check.error().message);
+    if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("'-' (stdin) can be named once");
+    logs::DiagnoseOptions opt;
+    if (c.args.has("--log-format")) opt.log_format = c.args.get("--log-format");
+    if (auto check = logs::RecordParser::create({opt.log_format}); !check) throw UsageError(check.error().message);
 
-    logs::TemplateMiner miner;
-    logs::Collector collector;
-    std::vector<SourceSummary> sources;
+    std::vector<logs::Source> sources;
+    for (const std::string& f : files) sources.push_back(logs::open_source(f, c.args.has("--rotated")));
     Progress progress{c.io};
-    for (const std::string& f : files) {
-        std::vector<std::string> paths = c.args.has("--rotated") && f != "-" ? logs::rotated_set(f) : std::vector<std::string>{f};
-        SourceSummary src;
-        src.name = f == "-" ? "<stdin>" : f;
-        std::optional<logs::LineReader> reader;
-        if (f == "-") {
-            reader.emplace(logs::LineReader::from_fd(0, "<stdin>"));
-        } else {
-            auto r = paths.empty() ? Expected<logs::LineReader>(unexpected(ErrorCode::NotFound, "no such file: " + f))
-                                   : logs::LineReader::open_files(paths);
-            if (!r) {
-                src.error = r.error().message;
-                sources.push_back(std::move(src));
-                continue;
-            }
-            reader.emplace(std::move(*r));
-        }
-        progress.on = reader->bytes_total() > (64u << 20);
-        auto parser = logs::RecordParser::create(po);
-        logs::Record rec;
-        const std::string label = std::filesystem::path(src.name).filename().string();
-        while (parser->next(*reader, rec)) {
-            const logs::Match m = miner.add(rec.message);
-            collector.add(rec, label, m.template_id, miner.get(m.template_id).text);
-            ++src.records;
-            src.lines = rec.first_line + rec.n_lines - 1;
-            progress.tick(*reader, src.lines);
-        }
-        progress.done();
-        src.format = parser->format();
-        if (reader->error()) src.error = reader->error()->message;
-        sources.push_back(std::move(src));
+    opt.progress = [&](const logs::DiagnoseProgress& p) {
+        progress.on = p.bytes_total > (64u << 20);
+        if (p.done) progress.done();
+        else progress.show(p.bytes_read, p.bytes_total, p.lines);
+    };
+    auto report = logs::diagnose(std::move(sources), opt);
+    if (!report) {
+        c.io.err << "sigmaops diagnose: " << report.error().message << "\n";
+        return k_exit_failure;
     }
-    const std::vector<logs::Finding> findings = collector.findings();
-    const std::vector<logs::DigestEntry> digest = collector.digest(15, &miner);
-    bool any_error = false;
-    for (const auto& s : sources) any_error = any_error || s.error.has_value();
-
-    if (json) {
-        std::ostream& o = c.io.out;
-        o << "{\"sources\":[";
-        for (std::size_t i = 0; i < sources.size(); ++i) {
-            const auto& s = sources[i];
-            o << (i ? "," : "") << "{\"name\":" << json_string(s.name) << ",\"format\":" << json_string(logs::format_name(s.format))
-              << ",\"lines\":" << s.lines << ",\"records\":" << s.records << ",\"error\":" << (s.error ? json_string(*s.error) : "null") << "}";
-        }
-        o << "],\"findings\":[";
-        for (std::size_t i = 0; i < findings.size(); ++i) {
-            const auto& f = findings[i];
-            o << (i ? "," : "") << "{\"id\":" << json_string(f.id) << ",\"category\":" << json_string(f.category)
-              << ",\"title\":" << json_string(f.title) << ",\"severity\":" << json_string(logs::severity_name(f.severity))
-              << ",\"count\":" << f.count << ",\"first_seen\":" << (f.has_time ? json_string(utc_text(f.first_ms) + "Z") : "null")
-              << ",\"last_seen\":" << (f.has_time ? json_string(utc_text(f.last_ms) + "Z") : "null") << ",\"evidence\":[";
-            for (std::size_t k = 0; k < f.evidence.size(); ++k)
-                o << (k ? "," : "") << "{\"source\":" << json_string(f.evidence[k].source) << ",\"line\":" << f.evidence[k].line
-                  << ",\"text\":" << json_string(f.evidence[k].text) << "}";
-            o << "],\"explanation\":" << json_string(f.explanation) << ",\"next_commands\":[";
-            for (std::size_t k = 0; k < f.next_commands.size(); ++k) o << (k ? "," : "") << json_string(f.next_commands[k]);
-            o << "]}";
-        }
-        o << "],\"digest\":{\"records\":" << collector.n_records() << ",\"templates\":" << miner.size() << ",\"top\":[";
-        for (std::size_t i = 0; i < digest.size(); ++i) {
-            const auto& d = digest[i];
-            o << (i ? "," : "") << "{\"template\":" << json_string(d.text) << ",\"count\":" << d.count
-              << ",\"max_severity\":" << json_string(logs::severity_name(d.max_severity)) << ",\"first\":{\"source\":"
-              << json_string(d.first.source) << ",\"line\":" << d.first.line << "}}";
-        }
-        o << "]},\"model\":null}\n";
-        return any_error ? k_exit_failure : k_exit_ok;
+    const int rc = report->any_error() ? k_exit_failure : k_exit_ok;
+    if (c.args.has("--json")) {
+        c.io.out << logs::report_json(*report);
+        return rc;
     }
-
-    std::ostream& o = c.io.out;
-    for (const auto& s : sources) {
-        o << s.name << ": ";
-        if (s.error && s.records == 0) { o << "not read: " << *s.error << "\n"; continue; }
-        o << s.lines << " lines, " << s.records << " records, format " << logs::format_name(s.format) << "\n";
-        if (s.error) o << "  warning: " << *s.error << "\n";
-    }
-    o << "\n";
-    if (findings.empty()) {
-        o << "No findings: nothing matched the signature library (" << collector.n_records() << " records, " << miner.size()
-          << " templates).\n";
-    }
-    for (const auto& f : findings) {
-        o << f.id << "  " << logs::severity_name(f.severity) << "  " << f.category << ": " << f.title << "\n";
-        o << "    " << f.count << (f.count == 1 ? " time" : " times");
-        if (f.has_time) o << ", " << utc_text(f.first_ms) << (f.count > 1 ? " .. " + utc_text(f.last_ms) : "") << " UTC";
-        o << "\n";
-        for (const auto& e : f.evidence) o << "    " << e.source << ":" << e.line << "  " << e.text << "\n";
-        o << "    " << f.explanation << "\n    next (read-only):\n";
-        for (const auto& cmd : f.next_commands) o << "      " << cmd << "\n";
-        o << "\n";
-    }
-    o << "Most frequent templates:\n";
-    for (const auto& d : digest)
-        o << "  " << d.count << "  " << d.text.substr(0, 160) << "  (" << d.first.source << ":" << d.first.line << ")\n";
-    o << "\n(model explanation: not run; this deterministic report is the answer"
-      << (c.args.has("--no-model") ? ")\n" : " - the model stage is not built yet)\n");
-    return any_error ? k_exit_failure : k_exit_ok;
+    c.io.out << logs::report_text(*report);
+    c.io.out << "\n(model explanation: not run; this deterministic report is the answer"
+             << (c.args.has("--no-model") ? ")\n" : " - the model stage is not built yet)\n");
+    return rc;
 }
 
 int run_parse(const Invocation& c) {

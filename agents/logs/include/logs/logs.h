@@ -10,6 +10,8 @@
 //                                      stack traces and other continuation lines kept in one record;
 //                                      a LogFormat ('<Date> <Time> <Level> <Content>') overrides
 //   TemplateMiner   message -> Match   online Drain-style template mining, one parameter set
+//   Collector       Records -> Findings signatures, statistical signals, ranked; a template digest
+//   diagnose        Sources -> Report  all of the above over several sources; report_text/_json
 //
 // Tuned for: gigabytes of system and application logs on one core, in bounded memory: a reader
 // holds one chunk (1 MiB) plus one line (ReadOptions::max_line_bytes), a parser one record, a miner
@@ -22,7 +24,9 @@
 
 #include <base/result.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -365,5 +369,78 @@ private:
     struct Impl;
     std::shared_ptr<Impl> m_impl;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Stage 5: diagnosis. The whole deterministic pipeline over several sources, and the report.
+// A caller (the CLI, chat, the desktop) builds Sources, calls diagnose() and renders the Report
+// with report_text() or report_json(); nothing here prints.
+
+// One input of a diagnosis: a name for the report and a reader, or the error that kept it from
+// opening (reported as "not read", the other sources still diagnosed). Each source has its own
+// format detection and its own clock for the statistical signals.
+struct Source {
+    std::string name;                   // as the user named it: a path, "<stdin>", "journal:nginx.service"
+    std::string label;                  // prefix of its evidence lines ("syslog:12"); "" = the file name of `name`
+    std::string key;                    // identity across runs (template history); "" = `name`
+    std::optional<LineReader> reader;   // empty when it could not be opened
+    std::optional<Error> error;         // why it could not be opened
+};
+// A file source: FILE (plain or .gz), its rotated set with `rotated`, or stdin for "-". The key
+// of a file is its absolute path. Never fails: an unopenable file gives a Source with `error`.
+Source open_source(const std::string& path, bool rotated = false, ReadOptions options = {});
+
+// Progress of a running diagnosis, for a progress bar (called about every 16k records and at
+// the end of each source; the callback must be quick).
+struct DiagnoseProgress {
+    std::string_view source;            // Source::name being read
+    std::size_t i_source = 0, n_sources = 0;
+    std::uint64_t bytes_read = 0;       // of this source (compressed bytes for .gz)
+    std::uint64_t bytes_total = 0;      // of this source, 0 if unknown (stdin, a pipe)
+    std::uint64_t lines = 0;            // of this source so far
+    std::uint64_t records = 0;          // over all sources so far
+    bool done = false;                  // the last call for this source
+};
+
+struct DiagnoseOptions {
+    std::optional<std::string> log_format;   // a LogFormat spec for every source; default: detected per source
+    TimeContext time;
+    std::size_t max_evidence = 3;            // evidence lines per finding
+    std::size_t digest_size = 15;            // templates in Report::digest
+    std::function<void(const DiagnoseProgress&)> progress;   // optional
+    const std::atomic<bool>* cancel = nullptr;               // set it to stop; diagnose() returns Cancelled
+};
+
+// What became of one source.
+struct SourceSummary {
+    std::string name;
+    Format format = Format::Unknown;
+    std::uint64_t lines = 0, records = 0;
+    std::optional<std::string> error;        // not opened, or a read error part-way (records before it count)
+};
+
+struct Report {
+    std::vector<SourceSummary> sources;
+    std::vector<Finding> findings;           // ranked, ids F1, F2...
+    std::vector<DigestEntry> digest;         // the most frequent templates
+    std::uint64_t n_records = 0;
+    std::uint64_t n_templates = 0;
+    // True when some source could not be read, or stopped early on a read error.
+    bool any_error() const;
+};
+
+// Reads every source through RecordParser, TemplateMiner (one miner for all sources) and
+// Collector. InvalidArgument when options.log_format does not compile; Cancelled when
+// options.cancel was set. A source that cannot be read is a SourceSummary with an error.
+// Memory: the readers' buffers, the miner's templates and the collector's per-template state.
+Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& options = {});
+
+// The report for a terminal: sources, findings with evidence and next commands, the digest.
+// Text from the logs is already cleaned by LineReader (no escapes, valid UTF-8).
+std::string report_text(const Report& report);
+// The report as one JSON object (one line, then "\n"): {"sources":[...],"findings":[...],
+// "digest":{"records":N,"templates":N,"top":[...]},"model":null}. Keys and their order are stable.
+std::string report_json(const Report& report);
+// "2024-03-01 09:12:01" for a UTC time in ms.
+std::string utc_text(std::int64_t utc_ms);
 
 } // namespace sigmaops::logs
