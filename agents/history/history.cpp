@@ -412,7 +412,24 @@ CREATE TRIGGER finding_evidence_search_insert AFTER INSERT ON finding_evidence B
 END;
 )SQL";
 
-const char* const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationV3};
+// v3 -> v4: the config change journal and the host facts cache.
+const char* const kMigrationV4 = R"SQL(
+CREATE TABLE config_change_steps(
+  id INTEGER PRIMARY KEY,
+  change_id INTEGER NOT NULL REFERENCES config_changes(id) ON DELETE CASCADE,
+  step TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX config_change_steps_change ON config_change_steps(change_id, id);
+
+CREATE TABLE host_facts(
+  host TEXT PRIMARY KEY,
+  collected_ms INTEGER NOT NULL,
+  facts_json TEXT NOT NULL);
+)SQL";
+
+const char* const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationV3, kMigrationV4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
 void migrate(sqlite3* db, const std::string& path) {
@@ -915,6 +932,78 @@ Expected<ConfigChange> History::config_change(Id change_id) {
 
 Expected<std::vector<ConfigChange>> History::config_changes(Id session_id) {
     return detail::guarded(m_path, [&] { return detail::read_changes(m_db, *m_cache, "session_id = ?1", session_id); });
+}
+
+Expected<std::vector<ConfigChange>> History::config_changes_on(const std::string& host, int limit) {
+    return detail::guarded(m_path, [&] {
+        std::vector<ConfigChange> out;
+        {
+            auto s = Q("SELECT id FROM config_changes WHERE (?1 = '' OR host = ?1) ORDER BY created_ms DESC, id DESC LIMIT ?2");
+            s.bind(1, host).bind(2, limit);
+            std::vector<Id> ids;
+            while (s.step()) ids.push_back(s.i64(0));
+            for (Id id : ids) {
+                auto one = detail::read_changes(m_db, *m_cache, "id = ?1", id);
+                if (!one.empty()) out.push_back(std::move(one.front()));
+            }
+        }
+        return out;
+    });
+}
+
+Expected<Id> History::add_change_step(Id change_id, const std::string& step, bool ok, const std::string& detail_text) {
+    return detail::guarded(m_path, [&] {
+        std::int64_t now = now_ms();
+        auto tx = HISTORY_TRANSACTION(m_db);
+        {
+            auto q = Q("SELECT 1 FROM config_changes WHERE id = ?1");
+            q.bind(1, change_id);
+            if (!q.step()) throw Exception(ErrorCode::NotFound, "config change " + std::to_string(change_id) + " does not exist");
+        }
+        Id id = 0;
+        {
+            auto s = Q("INSERT INTO config_change_steps(change_id, step, ok, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+            s.bind(1, change_id).bind(2, detail::to_valid_utf8(step)).bind(3, ok).bind(4, now).bind(5, detail::to_valid_utf8(detail_text));
+            s.run();
+            id = sqlite3_last_insert_rowid(m_db);
+        }
+        tx.commit();
+        return id;
+    });
+}
+
+Expected<std::vector<ChangeStep>> History::change_steps(Id change_id) {
+    return detail::guarded(m_path, [&] {
+        std::vector<ChangeStep> out;
+        auto s = Q("SELECT id, step, ok, at_ms, detail FROM config_change_steps WHERE change_id = ?1 ORDER BY id");
+        s.bind(1, change_id);
+        while (s.step()) out.push_back(ChangeStep{s.i64(0), s.text(1), s.i64(2) != 0, s.i64(3), s.text(4)});
+        return out;
+    });
+}
+
+Expected<void> History::set_host_facts(const std::string& host, const std::string& facts_json) {
+    return detail::guarded(m_path, [&] {
+        if (host.empty()) throw Exception(ErrorCode::InvalidArgument, "host facts need a host name");
+        std::int64_t now = now_ms();
+        auto tx = HISTORY_TRANSACTION(m_db);
+        {
+            auto s = Q("INSERT INTO host_facts(host, collected_ms, facts_json) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT(host) DO UPDATE SET collected_ms = excluded.collected_ms, facts_json = excluded.facts_json");
+            s.bind(1, detail::to_valid_utf8(host)).bind(2, now).bind(3, detail::to_valid_utf8(facts_json));
+            s.run();
+        }
+        tx.commit();
+    });
+}
+
+Expected<HostFactsRecord> History::host_facts(const std::string& host) {
+    return detail::guarded(m_path, [&] {
+        auto s = Q("SELECT host, collected_ms, facts_json FROM host_facts WHERE host = ?1");
+        s.bind(1, host);
+        if (!s.step()) throw Exception(ErrorCode::NotFound, "no facts stored for host '" + host + "'");
+        return HostFactsRecord{s.text(0), s.text(2), s.i64(1)};
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,9 @@ using Id = std::int64_t;  // row ids; 0 means "none"
 //   v1  sessions, messages, commands (+ output), config_changes (+ events), hosts, findings (+ evidence)
 //   v2  sessions.pinned, FTS5 index over messages, commands and findings
 //   v3  search_rows: index rowids from one sequence in time order, with each row's host and time
-inline constexpr int kSchemaVersion = 3;
+//   v4  config_change_steps (the change journal: each step of applying a change, as it happens),
+//       host_facts (a host's facts as JSON with the time they were collected)
+inline constexpr int kSchemaVersion = 4;
 
 // How a command was judged before it ran.
 enum class Risk { Unknown, ReadOnly, Low, Medium, High };
@@ -129,6 +131,25 @@ struct ConfigChange {
     std::int64_t created_ms = 0;
     std::int64_t updated_ms = 0;
     std::vector<ChangeEvent> events;  // filled by config_change()/config_changes(), oldest first
+};
+
+// One step of applying or rolling back a config change, written as it happens (the change
+// journal: the intent before acting, each step's outcome after it). `step` is a short word
+// ("plan", "backup", "write", "validate", "reload", "health", "restore", "state"); `detail` is
+// free text, usually a JSON object (paths, hashes, command output).
+struct ChangeStep {
+    Id id = 0;
+    std::string step;
+    bool ok = true;
+    std::int64_t at_ms = 0;
+    std::string detail;
+};
+
+// A host's facts as collected (JSON text, see config::HostFacts) and when.
+struct HostFactsRecord {
+    std::string host;
+    std::string facts_json;
+    std::int64_t collected_ms = 0;
 };
 
 // A host profile. Never holds secrets: authentication comes from ssh-agent / ~/.ssh.
@@ -261,6 +282,18 @@ public:
                                      const std::string& validation_output = {});
     Expected<ConfigChange> config_change(Id change_id);
     Expected<std::vector<ConfigChange>> config_changes(Id session_id);  // oldest first
+    // The change journal. add_change_step appends one step (NotFound: no such change);
+    // change_steps lists them oldest first. Steps go with their change when it is deleted. Not
+    // part of export_json (the journal describes one host's files, not the conversation).
+    Expected<Id> add_change_step(Id change_id, const std::string& step, bool ok, const std::string& detail);
+    Expected<std::vector<ChangeStep>> change_steps(Id change_id);
+    // Changes on `host` ("" = any), newest first.
+    Expected<std::vector<ConfigChange>> config_changes_on(const std::string& host, int limit = 100);
+
+    // --- host facts (a cache: the newest collection per host replaces the older one) ---
+    Expected<void> set_host_facts(const std::string& host, const std::string& facts_json);
+    // NotFound when none were stored for `host`.
+    Expected<HostFactsRecord> host_facts(const std::string& host);
 
     // --- hosts ---
     // Inserts or updates (by name) a host profile. Returns its id.
