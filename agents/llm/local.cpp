@@ -24,6 +24,7 @@ sigma::SamplingParams to_engine(const Sampling& s) {
     p.seed = s.seed;
     p.max_tokens = s.max_tokens;
     p.stop = s.stop;
+    p.logprob = s.logprob;
     return p;
 }
 
@@ -49,6 +50,8 @@ Completion from_engine(sigma::GenerateResult&& r) {
     c.usage.n_generated = r.timings.n_decoded;
     c.usage.prompt_ms = r.timings.prompt_ms;
     c.usage.decode_ms = r.timings.decode_ms;
+    c.usage.constraint_ms = r.timings.grammar_ms;
+    c.logprob = r.logprob;
     return c;
 }
 
@@ -100,9 +103,20 @@ ModelCard card_of(const sigma::Model& m, const char* backend) {
     return c;
 }
 
-Expected<void> check_constraint(const Constraint& c) {
-    if (c.kind == Constraint::Kind::None) return {};
-    return unexpected(ErrorCode::Unsupported, "the local engine does not apply grammar or schema constraints yet");
+// The engine's sampling parameters with the constraint applied: a grammar goes to the engine,
+// which masks every step (engine/src/grammar); a JSON schema is not supported.
+Expected<sigma::SamplingParams> with_constraint(const Sampling& s, const Constraint& c) {
+    sigma::SamplingParams p = to_engine(s);
+    switch (c.kind) {
+    case Constraint::Kind::None: break;
+    case Constraint::Kind::Grammar:
+        if (c.text.empty()) return unexpected(ErrorCode::InvalidArgument, "the grammar constraint is empty: write at least `root ::= ...`");
+        p.grammar = c.text;
+        break;
+    case Constraint::Kind::JsonSchema:
+        return unexpected(ErrorCode::Unsupported, "the local engine does not apply JSON schemas; pass a grammar (Constraint::Kind::Grammar)");
+    }
+    return p;
 }
 
 class LocalContext final : public Context {
@@ -119,18 +133,20 @@ public:
 
     Expected<Completion> complete(std::string_view prompt, const Sampling& sampling, const TextCallback& on_text,
                                   const Constraint& constraint) override {
-        if (auto c = check_constraint(constraint); !c) return unexpected(c.error());
+        auto params = with_constraint(sampling, constraint);
+        if (!params) return unexpected(params.error());
         m_cancel = false;
-        auto r = m_session->generate(prompt, to_engine(sampling), on_text, &m_cancel);
+        auto r = m_session->generate(prompt, *params, on_text, &m_cancel);
         if (!r) return unexpected(r.error());
         return from_engine(std::move(*r));
     }
 
     Expected<Completion> complete_tokens(const std::vector<Token>& prompt, const Sampling& sampling,
                                          const TextCallback& on_text, const Constraint& constraint) override {
-        if (auto c = check_constraint(constraint); !c) return unexpected(c.error());
+        auto params = with_constraint(sampling, constraint);
+        if (!params) return unexpected(params.error());
         m_cancel = false;
-        auto r = m_session->generate_tokens(prompt, to_engine(sampling), on_text, &m_cancel);
+        auto r = m_session->generate_tokens(prompt, *params, on_text, &m_cancel);
         if (!r) return unexpected(r.error());
         return from_engine(std::move(*r));
     }

@@ -5,6 +5,8 @@
 #include "batch_backend.h"
 #include "forward.h"
 #include "gguf/gguf.h"
+#include "grammar/grammar.h"
+#include "grammar_tokens.h"
 #include "model.h"
 #include "sampling.h"
 #include "tokenizer/chat_template.h"
@@ -19,7 +21,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
+#include <mutex>
 #include <span>
 #include <sys/stat.h>
 
@@ -104,6 +108,12 @@ public:
     const Hparams& hparams() const { return m_hp; }
     const Weights& weights() const { return m_w; }
     const Tokenizer* tokenizer() const { return m_tok.get(); }
+    // The vocabulary as constrained decoding sees it (each token's bytes, its byte trie), built
+    // on first use and shared by every session of the model. Requires a tokenizer.
+    std::shared_ptr<const grammar::TokenTable> grammar_tokens() const {
+        std::call_once(m_grammar_once, [&] { m_grammar_tokens = make_grammar_tokens(*m_tok); });
+        return m_grammar_tokens;
+    }
     int n_threads() const { return m_n_threads; }
     // The compute backend of a new session: the device chosen at load.
     std::unique_ptr<ForwardBackend> new_backend(int n_ctx, int selective_v) const {
@@ -186,6 +196,8 @@ private:
     ModelInfo m_info;
     double m_load_ms = 0;
     int m_n_threads = 0;
+    mutable std::once_flag m_grammar_once;
+    mutable std::shared_ptr<const grammar::TokenTable> m_grammar_tokens;
 #ifdef SIGMA_HAVE_CUDA
     std::shared_ptr<const cuda::DeviceModel> m_cuda;   // weights on the GPU (Device::Cuda)
 #endif
@@ -313,6 +325,21 @@ private:
         if (prompt.empty()) throw Exception(ErrorCode::InvalidArgument, "empty prompt");
         check_ids(prompt);
         if (params.max_tokens < 0) throw Exception(ErrorCode::InvalidArgument, "max_tokens must be >= 0");
+        // The grammar is checked before any work: a bad one fails with its line and offset.
+        // A session keeps the last grammar's matcher: its states and masks carry over to the
+        // next generation with the same grammar (n candidates of one request, an evaluation).
+        grammar::Matcher* constraint = nullptr;
+        if (!params.grammar.empty()) {
+            if (!m_model->tokenizer())
+                throw Exception(ErrorCode::Unsupported, "a grammar needs the model's tokenizer (this file has none)");
+            if (!m_matcher || m_grammar_text != params.grammar) {
+                m_matcher.reset();
+                m_matcher = std::make_unique<grammar::Matcher>(grammar::Grammar::parse(params.grammar), m_model->grammar_tokens());
+                m_grammar_text = params.grammar;
+            }
+            m_matcher->reset();
+            constraint = m_matcher.get();
+        }
         GenerateResult res;
         res.timings.load_ms = m_model->load_ms();
         if (int(prompt.size()) >= m_n_ctx) {
@@ -350,10 +377,13 @@ private:
         // draws there (seeded by the Sampler's seed and the draw index): only the token id comes
         // back, and `pending` (>= 0) holds it until the next iteration. Otherwise (the CPU) each
         // step writes host logits and the Sampler picks.
+        // A grammar or log-probabilities need the logits on the host: such a generation samples
+        // there on every backend.
         enum class Path { DeviceArgmax, DeviceSample, Host };
         const bool penalised = params.repeat_penalty != 1.0f && params.repeat_last_n != 0;
         Path path = Path::Host;
-        if (m_fwd->samples_on_device()) path = params.temperature <= 0 && !penalised ? Path::DeviceArgmax : Path::DeviceSample;
+        if (m_fwd->samples_on_device() && !constraint && !params.logprob)
+            path = params.temperature <= 0 && !penalised ? Path::DeviceArgmax : Path::DeviceSample;
         // The repetition penalty's window: a view of the last repeat_last_n context tokens.
         auto recent = [&]() -> std::span<const TokenId> {
             if (!penalised) return {};
@@ -374,8 +404,25 @@ private:
             // After a prefill (the first token, or a sliding-window shift) nothing is pending: the
             // device sampler draws from the prefill's last logits; greedy takes the host argmax.
             if (pending < 0 && path == Path::DeviceSample) pending = m_fwd->sample_last(request(uint64_t(i)));
+            if (constraint) {
+                const auto tg = Clock::now();
+                const int n_allowed = constraint->apply(m_logits.data(), int(m_hp.n_vocab));
+                res.timings.grammar_ms += ms_since(tg);
+                if (n_allowed == 0)
+                    throw Exception(ErrorCode::Generic, "the grammar allows none of the model's tokens after \"" +
+                                                            utf8_tail(res.text, 40) + "\"");
+            }
+            const double lse = params.logprob && pending < 0 ? log_sum_exp(m_logits.data(), int(m_hp.n_vocab)) : 0;
+            const float* raw = params.logprob && pending < 0 ? keep_copy(m_logits) : nullptr;
             const TokenId next = pending >= 0 ? pending : sampler.sample(m_logits.data(), int(m_hp.n_vocab), recent());
             pending = -1;
+            if (raw) res.logprob += double(raw[next]) - lse;
+            if (constraint) {
+                const auto tg = Clock::now();
+                const bool ok = constraint->accept(next);
+                res.timings.grammar_ms += ms_since(tg);
+                if (!ok) throw Exception(ErrorCode::Generic, "internal: the sampler picked a token the grammar masked");
+            }
             if (tok && tok->is_eog(next)) { res.stop = StopReason::EndOfText; break; }
             res.tokens.push_back(next);
             ++res.timings.n_decoded;
@@ -416,7 +463,29 @@ private:
             emit(rest);
         }
         res.timings.decode_ms = ms_since(t1);
+        if (constraint) res.timings.n_grammar_states = int(constraint->n_states());
         return res;
+    }
+
+    // log(sum(exp(logits))) over the finite logits.
+    static double log_sum_exp(const float* logits, int n) {
+        float mx = -INFINITY;
+        for (int t = 0; t < n; ++t) mx = std::max(mx, logits[t]);
+        if (!std::isfinite(mx)) return 0;
+        double sum = 0;
+        for (int t = 0; t < n; ++t) sum += std::exp(double(logits[t] - mx));
+        return double(mx) + std::log(sum);
+    }
+    // The logits before the sampler's penalties change them.
+    const float* keep_copy(const std::vector<float>& logits) {
+        m_logits_copy.assign(logits.begin(), logits.end());
+        return m_logits_copy.data();
+    }
+    // The last `n` bytes of `s` or fewer, starting at a character boundary.
+    static std::string utf8_tail(const std::string& s, size_t n) {
+        size_t b = s.size() > n ? s.size() - n : 0;
+        while (b < s.size() && (uint8_t(s[b]) & 0xC0) == 0x80) ++b;
+        return s.substr(b);
     }
 
     std::shared_ptr<const ModelImpl> m_model;
@@ -426,6 +495,9 @@ private:
     std::unique_ptr<ForwardBackend> m_fwd;   // CPU or CUDA, chosen at Model::load
     std::vector<TokenId> m_cached;   // tokens whose K/V the cache holds, in order
     std::vector<float> m_logits;     // (V) logits after the last evaluated position
+    std::vector<float> m_logits_copy;   // (V) with SamplingParams::logprob: the logits before penalties
+    std::string m_grammar_text;                 // the grammar m_matcher was made for
+    std::unique_ptr<grammar::Matcher> m_matcher;
 };
 
 Expected<std::unique_ptr<Session>> ModelImpl::new_session(const SessionOptions& options) const {

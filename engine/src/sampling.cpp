@@ -29,6 +29,8 @@ TokenId Sampler::sample(float* logits, int n_vocab, std::span<const TokenId> rec
     size_t k = (m_p.top_k > 0 && m_p.top_k < n_vocab) ? size_t(m_p.top_k) : size_t(n_vocab);
     auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
     std::partial_sort(m_cand.begin(), m_cand.begin() + k, m_cand.end(), by_logit);
+    // Masked tokens (-inf, a grammar's) are never candidates, whatever the filters leave.
+    while (k > 1 && std::isinf(m_cand[k - 1].first) && m_cand[k - 1].first < 0) --k;
     m_cand.resize(k);
 
     // Softmax with temperature.

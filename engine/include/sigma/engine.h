@@ -72,6 +72,16 @@ struct SamplingParams {
     uint64_t seed = 0;             // 0 = random seed
     int max_tokens = 256;          // tokens to generate at most
     std::vector<std::string> stop; // stop strings; the match is not emitted
+    // Constrained decoding: a GBNF-style grammar (the language is described in
+    // engine/src/grammar/grammar.h; start rule "root"). When set, every step masks the tokens
+    // that would leave the text no longer a prefix of a sentence, and end-of-text is allowed only
+    // where the text is a sentence; the result is a sentence unless max_tokens, a stop string,
+    // cancellation or a full context cut it short. A bad grammar fails with InvalidArgument
+    // naming the line, column and offset. Sampling then happens on the host (on CUDA too).
+    std::string grammar;
+    // Sum the generated tokens' log-probabilities (natural log, temperature 1, after the grammar
+    // mask, before penalties) into GenerateResult::logprob. Samples on the host (on CUDA too).
+    bool logprob = false;
 };
 
 enum class OverflowPolicy {
@@ -96,6 +106,8 @@ struct Timings {
     double prompt_ms = 0;
     int n_decoded = 0;
     double decode_ms = 0;
+    double grammar_ms = 0;         // of decode_ms: computing grammar masks and advancing the parse
+    int n_grammar_states = 0;      // distinct parse states the grammar went through (masks computed at most once each)
     double prompt_tps() const { return prompt_ms > 0 ? n_prompt * 1000.0 / prompt_ms : 0; }
     double decode_tps() const { return decode_ms > 0 ? n_decoded * 1000.0 / decode_ms : 0; }
 };
@@ -107,6 +119,8 @@ struct GenerateResult {
     std::vector<TokenId> tokens;   // the generated tokens
     StopReason stop = StopReason::MaxTokens;
     Timings timings;
+    // With SamplingParams::logprob: the sum of log p(token) over `tokens` (see there); else 0.
+    double logprob = 0;
 };
 
 // Called with each new piece of UTF-8 text (complete characters only). Return false to stop.

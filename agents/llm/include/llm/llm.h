@@ -38,6 +38,7 @@ struct Sampling {
     uint64_t seed = 0;             // 0 = random seed
     int max_tokens = 256;          // tokens to generate at most
     std::vector<std::string> stop; // stop strings; the match is not emitted
+    bool logprob = false;          // fill Completion::logprob (samples on the host, also on a GPU)
 };
 
 // What a context is opened with.
@@ -49,9 +50,15 @@ struct ContextOptions {
     std::string chat_format;       // chat template for chat(); "" = the model's
 };
 
-// A restriction of what the model may write, applied while decoding. Kind::None today for
-// every caller; a backend that cannot apply a given kind fails with ErrorCode::Unsupported
-// rather than ignore it.
+// A restriction of what the model may write, applied while decoding: at every step the tokens
+// that would leave the text no longer a prefix of the grammar's language are masked out, and
+// the end of text is allowed only where the text is complete, so the answer always has the
+// grammar's form (unless max_tokens, a stop string or cancel() cuts it: see Completion::stop).
+// Kind::Grammar: a GBNF-style grammar with a rule `root` (rules, alternatives, "literals",
+// [classes], [^negated], ., ( groups ), * + ? {m,n}; the language is documented in the engine's
+// grammar/grammar.h). A bad grammar fails with InvalidArgument naming line, column and offset.
+// Kind::JsonSchema is not supported by the local engine (ErrorCode::Unsupported; write the
+// grammar instead). A backend that cannot apply a kind fails rather than ignore it.
 struct Constraint {
     enum class Kind { None, Grammar, JsonSchema };
     Kind kind = Kind::None;
@@ -69,6 +76,7 @@ struct Usage {
     int n_generated = 0;
     double prompt_ms = 0;
     double decode_ms = 0;
+    double constraint_ms = 0;      // of decode_ms: the grammar's masks and parse steps
     double prompt_tps() const { return prompt_ms > 0 ? n_prompt * 1000.0 / prompt_ms : 0; }
     double decode_tps() const { return decode_ms > 0 ? n_generated * 1000.0 / decode_ms : 0; }
 };
@@ -78,6 +86,9 @@ struct Completion {
     std::vector<Token> tokens;
     StopReason stop = StopReason::MaxTokens;
     Usage usage;
+    // With Sampling::logprob: sum of the natural-log probabilities of `tokens` under the model
+    // (temperature 1, after a constraint's mask, before repetition penalties); else 0.
+    double logprob = 0;
 };
 
 struct Message {
