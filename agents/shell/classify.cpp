@@ -163,7 +163,8 @@ const std::set<std::string>& known_programs() {
         "mysqldump", "pg_dump", "pg_dumpall", "envsubst", "expand", "unexpand", "shuf", "iperf", "iperf3", "ssh-add",
         "dos2unix", "unix2dos", "htpasswd", "ssh-copy-id", "pg_restore", "mysqlimport", "mail", "mailx", "sendmail",
         "rustup", "mvn", "gradle", "composer", "at", "docker-compose", "nvme", "badblocks", "rclone", "gsutil",
-        "lvresize", "lvreduce", "xfs_repair", "growpart", "sshpass",
+        "lvresize", "lvreduce", "xfs_repair", "growpart", "sshpass", "restic", "borg", "vault", "kafka-topics",
+        "kafka-consumer-groups", "kafka-delete-records", "mongo", "mongosh",
     };
     return s;
 }
@@ -223,6 +224,8 @@ private:
         bool computed = false;
     };
     std::map<std::string, VarValues> m_vars;
+    // name=(a b c): the elements when all are literal, nullopt when some assignment was computed.
+    std::map<std::string, std::optional<std::vector<std::string>>> m_arrays;
     std::map<std::string, const Command*> m_functions;  // defined earlier in the script
     std::map<std::string, std::string> m_aliases;
     std::set<std::string> m_running;                    // aliases being expanded
@@ -243,7 +246,7 @@ private:
 
     void command(const Command& c) {
         if (++m_depth > 256) { add(Risk::Unknown, "", c.begin, "nesting too deep to follow"); --m_depth; return; }
-        for (const Redirect& r : c.redirects) redirect(r);
+        for (const Redirect& r : c.redirects) redirect(r, c);
         switch (c.kind) {
             case Kind::Simple: simple(c); break;
             case Kind::Pipeline: pipeline(c); break;
@@ -274,19 +277,34 @@ private:
         }
     }
 
-    void redirect(const Redirect& r) {
+    // A command that prints nothing: its `>` only empties the file (`> f`, `: > f`, `true > f`,
+    // `cat /dev/null > f`).
+    static bool prints_nothing(const Command& c) {
+        if (c.kind != Kind::Simple) return false;
+        if (c.words.empty()) return true;
+        auto w0 = c.words[0].literal();
+        if (!w0) return false;
+        if (in({":", "true", "false"}, *w0)) return true;
+        return *w0 == "cat" && c.words.size() == 2 && c.words[1].literal() == std::string("/dev/null");
+    }
+
+    void redirect(const Redirect& r, const Command& c) {
         word(r.target);
         parts(r.heredoc_parts);
         bool writes = in({">", ">>", ">|", "&>", "&>>", "<>"}, r.op);
         if (!writes) return;
         std::optional<std::string> t = r.target.literal();
-        if (!t) { add(Risk::Unknown, r.op, r.begin, "writes to a computed path"); return; }
-        bool truncates = r.op != ">>" && r.op != "&>>";
-        if (harmless_device(*t)) return;
-        if (block_device(*t)) { add(Risk::Irreversible, r.op, r.begin, "writes onto the device " + *t + ", destroying what it holds"); return; }
-        if (truncates && log_or_history(*t)) { add(Risk::Destructive, r.op, r.begin, "empties the log or history file " + *t); return; }
-        if (system_path(*t)) { add(Risk::ChangesSystem, r.op, r.begin, "writes the system file " + *t); return; }
-        add(Risk::ChangesFiles, r.op, r.begin, (truncates ? "overwrites " : "appends to ") + *t);
+        Values targets = t ? Values(std::vector<std::string>{*t}) : values(r.target);   // `> $dev` with dev=/dev/sda
+        if (!targets) { add(Risk::Unknown, r.op, r.begin, "writes to a computed path"); return; }
+        bool truncates = r.op != ">>" && r.op != "&>>" && r.op != "<>";
+        for (const std::string& target : *targets) {
+            if (harmless_device(target)) continue;
+            if (block_device(target)) { add(Risk::Irreversible, r.op, r.begin, "writes onto the device " + target + ", destroying what it holds"); continue; }
+            if (truncates && log_or_history(target)) { add(Risk::Destructive, r.op, r.begin, "empties the log or history file " + target); continue; }
+            if (truncates && (r.fd.empty() || r.fd == "1") && prints_nothing(c)) { add(Risk::Destructive, r.op, r.begin, "empties " + target + " (nothing is written to it)"); continue; }
+            if (system_path(target)) { add(Risk::ChangesSystem, r.op, r.begin, "writes the system file " + target); continue; }
+            add(Risk::ChangesFiles, r.op, r.begin, (truncates ? "overwrites " : "appends to ") + target);
+        }
     }
 
     static bool calls(const Command& c, const std::string& name) {
@@ -387,10 +405,282 @@ private:
         return out;
     }
 
+    // An unquoted `{a,b,c}` word: its fields (bash's brace expansion), when it is that alone.
+    static std::optional<std::vector<std::string>> brace_fields(const Word& w) {
+        if (w.parts.size() != 1 || w.parts[0].kind != PartKind::Literal) return std::nullopt;
+        const std::string& t = w.parts[0].text;
+        if (t.size() < 4 || t.front() != '{' || t.back() != '}' || t.find(',') == std::string::npos) return std::nullopt;
+        std::string inner = t.substr(1, t.size() - 2);
+        if (inner.find_first_of("{}") != std::string::npos) return std::nullopt;
+        std::vector<std::string> out;
+        size_t from = 0;
+        for (size_t comma; (comma = inner.find(',', from)) != std::string::npos; from = comma + 1) out.push_back(inner.substr(from, comma - from));
+        out.push_back(inner.substr(from));
+        out.erase(std::remove(out.begin(), out.end(), ""), out.end());
+        if (out.empty()) return std::nullopt;
+        return out;
+    }
+
     static std::string quote(const std::string& s) {
         std::string q = "'";
         for (char c : s) { if (c == '\'') q += "'\\''"; else q += c; }
         return q + "'";
+    }
+
+    // --- words whose value is known without running anything ---------------------------------------
+
+    // A word's possible values when nothing in it is computed at run time: literal and quoted
+    // text, variables assigned literal values earlier (every value they may hold), arrays of
+    // literal elements ("${a[@]}"), the case and default operators (${x,,} ${x^^} ${x:-w}), and
+    // substitutions of `echo`/`printf` with literal words ($(printf 'r%s' m) -> "rm"). At most
+    // k_max_values combinations; nullopt when any part is computed otherwise.
+    using Values = std::optional<std::vector<std::string>>;
+    static constexpr size_t k_max_values = 8;
+
+    static Values product(const Values& a, const Values& b) {
+        if (!a || !b || a->size() * b->size() > k_max_values) return std::nullopt;
+        std::vector<std::string> out;
+        for (const std::string& x : *a)
+            for (const std::string& y : *b) out.push_back(x + y);
+        return out;
+    }
+    Values values(const Word& w) { return parts_values(w.parts); }
+    Values parts_values(const std::vector<WordPart>& ps) {
+        Values acc = std::vector<std::string>{""};
+        for (const WordPart& p : ps)
+            if (!(acc = product(acc, part_values(p)))) break;
+        return acc;
+    }
+    Values part_values(const WordPart& p) {
+        switch (p.kind) {
+            case PartKind::Literal:
+            case PartKind::SingleQuoted:
+            case PartKind::AnsiC: return std::vector<std::string>{p.text};
+            case PartKind::DoubleQuoted: return parts_values(p.parts);
+            case PartKind::Param: return param_values(p);
+            case PartKind::CommandSubst:
+            case PartKind::Backquote:
+                if (p.body)
+                    if (auto out = printed(p.body->list)) return std::vector<std::string>{*out};
+                return std::nullopt;
+            default: return std::nullopt;
+        }
+    }
+    Values param_values(const WordPart& p) {
+        const std::string& name = p.text;
+        if (name.size() > 3 && (name.compare(name.size() - 3, 3, "[@]") == 0 || name.compare(name.size() - 3, 3, "[*]") == 0)) {
+            auto it = m_arrays.find(name.substr(0, name.size() - 3));
+            if (it == m_arrays.end() || !it->second || !p.parts.empty()) return std::nullopt;
+            std::string joined;
+            for (const std::string& e : *it->second) joined += (joined.empty() ? "" : " ") + e;
+            return std::vector<std::string>{joined};
+        }
+        auto it = m_vars.find(name);
+        if (it == m_vars.end() || it->second.computed || it->second.values.empty()) return std::nullopt;
+        std::vector<std::string> vals = it->second.values;
+        if (p.parts.empty()) return vals;
+        if (p.parts.size() != 1 || p.parts[0].kind != PartKind::Literal) return std::nullopt;
+        const std::string& op = p.parts[0].text;
+        for (std::string& v : vals) {
+            if (op == ",," || op == "^^")
+                for (char& ch : v) ch = char(op == ",," ? std::tolower(static_cast<unsigned char>(ch)) : std::toupper(static_cast<unsigned char>(ch)));
+            else if ((op == "," || op == "^") && !v.empty())
+                v[0] = char(op == "," ? std::tolower(static_cast<unsigned char>(v[0])) : std::toupper(static_cast<unsigned char>(v[0])));
+            else if ((starts(op, ":-") || starts(op, ":=") || starts(op, "-") || starts(op, "=")) && !v.empty())
+                continue;   // set and not empty: the value itself
+            else
+                return std::nullopt;
+        }
+        return vals;
+    }
+
+    // What `echo WORDS` or `printf FORMAT WORDS` of literal words prints, trailing newlines
+    // removed (a command substitution's value); nullopt for anything else.
+    static std::optional<std::string> printed(const Command& list) {
+        const Command* c = &list;
+        if (c->kind == Kind::List) {
+            if (c->body.size() != 1 || c->body[0].background) return std::nullopt;
+            c = &c->body[0];
+        }
+        if (c->kind != Kind::Simple || !c->redirects.empty() || !c->assignments.empty() || c->words.empty()) return std::nullopt;
+        std::vector<std::string> w;
+        for (const Word& x : c->words) {
+            auto l = x.literal();
+            if (!l) return std::nullopt;
+            w.push_back(*l);
+        }
+        const std::string prog = program_name(w[0]);
+        std::string out;
+        if (prog == "echo") {
+            size_t i = 1;
+            while (i < w.size() && (w[i] == "-n" || w[i] == "-E")) ++i;
+            if (i < w.size() && w[i] == "-e") return std::nullopt;   // escapes: not followed
+            for (size_t k = i; k < w.size(); ++k) out += (k > i ? " " : "") + w[k];
+        } else if (prog == "printf") {
+            if (w.size() < 2 || starts(w[1], "-")) return std::nullopt;
+            size_t arg = 2;
+            const std::string& f = w[1];
+            for (size_t i = 0; i < f.size(); ++i) {
+                char ch = f[i];
+                if (ch == '%' || ch == '\\') {
+                    if (i + 1 >= f.size()) return std::nullopt;
+                    char d = f[++i];
+                    if (ch == '%' && d == '%') out += '%';
+                    else if (ch == '%' && d == 's') out += arg < w.size() ? w[arg++] : "";
+                    else if (ch == '\\' && d == 'n') out += '\n';
+                    else if (ch == '\\' && d == 't') out += '\t';
+                    else if (ch == '\\' && d == '\\') out += '\\';
+                    else return std::nullopt;   // other conversions and escapes: not followed
+                } else {
+                    out += ch;
+                }
+            }
+            if (arg < w.size()) return std::nullopt;   // printf reuses the format: not followed
+        } else {
+            return std::nullopt;
+        }
+        while (!out.empty() && out.back() == '\n') out.pop_back();
+        return out;
+    }
+
+    // A word's value as the words bash makes of it: split at blanks when an expansion in it is
+    // unquoted (`$opts` holding "-rf /" is two words), else one literal word.
+    static std::vector<Word> literal_words(const Word& w, const std::string& value) {
+        bool split = false;
+        for (const WordPart& p : w.parts)
+            if (p.kind == PartKind::Param || p.kind == PartKind::CommandSubst || p.kind == PartKind::Backquote) split = true;
+        auto make = [&](std::string text) {
+            Word out;
+            out.begin = w.begin;
+            out.end = w.end;
+            WordPart part;
+            part.kind = PartKind::Literal;
+            part.begin = w.begin;
+            part.end = w.end;
+            part.text = std::move(text);
+            out.parts.push_back(std::move(part));
+            return out;
+        };
+        if (!split) return {make(value)};
+        std::vector<Word> out;
+        size_t i = 0;
+        while (i < value.size()) {
+            while (i < value.size() && std::isspace(static_cast<unsigned char>(value[i]))) ++i;
+            size_t j = i;
+            while (j < value.size() && !std::isspace(static_cast<unsigned char>(value[j]))) ++j;
+            if (j > i) out.push_back(make(value.substr(i, j - i)));
+            i = j;
+        }
+        return out;
+    }
+
+    // The simple command with its computed argument words replaced by their known values
+    // (`p=/dev/sda; dd of=$p` is rated as `dd of=/dev/sda`): one command per combination of
+    // values, at most k_max_values; empty when no word could be resolved.
+    std::vector<Command> resolved(const Command& c) {
+        std::vector<std::vector<std::vector<Word>>> choices;   // per word: its variants (each some words)
+        size_t combos = 1;
+        bool any = false;
+        for (const Word& w : c.words) {
+            Values v = w.has_expansion() ? values(w) : std::nullopt;
+            if (!v) { choices.push_back({{w}}); continue; }
+            std::vector<std::vector<Word>> variants;
+            for (const std::string& x : *v) variants.push_back(literal_words(w, x));
+            combos *= variants.size();
+            if (combos > k_max_values) return {};
+            any = true;
+            choices.push_back(std::move(variants));
+        }
+        if (!any) return {};
+        std::vector<Command> out(1, c);
+        out[0].words.clear();
+        for (const auto& variants : choices) {
+            std::vector<Command> next;
+            for (const Command& partial : out)
+                for (const auto& ws : variants) {
+                    next.push_back(partial);
+                    next.back().words.insert(next.back().words.end(), ws.begin(), ws.end());
+                }
+            out = std::move(next);
+        }
+        for (auto it = out.begin(); it != out.end();)   // a first word that vanished: nothing to run
+            it = it->words.empty() ? out.erase(it) : it + 1;
+        return out;
+    }
+
+    // --- code whose text is computed ------------------------------------------------------------
+
+    static void collect_programs(const Command& c, std::vector<std::string>& out) {
+        for (const std::string& p : programs_of(c)) out.push_back(p);
+        for (const Command& b : c.body) collect_programs(b, out);
+        for (const CaseItem& i : c.items) if (i.body) collect_programs(*i.body, out);
+    }
+    // Where the code in these parts comes from when a substitution in them downloads or decodes
+    // it: "downloaded by curl", "decoded by base64"; "" otherwise.
+    static std::string code_origin(const std::vector<WordPart>& ps) {
+        for (const WordPart& p : ps) {
+            if (p.body) {
+                std::vector<std::string> progs;
+                collect_programs(p.body->list, progs);
+                for (const std::string& x : progs)
+                    if (in({"curl", "wget", "fetch", "aria2c", "nc", "ncat", "socat"}, x)) return "downloaded by " + x;
+                for (const std::string& x : progs)
+                    if (in({"base64", "base32", "basenc", "xxd", "openssl", "rev", "tr", "gunzip", "gzip", "zcat", "xz", "unxz",
+                            "bzip2", "bunzip2", "bzcat", "uudecode"}, x))
+                        return "decoded by " + x;
+            }
+            std::string inner = code_origin(p.parts);
+            if (!inner.empty()) return inner;
+        }
+        return "";
+    }
+    // Rates code given as a word (a here-string, a process substitution, a computed string for
+    // sh -c or eval) that `runner` runs: its known value, else where it comes from.
+    void code_word(const Word& w, const std::string& runner, Offset at) {
+        Values v = values(w);
+        if (v) {
+            for (const std::string& text : *v) rescan(text, at, "code run by " + runner);
+            return;
+        }
+        std::vector<WordPart> whole;
+        if (w.parts.size() == 1 && w.parts[0].kind == PartKind::ProcSubst && w.parts[0].body) {
+            if (auto out = printed(w.parts[0].body->list)) { rescan(*out, at, "code run by " + runner); return; }
+            whole.push_back(w.parts[0]);
+        }
+        std::string origin = code_origin(whole.empty() ? w.parts : whole);
+        if (!origin.empty()) { add(Risk::Destructive, runner, at, runner + " runs code " + origin + " without showing it"); return; }
+        add(Risk::Unknown, runner, at, runner + " runs code computed when the command runs: what it runs cannot be seen");
+    }
+
+    // A shell or `source` whose code is in the command line: a process substitution as its script
+    // (`bash <(curl URL)`, `source <(echo ...)`), or a here-document or here-string on its stdin
+    // (`bash <<EOF`, `sh <<< "$x"`). Returns false when the code is elsewhere (a script file).
+    bool inline_code(const std::string& name, const Payload& p, const Command& c) {
+        const Word* script = nullptr;
+        bool from_stdin = false;
+        bool is_source = name == "source" || name == ".";
+        for (size_t i = 1; i < p.words.size(); ++i) {
+            auto l = p.words[i].literal();
+            if (l && (*l == "-s" || *l == "-")) { from_stdin = true; break; }
+            if (l && (*l == "-c" || *l == "--")) break;
+            if (l && l->size() > 1 && (*l)[0] == '-' && !is_source) continue;
+            script = &p.words[i];
+            break;
+        }
+        if (script && !from_stdin) {
+            bool proc = script->parts.size() == 1 && script->parts[0].kind == PartKind::ProcSubst;
+            if (!proc) return false;
+            code_word(*script, name, p.begin);
+            return true;
+        }
+        if (is_source) return false;
+        for (auto r = c.redirects.rbegin(); r != c.redirects.rend(); ++r) {
+            if (!(r->fd.empty() || r->fd == "0")) continue;
+            if (r->op == "<<" || r->op == "<<-") { rescan(r->heredoc, r->heredoc_begin, "here-document run by " + name); return true; }
+            if (r->op == "<<<") { code_word(r->target, name, p.begin); return true; }
+            if (r->op == "<" || r->op == "<>") return false;
+        }
+        return false;
     }
 
     // Rates `text` (an alias, a variable's value, fields joined back) as if it stood at `at`.
@@ -412,8 +702,9 @@ private:
         std::string s;
         for (size_t i = from; i < c.words.size(); ++i) {
             auto l = c.words[i].literal();
+            Values v = l ? std::nullopt : values(c.words[i]);
             s += ' ';
-            s += l ? quote(*l) : std::string("\"$computed\"");
+            s += l ? quote(*l) : (v && v->size() == 1) ? quote((*v)[0]) : std::string("\"$computed\"");
         }
         return s;
     }
@@ -427,10 +718,15 @@ private:
         if (!lit) {
             // The command word is computed: follow what can be known, and never rate it low.
             if (auto fields = ifs_fields(w0)) {
+                // Split as bash splits with the default IFS; an IFS set in the script, or nothing
+                // left to run, cannot be followed.
+                if (fields->empty() || m_vars.count("IFS")) {
+                    add(Risk::Unknown, "", w0.begin, "command word hidden with ${IFS}");
+                    if (fields->empty()) return;
+                }
                 std::string text;
                 for (const auto& f : *fields) text += (text.empty() ? "" : " ") + quote(f);
-                add(Risk::Unknown, (*fields)[0], w0.begin, "command word hidden with ${IFS}");
-                rescan(text + rest_words(c, 1), w0.begin);
+                rescan(text + rest_words(c, 1), w0.begin, "command word split at ${IFS}");
                 return;
             }
             const WordPart* only = w0.parts.size() == 1 ? &w0.parts[0] : nullptr;
@@ -444,6 +740,11 @@ private:
                     rescan(v + rest_words(c, 1), w0.begin, "command word from $" + only->text + " = '" + v + "'");
                 return;
             }
+            if (Values v = values(w0)) {
+                // Every value the word may take (variables, arrays, ${x,,}, $(echo rm)) as the command.
+                for (const std::string& x : *v) rescan(x + rest_words(c, 1), w0.begin, "command word expands to '" + x + "'");
+                return;
+            }
             std::string what = "a computed command word";
             if (only && (only->kind == PartKind::CommandSubst || only->kind == PartKind::Backquote))
                 what = "a command word produced by a command substitution";
@@ -452,7 +753,20 @@ private:
             add(Risk::Unknown, "", w0.begin, "runs " + what + ": what it runs cannot be seen");
             return;
         }
-        for (const Payload& p : payloads(c)) payload(c, p);
+        // {rm,-rf,/}: brace expansion makes the command word and its arguments.
+        if (auto braces = brace_fields(w0)) {
+            std::string text;
+            for (const auto& f : *braces) text += (text.empty() ? "" : " ") + quote(f);
+            rescan(text + rest_words(c, 1), w0.begin, "brace expansion of the command word");
+            return;
+        }
+        std::vector<Command> alternatives = resolved(c);
+        if (alternatives.empty()) {
+            for (const Payload& p : payloads(c)) payload(c, p);
+            return;
+        }
+        for (const Command& alt : alternatives)
+            for (const Payload& p : payloads(alt)) payload(alt, p);
     }
 
     void assignment(const Assignment& a, bool alone) {
@@ -460,6 +774,18 @@ private:
         for (const Word& w : a.elements) word(w);
         std::optional<std::string> v = a.value.literal();
         set_var(a.name, (a.is_array || a.append) ? std::nullopt : v);
+        if (a.is_array) {
+            std::vector<std::string> elements;
+            bool literal = !a.append;
+            for (const Word& w : a.elements) {
+                auto l = w.literal();
+                if (!l) { literal = false; break; }
+                elements.push_back(*l);
+            }
+            auto it = m_arrays.find(a.name);
+            if (!literal || (it != m_arrays.end() && it->second != elements)) m_arrays[a.name] = std::nullopt;   // several or computed values: not followed
+            else m_arrays[a.name] = elements;
+        }
         if (alone) history_variable(a.name, v.value_or(""), a.begin);
     }
 
@@ -480,7 +806,16 @@ private:
     void payload(const Command& c, const Payload& p) {
         std::string via;
         for (const std::string& w : p.wrappers) via += w + " ";
-        if (p.opaque) { add(Risk::Unknown, p.wrappers.empty() ? "" : p.wrappers.back(), p.begin, "runs a computed command string: what it runs cannot be seen"); return; }
+        if (p.opaque) {
+            const std::string runner = p.wrappers.empty() ? "" : p.wrappers.back();
+            for (const Word& w : c.words)
+                if (w.begin == p.begin) {
+                    std::string origin = code_origin(w.parts);
+                    if (!origin.empty()) { add(Risk::Destructive, runner, p.begin, runner + " runs code " + origin + " without showing it"); return; }
+                }
+            add(Risk::Unknown, runner, p.begin, "runs a computed command string: what it runs cannot be seen");
+            return;
+        }
         if (p.script_error) {
             add(Risk::Unknown, p.wrappers.back(), p.begin, "the command string does not parse: " + p.script_error->message);
             return;
@@ -563,6 +898,8 @@ private:
         const Offset at = p.begin;
         auto say = [&](Risk r, std::string why) { add(r, name, at, std::move(why)); };
         const std::string s = sub(a);
+        // `rm --help`, `dd --version`: GNU and most other programs print and exit.
+        if (a.size() == 1 && a[0] && (*a[0] == "--help" || *a[0] == "--version") && base_level(name) != Risk::Unknown) return;
 
         if (name == "rm") {
             bool recursive = has_short(a, 'r') || has_short(a, 'R') || has(a, {"--recursive"});
@@ -619,7 +956,9 @@ private:
             auto ops = operands(a);
             for (size_t i = 1; i < ops.size(); ++i) {
                 if (!ops[i]) continue;
-                if (recursive && (broad_path(*ops[i]) || system_path(*ops[i]))) { say(Risk::Destructive, name + " -R on the system directory " + *ops[i]); return; }
+                // -R on /, a top-level directory or one just below it (/etc, /usr/lib, /var/lib):
+                // deeper system paths (/var/www/html) are ordinary administration.
+                if (recursive && broad_path(*ops[i])) { say(Risk::Destructive, name + " -R on the system directory " + *ops[i]); return; }
                 if (system_path(*ops[i])) { say(Risk::ChangesSystem, name + " on the system path " + *ops[i]); return; }
             }
             say(Risk::ChangesFiles, name + " changes permissions or owners");
@@ -677,7 +1016,8 @@ private:
             name == "touch" || name == "rmdir" || name == "rsync" || name == "scp") {
             auto ops = operands(a);
             if (name == "tee" && ops.empty()) return;
-            if (name == "rsync" && has(a, {"--delete", "--delete-before", "--delete-after", "--delete-during", "--remove-source-files"})) {
+            if (name == "rsync" && has(a, {"--delete", "--delete-before", "--delete-after", "--delete-during", "--delete-delay", "--delete-excluded",
+                                           "--del", "--remove-source-files"})) {
                 say(Risk::Destructive, "rsync --delete removes files at the destination");
                 return;
             }
@@ -730,6 +1070,15 @@ private:
             }
             if (down) { say(Risk::Destructive, "ip link set down: takes a network interface down (may cut off this session)"); return; }
             if (flush) { say(Risk::Destructive, "ip ... flush: removes every address or route"); return; }
+            // ip [options] OBJECT COMMAND: the command may be abbreviated (`ip r a`, `ip l s`).
+            auto ops = operands(a);
+            std::string verb = ops.size() > 1 && ops[1] ? *ops[1] : "";
+            bool deletes = verb == "d" || verb == "del" || verb == "delete";
+            if (!verb.empty() && !in({"show", "list", "lst", "ls", "l", "get", "help", "monitor", "save"}, verb) &&
+                (verb.size() <= 2 && in({"a", "ad", "d", "s", "se", "c", "ch", "r", "re", "ap", "pr"}, verb)))
+                change = true;
+            if (deletes && ops.size() > 0 && ops[0] && (starts("route", *ops[0]) || *ops[0] == "r") && ops.size() > 2 && ops[2] && *ops[2] == "default")
+                { say(Risk::Destructive, "deletes the default route"); return; }
             bool default_route = false;
             for (const auto& x : a) if (x && *x == "default") default_route = true;
             if (change && default_route && (has(a, {"del", "delete"}))) { say(Risk::Destructive, "deletes the default route"); return; }
@@ -875,6 +1224,7 @@ private:
             return;
         }
         if (name == "kill" || name == "pkill" || name == "killall") {
+            if (name == "kill" && (has(a, {"-l", "-L", "--list", "--table"}))) return;   // lists signal names
             auto ops = operands(a);
             for (const auto& o : ops) if (o && (*o == "1" || *o == "-1")) { say(Risk::Destructive, "kills init or every process"); return; }
             for (const auto& x : a) if (x && *x == "-1" && name == "kill" && ops.empty()) { say(Risk::Destructive, "kill -1 signals every process"); return; }
@@ -884,7 +1234,7 @@ private:
         }
         if (in({"userdel", "deluser", "groupdel"}, name)) { say(Risk::Destructive, name + " deletes an account"); return; }
         if (name == "passwd" && (has_short(a, 'd') || has_short(a, 'l'))) { say(Risk::Destructive, "passwd -d/-l removes or locks a password"); return; }
-        if (in({"psql", "mysql", "mariadb", "sqlite3", "clickhouse-client", "cqlsh"}, name)) { sql_client(name, a, say); return; }
+        if (in({"psql", "mysql", "mariadb", "sqlite3", "clickhouse-client", "cqlsh", "mongo", "mongosh"}, name)) { sql_client(name, a, say); return; }
         if (name == "dropdb" || name == "dropuser") { say(Risk::Destructive, name + " deletes " + first_operand(a)); return; }
         if (name == "mysqladmin") {
             if (s == "drop" || has(a, {"drop"})) { say(Risk::Destructive, "mysqladmin drop deletes a database"); return; }
@@ -894,6 +1244,26 @@ private:
         }
         if (name == "redis-cli") {
             for (const auto& x : a) if (x && in({"flushall", "flushdb", "FLUSHALL", "FLUSHDB"}, *x)) { say(Risk::Destructive, "redis-cli " + *x + " deletes every key"); return; }
+            // The first operand is the command (options with a value skipped); read commands and
+            // the scanning modes change nothing.
+            static const char* const with_value[] = {"-h", "-p", "-s", "-a", "-u", "-n", "-r", "-i", "-d", "--user", "--pass",
+                                                     "--pattern", "--count", "--rdb", "--functions-rdb", "--eval", "--tls-cert"};
+            std::string cmd;
+            for (size_t i = 0; i < a.size(); ++i) {
+                if (!a[i]) { cmd = "?"; break; }
+                if ((*a[i])[0] == '-') {
+                    if (std::find_if(std::begin(with_value), std::end(with_value), [&](const char* o) { return *a[i] == o; }) != std::end(with_value)) ++i;
+                    continue;
+                }
+                cmd = lower(*a[i]);
+                break;
+            }
+            if (cmd.empty() && has(a, {"--scan", "--bigkeys", "--memkeys", "--hotkeys", "--stat", "--latency", "--latency-history", "--version"})) return;
+            if (in({"get", "mget", "exists", "ttl", "pttl", "type", "keys", "scan", "info", "ping", "dbsize", "hget", "hgetall", "hkeys",
+                    "hlen", "lrange", "llen", "smembers", "scard", "zrange", "zcard", "strlen", "memory", "slowlog", "client", "config", "time",
+                    "lastsave", "role", "echo"}, cmd) &&
+                !has(a, {"set", "SET", "reset", "RESET", "kill", "KILL", "resetstat", "RESETSTAT", "rewrite", "REWRITE"}))
+                return;
             say(Risk::ChangesSystem, "redis-cli talks to a server");
             return;
         }
@@ -907,6 +1277,8 @@ private:
                 return;
             }
             if (in({"ps", "images", "logs", "inspect", "version", "info", "stats", "top", "history", "search", "port", "diff", "events", ""}, s) ||
+                (s == "system" && (joined.find(" df") != std::string::npos || joined.find(" info") != std::string::npos ||
+                                   joined.find(" events") != std::string::npos)) ||
                 joined.find(" ls") != std::string::npos || joined.find("compose ps") != std::string::npos || joined.find("compose logs") != std::string::npos)
                 return;
             say(Risk::ChangesSystem, name + " " + s + " changes containers");
@@ -978,6 +1350,12 @@ private:
         }
         // Read-only programs with a writing or executing mode.
         if (name == "date" && (has_short(a, 's') || has(a, {"--set"}))) { say(Risk::ChangesSystem, "date -s sets the system clock"); return; }
+        if (name == "date")
+            for (const auto& o : operands(a))   // date MMDDhhmm[[CC]YY][.ss]: sets the clock
+                if (o && !o->empty() && (*o)[0] != '+' && std::all_of(o->begin(), o->end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) || ch == '.'; })) {
+                    say(Risk::ChangesSystem, "date " + *o + " sets the system clock");
+                    return;
+                }
         if (name == "hostname" && !operands(a).empty() && !has(a, {"-f", "--fqdn", "-i", "-I", "-d", "-s", "-A"})) { say(Risk::ChangesSystem, "hostname sets the host name"); return; }
         if ((name == "sort" && has(a, {"-o", "--output"})) || (name == "uniq" && operands(a).size() >= 2) ||
             (name == "tree" && has(a, {"-o"})) || (name == "iconv" && has(a, {"-o", "--output"})) ||
@@ -1060,6 +1438,42 @@ private:
             say(Risk::ChangesFiles, name + " " + s + " copies or moves files");
             return;
         }
+        // Backups, secrets and queues: the subcommands that delete (after the packs of
+        // destructive_command_guard: backup.restic, backup.borg, secrets.vault, messaging.kafka).
+        if (name == "restic" || name == "borg") {
+            if (in({"forget", "prune", "delete", "compact", "recreate", "repo-delete", "rdelete", "rcompact"}, s) ||
+                (name == "restic" && s == "key" && has(a, {"remove"}))) {
+                say(Risk::Destructive, name + " " + s + " deletes backups or their data");
+                return;
+            }
+            if (in({"snapshots", "ls", "list", "info", "check", "stats", "find", "diff", "cat", "version", "help", "repo-info", "rlist", "rinfo", ""}, s) ||
+                (s == "extract" && has(a, {"--dry-run", "-n"})))
+                return;
+            say(s == "backup" || s == "create" || s == "restore" || s == "extract" || s == "mount" ? Risk::ChangesFiles : Risk::ChangesSystem,
+                name + " " + s + " writes backups or restores files");
+            return;
+        }
+        if (name == "vault") {
+            auto ops = operands(a);
+            std::string verb = ops.size() > 1 && ops[1] ? *ops[1] : "", third = ops.size() > 2 && ops[2] ? *ops[2] : "";
+            if (in({"delete"}, s) || (in({"kv"}, s) && (in({"destroy", "delete", "metadata"}, verb) && (verb != "metadata" || third == "delete"))) ||
+                (in({"secrets", "auth", "audit"}, s) && verb == "disable") || (in({"policy", "namespace"}, s) && verb == "delete") ||
+                (s == "lease" && verb == "revoke") || (s == "token" && verb == "revoke")) {
+                say(Risk::Destructive, "vault " + s + (verb.empty() ? "" : " " + verb) + " deletes secrets or revokes access");
+                return;
+            }
+            if (in({"read", "list", "status", "version", "path-help", "print", "login", ""}, s) || (s == "kv" && in({"get", "list", "metadata"}, verb)) ||
+                (in({"secrets", "auth", "policy", "audit", "token"}, s) && in({"list", "read", "lookup", "capabilities"}, verb)))
+                return;
+            say(Risk::ChangesSystem, "vault " + s + " changes secrets or settings");
+            return;
+        }
+        if (starts(name, "kafka-")) {
+            if (name == "kafka-delete-records" || has(a, {"--delete", "--reset-offsets"})) { say(Risk::Destructive, name + " deletes topics, records or offsets"); return; }
+            if (has(a, {"--list", "--describe", "--version", "--help"})) return;
+            say(Risk::ChangesSystem, name + " changes the cluster");
+            return;
+        }
         if (name == "docker-compose") {
             if (s == "down" && (has(a, {"-v", "--volumes", "--rmi"}))) { say(Risk::Destructive, "docker-compose down -v deletes volumes"); return; }
             if (s == "rm") { say(Risk::Destructive, "docker-compose rm deletes containers"); return; }
@@ -1074,9 +1488,12 @@ private:
         if (name == "pg_restore" && (has(a, {"-c", "--clean"}))) { say(Risk::Destructive, "pg_restore --clean drops objects before recreating them"); return; }
         if (name == "ssh-add" && (has_short(a, 'D') || has_short(a, 'd'))) { say(Risk::ChangesSystem, "ssh-add -d/-D removes keys from the agent"); return; }
         if (name == "at" && (has_short(a, 'l') || has_short(a, 'c'))) return;
-        if (in({"source", "."}, name)) { say(Risk::Unknown, "runs the script " + first_operand(a) + " in this shell: its contents are not rated"); return; }
+        if (in({"source", "."}, name)) {
+            if (inline_code(name, p, c)) return;
+            say(Risk::Unknown, "runs the script " + first_operand(a) + " in this shell: its contents are not rated"); return; }
         if (in({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox", "rbash"}, name)) {
             if (has(a, {"-n"}) || has(a, {"--version", "--help"})) return;
+            if (inline_code(name, p, c)) return;
             std::string f = first_operand(a);
             say(Risk::Unknown, f.empty() ? name + " starts a shell: what it runs is not in the command" : name + " runs the script " + f + ": its contents are not rated");
             return;
@@ -1093,7 +1510,20 @@ private:
             say(Risk::Unknown, name + " runs a program that is not rated");
             return;
         }
-        if (name == "ssh") { say(Risk::ChangesSystem, "ssh reaches another host"); return; }
+        if (name == "ssh") {
+            // ssh HOST COMMAND: the command is a payload of its own, rated as it is; ssh HOST alone
+            // opens a session.
+            static const char* const with_value[] = {"-B", "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m",
+                                                      "-O", "-o", "-P", "-p", "-Q", "-R", "-S", "-W", "-w"};
+            size_t i = 0;
+            while (i < a.size() && a[i] && a[i]->size() > 1 && (*a[i])[0] == '-') {
+                bool value = std::find_if(std::begin(with_value), std::end(with_value), [&](const char* o) { return *a[i] == o; }) != std::end(with_value);
+                i += value ? 2 : 1;
+            }
+            if (i + 1 < a.size()) return;
+            say(Risk::ChangesSystem, "ssh opens a session on another host");
+            return;
+        }
         if (name == "eval" || name == "xargs" || name == "env" || name == "nohup" || name == "time" || name == "nice" ||
             name == "timeout" || name == "watch" || name == "command" || name == "exec" || name == "builtin")
             return;   // alone: prints, waits, or is a lookup
@@ -1134,6 +1564,10 @@ private:
             return;
         }
         if (s == "branch" && (any({"-D", "--delete"}) || (any({"-d"}) && any({"--force", "-f"})))) { say(Risk::Destructive, "git branch -D deletes a branch and its unmerged commits"); return; }
+        if (s == "branch" && any({"-M", "-C"})) { say(Risk::Destructive, "git branch -M/-C overwrites an existing branch"); return; }
+        if (s == "switch" && any({"--discard-changes", "-f", "--force"})) { say(Risk::Destructive, "git switch --discard-changes discards uncommitted changes"); return; }
+        if (s == "rm" && (has_short(rest, 'f') || any({"--force"}))) { say(Risk::Destructive, "git rm -f deletes files with uncommitted changes"); return; }
+        if (s == "read-tree" && any({"--reset"}) && any({"-u"})) { say(Risk::Destructive, "git read-tree --reset -u discards uncommitted changes"); return; }
         if ((s == "checkout" && (any({"--", "."}) || any({"-f", "--force"}))) || (s == "restore" && !any({"--staged", "-S"}))) {
             say(Risk::Destructive, "git " + s + " discards uncommitted changes");
             return;
@@ -1148,6 +1582,7 @@ private:
                 "describe", "shortlog", "cat-file", "reflog", "whatchanged", "help", "version", "--version", "count-objects",
                 "for-each-ref", "show-ref", "name-rev", "cherry", "range-diff", "merge-base", "check-ignore", "var", "fsck", ""}, s))
             return;
+        if (s == "stash" && (rest.empty() || !any({"list", "show"}))) { say(Risk::ChangesFiles, "git stash changes the working tree"); return; }
         if ((s == "branch" || s == "tag" || s == "remote" || s == "config" || s == "stash" || s == "worktree") &&
             (rest.empty() || any({"-l", "--list", "-v", "-vv", "-a", "-r", "--get", "--get-all", "--show-origin", "list", "show"})))
             return;
@@ -1185,11 +1620,11 @@ private:
         for (size_t i = 0; i < a.size(); ++i) {
             if (!a[i]) continue;
             const std::string& x = *a[i];
-            if ((x == "-c" || x == "-e" || x == "--command" || x == "--execute" || x == "-q" || x == "--query") && i + 1 < a.size()) {
+            if ((x == "-c" || x == "-e" || x == "--command" || x == "--execute" || x == "-q" || x == "--query" || x == "--eval") && i + 1 < a.size()) {
                 if (!a[i + 1]) { say(Risk::Unknown, name + " runs a computed SQL string"); return; }
                 sql += " " + *a[i + 1];
                 have = true;
-            } else if (starts(x, "--command=") || starts(x, "--execute=")) {
+            } else if (starts(x, "--command=") || starts(x, "--execute=") || starts(x, "--eval=")) {
                 sql += " " + x.substr(x.find('=') + 1);
                 have = true;
             }

