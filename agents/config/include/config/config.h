@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sigmaops::config {
@@ -162,6 +163,14 @@ struct ConfigSet {
     // Every Setting in the order the service reads them, includes expanded where they stand
     // (postgres: postgresql.auto.conf last; sysctl: files in the order systemd-sysctl applies them).
     std::vector<ItemRef> order;
+    std::vector<std::string> contexts; // the context of each entry of `order` with includes resolved (Item::context is
+                                      // only within its own file): sshd "" or "Match ..."; nginx "http/server[1]"
+                                      // counted over all files; systemd the section
+    struct Block {
+        std::string context;          // the context inside the block ("http/server[0]", "Match User bob")
+        ItemRef open;                 // the nginx BlockOpen / sshd Match item
+    };
+    std::vector<Block> blocks;        // in read order
     std::vector<std::string> notes;   // how the order was decided (e.g. sysctl's file precedence), for the user
     const Item& at(ItemRef r) const { return files[r.file].items[r.item]; }
 };
@@ -273,6 +282,7 @@ struct SysctlFacts {
     SysctlWorkload workload = SysctlWorkload::General;
     std::uint64_t ram_kb = 0;
     bool rotating_disk = false;
+    std::vector<std::pair<std::string, std::string>> running; // `sysctl -a` of the host (what applies when no file sets a key)
 };
 std::vector<Change> sysctl_rules(const ConfigSet& set, const SysctlFacts& facts);
 
