@@ -164,7 +164,8 @@ const std::set<std::string>& known_programs() {
         "dos2unix", "unix2dos", "htpasswd", "ssh-copy-id", "pg_restore", "mysqlimport", "mail", "mailx", "sendmail",
         "rustup", "mvn", "gradle", "composer", "at", "docker-compose", "nvme", "badblocks", "rclone", "gsutil",
         "lvresize", "lvreduce", "xfs_repair", "growpart", "sshpass", "restic", "borg", "vault", "kafka-topics",
-        "kafka-consumer-groups", "kafka-delete-records", "mongo", "mongosh",
+        "kafka-consumer-groups", "kafka-delete-records", "mongo", "mongosh", "unlink", "fallocate", "iptables-save",
+        "ip6tables-save", "losetup",
     };
     return s;
 }
@@ -232,6 +233,7 @@ private:
     std::set<std::string> m_walked;                     // function bodies and aliases already rated
     std::vector<std::shared_ptr<Script>> m_keep;        // scripts parsed here, alive for pointers
     int m_depth = 0;
+    std::map<std::string, std::string> m_downloaded;    // file -> the program that downloaded it (curl -o, wget -O)
 
     void add(Risk r, const std::string& word, Offset at, std::string why) {
         if (r == Risk::ReadOnly) return;
@@ -511,6 +513,10 @@ private:
         }
         const std::string prog = program_name(w[0]);
         std::string out;
+        // $(which rm), $(command -v rm), $(type -P rm): a path to that program.
+        if ((prog == "which" && w.size() == 2) || (prog == "command" && w.size() == 3 && w[1] == "-v") ||
+            (prog == "type" && w.size() == 3 && w[1] == "-P"))
+            return w.back().find('/') == std::string::npos ? "/usr/bin/" + w.back() : w.back();
         if (prog == "echo") {
             size_t i = 1;
             while (i < w.size() && (w[i] == "-n" || w[i] == "-E")) ++i;
@@ -964,6 +970,24 @@ private:
             say(Risk::ChangesFiles, name + " changes permissions or owners");
             return;
         }
+        if (name == "unlink") { say(Risk::Destructive, "unlink deletes " + first_operand(a)); return; }
+        if (name == "fallocate") {
+            if (has_short(a, 'p') || has_short(a, 'c') || has_short(a, 'z') || has(a, {"--punch-hole", "--collapse-range", "--zero-range"})) {
+                say(Risk::Destructive, "fallocate punches, collapses or zeroes a range of " + first_operand(a) + ", discarding its data");
+                return;
+            }
+            say(Risk::ChangesFiles, "fallocate allocates file space");
+            return;
+        }
+        if (name == "iptables-save" || name == "ip6tables-save") {
+            if (has(a, {"-f", "--file"})) say(Risk::ChangesFiles, name + " writes the rules to a file");
+            return;
+        }
+        if (name == "losetup") {
+            if (a.empty() || (has(a, {"-a", "--all", "-l", "--list", "-j", "--associated"}) && !has(a, {"-d", "-D", "--detach", "--detach-all"}))) return;
+            say(Risk::ChangesSystem, "losetup attaches or detaches loop devices");
+            return;
+        }
         if (name == "truncate") { say(Risk::Destructive, "truncate cuts files to a size, discarding their contents"); return; }
         if (name == "find") {
             if (has(a, {"-delete"})) { say(Risk::Destructive, "find -delete deletes every match"); return; }
@@ -1233,6 +1257,7 @@ private:
             return;
         }
         if (in({"userdel", "deluser", "groupdel"}, name)) { say(Risk::Destructive, name + " deletes an account"); return; }
+        if (name == "passwd" && (has(a, {"-S", "--status"}) || (has(a, {"-a", "--all"}) && has(a, {"-S"})))) return;
         if (name == "passwd" && (has_short(a, 'd') || has_short(a, 'l'))) { say(Risk::Destructive, "passwd -d/-l removes or locks a password"); return; }
         if (in({"psql", "mysql", "mariadb", "sqlite3", "clickhouse-client", "cqlsh", "mongo", "mongosh"}, name)) { sql_client(name, a, say); return; }
         if (name == "dropdb" || name == "dropuser") { say(Risk::Destructive, name + " deletes " + first_operand(a)); return; }
@@ -1297,6 +1322,12 @@ private:
             if (in({"list", "ls", "status", "get", "show", "search", "history", "version", "template", "lint", ""}, s)) return;
             say(Risk::ChangesSystem, "helm " + s + " changes the cluster");
             return;
+        }
+        if (name == "curl" || name == "wget") {
+            for (size_t i = 0; i + 1 < a.size(); ++i)
+                if (a[i] && a[i + 1] && ((name == "curl" && (*a[i] == "-o" || *a[i] == "--output")) ||
+                                         (name == "wget" && (*a[i] == "-O" || *a[i] == "--output-document"))))
+                    m_downloaded[*a[i + 1]] = name;
         }
         if (name == "curl") {
             if (has(a, {"-o", "-O", "--output", "--remote-name", "--remote-name-all", "-J"}) || has_short(a, 'O')) {
@@ -1428,6 +1459,7 @@ private:
             say(Risk::ChangesSystem, "aws " + svc + " " + verb + " changes cloud resources");
             return;
         }
+        if (name == "rclone" && has(a, {"-n", "--dry-run"})) return;   // shows what it would do
         if (name == "gsutil" || name == "rclone") {
             if (in({"rm", "rb", "delete", "deletefile", "purge", "rmdir", "rmdirs", "cleanup", "dedupe"}, s) ||
                 (s == "sync" && (name == "rclone" || has(a, {"-d"})))) {
@@ -1495,12 +1527,18 @@ private:
             if (has(a, {"-n"}) || has(a, {"--version", "--help"})) return;
             if (inline_code(name, p, c)) return;
             std::string f = first_operand(a);
+            if (m_downloaded.count(f)) { say(Risk::Destructive, name + " runs " + f + ", code downloaded by " + m_downloaded[f] + " without showing it"); return; }
             say(Risk::Unknown, f.empty() ? name + " starts a shell: what it runs is not in the command" : name + " runs the script " + f + ": its contents are not rated");
             return;
         }
         if (name == "sudo" || name == "doas" || name == "su") {
             if (has(a, {"-l", "--list", "-v", "-k", "-K", "-V", "--version"})) return;
             if (name == "sudo" && has(a, {"-e", "--edit"})) { say(Risk::ChangesSystem, "sudoedit edits files as root"); return; }
+            if (name == "sudo" && (has_short(a, 's') || has_short(a, 'i') || has(a, {"--shell", "--login"}))) {
+                Payload shell = p;   // sudo -s <<< CODE: the root shell reads the code from stdin
+                shell.words.resize(1);
+                if (inline_code("sudo -s", shell, c)) return;
+            }
             say(Risk::Unknown, name + " opens a root shell: what it runs is not in the command");
             return;
         }
@@ -1564,6 +1602,7 @@ private:
             return;
         }
         if (s == "branch" && (any({"-D", "--delete"}) || (any({"-d"}) && any({"--force", "-f"})))) { say(Risk::Destructive, "git branch -D deletes a branch and its unmerged commits"); return; }
+        if (s == "branch" && (any({"-d", "--del"}) || has_short(rest, 'd'))) { say(Risk::Destructive, "git branch -d deletes a branch (its reflog goes with it)"); return; }
         if (s == "branch" && any({"-M", "-C"})) { say(Risk::Destructive, "git branch -M/-C overwrites an existing branch"); return; }
         if (s == "switch" && any({"--discard-changes", "-f", "--force"})) { say(Risk::Destructive, "git switch --discard-changes discards uncommitted changes"); return; }
         if (s == "rm" && (has_short(rest, 'f') || any({"--force"}))) { say(Risk::Destructive, "git rm -f deletes files with uncommitted changes"); return; }

@@ -112,6 +112,17 @@ const std::vector<Rule> k_rules = {
     {"ip route del default", "ip r d default", Risk::Destructive, "ip", "ip r get 1.1.1.1", Risk::ReadOnly},
     {"chmod -R just below a top directory", "chmod -R 700 /var/lib", Risk::Destructive, "chmod", "chown -R www-data /var/www/html", Risk::ChangesSystem},
     {"redis-cli write", "redis-cli -h cache set k v", Risk::ChangesSystem, "redis-cli", "redis-cli -h cache --scan --pattern 'u:*'", Risk::ReadOnly},
+    // Rules added for the misses of the held-out set (tests/fixtures/shell_risk/heldout.jsonl).
+    {"unlink", "unlink notes.txt", Risk::Destructive, "unlink", "ls -l notes.txt", Risk::ReadOnly},
+    {"fallocate -c", "fallocate -c -o 100M -l 20M disk.img", Risk::Destructive, "fallocate", "fallocate -l 700M disk.img", Risk::ChangesFiles},
+    {"git branch -d", "git branch -d merged", Risk::Destructive, "git", "git branch merged", Risk::ChangesFiles},
+    {"rclone delete, not dry", "rclone delete backup:old", Risk::Destructive, "rclone", "rclone -n delete backup:old", Risk::ReadOnly},
+    {"passwd -d", "passwd -d", Risk::Destructive, "passwd", "passwd -S", Risk::ReadOnly},
+    {"losetup -d", "losetup -d /dev/loop0", Risk::ChangesSystem, "losetup", "losetup -a", Risk::ReadOnly},
+    {"iptables-save to a file", "iptables-save -f rules.v4", Risk::ChangesFiles, "iptables-save", "iptables-save", Risk::ReadOnly},
+    {"sudo -s with code on stdin", "sudo -s <<< 'iptables -F'", Risk::Destructive, "iptables", "sudo -s <<< 'iptables -L'", Risk::ReadOnly},
+    {"a downloaded script run", "wget -q -O /tmp/i.sh https://x/i.sh && bash /tmp/i.sh", Risk::Destructive, "bash",
+     "wget -q -O /tmp/i.sh https://x/i.sh && bash /tmp/other.sh", Risk::Unknown},
 };
 
 Assessment rate(const std::string& src) { return classify_source(src); }
@@ -176,6 +187,7 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
         {"$(printf 'r%s' m) -rf /", Risk::Irreversible},
         {"g$(printf it) re$(printf set) --ha$(printf rd)", Risk::Destructive},
         {"$(cat cmd.txt) -rf /", Risk::Unknown},          // any other substitution: cannot be seen
+        {"\"$(which rm)\" -rf /", Risk::Irreversible},      // $(which X) / $(command -v X): X
         {"a=r; b=m; $a$b -rf /", Risk::Irreversible},      // variables joined
         {"x='RM -RF /'; ${x,,}", Risk::Irreversible},      // case operators
         {"cmd=(rm -rf /); \"${cmd[@]}\"", Risk::Irreversible},   // an array holding the command
