@@ -72,9 +72,29 @@ struct Knowledge::Impl {
     std::string path;
     std::vector<PageRow> pages;                       // by first example id
     std::unordered_map<std::string, size_t> by_name;  // page name -> index in pages
-    std::unordered_set<std::string> programs;         // every page's program word
+    std::unordered_map<std::string, size_t> program_examples;   // program word -> its pages' examples
     size_t n_examples = 0;
-    ~Impl() { sqlite3_close(db); }
+    // Prepared once (open); finalized before the connection closes.
+    std::unique_ptr<detail::Statement> search_stmt, example_stmt, df_stmt;
+    ~Impl() {
+        search_stmt.reset();
+        example_stmt.reset();
+        df_stmt.reset();
+        sqlite3_close(db);
+    }
+
+    // Whether the request word `w` names a program: tldr has pages for it, and the word is not an
+    // everyday word of the descriptions ("file", "list", "time" and "watch" are pages too): it
+    // appears in at most 10 example descriptions per example of its own pages. Boosting every
+    // page-name word cost 6 points top-1 in bench_knowledge.
+    bool names_program(const std::string& w) const {
+        auto it = program_examples.find(w);
+        if (it == program_examples.end()) return false;
+        df_stmt->reset();
+        df_stmt->bind(1, "description : \"" + w + "\"");
+        const sqlite3_int64 df = df_stmt->step() ? df_stmt->integer(0) : 0;
+        return static_cast<size_t>(df) <= 10 * it->second;
+    }
 
     const PageRow* page_of(sqlite3_int64 id) const {
         auto it = std::upper_bound(pages.begin(), pages.end(), id,
@@ -90,7 +110,8 @@ struct Knowledge::Impl {
             e.page = p->name;
             e.platform = p->platform;
         }
-        detail::Statement s(db, "SELECT description, command FROM example WHERE id = ?1");
+        detail::Statement& s = *example_stmt;
+        s.reset();
         s.bind(1, id);
         if (s.step()) {
             e.description = s.text(0);
@@ -137,10 +158,15 @@ Expected<Knowledge> Knowledge::open(const std::string& path) {
             std::vector<std::string> w = detail::words(r.title);
             r.program = w.empty() ? r.name : w.front();
             impl->by_name[r.name] = impl->pages.size();
-            impl->programs.insert(r.program);
+            impl->program_examples[r.program] += static_cast<size_t>(r.count);
             impl->n_examples += static_cast<size_t>(r.count);
             impl->pages.push_back(std::move(r));
         }
+        impl->search_stmt = std::make_unique<detail::Statement>(
+            impl->db, "SELECT rowid, bm25(example_fts, 1.0, 2.0, 0.5) FROM example_fts"
+                      " WHERE example_fts MATCH ?1 ORDER BY 2 LIMIT ?2");
+        impl->example_stmt = std::make_unique<detail::Statement>(impl->db, "SELECT description, command FROM example WHERE id = ?1");
+        impl->df_stmt = std::make_unique<detail::Statement>(impl->db, "SELECT count(*) FROM example_fts WHERE example_fts MATCH ?1");
         return Knowledge(std::move(impl));
     });
 }
@@ -160,18 +186,21 @@ Expected<std::vector<Example>> Knowledge::search(std::string_view request, const
         std::unordered_set<std::string> named;   // terms that name a program tldr has a page for
         for (std::string& w : detail::words(request)) {
             if (stop_words().count(w) || std::find(terms.begin(), terms.end(), w) != terms.end()) continue;
-            if (m->programs.count(w)) named.insert(w);
+            // Non-ASCII words may be several FTS tokens (a phrase, which detail=column cannot match).
+            if (std::any_of(w.begin(), w.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) continue;
+            if (options.boost_named_program && m->names_program(w)) named.insert(w);
             terms.push_back(std::move(w));
             if (terms.size() == 24) break;
         }
         if (terms.empty()) return out;
         std::string q;
         for (const std::string& t : terms) q += (q.empty() ? "\"" : " OR \"") + t + "\"";
-        // bm25 weights: the program column (page title) counts most, then the description, then
-        // the command's program and option words. Candidates are re-ranked below.
+        // bm25 weights: the example's description counts most, then the program column (page
+        // title and summary), then the command's words (bench_knowledge: 1/2/0.5 beat 4/2/1 by
+        // 6 points top-1). Candidates are re-ranked below.
         const size_t n_candidates = std::max<size_t>(100, options.n * 4) + options.exclude.size();
-        detail::Statement s(m->db, "SELECT rowid, bm25(example_fts, 4.0, 2.0, 1.0) FROM example_fts"
-                                   " WHERE example_fts MATCH ?1 ORDER BY 2 LIMIT ?2");
+        detail::Statement& s = *m->search_stmt;
+        s.reset();
         s.bind(1, q);
         s.bind(2, static_cast<sqlite3_int64>(n_candidates));
         struct Cand { sqlite3_int64 id; double score; };
@@ -193,6 +222,19 @@ Expected<std::vector<Example>> Knowledge::search(std::string_view request, const
         }
         return out;
     });
+}
+
+Expected<Example> Knowledge::example(std::int64_t id) const {
+    return catch_to_expected([&]() -> Example {
+        if (!m->page_of(id)) throw Exception(ErrorCode::NotFound, "no tldr example " + std::to_string(id));
+        return m->example(id);
+    });
+}
+
+std::vector<std::string> Knowledge::page_names() const {
+    std::vector<std::string> out;
+    for (const PageRow& p : m->pages) out.push_back(p.name);
+    return out;
 }
 
 Expected<std::optional<Page>> Knowledge::page(std::string_view program) const {

@@ -95,6 +95,9 @@ Expected<std::string> find_index(const std::string& explicit_path = "");
 struct SearchOptions {
     std::size_t n = 5;                       // results wanted
     std::vector<std::int64_t> exclude;       // example ids never returned (leave-one-out evaluation)
+    // Rank up (score x2) the examples of a program the request names ("... with rsync"), when the
+    // word is not an everyday word of the descriptions ("file", "list" and "time" are pages too).
+    bool boost_named_program = true;
 };
 
 // The opened index. Open once; thread-compatible (one thread at a time per object; open one per
@@ -115,6 +118,10 @@ public:
     Expected<std::vector<Example>> search(std::string_view request, std::size_t n = 5) const;
     // The page of `program` (linux before common), or nullopt when tldr has none.
     Expected<std::optional<Page>> page(std::string_view program) const;
+    // The example with this id (Example::id); NotFound when the index has none.
+    Expected<Example> example(std::int64_t id) const;
+    // Every page name, sorted.
+    std::vector<std::string> page_names() const;
     // Number of pages and examples in the index.
     std::size_t n_pages() const;
     std::size_t n_examples() const;
