@@ -155,6 +155,10 @@ Verdict confirm(const Proposal& proposal, Confirmer& confirmer) {
     }
     const ConfirmRequest request = confirm_request(proposal);
     const Answer answer = confirmer.ask(request);
+    if (!answer.unanswered.empty()) {
+        v.declined = "declined: " + answer.unanswered;
+        return v;
+    }
     if (request.typed_host_required) {
         if (answer.typed != request.host) {
             v.declined = answer.typed.empty() && !answer.yes
@@ -193,8 +197,9 @@ public:
         }
     }
     // One line without its end; nullopt on EOF or error before a newline.
+    // Discards what was typed before the question was shown: typed-ahead text answers nothing.
+    void drop_typeahead() { tcflush(m_fd, TCIFLUSH); }
     std::optional<std::string> read_line() {
-        tcflush(m_fd, TCIFLUSH);   // nothing typed ahead answers this question
         std::string line;
         char c = 0;
         while (true) {
@@ -214,7 +219,10 @@ private:
 Answer TerminalConfirmer::ask(const ConfirmRequest& r) {
     Answer a;
     Tty tty;
-    if (!tty.ok()) return a;   // no terminal: declined
+    if (!tty.ok()) {   // no terminal: declined
+        a.unanswered = "no terminal to ask on";
+        return a;
+    }
     std::string s;
     s += "\n  host:    " + r.host + (r.local ? " (this machine)" : "") + "\n";
     s += "  command: " + r.command + "\n";
@@ -228,10 +236,12 @@ Answer TerminalConfirmer::ask(const ConfirmRequest& r) {
         s += "Type the host name (" + r.host + ") to run it, anything else declines: ";
     else
         s += "Run it? [y/N] ";
+    tty.drop_typeahead();
     tty.write(s);
     const auto line = tty.read_line();
     if (!line) {
         tty.write("\n");
+        a.unanswered = "no answer (end of input)";
         return a;
     }
     if (r.typed_host_required) {

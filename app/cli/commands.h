@@ -19,6 +19,7 @@ Command logs_command();         // cmd_logs.cpp
 Command diagnose_command();     // cmd_logs.cpp
 Command shell_command();        // cmd_shell.cpp
 Command tune_command();         // cmd_tune.cpp
+Command cmd_command();          // cmd_cmd.cpp
 
 // The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.
 int main(const std::vector<std::string>& argv);

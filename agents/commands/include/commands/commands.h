@@ -99,6 +99,7 @@ struct ConfirmRequest {
 struct Answer {
     bool yes = false;
     std::string typed;
+    std::string unanswered;   // why nobody could answer ("no terminal to ask on"); "" = answered
 };
 
 // Asks a person. Implementations: TerminalConfirmer (/dev/tty), the desktop app's dialog, and
