@@ -28,9 +28,11 @@ struct RawSource {
     std::string memory;            // from_bytes
     std::size_t memory_pos = 0;
     bool is_memory = false;
+    std::unique_ptr<ByteSource> producer;   // from_source
 
-    // Bytes read into buf, 0 at the end, -1 on error (errno set).
+    // Bytes read into buf, 0 at the end, -1 on error (errno set, or producer->error()).
     long read(char* buf, std::size_t n) {
+        if (producer) return producer->read(buf, n);
         if (is_memory) {
             const std::size_t k = std::min(n, memory.size() - memory_pos);
             std::memcpy(buf, memory.data() + memory_pos, k);
@@ -98,10 +100,21 @@ struct LineReader::Impl {
         raw.resize(options.chunk_bytes);
         const long k = src.read(raw.data(), raw.size());
         if (k < 0) {
-            fail(ErrorCode::Io, "reading " + current_name + ": " + std::strerror(errno));
+            if (src.producer) {
+                std::optional<Error> e = src.producer->error();
+                fail(e ? e->code : ErrorCode::Io, e ? e->message : "reading " + current_name + " failed");
+            } else {
+                fail(ErrorCode::Io, "reading " + current_name + ": " + std::strerror(errno));
+            }
             return false;
         }
-        if (k == 0) { raw_eof = true; return false; }
+        if (k == 0) {
+            raw_eof = true;
+            // A producer that ended badly (journalctl's exit status) ends the stream with its error.
+            if (src.producer)
+                if (std::optional<Error> e = src.producer->error()) fail(e->code, e->message);
+            return false;
+        }
         raw_pos = 0;
         raw_len = std::size_t(k);
         bytes_read += std::uint64_t(k);
@@ -342,6 +355,17 @@ LineReader LineReader::from_bytes(std::string_view bytes, std::string name, Read
     impl->src.memory.assign(bytes);
     impl->current_name = std::move(name);
     impl->bytes_total = bytes.size();
+    return LineReader(std::move(impl));
+}
+
+LineReader LineReader::from_source(std::unique_ptr<ByteSource> source, std::string name, ReadOptions options) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->single = true;
+    impl->bytes_total = source ? source->size_hint() : 0;
+    impl->src.producer = std::move(source);
+    if (!impl->src.producer) impl->src.is_memory = true;   // nothing to read: an empty stream
+    impl->current_name = std::move(name);
     return LineReader(std::move(impl));
 }
 

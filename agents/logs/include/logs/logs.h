@@ -56,6 +56,8 @@ struct Line {
     bool repaired = false;              // bytes were replaced or escapes removed
 };
 
+class ByteSource;   // a producer of bytes that is not a file (Stage 1b)
+
 // Reads lines from one file, a set of files in order, or a file descriptor (stdin), streaming.
 // gzip input is recognised by its magic bytes (not its name) and inflated with zlib. Move-only.
 class LineReader {
@@ -68,6 +70,9 @@ public:
     static LineReader from_fd(int fd, std::string name, ReadOptions options = {});
     // In-memory bytes (tests, the fuzzer); the bytes are copied.
     static LineReader from_bytes(std::string_view bytes, std::string name = "<memory>", ReadOptions options = {});
+    // Any producer (a child process, a remote command; see open_journal, open_remote), plain or
+    // gzip; the reader owns it. Its error() at the end becomes the reader's error().
+    static LineReader from_source(std::unique_ptr<ByteSource> source, std::string name, ReadOptions options = {});
 
     LineReader(LineReader&&) noexcept;
     LineReader& operator=(LineReader&&) noexcept;
@@ -97,6 +102,85 @@ std::vector<std::string> rotated_set(const std::string& path);
 // Cleans one line as LineReader does (UTF-8 repair, escapes, control characters) into `out`;
 // returns true when anything changed.
 bool clean_line(std::string_view raw, std::string& out);
+
+// ---------------------------------------------------------------------------------------------
+// Stage 1b: journals and remote hosts. Each opens a LineReader over a producer that is not a
+// file (journalctl as a child process, a command on a host over SSH), streamed: the producer is
+// never read ahead of the reader by more than a pipe's or a small buffer's worth (backpressure),
+// so memory stays bounded whatever the size of the journal or the remote file. journalctl's
+// JSON lines are detected as Format::Journald like any other source.
+
+// What to read from a journal; the filters are journalctl's own (its time syntax: "2024-03-01
+// 12:00", "yesterday", "-1h"; its priority syntax: "err", "3", "warning..err").
+struct JournalQuery {
+    std::string file;                   // one journal file (journalctl --file); "" = not a file
+    std::string directory;              // a directory of journal files (--directory); "" = not one
+    std::vector<std::string> units;     // --unit=U for each (entries of any of them)
+    std::string since, until;           // --since / --until; "" = no bound
+    std::string priority;               // --priority; "" = every priority
+};
+
+// journalctl's arguments for `query`, program name first: "journalctl", "--output=json",
+// "--no-pager", "--all", then --file=/--directory=, --unit=, --since=, --until=, --priority= (each
+// value in the same argument, so a value starting with '-' stays a value).
+std::vector<std::string> journalctl_argv(const JournalQuery& query);
+
+// Quotes `word` for a POSIX shell (single quotes; a ' inside becomes '\''): what a remote
+// command line needs, since sshd runs it through the login shell.
+std::string shell_quote(std::string_view word);
+
+// A producer of bytes for LineReader::from_source: a child process, a remote command.
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+    // Up to n bytes into buf: how many, 0 at the end of the stream, -1 on failure (then error()
+    // says why). May block until bytes come.
+    virtual long read(char* buf, std::size_t n) = 0;
+    // After read() returned -1: why. After it returned 0: whether the producer ended badly (a
+    // non-zero exit status, an error message it printed); nullopt when all is well.
+    virtual std::optional<Error> error() = 0;
+    // The size of the stream when known in advance (for progress), else 0.
+    virtual std::uint64_t size_hint() const { return 0; }
+};
+
+// Local journal: runs journalctl (journalctl_argv(query)) as a child process, no shell, and reads
+// its stdout; its stderr is kept (up to 4 KiB) for the error message. The reader owns the child:
+// it is reaped at the end, and killed (TERM, then KILL) when the reader is destroyed early or
+// `cancel` is set (then the stream ends with Cancelled). Errors before any line: Unsupported when
+// journalctl is not installed; NotFound when query.file/directory does not exist, or when neither
+// is given and this machine has no journal files (/var/log/journal, /run/log/journal: PID 1 is
+// not systemd, or it keeps no journal) - the message says so and names --file/--directory.
+// Errors journalctl reports (a bad --since, a file that is no journal) end the stream with its
+// message (InvalidArgument for a time or priority it could not parse, BadFile otherwise).
+Expected<LineReader> open_journal(const JournalQuery& query, ReadOptions options = {},
+                                  const std::atomic<bool>* cancel = nullptr);
+
+// What to read from a host over SSH: its journal (`journal` set) or a file (`file` non-empty).
+struct RemoteQuery {
+    std::optional<JournalQuery> journal;   // journalctl -o json on the host, with these filters
+    std::string file;                      // a file on the host, streamed with `cat` (gzip is
+                                           // inflated here, as for local files: fewer bytes travel)
+};
+
+}  // namespace sigmaops::logs
+namespace sigmaops::remote { class SshSession; }
+namespace sigmaops::logs {
+
+// Remote source: runs the query's command through `session` (SshSession::exec with an output
+// callback) on a thread of the reader's own, and hands the bytes to the reader through a buffer
+// of at most 1 MiB: when it is full the callback waits, so the SSH window closes and the remote
+// command waits too (a 5 GB file never needs 5 GB here). The session is used by that thread until
+// the reader ends or is destroyed: do not use it meanwhile. Destroying the reader early or
+// setting `cancel` stops the remote command (SshSession's TERM, then KILL).
+// InvalidArgument for an empty query. Errors found on the host end the stream with a clear
+// message naming the host: NotFound (no such remote file; no journal files there), Unsupported
+// (no journalctl on the host), Io (permission denied, other failures, with the host's message);
+// Network when the connection is lost part-way.
+Expected<LineReader> open_remote(std::shared_ptr<remote::SshSession> session, const RemoteQuery& query,
+                                 ReadOptions options = {}, const std::atomic<bool>* cancel = nullptr);
+// The command open_remote() runs for `query` ("journalctl --output=json ... --unit='nginx'" or
+// "cat -- '/var/log/syslog'"), each argument shell-quoted.
+std::string remote_command(const RemoteQuery& query);
 
 // ---------------------------------------------------------------------------------------------
 // Stage 2: formats and records.
