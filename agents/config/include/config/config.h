@@ -294,3 +294,198 @@ struct RedisFacts {
 std::vector<Change> redis_rules(const ConfigSet& set, const RedisFacts& facts);
 
 } // namespace sigmaops::config
+
+// =================================================================================================
+// Hosts (issue 18 items 1 and 4): a host's facts read over SSH, and the change flow that applies
+// a proposal to a file on the host as a journaled transaction: propose -> the user approves all or
+// some hunks -> backup -> atomic write -> the service's own checker -> reload through the host's
+// service manager -> health check -> on any failure restore, reload and verify again. Every step
+// is written to history (History::add_change_step) as it happens; rollback reads that journal.
+// Nothing here asks the user directly: an Approver does (the terminal one lives in app/cli).
+// =================================================================================================
+#include <atomic>
+#include <chrono>
+#include <map>
+
+namespace sigmaops::remote { class SshSession; struct HostProfile; struct ConnectOptions; }
+namespace sigmaops::history { class History; }
+
+namespace sigmaops::config {
+
+// ----- Host facts ---------------------------------------------------------------------------------
+
+struct DiskInfo {
+    std::string name;                 // "sda", "nvme0n1" (loop/ram/zram devices are left out)
+    bool rotational = false;          // /sys/block/<name>/queue/rotational
+    std::uint64_t size_bytes = 0;
+};
+
+struct HostFacts {
+    std::string host;                 // the name it was collected for
+    std::int64_t collected_ms = 0;    // when (ms since the epoch, UTC)
+    bool from_cache = false;          // true when gather_facts() reused a stored record
+    int cpus = 0;                     // online CPUs; 0 = unknown
+    std::uint64_t mem_kb = 0;         // MemTotal; 0 = unknown
+    std::vector<DiskInfo> disks;
+    std::string kernel;               // `uname -sr`
+    std::string os_id, os_version_id, os_pretty;  // /etc/os-release ID, VERSION_ID, PRETTY_NAME
+    std::map<std::string, std::string> versions;  // "openssh" -> "9.2p1", "nginx" -> "1.22.1",
+                                                  // "postgresql" -> "15.10", "redis" -> "7.0.15" (present ones only)
+    std::uint64_t nofile_soft = 0, nofile_hard = 0;  // ulimit -n of the login shell (UINT64_MAX = unlimited)
+    std::map<std::string, std::string> sysctl;    // a few network/VM sysctls: "net.core.somaxconn" -> "4096"
+    std::vector<int> listening_ports; // TCP ports in LISTEN, sorted
+    std::string service_manager;      // "systemd" when /run/systemd/system exists, else "none"
+    std::vector<std::string> notes;   // what could not be read or understood
+    bool any_rotational() const;
+};
+
+// The read-only POSIX sh script that prints the facts in labelled sections ("@@nproc" ...).
+std::string facts_command();
+// Reads that output. Never fails: a missing section, tool or garbled line becomes a note.
+HostFacts parse_facts(std::string_view output);
+std::string facts_json(const HostFacts& facts);
+Expected<HostFacts> facts_from_json(std::string_view json);  // BadFile when it is not facts_json's output
+
+struct FactsOptions {
+    std::chrono::seconds ttl{3600};   // a stored record younger than this is reused
+    bool refresh = false;             // collect again even when a fresh record exists
+    std::chrono::milliseconds timeout{20000};
+    const std::atomic<bool>* cancel = nullptr;
+};
+// The facts of the host `session` is connected to: the cached record from `history` when it is
+// younger than options.ttl, else collected with one exec and stored (history may be nullptr).
+// Errors: the transport's (Network, ...), Cancelled, Database.
+Expected<HostFacts> gather_facts(remote::SshSession& session, history::History* history, const std::string& host,
+                                 const FactsOptions& options = {});
+
+// `s` as one single-quoted POSIX shell word.
+std::string shell_quote(std::string_view s);
+
+// ----- Services and their own tools -----------------------------------------------------------------
+
+enum class Service { Sshd, Nginx, Postgres, Redis };
+std::string_view service_name(Service s);              // "sshd", "nginx", "postgres", "redis"
+std::optional<Service> parse_service(std::string_view s); // also "ssh", "postgresql", "redis-server"
+
+// Where a service's config lives on the host and how to check, reload and reach it. Empty fields
+// take the defaults in the comments (default_target fills them for a Debian host).
+struct ServiceTarget {
+    Service service = Service::Nginx;
+    std::string config_path;          // the file changed: /etc/ssh/sshd_config, /etc/nginx/nginx.conf, ...
+    std::string service_manager = "none"; // "systemd": systemctl reload/is-active UNIT; "none": the service's own
+    std::string unit;                 // systemd unit: ssh, nginx, postgresql@15-main, redis-server
+    std::string binary;               // sshd: /usr/sbin/sshd; nginx: nginx; postgres: the newest
+                                      // /usr/lib/postgresql/*/bin/postgres; redis: redis-server
+    std::string pid_file;             // sshd/redis: the daemon's pid file (reload by signal without systemd)
+    std::string prefix;               // nginx: -p PREFIX (empty: nginx's compiled-in prefix)
+    std::string data_dir;             // postgres: the data directory (pg_ctl -D)
+    std::string socket_dir;           // postgres: the Unix socket directory for psql (-h)
+    std::string run_as;               // postgres: the server's account ("postgres")
+    int port = 0;                     // the port the health check talks to (sshd 22, nginx 80, postgres 5432, redis 6379)
+};
+ServiceTarget default_target(Service service, const HostFacts& facts);
+
+// ----- Proposals and hunks ------------------------------------------------------------------------
+
+// One file's proposed change: its bytes as read and non-overlapping hunks over them (config::Hunk,
+// file = 0). Any subset of the hunks applies.
+struct FileChange {
+    std::string path;
+    std::string before;
+    std::vector<Hunk> hunks;          // sorted by begin
+};
+
+// Hunks from a line diff of `before` and `after`: each run of changed lines is one hunk (a byte
+// span of whole lines and its replacement). A hunk's change (reason, source, rule id) is the entry
+// of `why` whose key is set on one of the hunk's lines (keys compared case-insensitively, the
+// first word of the line, '#' comments skipped); hunks no entry explains say "edited text".
+std::vector<Hunk> line_hunks(std::string_view before, std::string_view after, const std::vector<Change>& why = {});
+// `before` with the chosen hunks applied (any subset, any order). InvalidArgument when two
+// overlap or a span is out of range.
+Expected<std::string> apply_text_hunks(std::string_view before, const std::vector<Hunk>& hunks);
+// The change as the user reads it: per hunk a header "hunk N/M: reason" + "source: ...", then
+// the hunk as a unified diff with `context` lines. `selected` (empty = all) picks hunks.
+std::string render_file_change(const FileChange& change, const std::vector<bool>& selected = {}, int context = 3);
+// The whole selected result as one unified diff (what history stores).
+std::string file_change_diff(const FileChange& change, const std::vector<bool>& selected = {});
+
+// A proposal for one host and one file of one service.
+struct Proposal {
+    std::string host;                 // the name the user typed
+    ServiceTarget target;
+    FileChange file;
+    std::vector<std::string> notes;   // warnings from the rules (shown before the hunks)
+};
+
+// PostgreSQL settings (e.g. pgtune()'s) as text edits of postgresql.conf: the last active line of
+// each setting gets the new value (its trailing comment kept); a setting that is only commented
+// out gets a new line after the commented one; others go at the end. Settings already at the
+// value are left out (never recommend what is set).
+FileChange postgres_text_change(const std::string& path, const std::string& before, const std::vector<PgSetting>& settings);
+
+// ----- The change flow ----------------------------------------------------------------------------
+
+// Who approves. The terminal implementation asks on /dev/tty and declines without one; there is
+// deliberately no implementation that approves by itself outside tests.
+class Approver {
+public:
+    virtual ~Approver() = default;
+    // Shown the proposal (render_file_change), returns one flag per hunk: true = apply it. All
+    // false (or a wrong-sized vector) = declined; nothing is written.
+    virtual std::vector<bool> choose_hunks(const Proposal& proposal) = 0;
+    // Asked before a recorded change is rolled back; `summary` says what will be restored.
+    virtual bool confirm_rollback(const std::string& summary) = 0;
+};
+
+struct ApplyOptions {
+    std::int64_t session_id = 0;      // history session the change belongs to (0 = none)
+    std::string backup_dir = "/var/backups/sigmaops";  // on the host; created 0700
+    std::chrono::milliseconds health_timeout{10000};   // how long a service may take to answer after a reload
+    std::chrono::milliseconds command_timeout{60000};  // each checker/reload command
+    // Called before each step ("read", "backup", "write", "validate", "reload", "health",
+    // "restore") with what it is about to do: progress for the CLI, fault injection for tests.
+    std::function<void(const std::string& step, const std::string& what)> on_step;
+    // How to open a second connection: the fresh login that proves sshd still lets the user in
+    // (to target.port when set), and a reconnect after the first connection is lost mid-change.
+    // Without a profile neither is tried (an sshd change then fails its health check).
+    const remote::HostProfile* login_profile = nullptr;
+    const remote::ConnectOptions* login_options = nullptr;
+};
+
+enum class Outcome {
+    Applied,            // written, validated, reloaded, healthy
+    Declined,           // the user approved no hunk; nothing written
+    Unchanged,          // nothing to change
+    ValidationFailed,   // the checker refused it; the original is back; never reloaded
+    RolledBack,         // reload or health check failed; the original is back and healthy again
+    Failed,             // something failed and the original could not be fully restored or verified: see message
+};
+std::string_view outcome_name(Outcome o);  // "applied", "declined", "unchanged", "validation-failed", "rolled-back", "failed"
+
+struct ApplyReport {
+    std::int64_t change_id = 0;       // history config change id (the CHANGE_ID of `sigmaops rollback`); 0 = none recorded
+    Outcome outcome = Outcome::Failed;
+    std::string message;              // what happened, for the user
+    std::string backup_path;
+    std::string validation_output;
+    std::string file_state;           // after a lost connection: "old", "new" or "other" as found on reconnect
+    std::vector<std::string> notes;   // e.g. "shared_buffers needs a restart to take effect"
+};
+
+// Applies `proposal` through `session` (see the section comment). Returns a report for every
+// outcome the flow handles (declined, refused by the checker, rolled back...); an Error only
+// when it could not start (history not writable, the file changed since the proposal: Conflict
+// is InvalidArgument with a message saying to propose again).
+Expected<ApplyReport> apply_change(remote::SshSession& session, history::History& history, const Proposal& proposal,
+                                   Approver& approver, const ApplyOptions& options = {});
+// Restores the file a recorded change replaced (its backup, checked against the journal's hash),
+// validates, reloads and checks health, after approver.confirm_rollback. Refuses (InvalidArgument)
+// when the file on the host is neither the change's result nor the original (someone edited it
+// since), or the change was never written.
+Expected<ApplyReport> rollback_change(remote::SshSession& session, history::History& history, std::int64_t change_id,
+                                      Approver& approver, const ApplyOptions& options = {});
+// Compares the file on the host with the journal's hashes, records a "state" step and returns
+// "old" (the original), "new" (the change's result) or "other".
+Expected<std::string> check_change_state(remote::SshSession& session, history::History& history, std::int64_t change_id);
+
+} // namespace sigmaops::config

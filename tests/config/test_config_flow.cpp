@@ -1,0 +1,539 @@
+// tests/config/test_config_flow.cpp - the config agent's change flow against REAL services
+// (tests/support/service_fixtures.h: nginx, PostgreSQL, Redis and a second sshd, started without
+// systemd) reached through a REAL sshd (sshd_fixture.h) as root: propose -> apply -> rollback
+// leaves every file byte-identical; a partial approval applies only the chosen hunks; a change
+// the checker refuses is never reloaded; one that validates but breaks the service (nginx on a
+// taken port, an sshd that lets nobody in) is rolled back by itself and the service answers
+// again; a connection cut mid-apply leaves the old or the new file and the journal says which; a
+// full disk (a small tmpfs) fails cleanly. Needs root; skipped with the reason otherwise.
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+#include "history/history.h"
+#include "remote/remote.h"
+#include "service_fixtures.h"
+#include "sshd_fixture.h"
+
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+using namespace sigmaops;
+using namespace sigmaops::config;
+using namespace std::chrono_literals;
+using sshd_test::read_text;
+using sshd_test::SshdFixture;
+
+namespace {
+
+#define FLOW_NEEDS_ROOT()                                                   \
+    do {                                                                    \
+        if (!sshd_test::is_root()) {                                        \
+            WARN("skipped: needs root (sshd, services, their accounts)");   \
+            std::puts("skipped: needs root");                               \
+            return;                                                         \
+        }                                                                   \
+    } while (0)
+
+// Catch2 v2 has no SKIP: say why and return (CTest counts a "skipped: " line as a skip).
+#define FLOW_SKIP(why)                                          \
+    do {                                                        \
+        WARN("skipped: " << why);                               \
+        std::cout << "skipped: " << why << std::endl;           \
+        return;                                                 \
+    } while (0)
+
+struct Approve : Approver {
+    std::vector<bool> choice;  // empty: every hunk
+    bool rollback = true;
+    int n_asked = 0;
+    std::vector<bool> choose_hunks(const Proposal& p) override {
+        ++n_asked;
+        return choice.empty() ? std::vector<bool>(p.file.hunks.size(), true) : choice;
+    }
+    bool confirm_rollback(const std::string&) override { return rollback; }
+};
+
+struct Env {
+    SshdFixture sshd{false};
+    std::string db_dir = service_test::make_dir("history");
+    std::unique_ptr<history::History> history;
+    remote::HostProfile profile;
+    remote::ConnectOptions options;
+    ApplyOptions apply;
+    Env() {
+        auto h = history::History::open(db_dir + "/history.db");
+        if (!h) throw std::runtime_error(h.error().message);
+        history = std::move(*h);
+        profile.name = "testhost";
+        profile.hostname = "127.0.0.1";
+        profile.port = sshd.port;
+        profile.user = "root";
+        profile.identity_files = {sshd.key};
+        options.paths.ssh_config = sshd.dir + "/no_ssh_config";
+        options.paths.app_hosts = sshd.dir + "/hosts.conf";
+        options.paths.known_hosts = sshd.known_hosts;
+        options.paths.app_known_hosts = sshd.app_known_hosts;
+        options.auth_methods = {remote::AuthMethod::PublicKey};
+        options.agent_socket = sshd.dir + "/no-agent.sock";
+        apply.backup_dir = db_dir + "/backups";
+        apply.health_timeout = 6s;
+        apply.login_profile = &profile;
+        apply.login_options = &options;
+    }
+    ~Env() {
+        std::error_code ec;
+        std::filesystem::remove_all(db_dir, ec);
+    }
+    std::unique_ptr<remote::SshSession> connect(int port = 0) {
+        remote::HostProfile p = profile;
+        if (port) p.port = port;
+        auto s = remote::SshSession::connect(p, options);
+        INFO((s ? "" : s.error().message));
+        REQUIRE(s);
+        return std::move(*s);
+    }
+    std::vector<std::string> steps(std::int64_t id) {
+        auto s = history->change_steps(id);
+        REQUIRE(s);
+        std::vector<std::string> names;
+        for (const auto& x : *s) names.push_back(x.step + (x.ok ? "" : ":failed"));
+        return names;
+    }
+    std::string step_detail(std::int64_t id, const std::string& name) {
+        auto s = history->change_steps(id);
+        REQUIRE(s);
+        std::string d;
+        for (const auto& x : *s)
+            if (x.step == name) d = x.detail;
+        return d;
+    }
+};
+
+bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+ServiceTarget nginx_target(const service_test::NginxFixture& n) {
+    ServiceTarget t;
+    t.service = Service::Nginx;
+    t.config_path = n.main_conf;
+    t.prefix = n.dir;
+    t.pid_file = n.pid_file;
+    t.binary = "nginx";
+    t.port = n.port;
+    return t;
+}
+
+Proposal proposal_for(const ServiceTarget& t, const std::string& path, const std::string& after, const std::vector<Change>& why = {}) {
+    Proposal p;
+    p.host = "testhost";
+    p.target = t;
+    p.file.path = path;
+    p.file.before = read_text(path);
+    p.file.hunks = line_hunks(p.file.before, after, why);
+    return p;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+}
+
+std::string http_get(int port) {
+    const std::string out = "/tmp/sigmaops-http-" + std::to_string(getpid());
+    std::remove(out.c_str());
+    sshd_test::run({"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                                      " && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"}, out);
+    std::string r = read_text(out);
+    std::remove(out.c_str());
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("config flow: skipped without root", "[config][flow]") {
+    if (!sshd_test::is_root()) {
+        WARN("skipped: needs root (sshd, nginx, postgres, redis)");
+        std::puts("skipped: needs root");
+        return;
+    }
+    SUCCEED("running as root: the flow tests below run");
+}
+
+TEST_CASE("config flow: nginx propose -> apply -> rollback is byte-identical and a partial approval applies only its hunks",
+          "[config][flow][nginx]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    Env env;
+    service_test::NginxFixture ngx;
+    auto s = env.connect();
+    const std::string main_before = read_text(ngx.main_conf), site_before = read_text(ngx.site_conf);
+    std::string after = replace(site_before, "keepalive_timeout 65;", "keepalive_timeout 15;");
+    after = replace(after, "client_max_body_size 1m;", "client_max_body_size 8m;");
+    std::vector<Change> why = {{"keepalive_timeout", "15", "", "nginx.keepalive", "shorter keep-alive frees workers", "nginx docs"},
+                               {"client_max_body_size", "8m", "", "nginx.body", "uploads up to 8 MB", "the user's request"}};
+    Proposal p = proposal_for(nginx_target(ngx), ngx.site_conf, after, why);
+    REQUIRE(p.file.hunks.size() == 2);
+    CHECK(p.file.hunks[0].change.reason == "shorter keep-alive frees workers");
+    const std::string shown = render_file_change(p.file);
+    CHECK_THAT(shown, Catch::Contains("hunk 1/2: shorter keep-alive frees workers") && Catch::Contains("source: nginx docs") &&
+                          Catch::Contains("-    keepalive_timeout 65;") && Catch::Contains("+    keepalive_timeout 15;"));
+
+    SECTION("all hunks, then rollback") {
+        Approve a;
+        auto r = apply_change(*s, *env.history, p, a, env.apply);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::Applied);
+        CHECK(read_text(ngx.site_conf) == after);
+        CHECK(read_text(ngx.main_conf) == main_before);
+        CHECK(read_text(r->backup_path) == site_before);
+        CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+        auto names = env.steps(r->change_id);
+        CHECK(names == std::vector<std::string>{"propose", "approve", "plan", "backup", "write", "write", "validate", "reload", "health"});
+        auto c = env.history->config_change(r->change_id);
+        REQUIRE(c);
+        CHECK(c->status == history::ChangeStatus::Applied);
+        CHECK(c->backup_path == r->backup_path);
+
+        auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+        REQUIRE(rb);
+        INFO(rb->message);
+        CHECK(rb->outcome == Outcome::RolledBack);
+        CHECK(read_text(ngx.site_conf) == site_before);
+        CHECK(read_text(ngx.main_conf) == main_before);
+        CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+        c = env.history->config_change(r->change_id);
+        REQUIRE(c);
+        CHECK(c->status == history::ChangeStatus::RolledBack);
+        // A second rollback finds the original in place and changes nothing.
+        auto again = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+        REQUIRE(again);
+        CHECK(read_text(ngx.site_conf) == site_before);
+    }
+    SECTION("only the second hunk") {
+        Approve a;
+        a.choice = {false, true};
+        auto r = apply_change(*s, *env.history, p, a, env.apply);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::Applied);
+        const std::string now = read_text(ngx.site_conf);
+        CHECK(now == replace(site_before, "client_max_body_size 1m;", "client_max_body_size 8m;"));
+        CHECK_THAT(now, Catch::Contains("keepalive_timeout 65;"));
+        CHECK_THAT(env.step_detail(r->change_id, "approve"), Catch::Contains("nginx.body") && !Catch::Contains("nginx.keepalive"));
+    }
+    SECTION("declined: nothing written") {
+        Approve a;
+        a.choice = {false, false};
+        auto r = apply_change(*s, *env.history, p, a, env.apply);
+        REQUIRE(r);
+        CHECK(r->outcome == Outcome::Declined);
+        CHECK(read_text(ngx.site_conf) == site_before);
+        CHECK_FALSE(has(env.steps(r->change_id), "write"));
+    }
+}
+
+TEST_CASE("config flow: nginx faults: refused by nginx -t is never reloaded and a taken port is rolled back by itself",
+          "[config][flow][nginx][faults]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    Env env;
+    service_test::NginxFixture ngx;
+    auto s = env.connect();
+    const std::string site_before = read_text(ngx.site_conf);
+    const pid_t master = service_test::pid_from(ngx.pid_file);
+
+    SECTION("a syntax error") {
+        Approve a;
+        Proposal p = proposal_for(nginx_target(ngx), ngx.site_conf, replace(site_before, "keepalive_timeout 65;", "keepalive_timeout 65"));
+        auto r = apply_change(*s, *env.history, p, a, env.apply);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK_THAT(r->validation_output, Catch::Contains("test failed") || Catch::Contains("emerg"));
+        CHECK(read_text(ngx.site_conf) == site_before);
+        auto names = env.steps(r->change_id);
+        CHECK(has(names, "validate:failed"));
+        CHECK(has(names, "restore"));
+        CHECK_FALSE(has(names, "reload"));
+        CHECK(service_test::pid_from(ngx.pid_file) == master);
+        CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+    }
+    SECTION("listen on a port another process holds") {
+        int holder = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(listen(holder, 1) == 0);
+        socklen_t len = sizeof addr;
+        getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len);
+        const int taken = ntohs(addr.sin_port);
+        Approve a;
+        Proposal p = proposal_for(nginx_target(ngx), ngx.site_conf,
+                                  replace(site_before, "    keepalive_timeout 65;\n",
+                                          "    listen 127.0.0.1:" + std::to_string(taken) + ";\n    keepalive_timeout 65;\n"));
+        auto r = apply_change(*s, *env.history, p, a, env.apply);
+        close(holder);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::RolledBack);
+        CHECK_THAT(r->message, Catch::Contains("old configuration"));
+        CHECK(read_text(ngx.site_conf) == site_before);
+        auto names = env.steps(r->change_id);
+        CHECK(has(names, "validate"));
+        CHECK(has(names, "health:failed"));
+        CHECK(has(names, "restore"));
+        CHECK(names.back() == "health");
+        CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+        auto c = env.history->config_change(r->change_id);
+        REQUIRE(c);
+        CHECK(c->status == history::ChangeStatus::RolledBack);
+    }
+}
+
+TEST_CASE("config flow: a connection cut mid-apply leaves the old or the new file and the journal says which",
+          "[config][flow][nginx][faults]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    Env env;
+    service_test::NginxFixture ngx;
+    const std::string site_before = read_text(ngx.site_conf);
+    const std::string after = replace(site_before, "keepalive_timeout 65;", "keepalive_timeout 20;");
+    // Cut before the write (the file stays old) or right after it (the file is new, unverified).
+    const std::string cut_at = GENERATE(std::string("write"), std::string("validate"));
+    auto s = env.connect();
+    auto pid = s->exec("echo $PPID");  // the sshd process serving this connection
+    REQUIRE(pid);
+    const pid_t session_pid = std::atoi(pid->out.c_str());
+    REQUIRE(session_pid > 1);
+    ApplyOptions o = env.apply;
+    o.on_step = [&](const std::string& step, const std::string&) {
+        if (step == cut_at) {
+            kill(session_pid, SIGKILL);
+            std::this_thread::sleep_for(100ms);
+        }
+    };
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(nginx_target(ngx), ngx.site_conf, after), a, o);
+    REQUIRE(r);
+    INFO(r->message);
+    const std::string now = read_text(ngx.site_conf);
+    CHECK((now == site_before || now == after));  // never a mix
+    CHECK(now == site_before);                    // and the flow put the original back when it was new
+    CHECK(r->file_state == (cut_at == "write" ? "old" : "new"));
+    CHECK_THAT(env.step_detail(r->change_id, "state"), Catch::Contains("\"state\":\"" + r->file_state + "\""));
+    CHECK(has(env.steps(r->change_id), "connection:failed"));
+    CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+    // A later check through a fresh connection agrees.
+    auto s2 = env.connect();
+    auto state = check_change_state(*s2, *env.history, r->change_id);
+    REQUIRE(state);
+    CHECK(*state == "old");
+}
+
+TEST_CASE("config flow: a full disk on the host fails cleanly", "[config][flow][nginx][faults]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    Env env;
+    service_test::NginxFixture ngx;
+    const std::string full = ngx.dir + "/full";
+    mkdir(full.c_str(), 0755);
+    if (mount("tmpfs", full.c_str(), "tmpfs", 0, "size=64k") != 0) FLOW_SKIP("cannot mount a tmpfs here: " << std::strerror(errno));
+    struct Unmount {
+        std::string p;
+        ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
+    } unmount{full};
+    // The site file lives on the small file system, included by the main file.
+    const std::string site = full + "/site.conf";
+    ngx.write_site(site);
+    std::rename(ngx.site_conf.c_str(), (ngx.dir + "/site.conf.off").c_str());
+    std::string main_conf = read_text(ngx.main_conf);
+    sshd_test::write_text(ngx.main_conf, replace(main_conf, ngx.dir + "/conf.d/*.conf", site));
+    REQUIRE(sshd_test::run({"nginx", "-p", ngx.dir, "-c", ngx.main_conf, "-s", "reload"}) == 0);
+    const std::string before = read_text(site);
+    std::string big = before + "# padding\n";
+    while (big.size() < 80 * 1024) big += "# a long comment line that only takes space on the small file system...........\n";
+    auto s = env.connect();
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(nginx_target(ngx), site, big), a, env.apply);
+    REQUIRE(r);
+    INFO(r->message);
+    CHECK(r->outcome == Outcome::Failed);
+    CHECK(read_text(site) == before);
+    std::vector<std::string> left;
+    for (const auto& e : std::filesystem::directory_iterator(full)) left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"site.conf"});  // no temp file left behind
+    auto names = env.steps(r->change_id);
+    CHECK(has(names, "write:failed"));
+    CHECK_FALSE(has(names, "reload"));
+    auto c = env.history->config_change(r->change_id);
+    REQUIRE(c);
+    CHECK(c->status == history::ChangeStatus::Failed);
+    CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+}
+
+TEST_CASE("config flow: PostgreSQL settings from PGTune applied with postgres -C and pg_ctl reload and then rolled back",
+          "[config][flow][postgres]") {
+    FLOW_NEEDS_ROOT();
+    if (service_test::postgres_bin_dir().empty()) FLOW_SKIP("PostgreSQL is not installed (/usr/lib/postgresql/*/bin)");
+    Env env;
+    service_test::PostgresFixture pg;
+    auto s = env.connect();
+    const std::string before = read_text(pg.conf);
+    ServiceTarget t;
+    t.service = Service::Postgres;
+    t.config_path = pg.conf;
+    t.binary = pg.bin + "/postgres";
+    t.data_dir = pg.data;
+    t.socket_dir = pg.dir;
+    t.run_as = "postgres";
+    t.port = pg.port;
+    PgFacts facts;
+    facts.version = 15;
+    facts.ram_kb = 8ull << 20;
+    facts.cpus = 4;
+    auto tuned = pgtune(facts);
+    REQUIRE(tuned);
+    Proposal p;
+    p.host = "testhost";
+    p.target = t;
+    p.file = postgres_text_change(pg.conf, before, tuned->settings);
+    REQUIRE(p.file.hunks.size() >= 3);
+    // Find the hunk that sets work_mem (a reloadable setting) and approve only that one.
+    std::vector<bool> choice(p.file.hunks.size(), false);
+    std::string work_mem;
+    for (size_t i = 0; i < p.file.hunks.size(); ++i)
+        if (p.file.hunks[i].change.key == "work_mem") {
+            choice[i] = true;
+            work_mem = *p.file.hunks[i].change.value;
+        }
+    REQUIRE_FALSE(work_mem.empty());
+    Approve a;
+    a.choice = choice;
+    auto r = apply_change(*s, *env.history, p, a, env.apply);
+    REQUIRE(r);
+    INFO(r->message);
+    CHECK(r->outcome == Outcome::Applied);
+    CHECK_THAT(r->validation_output, Catch::Contains(pg.data));  // postgres -C data_directory printed it
+    CHECK(pg.query("show work_mem") == work_mem + "\n");
+    CHECK(pg.query("show shared_buffers") == "128MB\n");  // not approved: untouched
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    INFO(rb->message);
+    CHECK(rb->outcome == Outcome::RolledBack);
+    CHECK(read_text(pg.conf) == before);
+    CHECK(pg.query("show work_mem") == "4MB\n");
+
+    SECTION("a bad value is refused by postgres -C and never reloaded") {
+        Proposal bad = proposal_for(t, pg.conf, before + "work_mem = 12 parsecs\n");
+        Approve all;
+        auto v = apply_change(*s, *env.history, bad, all, env.apply);
+        REQUIRE(v);
+        INFO(v->message);
+        CHECK(v->outcome == Outcome::ValidationFailed);
+        CHECK(read_text(pg.conf) == before);
+        CHECK_FALSE(has(env.steps(v->change_id), "reload"));
+    }
+}
+
+TEST_CASE("config flow: Redis maxmemory through CONFIG SET (redis has no config test: a test start stands in)",
+          "[config][flow][redis]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/bin/redis-server")) FLOW_SKIP("redis-server is not installed");
+    Env env;
+    service_test::RedisFixture redis;
+    auto s = env.connect();
+    const std::string before = read_text(redis.conf);
+    ServiceTarget t;
+    t.service = Service::Redis;
+    t.config_path = redis.conf;
+    t.pid_file = redis.pid_file;
+    t.port = redis.port;
+    std::string after = replace(before, "maxmemory 64mb", "maxmemory 96mb");
+    after = replace(after, "maxmemory-policy noeviction", "maxmemory-policy allkeys-lru");
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(t, redis.conf, after), a, env.apply);
+    REQUIRE(r);
+    INFO(r->message);
+    CHECK(r->outcome == Outcome::Applied);
+    CHECK_THAT(r->validation_output, Catch::Contains("test start"));
+    CHECK(redis.cli("config get maxmemory") == "maxmemory\n" + std::to_string(96 << 20) + "\n");
+    CHECK(redis.cli("config get maxmemory-policy") == "maxmemory-policy\nallkeys-lru\n");
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    INFO(rb->message);
+    CHECK(rb->outcome == Outcome::RolledBack);
+    CHECK(read_text(redis.conf) == before);
+    CHECK(redis.cli("config get maxmemory") == "maxmemory\n" + std::to_string(64 << 20) + "\n");
+
+    SECTION("an unknown directive fails the test start and is never applied") {
+        auto v = apply_change(*s, *env.history, proposal_for(t, redis.conf, before + "maxmemroy 1gb\n"), a, env.apply);
+        REQUIRE(v);
+        CHECK(v->outcome == Outcome::ValidationFailed);
+        CHECK_THAT(v->validation_output, Catch::Contains("FATAL CONFIG FILE ERROR") || Catch::Contains("Bad directive"));
+        CHECK(read_text(redis.conf) == before);
+    }
+}
+
+TEST_CASE("config flow: an sshd change never locks the user out", "[config][flow][sshd]") {
+    FLOW_NEEDS_ROOT();
+    Env env;
+    service_test::ManagedSshd managed(env.sshd);
+    // The first session goes through the managed sshd itself and stays open all along.
+    auto first = env.connect(managed.port);
+    const std::string before = read_text(managed.conf);
+    ServiceTarget t;
+    t.service = Service::Sshd;
+    t.config_path = managed.conf;
+    t.pid_file = managed.pid_file;
+    t.port = managed.port;
+    const pid_t listener = service_test::pid_from(managed.pid_file);
+    Approve a;
+    ApplyOptions o = env.apply;
+    remote::HostProfile through_managed = env.profile;
+    through_managed.port = managed.port;
+    o.login_profile = &through_managed;
+
+    SECTION("a config sshd -t refuses is never reloaded") {
+        auto r = apply_change(*first, *env.history, proposal_for(t, managed.conf, before + "NoSuchKeyword yes\n"), a, o);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK_FALSE(has(env.steps(r->change_id), "reload"));
+        CHECK(read_text(managed.conf) == before);
+        CHECK(service_test::pid_from(managed.pid_file) == listener);
+    }
+    SECTION("a config that passes sshd -t but lets nobody in is rolled back while the first session is open") {
+        auto r = apply_change(*first, *env.history, proposal_for(t, managed.conf, before + "AllowUsers nobody-at-all\n"), a, o);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::RolledBack);
+        CHECK_THAT(r->message, Catch::Contains("fresh SSH login"));
+        CHECK(read_text(managed.conf) == before);
+        auto still = first->exec("echo still here");
+        REQUIRE(still);
+        CHECK(still->out == "still here\n");
+        auto fresh = env.connect(managed.port);  // and a new login works again
+        CHECK(fresh->exec("true"));
+    }
+    SECTION("a good change is kept only after a fresh login") {
+        const std::string after = replace(before, "MaxAuthTries 20", "MaxAuthTries 6");
+        auto r = apply_change(*first, *env.history, proposal_for(t, managed.conf, after), a, o);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::Applied);
+        CHECK(read_text(managed.conf) == after);
+        CHECK(env.step_detail(r->change_id, "health") == "healthy");
+        auto rb = rollback_change(*first, *env.history, r->change_id, a, o);
+        REQUIRE(rb);
+        CHECK(rb->outcome == Outcome::RolledBack);
+        CHECK(read_text(managed.conf) == before);
+    }
+}
