@@ -110,6 +110,10 @@ void parse_sshd(Document& d, const std::vector<std::pair<size_t, size_t>>& lines
             while (k < e && !is_space(t[k]) && t[k] != '=') ++k;
             it.key = std::string(t.substr(b, k - b));
             it.key_norm = lower(it.key);
+            // sshd's keywords are letters and digits; anything else is "Bad configuration option" to sshd.
+            for (char ch : it.key)
+                if (!std::isalnum(static_cast<unsigned char>(ch)))
+                    throw ParseFail{it.line, "bad configuration option: a keyword is letters and digits only"};
             size_t v = k;
             while (v < e && is_space(t[v])) ++v;
             if (v < e && t[v] == '=') {

@@ -6,6 +6,7 @@
 //    "sources":{"shared_buffers":"le0pard/pgtune@7caef27 src/... selectSharedBuffers",..},"warnings":[..]}
 // A bad fact is a usage error (exit 2) that names the key and what it accepts.
 #include "commands.h"
+#include "tune_host.h"
 
 #include <config/config.h>
 
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <cstdlib>
 #include <set>
 
 namespace sigmaops::cli {
@@ -136,6 +138,114 @@ int run_postgres(const Invocation& c) {
     return k_exit_ok;
 }
 
+// ----- tune sshd --file PATH -------------------------------------------------------------------------
+
+// Config text is untrusted: control characters (escape sequences) are shown as ^X, never sent raw.
+std::string safe(std::string_view s) {
+    std::string r;
+    for (char ch : s) {
+        const unsigned char u = static_cast<unsigned char>(ch);
+        if ((u < 0x20 && ch != '\n' && ch != '\t') || u == 0x7f) {
+            r += '^';
+            r += u == 0x7f ? '?' : static_cast<char>(u + 64);
+        } else {
+            r += ch;
+        }
+    }
+    return r;
+}
+
+int run_sshd(const Invocation& c) {
+    c.args.at_most(0);
+    if (!c.args.has("--file")) throw UsageError("tune sshd needs --file PATH (an sshd_config to review)");
+    config::SshdFacts facts;
+    facts.login_method = c.args.get("--login-method", "publickey");
+    if (facts.login_method != "publickey" && facts.login_method != "password" && facts.login_method != "keyboard-interactive")
+        throw UsageError("--login-method must be publickey, password or keyboard-interactive, not '" + facts.login_method + "'");
+    const char* user = std::getenv("SUDO_USER");
+    if (!user || !*user) user = std::getenv("USER");
+    facts.login_user = c.args.get("--login-user", user ? user : "");
+    const std::string ver = c.args.get("--openssh", "9.2");
+    const size_t dot = ver.find('.');
+    if (dot == std::string::npos || whole_number(ver.substr(0, dot)) < 1 || whole_number(ver.substr(dot + 1)) < 0)
+        throw UsageError("--openssh must be MAJOR.MINOR (e.g. 9.2), not '" + ver + "'");
+    facts.openssh_major = static_cast<int>(whole_number(ver.substr(0, dot)));
+    facts.openssh_minor = static_cast<int>(whole_number(ver.substr(dot + 1)));
+
+    const std::string path = c.args.get("--file");
+    config::LoadOptions opts;
+    if (c.args.has("--include-root")) opts.include_root = c.args.get("--include-root");
+    auto set = config::load(config::Format::Sshd, path, config::local_files(), opts);
+    if (!set) {
+        c.io.err << "sigmaops: " << safe(set.error().message) << "\n";
+        return k_exit_failure;
+    }
+    const auto changes = config::sshd_hardening(*set, facts);
+    auto plan = config::plan_changes(*set, changes);
+    if (!plan) {
+        c.io.err << "sigmaops: " << safe(plan.error().message) << "\n";
+        return k_exit_failure;
+    }
+    // Each hunk's own diff (it alone applied), so the rule and source sit next to its lines.
+    auto hunk_diff = [&](const config::Hunk& h) {
+        auto one = config::apply_hunks(*set, {h});
+        const config::Document& d = set->files[h.file];
+        return one && !one->empty() ? config::unified_diff(d.path, d.text, one->front().second, 2) : std::string();
+    };
+    if (c.args.has("--json")) {
+        nlohmann::ordered_json j;
+        j["file"] = path;
+        j["facts"] = {{"openssh", ver}, {"distro", facts.distro + " " + facts.distro_version},
+                      {"login_method", facts.login_method}, {"login_user", facts.login_user}};
+        j["files_read"] = nlohmann::ordered_json::array();
+        for (const auto& d : set->files) j["files_read"].push_back(d.path);
+        j["hunks"] = nlohmann::ordered_json::array();
+        for (const config::Hunk& h : plan->hunks) {
+            nlohmann::ordered_json o;
+            o["id"] = h.id;
+            o["rule"] = h.change.rule_id;
+            o["key"] = h.change.key;
+            o["value"] = h.change.value ? nlohmann::ordered_json(*h.change.value) : nullptr;
+            auto eff = config::effective(*set, h.change.key, h.change.context);
+            std::string cur;
+            if (eff)
+                for (const auto& a : eff->args) cur += (cur.empty() ? "" : " ") + a;
+            o["current"] = eff ? nlohmann::ordered_json(cur) : nullptr;
+            o["file"] = set->files[h.file].path;
+            o["line"] = h.line;
+            o["reason"] = h.change.reason;
+            o["source"] = h.change.source;
+            o["disagreement"] = h.change.disagreement;
+            o["notes"] = h.notes;
+            o["diff"] = hunk_diff(h);
+            j["hunks"].push_back(std::move(o));
+        }
+        std::string all;
+        if (auto files = config::apply_hunks(*set, plan->hunks))
+            for (const auto& [fi, text] : *files) all += config::unified_diff(set->files[fi].path, set->files[fi].text, text);
+        j["diff"] = all;
+        j["notes"] = set->notes;
+        c.io.out << j.dump(2) << "\n";
+        return k_exit_ok;
+    }
+    c.io.out << "# review of " << safe(path) << " for OpenSSH " << ver << " on " << facts.distro << " " << facts.distro_version
+             << "; you log in with " << facts.login_method << (facts.login_user.empty() ? "" : " as " + safe(facts.login_user))
+             << " (kept)\n";
+    if (plan->hunks.empty()) {
+        c.io.out << "nothing to change: every hardening rule's value is already in effect\n";
+        return k_exit_ok;
+    }
+    for (const config::Hunk& h : plan->hunks) {
+        c.io.out << "\n## " << h.change.rule_id << ": " << h.change.key << " " << (h.change.value ? safe(*h.change.value) : "(default)")
+                 << "\n# why: " << h.change.reason << "\n# source: " << h.change.source << "\n";
+        if (!h.change.disagreement.empty()) c.io.out << "# sources differ: " << h.change.disagreement << "\n";
+        for (const std::string& n : h.notes) c.io.out << "# note: " << safe(n) << "\n";
+        c.io.out << safe(hunk_diff(h));
+    }
+    c.io.out << "\n" << plan->hunks.size() << " change(s) proposed; nothing was written (review only)\n";
+    return k_exit_ok;
+}
+
 } // namespace
 
 Command tune_command() {
@@ -152,8 +262,22 @@ Command tune_command() {
          "are not printed.\n"
          "exit status: 0 ok, 2 usage error (a bad fact names the key and what it accepts)",
          run_postgres, {}},
+        {"sshd", "review an sshd_config: hardening changes as a diff, each with its rule and source",
+         "--file PATH [--login-method M] [--login-user U] [--openssh X.Y] [--include-root DIR] [--json]",
+         {{"--file", "", "PATH", "the sshd_config to review (read only; its Include files are read too)"},
+          {"--login-method", "", "M", "how you log in: publickey (default), password or keyboard-interactive; it is never turned off"},
+          {"--login-user", "", "USER", "who logs in (default $SUDO_USER or $USER); root keeps key login"},
+          {"--openssh", "", "X.Y", "the sshd version the rules are for (default 9.2, Debian 12)"},
+          {"--include-root", "", "DIR", "where relative Include paths resolve (default /etc/ssh)"},
+          {"--json", "", "", "print one JSON object: facts, files read, hunks (rule, key, value, current, file, line, reason, source, diff)"}},
+         "Rules: the ssh-audit hardening guide for Debian 12 / OpenSSH 9.2, Mozilla's OpenSSH guideline and\n"
+         "Lynis' SSH-7408 list; where they differ the hunk says which was followed. A value already in\n"
+         "effect (sshd: the first one outside Match blocks) is never proposed again. Nothing is written.\n"
+         "exit status: 0 ok, 1 the file (or an include) cannot be read or parsed (FILE:LINE: why), 2 usage error",
+         run_sshd, {}},
     };
     c.notes = "exit status: 0 ok, 1 error, 2 usage error";
+    add_host_mode(c);  // --host/--apply (cmd_change.cpp)
     return c;
 }
 

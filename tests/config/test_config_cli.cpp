@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace {
@@ -85,4 +87,61 @@ TEST_CASE("tune postgres: a bad fact is a usage error naming the key and what it
     auto [rc, text] = in_process({"tune", "postgres"});
     CHECK(rc == sigmaops::cli::k_exit_usage);
     CHECK_THAT(text, Catch::Contains("--facts"));
+}
+
+TEST_CASE("tune sshd --file shows each hunk with its rule and source, and writes nothing", "[config][cli][sshd]") {
+    const std::string dir = std::string(SIGMAOPS_BINARY_DIR) + "/test-tune-sshd";
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/sshd_config";
+    const std::string text = "# test\nPort 22\nX11Forwarding yes\nPasswordAuthentication yes\n\x1b[31mBanner none\n";
+    { std::ofstream(path, std::ios::binary) << text; }
+    auto [rc, out] = in_process({"tune", "sshd", "--file", path, "--login-user", "alice"});
+    INFO(out);
+    // The escape sequence in the file is shown, not sent: a keyword with ESC in it does not parse.
+    CHECK(rc == 1);
+    CHECK_THAT(out, Catch::Contains(path + ":5:") || Catch::Contains("^["));
+    CHECK(out.find('\x1b') == std::string::npos);
+
+    const std::string good = "# test\nPort 22\nX11Forwarding yes\nPasswordAuthentication yes\n\nMatch User backup\n\tX11Forwarding yes\n";
+    { std::ofstream(path, std::ios::binary) << good; }
+    auto [rc2, out2] = in_process({"tune", "sshd", "--file", path, "--login-user", "alice"});
+    INFO(out2);
+    REQUIRE(rc2 == 0);
+    CHECK_THAT(out2, Catch::Contains("## sshd.x11-forwarding: X11Forwarding no"));
+    CHECK_THAT(out2, Catch::Contains("-X11Forwarding yes\n+X11Forwarding no\n"));
+    CHECK_THAT(out2, Catch::Contains("# source: Lynis 3.0.8 SSH-7408"));
+    CHECK_THAT(out2, Catch::Contains("+PermitRootLogin no\n"));
+    CHECK_THAT(out2, Catch::Contains("-PasswordAuthentication yes\n+PasswordAuthentication no\n"));
+    CHECK_THAT(out2, Catch::Contains("nothing was written"));
+    std::ifstream in(path, std::ios::binary);
+    std::string now((std::istreambuf_iterator<char>(in)), {});
+    CHECK(now == good);
+
+    // A password login keeps PasswordAuthentication; --json lists hunks with rule, source and diff.
+    auto [rc3, out3] = in_process({"tune", "sshd", "--file", path, "--login-method", "password", "--login-user", "alice", "--json"});
+    REQUIRE(rc3 == 0);
+    const auto j = nlohmann::json::parse(out3);
+    bool x11 = false;
+    for (const auto& h : j.at("hunks")) {
+        CHECK(h.at("key") != "PasswordAuthentication");
+        CHECK(!h.at("source").get<std::string>().empty());
+        if (h.at("key") == "X11Forwarding") {
+            x11 = true;
+            CHECK(h.at("current") == "yes");
+            CHECK(h.at("line") == 3);
+            CHECK(h.at("rule") == "sshd.x11-forwarding");
+            CHECK_THAT(h.at("diff").get<std::string>(), Catch::Contains("+X11Forwarding no"));
+        }
+    }
+    CHECK(x11);
+    CHECK_THAT(j.at("diff").get<std::string>(), Catch::Contains("--- a" + path));
+
+    auto [rc4, out4] = in_process({"tune", "sshd"});
+    CHECK(rc4 == 2);
+    auto [rc5, out5] = in_process({"tune", "sshd", "--file", path, "--login-method", "telepathy"});
+    CHECK(rc5 == 2);
+    CHECK_THAT(out5, Catch::Contains("--login-method"));
+    auto [rc6, out6] = in_process({"tune", "sshd", "--file", dir + "/missing"});
+    CHECK(rc6 == 1);
+    CHECK_THAT(out6, Catch::Contains("no such file"));
 }
