@@ -15,11 +15,13 @@ namespace sigmaops::cli {
 
 namespace {
 
-constexpr const char* k_chat_commands = "/new, /history, /resume ID, /help, /quit";
+constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /help, /quit";
 
 void print_chat_help(std::ostream& out) {
     out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
-           "Ctrl-C stops a reply; Ctrl-D or /quit leaves.\n";
+           "  /cmd [@HOST] REQUEST   propose a command for REQUEST; run it only if you confirm\n"
+           "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
+           "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
 }
 
 int run_chat(const Invocation& c) {
@@ -83,6 +85,36 @@ int run_chat(const Invocation& c) {
             else c.io.out << "(resumed session " << id << ", " << chat.conversation().size() << " messages)\n";
             continue;
         }
+        // /cmd [@HOST] REQUEST and /run [@HOST] COMMAND: the command agent, as `sigmaops cmd ... --run`
+        // (the same proposal, terminal confirmation and run), recorded in this conversation.
+        if (line == "/cmd" || line == "/run" || line.rfind("/cmd ", 0) == 0 || line.rfind("/run ", 0) == 0) {
+            const bool own = line.rfind("/run", 0) == 0;
+            auto ltrim = [](std::string t) { return t.erase(0, std::min(t.size(), t.find_first_not_of(" \t"))); };
+            std::string rest = ltrim(line.substr(4)), host;
+            const bool at = !rest.empty() && rest[0] == '@';
+            if (at) {
+                const std::size_t sp = std::min(rest.size(), rest.find_first_of(" \t"));
+                host = rest.substr(1, sp - 1);
+                rest = ltrim(rest.substr(sp));
+            }
+            if (rest.empty() || (at && host.empty())) {
+                c.io.out << (own ? "usage: /run [@HOST] COMMAND\n" : "usage: /cmd [@HOST] REQUEST\n");
+                continue;
+            }
+            if (opt.history_db == ":none") {
+                c.io.out << "/cmd and /run need the history (every run is recorded); --no-history is on\n";
+                continue;
+            }
+            std::vector<std::string> argv{"cmd"};
+            if (own) argv.insert(argv.end(), {"--command", rest});
+            else argv.push_back(rest);
+            if (!host.empty()) argv.insert(argv.end(), {"--host", host});
+            if (!own && c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
+            argv.insert(argv.end(), {"--run", "--history", db});
+            if (chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
+            dispatch(sigmaops_command(), argv, c.io);
+            continue;
+        }
         // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather
         // than send it to the model. Lines with more ("/var is full", "/etc/fstab") are messages.
         if (line.size() > 1 && line[0] == '/' && line.find_first_of(" \t/", 1) == std::string::npos) {
@@ -119,7 +151,8 @@ Command chat_command() {
                        {"--no-history", "", "", "keep nothing on disk"},
                        {"--system", "", "TEXT", "system prompt"},
                        {"--resume", "", "ID", "continue session ID"}}});
-    c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit.\n"
+    c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit,\n"
+              "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal).\n"
               "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";
     c.run = run_chat;
     return c;

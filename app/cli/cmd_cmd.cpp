@@ -81,6 +81,7 @@ int run_cmd(const Invocation& c) {
     if (c.args.has("--host") && host.empty()) throw UsageError("--host is empty (leave it out to run on this machine)");
     const bool json_out = c.args.has("--json"), dry_run = c.args.has("--dry-run"), run = c.args.has("--run");
     const int timeout_s = int(c.args.get_int("--timeout", 0, 0, 1 << 30));
+    const history::Id session = c.args.get_int("--session", 0, 0, INT64_MAX);
     Proposal p = proposal_from(c, host);
 
     json report = {{"proposal", proposal_json(p)}};
@@ -105,13 +106,20 @@ int run_cmd(const Invocation& c) {
         report["error"] = db.error().message;
         return finish("error", k_exit_failure);
     }
+    if (session) {
+        if (auto s = (*db)->session(session); !s) {
+            c.io.err << "sigmaops: --session " << session << ": " << s.error().message << "\n";
+            report["error"] = s.error().message;
+            return finish("error", k_exit_failure);
+        }
+    }
 
     TerminalConfirmer confirmer;
     Verdict verdict = confirm(p, confirmer);
     if (!verdict.approved()) {
         const std::string& why = verdict.declined;
         c.io.err << "sigmaops: not run: " << why << "\n";
-        auto id = record_declined(**db, p, why);
+        auto id = record_declined(**db, p, why, session);
         report["declined"] = why;
         if (id) report["history_id"] = *id;
         return finish("declined", k_exit_declined);
@@ -127,6 +135,7 @@ int run_cmd(const Invocation& c) {
     opts.timeout = std::chrono::seconds(timeout_s);
     std::atomic<bool> cancel{false};
     opts.cancel = &cancel;
+    opts.session_id = session;
     if (!json_out) {
         opts.on_output = [&](Stream s, std::string_view text) {
             (s == Stream::Stdout ? c.io.out : c.io.err) << text << std::flush;
@@ -177,6 +186,7 @@ Command cmd_command() {
                {"--sudo", "", "", "run it under sudo (the password is asked on the terminal, once)"},
                {"--timeout", "", "S", "stop it after S seconds; 0 for none (default 0)"},
                {"--json", "", "", "print one JSON object: proposal, status, result, history_id"},
+               {"--session", "", "ID", "record the run in chat session ID (what /cmd and /run in the chat pass)"},
                history_flag()};
     c.notes =
         "Nothing runs without your confirmation on the terminal: y for read-only to changes-system\n"
