@@ -152,10 +152,15 @@ private:
                 contains(err, "journalctl: command not found"))
                 return Error{ErrorCode::Unsupported, m_host + " has no journalctl (not a systemd host?); read a log file there with "
                                                               "--file PATH (e.g. /var/log/syslog)"};
-            if (contains(err, "No journal files were found"))
-                return Error{ErrorCode::NotFound, m_host + " has no journal files" +
-                                                      (m_query.journal->file.empty() ? "" : " at " + m_query.journal->file) +
-                                                      " (journalctl: " + err + ")"};
+            if (contains(err, "No journal files were found")) {
+                const JournalQuery& q = *m_query.journal;
+                return Error{ErrorCode::NotFound,
+                             m_host + " has no journal files " +
+                                 (!q.file.empty() ? "at " + q.file
+                                  : !q.directory.empty() ? "in " + q.directory
+                                                         : "in /var/log/journal or /run/log/journal (not a systemd host, or journald "
+                                                           "keeps no files); read a log file there with --file PATH")};
+            }
             if (ok) return std::nullopt;
             if (contains(err, "Failed to parse"))
                 return Error{ErrorCode::InvalidArgument, "journalctl on " + m_host + " rejected a filter: " + err};
@@ -204,14 +209,19 @@ private:
 } // namespace
 
 std::string remote_command(const RemoteQuery& query) {
-    std::string cmd = "LC_ALL=C";
-    if (query.journal) {
-        for (const std::string& a : journalctl_argv(*query.journal)) {
-            cmd.push_back(' ');
-            cmd += shell_quote(a);
-        }
-    } else {
-        cmd += " cat -- " + shell_quote(query.file);
+    if (!query.journal) return "LC_ALL=C cat -- " + shell_quote(query.file);
+    std::string cmd;
+    const JournalQuery& q = *query.journal;
+    // journalctl -o json prints nothing, successfully, where there is no journal at all: say so.
+    if (q.file.empty() && q.directory.empty())
+        cmd = "if ! command -v journalctl >/dev/null 2>&1; then echo 'sigmaops: journalctl: not found' >&2; exit 127; fi; "
+              "if ! ls /var/log/journal/*.journal /var/log/journal/*/*.journal /run/log/journal/*.journal "
+              "/run/log/journal/*/*.journal >/dev/null 2>&1; then echo 'sigmaops: No journal files were found in "
+              "/var/log/journal or /run/log/journal' >&2; exit 3; fi; ";
+    cmd += "LC_ALL=C exec";
+    for (const std::string& a : journalctl_argv(q)) {
+        cmd.push_back(' ');
+        cmd += shell_quote(a);
     }
     return cmd;
 }

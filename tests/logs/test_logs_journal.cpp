@@ -82,7 +82,11 @@ TEST_CASE("journal: journalctl's argv and shell quoting", "[logs][journal]") {
     rq.file.clear();
     rq.journal = logs::JournalQuery{};
     rq.journal->units = {"a b"};
-    CHECK(logs::remote_command(rq) == "LC_ALL=C 'journalctl' '--output=json' '--no-pager' '--all' '--unit=a b'");
+    const std::string cmd = logs::remote_command(rq);
+    CHECK_THAT(cmd, Catch::EndsWith("; LC_ALL=C exec 'journalctl' '--output=json' '--no-pager' '--all' '--unit=a b'"));
+    CHECK_THAT(cmd, Catch::StartsWith("if ! command -v journalctl"));
+    rq.journal->file = "/j/x.journal";
+    CHECK(logs::remote_command(rq) == "LC_ALL=C exec 'journalctl' '--output=json' '--no-pager' '--all' '--file=/j/x.journal' '--unit=a b'");
 }
 
 TEST_CASE("journal: a real journal file gives the same findings as the same lines in a plain file", "[logs][journal]") {

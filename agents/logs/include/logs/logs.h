@@ -178,8 +178,9 @@ namespace sigmaops::logs {
 // Network when the connection is lost part-way.
 Expected<LineReader> open_remote(std::shared_ptr<remote::SshSession> session, const RemoteQuery& query,
                                  ReadOptions options = {}, const std::atomic<bool>* cancel = nullptr);
-// The command open_remote() runs for `query` ("journalctl --output=json ... --unit='nginx'" or
-// "cat -- '/var/log/syslog'"), each argument shell-quoted.
+// The command open_remote() runs for `query` ("LC_ALL=C cat -- '/var/log/syslog'", or journalctl
+// with each argument shell-quoted; for the system journal behind a check that the host has
+// journalctl and journal files, since journalctl -o json prints nothing, successfully, without).
 std::string remote_command(const RemoteQuery& query);
 
 // ---------------------------------------------------------------------------------------------
