@@ -429,7 +429,35 @@ CREATE TABLE host_facts(
   facts_json TEXT NOT NULL);
 )SQL";
 
-const char* const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationV3, kMigrationV4};
+// v4 -> v5: the logs agent's memory: each log source's templates (what a new run compares
+// with), and the diagnosis reports.
+const char* const kMigrationV5 = R"SQL(
+CREATE TABLE log_sources(
+  source TEXT PRIMARY KEY,
+  n_runs INTEGER NOT NULL,
+  first_run_ms INTEGER NOT NULL,
+  last_run_ms INTEGER NOT NULL);
+
+CREATE TABLE log_templates(
+  source TEXT NOT NULL REFERENCES log_sources(source) ON DELETE CASCADE,
+  template TEXT NOT NULL,
+  n_records INTEGER NOT NULL,
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY(source, template)) WITHOUT ROWID;
+
+CREATE TABLE log_reports(
+  id INTEGER PRIMARY KEY,
+  session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
+  host TEXT NOT NULL DEFAULT '',
+  sources TEXT NOT NULL,
+  report_json TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX log_reports_session ON log_reports(session_id, id);
+CREATE INDEX log_reports_time ON log_reports(created_ms);
+)SQL";
+
+const char* const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationV3, kMigrationV4, kMigrationV5};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
 void migrate(sqlite3* db, const std::string& path) {
@@ -1316,6 +1344,8 @@ Expected<std::int64_t> History::apply_retention(int days) {
         Q("DELETE FROM commands WHERE session_id IS NULL AND started_ms < ?1").bind(1, cutoff).run();
         Q("DELETE FROM config_changes WHERE session_id IS NULL AND updated_ms < ?1").bind(1, cutoff).run();
         Q("DELETE FROM findings WHERE session_id IS NULL AND created_ms < ?1").bind(1, cutoff).run();
+        Q("DELETE FROM log_reports WHERE session_id IS NULL AND created_ms < ?1").bind(1, cutoff).run();
+        Q("DELETE FROM log_sources WHERE last_run_ms < ?1").bind(1, cutoff).run();
         tx.commit();
         return n_removed;
     });

@@ -3,11 +3,16 @@
 // this; none of them repeats the loop.
 #include <logs/logs.h>
 
+#include <history/history.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace sigmaops::logs {
 
@@ -20,7 +25,131 @@ std::string file_label(const std::string& name) {
     return base.empty() ? name : base;
 }
 
+// One template as one source showed it.
+struct SeenTemplate {
+    std::uint32_t template_id = 0;
+    std::uint64_t count = 0;
+    Severity max_severity = Severity::Unknown;
+    bool has_time = false;
+    std::int64_t first_ms = 0, last_ms = 0;
+    Evidence first;
+};
+
+Evidence evidence_of(const Record& r, const std::string& label) {
+    Evidence e;
+    e.source = label;
+    e.line = r.first_line;
+    std::string_view m = r.message;
+    if (const std::size_t nl = m.find('\n'); nl != std::string_view::npos) m = m.substr(0, nl);
+    if (m.size() > 300) {
+        std::size_t cut = 300;
+        while (cut > 0 && (std::uint8_t(m[cut]) & 0xC0) == 0x80) --cut;
+        e.text = std::string(m.substr(0, cut)) + "...";
+    } else {
+        e.text = std::string(m);
+    }
+    return e;
+}
+
+// Whether two templates stand for the same message: the same tokens, where a <*> in either
+// matches any token of the other (one generalises or narrows the other).
+bool same_template(std::string_view a, std::string_view b) {
+    if (a == b) return true;
+    auto next = [](std::string_view& s) {
+        const std::size_t sp = s.find(' ');
+        std::string_view tok = s.substr(0, sp);
+        s = sp == std::string_view::npos ? std::string_view() : s.substr(sp + 1);
+        return tok;
+    };
+    while (!a.empty() && !b.empty()) {
+        const std::string_view x = next(a), y = next(b);
+        if (x != y && x != k_wildcard && y != k_wildcard) return false;
+    }
+    return a.empty() && b.empty();
+}
+
+std::size_t n_tokens(std::string_view t) { return t.empty() ? 0 : std::size_t(std::count(t.begin(), t.end(), ' ')) + 1; }
+
+// Single-quoted for a POSIX shell.
+std::string sh_quoted(std::string_view w) {
+    std::string out = "'";
+    for (char c : w) {
+        if (c == '\'') out += "'\\''";
+        else out.push_back(c);
+    }
+    return out + "'";
+}
+
+// The longest run of constant tokens of a template (what grep can look for).
+std::string constant_run(std::string_view t) {
+    std::string best, cur;
+    std::string_view rest = t;
+    while (true) {
+        const std::size_t sp = rest.find(' ');
+        const std::string_view tok = rest.substr(0, sp);
+        if (tok == k_wildcard) {
+            cur.clear();
+        } else {
+            if (!cur.empty()) cur.push_back(' ');
+            cur.append(tok);
+            if (cur.size() > best.size()) best = cur;
+        }
+        if (sp == std::string_view::npos) break;
+        rest = rest.substr(sp + 1);
+    }
+    return best.substr(0, 120);
+}
+
+constexpr std::size_t k_fuzzy_limit = 5000;   // stored templates of one length compared word by word
+
 } // namespace
+
+std::string mask_secrets(std::string_view text) {
+    static const std::string_view keys[] = {"password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "apikey",
+                                            "api-key", "access_key", "private_key", "client_secret", "credentials"};
+    std::string lower(text);
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    std::string out;
+    out.reserve(text.size());
+    std::size_t i = 0;
+    auto is_value_end = [](char c) { return c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '&' || c == ',' || c == ';' || c == '}'; };
+    while (i < text.size()) {
+        // "Bearer X" / "Basic X" after "authorization"
+        std::size_t best = std::string::npos, key_len = 0;
+        for (std::string_view k : keys) {
+            const std::size_t at = lower.find(k, i);
+            if (at < best) { best = at; key_len = k.size(); }
+        }
+        const std::size_t auth = lower.find("authorization", i);
+        if (auth < best) { best = auth; key_len = 13; }
+        if (best == std::string::npos) break;
+        std::size_t j = best + key_len;
+        // the rest of the key name (password_hash, token_id...), then optional quote and spaces, then = or :
+        while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_' || text[j] == '-')) ++j;
+        if (j < text.size() && (text[j] == '"' || text[j] == '\'')) ++j;
+        while (j < text.size() && text[j] == ' ') ++j;
+        if (j >= text.size() || (text[j] != '=' && text[j] != ':')) {
+            out.append(text.substr(i, best + key_len - i));
+            i = best + key_len;
+            continue;
+        }
+        ++j;
+        while (j < text.size() && text[j] == ' ') ++j;
+        if (j < text.size() && (text[j] == '"' || text[j] == '\'')) ++j;
+        if (auth == best) {   // "Authorization: Bearer abc", "authorization=Basic abc"
+            std::size_t w = j;
+            while (w < text.size() && std::isalpha(static_cast<unsigned char>(text[w]))) ++w;
+            if (w < text.size() && w > j && text[w] == ' ') j = w + 1;
+        }
+        std::size_t end = j;
+        while (end < text.size() && !is_value_end(text[end])) ++end;
+        out.append(text.substr(i, j - i));
+        if (end > j) out += "<redacted>";
+        i = end;
+    }
+    out.append(text.substr(std::min(i, text.size())));
+    return out;
+}
 
 std::string utc_text(std::int64_t ms) {
     const std::time_t t = std::time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
@@ -59,6 +188,113 @@ Source open_source(const std::string& path, bool rotated, ReadOptions options) {
     return src;
 }
 
+namespace {
+
+// The templates a source showed, by final template (merged word families resolved).
+std::vector<SeenTemplate> final_templates(const std::vector<SeenTemplate>& seen, const TemplateMiner& miner) {
+    std::vector<SeenTemplate> out;
+    std::unordered_map<std::uint32_t, std::size_t> at;
+    for (const SeenTemplate& t : seen) {
+        const std::uint32_t id = miner.resolve(t.template_id);
+        auto [it, fresh] = at.emplace(id, out.size());
+        if (fresh) {
+            out.push_back(t);
+            out.back().template_id = id;
+            continue;
+        }
+        SeenTemplate& d = out[it->second];
+        d.count += t.count;
+        d.max_severity = std::max(d.max_severity, t.max_severity);
+        if (t.has_time) {
+            if (!d.has_time || t.first_ms < d.first_ms) d.first_ms = t.first_ms;
+            if (!d.has_time || t.last_ms > d.last_ms) d.last_ms = t.last_ms;
+            d.has_time = true;
+        }
+        if (t.first.line < d.first.line) d.first = t.first;
+    }
+    return out;
+}
+
+// Compares a source's templates with its history, remembers them, and makes the "new-template"
+// finding (nullopt when nothing is new or the source was never diagnosed).
+std::optional<Finding> remember_templates(history::History& h, const std::string& key, const std::string& name,
+                                          const std::vector<SeenTemplate>& seen, const TemplateMiner& miner,
+                                          std::size_t max_evidence, SourceSummary& sum, std::vector<std::string>& notes) {
+    auto known = h.log_source(key);
+    if (!known) {
+        notes.push_back("history: templates of " + name + " not compared: " + known.error().message);
+        return std::nullopt;
+    }
+    sum.earlier_runs = known->n_runs;
+    std::unordered_set<std::string> exact;
+    std::unordered_map<std::size_t, std::vector<const std::string*>> by_length;
+    for (const auto& t : known->templates) exact.insert(t.text);
+    for (const auto& t : known->templates) by_length[n_tokens(t.text)].push_back(&t.text);
+
+    std::vector<history::LogTemplate> record;
+    std::vector<std::pair<const SeenTemplate*, std::string>> fresh;
+    for (const SeenTemplate& t : seen) {
+        std::string text = mask_secrets(miner.get(t.template_id).text);
+        bool is_known = exact.count(text) > 0;
+        if (!is_known) {
+            const auto it = by_length.find(n_tokens(text));
+            if (it != by_length.end() && it->second.size() <= k_fuzzy_limit)
+                for (const std::string* k : it->second)
+                    if (same_template(text, *k)) { is_known = true; break; }
+        }
+        if (!is_known && known->n_runs > 0) fresh.emplace_back(&t, text);
+        record.push_back(history::LogTemplate{std::move(text), std::int64_t(t.count), 0, 0});
+    }
+    if (auto w = h.record_log_run(key, record); !w)
+        notes.push_back("history: templates of " + name + " not remembered: " + w.error().message);
+    if (known->n_runs == 0) {
+        notes.push_back("first diagnosis of " + name + ": its " + std::to_string(seen.size()) +
+                        " templates are remembered; the next run reports the ones not seen before");
+        return std::nullopt;
+    }
+    sum.new_templates = fresh.size();
+    if (fresh.empty()) return std::nullopt;
+
+    // Error-level templates first, then by first appearance.
+    std::stable_sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
+        const bool ea = a.first->max_severity >= Severity::Error, eb = b.first->max_severity >= Severity::Error;
+        if (ea != eb) return ea;
+        return a.first->first.line < b.first->first.line;
+    });
+    Finding f;
+    f.category = "new-template";
+    const bool any_error = fresh.front().first->max_severity >= Severity::Error;
+    f.severity = any_error ? Severity::Warning : Severity::Notice;
+    f.title = std::to_string(fresh.size()) + (fresh.size() == 1 ? " message" : " messages") + " never seen before in " + name;
+    for (const auto& [t, text] : fresh) {
+        f.count += t->count;
+        if (t->has_time) {
+            if (!f.has_time || t->first_ms < f.first_ms) f.first_ms = t->first_ms;
+            if (!f.has_time || t->last_ms > f.last_ms) f.last_ms = t->last_ms;
+            f.has_time = true;
+        }
+        if (f.evidence.size() < std::max<std::size_t>(max_evidence, 1)) {
+            Evidence e = t->first;
+            e.text = mask_secrets(e.text);
+            f.evidence.push_back(std::move(e));
+        }
+    }
+    f.explanation = "The " + std::to_string(known->n_runs) + (known->n_runs == 1 ? " earlier diagnosis" : " earlier diagnoses") +
+                    " of " + name + " (since " + utc_text(known->first_run_ms) + " UTC) never saw " +
+                    (fresh.size() == 1 ? "this message" : "these messages") + ": ";
+    for (std::size_t i = 0; i < fresh.size() && i < 5; ++i)
+        f.explanation += (i ? "; \"" : "\"") + fresh[i].second.substr(0, 160) + "\" (" + std::to_string(fresh[i].first->count) + "x)";
+    if (fresh.size() > 5) f.explanation += "; and " + std::to_string(fresh.size() - 5) + " more";
+    f.explanation += ". A message a system never printed before often marks what changed: a new version, a new "
+                     "client, a new failure.";
+    const std::string grep_for = constant_run(fresh.front().second);
+    if (!grep_for.empty() && name.find(':') == std::string::npos && name.front() != '<')
+        f.next_commands.push_back("grep -n -F -- " + sh_quoted(grep_for) + " " + sh_quoted(name) + " | head -20");
+    return f;
+}
+
+} // namespace
+
 Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& options) {
     ParseOptions po;
     po.log_format = options.log_format;
@@ -70,6 +306,8 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
     Report report;
     Record rec;
     std::uint64_t n_records = 0;
+    std::vector<std::vector<SeenTemplate>> seen(sources.size());   // per source, in order of first appearance
+    std::vector<std::uint32_t> slot;                                // template id -> 1 + index in seen[i]
     for (std::size_t i = 0; i < sources.size(); ++i) {
         Source& src = sources[i];
         SourceSummary sum;
@@ -95,9 +333,25 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
             p.done = done;
             options.progress(p);
         };
+        std::fill(slot.begin(), slot.end(), 0);
+        std::vector<SeenTemplate>& mine = seen[i];
         while (parser->next(reader, rec)) {
             const Match m = miner.add(rec.message);
             collector.add(rec, label, m.template_id, miner.get(m.template_id).text);
+            if (m.template_id >= slot.size()) slot.resize(std::max<std::size_t>(m.template_id + 1, slot.size() * 2), 0);
+            std::uint32_t& k = slot[m.template_id];
+            if (k == 0) {
+                mine.push_back(SeenTemplate{m.template_id, 0, Severity::Unknown, false, 0, 0, evidence_of(rec, label)});
+                k = std::uint32_t(mine.size());
+            }
+            SeenTemplate& t = mine[k - 1];
+            ++t.count;
+            t.max_severity = std::max(t.max_severity, rec.severity);
+            if (rec.has_time && !rec.boot_relative) {
+                if (!t.has_time || rec.time_ms < t.first_ms) t.first_ms = rec.time_ms;
+                if (!t.has_time || rec.time_ms > t.last_ms) t.last_ms = rec.time_ms;
+                t.has_time = true;
+            }
             ++sum.records;
             ++n_records;
             sum.lines = rec.first_line + rec.n_lines - 1;
@@ -113,9 +367,65 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
         report.sources.push_back(std::move(sum));
     }
     report.findings = collector.findings();
+    for (auto& f : report.findings)
+        for (auto& e : f.evidence) e.text = mask_secrets(e.text);
     report.digest = collector.digest(options.digest_size, &miner);
+    for (auto& d : report.digest) {
+        d.text = mask_secrets(d.text);
+        d.first.text = mask_secrets(d.first.text);
+    }
     report.n_records = collector.n_records();
     report.n_templates = miner.size();
+
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        if (!sources[i].reader) continue;
+        const std::vector<SeenTemplate> finals = final_templates(seen[i], miner);
+        report.sources[i].templates = finals.size();
+        if (!options.history) continue;
+        const std::string& key = sources[i].key.empty() ? sources[i].name : sources[i].key;
+        if (auto f = remember_templates(*options.history, key, sources[i].name, finals, miner, options.max_evidence, report.sources[i],
+                                        report.notes)) {
+            f->id = "F" + std::to_string(report.findings.size() + 1);
+            report.findings.push_back(std::move(*f));
+        }
+    }
+
+    if (options.history) {
+        history::LogReport lr;
+        lr.session_id = options.session_id;
+        lr.host = options.host;
+        for (const auto& s : report.sources) lr.sources += (lr.sources.empty() ? "" : "\n") + s.name;
+        lr.report_json = report_json(report);
+        auto id = options.history->add_log_report(lr);
+        if (!id) {
+            report.notes.push_back("history: the report was not stored: " + id.error().message);
+        } else {
+            report.history_id = *id;
+            std::map<std::string, std::string> name_of;   // evidence label -> source name
+            for (std::size_t i = 0; i < sources.size(); ++i)
+                name_of.emplace(sources[i].label.empty() ? file_label(sources[i].name) : sources[i].label, sources[i].name);
+            for (const Finding& f : report.findings) {
+                history::Finding hf;
+                hf.session_id = options.session_id;
+                hf.host = options.host;
+                if (!f.evidence.empty()) {
+                    const auto it = name_of.find(f.evidence.front().source);
+                    hf.source = it != name_of.end() ? it->second : f.evidence.front().source;
+                }
+                hf.severity = std::string(severity_name(f.severity));
+                hf.summary = f.id + " " + f.category + ": " + f.title;
+                hf.detail = std::to_string(f.count) + (f.count == 1 ? " time" : " times");
+                if (f.has_time) hf.detail += ", " + utc_text(f.first_ms) + " .. " + utc_text(f.last_ms) + " UTC";
+                hf.detail += " (log report #" + std::to_string(*id) + ")\n" + f.explanation;
+                for (const auto& cmd : f.next_commands) hf.detail += "\n  " + cmd;
+                for (const auto& e : f.evidence) hf.evidence.push_back({e.source + ":" + std::to_string(e.line), e.text});
+                if (auto w = options.history->add_finding(hf); !w) {
+                    report.notes.push_back("history: finding " + f.id + " was not stored: " + w.error().message);
+                    break;
+                }
+            }
+        }
+    }
     return report;
 }
 
@@ -127,7 +437,10 @@ std::string report_text(const Report& r) {
             o << "not read: " << *s.error << "\n";
             continue;
         }
-        o << s.lines << " lines, " << s.records << " records, format " << format_name(s.format) << "\n";
+        o << s.lines << " lines, " << s.records << " records, format " << format_name(s.format) << ", " << s.templates
+          << (s.templates == 1 ? " template" : " templates");
+        if (s.earlier_runs > 0) o << " (" << s.new_templates << " new since " << s.earlier_runs << (s.earlier_runs == 1 ? " earlier run)" : " earlier runs)");
+        o << "\n";
         if (s.error) o << "  warning: " << *s.error << "\n";
     }
     o << "\n";
@@ -146,6 +459,9 @@ std::string report_text(const Report& r) {
     o << "Most frequent templates:\n";
     for (const auto& d : r.digest)
         o << "  " << d.count << "  " << d.text.substr(0, 160) << "  (" << d.first.source << ":" << d.first.line << ")\n";
+    if (!r.notes.empty()) o << "\n";
+    for (const auto& n : r.notes) o << "note: " << n << "\n";
+    if (r.history_id) o << "(stored in history as log report #" << r.history_id << ")\n";
     return o.str();
 }
 
@@ -157,7 +473,10 @@ std::string report_json(const Report& r) {
                            {"format", format_name(s.format)},
                            {"lines", s.lines},
                            {"records", s.records},
-                           {"error", s.error ? json(*s.error) : json(nullptr)}});
+                           {"error", s.error ? json(*s.error) : json(nullptr)},
+                           {"templates", s.templates},
+                           {"earlier_runs", s.earlier_runs >= 0 ? json(s.earlier_runs) : json(nullptr)},
+                           {"new_templates", s.new_templates}});
     json findings = json::array();
     for (const auto& f : r.findings) {
         json evidence = json::array();
@@ -182,6 +501,8 @@ std::string report_json(const Report& r) {
     json out = {{"sources", std::move(sources)},
                 {"findings", std::move(findings)},
                 {"digest", {{"records", r.n_records}, {"templates", r.n_templates}, {"top", std::move(top)}}},
+                {"notes", r.notes},
+                {"history_id", r.history_id ? json(r.history_id) : json(nullptr)},
                 {"model", nullptr}};
     return out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }

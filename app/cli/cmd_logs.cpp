@@ -13,7 +13,10 @@
 // templates are written once the whole input is mined, so each row carries the final template.
 #include "commands.h"
 
+#include "common.h"
+
 #include <base/text.h>
+#include <history/history.h>
 #include <logs/logs.h>
 
 #include <algorithm>
@@ -90,10 +93,20 @@ int run_diagnose(const Invocation& c) {
     if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("'-' (stdin) can be named once");
     logs::DiagnoseOptions opt;
     if (c.args.has("--log-format")) opt.log_format = c.args.get("--log-format");
-    if (auto check = logs::RecordParser::create({opt.log_format}); !check) throw UsageError(check.error().message);
+    logs::ParseOptions po;
+    po.log_format = opt.log_format;
+    if (auto check = logs::RecordParser::create(po); !check) throw UsageError(check.error().message);
 
     std::vector<logs::Source> sources;
     for (const std::string& f : files) sources.push_back(logs::open_source(f, c.args.has("--rotated")));
+    // History: each source's templates are compared with its earlier runs, and the report is kept.
+    std::unique_ptr<history::History> db;
+    if (!c.args.has("--no-history")) {
+        auto h = history::History::open(history_path(c.args));
+        if (h) db = std::move(*h);
+        else c.io.err << "sigmaops diagnose: history not used (" << h.error().message << ")\n";
+    }
+    opt.history = db.get();
     Progress progress{c.io};
     opt.progress = [&](const logs::DiagnoseProgress& p) {
         progress.on = p.bytes_total > (64u << 20);
@@ -206,12 +219,16 @@ Command diagnose_command() {
     Command c;
     c.name = "diagnose";
     c.summary = "what went wrong in these logs: ranked findings with evidence (no model needed)";
-    c.usage = "FILE... | - [--json] [--no-model] [--log-format FMT] [--rotated]";
+    c.usage = "FILE... | - [--json] [--no-model] [--log-format FMT] [--rotated] [--history FILE | --no-history]";
     c.flags = {{"--json", "", "", "print the findings and the digest as one JSON object"},
                {"--no-model", "", "", "the deterministic report only (the model stage is not built yet)"},
                {"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
-               {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"}};
+               {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
+               {"--no-history", "", "", "neither compare with earlier runs nor store the report"},
+               history_flag()};
     c.notes = "Each FILE is a source with its own format detection; plain and .gz files are streamed.\n"
+              "History: each source's message templates are remembered; a later run of the same source reports\n"
+              "the ones never seen before (new-template). The report and its findings are stored.\n"
               "Findings: categories of the signature library (oom-killer, disk-full, io-filesystem-error, ...),\n"
               "causes ranked before consequences; each with evidence (file:line) and read-only next commands.\n"
               "exit status: 0 ok, 1 error (a file could not be read), 2 usage error";

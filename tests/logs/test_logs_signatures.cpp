@@ -175,13 +175,13 @@ TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[l
     const std::string bad = dir.file("syslog",
                                      "Mar  1 09:12:01 web01 kernel: [1.2] Out of memory: Killed process 4242 (java) total-vm:8123456kB\n"
                                      "Mar  1 09:12:02 web01 systemd[1]: app.service: Failed with result 'oom-kill'.\n");
-    auto [rc, text] = in_process({"diagnose", bad, "--no-model"});
+    auto [rc, text] = in_process({"diagnose", bad, "--no-model", "--no-history"});
     INFO(text);
     CHECK(rc == 0);
     CHECK_THAT(text, Catch::Contains("F1  critical  oom-killer"));
     CHECK_THAT(text, Catch::Contains("F2  error  systemd-unit-failure"));
     CHECK_THAT(text, Catch::Contains("syslog:1  [1.2] Out of memory"));
-    auto [rc2, js] = in_process({"diagnose", bad, "--json"});
+    auto [rc2, js] = in_process({"diagnose", bad, "--json", "--no-history"});
     CHECK(rc2 == 0);
     CHECK_THAT(js, Catch::StartsWith("{\"sources\":[{\"name\":"));
     CHECK_THAT(js, Catch::Contains("\"findings\":[{\"id\":\"F1\",\"category\":\"oom-killer\""));
@@ -191,10 +191,10 @@ TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[l
                                         "Mar  1 09:12:01 web01 systemd[1]: Reloaded nginx.service.\n"
                                         "Mar  1 09:12:02 web01 sshd[1]: Accepted publickey for deploy from 10.0.0.2 port 5 ssh2\n"
                                         "Mar  1 09:12:03 web01 backup[2]: done, 0 errors\n");
-    auto [rc3, t3] = in_process({"diagnose", benign});
+    auto [rc3, t3] = in_process({"diagnose", benign, "--no-history"});
     CHECK(rc3 == 0);
     CHECK_THAT(t3, Catch::Contains("No findings"));
-    auto [rc4, t4] = in_process({"diagnose", (dir.path / "missing").string()});
+    auto [rc4, t4] = in_process({"diagnose", (dir.path / "missing").string(), "--no-history"});
     CHECK(rc4 == 1);
     CHECK_THAT(t4, Catch::Contains("not read"));
 }

@@ -46,7 +46,9 @@ using Id = std::int64_t;  // row ids; 0 means "none"
 //   v3  search_rows: index rowids from one sequence in time order, with each row's host and time
 //   v4  config_change_steps (the change journal: each step of applying a change, as it happens),
 //       host_facts (a host's facts as JSON with the time they were collected)
-inline constexpr int kSchemaVersion = 4;
+//   v5  log_sources + log_templates (the message templates each log source showed in earlier
+//       diagnoses, so a new run knows which are new), log_reports (stored diagnosis reports)
+inline constexpr int kSchemaVersion = 5;
 
 // How a command was judged before it ran.
 enum class Risk { Unknown, ReadOnly, Low, Medium, High };
@@ -183,6 +185,34 @@ struct Finding {
     std::int64_t created_ms = 0;
 };
 
+// A message template a log source showed (the logs agent's miner output, "Failed password for
+// <*> from <*> port <*> ssh2"), accumulated over the diagnoses of that source.
+struct LogTemplate {
+    std::string text;
+    std::int64_t n_records = 0;     // records over all runs
+    std::int64_t first_seen_ms = 0; // time of the first run that saw it (0 in record_log_templates: now)
+    std::int64_t last_seen_ms = 0;
+};
+
+// What history knows about one log source (a file's absolute path, "journal:nginx.service",
+// "ssh:db2:/var/log/syslog"...): how often it was diagnosed and its templates.
+struct LogSourceHistory {
+    std::string source;
+    std::int64_t n_runs = 0;        // 0: never diagnosed (then no templates)
+    std::int64_t first_run_ms = 0, last_run_ms = 0;
+    std::vector<LogTemplate> templates;
+};
+
+// A stored diagnosis report: the sources read and the report as JSON (logs::report_json).
+struct LogReport {
+    Id id = 0;
+    Id session_id = 0;              // 0 = not part of a conversation
+    std::string host;               // "" = this machine
+    std::string sources;            // the source names, one per line
+    std::string report_json;
+    std::int64_t created_ms = 0;
+};
+
 // One search result, best first.
 struct SearchHit {
     enum class Kind { Message, Command, Finding };
@@ -306,6 +336,19 @@ public:
     Expected<Id> add_finding(const Finding& f);        // finding + its evidence in one transaction
     Expected<std::vector<Finding>> findings(Id session_id);  // oldest first
 
+    // --- log diagnoses (the logs agent) ---
+    // What earlier runs saw of `source`; n_runs 0 and no templates for a source never diagnosed.
+    Expected<LogSourceHistory> log_source(const std::string& source);
+    // Records one diagnosis run of `source` in one transaction: n_runs + 1, and each template of
+    // `seen` added (a new row) or updated (n_records added, last_seen_ms now). Template texts are
+    // stored as given: the caller masks secrets first.
+    Expected<void> record_log_run(const std::string& source, const std::vector<LogTemplate>& seen);
+    // Stores a report (its findings go in separately with add_finding). Returns its id.
+    Expected<Id> add_log_report(const LogReport& r);
+    Expected<LogReport> log_report(Id report_id);
+    // Reports of a session (0 = those outside any session), oldest first.
+    Expected<std::vector<LogReport>> log_reports(Id session_id);
+
     // --- search ---
     // Full-text search over messages, commands (text + output) and findings, ranked by bm25,
     // best first, with snippets. An empty query gives an empty list.
@@ -333,7 +376,8 @@ public:
     // Deletes a session and everything in it (messages, commands, changes, findings, index rows).
     Expected<void> remove_session(Id session_id);
     // Deletes sessions last updated more than `days` days ago, except pinned ones, and commands,
-    // changes and findings outside any session older than that. Returns how many sessions went.
+    // changes, findings and log reports outside any session older than that, and the template
+    // history of log sources not diagnosed since then. Returns how many sessions went.
     // days <= 0 is InvalidArgument (use remove_session to delete everything explicitly).
     Expected<std::int64_t> apply_retention(int days);
 

@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+namespace sigmaops::history { class History; }
+
 namespace sigmaops::logs {
 
 // ---------------------------------------------------------------------------------------------
@@ -493,6 +495,12 @@ struct DiagnoseOptions {
     std::size_t digest_size = 15;            // templates in Report::digest
     std::function<void(const DiagnoseProgress&)> progress;   // optional
     const std::atomic<bool>* cancel = nullptr;               // set it to stop; diagnose() returns Cancelled
+    // Memory across runs (optional): each source's templates are compared with those earlier
+    // runs of the same Source::key saw and then remembered; the report and its findings are
+    // stored (history::History::add_log_report / add_finding) under `session_id` and `host`.
+    history::History* history = nullptr;
+    std::int64_t session_id = 0;             // 0 = outside any conversation
+    std::string host;                        // where the sources are ("" = this machine)
 };
 
 // What became of one source.
@@ -500,6 +508,9 @@ struct SourceSummary {
     std::string name;
     Format format = Format::Unknown;
     std::uint64_t lines = 0, records = 0;
+    std::uint64_t templates = 0;             // distinct templates among its records
+    std::int64_t earlier_runs = -1;          // diagnoses of this source before this one (-1: no history)
+    std::uint64_t new_templates = 0;         // templates no earlier run saw (0 on a first run)
     std::optional<std::string> error;        // not opened, or a read error part-way (records before it count)
 };
 
@@ -509,6 +520,8 @@ struct Report {
     std::vector<DigestEntry> digest;         // the most frequent templates
     std::uint64_t n_records = 0;
     std::uint64_t n_templates = 0;
+    std::vector<std::string> notes;          // one line each: a first run, history not written...
+    std::int64_t history_id = 0;             // the stored report (0: not stored)
     // True when some source could not be read, or stopped early on a read error.
     bool any_error() const;
 };
@@ -516,8 +529,19 @@ struct Report {
 // Reads every source through RecordParser, TemplateMiner (one miner for all sources) and
 // Collector. InvalidArgument when options.log_format does not compile; Cancelled when
 // options.cancel was set. A source that cannot be read is a SourceSummary with an error.
-// Memory: the readers' buffers, the miner's templates and the collector's per-template state.
+// With options.history, a source diagnosed before gets a "new-template" finding (after the
+// others; notice, warning when one of them is of error level) for the templates its earlier runs
+// never saw (a template that only generalises or narrows a known one, word for word with <*>,
+// is not new); a first run only remembers. Evidence and templates are passed through
+// mask_secrets(). A history failure does not fail the diagnosis: it becomes a note.
+// Memory: the readers' buffers, the miner's templates, the collector's per-template state and
+// one entry per (source, template).
 Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& options = {});
+
+// `text` with the values of secret-looking keys replaced by "<redacted>": password=..., token: ...,
+// api_key="...", secret=..., "Authorization: Bearer ...". For what leaves the process (history,
+// prompts); "Failed password for root" has no value and stays.
+std::string mask_secrets(std::string_view text);
 
 // The report for a terminal: sources, findings with evidence and next commands, the digest.
 // Text from the logs is already cleaned by LineReader (no escapes, valid UTF-8).
