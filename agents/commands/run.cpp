@@ -87,9 +87,9 @@ struct Spawned {
     int in = -1, out = -1, err = -1;
 };
 
-// fork + exec `argv` in a new session (its own process group, no controlling terminal: nothing
+// fork + exec `words` in a new session (its own process group, no controlling terminal: nothing
 // in it can open /dev/tty to ask the user anything behind the app's back).
-Expected<Spawned> spawn(const std::vector<std::string>& argv, bool stdin_pipe) {
+Expected<Spawned> spawn(const std::vector<std::string>& words, bool stdin_pipe) {
     int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
     auto fail = [&](const char* what) {
         const int e = errno;
@@ -101,7 +101,7 @@ Expected<Spawned> spawn(const std::vector<std::string>& argv, bool stdin_pipe) {
     if ((stdin_pipe && pipe2(p_in, O_CLOEXEC) != 0) || pipe2(p_out, O_CLOEXEC) != 0 || pipe2(p_err, O_CLOEXEC) != 0)
         return fail("pipe");
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : words) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const pid_t pid = fork();
     if (pid < 0) return fail("fork");
@@ -130,9 +130,9 @@ Expected<Spawned> spawn(const std::vector<std::string>& argv, bool stdin_pipe) {
     return s;
 }
 
-// Runs argv to completion with no input and no output kept; the exit status (-1 if it could not run).
-int run_quiet(const std::vector<std::string>& argv, std::string_view stdin_text = {}) {
-    auto s = spawn(argv, !stdin_text.empty());
+// Runs words to completion with no input and no output kept; the exit status (-1 if it could not run).
+int run_quiet(const std::vector<std::string>& words, std::string_view stdin_text = {}) {
+    auto s = spawn(words, !stdin_text.empty());
     if (!s) return -1;
     if (s->in >= 0) {
         (void)write_all(s->in, stdin_text);
@@ -189,23 +189,23 @@ Expected<void> Runner::Impl::local_sudo_ready(const std::string& host) {
 Expected<RunResult> Runner::Impl::run_local(const Proposal& p, const RunOptions& o) {
     RunResult r;
     r.host = "localhost";
-    std::vector<std::string> argv;
+    std::vector<std::string> words;
     const bool as_root_already = geteuid() == 0;
     std::string stdin_text;
     if (p.sudo && !as_root_already) {
         if (auto ready = local_sudo_ready(local_host_name()); !ready) return sigmaops::unexpected(ready.error());
         if (sudo_needs_password) {
-            argv = {"sudo", "-S", "-k", "-p", "", "--", "bash", "-c", p.text};
+            words = {"sudo", "-S", "-k", "-p", "", "--", "bash", "-c", p.text};
             stdin_text.assign(sudo_password.view());
             stdin_text += '\n';
         } else {
-            argv = {"sudo", "-n", "--", "bash", "-c", p.text};
+            words = {"sudo", "-n", "--", "bash", "-c", p.text};
         }
     } else {
-        argv = {"bash", "-c", p.text};
+        words = {"bash", "-c", p.text};
     }
     const auto t0 = Clock::now();
-    auto spawned = spawn(argv, !stdin_text.empty());
+    auto spawned = spawn(words, !stdin_text.empty());
     if (!spawned) {
         explicit_bzero(stdin_text.data(), stdin_text.size());
         return sigmaops::unexpected(spawned.error());

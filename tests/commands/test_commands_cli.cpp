@@ -156,7 +156,7 @@ TEST_CASE("cmd cli: without a terminal everything is declined and nothing runs",
     }
 }
 
-TEST_CASE("cmd cli: --dry-run and a missing --run never run; usage errors are 2", "[commands][cli]") {
+TEST_CASE("cmd cli: --dry-run and a missing --run never run, usage errors are 2", "[commands][cli]") {
     TempDir dir;
     const std::string marker = dir / "ran", db = dir / "history.db";
     Exit dry = run_detached({"cmd", "--command", "touch " + marker, "--run", "--dry-run", "--json", "--history", db}, dir);

@@ -228,7 +228,7 @@ TEST_CASE("commands: no terminal means declined", "[commands][confirm]") {
     CHECK_FALSE(exists(marker));
 }
 
-TEST_CASE("commands: proposals rate the text as written; sudo is lifted only when plain", "[commands][confirm]") {
+TEST_CASE("commands: proposals rate the text as written, sudo is lifted only when plain", "[commands][confirm]") {
     Proposal p = make_proposal("sudo systemctl restart nginx", "web1", Origin::Model);
     CHECK(p.sudo);
     CHECK(p.text == "systemctl restart nginx");

@@ -140,7 +140,7 @@ TEST_CASE("commands local: cancel (Ctrl-C) stops the whole process group", "[com
     CHECK_FALSE(group_alive(pgid));           // and so is every process it started
 }
 
-TEST_CASE("commands local: a timeout stops the group; a command gets no terminal and no input", "[commands][local]") {
+TEST_CASE("commands local: a timeout stops the group, a command gets no terminal and no input", "[commands][local]") {
     TempDir dir;
     Runner runner{RunnerOptions{}};
     RunOptions o;
