@@ -1,5 +1,8 @@
-// cmd_cmd.cpp - `sigmaops cmd "REQUEST" | --command CMD [--host H] [--run] [--dry-run] [--json]`:
-// the command agent (agents/commands). Shows the proposal (command, host, risk and reasons);
+// cmd_cmd.cpp - `sigmaops cmd "REQUEST" | --command CMD [-n N] [--no-model] [--host H] [--run]
+// [--dry-run] [--json]`: the command agent (agents/commands). A REQUEST goes through the
+// generation stage (commands::Proposer: tldr retrieval, the model's answer under the answer
+// grammar, candidates parsed, risk-rated, flag-checked and ranked; with --no-model or no model
+// the best tldr examples, placeholders marked). Shows the proposal (command, host, risk and reasons);
 // with --run asks on the terminal (y/N, or the host name for destructive, irreversible and
 // unknown commands) and runs it with the output streamed; every run and every refusal is
 // recorded in history. Nothing here can approve a command: only commands::confirm() makes an
@@ -8,6 +11,7 @@
 #include "common.h"
 
 #include <commands/commands.h>
+#include <knowledge/knowledge.h>
 #include <remote/remote.h>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +29,11 @@ using nlohmann::json;
 // Exit codes beyond command.h's: the command was not confirmed (declined, no terminal, wrong
 // host name), or it was stopped with Ctrl-C.
 constexpr int k_exit_declined = 3, k_exit_interrupted = 130;
+
+// The generation stage failed (no index and no model, a model error): exit 1 with the message.
+struct GenerationError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -58,9 +67,69 @@ void print_proposal(std::ostream& o, const Proposal& p) {
     if (p.parse_error) o << "does not parse: " << visible(p.parse_error->message) << " (at " << p.parse_error->offset << ")\n";
 }
 
+json candidate_json(const Candidate& k) {
+    json flags = json::array();
+    for (const knowledge::FlagProblem& f : k.unknown_flags)
+        flags.push_back({{"program", f.program}, {"option", f.option}, {"offset", f.offset}, {"message", f.message}});
+    json j = {{"command", (k.proposal.sudo ? "sudo " : "") + k.proposal.text},
+              {"source", k.source},
+              {"score", k.score},
+              {"parses", k.parses},
+              {"unknown_flags", flags},
+              {"undocumented", k.undocumented},
+              {"has_placeholders", k.has_placeholders},
+              {"proposal", proposal_json(k.proposal)}};
+    if (k.source == "model") {
+        j["logprob"] = k.logprob;
+        j["answer"] = k.answer;
+    }
+    if (k.example) j["tldr"] = {{"page", k.example->page}, {"id", k.example->id}, {"command", k.example->command}};
+    return j;
+}
+
+// A plain-words REQUEST through the generation stage: the tldr index (retrieval, flag checks),
+// the model unless --no-model (none found: tldr examples only, said on stderr), this machine's
+// man pages for local runs. Progress goes to stderr. Throws UsageError for bad options.
+Expected<Proposals> generate(const Invocation& c, const std::string& request, const std::string& host) {
+    const int n = int(c.args.get_int("--candidates", 1, 1, 16));
+    std::optional<knowledge::Knowledge> tldr;
+    auto index = knowledge::Knowledge::open(c.args.get("--index"));
+    if (index) tldr.emplace(std::move(*index));
+    else c.io.err << "sigmaops: " << index.error().message << "\n(proposing without tldr retrieval)\n";
+    std::shared_ptr<llm::Model> model;
+    if (!c.args.has("--no-model")) {
+        c.io.err << "sigmaops: loading the model...\n";
+        model = load_model(c.args, c.io);
+        if (!model) c.io.err << "sigmaops: continuing without a model: the best tldr examples only\n";
+    }
+    // Man pages of this machine for a local run; for a host, tldr only (its man pages are not read).
+    knowledge::DocCache docs(host.empty() ? knowledge::local_docs() : knowledge::DocProvider{}, tldr ? &*tldr : nullptr);
+    Proposer proposer(model, tldr ? &*tldr : nullptr, &docs);
+    ProposeOptions o;
+    o.n = n;
+    o.host = host;
+    if (model) c.io.err << "sigmaops: proposing " << n << (n == 1 ? " command" : " commands") << "...\n";
+    std::optional<Expected<Proposals>> out;
+    Interrupt::while_cancellable([&] { proposer.cancel(); }, [&] { out.emplace(proposer.propose(request, o)); });
+    return std::move(*out);
+}
+
+void print_candidates(std::ostream& o, const Proposals& all) {
+    if (!all.note.empty()) o << "note:    " << visible(all.note) << "\n";
+    if (all.candidates.size() < 2) return;
+    o << "candidates (best first; the first is the proposal below):\n";
+    for (size_t k = 0; k < all.candidates.size(); ++k) {
+        const Candidate& c = all.candidates[k];
+        o << "  " << k + 1 << ". " << visible((c.proposal.sudo ? "sudo " : "") + c.proposal.text) << "   [" << shell::risk_name(c.proposal.risk()) << ", " << c.source;
+        if (!c.parses) o << ", does not parse";
+        if (!c.unknown_flags.empty()) o << ", " << c.unknown_flags.size() << " unknown flag(s)";
+        o << "]\n";
+    }
+}
+
 // The proposal the user asked about: --command is their own text. A plain-words REQUEST goes
-// to the generation stage (agents/commands' generation section).
-Proposal proposal_from(const Invocation& c, const std::string& host) {
+// to the generation stage (generate()); its best candidate is the proposal.
+Proposal proposal_from(const Invocation& c, const std::string& host, json& report, std::optional<Proposals>& generated) {
     if (c.args.has("--command")) {
         if (!c.args.positional().empty())
             throw UsageError("give either a REQUEST or --command CMD, not both");
@@ -72,8 +141,18 @@ Proposal proposal_from(const Invocation& c, const std::string& host) {
     }
     c.args.at_most(1);
     if (c.args.positional().empty()) throw UsageError("nothing to do: give a REQUEST in words, or --command CMD");
-    throw UsageError("turning a request into a command needs the generation stage, which is not built yet; "
-                     "give the command itself with --command 'CMD'");
+    if (c.args.has("--sudo")) throw UsageError("--sudo goes with --command; a proposal says sudo itself when it needs it");
+    auto all = generate(c, c.args.positional()[0], host);
+    if (!all) throw GenerationError(all.error().message);
+    json cands = json::array();
+    for (const Candidate& k : all->candidates) cands.push_back(candidate_json(k));
+    report["candidates"] = cands;
+    report["used_model"] = all->used_model;
+    if (!all->note.empty()) report["note"] = all->note;
+    if (all->candidates.empty()) throw GenerationError(all->note.empty() ? "no command to propose" : all->note);
+    Proposal best = all->candidates.front().proposal;
+    generated = std::move(*all);
+    return best;
 }
 
 int run_cmd(const Invocation& c) {
@@ -82,16 +161,34 @@ int run_cmd(const Invocation& c) {
     const bool json_out = c.args.has("--json"), dry_run = c.args.has("--dry-run"), run = c.args.has("--run");
     const int timeout_s = int(c.args.get_int("--timeout", 0, 0, 1 << 30));
     const history::Id session = c.args.get_int("--session", 0, 0, INT64_MAX);
-    Proposal p = proposal_from(c, host);
-
-    json report = {{"proposal", proposal_json(p)}};
+    json report;
+    std::optional<Proposals> generated;
+    std::optional<Proposal> made;
+    try {
+        made = proposal_from(c, host, report, generated);
+    } catch (const GenerationError& e) {
+        c.io.err << "sigmaops: " << e.what() << "\n";
+        report["error"] = e.what();
+        report["status"] = "error";
+        report["exit_status"] = k_exit_failure;
+        if (json_out) c.io.out << dump(report) << "\n";
+        return k_exit_failure;
+    }
+    Proposal p = std::move(*made);
+    report["proposal"] = proposal_json(p);
     auto finish = [&](const std::string& status, int rc) {
         report["status"] = status;
         report["exit_status"] = rc;
         if (json_out) c.io.out << dump(report) << "\n";
         return rc;
     };
+    if (!json_out && generated) print_candidates(c.io.out, *generated);
     if (!json_out) print_proposal(c.io.out, p);
+    // A tldr example with <values> left to fill in is a template, not a command to run.
+    if (generated && generated->candidates.front().has_placeholders && run && !dry_run) {
+        c.io.err << "sigmaops: not run: the command still has placeholders ('<...>'); fill them in and pass it with --command\n";
+        return finish("not-run", k_exit_declined);
+    }
     // --dry-run never runs (nor asks); without --run the proposal is all there is.
     if (dry_run || !run) {
         if (!json_out) c.io.out << (dry_run ? "dry run: nothing was run\n" : "not run (add --run to be asked to run it)\n");
@@ -178,20 +275,27 @@ Command cmd_command() {
     Command c;
     c.name = "cmd";
     c.summary = "propose a shell command, show its risk, run it only after you confirm";
-    c.usage = "(\"REQUEST\" | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout S] [--json]";
+    c.usage = "(\"REQUEST\" [-n N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout S] [--json]";
     c.flags = {{"--command", "-c", "CMD", "the command itself (typed by you) instead of a request in words"},
+               {"--candidates", "-n", "N", "propose N candidates, best first (1-16, default 1); --run runs the first"},
+               {"--no-model", "", "", "propose the best tldr examples only (their placeholders marked <...>)"},
+               {"--index", "", "FILE", "the tldr index (default: the shipped resources/knowledge/tldr.sqlite)"},
                {"--host", "", "H", "run on this host over SSH (a profile or ssh_config name); default: this machine"},
                {"--run", "", "", "ask to run it (y/N on the terminal; the host name for destructive commands)"},
                {"--dry-run", "", "", "show what would run and its risk; never asks, never runs"},
                {"--sudo", "", "", "run it under sudo (the password is asked on the terminal, once)"},
                {"--timeout", "", "S", "stop it after S seconds; 0 for none (default 0)"},
-               {"--json", "", "", "print one JSON object: proposal, status, result, history_id"},
+               {"--json", "", "", "print one JSON object: proposal, candidates, status, result, history_id"},
                {"--session", "", "ID", "record the run in chat session ID (what /cmd and /run in the chat pass)"},
                history_flag()};
+    c.flags = concat({c.flags, model_flags()});
     c.notes =
         "Nothing runs without your confirmation on the terminal: y for read-only to changes-system\n"
         "commands, the host name typed exactly (this machine's hostname for a local run) for\n"
         "unknown, destructive and irreversible ones. Without a terminal everything is declined.\n"
+        "A REQUEST is answered by the model under a fixed answer format (constrained decoding), with\n"
+        "the programs of the best tldr examples (CC BY 4.0, tldr-pages contributors); every\n"
+        "candidate is parsed, risk-rated and its flags checked against the man page and tldr.\n"
         "There is no option that skips the question. Ctrl-C stops the command (its whole process\n"
         "group, or the remote process). Every run and every refusal is recorded in history.\n"
         "exit status: 0 the command ran and exited 0 (or nothing was to run), 1 the command failed\n"

@@ -22,6 +22,8 @@
 
 #include <base/result.h>
 #include <history/history.h>
+#include <knowledge/knowledge.h>
+#include <llm/llm.h>
 #include <remote/remote.h>
 #include <shell/shell.h>
 
@@ -242,5 +244,81 @@ std::string visible(std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Generation: request -> Proposal with the model (propose.cpp; helper C2's section).
+//
+// Stages: request -> tldr retrieval (knowledge::Knowledge::search, the best examples fenced in
+// the prompt as reference data) -> the model's answer, constrained by answer_grammar() so it is
+// always "```sh\nCOMMAND\n```\nEXPLANATION" (a command with balanced quotes on one line, then one
+// line of explanation) -> each candidate parsed and risk-rated (make_proposal) and its flags
+// checked (knowledge::check_flags) -> ranked. Without a model the candidates are the best tldr
+// examples with their placeholders marked. Nothing here runs anything: a candidate is a Proposal
+// that still goes through confirm().
+
+// The answer format as a grammar for llm::Constraint (the format the default model was tuned on).
+const std::string& answer_grammar();
+
+struct ProposeOptions {
+    int n = 3;                         // candidates wanted (-n N), 1..16
+    std::size_t n_examples = 2;        // tldr examples retrieved (0: no retrieval)
+    // Show them to the model in the prompt. The default model was tuned on bare requests and
+    // does worse with them (docs/benchmarks.md, "Command generation"); a larger model may not.
+    bool examples_in_prompt = false;
+    std::vector<std::int64_t> exclude; // tldr example ids never retrieved (leave-one-out evaluation)
+    bool constrained = true;           // the answer grammar; false: free text (what the model does alone)
+    // Constrain the command's program to one of the retrieved examples' programs (when retrieval
+    // found any): the model then picks flags and values for a program tldr documents.
+    bool programs_from_examples = true;
+    float temperature = 0.7f;          // for candidates after the first, which is greedy
+    std::uint64_t seed = 1;            // candidate k samples with seed + k
+    int max_tokens = 160;
+    std::string host;                  // the target the proposals are for ("" = this machine)
+};
+
+// One proposed command.
+struct Candidate {
+    Proposal proposal;                 // parsed and risk-rated; origin Model, or User for a tldr example
+    std::string source;                // "model" or "tldr"
+    std::string answer;                // the model's whole answer as generated ("" for tldr)
+    double logprob = 0;                // model: sum of the answer's token log-probabilities
+    int n_tokens = 0;
+    bool parses = false;               // shell::parse accepted the command
+    std::vector<knowledge::FlagProblem> unknown_flags;   // options the documentation does not list
+    std::vector<std::string> undocumented;               // programs without documentation here
+    std::optional<knowledge::Example> example;   // tldr: the example (its placeholders in order)
+    bool has_placeholders = false;     // tldr: the command has '<values>' still to fill in (quoted, so it parses)
+    double score = 0;                  // the rank: higher is better (see propose.cpp)
+};
+
+struct Proposals {
+    std::vector<Candidate> candidates;           // best first, distinct commands
+    std::vector<knowledge::Example> examples;    // what retrieval found
+    bool used_model = false;
+    std::string note;                            // e.g. why no model candidate survived
+};
+
+// Proposes commands for plain-words requests. Any source may be absent: without a model the tldr
+// examples are the candidates; without an index there is no retrieval; without docs flags are
+// not checked. Keeps one model context (and its grammar masks) across requests. One thread at a
+// time; cancel() from any thread.
+class Proposer {
+public:
+    Proposer(std::shared_ptr<llm::Model> model, const knowledge::Knowledge* tldr, knowledge::DocCache* docs);
+    ~Proposer();
+    Proposer(const Proposer&) = delete;
+    Proposer& operator=(const Proposer&) = delete;
+
+    // InvalidArgument for an empty request or n outside 1..16; model errors are passed on.
+    Expected<Proposals> propose(std::string_view request, const ProposeOptions& options = {});
+    void cancel();
+
+    // The chat the model is given for `request` with these reference examples (fenced, labelled
+    // as data). Public for tests and the evaluation.
+    static std::vector<llm::Message> prompt(std::string_view request, const std::vector<knowledge::Example>& examples);
+    // The command inside an answer ("```sh\nCMD\n```..."), or the answer's first line without a fence.
+    static std::string command_of(std::string_view answer);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m;
+};
 
 } // namespace sigmaops::commands
