@@ -256,3 +256,61 @@ TEST_CASE("cmd cli: Ctrl-C on the terminal stops the command's whole process gro
     CHECK_FALSE((*rows)[0].exit_code);
     CHECK_THAT((*rows)[0].stdout_text, Catch::Contains("tick2"));
 }
+
+TEST_CASE("cmd cli: /run in the chat goes through the same confirmation and is filed under the chat", "[commands][cli][pty][chat]") {
+    const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    if (!exists(model)) {
+        WARN("skipped: no default model at " << model);
+        std::puts("skipped: no default model");
+        return;
+    }
+    TempDir dir;
+    const std::string marker = dir / "ran", db = dir / "history.db";
+    {
+        // No terminal: the chat reads its lines from stdin, the question finds no /dev/tty.
+        const std::string in_path = dir / "stdin";
+        std::ofstream(in_path) << "/run touch " << marker << "\n/quit\n";
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            setsid();
+            const int in = ::open(in_path.c_str(), O_RDONLY), out = ::open((dir / "out").c_str(), O_WRONLY | O_CREAT, 0600);
+            dup2(in, 0);
+            dup2(out, 1);
+            dup2(out, 2);
+            execl(k_sigmaops.c_str(), k_sigmaops.c_str(), "chat", "-m", model.c_str(), "--history", db.c_str(), "-n", "4",
+                  (char*)nullptr);
+            _exit(127);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        CHECK_THAT(read_file(dir / "out"), Catch::Contains("not run: declined: no terminal to ask on"));
+        CHECK_FALSE(exists(marker));
+    }
+    {
+        PtyRun run({"chat", "-m", model, "--history", db, "-n", "4"});
+        REQUIRE(run.wait_for("you> "));
+        run.type("hello\r");                     // the conversation gets its history session
+        REQUIRE(run.wait_for("tok/s"));
+        run.type("/run touch " + marker + "\r");
+        REQUIRE(run.wait_for("Run it? [y/N] "));
+        CHECK_THAT(run.seen(), Catch::Contains("risk:    changes-files"));
+        run.type("y\r");
+        REQUIRE(run.wait_for("(history #"));
+        run.type("/quit\r");
+        CHECK(run.finish() == 0);
+        CHECK(exists(marker));
+    }
+    auto h = history::History::open(db);
+    REQUIRE(h);
+    auto sessions = (*h)->list_sessions();
+    REQUIRE(sessions);
+    REQUIRE(sessions->size() == 1);
+    auto rows = (*h)->commands((*sessions)[0].id);
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 1);
+    CHECK((*rows)[0].text == "touch " + marker);
+    CHECK_FALSE((*rows)[0].approved_by.empty());
+}
