@@ -7,7 +7,7 @@
 // same line when the tag is shorter than 7 columns ("-P     Never follow", "-gid n File's ...").
 // --help output puts the description after a gap of two or more spaces. An entry is recognised
 // only where an entry can start: after a blank line, a section heading, another tag at the same
-// indent, or a line indented less; a wrapped description line that happens to start with '-'
+// indent or any tag line before it, or a line indented less; a wrapped description line that happens to start with '-'
 // is not a tag.
 #include <knowledge/knowledge.h>
 
@@ -133,6 +133,26 @@ bool looks_like_tag_start(std::string_view t) {
     return t.rfind("expr", 0) == 0 && t.find(" -") != std::string_view::npos && t.size() <= 40;
 }
 
+// A tag is option names with at most one argument word each ("-e PATTERNS, --regexp=PATTERNS"),
+// not a sentence ("-depth Process each directory's contents ...  The -delete ...").
+bool plausible_tag(std::string_view t) {
+    if (t.rfind("expr", 0) == 0) return true;
+    size_t n_dash = 0, n_other = 0;
+    size_t i = 0;
+    while (i < t.size()) {
+        while (i < t.size() && (t[i] == ' ' || t[i] == ',')) ++i;
+        size_t e = i;
+        while (e < t.size() && t[e] != ' ' && t[e] != ',') ++e;
+        if (e == i) break;
+        std::string_view w = t.substr(i, e - i);
+        if (w[0] == '-') ++n_dash;
+        else if (w != "or" && w != "|") ++n_other;
+        if (w.back() == '.') return false;
+        i = e;
+    }
+    return n_dash > 0 && n_other <= n_dash;
+}
+
 bool is_heading(const Line& l) {
     if (l.indent > 3 || l.blank()) return false;
     // SECTION or Sub Section headings: no leading '-', few words.
@@ -147,7 +167,6 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
     const std::vector<Line> lines = split_lines(text);
     std::string section;
     bool prev_tag = false;        // the previous non-blank line was a tag line
-    size_t prev_tag_indent = 0;
     for (size_t i = 0; i < lines.size(); ++i) {
         const Line& l = lines[i];
         if (l.blank()) continue;
@@ -161,8 +180,9 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
         const Line* prev = nullptr;
         for (size_t k = i; k-- > 0;)
             if (!lines[k].blank()) { prev = &lines[k]; break; }
-        const bool can_start = after_blank || !prev || is_heading(*prev) || prev->indent < l.indent ||
-                               (prev_tag && prev_tag_indent == l.indent);
+        // Not a start: a line at the same indent as the description text just before it.
+        const bool can_start = after_blank || !prev || is_heading(*prev) || prev->indent != l.indent ||
+                               prev_tag;   // --help lists entries line after line, at two indents
         if (!can_start || !looks_like_tag_start(l.text)) {
             prev_tag = false;
             continue;
@@ -173,7 +193,7 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
         std::string_view tag = l.text, desc;
         const size_t gap = l.text.find("  ");
         const size_t std_width = 7;   // groff's default .TP indent in rendered man pages
-        if (gap != std::string_view::npos) {
+        if (gap != std::string_view::npos && plausible_tag(l.text.substr(0, gap))) {
             tag = l.text.substr(0, gap);
             desc = l.text.substr(gap);
             while (!desc.empty() && desc.front() == ' ') desc.remove_prefix(1);
@@ -192,8 +212,11 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
         OptionDoc d = parse_tag(tag);
         if (d.names.empty()) { prev_tag = false; continue; }
         std::string description(desc);
-        // The first paragraph: deeper lines up to the next blank line (or the next tag).
-        for (size_t k = i + 1; k < lines.size() && !lines[k].blank() && lines[k].indent > l.indent; ++k) {
+        // The first paragraph: deeper lines up to the next blank line; when the description
+        // began on the tag's line, only lines at its column (--help: the next entry is deeper
+        // than the tag but not that deep).
+        const size_t desc_col = desc.empty() ? l.indent + 1 : l.indent + static_cast<size_t>(desc.data() - l.text.data());
+        for (size_t k = i + 1; k < lines.size() && !lines[k].blank() && lines[k].indent >= desc_col; ++k) {
             if (!description.empty()) description += ' ';
             description += std::string(lines[k].text);
             if (description.size() > 600) break;
@@ -206,7 +229,6 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
             it->description = d.description;
         out.push_back(std::move(d));
         prev_tag = true;
-        prev_tag_indent = l.indent;
     }
     return out;
 }

@@ -20,6 +20,7 @@ Command diagnose_command();     // cmd_logs.cpp
 Command shell_command();        // cmd_shell.cpp
 Command tune_command();         // cmd_tune.cpp
 Command cmd_command();          // cmd_cmd.cpp
+Command explain_command();      // cmd_explain.cpp
 
 // The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.
 int main(const std::vector<std::string>& argv);
