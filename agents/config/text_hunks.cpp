@@ -132,28 +132,54 @@ std::size_t line_at(const std::vector<Line>& lines, std::size_t pos) {
     return static_cast<std::size_t>(it - lines.begin());
 }
 
-// One "@@" group of the given hunks (indices into c.hunks, sorted, close enough to share context).
+// The whole lines a hunk touches, [first, last), and what they become. A hunk may cover part of
+// a line (a value edited in place): the line is shown whole, before and after.
+struct HunkLines {
+    std::size_t first = 0, last = 0;
+    std::string after;
+};
+HunkLines hunk_lines(std::string_view text, const std::vector<Line>& lines, const Hunk& h) {
+    HunkLines r;
+    // The line containing h.begin (begin == size: after the last line).
+    auto containing = [&](std::size_t pos) {
+        auto it = std::upper_bound(lines.begin(), lines.end(), pos, [](std::size_t p, const Line& l) { return p < l.begin; });
+        return it == lines.begin() ? std::size_t{0} : static_cast<std::size_t>(it - lines.begin()) - 1;
+    };
+    const bool at_line_start = h.begin == text.size() || (line_at(lines, h.begin) < lines.size() && lines[line_at(lines, h.begin)].begin == h.begin);
+    if (h.begin == h.end && at_line_start) {
+        r.first = r.last = line_at(lines, h.begin);
+        r.after = h.replacement;
+        return r;
+    }
+    r.first = containing(h.begin);
+    r.last = containing(h.end > h.begin ? h.end - 1 : h.begin) + 1;
+    r.after = std::string(text.substr(lines[r.first].begin, h.begin - lines[r.first].begin)) + h.replacement +
+              std::string(text.substr(h.end, lines[r.last - 1].end - h.end));
+    return r;
+}
+
+// One "@@" group of the given hunks (indices into c.hunks, sorted, not sharing lines, close
+// enough to share context).
 void render_group(std::ostringstream& o, const FileChange& c, const std::vector<Line>& lines,
                   const std::vector<std::size_t>& group, long& delta, int context) {
     const std::string_view text = c.before;
-    const std::size_t first = line_at(lines, c.hunks[group.front()].begin);
-    const std::size_t last_end = line_at(lines, c.hunks[group.back()].end);
-    const std::size_t from = first >= static_cast<std::size_t>(context) ? first - context : 0;
-    const std::size_t to = std::min(lines.size(), last_end + context);
+    const HunkLines first_h = hunk_lines(text, lines, c.hunks[group.front()]);
+    const HunkLines last_h = hunk_lines(text, lines, c.hunks[group.back()]);
+    const std::size_t from = first_h.first >= static_cast<std::size_t>(context) ? first_h.first - context : 0;
+    const std::size_t to = std::min(lines.size(), last_h.last + context);
     std::ostringstream body;
     std::size_t n_old = 0, n_new = 0, at = from;
     long group_delta = 0;
     for (std::size_t gi : group) {
-        const Hunk& h = c.hunks[gi];
-        const std::size_t hb = line_at(lines, h.begin), he = line_at(lines, h.end);
-        for (; at < hb; ++at, ++n_old, ++n_new) diff_line(body, ' ', text.substr(lines[at].begin, lines[at].end - lines[at].begin));
-        for (; at < he; ++at, ++n_old) diff_line(body, '-', text.substr(lines[at].begin, lines[at].end - lines[at].begin));
-        auto repl = split_lines(h.replacement);
+        const HunkLines hl = hunk_lines(text, lines, c.hunks[gi]);
+        for (; at < hl.first; ++at, ++n_old, ++n_new) diff_line(body, ' ', text.substr(lines[at].begin, lines[at].end - lines[at].begin));
+        for (; at < hl.last; ++at, ++n_old) diff_line(body, '-', text.substr(lines[at].begin, lines[at].end - lines[at].begin));
+        auto repl = split_lines(hl.after);
         for (const Line& l : repl) {
-            diff_line(body, '+', std::string_view(h.replacement).substr(l.begin, l.end - l.begin));
+            diff_line(body, '+', std::string_view(hl.after).substr(l.begin, l.end - l.begin));
             ++n_new;
         }
-        group_delta += static_cast<long>(repl.size()) - static_cast<long>(he - hb);
+        group_delta += static_cast<long>(repl.size()) - static_cast<long>(hl.last - hl.first);
     }
     for (; at < to; ++at, ++n_old, ++n_new) diff_line(body, ' ', text.substr(lines[at].begin, lines[at].end - lines[at].begin));
     const long new_from = static_cast<long>(from) + delta;
@@ -249,13 +275,13 @@ std::string file_change_diff(const FileChange& c, const std::vector<bool>& selec
     std::vector<std::size_t> group;
     std::size_t group_end_line = 0;
     for (std::size_t i : idx) {
-        const std::size_t b = line_at(lines, c.hunks[i].begin);
-        if (!group.empty() && b > group_end_line + 2 * context) {
+        const HunkLines hl = hunk_lines(c.before, lines, c.hunks[i]);
+        if (!group.empty() && (hl.first > group_end_line + 2 * context || hl.first < group_end_line)) {
             render_group(o, c, lines, group, delta, context);
             group.clear();
         }
         group.push_back(i);
-        group_end_line = line_at(lines, c.hunks[i].end);
+        group_end_line = hl.last;
     }
     render_group(o, c, lines, group, delta, context);
     return o.str();

@@ -9,7 +9,7 @@
 // Memory: a pipe's worth of journalctl's output (the kernel's 64 KiB) plus the reader's chunk;
 // journalctl blocks when we do not read. stderr is drained alongside stdout (so journalctl never
 // blocks on it) and its first 4 KiB kept for the error message.
-#include <logs/logs.h>
+#include "logs_internal.h"
 
 #include <cerrno>
 #include <csignal>
@@ -272,6 +272,33 @@ Expected<LineReader> open_journal(const JournalQuery& query, ReadOptions options
     std::string name = !query.file.empty() ? "journal:" + query.file : !query.directory.empty() ? "journal:" + query.directory : "journal";
     auto source = std::make_unique<JournalProcess>(pid, out[0], err[0], where, cancel);
     return LineReader::from_source(std::move(source), std::move(name), options);
+}
+
+namespace {
+
+std::string joined_units(const std::vector<std::string>& units) {
+    std::string s;
+    for (const std::string& u : units) s += (s.empty() ? "" : ",") + u;
+    return s;
+}
+
+} // namespace
+
+std::string detail::journal_source_name(const JournalQuery& q) {
+    const std::string where = !q.file.empty() ? q.file : q.directory;
+    std::string name = where.empty() ? "journal" : "journal:" + where;
+    if (!q.units.empty()) name += ":" + joined_units(q.units);
+    return name;
+}
+
+Source journal_source(const JournalQuery& query, ReadOptions options, const std::atomic<bool>* cancel) {
+    Source src;
+    src.name = detail::journal_source_name(query);
+    src.label = "journal";
+    auto r = open_journal(query, options, cancel);
+    if (r) src.reader.emplace(std::move(*r));
+    else src.error = r.error();
+    return src;
 }
 
 } // namespace sigmaops::logs

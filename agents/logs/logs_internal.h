@@ -30,4 +30,7 @@ bool is_continuation(std::string_view line, bool in_trace);
 // Whether a line starts a stack trace ("Traceback (most recent call last):", "Exception in thread").
 bool starts_trace(std::string_view line);
 
+// "journal", "journal:FILE|DIR", then ":UNIT,UNIT" when units are filtered (journal_source's name).
+std::string journal_source_name(const JournalQuery& query);
+
 } // namespace sigmaops::logs::detail

@@ -10,12 +10,13 @@
 //
 // The remote command runs through the login shell, so every argument is shell-quoted. LC_ALL=C
 // keeps the host's error messages in English, which the error classification below reads.
-#include <logs/logs.h>
+#include "logs_internal.h"
 #include <remote/remote.h>
 
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -243,6 +244,25 @@ Expected<LineReader> open_remote(std::shared_ptr<remote::SshSession> session, co
                                      : host + ":" + query.file;
     auto source = std::make_unique<RemoteStream>(std::move(session), query, size, cancel);
     return LineReader::from_source(std::move(source), std::move(name), options);
+}
+
+Source remote_source(std::shared_ptr<remote::SshSession> session, const RemoteQuery& query, ReadOptions options,
+                     const std::atomic<bool>* cancel) {
+    Source src;
+    const std::string host = !session ? "?" : session->host().name.empty() ? session->host().hostname : session->host().name;
+    if (query.journal) {
+        const std::string j = detail::journal_source_name(*query.journal);   // "journal[:FILE][:UNITS]"
+        src.name = host + ":" + (query.journal->file.empty() && query.journal->directory.empty() ? j : j.substr(8));
+        src.label = host + ":journal";
+    } else {
+        src.name = host + ":" + query.file;
+        src.label = host + ":" + std::filesystem::path(query.file).filename().string();
+    }
+    src.key = "ssh://" + host + "/" + src.name.substr(host.size() + 1);
+    auto r = open_remote(std::move(session), query, options, cancel);
+    if (r) src.reader.emplace(std::move(*r));
+    else src.error = r.error();
+    return src;
 }
 
 } // namespace sigmaops::logs

@@ -1,7 +1,7 @@
 // cmd_logs.cpp - `sigmaops logs ...` and `sigmaops diagnose`: the log pipeline of agents/logs
 // from the terminal.
-//   diagnose FILE... [--json] [--no-model] [--log-format FMT] [--rotated]
-// reads each file as its own source (its own format detection), mines templates, matches the
+//   diagnose FILE... [--journal [--unit U] [--since T]...] [--host H [--unit U | --file PATH]] [--json] ...
+// reads each file, journal or host file as its own source (its own format detection), mines templates, matches the
 // signature library and prints the ranked findings with evidence and read-only next commands,
 // then a digest of the most frequent templates (all of it logs::diagnose and report_text/_json;
 // this file builds the sources, shows the progress bar and prints). The model stage is not built yet: the
@@ -18,6 +18,7 @@
 #include <base/text.h>
 #include <history/history.h>
 #include <logs/logs.h>
+#include <remote/remote.h>
 
 #include <algorithm>
 #include <chrono>
@@ -87,9 +88,79 @@ struct Progress {
 };
 
 
+// Splits "a.service,b.service" (--unit takes several, comma-separated).
+std::vector<std::string> comma_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        std::size_t end = s.find(',', start);
+        if (end == std::string::npos) end = s.size();
+        if (end > start) out.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+// The journal and host sources of `diagnose` (--journal, --journal-file/--journal-dir, --host),
+// appended after the files. Usage errors for flags that do not fit together. The SSH prompts
+// (an unknown host key, a passphrase) go to the terminal as in `sigmaops hosts test`.
+void add_journal_and_host_sources(const Invocation& c, std::vector<logs::Source>& sources, remote::Prompter& prompter,
+                                  std::string& host_name) {
+    const Args& a = c.args;
+    const bool host = a.has("--host");
+    const bool journal = a.has("--journal") || a.has("--journal-file") || a.has("--journal-dir") || (host && !a.has("--file"));
+    if (a.has("--file") && !host) throw UsageError("--file names a file on a host (--host H); local files are arguments");
+    if (a.has("--file") && (a.has("--journal-file") || a.has("--journal-dir") || a.has("--journal")))
+        throw UsageError("--file reads a file on the host, not its journal: leave out --journal/--journal-file/--journal-dir");
+    if (a.has("--journal-file") && a.has("--journal-dir")) throw UsageError("give --journal-file or --journal-dir, not both");
+    for (const char* f : {"--unit", "--since", "--until", "--priority"})
+        if (a.has(f) && !journal)
+            throw UsageError(std::string(f) + " filters a journal: add --journal (this machine), --journal-file, --journal-dir or --host H");
+    if (!journal && !host) return;
+    logs::JournalQuery q;
+    q.file = a.get("--journal-file");
+    q.directory = a.get("--journal-dir");
+    q.units = comma_list(a.get("--unit"));
+    if (a.has("--unit") && q.units.empty()) throw UsageError("--unit needs a unit name, e.g. nginx.service");
+    q.since = a.get("--since");
+    q.until = a.get("--until");
+    q.priority = a.get("--priority");
+    if (!host) {
+        sources.push_back(logs::journal_source(q));
+        return;
+    }
+    host_name = a.get("--host");
+    logs::RemoteQuery rq;
+    if (a.has("--file")) rq.file = a.get("--file");
+    else rq.journal = q;
+    auto profile = remote::resolve_host(host_name, remote::ConfigPaths{});
+    std::optional<Error> failed;
+    if (!profile) failed = profile.error();
+    std::unique_ptr<remote::SshSession> session;
+    if (profile) {
+        remote::ConnectOptions opts;
+        opts.prompter = &prompter;
+        auto s = remote::SshSession::connect(*profile, opts);
+        if (s) session = std::move(*s);
+        else failed = s.error();
+    }
+    if (failed) {
+        logs::Source src;
+        src.name = host_name + ":" + (rq.journal ? "journal" : rq.file);
+        src.error = Error{failed->code, "cannot connect to " + host_name + ": " + failed->message};
+        sources.push_back(std::move(src));
+        return;
+    }
+    sources.push_back(logs::remote_source(std::shared_ptr<remote::SshSession>(std::move(session)), rq));
+}
+
 int run_diagnose(const Invocation& c) {
     const auto& files = c.args.positional();
-    if (files.empty()) throw UsageError("diagnose needs at least one log file ('-' for stdin)");
+    bool other_sources = false;   // checked, with the flags that go with them, in add_journal_and_host_sources
+    for (const char* f : {"--journal", "--journal-file", "--journal-dir", "--host", "--file", "--unit", "--since", "--until", "--priority"})
+        other_sources = other_sources || c.args.has(f);
+    if (files.empty() && !other_sources)
+        throw UsageError("diagnose needs a log file ('-' for stdin), --journal, --journal-file, --journal-dir or --host");
     if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("'-' (stdin) can be named once");
     logs::DiagnoseOptions opt;
     if (c.args.has("--log-format")) opt.log_format = c.args.get("--log-format");
@@ -99,6 +170,8 @@ int run_diagnose(const Invocation& c) {
 
     std::vector<logs::Source> sources;
     for (const std::string& f : files) sources.push_back(logs::open_source(f, c.args.has("--rotated")));
+    remote::TerminalPrompter prompter;
+    add_journal_and_host_sources(c, sources, prompter, opt.host);
     // History: each source's templates are compared with its earlier runs, and the report is kept.
     std::unique_ptr<history::History> db;
     if (!c.args.has("--no-history")) {
@@ -219,19 +292,33 @@ Command diagnose_command() {
     Command c;
     c.name = "diagnose";
     c.summary = "what went wrong in these logs: ranked findings with evidence (no model needed)";
-    c.usage = "FILE... | - [--json] [--no-model] [--log-format FMT] [--rotated] [--history FILE | --no-history]";
+    c.usage = "[FILE... | -] [--journal | --journal-file F | --journal-dir D] [--host H [--file PATH]]\n"
+              "       [--unit U] [--since T] [--until T] [--priority P] [--json] [--no-model] [--log-format FMT]\n"
+              "       [--rotated] [--history FILE | --no-history]";
     c.flags = {{"--json", "", "", "print the findings and the digest as one JSON object"},
+               {"--journal", "", "", "read this machine's systemd journal (journalctl -o json)"},
+               {"--journal-file", "", "F", "read a journal file (journalctl --file); with --host, one on the host"},
+               {"--journal-dir", "", "D", "read a directory of journal files (journalctl --directory); with --host, on the host"},
+               {"--unit", "", "U", "journal entries of unit U only (several: a.service,b.service)"},
+               {"--since", "", "T", "journal entries from T on, in journalctl's syntax ('2024-03-01 12:00', yesterday, -1h)"},
+               {"--until", "", "T", "journal entries up to T"},
+               {"--priority", "", "P", "journal entries of priority P or worse (err, warning, 3, warning..err)"},
+               {"--host", "", "H", "read host H's journal over SSH (a hosts.conf / ~/.ssh/config name), or --file there"},
+               {"--file", "", "PATH", "with --host: read PATH on the host (streamed with cat; .gz inflated here)"},
                {"--no-model", "", "", "the deterministic report only (the model stage is not built yet)"},
                {"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
                {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
                {"--no-history", "", "", "neither compare with earlier runs nor store the report"},
                history_flag()};
     c.notes = "Each FILE is a source with its own format detection; plain and .gz files are streamed.\n"
+              "A journal (--journal, --journal-file, --journal-dir, or a host's with --host) and a host's file\n"
+              "(--host H --file PATH) are sources too, streamed: journalctl or cat runs and is read as it goes.\n"
+              "SSH: the host's key must be known or accepted on the terminal, as for 'sigmaops hosts test'.\n"
               "History: each source's message templates are remembered; a later run of the same source reports\n"
               "the ones never seen before (new-template). The report and its findings are stored.\n"
               "Findings: categories of the signature library (oom-killer, disk-full, io-filesystem-error, ...),\n"
               "causes ranked before consequences; each with evidence (file:line) and read-only next commands.\n"
-              "exit status: 0 ok, 1 error (a file could not be read), 2 usage error";
+              "exit status: 0 ok, 1 error (a file, journal or host could not be read), 2 usage error";
     c.run = run_diagnose;
     return c;
 }

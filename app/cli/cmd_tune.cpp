@@ -6,6 +6,7 @@
 //    "sources":{"shared_buffers":"le0pard/pgtune@7caef27 src/... selectSharedBuffers",..},"warnings":[..]}
 // A bad fact is a usage error (exit 2) that names the key and what it accepts.
 #include "commands.h"
+#include "tune_host.h"
 
 #include <config/config.h>
 
@@ -276,6 +277,7 @@ Command tune_command() {
          run_sshd, {}},
     };
     c.notes = "exit status: 0 ok, 1 error, 2 usage error";
+    add_host_mode(c);  // --host/--apply (cmd_change.cpp)
     return c;
 }
 

@@ -19,6 +19,7 @@ Command logs_command();         // cmd_logs.cpp
 Command diagnose_command();     // cmd_logs.cpp
 Command shell_command();        // cmd_shell.cpp
 Command tune_command();         // cmd_tune.cpp
+Command rollback_command();     // cmd_change.cpp
 Command cmd_command();          // cmd_cmd.cpp
 Command explain_command();      // cmd_explain.cpp
 

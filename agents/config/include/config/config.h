@@ -423,6 +423,29 @@ struct Proposal {
 // value are left out (never recommend what is set).
 FileChange postgres_text_change(const std::string& path, const std::string& before, const std::vector<PgSetting>& settings);
 
+// Config files read through an SSH session (`cat`, under sudo when `sudo`); include globs are
+// expanded by the remote shell, and a pattern with characters beyond path and glob characters is
+// refused (InvalidArgument) so that nothing from a config file reaches a shell otherwise.
+FileSource remote_files(remote::SshSession& session, bool sudo);
+
+struct HostPlanOptions {
+    bool sudo = false;                    // read the files as root through sudo
+    std::string pg_type = "web";          // PostgreSQL workload (PGTune's DB type)
+    std::string login_method = "publickey";  // sshd: how the user logs in (never turned off)
+    std::string login_user;               // sshd: who logs in
+    bool redis_store = false;             // redis: a store (noeviction), not a cache
+};
+struct HostPlan {
+    std::vector<Proposal> proposals;      // one per file with hunks, in the order the service reads them
+    std::vector<std::string> notes;       // the rules' warnings
+};
+// Reads target.config_path and its includes over `session`, runs the service's rules for `facts`
+// (PostgreSQL: pgtune(); sshd: sshd_hardening(); nginx: nginx_rules(); redis: redis_rules()),
+// plans the changes and groups the hunks per file. Errors: the files' (NotFound, BadFile
+// "FILE:LINE: why"), the transport's, InvalidArgument for a bad pg_type.
+Expected<HostPlan> plan_on_host(remote::SshSession& session, const HostFacts& facts, const std::string& host,
+                                const ServiceTarget& target, const HostPlanOptions& options = {});
+
 // ----- The change flow ----------------------------------------------------------------------------
 
 // Who approves. The terminal implementation asks on /dev/tty and declines without one; there is

@@ -475,6 +475,13 @@ struct Source {
 // A file source: FILE (plain or .gz), its rotated set with `rotated`, or stdin for "-". The key
 // of a file is its absolute path. Never fails: an unopenable file gives a Source with `error`.
 Source open_source(const std::string& path, bool rotated = false, ReadOptions options = {});
+// A journal source (open_journal): named "journal", "journal:UNIT[,UNIT]" or "journal:FILE|DIR"
+// (with ":UNIT..." after a file too). Never fails: an error gives a Source with `error`.
+Source journal_source(const JournalQuery& query, ReadOptions options = {}, const std::atomic<bool>* cancel = nullptr);
+// A host's journal or file (open_remote): named "HOST:journal[:UNIT...]", "HOST:JOURNALFILE" or
+// "HOST:PATH"; keyed "ssh://HOST/..." so a host's file is not taken for a local one of the same path.
+Source remote_source(std::shared_ptr<remote::SshSession> session, const RemoteQuery& query, ReadOptions options = {},
+                     const std::atomic<bool>* cancel = nullptr);
 
 // Progress of a running diagnosis, for a progress bar (called about every 16k records and at
 // the end of each source; the callback must be quick).

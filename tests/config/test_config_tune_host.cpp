@@ -1,0 +1,130 @@
+// tests/config/test_config_tune_host.cpp - `sigmaops tune SERVICE --host H [--json|--apply]` and
+// `sigmaops rollback ID` in-process through the command table, against a REAL sshd (this
+// machine's own /etc/redis/redis.conf and /etc/nginx/nginx.conf, read over SSH, never written):
+// the JSON carries the facts and each hunk's reason, source and diff; --apply without a terminal
+// declines every hunk and writes nothing; usage errors. Needs root (sshd); skipped otherwise.
+#include <cli/command.h>
+#include <config/config.h>
+
+#include "sshd_fixture.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+namespace {
+
+std::pair<int, std::string> in_process(std::vector<std::string> argv, std::string* out_only = nullptr) {
+    std::istringstream in;
+    std::ostringstream out, err;
+    sigmaops::cli::Io io{in, out, err};
+    const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
+    if (out_only) *out_only = out.str();
+    return {rc, out.str() + err.str()};
+}
+
+// The app's own config dir with a hosts.conf entry "testhost" and its pinned key; no agent.
+struct AppEnv {
+    explicit AppEnv(const sshd_test::SshdFixture& f) {
+        const std::string xdg = f.dir + "/xdg";
+        std::filesystem::create_directories(xdg + "/sigmaops");
+        sshd_test::write_text(xdg + "/sigmaops/hosts.conf", "Host testhost\n  HostName 127.0.0.1\n  Port " + std::to_string(f.port) +
+                                                                "\n  User root\n  IdentityFile " + f.key + "\n");
+        sshd_test::write_text(xdg + "/sigmaops/known_hosts", "[127.0.0.1]:" + std::to_string(f.port) + " " + f.host_pub + "\n");
+        setenv("XDG_CONFIG_HOME", xdg.c_str(), 1);
+        setenv("XDG_DATA_HOME", (f.dir + "/data").c_str(), 1);
+        unsetenv("SSH_AUTH_SOCK");
+        history = f.dir + "/history.db";
+    }
+    ~AppEnv() {
+        unsetenv("XDG_CONFIG_HOME");
+        unsetenv("XDG_DATA_HOME");
+    }
+    std::string history;
+};
+
+} // namespace
+
+TEST_CASE("tune --host: usage errors", "[config][cli]") {
+    auto [rc, text] = in_process({"tune", "redis"});
+    CHECK(rc == 2);
+    CHECK_THAT(text, Catch::Contains("needs --host"));
+    auto [rc2, text2] = in_process({"rollback", "abc"});
+    CHECK(rc2 == 2);
+    CHECK_THAT(text2, Catch::Contains("CHANGE_ID must be a number"));
+    auto [rc3, text3] = in_process({"tune", "nginx", "--host", "x", "--apply", "--json"});
+    CHECK(rc3 == 2);
+}
+
+TEST_CASE("tune redis --host --json over a real sshd: facts and hunks with reason and source", "[config][cli][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    if (access("/etc/redis/redis.conf", R_OK) != 0) {
+        std::puts("skipped: no /etc/redis/redis.conf (redis-server not installed)");
+        return;
+    }
+    sshd_test::SshdFixture f(false);
+    AppEnv app(f);
+    const std::string before = sshd_test::read_text("/etc/redis/redis.conf");
+    std::string out;
+    auto [rc, text] = in_process({"tune", "redis", "--host", "testhost", "--json", "--history", app.history}, &out);
+    INFO(text);
+    REQUIRE(rc == 0);
+    const auto j = nlohmann::json::parse(out);
+    CHECK(j.at("host") == "testhost");
+    CHECK(j.at("service") == "redis");
+    CHECK(j.at("facts").at("cpus").get<int>() > 0);
+    CHECK(j.at("facts").at("versions").contains("redis"));
+    for (const auto& file : j.at("files")) {
+        CHECK(file.at("path").get<std::string>().rfind("/etc/redis/", 0) == 0);
+        for (const auto& h : file.at("hunks")) {
+            CHECK_FALSE(h.at("reason").get<std::string>().empty());
+            CHECK_FALSE(h.at("source").get<std::string>().empty());
+            CHECK_THAT(h.at("diff").get<std::string>(), Catch::Contains("@@ -"));
+        }
+    }
+    CHECK(sshd_test::read_text("/etc/redis/redis.conf") == before);
+
+    // Rolling back a change that does not exist is a clear failure.
+    auto [rc2, text2] = in_process({"rollback", "424242", "--history", app.history});
+    CHECK(rc2 == 1);
+    CHECK_THAT(text2, Catch::Contains("does not exist"));
+}
+
+TEST_CASE("tune nginx --host --apply without a terminal declines every hunk and writes nothing", "[config][cli][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    if (access("/etc/nginx/nginx.conf", R_OK) != 0) {
+        std::puts("skipped: no /etc/nginx/nginx.conf (nginx not installed)");
+        return;
+    }
+    sshd_test::SshdFixture f(false);
+    AppEnv app(f);
+    const std::string before = sshd_test::read_text("/etc/nginx/nginx.conf");
+    const std::string log = f.dir + "/apply.out";
+    // A child with no controlling terminal (setsid): /dev/tty cannot be opened there.
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        std::string out;
+        auto [rc, text] = in_process({"tune", "nginx", "--host", "testhost", "--apply", "--history", app.history}, &out);
+        sshd_test::write_text(log, text);
+        _exit(rc);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    const std::string text = sshd_test::read_text(log);
+    INFO(text);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(sshd_test::read_text("/etc/nginx/nginx.conf") == before);
+    if (text.find("# hunk ") != std::string::npos) {
+        CHECK_THAT(text, Catch::Contains("no terminal to ask on: every hunk declined"));
+        CHECK_THAT(text, Catch::Contains("declined"));
+    } else {
+        CHECK_THAT(text, Catch::Contains("nothing to change"));
+    }
+}
