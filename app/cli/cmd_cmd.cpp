@@ -275,7 +275,7 @@ Command cmd_command() {
     Command c;
     c.name = "cmd";
     c.summary = "propose a shell command, show its risk, run it only after you confirm";
-    c.usage = "(\"REQUEST\" [-n N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout S] [--json]";
+    c.usage = "(\"REQUEST\" [-n N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout SECONDS] [--json]";
     c.flags = {{"--command", "-c", "CMD", "the command itself (typed by you) instead of a request in words"},
                {"--candidates", "-n", "N", "propose N candidates, best first (1-16, default 1); --run runs the first"},
                {"--no-model", "", "", "propose the best tldr examples only (their placeholders marked <...>)"},
@@ -284,7 +284,7 @@ Command cmd_command() {
                {"--run", "", "", "ask to run it (y/N on the terminal; the host name for destructive commands)"},
                {"--dry-run", "", "", "show what would run and its risk; never asks, never runs"},
                {"--sudo", "", "", "run it under sudo (the password is asked on the terminal, once)"},
-               {"--timeout", "", "S", "stop it after S seconds; 0 for none (default 0)"},
+               {"--timeout", "", "SECONDS", "stop it after SECONDS; 0 for none (default 0)"},
                {"--json", "", "", "print one JSON object: proposal, candidates, status, result, history_id"},
                {"--session", "", "ID", "record the run in chat session ID (what /cmd and /run in the chat pass)"},
                history_flag()};
