@@ -298,3 +298,23 @@ TEST_CASE("grammar: the first piece is judged without the space a SentencePiece 
     CHECK(m.ended());
     CHECK_FALSE(m.accept(0));
 }
+
+TEST_CASE("grammar: pathological grammars are refused, not run for ever", "[grammar]") {
+    // 30 levels of r_k ::= r_k+1 | r_k+1: 2^30 ways to open the same stack.
+    std::string g = "root ::= r0\n";
+    for (int k = 0; k < 30; ++k) g += "r" + std::to_string(k) + " ::= r" + std::to_string(k + 1) + " | r" + std::to_string(k + 1) + "\n";
+    g += "r30 ::= \"x\"\n";
+    try {
+        Matcher m(Grammar::parse(g), table_of({"x"}));
+        FAIL("no error");
+    } catch (const sigma::Exception& e) {
+        CHECK(e.code() == sigma::ErrorCode::InvalidArgument);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("too ambiguous"));
+    }
+    // Nested repetitions share their inner rule (no blow-up)...
+    CHECK_NOTHROW(Grammar::parse("root ::= x{1000} x{1000}\nx ::= (\"a\"{1000}){300}"));
+    // ...but 201 repetitions of 1000 each are more than the grammar may expand to.
+    std::string big = "root ::=";
+    for (int k = 0; k < 201; ++k) big += " \"a\"{0,1000}";
+    CHECK_THAT(parse_error(big).reason, Catch::Contains("too large"));
+}

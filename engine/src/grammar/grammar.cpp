@@ -438,6 +438,8 @@ private:
             if (!unbounded && max < min) fail(op_at, "the repetition's maximum is below its minimum");
         }
         if (item.empty()) return;   // repeating nothing is nothing
+        m_n_repeated += unbounded ? min + 1 : max;
+        if (m_n_repeated > 200000) fail(op_at, "the grammar is too large: its repetitions expand to more than 200000 elements");
         // The repeated thing as one element.
         const Elem x = item.size() == 1 ? item[0] : Elem{Op::Ref, new_rule({item}, item_at)};
         Seq out(min, x);
@@ -555,6 +557,7 @@ private:
     std::vector<ByteSet> m_sets;
     std::string m_current;
     unsigned m_n_generated = 0;
+    size_t m_n_repeated = 0;   // elements the repetitions expanded to so far
 };
 
 } // namespace

@@ -22,7 +22,10 @@
 //
 // Thread-safety: a Grammar and a TokenTable are immutable after construction and may be shared;
 // a Matcher belongs to one generation (one thread).
-// Errors: parse() throws ParseError (ErrorCode::InvalidArgument) with the offset, line and column.
+// Errors: parse() throws ParseError (ErrorCode::InvalidArgument) with the offset, line and column;
+// the Matcher throws Exception (InvalidArgument) for a grammar so ambiguous that one step would
+// open more than 200,000 parse stacks, and parse() refuses repetitions expanding past 200,000
+// elements.
 #pragma once
 
 #include <sigma/expected.h>
@@ -159,6 +162,7 @@ private:
     static constexpr uint32_t k_dead = 0xffffffffu;
     static constexpr uint32_t k_unset = 0xfffffffeu;
     static constexpr uint32_t k_accept = 0;   // the empty stack: the sentence is complete
+    static constexpr size_t k_max_expanded = 200000;   // stacks opened per step, at most
 
     struct StackNode {
         uint32_t pos;      // index into code of the next element (Ref or Bytes); unused for k_accept
@@ -189,6 +193,7 @@ private:
     std::unordered_map<uint32_t, std::vector<uint64_t>> m_masks, m_start_masks;
     std::vector<uint32_t> m_scratch;
     std::vector<uint64_t> m_scratch_mask;   // the empty mask after the end
+    size_t m_n_expanded = 0;
     uint32_t m_state = k_dead;
     bool m_at_start = true;
     bool m_ended = false;

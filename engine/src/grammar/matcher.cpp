@@ -95,6 +95,11 @@ bool seq_end(const Grammar& g, uint32_t pos) { return g.code[pos].op == Op::Alt 
 // Adds to `out` every stack that `node` becomes once the rule references on its top are opened,
 // so each has a Bytes element on top (or is the empty, accepting stack).
 void Matcher::expand(uint32_t node, std::vector<uint32_t>& out) {
+    // Alternatives that all lead to the same stacks (x ::= y | y, y ::= z | z, ...) multiply:
+    // a bound keeps a pathological grammar from stalling a generation.
+    if (++m_n_expanded > k_max_expanded)
+        throw Exception(ErrorCode::InvalidArgument, "the grammar is too ambiguous: one step opens more than " +
+                                                        std::to_string(k_max_expanded) + " parse stacks");
     if (node == k_accept) { out.push_back(k_accept); return; }
     const StackNode n = m_nodes[node];
     const Elem e = m_g->code[n.pos];
@@ -136,6 +141,7 @@ uint32_t Matcher::step(uint32_t set, uint8_t byte) {
     const uint32_t known = m_trans[size_t(set) * 256 + byte];
     if (known != k_unset) return known;
     m_scratch.clear();
+    m_n_expanded = 0;
     for (size_t i = 0; i < m_sets[set].stacks.size(); ++i) {   // m_sets does not change in this loop
         const uint32_t node = m_sets[set].stacks[i];
         if (node == k_accept) continue;
