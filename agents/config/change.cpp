@@ -354,7 +354,7 @@ ApplyReport recover(Flow& f, const ServiceTarget& t, const std::string& path, co
         const bool alive = f.run(alive_command(t)).ok();
         auto r = f.run(alive ? reload_command(t, new_text, old_text) : start_command(t));
         f.step("reload", r.ok(), json{{"command", alive ? "reload" : "start"}, {"exit", r.exit_status.value_or(-1)},
-                                      {"output", first_lines(r.out + r.err)}}.dump());
+                                      {"output", first_lines(r.out + r.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
         std::string workers_before;
         std::vector<std::string> notes;
         f.announce("health", "checking " + std::string(service_name(t.service)) + " again");
@@ -400,7 +400,7 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         json hunks = json::array();
         for (const Hunk& h : fc.hunks)
             hunks.push_back({{"id", h.id}, {"line", h.line}, {"reason", h.change.reason}, {"source", h.change.source}});
-        f.step("propose", true, json{{"service", std::string(service_name(t.service))}, {"hunks", hunks}, {"notes", p.notes}}.dump());
+        f.step("propose", true, json{{"service", std::string(service_name(t.service))}, {"hunks", hunks}, {"notes", p.notes}}.dump(-1, ' ', false, json::error_handler_t::replace));
 
         std::vector<bool> chosen = approver.choose_hunks(p);
         std::vector<Hunk> selected;
@@ -417,7 +417,7 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
             rep.message = "declined: nothing was written";
             return rep;
         }
-        f.step("approve", true, json{{"hunks", ids}, {"of", fc.hunks.size()}}.dump());
+        f.step("approve", true, json{{"hunks", ids}, {"of", fc.hunks.size()}}.dump(-1, ' ', false, json::error_handler_t::replace));
         auto applied = apply_text_hunks(fc.before, selected);
         if (!applied) return unexpected(applied.error());
         new_text = *applied;
@@ -434,7 +434,7 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         }
         context = f.selinux_context(fc.path);
         f.step("plan", true, json{{"target", target_json(t)}, {"path", fc.path}, {"old_sha256", old_sha}, {"new_sha256", new_sha},
-                                  {"selinux_context", context}, {"sudo", f.sudo}, {"diff", file_change_diff(fc, chosen)}}.dump());
+                                  {"selinux_context", context}, {"sudo", f.sudo}, {"diff", file_change_diff(fc, chosen)}}.dump(-1, ' ', false, json::error_handler_t::replace));
 
         // Backup: a timestamped copy on the host, checked against the original's hash.
         std::string flat = fc.path;
@@ -455,18 +455,18 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
             rep.backup_path.clear();
             return rep;
         }
-        f.step("backup", true, json{{"path", rep.backup_path}, {"sha256", old_sha}}.dump());
+        f.step("backup", true, json{{"path", rep.backup_path}, {"sha256", old_sha}}.dump(-1, ' ', false, json::error_handler_t::replace));
 
         // Write.
         f.announce("write", "writing " + fc.path);
-        f.step("write", true, json{{"phase", "begin"}, {"new_sha256", new_sha}}.dump());
+        f.step("write", true, json{{"phase", "begin"}, {"new_sha256", new_sha}}.dump(-1, ' ', false, json::error_handler_t::replace));
         phase = Phase::Writing;
         try {
             f.write_atomic(fc.path, new_text, context);
         } catch (const StepFailed& e) {
             const std::string now_sha = f.remote_sha(fc.path);
             const std::string state = now_sha == old_sha ? "old" : now_sha == new_sha ? "new" : "other";
-            f.step("write", false, json{{"error", e.what}, {"state", state}}.dump());
+            f.step("write", false, json{{"error", e.what}, {"state", state}}.dump(-1, ' ', false, json::error_handler_t::replace));
             rep.file_state = state;
             if (state == "old") {
                 f.status(ChangeStatus::Failed, "writing failed: " + e.what);
@@ -482,13 +482,13 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
             return recover(f, t, fc.path, fc.before, new_text, old_sha, context, "the written file does not match the change", false, rep);
         }
         phase = Phase::Written;
-        f.step("write", true, json{{"phase", "done"}, {"state", "new"}}.dump());
+        f.step("write", true, json{{"phase", "done"}, {"state", "new"}}.dump(-1, ' ', false, json::error_handler_t::replace));
 
         // Validate with the service's own checker; a refused file is never reloaded.
         f.announce("validate", validate_command(t));
         auto v = f.run(validate_command(t));
         rep.validation_output = first_lines(Flow::trim_nl(v.out + v.err));
-        f.step("validate", v.ok(), json{{"command", validate_command(t)}, {"exit", v.exit_status.value_or(-1)}, {"output", rep.validation_output}}.dump());
+        f.step("validate", v.ok(), json{{"command", validate_command(t)}, {"exit", v.exit_status.value_or(-1)}, {"output", rep.validation_output}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (!v.ok()) {
             auto r = recover(f, t, fc.path, fc.before, new_text, old_sha, context,
                              std::string(service_name(t.service)) + "'s checker refused the change", false, rep);
@@ -504,7 +504,7 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         phase = Phase::Reloaded;
         auto rl = f.run(reload_command(t, fc.before, new_text));
         f.step("reload", rl.ok(), json{{"command", reload_command(t, fc.before, new_text)}, {"exit", rl.exit_status.value_or(-1)},
-                                       {"output", first_lines(rl.out + rl.err)}}.dump());
+                                       {"output", first_lines(rl.out + rl.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (t.service == Service::Redis) {
             std::istringstream in(rl.out);
             for (std::string l; std::getline(in, l);)
@@ -553,7 +553,7 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         try {
             const std::string now_sha = f.remote_sha(fc.path);
             rep.file_state = now_sha == old_sha ? "old" : now_sha == new_sha ? "new" : "other";
-            f.step("state", true, json{{"state", rep.file_state}, {"sha256", now_sha}, {"after", "reconnect"}}.dump());
+            f.step("state", true, json{{"state", rep.file_state}, {"sha256", now_sha}, {"after", "reconnect"}}.dump(-1, ' ', false, json::error_handler_t::replace));
             if (rep.file_state == "old") {
                 f.status(ChangeStatus::Failed, "connection lost while writing; the file is the original");
                 rep.message += " while writing; reconnected: " + fc.path + " is the original";
@@ -590,7 +590,7 @@ Expected<std::string> check_change_state(remote::SshSession& session, history::H
         f.detect_sudo();
         const std::string now_sha = f.remote_sha(j->path);
         const std::string state = now_sha == j->old_sha ? "old" : now_sha == j->new_sha ? "new" : "other";
-        f.step("state", true, json{{"state", state}, {"sha256", now_sha}}.dump());
+        f.step("state", true, json{{"state", state}, {"sha256", now_sha}}.dump(-1, ' ', false, json::error_handler_t::replace));
         return state;
     } catch (const Lost& e) {
         return unexpected(ErrorCode::Network, e.what);
@@ -618,7 +618,7 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
         f.detect_sudo();
         const std::string now_sha = f.remote_sha(j.path);
         rep.file_state = now_sha == j.old_sha ? "old" : now_sha == j.new_sha ? "new" : "other";
-        f.step("state", true, json{{"state", rep.file_state}, {"sha256", now_sha}, {"for", "rollback"}}.dump());
+        f.step("state", true, json{{"state", rep.file_state}, {"sha256", now_sha}, {"for", "rollback"}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (rep.file_state == "old") {
             if (change->status != ChangeStatus::RolledBack) {
                 if (change->status == ChangeStatus::Proposed) f.status(ChangeStatus::Failed, "never took effect");
@@ -650,12 +650,12 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
         f.announce("restore", "restoring " + j.path);
         f.write_atomic(j.path, original, j.context);
         const bool restored = f.remote_sha(j.path) == j.old_sha;
-        f.step("restore", restored, json{{"from", j.backup_path}}.dump());
+        f.step("restore", restored, json{{"from", j.backup_path}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (!restored) throw StepFailed{"the restored file does not match the original's hash"};
         f.announce("validate", validate_command(t));
         auto v = f.run(validate_command(t));
         rep.validation_output = first_lines(Flow::trim_nl(v.out + v.err));
-        f.step("validate", v.ok(), json{{"exit", v.exit_status.value_or(-1)}, {"output", rep.validation_output}}.dump());
+        f.step("validate", v.ok(), json{{"exit", v.exit_status.value_or(-1)}, {"output", rep.validation_output}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (!v.ok()) {
             f.status(ChangeStatus::Failed, "the original no longer passes the checker; restored but not reloaded");
             rep.outcome = Outcome::Failed;
@@ -668,7 +668,7 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
         if (t.service == Service::Nginx && alive) workers_before = f.run(workers_command(t)).out;
         f.announce("reload", alive ? reload_command(t, current, original) : start_command(t));
         auto rl = f.run(alive ? reload_command(t, current, original) : start_command(t));
-        f.step("reload", rl.ok(), json{{"exit", rl.exit_status.value_or(-1)}, {"output", first_lines(rl.out + rl.err)}}.dump());
+        f.step("reload", rl.ok(), json{{"exit", rl.exit_status.value_or(-1)}, {"output", first_lines(rl.out + rl.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
         f.announce("health", "checking " + std::string(service_name(t.service)));
         std::string h = f.health(t, t.service == Service::Nginx && alive ? &workers_before : nullptr, rep.notes);
         f.step("health", h.empty(), h.empty() ? "healthy" : h);

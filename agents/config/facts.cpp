@@ -273,7 +273,7 @@ std::string facts_json(const HostFacts& f) {
     j["listening_ports"] = f.listening_ports;
     j["service_manager"] = f.service_manager;
     j["notes"] = f.notes;
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);  // host text may hold invalid UTF-8
 }
 
 Expected<HostFacts> facts_from_json(std::string_view text) {

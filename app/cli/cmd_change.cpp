@@ -174,7 +174,7 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
             f["diff"] = config::file_change_diff(p.file);
             j["files"].push_back(std::move(f));
         }
-        c.io.out << j.dump(2) << "\n";
+        c.io.out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
         return k_exit_ok;
     }
     c.io.out << "# " << config::service_name(service) << " on " << printable(host_name) << " (" << printable(facts->os_pretty) << ", "
@@ -250,7 +250,7 @@ int run_rollback(const Invocation& c) {
         nlohmann::ordered_json j{{"change_id", id}, {"host", change->host}, {"path", change->path},
                                  {"outcome", std::string(config::outcome_name(r->outcome))}, {"file_state", r->file_state},
                                  {"backup", r->backup_path}, {"message", r->message}};
-        c.io.out << j.dump(2) << "\n";
+        c.io.out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     } else {
         c.io.out << "change " << id << ": " << config::outcome_name(r->outcome) << ": " << printable(r->message) << "\n";
     }

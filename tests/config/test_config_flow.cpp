@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -536,4 +537,54 @@ TEST_CASE("config flow: an sshd change never locks the user out", "[config][flow
         CHECK(rb->outcome == Outcome::RolledBack);
         CHECK(read_text(managed.conf) == before);
     }
+}
+
+TEST_CASE("config flow: a user who cannot write the file applies through sudo and owner and mode are kept",
+          "[config][flow][nginx][sudo]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    Env env;
+    service_test::NginxFixture ngx;
+    sshd_test::TestUser user;
+    // NOPASSWD sudo for the test account while this test runs (checked with visudo first).
+    const std::string rule = "/etc/sudoers.d/sigmaops-flow-" + std::to_string(getpid());
+    const std::string tmp = "/etc/sudoers.d/.sigmaops-flow-" + std::to_string(getpid());
+    sshd_test::write_text(tmp, std::string(sshd_test::TestUser::name) + " ALL=(ALL) NOPASSWD: ALL\n", 0440);
+    REQUIRE(sshd_test::run({"visudo", "-cf", tmp}) == 0);
+    REQUIRE(std::rename(tmp.c_str(), rule.c_str()) == 0);
+    struct Drop {
+        std::string p;
+        ~Drop() { std::remove(p.c_str()); }
+    } drop{rule};
+    chmod(ngx.site_conf.c_str(), 0640);  // root's, unreadable to the account: everything goes through sudo
+    const std::string before = read_text(ngx.site_conf);
+    remote::HostProfile p = env.profile;
+    p.user = sshd_test::TestUser::name;
+    ApplyOptions o = env.apply;
+    o.login_profile = &p;
+    auto s = remote::SshSession::connect(p, env.options);
+    INFO((s ? "" : s.error().message));
+    REQUIRE(s);
+    const std::string after = replace(before, "client_max_body_size 1m;", "client_max_body_size 4m;");
+    Approve a;
+    auto r = apply_change(**s, *env.history, proposal_for(nginx_target(ngx), ngx.site_conf, after), a, o);
+    REQUIRE(r);
+    INFO(r->message);
+    CHECK(r->outcome == Outcome::Applied);
+    CHECK(read_text(ngx.site_conf) == after);
+    struct stat st{};
+    REQUIRE(stat(ngx.site_conf.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    CHECK(st.st_uid == 0);
+    CHECK_THAT(env.step_detail(r->change_id, "plan"), Catch::Contains("\"sudo\":true"));
+    auto rb = rollback_change(**s, *env.history, r->change_id, a, o);
+    REQUIRE(rb);
+    CHECK(rb->outcome == Outcome::RolledBack);
+    CHECK(read_text(ngx.site_conf) == before);
+    REQUIRE(stat(ngx.site_conf.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    // No upload was left in /tmp.
+    auto left = (*s)->exec("ls -a /tmp | grep -c '^.sigmaops-upload-' || true");
+    REQUIRE(left);
+    CHECK(left->out == "0\n");
 }
