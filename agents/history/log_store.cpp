@@ -62,6 +62,13 @@ Expected<Id> History::add_log_report(const LogReport& in) {
     });
 }
 
+Expected<void> History::set_log_report_json(Id report_id, const std::string& report_json) {
+    return detail::guarded(m_path, [&] {
+        Q("UPDATE log_reports SET report_json = ?2 WHERE id = ?1").bind(1, report_id).bind(2, detail::to_valid_utf8(report_json)).run();
+        if (sqlite3_changes(m_db) == 0) throw Exception(ErrorCode::NotFound, "no log report #" + std::to_string(report_id));
+    });
+}
+
 namespace {
 LogReport read_report(const detail::Stmt& s) {
     return LogReport{s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.i64(5)};

@@ -33,21 +33,73 @@ struct SeenTemplate {
     bool has_time = false;
     std::int64_t first_ms = 0, last_ms = 0;
     Evidence first;
+    Evidence last;
 };
+
+// Records per minute (timed records of all sources), for Report::histogram. Consecutive records
+// mostly share a minute: the last one's counter is cached.
+struct MinuteCounts {
+    static constexpr std::size_t k_max_minutes = 100'000;
+    std::map<std::int64_t, std::pair<std::uint64_t, std::uint64_t>> minutes;   // minute -> (records, errors)
+    std::int64_t cached_minute = 0;
+    std::pair<std::uint64_t, std::uint64_t>* cached = nullptr;
+    void add(std::int64_t t_ms, bool error) {
+        const std::int64_t m = t_ms >= 0 ? t_ms / 60'000 : (t_ms - 59'999) / 60'000;
+        if (!cached || m != cached_minute) {
+            auto it = minutes.find(m);
+            if (it == minutes.end()) {
+                if (minutes.size() >= k_max_minutes) return;
+                it = minutes.emplace(m, std::pair<std::uint64_t, std::uint64_t>{0, 0}).first;
+            }
+            cached = &it->second;
+            cached_minute = m;
+        }
+        ++cached->first;
+        cached->second += error;
+    }
+    // At most 24 buckets of a round width covering the first to the last minute.
+    std::vector<HistogramBucket> buckets() const {
+        std::vector<HistogramBucket> out;
+        if (minutes.empty()) return out;
+        const std::int64_t lo = minutes.begin()->first, hi = minutes.rbegin()->first;
+        static const std::int64_t widths[] = {1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 525600};
+        std::int64_t w = widths[std::size(widths) - 1];
+        for (std::int64_t x : widths)
+            if ((hi / x - lo / x) < 24) { w = x; break; }
+        const std::int64_t first = (lo >= 0 ? lo / w : (lo - w + 1) / w) * w;
+        const std::int64_t n = std::min<std::int64_t>((hi - first) / w + 1, 24);
+        out.resize(std::size_t(n));
+        for (std::int64_t i = 0; i < n; ++i) {
+            out[std::size_t(i)].start_ms = (first + i * w) * 60'000;
+            out[std::size_t(i)].span_ms = w * 60'000;
+        }
+        for (const auto& [m, c] : minutes) {
+            const std::int64_t i = std::min<std::int64_t>((m - first) / w, n - 1);
+            out[std::size_t(i)].records += c.first;
+            out[std::size_t(i)].errors += c.second;
+        }
+        return out;
+    }
+};
+
+// The first line of a message, clipped at 300 bytes (on a UTF-8 boundary, "..." added), into `out`.
+void clip_first_line(std::string_view m, std::string& out) {
+    if (const std::size_t nl = m.find('\n'); nl != std::string_view::npos) m = m.substr(0, nl);
+    if (m.size() > 300) {
+        std::size_t cut = 300;
+        while (cut > 0 && (std::uint8_t(m[cut]) & 0xC0) == 0x80) --cut;
+        out.assign(m.substr(0, cut));
+        out += "...";
+    } else {
+        out.assign(m);
+    }
+}
 
 Evidence evidence_of(const Record& r, const std::string& label) {
     Evidence e;
     e.source = label;
     e.line = r.first_line;
-    std::string_view m = r.message;
-    if (const std::size_t nl = m.find('\n'); nl != std::string_view::npos) m = m.substr(0, nl);
-    if (m.size() > 300) {
-        std::size_t cut = 300;
-        while (cut > 0 && (std::uint8_t(m[cut]) & 0xC0) == 0x80) --cut;
-        e.text = std::string(m.substr(0, cut)) + "...";
-    } else {
-        e.text = std::string(m);
-    }
+    clip_first_line(r.message, e.text);
     return e;
 }
 
@@ -211,6 +263,7 @@ std::vector<SeenTemplate> final_templates(const std::vector<SeenTemplate>& seen,
             d.has_time = true;
         }
         if (t.first.line < d.first.line) d.first = t.first;
+        if (t.last.line > d.last.line) d.last = t.last;
     }
     return out;
 }
@@ -308,6 +361,7 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
     std::uint64_t n_records = 0;
     std::vector<std::vector<SeenTemplate>> seen(sources.size());   // per source, in order of first appearance
     std::vector<std::uint32_t> slot;                                // template id -> 1 + index in seen[i]
+    MinuteCounts minutes;
     for (std::size_t i = 0; i < sources.size(); ++i) {
         Source& src = sources[i];
         SourceSummary sum;
@@ -341,13 +395,19 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
             if (m.template_id >= slot.size()) slot.resize(std::max<std::size_t>(m.template_id + 1, slot.size() * 2), 0);
             std::uint32_t& k = slot[m.template_id];
             if (k == 0) {
-                mine.push_back(SeenTemplate{m.template_id, 0, Severity::Unknown, false, 0, 0, evidence_of(rec, label)});
+                Evidence e = evidence_of(rec, label);
+                mine.push_back(SeenTemplate{m.template_id, 0, Severity::Unknown, false, 0, 0, e, e});
                 k = std::uint32_t(mine.size());
             }
             SeenTemplate& t = mine[k - 1];
             ++t.count;
+            if (t.count > 1) {
+                t.last.line = rec.first_line;
+                clip_first_line(rec.message, t.last.text);
+            }
             t.max_severity = std::max(t.max_severity, rec.severity);
             if (rec.has_time && !rec.boot_relative) {
+                minutes.add(rec.time_ms, rec.severity >= Severity::Error);
                 if (!t.has_time || rec.time_ms < t.first_ms) t.first_ms = rec.time_ms;
                 if (!t.has_time || rec.time_ms > t.last_ms) t.last_ms = rec.time_ms;
                 t.has_time = true;
@@ -376,14 +436,29 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
     }
     report.n_records = collector.n_records();
     report.n_templates = miner.size();
+    report.histogram = minutes.buckets();
+
+    std::vector<std::vector<SeenTemplate>> finals(sources.size());
+    std::unordered_map<std::uint32_t, const Evidence*> last_of;   // final template id -> its latest record
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        if (!sources[i].reader) continue;
+        finals[i] = final_templates(seen[i], miner);
+        seen[i].clear();
+        seen[i].shrink_to_fit();
+        for (const SeenTemplate& t : finals[i]) last_of[t.template_id] = &t.last;
+    }
+    for (auto& d : report.digest)
+        if (const auto it = last_of.find(d.template_id); it != last_of.end()) {
+            d.last = *it->second;
+            d.last.text = mask_secrets(d.last.text);
+        }
 
     for (std::size_t i = 0; i < sources.size(); ++i) {
         if (!sources[i].reader) continue;
-        const std::vector<SeenTemplate> finals = final_templates(seen[i], miner);
-        report.sources[i].templates = finals.size();
+        report.sources[i].templates = finals[i].size();
         if (!options.history) continue;
         const std::string& key = sources[i].key.empty() ? sources[i].name : sources[i].key;
-        if (auto f = remember_templates(*options.history, key, sources[i].name, finals, miner, options.max_evidence, report.sources[i],
+        if (auto f = remember_templates(*options.history, key, sources[i].name, finals[i], miner, options.max_evidence, report.sources[i],
                                         report.notes)) {
             f->id = "F" + std::to_string(report.findings.size() + 1);
             report.findings.push_back(std::move(*f));
@@ -459,6 +534,12 @@ std::string report_text(const Report& r) {
     o << "Most frequent templates:\n";
     for (const auto& d : r.digest)
         o << "  " << d.count << "  " << d.text.substr(0, 160) << "  (" << d.first.source << ":" << d.first.line << ")\n";
+    if (r.model) {
+        const ModelAnswer& m = *r.model;
+        o << "\nModel explanation (" << m.model << "; it can be wrong, the findings above are the evidence):\n" << m.text << "\n";
+        if (!m.flag.empty()) o << "warning: the answer " << m.flag << ": do not trust it beyond the findings above\n";
+        if (!m.left_out.empty()) o << "(left out of the prompt to fit the model's context: " << m.left_out.size() << " items; --show-prompt lists them)\n";
+    }
     if (!r.notes.empty()) o << "\n";
     for (const auto& n : r.notes) o << "note: " << n << "\n";
     if (r.history_id) o << "(stored in history as log report #" << r.history_id << ")\n";
@@ -497,13 +578,30 @@ std::string report_json(const Report& r) {
         top.push_back({{"template", d.text},
                        {"count", d.count},
                        {"max_severity", severity_name(d.max_severity)},
-                       {"first", {{"source", d.first.source}, {"line", d.first.line}}}});
+                       {"first", {{"source", d.first.source}, {"line", d.first.line}}},
+                       {"last", {{"source", d.last.source}, {"line", d.last.line}}}});
+    json histogram = json::array();
+    for (const auto& b : r.histogram)
+        histogram.push_back({{"start", utc_text(b.start_ms) + "Z"}, {"minutes", b.span_ms / 60'000}, {"records", b.records}, {"errors", b.errors}});
+    json model = nullptr;
+    if (r.model) {
+        const ModelAnswer& m = *r.model;
+        model = {{"name", m.model},
+                 {"answer", m.text},
+                 {"cited", m.cited},
+                 {"unknown", m.unknown},
+                 {"flag", m.flag.empty() ? json(nullptr) : json(m.flag)},
+                 {"prompt_tokens", m.n_prompt_tokens},
+                 {"tokens", m.n_tokens},
+                 {"left_out", m.left_out},
+                 {"prompt", m.prompt}};
+    }
     json out = {{"sources", std::move(sources)},
                 {"findings", std::move(findings)},
-                {"digest", {{"records", r.n_records}, {"templates", r.n_templates}, {"top", std::move(top)}}},
+                {"digest", {{"records", r.n_records}, {"templates", r.n_templates}, {"top", std::move(top)}, {"histogram", std::move(histogram)}}},
                 {"notes", r.notes},
                 {"history_id", r.history_id ? json(r.history_id) : json(nullptr)},
-                {"model", nullptr}};
+                {"model", std::move(model)}};
     return out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -540,7 +540,7 @@ std::vector<DigestEntry> Collector::digest(std::size_t n, const TemplateMiner* m
         const std::uint32_t final_id = miner ? miner->resolve(id) : id;
         auto [it, fresh] = at.emplace(final_id, all.size());
         if (fresh) {
-            all.push_back({final_id, miner ? miner->get(final_id).text : t.text, t.count, t.max_severity, t.first});
+            all.push_back({final_id, miner ? miner->get(final_id).text : t.text, t.count, t.max_severity, t.first, {}});
             continue;
         }
         DigestEntry& d = all[it->second];

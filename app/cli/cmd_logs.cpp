@@ -4,8 +4,9 @@
 // reads each file, journal or host file as its own source (its own format detection), mines templates, matches the
 // signature library and prints the ranked findings with evidence and read-only next commands,
 // then a digest of the most frequent templates (all of it logs::diagnose and report_text/_json;
-// this file builds the sources, shows the progress bar and prints). The model stage is not built yet: the
-// deterministic report is the whole answer (--no-model says so explicitly).
+// this file builds the sources, shows the progress bar and prints). The
+// deterministic report stands on its own; then the model (the default one, or -m) explains the
+// findings from a fenced prompt (logs::explain), unless --no-model; --show-prompt prints that prompt.
 //   logs parse FILE... [--log-format FMT] [--rotated] [-o OUT.csv] [--json]
 // writes one row per input line in the Loghub structured-CSV convention (LineId,EventId,
 // EventTemplate), for evaluation and for logparser tooling; --json prints a summary instead of
@@ -25,6 +26,7 @@
 #include <ctime>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -154,6 +156,39 @@ void add_journal_and_host_sources(const Invocation& c, std::vector<logs::Source>
     sources.push_back(logs::remote_source(std::shared_ptr<remote::SshSession>(std::move(session)), rq));
 }
 
+// The model stage: the default model (or -m) explains the findings; without a model file the
+// deterministic report stands alone with a note. Ctrl-C stops the answer, not the report.
+void explain_report(const Invocation& c, logs::Report& report, history::History* db) {
+    if (c.args.has("--no-model")) return;
+    if (report.findings.empty()) {
+        report.notes.push_back("no findings: the model was not asked");
+        return;
+    }
+    auto path = llm::find_model(c.args.get("--model"));
+    if (!path) {
+        report.notes.push_back("no model file found: this deterministic report is the answer (-m FILE.gguf adds the model's explanation)");
+        return;
+    }
+    std::ostringstream why;
+    Io quiet{c.io.in, c.io.out, why};
+    const std::shared_ptr<llm::Model> model = load_model(c.args, quiet);
+    if (!model) {
+        std::string w = why.str();
+        while (!w.empty() && w.back() == '\n') w.pop_back();
+        report.notes.push_back("the model was not used: " + w);
+        return;
+    }
+    logs::ExplainOptions eo;
+    eo.history = db;
+    eo.prompt.n_ctx = int(c.args.get_int("--ctx", 0, 0, 1 << 20));
+    std::atomic<bool> cancel{false};
+    eo.cancel = &cancel;
+    Expected<void> done;
+    if (!c.args.has("--json")) c.io.err << "sigmaops diagnose: asking " << model->card().display_name() << "...\n";
+    Interrupt::while_cancellable([&] { cancel = true; }, [&] { done = logs::explain(report, *model, eo); });
+    if (!done) report.notes.push_back("the model's explanation failed: " + done.error().message);
+}
+
 int run_diagnose(const Invocation& c) {
     const auto& files = c.args.positional();
     bool other_sources = false;   // checked, with the flags that go with them, in add_journal_and_host_sources
@@ -192,13 +227,19 @@ int run_diagnose(const Invocation& c) {
         return k_exit_failure;
     }
     const int rc = report->any_error() ? k_exit_failure : k_exit_ok;
+    explain_report(c, *report, db.get());
     if (c.args.has("--json")) {
         c.io.out << logs::report_json(*report);
         return rc;
     }
+    if (c.args.has("--show-prompt") && report->model) {
+        c.io.out << "--- the prompt, exactly as the model saw it (" << report->model->n_prompt_tokens << " tokens) ---\n"
+                 << report->model->prompt << "\n--- left out to fit the context: "
+                 << (report->model->left_out.empty() ? "nothing" : std::to_string(report->model->left_out.size()) + " items") << " ---\n";
+        for (const auto& l : report->model->left_out) c.io.out << "  " << l << "\n";
+        c.io.out << "--- end of prompt ---\n\n";
+    }
     c.io.out << logs::report_text(*report);
-    c.io.out << "\n(model explanation: not run; this deterministic report is the answer"
-             << (c.args.has("--no-model") ? ")\n" : " - the model stage is not built yet)\n");
     return rc;
 }
 
@@ -293,7 +334,7 @@ Command diagnose_command() {
     c.name = "diagnose";
     c.summary = "what went wrong in these logs: ranked findings with evidence (no model needed)";
     c.usage = "[FILE... | -] [--journal | --journal-file F | --journal-dir D] [--host H [--file PATH]]\n"
-              "       [--unit U] [--since T] [--until T] [--priority P] [--json] [--no-model] [--log-format FMT]\n"
+              "       [--unit U] [--since T] [--until T] [--priority P] [--json] [--no-model | --show-prompt] [--log-format FMT]\n"
               "       [--rotated] [--history FILE | --no-history]";
     c.flags = {{"--json", "", "", "print the findings and the digest as one JSON object"},
                {"--journal", "", "", "read this machine's systemd journal (journalctl -o json)"},
@@ -305,11 +346,13 @@ Command diagnose_command() {
                {"--priority", "", "P", "journal entries of priority P or worse (err, warning, 3, warning..err)"},
                {"--host", "", "H", "read host H's journal over SSH (a hosts.conf / ~/.ssh/config name), or --file there"},
                {"--file", "", "PATH", "with --host: read PATH on the host (streamed with cat; .gz inflated here)"},
-               {"--no-model", "", "", "the deterministic report only (the model stage is not built yet)"},
+               {"--no-model", "", "", "the deterministic report only (no model explanation)"},
+               {"--show-prompt", "", "", "print exactly what the model saw, and what was left out to fit its context"},
                {"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
                {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
                {"--no-history", "", "", "neither compare with earlier runs nor store the report"},
-               history_flag()};
+               history_flag(), context_flags()[0]};
+    c.flags = concat({c.flags, model_flags()});
     c.notes = "Each FILE is a source with its own format detection; plain and .gz files are streamed.\n"
               "A journal (--journal, --journal-file, --journal-dir, or a host's with --host) and a host's file\n"
               "(--host H --file PATH) are sources too, streamed: journalctl or cat runs and is read as it goes.\n"

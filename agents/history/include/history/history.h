@@ -345,6 +345,8 @@ public:
     Expected<void> record_log_run(const std::string& source, const std::vector<LogTemplate>& seen);
     // Stores a report (its findings go in separately with add_finding). Returns its id.
     Expected<Id> add_log_report(const LogReport& r);
+    // Replaces a stored report's JSON (the model's answer came after it was stored). NotFound: no such report.
+    Expected<void> set_log_report_json(Id report_id, const std::string& report_json);
     Expected<LogReport> log_report(Id report_id);
     // Reports of a session (0 = those outside any session), oldest first.
     Expected<std::vector<LogReport>> log_reports(Id session_id);
