@@ -49,7 +49,7 @@ void trim_line(std::string_view text, size_t& b, size_t& e) {
 // '...' quote, a backslash escapes the next character inside double quotes (and outside, for sshd).
 // `hash_comment`: a word that starts with '#' ends the line (sshd's argv_split).
 std::vector<std::string> split_words(std::string_view t, size_t p, size_t e, int line, bool hash_comment,
-                                     size_t* value_end) {
+                                     size_t* value_end, size_t* first_end = nullptr) {
     std::vector<std::string> words;
     if (value_end) *value_end = p;
     while (p < e) {
@@ -87,6 +87,7 @@ std::vector<std::string> split_words(std::string_view t, size_t p, size_t e, int
         }
         words.push_back(std::move(w));
         if (value_end) *value_end = p;
+        if (first_end && words.size() == 1) *first_end = p;
     }
     return words;
 }
@@ -165,6 +166,8 @@ void parse_postgres(Document& d, const std::vector<std::pair<size_t, size_t>>& l
         while (k < e && pg_name_char(t[k])) ++k;
         it.key = std::string(t.substr(b, k - b));
         it.key_norm = lower(it.key);
+        if (k < e && !is_space(t[k]) && t[k] != '=' && t[k] != '#' && t[k] != '\'')
+            throw ParseFail{it.line, "syntax error: '" + std::string(1, t[k]) + "' in the name \"" + it.key + t[k] + "...\""};
         size_t v = k;
         while (v < e && is_space(t[v])) ++v;
         if (v < e && t[v] == '=') {
@@ -254,17 +257,17 @@ void parse_redis(Document& d, const std::vector<std::pair<size_t, size_t>>& line
         trim_line(t, b, e);
         if (b == e) { it.kind = ItemKind::Blank; d.items.push_back(std::move(it)); continue; }
         if (t[b] == '#') { it.kind = ItemKind::Comment; d.items.push_back(std::move(it)); continue; }
-        size_t vend = b;
+        size_t vend = b, key_end = b;
         std::vector<std::string> words;
         try {
-            words = split_words(t, b, e, it.line, false, &vend);
+            words = split_words(t, b, e, it.line, false, &vend, &key_end);
         } catch (const ParseFail&) {
             throw ParseFail{it.line, "Unbalanced quotes in configuration line"};
         }
         it.key = words[0];
         it.key_norm = lower(it.key);
         words.erase(words.begin());
-        size_t v = b + it.key.size();
+        size_t v = key_end;
         while (v < e && is_space(t[v])) ++v;
         it.value_begin = std::min(v, e);
         it.value_end = e;
@@ -382,7 +385,6 @@ void parse_nginx(Document& d) {
             cur.last_line = line;
             cur.parent = stack.back().item;
             cur.context = stack.back().ctx;
-            if (cur.args.empty()) cur.value_begin = cur.value_end = cur.begin + cur.key.size();
             if (c == '{') {
                 cur.kind = ItemKind::BlockOpen;
                 int n = stack.back().counts[cur.key]++;

@@ -188,6 +188,8 @@ Expected<Plan> plan_changes(const ConfigSet& set, const std::vector<Change>& cha
                     const size_t ls = line_start(d.text, it.begin);
                     bool alone = true;
                     for (size_t p = ls; p < it.begin; ++p) alone = alone && (d.text[p] == ' ' || d.text[p] == '\t');
+                    for (size_t p = it.end; p < d.text.size() && d.text[p] != '\n' && d.text[p] != '#'; ++p)
+                        alone = alone && (d.text[p] == ' ' || d.text[p] == '\t' || d.text[p] == '\r');
                     if (!alone) return unexpected(ErrorCode::InvalidArgument, d.path + ":" + std::to_string(it.line) + ": " + ch.key +
                                                                                   " shares its line with another directive; edit it by hand");
                 }
@@ -207,7 +209,15 @@ Expected<Plan> plan_changes(const ConfigSet& set, const std::vector<Change>& cha
         }
         if (in_context) {
             const Item& it = set.at(eff->where);
-            Hunk h = make(eff->where.file, it.value_begin, it.value_end, *ch.value);
+            const std::string& t = set.files[eff->where.file].text;
+            std::string repl = *ch.value;
+            // A value right after the key (no value yet: "gzip;"; postgres "name'value'"): keep a space after the key.
+            if (it.value_begin > 0) {
+                const char prev = t[it.value_begin - 1];
+                const bool eq_separates = set.format != Format::Nginx && set.format != Format::Redis;
+                if (prev != ' ' && prev != '\t' && !(prev == '=' && eq_separates)) repl.insert(0, " ");
+            }
+            Hunk h = make(eff->where.file, it.value_begin, it.value_end, repl);
             if (set.format == Format::Postgres && base_name(eff->file) == "postgresql.auto.conf")
                 h.notes.push_back(eff->file + " (ALTER SYSTEM) sets " + ch.key + " and is read last: edited there, where it takes effect");
             if (!eff->shadowed.empty())
