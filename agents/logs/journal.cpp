@@ -1,5 +1,5 @@
 // journal.cpp - the local journal as a log source: journalctl -o json run as a child process
-// (fork/exec with an argv, no shell), its stdout streamed into a LineReader.
+// (fork/exec with an argument vector, no shell), its stdout streamed into a LineReader.
 //
 // Why journalctl and not libsystemd's sd-journal: the remote path has to run journalctl anyway
 // (a host has journalctl, not our program), so one output format - journalctl's JSON, which
@@ -25,14 +25,14 @@
 namespace sigmaops::logs {
 
 std::vector<std::string> journalctl_argv(const JournalQuery& q) {
-    std::vector<std::string> argv = {"journalctl", "--output=json", "--no-pager", "--all"};
-    if (!q.file.empty()) argv.push_back("--file=" + q.file);
-    if (!q.directory.empty()) argv.push_back("--directory=" + q.directory);
-    for (const std::string& u : q.units) argv.push_back("--unit=" + u);
-    if (!q.since.empty()) argv.push_back("--since=" + q.since);
-    if (!q.until.empty()) argv.push_back("--until=" + q.until);
-    if (!q.priority.empty()) argv.push_back("--priority=" + q.priority);
-    return argv;
+    std::vector<std::string> words = {"journalctl", "--output=json", "--no-pager", "--all"};
+    if (!q.file.empty()) words.push_back("--file=" + q.file);
+    if (!q.directory.empty()) words.push_back("--directory=" + q.directory);
+    for (const std::string& u : q.units) words.push_back("--unit=" + u);
+    if (!q.since.empty()) words.push_back("--since=" + q.since);
+    if (!q.until.empty()) words.push_back("--until=" + q.until);
+    if (!q.priority.empty()) words.push_back("--priority=" + q.priority);
+    return words;
 }
 
 std::string shell_quote(std::string_view word) {
@@ -222,9 +222,9 @@ Expected<LineReader> open_journal(const JournalQuery& query, ReadOptions options
     }
 
     const std::vector<std::string> args = journalctl_argv(query);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
+    std::vector<char*> words;
+    for (const std::string& a : args) words.push_back(const_cast<char*>(a.c_str()));
+    words.push_back(nullptr);
 
     int out[2], err[2], exec_err[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return unexpected(ErrorCode::Io, std::string("pipe: ") + std::strerror(errno));
@@ -248,7 +248,7 @@ Expected<LineReader> open_journal(const JournalQuery& query, ReadOptions options
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
         ::signal(SIGPIPE, SIG_DFL);
-        ::execvp(argv[0], argv.data());
+        ::execvp(words[0], words.data());
         const int e = errno;
         (void)!::write(exec_err[1], &e, sizeof e);
         ::_exit(127);
