@@ -5,6 +5,8 @@
 #include "config_internal.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string>
 
 namespace sigmaops::config {
 
@@ -33,8 +35,33 @@ std::optional<std::vector<std::string>> value_args(Format format, const std::str
     return std::nullopt;
 }
 
+// A postgres value with a unit (guc.c's memory and time units: B kB MB GB TB, us ms s min h d) as
+// bytes or microseconds, with its class (1 memory, 2 time); 0 when it has no unit.
+std::pair<int, double> pg_quantity(const std::string& v) {
+    size_t i = 0;
+    while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+    if (i == 0 || i == v.size()) return {0, 0};
+    double n = 0;
+    try { n = std::stod(v.substr(0, i)); } catch (...) { return {0, 0}; }
+    size_t u = i;
+    while (u < v.size() && v[u] == ' ') ++u;
+    const std::string unit = v.substr(u);
+    static const std::pair<const char*, std::pair<int, double>> units[] = {
+        {"B", {1, 1}}, {"kB", {1, 1024.0}}, {"MB", {1, 1024.0 * 1024}}, {"GB", {1, 1024.0 * 1024 * 1024}},
+        {"TB", {1, 1024.0 * 1024 * 1024 * 1024}}, {"us", {2, 1}}, {"ms", {2, 1e3}}, {"s", {2, 1e6}},
+        {"min", {2, 60e6}}, {"h", {2, 3600e6}}, {"d", {2, 86400e6}}};
+    for (const auto& [name, k] : units)
+        if (unit == name) return {k.first, n * k.second};
+    return {0, 0};
+}
+
 bool same_value(Format format, const std::vector<std::string>& a, const std::vector<std::string>& b) {
     std::string x = joined(a), y = joined(b);
+    if (format == Format::Postgres) {
+        // "128MB" and "131072kB" are the same setting.
+        const auto qx = pg_quantity(x), qy = pg_quantity(y);
+        if (qx.first != 0 && qx.first == qy.first) return qx.second == qy.second;
+    }
     if (format == Format::Sshd || format == Format::Redis || format == Format::Postgres) {
         x = lower_ascii(x);
         y = lower_ascii(y);

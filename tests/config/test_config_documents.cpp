@@ -260,6 +260,10 @@ TEST_CASE("postgres: postgresql.auto.conf wins and a change goes where the value
     bool noted_missing = false;
     for (const auto& n : s->notes) noted_missing = noted_missing || n.find("missing.conf") != std::string::npos;
     CHECK(noted_missing);
+    // The same size in other units is already in effect: no hunk.
+    auto same = plan_changes(*s, {set("shared_buffers", "1048576kB"), set("work_mem", "'8192kB'")});
+    REQUIRE(same);
+    CHECK(same->hunks.empty());
     // A plain include of a missing file fails with the including line.
     tmp.file("pg/postgresql.conf", "include 'nothere.conf'\n");
     auto bad = load(Format::Postgres, main, local_files());

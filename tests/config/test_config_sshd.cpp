@@ -248,6 +248,8 @@ TEST_CASE("Lynis' SSH score rises and no covered SSH-7408 suggestion is left", "
     const LynisResult before = lynis_on(orig, tmp.path, "orig");
     const LynisResult after = lynis_on(hard, tmp.path, "hardened");
     INFO("before " << before.index << ", after " << after.index);
+    std::printf("lynis hardening index %d -> %d; SSH-7408 suggestions %zu -> %zu\n", before.index, after.index,
+                before.ssh_suggestions.size(), after.ssh_suggestions.size());
     REQUIRE(before.index > 0);
     CHECK(after.index > before.index);
     CHECK(before.ssh_suggestions.size() > after.ssh_suggestions.size());
