@@ -197,8 +197,9 @@ std::vector<OptionDoc> parse_man_options(std::string_view text) {
             tag = l.text.substr(0, gap);
             desc = l.text.substr(gap);
             while (!desc.empty() && desc.front() == ' ') desc.remove_prefix(1);
-        } else if (next && next->indent > l.indent) {
-            // The whole line is the tag; the description follows.
+        } else if (next && (next->indent > l.indent || (next->indent == l.indent && looks_like_tag_start(next->text)))) {
+            // The whole line is the tag; the description follows (or another spelling's tag,
+            // stacked: "-c command" then "--command=command" then the description).
         } else if (l.text.size() > std_width && l.text[std_width - 1] == ' ' && l.text[std_width] != ' ') {
             tag = l.text.substr(0, std_width - 1);
             desc = l.text.substr(std_width);
@@ -246,7 +247,8 @@ std::string man_summary(std::string_view text) {
         }
         size_t dash = s.find(" - ");
         if (dash != std::string::npos) return s.substr(dash + 3);
-        dash = s.find(" \xe2\x80\x90 ");
+        dash = s.find(" \xe2\x80\x94 ");   // em dash
+        if (dash == std::string::npos) dash = s.find(" \xe2\x80\x90 ");
         if (dash == std::string::npos) dash = s.find(" \xe2\x80\x93 ");
         if (dash != std::string::npos) return s.substr(dash + 5);
         return s;

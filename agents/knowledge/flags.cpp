@@ -97,7 +97,13 @@ private:
             wi.text = w.literal().value_or("");
             wi.role = WordRole::Wrapper;
             wi.program = shell::program_name(wi.text);
-            add_word(std::move(wi), "");
+            std::string summary;
+            for (const shell::Payload& p : pls)
+                if (std::find(p.wrappers.begin(), p.wrappers.end(), wi.program) != p.wrappers.end()) {
+                    summary = m_docs.get(wi.program).summary;
+                    break;
+                }
+            add_word(std::move(wi), summary);
         }
         for (const shell::Payload& p : pls) {
             if (p.script) script(*p.script, depth + 1);
@@ -394,7 +400,8 @@ Expected<Explanation> explain(std::string_view command_line, DocCache& docs) {
         case WordRole::Program:
         case WordRole::Wrapper:
             x.explanation = !summary.empty() ? summary : "not documented here";
-            if (w.role == WordRole::Wrapper && summary.empty()) x.explanation = "runs the command that follows it";
+            if (w.role == WordRole::Wrapper)
+                x.explanation = summary.empty() ? "an option of the wrapper before it" : summary + " (runs the command that follows)";
             if (!summary.empty()) {
                 const ProgramDocs& d = docs.get(w.program);
                 x.source = d.has_man ? "man" : "tldr";
