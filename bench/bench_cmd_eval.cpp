@@ -8,6 +8,8 @@
 //   model+cp   the model with retrieval and constrained decoding as `sigmaops cmd` runs it: the
 //              answer grammar with the command's program restricted to the programs of the best
 //              tldr examples (the evaluated one left out); the prompt is the bare request
+//   model+cp3  as model+cp with 3 candidates (the first greedy, two sampled at 0.7) ranked by the
+//              model's mean token log-probability and the checks (parses, flags known to tldr)
 //   model+rc   tldr examples in the prompt (fenced as data) and the answer grammar
 //   model+rcp  both: examples in the prompt and the program restricted
 // Usage: bench_cmd_eval [-m MODEL] [--index FILE] [--pairs FILE] [--limit N] [--configs a,b,...]
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
     std::string model_path, index_path, pairs_path = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/fixtures/cmd_eval/heldout_cmd.jsonl";
     std::string configs = "tldr,model,model+c,model+cp,model+rc";
     int limit = 300, show = 0;
-    size_t n_examples = 4;
+    size_t n_examples = 2;   // as ProposeOptions::n_examples
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -157,6 +159,9 @@ int main(int argc, char** argv) {
     }
     std::vector<Score> scores(names.size());
     commands::Proposer with_model(model, tldr.has_value() ? &*tldr : nullptr, nullptr);
+    // Flags checked against tldr only (no man pages: the same answer on every machine).
+    knowledge::DocCache tldr_docs(knowledge::DocProvider{}, &*tldr);
+    commands::Proposer ranked(model, &*tldr, &tldr_docs);
     commands::Proposer model_alone(model, nullptr, nullptr);
     commands::Proposer no_model(nullptr, &*tldr, nullptr);
     for (size_t c = 0; c < names.size(); ++c) {
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
             else if (name == "model+rc") { p = &with_model; o.n_examples = n_examples; o.programs_from_examples = false; o.examples_in_prompt = true; }
             else if (name == "model+rcp") { p = &with_model; o.n_examples = n_examples; o.examples_in_prompt = true; }
             else if (name == "model+cp") { p = &with_model; o.n_examples = n_examples; }
+            else if (name == "model+cp3") { p = &ranked; o.n_examples = n_examples; o.n = 3; }
             else { std::fprintf(stderr, "bench_cmd_eval: unknown config '%s'\n", name.c_str()); return 2; }
             auto r = p->propose(pairs[k].request, o);
             if (!r) { std::fprintf(stderr, "bench_cmd_eval: %s: %s\n", pairs[k].id.c_str(), r.error().message.c_str()); return 1; }

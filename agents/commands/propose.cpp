@@ -197,7 +197,10 @@ Expected<Proposals> Proposer::propose(std::string_view request, const ProposeOpt
         if (o.programs_from_examples && !out.examples.empty()) {
             std::vector<std::string> programs;
             for (const knowledge::Example& e : out.examples) {
-                std::string p = e.page;
+                // The program the example runs (its first word; a page such as git-commit runs git).
+                std::string cmd = e.command;
+                if (cmd.rfind("sudo ", 0) == 0) cmd.erase(0, 5);
+                std::string p = cmd.substr(0, cmd.find(' '));
                 const bool plain = !p.empty() && std::all_of(p.begin(), p.end(), [](char ch) {
                     return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '+';
                 });

@@ -66,11 +66,13 @@ TEST_CASE("propose: model candidates always have the answer format and are rated
             CHECK(c.parses == !c.proposal.parse_error.has_value());
             CHECK(c.logprob < 0);
             if (k > 0) CHECK(r->candidates[k - 1].score >= c.score);
-            // The program comes from the retrieved examples' pages.
+            // The program is one the retrieved examples run (their first word).
             bool from_examples = false;
             for (const knowledge::Example& e : r->examples) {
+                std::string cmd = e.command.rfind("sudo ", 0) == 0 ? e.command.substr(5) : e.command;
+                const std::string prog = cmd.substr(0, cmd.find(' '));
                 const std::string& rest = c.proposal.text;   // a leading sudo is lifted into proposal.sudo
-                from_examples |= rest.rfind(e.page, 0) == 0 && (rest.size() == e.page.size() || rest[e.page.size()] == ' ');
+                from_examples |= rest.rfind(prog, 0) == 0 && (rest.size() == prog.size() || rest[prog.size()] == ' ');
             }
             if (!r->examples.empty()) CHECK(from_examples);
         }
