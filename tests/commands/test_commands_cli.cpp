@@ -7,6 +7,7 @@
 
 #include "commands/commands.h"
 #include "commands_test_util.h"
+#include "sshd_fixture.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -64,10 +65,16 @@ Exit run_detached(const std::vector<std::string>& args, const TempDir& dir) {
 // sigmaops on a pseudo-terminal: its stdin, stdout, stderr and /dev/tty are the pty.
 class PtyRun {
 public:
-    explicit PtyRun(const std::vector<std::string>& args) {
+    // env: "NAME=value" set, "NAME" unset, in the child only.
+    explicit PtyRun(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
         m_pid = forkpty(&m_master, nullptr, nullptr, nullptr);
         REQUIRE(m_pid >= 0);
         if (m_pid == 0) {
+            for (const std::string& e : env) {
+                const auto eq = e.find('=');
+                if (eq == std::string::npos) unsetenv(e.c_str());
+                else setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+            }
             std::vector<char*> argv{const_cast<char*>(k_sigmaops.c_str())};
             for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
             argv.push_back(nullptr);
@@ -313,4 +320,49 @@ TEST_CASE("cmd cli: /run in the chat goes through the same confirmation and is f
     REQUIRE(rows->size() == 1);
     CHECK((*rows)[0].text == "touch " + marker);
     CHECK_FALSE((*rows)[0].approved_by.empty());
+}
+
+TEST_CASE("cmd cli: --host over the real sshd, Ctrl-C on the terminal stops the remote command", "[commands][cli][pty][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    sshd_test::SshdFixture f(false);
+    TempDir dir;
+    // A private HOME and XDG_CONFIG_HOME: the host profile in the app's hosts.conf, the pinned
+    // host key in ~/.ssh/known_hosts, no agent.
+    const std::string home = dir / "home", config = dir / "config";
+    std::filesystem::create_directories(home + "/.ssh");
+    std::filesystem::create_directories(config + "/sigmaops");
+    sshd_test::write_text(home + "/.ssh/known_hosts", read_file(f.known_hosts), 0600);
+    sshd_test::write_text(config + "/sigmaops/hosts.conf",
+                          "Host box\n    HostName 127.0.0.1\n    Port " + std::to_string(f.port) +
+                              "\n    User root\n    IdentityFile " + f.key + "\n", 0600);
+    const std::vector<std::string> env = {"HOME=" + home, "XDG_CONFIG_HOME=" + config, "SSH_AUTH_SOCK"};
+    const std::string db = dir / "history.db", tag = std::to_string(1000 + getpid() % 9000);
+
+    PtyRun run({"cmd", "--command", "echo started; sleep 41." + tag + "; echo finished", "--host", "box", "--run",
+                "--history", db}, env);
+    REQUIRE(run.wait_for("Run it? [y/N] "));
+    CHECK_THAT(run.seen(), Catch::Contains("host:    box"));
+    run.type("y\r");
+    REQUIRE(run.wait_for("started"));
+    std::this_thread::sleep_for(300ms);
+    // The remote command runs (sshd is on this machine, so its process is visible here).
+    CHECK(sshd_test::run({"pgrep", "-f", "^sleep 41\\." + tag + "$"}) == 0);
+    const auto t0 = Clock::now();
+    run.type("\x03");
+    CHECK(run.finish() == 130);
+    CHECK(Clock::now() - t0 < 8s);
+    CHECK(run.seen().find("\nfinished") == std::string::npos);   // (the command shown above has " finished")
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        gone = sshd_test::run({"pgrep", "-f", "^sleep 41\\." + tag + "$"}) != 0;
+        if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(gone);
+    auto h = history::History::open(db);
+    REQUIRE(h);
+    auto rows = (*h)->commands_on("box", 0, 0);
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 1);
+    CHECK((*rows)[0].stdout_text == "started\n");
+    CHECK_FALSE((*rows)[0].exit_code);
 }
