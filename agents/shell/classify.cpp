@@ -234,6 +234,8 @@ private:
     std::vector<std::shared_ptr<Script>> m_keep;        // scripts parsed here, alive for pointers
     int m_depth = 0;
     std::map<std::string, std::string> m_downloaded;    // file -> the program that downloaded it (curl -o, wget -O)
+    size_t m_rescans = 0;                               // texts rated by rescan() so far
+    static constexpr size_t k_max_rescans = 1000;
 
     void add(Risk r, const std::string& word, Offset at, std::string why) {
         if (r == Risk::ReadOnly) return;
@@ -693,6 +695,12 @@ private:
     // `note` says where the text came from; it is added to every reason the text gives.
     void rescan(const std::string& text, Offset at, const std::string& note = "") {
         if (m_depth > 240) { add(Risk::Unknown, "", at, "expansion nested too deep to follow"); return; }
+        // Values of values of values...: each variable may hold several, so the rescans could grow
+        // exponentially with the input; past the budget the rest is rated unknown.
+        if (++m_rescans > k_max_rescans) {
+            if (m_rescans == k_max_rescans + 1) add(Risk::Unknown, "", at, "too many expansions to follow");
+            return;
+        }
         ParseResult r = parse_at(text, at);
         if (!r.ok()) { add(Risk::Unknown, "", at, "the expanded command does not parse: " + r.error->message); return; }
         m_keep.push_back(r.script);
