@@ -6,21 +6,24 @@
 #include <base/paths.h>
 #include <base/text.h>
 #include <chat/chat.h>
+#include <history/history.h>
 
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <unistd.h>
 
 namespace sigmaops::cli {
 
 namespace {
 
-constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /help, /quit";
+constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /diagnose, /help, /quit";
 
 void print_chat_help(std::ostream& out) {
     out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
            "  /cmd [@HOST] REQUEST   propose a command for REQUEST; run it only if you confirm\n"
            "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
+           "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
            "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
 }
 
@@ -115,6 +118,36 @@ int run_chat(const Invocation& c) {
             dispatch(sigmaops_command(), argv, c.io);
             continue;
         }
+        // /diagnose FILE...: the log agent, as `sigmaops diagnose FILE...`; the report and its findings
+        // are stored in this conversation's session (one is started if there is none yet).
+        if (line == "/diagnose" || line.rfind("/diagnose ", 0) == 0) {
+            std::vector<std::string> argv{"diagnose"};
+            std::istringstream words(line.substr(9));
+            for (std::string w; words >> w;) argv.push_back(w);
+            if (argv.size() == 1) {
+                c.io.out << "usage: /diagnose FILE... (log files, plain or .gz)\n";
+                continue;
+            }
+            std::string files;
+            for (std::size_t i = 1; i < argv.size(); ++i) files += (i > 1 ? " " : "") + argv[i];
+            if (opt.history_db == ":none") {
+                argv.push_back("--no-history");
+            } else {
+                if (chat.session_id() == 0) {
+                    auto h = history::History::open(db);
+                    auto id = h ? (*h)->create_session(("diagnose " + files).substr(0, 60), card.display_name(), "localhost")
+                                : Expected<history::Id>(unexpected(h.error()));
+                    if (!id || !chat.resume(*id)) {
+                        c.io.out << "cannot start a session for the report: " << (id ? "resume failed" : id.error().message) << "\n";
+                        continue;
+                    }
+                }
+                argv.insert(argv.end(), {"--history", db, "--session", std::to_string(chat.session_id())});
+            }
+            if (c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
+            dispatch(sigmaops_command(), argv, c.io);
+            continue;
+        }
         // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather
         // than send it to the model. Lines with more ("/var is full", "/etc/fstab") are messages.
         if (line.size() > 1 && line[0] == '/' && line.find_first_of(" \t/", 1) == std::string::npos) {
@@ -152,7 +185,8 @@ Command chat_command() {
                        {"--system", "", "TEXT", "system prompt"},
                        {"--resume", "", "ID", "continue session ID"}}});
     c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit,\n"
-              "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal).\n"
+              "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal),\n"
+              "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session).\n"
               "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";
     c.run = run_chat;
     return c;

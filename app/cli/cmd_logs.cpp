@@ -215,6 +215,8 @@ int run_diagnose(const Invocation& c) {
         else c.io.err << "sigmaops diagnose: history not used (" << h.error().message << ")\n";
     }
     opt.history = db.get();
+    opt.session_id = c.args.get_int("--session", 0, 0, INT64_MAX);
+    if (opt.session_id && !db) throw UsageError("--session needs the history (leave out --no-history)");
     Progress progress{c.io};
     opt.progress = [&](const logs::DiagnoseProgress& p) {
         progress.on = p.bytes_total > (64u << 20);
@@ -351,6 +353,7 @@ Command diagnose_command() {
                {"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
                {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
                {"--no-history", "", "", "neither compare with earlier runs nor store the report"},
+               {"--session", "", "ID", "store the report in chat session ID (what /diagnose in the chat passes)"},
                history_flag(), context_flags()[0]};
     c.flags = concat({c.flags, model_flags()});
     c.notes = "Each FILE is a source with its own format detection; plain and .gz files are streamed.\n"

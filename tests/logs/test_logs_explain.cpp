@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cli/command.h>
+#include <history/history.h>
 #include <llm/llm.h>
 
 #include <iostream>
@@ -62,8 +63,8 @@ bool inside_fence(const std::string& text, std::size_t at) {
     return close != std::string::npos && close > at;
 }
 
-std::pair<int, std::string> in_process(std::vector<std::string> argv) {
-    std::istringstream in;
+std::pair<int, std::string> in_process(std::vector<std::string> argv, const std::string& input = "") {
+    std::istringstream in(input);
     std::ostringstream out, err;
     sigmaops::cli::Io io{in, out, err};
     const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
@@ -245,4 +246,37 @@ TEST_CASE("sigmaops diagnose: --show-prompt prints what the model saw; no model 
     CHECK(rc3 == 0);
     CHECK_THAT(t3, Catch::Contains("\"model\":{\"name\":\"sigma-ops-nano"));
     CHECK_THAT(t3, Catch::Contains("\"prompt\":\"<|system|>"));
+}
+
+TEST_CASE("/diagnose in the chat: the same report, stored in the chat's session", "[logs][explain][cli][chat]") {
+    if (!nano()) {
+        std::cout << "skipped: resources/models/sigma-ops-nano.gguf is absent\n";
+        return;
+    }
+    logs_test::TempDir d;
+    const std::string db = (d.path / "h.db").string();
+    const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/oom-java.log";
+    auto [rc, out] = in_process({"chat", "-m", model, "--history", db, "-n", "4"}, "/diagnose\n/diagnose " + sample + "\n/quit\n");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains("usage: /diagnose FILE..."));
+    CHECK_THAT(out, Catch::Contains("F1  critical  oom-killer"));
+    CHECK_THAT(out, Catch::Contains("stored in history as log report #1"));
+    auto h = sigmaops::history::History::open(db);
+    REQUIRE(h);
+    auto sessions = (*h)->list_sessions();
+    REQUIRE(sessions);
+    REQUIRE(sessions->size() == 1);
+    const auto sid = (*sessions)[0].id;
+    CHECK_THAT((*sessions)[0].title, Catch::StartsWith("diagnose "));
+    auto reports = (*h)->log_reports(sid);
+    REQUIRE(reports);
+    REQUIRE(reports->size() == 1);
+    CHECK_THAT((*reports)[0].report_json, Catch::Contains("\"category\":\"oom-killer\""));
+    CHECK_THAT((*reports)[0].report_json, Catch::Contains("\"model\":{\"name\":"));   // the answer was stored too
+    auto findings = (*h)->findings(sid);
+    REQUIRE(findings);
+    REQUIRE_FALSE(findings->empty());
+    CHECK_THAT((*findings)[0].summary, Catch::StartsWith("F1 oom-killer"));
 }
