@@ -7,6 +7,10 @@
 #include "commands/commands.h"
 #include "commands_internal.h"
 #include "commands_test_util.h"
+#include "sshd_fixture.h"
+
+#include <grp.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -214,4 +218,76 @@ TEST_CASE("commands local: runs and refusals are recorded in a real history file
     auto all = (*db2)->commands_on("localhost", 0, 0);
     REQUIRE(all);
     CHECK(all->size() == 2);
+}
+
+TEST_CASE("commands local: sudo as a normal user asks the password once through the Prompter", "[commands][local][sudo]") {
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (test account, sudoers drop-in)");
+        std::puts("skipped: needs root");
+        return;
+    }
+    sshd_test::TestUser user;
+    const std::string drop_in = "/etc/sudoers.d/sigmaops-cmdlocal-" + std::to_string(getpid());
+    {
+        const std::string tmp = "/etc/sudoers.d/.sigmaops-cmdlocal.tmp";
+        sshd_test::write_text(tmp, std::string(sshd_test::TestUser::name) + " ALL=(ALL) ALL\n", 0440);
+        REQUIRE(sshd_test::run({"visudo", "-cf", tmp}) == 0);
+        REQUIRE(std::rename(tmp.c_str(), drop_in.c_str()) == 0);
+    }
+    struct Remove { std::string path; ~Remove() { std::remove(path.c_str()); } } remove_drop_in{drop_in};
+    TempDir dir;
+    chmod(dir.path.c_str(), 0777);
+    const std::string report = dir / "report";
+
+    // The runs happen in a child that became the test account: a normal user whose sudo needs
+    // its password. It writes what it saw to `report`.
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::ofstream out(report);
+        if (setgroups(0, nullptr) != 0 || setgid(user.gid) != 0 || setuid(user.uid) != 0) _exit(3);
+        struct Asker : sigmaops::remote::Prompter {
+            std::string pw;
+            int n = 0;
+            bool confirm_host_key(const std::string&, int, const std::string&, const std::string&) override { return false; }
+            std::optional<sigmaops::remote::SecretString> ask_secret(sigmaops::remote::SecretKind, const std::string&) override {
+                ++n;
+                return sigmaops::remote::SecretString(pw);
+            }
+            void notify(const std::string&) override {}
+        } asker;
+        asker.pw = user.password;
+        auto db = sigmaops::history::History::open(dir / "history.db");
+        if (!db) _exit(4);
+        RunnerOptions ro;
+        ro.prompter = &asker;
+        ro.history = db->get();
+        Runner runner(ro);
+        for (const char* text : {"sudo id -u", "sudo sh -c 'cat; id -u; ps -eo args'"}) {
+            Proposal p = make_proposal(text, "", Origin::Model);
+            ScriptedConfirmer yes = says_yes();
+            Verdict v = confirm(p, yes);
+            if (!v.approved()) _exit(5);
+            auto r = runner.run(p, std::move(*v.approval));
+            out << "sudo=" << p.sudo << " ok=" << (r && r->ok()) << " questions=" << asker.n << "\n";
+            if (r) out << r->out << "---\n" << r->err << "===\n";
+            else out << "error: " << r.error().message << "\n";
+        }
+        out.close();
+        _exit(0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    const std::string seen = read_file(report);
+    INFO(seen);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    CHECK_THAT(seen, Catch::StartsWith("sudo=1 ok=1 questions=1\n0\n---\n===\n"));
+    CHECK_THAT(seen, Catch::Contains("sudo=1 ok=1 questions=1\n0\n"));          // the second run: no new question
+    CHECK(seen.find("questions=2") == std::string::npos);
+    CHECK_THAT(seen, Catch::Contains("sudo -S -k -p  -- bash -c"));                // ps saw the sudo...
+    CHECK(seen.find(user.password) == std::string::npos);                          // ...and not the password
+    const std::string db_bytes = read_file(dir / "history.db") + read_file(dir / "history.db-wal");
+    CHECK(db_bytes.find(user.password) == std::string::npos);
+    CHECK(db_bytes.find("sudo id -u") != std::string::npos);
 }
