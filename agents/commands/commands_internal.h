@@ -41,7 +41,8 @@ private:
 // destructive and irreversible -> high.
 history::Risk history_risk(shell::Risk r);
 
-// What history's approved_by holds: "alice (destructive, host name typed, proposed by the model)".
+// What history's approved_by holds: who, the risk they saw, how, and when:
+// "alice (destructive, host name typed, proposed by the model; approved 2026-12-07 20:50:01 UTC)".
 std::string approved_by_text(const Approval& a, const Proposal& p);
 
 } // namespace sigmaops::commands

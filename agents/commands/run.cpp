@@ -358,7 +358,7 @@ std::string approved_by_text(const Approval& a, const Proposal& p) {
     s += " (" + std::string(shell::risk_name(p.risk()));
     if (a.host_typed()) s += ", host name typed";
     s += p.origin == Origin::Model ? ", proposed by the model" : ", typed by the user";
-    s += ")";
+    s += "; approved " + history::format_utc(a.approved_ms()) + ")";
     return s;
 }
 

@@ -203,6 +203,7 @@ TEST_CASE("commands local: runs and refusals are recorded in a real history file
     CHECK(row->risk == history::Risk::ReadOnly);
     CHECK_THAT(row->approved_by, Catch::StartsWith(current_user_name() + " (read-only"));
     CHECK_THAT(row->approved_by, Catch::Contains("proposed by the model"));
+    CHECK_THAT(row->approved_by, Catch::Contains("; approved " + history::format_utc(row->started_ms).substr(0, 10)));
     REQUIRE(row->exit_code);
     CHECK(*row->exit_code == 3);
     CHECK(row->stdout_text == "hello\n");
