@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace sigmaops::cli {
 
@@ -113,12 +114,11 @@ int fail(const Invocation& c, const std::string& message) {
 
 } // namespace
 
-int run_tune_on_host(const Invocation& c, config::Service service) {
-    c.args.at_most(0);
-    const std::string host_name = c.args.get("--host");
-    if (host_name.empty()) throw UsageError("--host needs a host name");
-    const bool json = c.args.has("--json"), apply = c.args.has("--apply");
-    if (json && apply) throw UsageError("--apply asks on the terminal hunk by hunk; it does not go with --json");
+namespace {
+
+// One host: facts, plan, diff (or JSON); with `apply`, the change flow file by file.
+int tune_host(const Invocation& c, config::Service service, const std::string& host_name, bool apply) {
+    const bool json = c.args.has("--json");
     auto profile = resolve_host(host_name, ConfigPaths{});
     if (!profile) return fail(c, profile.error().message);
     CliPrompter prompter;
@@ -212,8 +212,67 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
     return rc;
 }
 
+} // namespace
+
+int run_tune_on_host(const Invocation& c, config::Service service) {
+    c.args.at_most(0);
+    const bool json = c.args.has("--json"), apply = c.args.has("--apply");
+    if (json && apply) throw UsageError("--apply asks on the terminal hunk by hunk; it does not go with --json");
+    if (c.args.has("--host") == c.args.has("--hosts")) throw UsageError("give either --host HOST or --hosts H1,H2,...");
+    if (c.args.has("--host")) {
+        if (c.args.get("--host").empty()) throw UsageError("--host needs a host name");
+        return tune_host(c, service, c.args.get("--host"), apply);
+    }
+    std::vector<std::string> hosts;
+    {
+        std::string list = c.args.get("--hosts"), one;
+        for (std::size_t i = 0; i <= list.size(); ++i) {
+            if (i == list.size() || list[i] == ',') {
+                if (!one.empty()) hosts.push_back(one);
+                one.clear();
+            } else {
+                one += list[i];
+            }
+        }
+    }
+    if (hosts.empty()) throw UsageError("--hosts needs host names: --hosts H1,H2,...");
+    // Plan every host first (values differ with each host's facts) and show each diff ...
+    if (json) {
+        nlohmann::ordered_json all = nlohmann::ordered_json::array();
+        int rc = k_exit_ok;
+        for (const std::string& h : hosts) {
+            std::ostringstream out;
+            Io io{c.io.in, out, c.io.err};
+            Invocation one{c.args, io, c.command, c.path};
+            if (tune_host(one, service, h, false) != k_exit_ok) {
+                all.push_back({{"host", h}, {"error", "see stderr"}});
+                rc = k_exit_failure;
+                continue;
+            }
+            all.push_back(nlohmann::ordered_json::parse(out.str()));
+        }
+        c.io.out << nlohmann::ordered_json{{"hosts", all}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+        return rc;
+    }
+    for (const std::string& h : hosts) {
+        c.io.out << "=== " << printable(h) << "\n";
+        if (tune_host(c, service, h, false) != k_exit_ok) return k_exit_failure;
+    }
+    if (!apply) return k_exit_ok;
+    // ... then apply one host at a time, stopping at the first failure.
+    for (const std::string& h : hosts) {
+        c.io.out << "=== applying on " << printable(h) << "\n";
+        if (tune_host(c, service, h, true) != k_exit_ok) {
+            c.io.out << "stopped at " << printable(h) << ": the hosts after it were not changed\n";
+            return k_exit_failure;
+        }
+    }
+    return k_exit_ok;
+}
+
 std::vector<Flag> tune_host_flags() {
     return {{"--host", "", "HOST", "the host to read and change over SSH (a hosts.conf / ~/.ssh/config name)"},
+            {"--hosts", "", "H1,H2,...", "several hosts: each planned and shown first; with --apply changed one at a time, stopping at the first failure"},
             {"--apply", "", "", "after the diff, ask hunk by hunk on the terminal, then back up, write, validate, reload, check health"},
             {"--refresh-facts", "", "", "read the host's facts again even when history holds recent ones"},
             history_flag()};
@@ -279,7 +338,9 @@ void add_host_mode(Command& tune) {
         auto service = config::parse_service(sub.name);
         if (!service || !sub.run) continue;
         auto plain = sub.run;
-        sub.run = [plain, s = *service](const Invocation& c) { return c.args.has("--host") ? run_tune_on_host(c, s) : plain(c); };
+        sub.run = [plain, s = *service](const Invocation& c) {
+            return c.args.has("--host") || c.args.has("--hosts") ? run_tune_on_host(c, s) : plain(c);
+        };
         for (Flag& f : tune_host_flags())
             if (std::none_of(sub.flags.begin(), sub.flags.end(), [&](const Flag& g) { return g.name == f.name; })) sub.flags.push_back(f);
         if (*service == config::Service::Postgres)
@@ -293,13 +354,14 @@ void add_host_mode(Command& tune) {
         Command c;
         c.name = name;
         c.summary = summary;
-        c.usage = "--host HOST [--apply] [--json]";
+        c.usage = "--host HOST | --hosts H1,H2,... [--apply] [--json]";
         c.flags = tune_host_flags();
         c.flags.push_back({"--json", "", "", "print one JSON object: facts, notes, files with hunks (rule, reason, source, diff)"});
         for (Flag& f : extra) c.flags.push_back(std::move(f));
         const auto s = config::parse_service(name);
         c.run = [s](const Invocation& inv) {
-            if (!inv.args.has("--host")) throw UsageError("tune " + std::string(config::service_name(*s)) + " needs --host HOST");
+            if (!inv.args.has("--host") && !inv.args.has("--hosts"))
+                throw UsageError("tune " + std::string(config::service_name(*s)) + " needs --host HOST (or --hosts H1,H2,...)");
             return run_tune_on_host(inv, *s);
         };
         c.notes = "exit status: 0 ok (or declined), 1 the host, a file or the change failed, 2 usage error";

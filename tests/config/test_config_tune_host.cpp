@@ -34,7 +34,10 @@ struct AppEnv {
         const std::string xdg = f.dir + "/xdg";
         std::filesystem::create_directories(xdg + "/sigmaops");
         sshd_test::write_text(xdg + "/sigmaops/hosts.conf", "Host testhost\n  HostName 127.0.0.1\n  Port " + std::to_string(f.port) +
-                                                                "\n  User root\n  IdentityFile " + f.key + "\n");
+                                                                "\n  User root\n  IdentityFile " + f.key + "\n" +
+                                                                "Host testhost2\n  HostName 127.0.0.1\n  Port " + std::to_string(f.port) +
+                                                                "\n  User root\n  IdentityFile " + f.key + "\n" +
+                                                                "Host deadhost\n  HostName 127.0.0.1\n  Port 1\n  User root\n");
         sshd_test::write_text(xdg + "/sigmaops/known_hosts", "[127.0.0.1]:" + std::to_string(f.port) + " " + f.host_pub + "\n");
         setenv("XDG_CONFIG_HOME", xdg.c_str(), 1);
         setenv("XDG_DATA_HOME", (f.dir + "/data").c_str(), 1);
@@ -127,4 +130,30 @@ TEST_CASE("tune nginx --host --apply without a terminal declines every hunk and 
     } else {
         CHECK_THAT(text, Catch::Contains("nothing to change"));
     }
+}
+
+TEST_CASE("tune redis --hosts: each host planned and the run stops at the first host that fails", "[config][cli][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    if (access("/etc/redis/redis.conf", R_OK) != 0) {
+        std::puts("skipped: no /etc/redis/redis.conf (redis-server not installed)");
+        return;
+    }
+    sshd_test::SshdFixture f(false);
+    AppEnv app(f);
+    std::string out;
+    auto [rc, text] = in_process({"tune", "redis", "--hosts", "testhost,testhost2", "--json", "--history", app.history}, &out);
+    INFO(text);
+    REQUIRE(rc == 0);
+    const auto j = nlohmann::json::parse(out);
+    REQUIRE(j.at("hosts").size() == 2);
+    CHECK(j.at("hosts")[0].at("host") == "testhost");
+    CHECK(j.at("hosts")[1].at("host") == "testhost2");
+    CHECK(j.at("hosts")[1].at("facts").at("mem_kb").get<long long>() > 0);
+
+    auto [rc2, text2] = in_process({"tune", "redis", "--hosts", "testhost,deadhost,testhost2", "--history", app.history});
+    INFO(text2);
+    CHECK(rc2 == 1);
+    CHECK_THAT(text2, Catch::Contains("=== testhost\n") && Catch::Contains("=== deadhost\n") && !Catch::Contains("=== testhost2"));
+    auto [rc3, text3] = in_process({"tune", "redis", "--host", "testhost", "--hosts", "testhost2"});
+    CHECK(rc3 == 2);
 }
