@@ -509,6 +509,7 @@ void MainWindow::showAbout() {
            "and from Debian's packaged manual pages and documentation (see docs/model.md).</p>"
            "<p>Command examples: tldr-pages contributors, CC BY 4.0 "
            "(<a href=\"https://github.com/tldr-pages/tldr\">github.com/tldr-pages/tldr</a>).</p>"
+           "<p>The command examples index (tldr.sqlite): tldr-pages contributors, CC BY 4.0; changes: converted to an SQLite index.</p>"
            "<p>Log samples: Loghub. Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, Michael R. Lyu, "
            "<i>Loghub: A Large Collection of System Log Datasets for AI-driven Log Analytics</i>, ISSRE 2023; "
            "and Zhihan Jiang et al., <i>A Large-scale Evaluation for Log Parsing Techniques: How Far are We?</i>, "
