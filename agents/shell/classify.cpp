@@ -324,6 +324,22 @@ private:
         return false;
     }
 
+    // A body whose command word is a positional parameter: it runs its arguments. 1: "$@" (each
+    // argument one word); 2: $1, $*, $@ unquoted (split again at blanks); 0: neither.
+    static int runs_arguments(const Command& c) {
+        if (c.kind == Kind::Simple && !c.words.empty()) {
+            const Word& w = c.words[0];
+            const WordPart* only = w.parts.size() == 1 ? &w.parts[0] : nullptr;
+            bool quoted = only && only->kind == PartKind::DoubleQuoted && only->parts.size() == 1;
+            if (quoted) only = &only->parts[0];
+            if (only && only->kind == PartKind::Param && only->parts.empty() && in({"@", "*", "1"}, only->text))
+                return quoted && only->text == "@" ? 1 : 2;
+        }
+        for (const Command& b : c.body) if (int how = runs_arguments(b)) return how;
+        for (const CaseItem& i : c.items) if (i.body) if (int how = runs_arguments(*i.body)) return how;
+        return 0;
+    }
+
     void function(const Command& c) {
         // Defining runs nothing; the body is rated where the function is called. A body that
         // calls itself in a pipe or in the background is a fork bomb (`:(){ :|:& };:`).
@@ -853,6 +869,20 @@ private:
         // twice ... would otherwise take exponential time.
         if (m_functions.count(name) && p.wrappers.empty()) {
             if (m_walked.insert("function " + name).second) command(*m_functions[name]);
+            // A function that runs its arguments (`f() { "$@"; }`, `run() { $1; }`): the call's
+            // arguments are the command.
+            if (int how = runs_arguments(*m_functions[name]); how && c.words.size() > 1) {
+                // "$@": each argument a word; $1 / $*: split again at blanks (the text re-read).
+                std::string text = rest_words(c, 1).substr(1);
+                if (how == 2) {
+                    text.clear();
+                    for (size_t i = 1; i < c.words.size(); ++i) {
+                        auto l = c.words[i].literal();
+                        text += (i > 1 ? " " : "") + (l ? *l : std::string("\"$computed\""));
+                    }
+                }
+                rescan(text, p.begin, "run by function " + name);
+            }
             return;
         }
         if (m_aliases.count(name) && !m_running.count(name) && p.wrappers.empty()) {

@@ -188,6 +188,8 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
         {"g$(printf it) re$(printf set) --ha$(printf rd)", Risk::Destructive},
         {"$(cat cmd.txt) -rf /", Risk::Unknown},          // any other substitution: cannot be seen
         {"\"$(which rm)\" -rf /", Risk::Irreversible},      // $(which X) / $(command -v X): X
+        {"f() { \"$@\"; }; f rm -rf /", Risk::Irreversible}, // a function running its arguments
+        {"run() { echo \"+ $*\"; $1; }; run 'mkfs.ext4 /dev/sdb'", Risk::Irreversible},
         {"a=r; b=m; $a$b -rf /", Risk::Irreversible},      // variables joined
         {"x='RM -RF /'; ${x,,}", Risk::Irreversible},      // case operators
         {"cmd=(rm -rf /); \"${cmd[@]}\"", Risk::Irreversible},   // an array holding the command
@@ -227,6 +229,7 @@ TEST_CASE("obfuscated forms are seen through or fail closed", "[shell][classify]
     CHECK(rate("x=ls; read x; $x -l").risk == Risk::Unknown);
     CHECK(rate("for c in ls rm; do $c -rf /; done").risk == Risk::Irreversible);
     CHECK(rate("x=ls; $x -la").risk == Risk::ReadOnly);                 // nothing hidden: rated as ls
+    CHECK(rate("log() { echo \"$@\"; }; log rm -rf /").risk == Risk::ReadOnly);   // arguments printed, not run
     CHECK(rate("cat${IFS}/etc/hostname").risk == Risk::ReadOnly);       // split as bash would: cat
     CHECK(rate("IFS=,; cat${IFS}/etc/hostname").risk == Risk::Unknown);  // IFS changed: not followed
     CHECK(rate("x=$(cat f); eval \"$x\"").risk == Risk::Unknown);       // computed code stays unknown
