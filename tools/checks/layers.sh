@@ -19,7 +19,7 @@ src() { find "$@" -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.hpp' -o -n
 hits=$(src app ui agents | grep -v '^agents/llm/' | xargs grep -nE '#\s*include\s*[<"](sigma/|engine/src/|\.\./engine|model\.h"|forward\.h"|backend\.h"|cuda/|cpu/|gguf/|tokenizer/)' 2>/dev/null)
 [[ -n "$hits" ]] && report "app/, ui/ and agents/ reach the engine only through agents/llm (llm.h):" "$hits"
 
-hits=$(src agents | xargs grep -nE '#\s*include\s*[<"]cli/|\bUsageError\b|\bargv\b|"usage: |std::cout|std::cerr|\bgetopt(_long)?\s*\(|\bint main\s*\(' 2>/dev/null | grep -vE '^\S+:[0-9]+:\s*//')
+hits=$(src agents | xargs grep -nE '#\s*include\s*[<"]cli/|\bUsageError\b|\bargc\b|"usage: |std::cout|std::cerr|\bgetopt(_long)?\s*\(|\bint main\s*\(' 2>/dev/null | grep -vE '^\S+:[0-9]+:\s*//')
 [[ -n "$hits" ]] && report "agents/ must not hold command-line code (it belongs in app/cli/):" "$hits"
 
 hits=$(src app ui agents tools bench | grep -v '^agents/history/' | xargs grep -nE '#\s*include\s*[<"](history/)?(history_internal|sqlite_util)\.h' 2>/dev/null)
