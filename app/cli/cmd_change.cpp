@@ -117,7 +117,8 @@ int fail(const Invocation& c, const std::string& message) {
 namespace {
 
 // One host: facts, plan, diff (or JSON); with `apply`, the change flow file by file.
-int tune_host(const Invocation& c, config::Service service, const std::string& host_name, bool apply) {
+int tune_host(const Invocation& c, config::Service service, const std::string& host_name, bool apply,
+              std::vector<config::AnsibleHost>* export_to = nullptr) {
     const bool json = c.args.has("--json");
     auto profile = resolve_host(host_name, ConfigPaths{});
     if (!profile) return fail(c, profile.error().message);
@@ -150,6 +151,17 @@ int tune_host(const Invocation& c, config::Service service, const std::string& h
     if (!planned) return fail(c, planned.error().message);
     std::vector<std::string>& notes = planned->notes;
     std::vector<config::Proposal>& proposals = planned->proposals;
+    if (export_to) {
+        config::AnsibleHost ah;
+        ah.name = host_name;
+        ah.address = profile->hostname;
+        ah.port = profile->port;
+        ah.user = profile->user;
+        if (!profile->identity_files.empty()) ah.identity_file = profile->identity_files.front();
+        ah.become = sudo;
+        ah.proposals = proposals;
+        export_to->push_back(std::move(ah));
+    }
 
     if (json) {
         nlohmann::ordered_json j;
@@ -219,8 +231,20 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
     const bool json = c.args.has("--json"), apply = c.args.has("--apply");
     if (json && apply) throw UsageError("--apply asks on the terminal hunk by hunk; it does not go with --json");
     if (c.args.has("--host") == c.args.has("--hosts")) throw UsageError("give either --host HOST or --hosts H1,H2,...");
+    if (c.args.has("--export-ansible")) {
+        if (apply) throw UsageError("--export-ansible writes a playbook instead of applying; it does not go with --apply");
+        if (c.args.get("--export-ansible").empty()) throw UsageError("--export-ansible needs a directory");
+    }
     if (c.args.has("--host")) {
         if (c.args.get("--host").empty()) throw UsageError("--host needs a host name");
+        if (c.args.has("--export-ansible")) {
+            std::vector<config::AnsibleHost> hosts;
+            if (tune_host(c, service, c.args.get("--host"), false, &hosts) != k_exit_ok) return k_exit_failure;
+            auto files = config::export_ansible(hosts, c.args.get("--export-ansible"));
+            if (!files) return fail(c, files.error().message);
+            for (const auto& f : *files) c.io.err << "wrote " << f << "\n";
+            return k_exit_ok;
+        }
         return tune_host(c, service, c.args.get("--host"), apply);
     }
     std::vector<std::string> hosts;
@@ -254,9 +278,16 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
         c.io.out << nlohmann::ordered_json{{"hosts", all}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
         return rc;
     }
+    std::vector<config::AnsibleHost> exported;
     for (const std::string& h : hosts) {
         c.io.out << "=== " << printable(h) << "\n";
-        if (tune_host(c, service, h, false) != k_exit_ok) return k_exit_failure;
+        if (tune_host(c, service, h, false, c.args.has("--export-ansible") ? &exported : nullptr) != k_exit_ok) return k_exit_failure;
+    }
+    if (c.args.has("--export-ansible")) {
+        auto files = config::export_ansible(exported, c.args.get("--export-ansible"));
+        if (!files) return fail(c, files.error().message);
+        for (const auto& f : *files) c.io.err << "wrote " << f << "\n";
+        return k_exit_ok;
     }
     if (!apply) return k_exit_ok;
     // ... then apply one host at a time, stopping at the first failure.
@@ -275,6 +306,7 @@ std::vector<Flag> tune_host_flags() {
             {"--hosts", "", "H1,H2,...", "several hosts: each planned and shown first; with --apply changed one at a time, stopping at the first failure"},
             {"--apply", "", "", "after the diff, ask hunk by hunk on the terminal, then back up, write, validate, reload, check health"},
             {"--refresh-facts", "", "", "read the host's facts again even when history holds recent ones"},
+            {"--export-ansible", "", "DIR", "write DIR/inventory.ini and DIR/playbook.yml that apply the same per-host changes (backup, checker, reload handler) instead of applying"},
             history_flag()};
 }
 

@@ -588,3 +588,55 @@ TEST_CASE("config flow: a user who cannot write the file applies through sudo an
     REQUIRE(left);
     CHECK(left->out == "0\n");
 }
+
+TEST_CASE("config flow: the exported Ansible playbook runs in --check --diff and for real with the agent's resulting file",
+          "[config][flow][nginx][ansible]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/sbin/nginx")) FLOW_SKIP("nginx is not installed");
+    if (!service_test::have("/usr/bin/ansible-playbook")) FLOW_SKIP("ansible-playbook is not installed (Debian's ansible)");
+    Env env;
+    service_test::NginxFixture ngx;
+    auto s = env.connect();
+    const std::string before = read_text(ngx.site_conf);
+    std::string after = replace(before, "keepalive_timeout 65;", "keepalive_timeout 15;");
+    after = replace(after, "client_max_body_size 1m;", "client_max_body_size 8m;");
+    Proposal p = proposal_for(nginx_target(ngx), ngx.site_conf, after,
+                              {{"keepalive_timeout", "15", "", "nginx.keepalive", "shorter keep-alive frees workers", "nginx docs"}});
+    // The agent's own apply, then back.
+    Approve a;
+    auto r = apply_change(*s, *env.history, p, a, env.apply);
+    REQUIRE(r);
+    REQUIRE(r->outcome == Outcome::Applied);
+    const std::string agent_result = read_text(ngx.site_conf);
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    REQUIRE(read_text(ngx.site_conf) == before);
+
+    AnsibleHost h;
+    h.name = "testhost";
+    h.address = "127.0.0.1";
+    h.port = env.sshd.port;
+    h.user = "root";
+    h.identity_file = env.sshd.key;
+    h.known_hosts = env.sshd.known_hosts;
+    h.proposals = {p};
+    const std::string dir = env.db_dir + "/ansible";
+    auto files = export_ansible({h}, dir);
+    REQUIRE(files);
+    CHECK_THAT(read_text(dir + "/playbook.yml"), Catch::Contains("shorter keep-alive frees workers") && Catch::Contains("backup: true"));
+    const std::vector<std::string> ansible_env = {"ANSIBLE_LOCAL_TEMP=" + dir + "/tmp", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+                                                  "ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3", "ANSIBLE_CONFIG=" + dir + "/none.cfg"};
+    const std::string check_log = dir + "/check.log", real_log = dir + "/real.log";
+    const int rc_check = sshd_test::run({"ansible-playbook", "-i", dir + "/inventory.ini", dir + "/playbook.yml", "--check", "--diff"},
+                                        check_log, ansible_env);
+    INFO(read_text(check_log));
+    CHECK(rc_check == 0);
+    CHECK_THAT(read_text(check_log), Catch::Contains("+    keepalive_timeout 15;") && Catch::Contains("changed=1"));
+    CHECK(read_text(ngx.site_conf) == before);  // --check changed nothing
+    const int rc_real = sshd_test::run({"ansible-playbook", "-i", dir + "/inventory.ini", dir + "/playbook.yml"}, real_log, ansible_env);
+    INFO(read_text(real_log));
+    CHECK(rc_real == 0);
+    CHECK(read_text(ngx.site_conf) == agent_result);
+    CHECK_THAT(read_text(real_log), Catch::Contains("RUNNING HANDLER [reload nginx"));
+    CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+}

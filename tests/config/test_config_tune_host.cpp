@@ -156,4 +156,17 @@ TEST_CASE("tune redis --hosts: each host planned and the run stops at the first 
     CHECK_THAT(text2, Catch::Contains("=== testhost\n") && Catch::Contains("=== deadhost\n") && !Catch::Contains("=== testhost2"));
     auto [rc3, text3] = in_process({"tune", "redis", "--host", "testhost", "--hosts", "testhost2"});
     CHECK(rc3 == 2);
+
+    // --export-ansible: the same plans as a playbook and an inventory, nothing applied.
+    const std::string dir = f.dir + "/ansible";
+    auto [rc4, text4] = in_process({"tune", "redis", "--hosts", "testhost,testhost2", "--export-ansible", dir, "--history", app.history});
+    INFO(text4);
+    CHECK(rc4 == 0);
+    const std::string inv = sshd_test::read_text(dir + "/inventory.ini");
+    CHECK_THAT(inv, Catch::Contains("testhost ansible_host=127.0.0.1 ansible_port=" + std::to_string(f.port)) &&
+                        Catch::Contains("testhost2 ansible_host=127.0.0.1"));
+    const std::string play = sshd_test::read_text(dir + "/playbook.yml");
+    CHECK_THAT(play, Catch::Contains("hosts: \"testhost\"") && Catch::Contains("hosts: \"testhost2\""));
+    auto [rc5, text5] = in_process({"tune", "redis", "--host", "testhost", "--export-ansible", dir, "--apply"});
+    CHECK(rc5 == 2);
 }

@@ -446,6 +446,23 @@ struct HostPlan {
 Expected<HostPlan> plan_on_host(remote::SshSession& session, const HostFacts& facts, const std::string& host,
                                 const ServiceTarget& target, const HostPlanOptions& options = {});
 
+// The same per-host changes for Ansible (`--export-ansible DIR`): DIR/inventory.ini and
+// DIR/playbook.yml, one play per host. Each file gets exactly the bytes apply_change() would
+// write with every hunk approved (copy, backup: true), then the service's checker runs on it;
+// when the checker refuses, the backup is put back and the play fails; a handler reloads the
+// service as the change flow does. Returns the files written; Io when DIR is not writable.
+struct AnsibleHost {
+    std::string name;                 // the inventory name
+    std::string address;              // ansible_host
+    int port = 22;
+    std::string user;                 // ansible_user ("" = Ansible's default)
+    std::string identity_file;        // ansible_ssh_private_key_file ("" = none)
+    std::string known_hosts;          // a UserKnownHostsFile with strict checking ("" = Ansible's default)
+    bool become = false;              // ansible_become (sudo) for a user who is not root
+    std::vector<Proposal> proposals;
+};
+Expected<std::vector<std::string>> export_ansible(const std::vector<AnsibleHost>& hosts, const std::string& dir);
+
 // ----- The change flow ----------------------------------------------------------------------------
 
 // Who approves. The terminal implementation asks on /dev/tty and declines without one; there is
