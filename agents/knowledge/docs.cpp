@@ -266,9 +266,9 @@ bool valid_program(const std::string& p) {
     });
 }
 
-// Runs argv (no shell) with `env` added; stdout up to 4 MB; nullopt on failure, a non-zero exit
+// Runs the program and its arguments `words` (no shell) with `env` added; stdout up to 4 MB; nullopt on failure, a non-zero exit
 // or after `timeout`.
-std::optional<std::string> run_capture(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+std::optional<std::string> run_capture(const std::vector<std::string>& words, const std::vector<std::string>& env,
                                        std::chrono::milliseconds timeout) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
@@ -287,7 +287,7 @@ std::optional<std::string> run_capture(const std::vector<std::string>& argv, con
         if (!overridden) envs.emplace_back(v);
     }
     std::vector<char*> a, e;
-    for (const std::string& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    for (const std::string& s : words) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
     for (const std::string& s : envs) e.push_back(const_cast<char*>(s.c_str()));
     e.push_back(nullptr);
@@ -334,6 +334,11 @@ std::optional<std::string> run_capture(const std::vector<std::string>& argv, con
 }
 
 } // namespace
+
+std::string doc_command(const std::string& program) {
+    if (!valid_program(program)) return "";
+    return "MANWIDTH=200 MANPAGER=cat man --nh --nj -P cat '" + program + "' 2>/dev/null";
+}
 
 DocProvider local_docs() {
     return [](const std::string& program) -> std::optional<std::string> {

@@ -151,6 +151,15 @@ TEST_CASE("local_docs: unknown programs and names that are not program names", "
     CHECK_FALSE(man("../../etc/passwd"));
     CHECK_FALSE(man("-k"));
     CHECK_FALSE(man("a b"));
+    // The command a remote provider runs: the same rendering, the name quoted, nothing for bad names.
+    CHECK(kn::doc_command("tar") == "MANWIDTH=200 MANPAGER=cat man --nh --nj -P cat 'tar' 2>/dev/null");
+    CHECK(kn::doc_command("a'b").empty());
+    CHECK(kn::doc_command("$(reboot)").empty());
+    CHECK(kn::doc_command("-k").empty());
+    if (man("tar")) {
+        const std::string via_shell = run(kn::doc_command("tar"));
+        CHECK(kn::parse_man_options(via_shell).size() == kn::parse_man_options(*man("tar")).size());
+    }
     CHECK_FALSE(man(""));
     // Odd text never throws and gives no option from plain prose.
     CHECK(kn::parse_man_options("").empty());

@@ -157,6 +157,11 @@ std::string man_summary(std::string_view text);
 // is a bare program name ([A-Za-z0-9_.+-]); providers must not pass it through a shell unquoted.
 using DocProvider = std::function<std::optional<std::string>(const std::string& program)>;
 
+// The shell command that prints `program`'s man page on a target the way local_docs() renders it
+// here, for a remote provider to run over SSH: "MANWIDTH=200 MANPAGER=cat man --nh --nj -P cat
+// 'PROG' 2>/dev/null"; "" when `program` is not a bare program name (then fetch nothing).
+std::string doc_command(const std::string& program);
+
 // This machine's man pages: runs `man -P cat PROG` (MANWIDTH=200, no hyphenation or
 // justification) without a shell, with a 10 s limit; nullopt when man has no page.
 DocProvider local_docs();
