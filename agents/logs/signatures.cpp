@@ -17,12 +17,39 @@
 #include <ctime>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 namespace sigmaops::logs {
 
 namespace {
 
-bool has(std::string_view s, std::string_view p) { return s.find(p) != std::string_view::npos; }
+// Which byte pairs the message being matched contains, so that a phrase whose first two bytes
+// never occur there is rejected in O(1) instead of a scan: every matcher calls has()/any() with
+// the same message for dozens of phrases, and most messages contain none of them. A necessary
+// condition only (a phrase that is present always has its first pair present), so results are
+// exactly those of plain find(); other strings (a substring, the app name) fall back to find().
+struct BytePairs {
+    std::vector<std::uint32_t> epoch = std::vector<std::uint32_t>(65536, 0);   // pair -> last message that had it
+    std::uint32_t now = 0;
+    const char* data = nullptr;
+    std::size_t size = 0;
+    void set(std::string_view m) {
+        if (++now == 0) {
+            std::fill(epoch.begin(), epoch.end(), 0);
+            now = 1;
+        }
+        data = m.data();
+        size = m.size();
+        for (std::size_t i = 0; i + 1 < m.size(); ++i) epoch[std::size_t(std::uint8_t(m[i])) << 8 | std::uint8_t(m[i + 1])] = now;
+    }
+    bool maybe(std::string_view s, std::string_view p) const {
+        if (s.data() != data || s.size() != size || p.size() < 2) return true;
+        return epoch[std::size_t(std::uint8_t(p[0])) << 8 | std::uint8_t(p[1])] == now;
+    }
+};
+thread_local BytePairs t_pairs;
+
+bool has(std::string_view s, std::string_view p) { return t_pairs.maybe(s, p) && s.find(p) != std::string_view::npos; }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
 
@@ -42,9 +69,20 @@ bool any(std::string_view s, std::initializer_list<std::string_view> phrases) {
         if (has(s, p)) return true;
     return false;
 }
+// Case-insensitive `any` for lower-case phrases: the text is lowered once (into a per-thread
+// buffer), then each phrase is a plain find (memchr-fast), not a byte-by-byte loop per phrase.
 bool any_i(std::string_view s, std::initializer_list<std::string_view> phrases) {
+    if (phrases.size() <= 2) {
+        for (std::string_view p : phrases)
+            if (has_i(s, p)) return true;
+        return false;
+    }
+    thread_local std::string low;
+    low.resize(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) low[i] = lower(s[i]);
+    const std::string_view l(low);
     for (std::string_view p : phrases)
-        if (has_i(s, p)) return true;
+        if (l.find(p) != std::string_view::npos) return true;
     return false;
 }
 
@@ -244,6 +282,7 @@ const std::vector<Signature>& signatures() {
 int match_signature(const Record& record) {
     std::string_view m = record.message;
     if (const std::size_t nl = m.find('\n'); nl != std::string_view::npos) m = m.substr(0, nl);
+    t_pairs.set(m);
     for (const Rule& r : k_rules)
         if (r.fn(m, record)) return int(r.cat);
     return -1;
