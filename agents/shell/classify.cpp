@@ -6,6 +6,9 @@
 // it cannot see (sh -c "$x", source FILE, code piped into a shell) or input that does not parse
 // is at least unknown. Data stays data: words in quotes are arguments, never commands; only what
 // a wrapper or a shell would run (sh -c, eval, aliases, functions, substitutions) is walked.
+// Words are evaluated only as far as the tree alone allows (literal values assigned earlier, echo
+// and printf of literal words): anything else stays computed, and is rated as such.
+// The rules were checked against the labelled corpus tests/fixtures/shell_risk (bench_shell_risk).
 // Each rule names what it follows in a comment; tests/shell/test_shell_classify.cpp holds a case
 // and a near miss for each.
 #include <shell/shell.h>

@@ -212,8 +212,14 @@ struct Assessment {
 
 // Classifies a parsed script by walking its tree (payloads, substitutions, here-doc bodies,
 // functions and aliases defined then used, variables used as the command word included).
-// Data in quotes stays data. Linear in the tree (each function body and alias is rated once);
-// nesting deeper than 256 levels is rated unknown rather than followed.
+// Words whose values are known without running anything (variables and arrays assigned literal
+// values, ${x,,}, $(echo ...)/$(printf ...) of literal words, brace expansion of the command
+// word) are rated as those values, in command words, arguments and redirections; code given to a
+// shell on stdin, through <(...) or as a computed string is rated as that code when known, as
+// destructive when a substitution downloads or decodes it, else unknown.
+// Data in quotes stays data. Linear in the tree (each function body and alias is rated once;
+// at most 8 combinations of a word's values, 1,000 re-read texts per script); nesting deeper
+// than 256 levels is rated unknown rather than followed.
 Assessment classify(const Script& script);
 
 // Parses and classifies; an unparsable source is Risk::Unknown with the parse error as reason.
