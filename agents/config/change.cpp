@@ -551,6 +551,12 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
             return rep;
         }
         try {
+            // A transfer cut short leaves SFTP's temp file (".NAME.sigmaops-*" beside the file,
+            // never renamed over it): remove it.
+            const auto slash = fc.path.rfind('/');
+            const std::string dir = slash == std::string::npos ? "." : fc.path.substr(0, slash == 0 ? 1 : slash);
+            const std::string base = slash == std::string::npos ? fc.path : fc.path.substr(slash + 1);
+            f.run("rm -f -- " + shell_quote((dir == "/" ? "" : dir) + "/." + base + ".sigmaops-") + "*");
             const std::string now_sha = f.remote_sha(fc.path);
             rep.file_state = now_sha == old_sha ? "old" : now_sha == new_sha ? "new" : "other";
             f.step("state", true, json{{"state", rep.file_state}, {"sha256", now_sha}, {"after", "reconnect"}}.dump(-1, ' ', false, json::error_handler_t::replace));

@@ -306,29 +306,44 @@ TEST_CASE("config flow: a connection cut mid-apply leaves the old or the new fil
     Env env;
     service_test::NginxFixture ngx;
     const std::string site_before = read_text(ngx.site_conf);
-    const std::string after = replace(site_before, "keepalive_timeout 65;", "keepalive_timeout 20;");
-    // Cut before the write (the file stays old) or right after it (the file is new, unverified).
-    const std::string cut_at = GENERATE(std::string("write"), std::string("validate"));
+    // Cut before the write (the file stays old), during the transfer of a large file (old or new,
+    // whichever the cut hits) or right after it (the file is new, unverified).
+    const std::string cut_at = GENERATE(std::string("write"), std::string("mid-write"), std::string("validate"));
+    std::string after = replace(site_before, "keepalive_timeout 65;", "keepalive_timeout 20;");
+    if (cut_at == "mid-write")
+        while (after.size() < (24u << 20)) after += "# padding that makes the transfer take a while .............................\n";
     auto s = env.connect();
     auto pid = s->exec("echo $PPID");  // the sshd process serving this connection
     REQUIRE(pid);
     const pid_t session_pid = std::atoi(pid->out.c_str());
     REQUIRE(session_pid > 1);
     ApplyOptions o = env.apply;
+    std::thread killer;
     o.on_step = [&](const std::string& step, const std::string&) {
-        if (step == cut_at) {
+        if (cut_at == "mid-write" && step == "write") {
+            killer = std::thread([session_pid] {
+                std::this_thread::sleep_for(150ms);
+                kill(session_pid, SIGKILL);
+            });
+        } else if (step == cut_at) {
             kill(session_pid, SIGKILL);
             std::this_thread::sleep_for(100ms);
         }
     };
     Approve a;
     auto r = apply_change(*s, *env.history, proposal_for(nginx_target(ngx), ngx.site_conf, after), a, o);
+    if (killer.joinable()) killer.join();
     REQUIRE(r);
     INFO(r->message);
     const std::string now = read_text(ngx.site_conf);
     CHECK((now == site_before || now == after));  // never a mix
     CHECK(now == site_before);                    // and the flow put the original back when it was new
-    CHECK(r->file_state == (cut_at == "write" ? "old" : "new"));
+    if (cut_at == "mid-write") CHECK((r->file_state == "old" || r->file_state == "new"));
+    INFO("after the cut: " << r->message);
+    else CHECK(r->file_state == (cut_at == "write" ? "old" : "new"));
+    std::vector<std::string> left;
+    for (const auto& e : std::filesystem::directory_iterator(ngx.dir + "/conf.d")) left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"site.conf"});  // no temp file of the cut transfer left
     CHECK_THAT(env.step_detail(r->change_id, "state"), Catch::Contains("\"state\":\"" + r->file_state + "\""));
     CHECK(has(env.steps(r->change_id), "connection:failed"));
     CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
