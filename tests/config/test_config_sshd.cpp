@@ -5,6 +5,7 @@
 // reads /etc/ssh/sshd_config through `sshd -T`, so each Lynis run happens in a private mount
 // namespace (`unshare -m`) with the file under test bind-mounted over /etc/ssh/sshd_config.
 #include <config/config.h>
+#include <sshd_fixture.h>
 
 #include <catch2/catch.hpp>
 
@@ -264,4 +265,67 @@ TEST_CASE("Lynis' SSH score rises and no covered SSH-7408 suggestion is left", "
     // the rules make, a firewall can lock the user out).
     for (const std::string& s : after.ssh_suggestions) CHECK(s == "Port");
     CHECK(slurp("/etc/ssh/sshd_config") == slurp(orig));  // /etc untouched
+}
+
+TEST_CASE("a hardened sshd keeps the user's key login working: a real login through it", "[config][sshd]") {
+    if (!sshd_test::is_root()) {
+        std::puts("skipped: needs root (starts sshd)");
+        return;
+    }
+    // The fixture's permissive sshd_config (passwords, root login, MaxAuthTries 20, ...) and its keys.
+    sshd_test::SshdFixture fx(false);
+    TempDir tmp;
+    const fs::path conf = tmp.path / "sshd_config";
+    spit(conf, slurp(fx.dir + "/sshd_config"));
+    auto set = load(Format::Sshd, conf.string(), local_files());
+    REQUIRE(set);
+    SshdFacts facts;
+    facts.login_user = "root";  // the test logs in as root with a key: that must survive
+    facts.login_method = "publickey";
+    auto changes = sshd_hardening(*set, facts);
+    // A second sshd on its own port and pid file, from the hardened file.
+    const int port = sshd_test::free_port();
+    Change p;
+    p.key = "Port";
+    p.value = std::to_string(port);
+    p.rule_id = "test.port";
+    changes.push_back(p);
+    Change pid;
+    pid.key = "PidFile";
+    pid.value = (tmp.path / "sshd.pid").string();
+    pid.rule_id = "test.pid";
+    changes.push_back(pid);
+    auto plan = plan_changes(*set, changes);
+    REQUIRE(plan);
+    auto files = apply_hunks(*set, plan->hunks);
+    REQUIRE(files);
+    REQUIRE(files->size() == 1);
+    const fs::path hard = tmp.path / "sshd_config.hardened";
+    spit(hard, files->front().second);
+    INFO(files->front().second);
+    REQUIRE(sh("/usr/sbin/sshd -t -f " + hard.string()).first == 0);
+    pid_t sshd = fork();
+    if (sshd == 0) {
+        const int log = open((tmp.path / "sshd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(log, 1);
+        dup2(log, 2);
+        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", hard.c_str(), (char*)nullptr);
+        _exit(127);
+    }
+    struct Reap {
+        pid_t p;
+        ~Reap() { kill(p, SIGTERM); int st; waitpid(p, &st, 0); }
+    } reap{sshd};
+    REQUIRE(sshd_test::wait_for_port(port, std::chrono::milliseconds(5000)));
+    const std::string ssh = "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + tmp.path.string() +
+                            "/kh -o IdentitiesOnly=yes -p " + std::to_string(port) + " ";
+    spit(tmp.path / "kh", "[127.0.0.1]:" + std::to_string(port) + " " + fx.host_pub + "\n");
+    auto [rc, out] = sh(ssh + "-i " + fx.key + " root@127.0.0.1 echo logged-in");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("logged-in") != std::string::npos);
+    // Passwords are off now: a password-only client is refused.
+    auto [rc2, out2] = sh(ssh + "-o PreferredAuthentications=password,keyboard-interactive root@127.0.0.1 true");
+    CHECK(rc2 == 255);
+    CHECK(out2.find("Permission denied") != std::string::npos);
 }
