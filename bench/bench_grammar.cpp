@@ -29,15 +29,17 @@ struct Named {
     const char* text;
 };
 
-// The command agent's answer format (agents/commands/propose.cpp), a bounded-count variant and a
-// JSON-like recursive grammar.
+// The command agent's answer format (commands::answer_grammar() in agents/commands/propose.cpp,
+// copied: the engine does not link the agents), a bounded-count variant and a JSON-like
+// recursive grammar.
 const Named k_grammars[] = {
     {"command answer (repetitions)", R"(
 root    ::= "```sh\n" command "\n```\n" explain
-command ::= [^ \n`] ([^\n`'"]* (sq | dq))* [^\n`'"]*
+command ::= [^ \n`'"] body
+body    ::= ([^\n`'"]* (sq | dq))* [^\n`'"]*
 sq      ::= "'" [^'\n]* "'"
 dq      ::= "\"" ([^"\\\n] | "\\" [^\n])* "\""
-explain ::= [^\n]{1,200}
+explain ::= [^\n]+
 )"},
     {"counted repetitions {m,n}", R"(
 root    ::= "```sh\n" program args "\n```\n" sentence

@@ -91,7 +91,7 @@ json candidate_json(const Candidate& k) {
 // the model unless --no-model (none found: tldr examples only, said on stderr), this machine's
 // man pages for local runs. Progress goes to stderr. Throws UsageError for bad options.
 Expected<Proposals> generate(const Invocation& c, const std::string& request, const std::string& host) {
-    const int n = int(c.args.get_int("--candidates", 1, 1, 16));
+    const int n = int(c.args.get_int("--candidates", 3, 1, 16));
     std::optional<knowledge::Knowledge> tldr;
     auto index = knowledge::Knowledge::open(c.args.get("--index"));
     if (index) tldr.emplace(std::move(*index));
@@ -184,6 +184,11 @@ int run_cmd(const Invocation& c) {
     };
     if (!json_out && generated) print_candidates(c.io.out, *generated);
     if (!json_out) print_proposal(c.io.out, p);
+    if (!json_out && generated) {
+        const Candidate& best = generated->candidates.front();
+        for (const knowledge::FlagProblem& f : best.unknown_flags) c.io.out << "flag:    " << visible(f.message) << "\n";
+        for (const std::string& u : best.undocumented) c.io.out << "unknown: " << visible(u) << ": no man page or tldr page here\n";
+    }
     // A tldr example with <values> left to fill in is a template, not a command to run.
     if (generated && generated->candidates.front().has_placeholders && run && !dry_run) {
         c.io.err << "sigmaops: not run: the command still has placeholders ('<...>'); fill them in and pass it with --command\n";
@@ -277,7 +282,7 @@ Command cmd_command() {
     c.summary = "propose a shell command, show its risk, run it only after you confirm";
     c.usage = "(\"REQUEST\" [-n N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout SECONDS] [--json]";
     c.flags = {{"--command", "-c", "CMD", "the command itself (typed by you) instead of a request in words"},
-               {"--candidates", "-n", "N", "propose N candidates, best first (1-16, default 1); --run runs the first"},
+               {"--candidates", "-n", "N", "propose N candidates, ranked best first (1-16, default 3); --run runs the first"},
                {"--no-model", "", "", "propose the best tldr examples only (their placeholders marked <...>)"},
                {"--index", "", "FILE", "the tldr index (default: the shipped resources/knowledge/tldr.sqlite)"},
                {"--host", "", "H", "run on this host over SSH (a profile or ssh_config name); default: this machine"},
