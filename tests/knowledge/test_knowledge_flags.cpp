@@ -31,7 +31,7 @@ kn::FlagReport check(const std::string& cmd, bool man = true) {
 
 } // namespace
 
-TEST_CASE("check_flags: an invented flag is reported with its offset; real ones pass", "[knowledge][flags]") {
+TEST_CASE("check_flags: an invented flag is reported with its offset, real ones pass", "[knowledge][flags]") {
     if (!have_man("tar") || !have_man("find") || !have_man("grep") || !have_man("ls")) {
         std::cout << "skipped: man pages of tar/find/grep/ls are not here\n";
         return;
