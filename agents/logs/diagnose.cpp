@@ -427,8 +427,11 @@ Expected<Report> diagnose(std::vector<Source> sources, const DiagnoseOptions& op
         report.sources.push_back(std::move(sum));
     }
     report.findings = collector.findings();
-    for (auto& f : report.findings)
+    for (auto& f : report.findings) {
+        f.title = mask_secrets(f.title);   // a burst's title quotes its template
+        f.explanation = mask_secrets(f.explanation);
         for (auto& e : f.evidence) e.text = mask_secrets(e.text);
+    }
     report.digest = collector.digest(options.digest_size, &miner);
     for (auto& d : report.digest) {
         d.text = mask_secrets(d.text);
