@@ -116,7 +116,7 @@ TEST_CASE("propose: without a model, the best tldr examples with placeholders ma
     for (const Candidate& c : again->candidates) CHECK(c.example->id != o.exclude[0]);
 }
 
-TEST_CASE("propose: bad requests and options are refused; reference data is fenced", "[commands][propose]") {
+TEST_CASE("propose: bad requests and options are refused, reference data is fenced", "[commands][propose]") {
     Proposer none(nullptr, nullptr, nullptr);
     auto empty = none.propose("   ");
     REQUIRE_FALSE(empty);

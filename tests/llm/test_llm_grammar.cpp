@@ -85,7 +85,7 @@ TEST_CASE("llm grammar: 100 answers sampled at temperature 1.0 all match the gra
     CHECK(constraint_ms < 0.5 * decode_ms);
 }
 
-TEST_CASE("llm grammar: greedy answers keep their form; a bad grammar is refused with its offset", "[llm][grammar]") {
+TEST_CASE("llm grammar: greedy answers keep their form, a bad grammar is refused with its offset", "[llm][grammar]") {
     if (!std::filesystem::exists(k_model)) {
         std::puts("skipped: resources/models/sigma-ops-nano.gguf is missing");
         return;
