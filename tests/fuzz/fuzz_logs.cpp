@@ -5,12 +5,15 @@
 // growing without bound: lines are valid UTF-8 and at most max_line_bytes long, records at most
 // max_record_bytes, templates at most max_templates (+ one catch-all per token count), and every
 // record gets a template id in 1..size(). The first input byte picks small limits so the caps are
-// reached often. ASan/UBSan turn any violation into a crash. Build and run: docs/fuzzing.md.
+// reached often. Then the report's and the model stage's text scanners (mask_secrets,
+// neutralise_untrusted, check_citations) on the same bytes. ASan/UBSan turn any violation into a
+// crash. Build and run: docs/fuzzing.md.
 #include <logs/logs.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 using namespace sigmaops;
@@ -56,5 +59,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::int64_t ms = 0;
     (void)logs::parse_timestamp(bytes.substr(0, 64), po.time, ms);
     (void)logs::tokenize(bytes.substr(0, 256));
+    // The text scanners of the report and the model stage: masking keeps the text outside the
+    // values it replaces; untrusted text can never keep a fence or chat marker or a newline;
+    // citations are only ids of the form F<digits>.
+    const std::string_view head = bytes.substr(0, 512);
+    const std::string masked = logs::mask_secrets(head);
+    if (masked.size() > head.size() + 10 * (head.size() / 2 + 1)) std::abort();
+    const std::string fenced = logs::neutralise_untrusted(head);
+    for (std::string_view bad : {"<<<", ">>>", "<|", "|>", "\n", "\r"})
+        if (fenced.find(bad) != std::string::npos) std::abort();
+    const logs::Citations c = logs::check_citations(head, {"F1", "F2"});
+    for (const auto* ids : {&c.cited, &c.unknown})
+        for (const std::string& id : *ids)
+            if (id.size() < 2 || id[0] != 'F' || id.find_first_not_of("0123456789", 1) != std::string::npos) std::abort();
+    if (c.flag.empty() != (c.unknown.empty() && !c.cited.empty())) std::abort();
     return 0;
 }
