@@ -104,7 +104,7 @@ ModelCard card_of(const sigma::Model& m, const char* backend) {
 }
 
 // The engine's sampling parameters with the constraint applied: a grammar goes to the engine,
-// which masks every step (engine/src/grammar); a JSON schema is not supported.
+// which masks every step (engine/src/grammar); a JSON schema becomes such a grammar.
 Expected<sigma::SamplingParams> with_constraint(const Sampling& s, const Constraint& c) {
     sigma::SamplingParams p = to_engine(s);
     switch (c.kind) {
@@ -113,8 +113,12 @@ Expected<sigma::SamplingParams> with_constraint(const Sampling& s, const Constra
         if (c.text.empty()) return unexpected(ErrorCode::InvalidArgument, "the grammar constraint is empty: write at least `root ::= ...`");
         p.grammar = c.text;
         break;
-    case Constraint::Kind::JsonSchema:
-        return unexpected(ErrorCode::Unsupported, "the local engine does not apply JSON schemas; pass a grammar (Constraint::Kind::Grammar)");
+    case Constraint::Kind::JsonSchema: {
+        auto g = json_schema_to_grammar(c.text);
+        if (!g) return unexpected(g.error());
+        p.grammar = std::move(*g);
+        break;
+    }
     }
     return p;
 }

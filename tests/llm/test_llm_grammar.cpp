@@ -6,6 +6,8 @@
 
 #include <llm/llm.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <filesystem>
 #include <regex>
@@ -152,4 +154,49 @@ TEST_CASE("llm grammar: the reported log-probability is the model's, after the m
     CHECK(forced->text == "```sh\nls -la\n```\nLists files.");
     CHECK(forced->stop == llm::StopReason::EndOfText);
     CHECK(forced->logprob <= 0);
+}
+
+TEST_CASE("llm grammar: a JSON schema constrains sampled answers to valid JSON of that shape", "[llm][grammar]") {
+    if (!std::filesystem::exists(k_model)) {
+        std::puts("skipped: resources/models/sigma-ops-nano.gguf is missing");
+        return;
+    }
+    auto ctx = nano()->new_context({});
+    REQUIRE(ctx);
+    const std::string schema = R"({"type": "object", "properties": {
+        "command": {"type": "string"}, "risk": {"enum": ["read-only", "destructive"]},
+        "steps": {"type": "integer"}, "sudo": {"type": "boolean"},
+        "files": {"type": "array", "items": {"type": "string"}}}})";
+    llm::Sampling s;
+    s.temperature = 1.0f;
+    s.top_k = 0;
+    s.top_p = 1.0f;
+    s.min_p = 0.0f;
+    s.max_tokens = 400;
+    int n_complete = 0;
+    for (int i = 0; i < 20; ++i) {
+        s.seed = uint64_t(7 + i);
+        auto r = (*ctx)->chat(ask("Clean the apt cache; answer as JSON"), s, {}, {llm::Constraint::Kind::JsonSchema, schema});
+        REQUIRE(r);
+        if (r->stop != llm::StopReason::EndOfText) continue;   // a long string can reach max_tokens
+        ++n_complete;
+        INFO(r->text);
+        nlohmann::json j;
+        REQUIRE_NOTHROW(j = nlohmann::json::parse(r->text));
+        CHECK(j["command"].is_string());
+        CHECK((j["risk"] == "read-only" || j["risk"] == "destructive"));
+        CHECK(j["steps"].is_number());   // an integer, possibly beyond int64 (then read as a double)
+        CHECK(std::regex_search(r->text, std::regex(R"("steps": ?-?(0|[1-9][0-9]*)[,}])")));
+        CHECK(j["sudo"].is_boolean());
+        CHECK(j["files"].is_array());
+        for (const auto& f : j["files"]) CHECK(f.is_string());
+    }
+    CHECK(n_complete >= 10);
+    auto g = llm::json_schema_to_grammar("{\"type\": \"object\", \"properties\": {\"a\": {\"pattern\": \"x\"}}}");
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code == ErrorCode::Unsupported);
+    CHECK_THAT(g.error().message, Catch::Contains("#/properties/a") && Catch::Contains("pattern"));
+    auto bad = llm::json_schema_to_grammar("{not json");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == ErrorCode::InvalidArgument);
 }

@@ -57,13 +57,19 @@ struct ContextOptions {
 // Kind::Grammar: a GBNF-style grammar with a rule `root` (rules, alternatives, "literals",
 // [classes], [^negated], ., ( groups ), * + ? {m,n}; the language is documented in the engine's
 // grammar/grammar.h). A bad grammar fails with InvalidArgument naming line, column and offset.
-// Kind::JsonSchema is not supported by the local engine (ErrorCode::Unsupported; write the
-// grammar instead). A backend that cannot apply a kind fails rather than ignore it.
+// Kind::JsonSchema: a JSON schema of the simple kinds, turned into a grammar by
+// json_schema_to_grammar(). A backend that cannot apply a kind fails rather than ignore it.
 struct Constraint {
     enum class Kind { None, Grammar, JsonSchema };
     Kind kind = Kind::None;
     std::string text;              // the grammar or the JSON schema
 };
+
+// A grammar for the JSON values `schema` describes: type object (every listed property, in
+// order), array (items), string, number, integer, boolean, null; enum, const, anyOf/oneOf; no
+// type = any JSON value. Compact output (no newlines). InvalidArgument for a schema that is not
+// JSON or is malformed; Unsupported for $ref, allOf, not, pattern, patternProperties, if, format.
+Expected<std::string> json_schema_to_grammar(std::string_view schema);
 
 enum class StopReason { MaxTokens, EndOfText, StopString, Cancelled, CallbackStopped, ContextFull };
 // "max tokens", "end of text", "stop string", "cancelled", "stopped", "context full".
