@@ -122,8 +122,12 @@ private:
     void problem(const std::string& program, const std::string& word, const std::string& option, shell::Offset at,
                  const ProgramDocs& d) {
         std::string sources = d.has_man && d.has_tldr ? "man page, tldr" : d.has_man ? "man page" : "tldr";
-        result.unknown.push_back({program, word, option, at,
-                                  program + " has no option " + option + " (checked: " + sources + ")"});
+        FlagProblem f{program, word, option, at,
+                      d.has_man ? program + " has no option " + option + " (checked: " + sources + ")"
+                                : program + "'s tldr examples do not use " + option +
+                                      " (no man page here to confirm it is invented)"};
+        f.tldr_only = !d.has_man;
+        result.unknown.push_back(std::move(f));
     }
 
     // Looks `name` up in `d`: the man entry (a unique --long abbreviation too) and the tldr spelling.

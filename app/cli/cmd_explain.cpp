@@ -84,7 +84,7 @@ int run_explain(const Invocation& c) {
         j["unknown_flags"] = nlohmann::json::array();
         for (const kn::FlagProblem& f : e->unknown)
             j["unknown_flags"].push_back({{"program", f.program}, {"word", f.word}, {"option", f.option},
-                                          {"offset", f.offset}, {"message", f.message}});
+                                          {"offset", f.offset}, {"message", f.message}, {"tldr_only", f.tldr_only}});
         j["undocumented"] = e->undocumented;
         c.io.out << dump(j) << "\n";
         return k_exit_ok;

@@ -244,6 +244,10 @@ struct FlagProblem {
     std::string option;            // the unknown option in it ("--frobnicate", "-q")
     Offset offset = 0;             // where the word starts
     std::string message;           // "tar has no option --frobnicate (checked: man page, tldr)"
+    // Only tldr was there to check against (no man page or --help text): tldr's examples use a
+    // few options of each program, so such a finding is weak (docker run --rm without docker's
+    // man page). Callers may show it as "not confirmed" rather than "invented".
+    bool tldr_only = false;
 };
 
 struct FlagReport {
