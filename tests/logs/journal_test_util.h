@@ -156,7 +156,7 @@ inline PipelineResult run_pipeline(sigmaops::logs::LineReader& reader) {
 }
 
 inline std::string sample_text(const std::string& name) {
-    std::ifstream f(std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/" + name, std::ios::binary);
+    std::ifstream f(std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/" + name, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(f), {});
 }
 

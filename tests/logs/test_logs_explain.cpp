@@ -43,7 +43,7 @@ logs::Report diagnose_text(const std::string& text, const std::string& name = "s
 
 logs::Report diagnose_files(const std::vector<std::string>& files) {
     std::vector<logs::Source> s;
-    for (const auto& f : files) s.push_back(logs::open_source(std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/" + f));
+    for (const auto& f : files) s.push_back(logs::open_source(std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/" + f));
     auto r = logs::diagnose(std::move(s));
     REQUIRE(r);
     return std::move(*r);
@@ -223,7 +223,7 @@ TEST_CASE("explain with the default model: an answer, its citations checked, the
 
 TEST_CASE("sigmaops diagnose: --show-prompt prints what the model saw; no model file leaves the report alone",
           "[logs][explain][cli]") {
-    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/oom-java.log";
+    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/oom-java.log";
     auto [rc, text] = in_process({"diagnose", sample, "--no-history", "-m", "/nonexistent/model.gguf"});
     INFO(text);
     CHECK(rc == 0);
@@ -256,7 +256,7 @@ TEST_CASE("/diagnose in the chat: the same report, stored in the chat's session"
     logs_test::TempDir d;
     const std::string db = (d.path / "h.db").string();
     const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
-    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/oom-java.log";
+    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/oom-java.log";
     auto [rc, out] = in_process({"chat", "-m", model, "--history", db, "-n", "4"}, "/diagnose\n/diagnose " + sample + "\n/quit\n");
     INFO(out);
     CHECK(rc == 0);

@@ -200,7 +200,7 @@ TEST_CASE("sigmaops diagnose prints ranked findings, benign logs give none", "[l
 }
 
 TEST_CASE("sample incidents: diagnose names the right category first, benign samples give nothing", "[logs][signatures][samples]") {
-    // tests/logs/samples/: one incident per major category (root cause plus its consequences and
+    // resources/samples/: one incident per major category (root cause plus its consequences and
     // noise), and three benign near misses (a graceful reload, a clean deploy, ordinary logins).
     const std::pair<const char*, const char*> expected[] = {
         {"oom-java.log", "oom-killer"},
@@ -217,7 +217,7 @@ TEST_CASE("sample incidents: diagnose names the right category first, benign sam
         {"benign-ssh-logins.log", ""},
     };
     for (const auto& [file, category] : expected) {
-        const std::string path = std::string(SIGMAOPS_SOURCE_DIR) + "/tests/logs/samples/" + file;
+        const std::string path = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/" + file;
         auto reader = logs::LineReader::open(path);
         REQUIRE(reader);
         auto parser = logs::RecordParser::create();
