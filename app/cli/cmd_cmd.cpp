@@ -78,6 +78,7 @@ json candidate_json(const Candidate& k) {
               {"unknown_flags", flags},
               {"undocumented", k.undocumented},
               {"has_placeholders", k.has_placeholders},
+              {"missing_programs", k.missing_programs},
               {"proposal", proposal_json(k.proposal)}};
     if (k.source == "model") {
         j["logprob"] = k.logprob;
@@ -90,7 +91,44 @@ json candidate_json(const Candidate& k) {
 // A plain-words REQUEST through the generation stage: the tldr index (retrieval, flag checks),
 // the model unless --no-model (none found: tldr examples only, said on stderr), this machine's
 // man pages for local runs. Progress goes to stderr. Throws UsageError for bad options.
-Expected<Proposals> generate(const Invocation& c, const std::string& request, const std::string& host) {
+// The target's context (agents/commands target_context: cached in history, one read-only probe
+// otherwise) and the candidates whose program is missing there marked and ranked below. A target
+// that cannot be probed is said on stderr; the candidates are then left as they are.
+void mark_on_target(const Invocation& c, Proposals& all, const std::string& host, std::optional<TargetContext>& ctx) {
+    history::Options ho;
+    auto db = history::History::open(history_path(c.args), ho);
+    history::History* h = db ? db->get() : nullptr;
+    Expected<TargetContext> got = sigmaops::unexpected(ErrorCode::Io, "not probed");
+    if (host.empty()) {
+        got = target_context(local_probe(), h, host, programs_of(all));
+    } else {
+        remote::TerminalPrompter prompter;
+        remote::ConnectOptions co;
+        co.prompter = &prompter;
+        remote::ConnectionPool pool(co);
+        auto session = pool.acquire(host);
+        if (!session) got = sigmaops::unexpected(session.error());
+        else got = target_context(ssh_probe(**session), h, host, programs_of(all));
+    }
+    if (!got) {
+        c.io.err << "sigmaops: cannot probe " << (host.empty() ? "this machine" : host) << ": " << got.error().message
+                 << " (programs not checked)\n";
+        return;
+    }
+    mark_missing_programs(all, *got);
+    ctx = std::move(*got);
+}
+
+json context_json(const TargetContext& t) {
+    return {{"host", t.host.empty() ? "localhost" : t.host}, {"os_id", t.os_id}, {"os_version_id", t.os_version_id},
+            {"os", t.os_pretty}, {"shell", t.shell}, {"init", t.init}, {"package_managers", t.package_managers},
+            {"programs", t.programs}, {"from_cache", t.from_cache}, {"probed_ms", t.probed_ms}, {"notes", t.notes}};
+}
+
+std::string target_name(const std::string& host) { return host.empty() ? "localhost" : host; }
+
+Expected<Proposals> generate(const Invocation& c, const std::string& request, const std::string& host,
+                             std::optional<TargetContext>& ctx) {
     const int n = int(c.args.get_int("--candidates", 3, 1, 16));
     std::optional<knowledge::Knowledge> tldr;
     auto index = knowledge::Knowledge::open(c.args.get("--index"));
@@ -111,10 +149,11 @@ Expected<Proposals> generate(const Invocation& c, const std::string& request, co
     if (model) c.io.err << "sigmaops: proposing " << n << (n == 1 ? " command" : " commands") << "...\n";
     std::optional<Expected<Proposals>> out;
     Interrupt::while_cancellable([&] { proposer.cancel(); }, [&] { out.emplace(proposer.propose(request, o)); });
+    if (*out && !(*out)->candidates.empty()) mark_on_target(c, **out, host, ctx);
     return std::move(*out);
 }
 
-void print_candidates(std::ostream& o, const Proposals& all) {
+void print_candidates(std::ostream& o, const Proposals& all, const std::string& host) {
     if (!all.note.empty()) o << "note:    " << visible(all.note) << "\n";
     if (all.candidates.size() < 2) return;
     o << "candidates (best first; the first is the proposal below):\n";
@@ -123,6 +162,7 @@ void print_candidates(std::ostream& o, const Proposals& all) {
         o << "  " << k + 1 << ". " << visible((c.proposal.sudo ? "sudo " : "") + c.proposal.text) << "   [" << shell::risk_name(c.proposal.risk()) << ", " << c.source;
         if (!c.parses) o << ", does not parse";
         if (!c.unknown_flags.empty()) o << ", " << c.unknown_flags.size() << " unknown flag(s)";
+        for (const std::string& m : c.missing_programs) o << ", program not found on " << target_name(host) << ": " << visible(m);
         o << "]\n";
     }
 }
@@ -142,12 +182,14 @@ Proposal proposal_from(const Invocation& c, const std::string& host, json& repor
     c.args.at_most(1);
     if (c.args.positional().empty()) throw UsageError("nothing to do: give a REQUEST in words, or --command CMD");
     if (c.args.has("--sudo")) throw UsageError("--sudo goes with --command; a proposal says sudo itself when it needs it");
-    auto all = generate(c, c.args.positional()[0], host);
+    std::optional<TargetContext> ctx;
+    auto all = generate(c, c.args.positional()[0], host, ctx);
     if (!all) throw GenerationError(all.error().message);
     json cands = json::array();
     for (const Candidate& k : all->candidates) cands.push_back(candidate_json(k));
     report["candidates"] = cands;
     report["used_model"] = all->used_model;
+    if (ctx) report["target"] = context_json(*ctx);
     if (!all->note.empty()) report["note"] = all->note;
     if (all->candidates.empty()) throw GenerationError(all->note.empty() ? "no command to propose" : all->note);
     Proposal best = all->candidates.front().proposal;
@@ -182,12 +224,14 @@ int run_cmd(const Invocation& c) {
         if (json_out) c.io.out << dump(report) << "\n";
         return rc;
     };
-    if (!json_out && generated) print_candidates(c.io.out, *generated);
+    if (!json_out && generated) print_candidates(c.io.out, *generated, host);
     if (!json_out) print_proposal(c.io.out, p);
     if (!json_out && generated) {
         const Candidate& best = generated->candidates.front();
         for (const knowledge::FlagProblem& f : best.unknown_flags) c.io.out << "flag:    " << visible(f.message) << "\n";
         for (const std::string& u : best.undocumented) c.io.out << "unknown: " << visible(u) << ": no man page or tldr page here\n";
+        for (const std::string& m : best.missing_programs)
+            c.io.out << "missing: " << visible(m) << ": program not found on " << target_name(host) << "\n";
     }
     // A tldr example with <values> left to fill in is a template, not a command to run.
     if (generated && generated->candidates.front().has_placeholders && run && !dry_run) {

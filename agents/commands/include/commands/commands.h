@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -286,6 +287,7 @@ struct Candidate {
     std::optional<knowledge::Example> example;   // tldr: the example (its placeholders in order)
     bool has_placeholders = false;     // tldr: the command has '<values>' still to fill in (quoted, so it parses)
     double score = 0;                  // the rank: higher is better (see propose.cpp)
+    std::vector<std::string> missing_programs;   // named but not found on the target (mark_missing_programs)
 };
 
 struct Proposals {
@@ -320,5 +322,56 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Target context (context.cpp; issue 17 item 4): what the target is, read-only, probed with one
+// exec and cached in history (History::host_facts under the key context_cache_key(host), so no
+// new table), and which of the programs a command names exist there.
+
+struct TargetContext {
+    std::string host;                        // "" = this machine
+    std::int64_t probed_ms = 0;              // when the cached facts were read (ms since the epoch)
+    bool from_cache = false;                 // the OS/shell/init/package facts came from history
+    std::string os_id, os_version_id, os_pretty;  // /etc/os-release ID, VERSION_ID, PRETTY_NAME
+    std::string shell;                       // the login shell (getent passwd), else $SHELL
+    std::string init;                        // "systemd" when /run/systemd/system exists, else PID 1's name
+    std::vector<std::string> package_managers;  // present ones of apt dnf yum apk pacman zypper
+    std::map<std::string, bool> programs;    // name -> found by `command -v` on the target
+    std::vector<std::string> notes;          // what could not be read or understood
+    // Whether `program` exists there: nullopt when it was not probed.
+    std::optional<bool> has_program(const std::string& program) const;
+};
+
+// Runs a read-only probe script (POSIX sh) on the target and returns its stdout.
+using ProbeExec = std::function<Expected<std::string>(const std::string& script)>;
+ProbeExec local_probe();                         // sh -c SCRIPT on this machine
+ProbeExec ssh_probe(remote::SshSession& session); // sh -c SCRIPT over the session (must outlive it)
+
+// The probe: `base` adds the OS/shell/init/package sections; then one `command -v` per program
+// (names shell-quoted). Programs that are shell keywords/builtins or not plain names are left out.
+std::string context_script(const std::vector<std::string>& programs, bool base = true);
+// Reads that output. Never fails: missing sections and garbled lines become notes.
+TargetContext parse_context(std::string_view output);
+// What the context is cached under in history's host_facts: "commands.context@HOST" ("@local:
+// HOSTNAME" for this machine), apart from the config agent's own facts record of the host.
+std::string context_cache_key(const std::string& host);
+
+struct ContextOptions {
+    std::chrono::seconds ttl{3600};          // a cached record younger than this is reused
+    bool refresh = false;                    // probe again even when fresh
+};
+// The target's context with `programs` answered. Fresh cached facts and already-probed programs
+// cost no exec; otherwise one exec (the base facts when stale, plus the unknown programs) and the
+// record is stored. `history` may be nullptr (no cache). Errors: the exec's.
+Expected<TargetContext> target_context(const ProbeExec& exec, history::History* history, const std::string& host,
+                                       const std::vector<std::string>& programs, const ContextOptions& options = {});
+
+// The programs `assessment` names that the target lacks (as probed in `ctx`), in order.
+std::vector<std::string> missing_programs(const shell::Assessment& assessment, const TargetContext& ctx);
+// Marks every candidate whose programs are missing on the target (Candidate::missing_programs)
+// and moves those below the ones whose programs all exist; the order is otherwise kept.
+void mark_missing_programs(Proposals& all, const TargetContext& ctx);
+// All programs named by the candidates (what to probe for).
+std::vector<std::string> programs_of(const Proposals& all);
 
 } // namespace sigmaops::commands
