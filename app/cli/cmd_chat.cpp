@@ -6,6 +6,7 @@
 #include <base/paths.h>
 #include <base/text.h>
 #include <chat/chat.h>
+#include <commands/commands.h>
 #include <history/history.h>
 
 #include <iomanip>
@@ -25,6 +26,36 @@ void print_chat_help(std::ostream& out) {
            "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
            "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
            "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
+}
+
+// Every shell command shown in a model answer, after the answer: its risk and reasons on one line,
+// marked when it does not parse or names a program this machine lacks (agents/commands
+// annotate_answer; the context is probed once and cached in history).
+void print_shown_commands(std::ostream& out, const std::string& answer, const std::string& db) {
+    std::vector<commands::ShownCommand> shown = commands::annotate_answer(answer, nullptr);
+    if (shown.empty()) return;
+    std::vector<std::string> programs;
+    for (const auto& s : shown) programs.insert(programs.end(), s.assessment.programs.begin(), s.assessment.programs.end());
+    std::unique_ptr<history::History> h;
+    if (db != ":none")
+        if (auto opened = history::History::open(db)) h = std::move(*opened);
+    auto ctx = commands::target_context(commands::local_probe(), h.get(), "", programs);
+    if (ctx) shown = commands::annotate_answer(answer, &*ctx);
+    out << "commands in this answer (not run; /run COMMAND to run one after confirming):\n";
+    for (const auto& s : shown) {
+        std::string text = commands::visible(s.text);
+        for (std::size_t k = 0; (k = text.find('\n', k)) != std::string::npos; k += 3) text.replace(k, 1, "\n  ");
+        out << "  $ " << text << "\n    risk: " << shell::risk_name(s.assessment.risk);
+        std::string reasons;
+        for (const shell::Reason& r : s.assessment.reasons)
+            reasons += (reasons.empty() ? "" : "; ") + commands::visible(r.word) + ": " + commands::visible(r.why);
+        if (!reasons.empty()) out << " (" << reasons << ")";
+        out << "\n";
+        if (s.parse_error)
+            out << "    does not parse: " << commands::visible(s.parse_error->message) << " at offset " << s.parse_error->offset << "\n";
+        for (const std::string& m : s.missing_programs) out << "    " << commands::visible(m) << ": program not found on localhost\n";
+    }
+    if (!ctx) out << "    (programs not checked: " << ctx.error().message << ")\n";
 }
 
 int run_chat(const Invocation& c) {
@@ -164,6 +195,7 @@ int run_chat(const Invocation& c) {
         });
         if (!reply) { c.io.out << "\n[error] " << reply.error().message << "\n"; continue; }
         c.io.out << "\n";
+        print_shown_commands(c.io.out, reply->text, opt.history_db);
         const llm::Usage& u = reply->usage;
         c.io.out << "  [" << u.n_generated << " tokens, " << std::fixed << std::setprecision(1) << u.decode_tps() << " tok/s"
                  << (reply->stop == llm::StopReason::Cancelled ? ", stopped" : "") << "]\n"
@@ -187,6 +219,8 @@ Command chat_command() {
     c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit,\n"
               "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal),\n"
               "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session).\n"
+              "Every shell command in an answer is shown after it with its risk, marked when it does not\n"
+              "parse or names a program this machine lacks.\n"
               "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";
     c.run = run_chat;
     return c;

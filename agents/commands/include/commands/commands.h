@@ -374,4 +374,26 @@ void mark_missing_programs(Proposals& all, const TargetContext& ctx);
 // All programs named by the candidates (what to probe for).
 std::vector<std::string> programs_of(const Proposals& all);
 
+// ---------------------------------------------------------------------------------------------
+// Commands shown in a chat answer (annotate.cpp; issue 17 item 9): every shell command in a
+// model's answer is parsed and risk-rated before the user reads it. Commands are taken from
+// fenced code blocks whose language is sh, bash, shell, console, zsh or none: in a block with
+// `$ ` prompts only the prompted lines (and their continuation lines: a trailing backslash, open
+// quotes, a here-document's body) are commands, the rest is output; otherwise every line is, with
+// lines joined while the text so far is incomplete (open quotes, `if` without `fi`, here-docs).
+// Blank and comment lines between commands are skipped. Prose outside fences is never a command.
+
+struct ShownCommand {
+    std::string text;                        // the command as shown (without the `$ ` prompt)
+    std::size_t line = 0;                    // 1-based line of the answer where it starts
+    std::optional<shell::ParseError> parse_error;  // it does not parse (offset within `text`)
+    shell::Assessment assessment;            // the classifier's rating (unknown when it does not parse)
+    std::vector<std::string> missing_programs;     // named but not found on the target
+};
+
+// The commands of `answer` (text and line), in order.
+std::vector<ShownCommand> extract_commands(std::string_view answer);
+// extract_commands, each parsed and rated, and with `ctx` (may be nullptr) its missing programs.
+std::vector<ShownCommand> annotate_answer(std::string_view answer, const TargetContext* ctx);
+
 } // namespace sigmaops::commands
