@@ -18,12 +18,13 @@ namespace sigmaops::cli {
 
 namespace {
 
-constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /diagnose, /help, /quit";
+constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /help, /quit";
 
 void print_chat_help(std::ostream& out) {
     out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
            "  /cmd [@HOST] REQUEST   propose a command for REQUEST; run it only if you confirm\n"
            "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
+           "  /explain COMMAND       each word and flag of COMMAND and its risk (as `sigmaops explain`)\n"
            "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
            "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
 }
@@ -149,6 +150,16 @@ int run_chat(const Invocation& c) {
             dispatch(sigmaops_command(), argv, c.io);
             continue;
         }
+        // /explain COMMAND: the knowledge agent's explanation, as `sigmaops explain COMMAND`.
+        if (line == "/explain" || line.rfind("/explain ", 0) == 0) {
+            const std::size_t at = std::min(line.size(), line.find_first_not_of(" \t", 8));
+            if (at >= line.size()) {
+                c.io.out << "usage: /explain COMMAND\n";
+                continue;
+            }
+            dispatch(sigmaops_command(), {"explain", line.substr(at)}, c.io);
+            continue;
+        }
         // /diagnose FILE...: the log agent, as `sigmaops diagnose FILE...`; the report and its findings
         // are stored in this conversation's session (one is started if there is none yet).
         if (line == "/diagnose" || line.rfind("/diagnose ", 0) == 0) {
@@ -218,6 +229,7 @@ Command chat_command() {
                        {"--resume", "", "ID", "continue session ID"}}});
     c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit,\n"
               "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal),\n"
+              "/explain COMMAND (as `sigmaops explain`),\n"
               "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session).\n"
               "Every shell command in an answer is shown after it with its risk, marked when it does not\n"
               "parse or names a program this machine lacks.\n"
