@@ -6,9 +6,13 @@
 // but \n and \t and no C1 control; cleaning the same bytes as a stream split at points the
 // first bytes choose gives exactly the same text; visible() returns text with no control byte
 // at all (so a command shown for confirmation cannot move the cursor or hide a part); and
-// make_proposal() + confirm_request() never throw. Build and run: docs/fuzzing.md.
+// make_proposal() + confirm_request() never throw. The same bytes as a target probe's output
+// (parse_context: never throws, every program name it keeps is one printable line) and as a
+// chat answer (annotate_answer: every command found is non-empty, starts on a line of the
+// answer, and one that does not parse is rated unknown or worse). Build and run: docs/fuzzing.md.
 #include "commands_internal.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -61,6 +65,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check_screen_safe(r.command, false);
         check_screen_safe(r.explanation, false);
         for (const std::string& reason : r.reasons) check_screen_safe(reason, false);
+
+        const TargetContext ctx = parse_context(text);
+        for (const auto& [name, found] : ctx.programs) {
+            require(!name.empty());
+            for (char ch : name) require(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7F);
+        }
+        const std::size_t n_lines = 1 + std::size_t(std::count(text.begin(), text.end(), '\n'));
+        for (const ShownCommand& c : annotate_answer(text, &ctx)) {
+            require(!c.text.empty());
+            require(c.line >= 1 && c.line <= n_lines);
+            if (c.parse_error) require(c.assessment.risk >= sigmaops::shell::Risk::Unknown);
+        }
     }
     return 0;
 }
