@@ -44,8 +44,14 @@ void print_shown_commands(std::ostream& out, const std::string& answer, const st
     if (ctx) shown = commands::annotate_answer(answer, &*ctx);
     out << "commands in this answer (not run; /run COMMAND to run one after confirming):\n";
     for (const auto& s : shown) {
-        std::string text = commands::visible(s.text);
-        for (std::size_t k = 0; (k = text.find('\n', k)) != std::string::npos; k += 3) text.replace(k, 1, "\n  ");
+        // Line by line: visible() would show a here-doc's newlines as "\n".
+        std::string text;
+        for (std::size_t from = 0;;) {
+            const std::size_t nl = s.text.find('\n', from);
+            text += (from ? "\n    " : "") + commands::visible(std::string_view(s.text).substr(from, nl - from));
+            if (nl == std::string::npos) break;
+            from = nl + 1;
+        }
         out << "  $ " << text << "\n    risk: " << shell::risk_name(s.assessment.risk);
         std::string reasons;
         for (const shell::Reason& r : s.assessment.reasons)
