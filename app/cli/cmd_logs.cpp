@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <optional>
 #include <sstream>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -66,11 +67,17 @@ std::string json_string(std::string_view s) {
     return out + "\"";
 }
 
-// Progress on stderr for long inputs: bytes read / total and lines/s, at most once a second.
+// Progress on stderr for long work, at most once a second and only on a terminal (never with
+// --json, into a pipe or into a test's stream: progress_wanted): a source of known size over
+// 64 MiB shows bytes read / total and lines/s; one of unknown size (a journal, a host, stdin)
+// shows lines, lines/s and bytes read once it has taken a second. Small files show nothing.
 struct Progress {
     Io& io;
-    bool on = false, shown = false;
+    bool wanted = false, on = false, shown = false;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last = start;
+    Progress(Io& io_, bool json) : io(io_), wanted(progress_wanted(io_, json)) {}
+    void size_known(std::uint64_t bytes_total) { on = wanted && (bytes_total == 0 || bytes_total > (64u << 20)); }
+    void restart() { start = last = std::chrono::steady_clock::now(); }
     void tick(const logs::LineReader& r, std::uint64_t n_lines) { show(r.bytes_read(), r.bytes_total(), n_lines); }
     void show(std::uint64_t bytes_read, std::uint64_t bytes_total, std::uint64_t n_lines) {
         if (!on) return;
@@ -79,9 +86,7 @@ struct Progress {
         last = now;
         shown = true;
         const double s = std::chrono::duration<double>(now - start).count();
-        io.err << "\rlogs: " << human_bytes(double(bytes_read));
-        if (bytes_total) io.err << " / " << human_bytes(double(bytes_total));
-        io.err << ", " << n_lines << " lines, " << std::uint64_t(double(n_lines) / s) << " lines/s   " << std::flush;
+        io.err << "\r" << progress_text(bytes_read, bytes_total, n_lines, s) << "   " << std::flush;
     }
     void done() {
         if (on && shown) io.err << "\n";
@@ -189,6 +194,43 @@ void explain_report(const Invocation& c, logs::Report& report, history::History*
     if (!done) report.notes.push_back("the model's explanation failed: " + done.error().message);
 }
 
+void print_prompt(const Invocation& c, const std::string& prompt, int n_tokens, const std::vector<std::string>& left_out,
+                  bool asked = true) {
+    c.io.out << (asked ? "--- the prompt, exactly as the model saw it (" : "--- the prompt the model would see (--no-model: not asked; ")
+             << n_tokens << " tokens) ---\n"
+             << prompt << "\n--- left out to fit the context: "
+             << (left_out.empty() ? "nothing" : std::to_string(left_out.size()) + " items") << " ---\n";
+    for (const auto& l : left_out) c.io.out << "  " << l << "\n";
+    c.io.out << "--- end of prompt ---\n\n";
+}
+
+// --show-prompt --no-model: the prompt the model would see, built and fitted with the model's
+// tokenizer (the model file is loaded, nothing is generated). Without a model file the token
+// budget is unknown, so run_diagnose refuses before reading (see --help).
+int show_prompt_only(const Invocation& c, const logs::Report& report) {
+    if (report.findings.empty()) {
+        c.io.out << "--- no prompt: no findings, so the model would not be asked ---\n\n";
+        return k_exit_ok;
+    }
+    std::ostringstream why;
+    Io quiet{c.io.in, c.io.out, why};
+    const std::shared_ptr<llm::Model> model = load_model(c.args, quiet);
+    if (!model) {
+        c.io.err << "sigmaops diagnose: --show-prompt needs the model's tokenizer: " << why.str();
+        return k_exit_failure;
+    }
+    logs::PromptOptions po;
+    po.n_ctx = int(c.args.get_int("--ctx", 0, 0, 1 << 20));
+    if (po.n_ctx == 0) po.n_ctx = int(std::min<std::uint32_t>(model->card().n_ctx_train ? model->card().n_ctx_train : 4096, 4096));
+    auto prompt = logs::build_prompt(report, *model, po);
+    if (!prompt) {
+        c.io.err << "sigmaops diagnose: the prompt was not built: " << prompt.error().message << "\n";
+        return k_exit_failure;
+    }
+    print_prompt(c, prompt->text, prompt->n_tokens, prompt->left_out, false);
+    return k_exit_ok;
+}
+
 int run_diagnose(const Invocation& c) {
     const auto& files = c.args.positional();
     bool other_sources = false;   // checked, with the flags that go with them, in add_journal_and_host_sources
@@ -197,6 +239,11 @@ int run_diagnose(const Invocation& c) {
     if (files.empty() && !other_sources)
         throw UsageError("diagnose needs a log file ('-' for stdin), --journal, --journal-file, --journal-dir or --host");
     if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("'-' (stdin) can be named once");
+    if (c.args.has("--show-prompt") && c.args.has("--no-model") && !llm::find_model(c.args.get("--model"))) {
+        c.io.err << "sigmaops diagnose: --show-prompt --no-model builds the prompt with the model's tokenizer (its token\n"
+                    "budget is counted in that model's tokens) and no model file was found: pass -m FILE.gguf\n";
+        return k_exit_failure;
+    }
     logs::DiagnoseOptions opt;
     if (c.args.has("--log-format")) opt.log_format = c.args.get("--log-format");
     logs::ParseOptions po;
@@ -217,9 +264,14 @@ int run_diagnose(const Invocation& c) {
     opt.history = db.get();
     opt.session_id = c.args.get_int("--session", 0, 0, INT64_MAX);
     if (opt.session_id && !db) throw UsageError("--session needs the history (leave out --no-history)");
-    Progress progress{c.io};
+    Progress progress{c.io, c.args.has("--json")};
+    std::size_t progress_source = SIZE_MAX;
     opt.progress = [&](const logs::DiagnoseProgress& p) {
-        progress.on = p.bytes_total > (64u << 20);
+        if (p.i_source != progress_source) {   // lines and lines/s are per source
+            progress_source = p.i_source;
+            progress.restart();
+        }
+        progress.size_known(p.bytes_total);
         if (p.done) progress.done();
         else progress.show(p.bytes_read, p.bytes_total, p.lines);
     };
@@ -234,15 +286,12 @@ int run_diagnose(const Invocation& c) {
         c.io.out << logs::report_json(*report);
         return rc;
     }
-    if (c.args.has("--show-prompt") && report->model) {
-        c.io.out << "--- the prompt, exactly as the model saw it (" << report->model->n_prompt_tokens << " tokens) ---\n"
-                 << report->model->prompt << "\n--- left out to fit the context: "
-                 << (report->model->left_out.empty() ? "nothing" : std::to_string(report->model->left_out.size()) + " items") << " ---\n";
-        for (const auto& l : report->model->left_out) c.io.out << "  " << l << "\n";
-        c.io.out << "--- end of prompt ---\n\n";
-    }
+    if (c.args.has("--show-prompt") && report->model)
+        print_prompt(c, report->model->prompt, report->model->n_prompt_tokens, report->model->left_out);
+    int prompt_rc = k_exit_ok;
+    if (c.args.has("--show-prompt") && c.args.has("--no-model")) prompt_rc = show_prompt_only(c, *report);
     c.io.out << logs::report_text(*report);
-    return rc;
+    return rc != k_exit_ok ? rc : prompt_rc;
 }
 
 int run_parse(const Invocation& c) {
@@ -280,8 +329,8 @@ int run_parse(const Invocation& c) {
     std::vector<std::uint32_t> line_template;   // index: line number - 1
     logs::Record rec;
     std::uint64_t n_records = 0, n_truncated = 0;
-    Progress progress{c.io};
-    progress.on = reader->bytes_total() > (64u << 20);
+    Progress progress{c.io, json};
+    progress.size_known(reader->bytes_total());
     while (parser->next(*reader, rec)) {
         const logs::Match m = miner.add(rec.message);
         ++n_records;
@@ -336,7 +385,7 @@ Command diagnose_command() {
     c.name = "diagnose";
     c.summary = "what went wrong in these logs: ranked findings with evidence (no model needed)";
     c.usage = "[FILE... | -] [--journal | --journal-file F | --journal-dir D] [--host H [--file PATH]]\n"
-              "       [--unit U] [--since T] [--until T] [--priority P] [--json] [--no-model | --show-prompt] [--log-format FMT]\n"
+              "       [--unit U] [--since T] [--until T] [--priority P] [--json] [--no-model] [--show-prompt] [--log-format FMT]\n"
               "       [--rotated] [--history FILE | --no-history]";
     c.flags = {{"--json", "", "", "print the findings and the digest as one JSON object"},
                {"--journal", "", "", "read this machine's systemd journal (journalctl -o json)"},
@@ -349,7 +398,8 @@ Command diagnose_command() {
                {"--host", "", "H", "read host H's journal over SSH (a hosts.conf / ~/.ssh/config name), or --file there"},
                {"--file", "", "PATH", "with --host: read PATH on the host (streamed with cat; .gz inflated here)"},
                {"--no-model", "", "", "the deterministic report only (no model explanation)"},
-               {"--show-prompt", "", "", "print exactly what the model saw, and what was left out to fit its context"},
+               {"--show-prompt", "", "", "print exactly what the model saw, and what was left out to fit its context; with --no-model, "
+                                          "what it would see (the model file loaded for its tokenizer only; an error without one)"},
                {"--log-format", "", "FMT", "header format, e.g. '<Date> <Time> <Level> <Content>' (default: detected)"},
                {"--rotated", "", "", "read FILE's rotated set too (FILE.2.gz, FILE.1, FILE), oldest first"},
                {"--no-history", "", "", "neither compare with earlier runs nor store the report"},

@@ -2,14 +2,33 @@
 #include "common.h"
 
 #include <base/paths.h>
+#include <base/text.h>
 
 #include <chrono>
 #include <csignal>
+#include <iostream>
+#include <sstream>
 #include <thread>
 #include <ostream>
 #include <unistd.h>
 
 namespace sigmaops::cli {
+
+std::string progress_text(std::uint64_t bytes_read, std::uint64_t bytes_total, std::uint64_t lines, double seconds) {
+    std::ostringstream o;
+    const std::uint64_t rate = seconds > 0 ? std::uint64_t(double(lines) / seconds) : 0;
+    o << "logs: ";
+    if (bytes_total) {
+        o << human_bytes(double(bytes_read)) << " / " << human_bytes(double(bytes_total)) << ", " << lines << " lines, " << rate << " lines/s";
+    } else {
+        o << lines << " lines, " << rate << " lines/s, " << human_bytes(double(bytes_read)) << " read";
+    }
+    return o.str();
+}
+
+bool progress_wanted(const Io& io, bool json) {
+    return !json && &io.err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
+}
 
 std::vector<Flag> model_flags() {
     return {{"--model", "-m", "FILE", "model file (.gguf); default: the first one found (see sigmaops --help)"},

@@ -8,6 +8,7 @@
 #include <llm/llm.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,14 @@ std::string history_path(const Args& a);
 // Finds and loads the model named by -m (or the search); prints the reason to io.err and returns
 // null on failure. Throws UsageError for a bad --device/--threads/-m ''.
 std::shared_ptr<llm::Model> load_model(const Args& a, Io& io);
+
+// The progress line of long work on stderr (`diagnose`, `logs parse`): "logs: 12.00 MB / 1.00 GB,
+// 150000 lines, 125000 lines/s" when the size is known (bytes_total > 0), else "logs: 150000 lines,
+// 125000 lines/s, 12.00 MB read" (a journal, a host, stdin).
+std::string progress_text(std::uint64_t bytes_read, std::uint64_t bytes_total, std::uint64_t lines, double seconds);
+// Whether a progress line may be drawn on io.err: it is the process's stderr and a terminal, and
+// the output is not --json (a pipe or a log file gets no "\r" lines).
+bool progress_wanted(const Io& io, bool json);
 
 // Ctrl-C: while `generating` is set, SIGINT sets `cancel` instead of ending the process.
 struct Interrupt {

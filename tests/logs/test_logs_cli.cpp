@@ -3,8 +3,11 @@
 
 #include <catch2/catch.hpp>
 #include <cli/command.h>
+#include <cli/common.h>
 
+#include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 namespace {
 
@@ -85,4 +88,20 @@ TEST_CASE("logs parse --rotated reads the set oldest first", "[logs][cli]") {
     auto [rc, out] = in_process({"logs", "parse", s, "--rotated"});
     REQUIRE(rc == 0);
     CHECK(out == "LineId,EventId,EventTemplate\n1,E1,first\n2,E2,second\n3,E3,third\n");
+}
+
+TEST_CASE("the progress line: bytes of a known total, lines and bytes read of an unknown one; never into a stream", "[logs][cli]") {
+    using sigmaops::cli::progress_text;
+    CHECK(progress_text(64000000, 1000000000, 1500000, 2.0) == "logs: 64.00 MB / 1.00 GB, 1500000 lines, 750000 lines/s");
+    // A journal, a host or stdin: the size is unknown, so lines, their rate and the bytes so far.
+    CHECK(progress_text(3000000, 0, 30000, 1.5) == "logs: 30000 lines, 20000 lines/s, 3.00 MB read");
+    CHECK(progress_text(0, 0, 0, 0) == "logs: 0 lines, 0 lines/s, 0 B read");
+    // Not the process's stderr (a test's stream), or --json: no progress line.
+    std::istringstream in;
+    std::ostringstream out, err;
+    sigmaops::cli::Io io{in, out, err};
+    CHECK_FALSE(sigmaops::cli::progress_wanted(io, false));
+    sigmaops::cli::Io real{in, out, std::cerr};
+    CHECK_FALSE(sigmaops::cli::progress_wanted(real, true));
+    CHECK(sigmaops::cli::progress_wanted(real, false) == (::isatty(2) == 1));
 }

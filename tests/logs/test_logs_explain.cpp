@@ -248,6 +248,46 @@ TEST_CASE("sigmaops diagnose: --show-prompt prints what the model saw; no model 
     CHECK_THAT(t3, Catch::Contains("\"prompt\":\"<|system|>"));
 }
 
+TEST_CASE("sigmaops diagnose --show-prompt --no-model: the prompt it would send, or a clear error without a model file",
+          "[logs][explain][cli]") {
+    const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/oom-java.log";
+    auto [rc, text] = in_process({"diagnose", sample, "--no-history", "--no-model", "--show-prompt", "-m", "/nonexistent/model.gguf"});
+    INFO(text);
+    CHECK(rc == 1);
+    CHECK_THAT(text, Catch::Contains("--show-prompt --no-model builds the prompt with the model's tokenizer"));
+    CHECK_THAT(text, Catch::Contains("pass -m FILE.gguf"));
+    CHECK_THAT(text, !Catch::Contains("oom-killer"));   // refused before reading anything
+    if (!nano()) {
+        std::cout << "skipped: resources/models/sigma-ops-nano.gguf is absent\n";
+        return;
+    }
+    const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    auto [rc2, t2] = in_process({"diagnose", sample, "--no-history", "-m", model, "--no-model", "--show-prompt", "--ctx", "2048"});
+    INFO(t2);
+    CHECK(rc2 == 0);
+    CHECK_THAT(t2, Catch::Contains("--- the prompt the model would see (--no-model: not asked; "));
+    CHECK_THAT(t2, Catch::Contains("<<<UNTRUSTED LOG DATA: evidence of F1"));
+    CHECK_THAT(t2, Catch::Contains("--- left out to fit the context: "));
+    CHECK_THAT(t2, Catch::Contains("F1  critical  oom-killer"));
+    CHECK_THAT(t2, !Catch::Contains("Model explanation"));
+    // The same prompt as the one build_prompt makes for this report with the same budget.
+    auto m = nano();
+    std::vector<logs::Source> src;
+    src.push_back(logs::open_source(sample));
+    auto report = logs::diagnose(std::move(src));
+    REQUIRE(report);
+    logs::PromptOptions po;
+    po.n_ctx = 2048;
+    auto p = logs::build_prompt(*report, *m, po);
+    REQUIRE(p);
+    CHECK_THAT(t2, Catch::Contains("(--no-model: not asked; " + std::to_string(p->n_tokens) + " tokens) ---\n" + p->text + "\n--- left out"));
+    // A benign log: no findings, so no prompt.
+    const std::string benign = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/benign-deploy.log";
+    auto [rc3, t3] = in_process({"diagnose", benign, "--no-history", "-m", model, "--no-model", "--show-prompt"});
+    CHECK(rc3 == 0);
+    CHECK_THAT(t3, Catch::Contains("no prompt: no findings"));
+}
+
 TEST_CASE("/diagnose in the chat: the same report, stored in the chat's session", "[logs][explain][cli][chat]") {
     if (!nano()) {
         std::cout << "skipped: resources/models/sigma-ops-nano.gguf is absent\n";
