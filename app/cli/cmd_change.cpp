@@ -230,7 +230,7 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
     c.args.at_most(0);
     const bool json = c.args.has("--json"), apply = c.args.has("--apply");
     if (json && apply) throw UsageError("--apply asks on the terminal hunk by hunk; it does not go with --json");
-    if (c.args.has("--host") == c.args.has("--hosts")) throw UsageError("give either --host HOST or --hosts H1,H2,...");
+    if (c.args.has("--host") == c.args.has("--hosts")) throw UsageError("give either --host H or --hosts H1,H2");
     if (c.args.has("--export-ansible")) {
         if (apply) throw UsageError("--export-ansible writes a playbook instead of applying; it does not go with --apply");
         if (c.args.get("--export-ansible").empty()) throw UsageError("--export-ansible needs a directory");
@@ -259,7 +259,7 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
             }
         }
     }
-    if (hosts.empty()) throw UsageError("--hosts needs host names: --hosts H1,H2,...");
+    if (hosts.empty()) throw UsageError("--hosts needs host names: --hosts H1,H2");
     // Plan every host first (values differ with each host's facts) and show each diff ...
     if (json) {
         nlohmann::ordered_json all = nlohmann::ordered_json::array();
@@ -302,8 +302,8 @@ int run_tune_on_host(const Invocation& c, config::Service service) {
 }
 
 std::vector<Flag> tune_host_flags() {
-    return {{"--host", "", "HOST", "the host to read and change over SSH (a hosts.conf / ~/.ssh/config name)"},
-            {"--hosts", "", "H1,H2,...", "several hosts: each planned and shown first; with --apply changed one at a time, stopping at the first failure"},
+    return {{"--host", "", "H", "the host to read and change over SSH (a hosts.conf / ~/.ssh/config name)"},
+            {"--hosts", "", "H1,H2", "several hosts: each planned and shown first; with --apply changed one at a time, stopping at the first failure"},
             {"--apply", "", "", "after the diff, ask hunk by hunk on the terminal, then back up, write, validate, reload, check health"},
             {"--refresh-facts", "", "", "read the host's facts again even when history holds recent ones"},
             {"--export-ansible", "", "DIR", "write DIR/inventory.ini and DIR/playbook.yml that apply the same per-host changes (backup, checker, reload handler) instead of applying"},
@@ -377,7 +377,7 @@ void add_host_mode(Command& tune) {
             if (std::none_of(sub.flags.begin(), sub.flags.end(), [&](const Flag& g) { return g.name == f.name; })) sub.flags.push_back(f);
         if (*service == config::Service::Postgres)
             sub.flags.push_back({"--type", "", "T", "with --host: the workload, web (default), oltp, dw, desktop or mixed"});
-        sub.usage += "\n       sigmaops tune " + sub.name + " --host HOST [--apply] [--json]";
+        sub.usage += "\n       sigmaops tune " + sub.name + " --host H [--apply] [--json]";
         sub.notes += "\nWith --host: the host's facts over SSH, the rules, the diff with a reason and a source per hunk;\n"
                      "--apply asks hunk by hunk on the terminal (none: nothing is written), then backs up, writes,\n"
                      "validates, reloads and checks health, and rolls back by itself on any failure.";
@@ -386,14 +386,14 @@ void add_host_mode(Command& tune) {
         Command c;
         c.name = name;
         c.summary = summary;
-        c.usage = "--host HOST | --hosts H1,H2,... [--apply] [--json]";
+        c.usage = "--host H | --hosts H1,H2 [--apply] [--json]";
         c.flags = tune_host_flags();
         c.flags.push_back({"--json", "", "", "print one JSON object: facts, notes, files with hunks (rule, reason, source, diff)"});
         for (Flag& f : extra) c.flags.push_back(std::move(f));
         const auto s = config::parse_service(name);
         c.run = [s](const Invocation& inv) {
             if (!inv.args.has("--host") && !inv.args.has("--hosts"))
-                throw UsageError("tune " + std::string(config::service_name(*s)) + " needs --host HOST (or --hosts H1,H2,...)");
+                throw UsageError("tune " + std::string(config::service_name(*s)) + " needs --host H (or --hosts H1,H2)");
             return run_tune_on_host(inv, *s);
         };
         c.notes = "exit status: 0 ok (or declined), 1 the host, a file or the change failed, 2 usage error";

@@ -324,9 +324,10 @@ Command cmd_command() {
     Command c;
     c.name = "cmd";
     c.summary = "propose a shell command, show its risk, run it only after you confirm";
-    c.usage = "(\"REQUEST\" [-n N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout SECONDS] [--json]";
+    c.usage = "(\"REQUEST\" [--candidates N] [--no-model] | --command CMD) [--host H] [--run] [--dry-run] [--sudo] [--timeout SECONDS] [--json]";
     c.flags = {{"--command", "-c", "CMD", "the command itself (typed by you) instead of a request in words"},
-               {"--candidates", "-n", "N", "propose N candidates, ranked best first (1-16, default 3); --run runs the first"},
+               {"--candidates", "", "N", "propose N candidates, ranked best first (1-16, default 3); --run runs the first",
+                {"-n"}},   // -n is -n/--n-predict elsewhere: kept working here, no longer shown
                {"--no-model", "", "", "propose the best tldr examples only (their placeholders marked <...>)"},
                {"--index", "", "FILE", "the tldr index (default: the shipped resources/knowledge/tldr.sqlite)"},
                {"--host", "", "H", "run on this host over SSH (a profile or ssh_config name); default: this machine"},

@@ -400,9 +400,9 @@ Command perplexity_command() {
     Command c;
     c.name = "perplexity";
     c.summary = "perplexity of a text file (optionally with selective V)";
-    c.usage = "-f TEXT [-m FILE] [--ctx N] [--selective-v K] [--json]";
+    c.usage = "-f PATH [-m FILE] [--ctx N] [--selective-v K] [--json]";
     c.flags = concat({model_flags(), context_flags(),
-                      {{"--file", "-f", "TEXT", "UTF-8 text to score (required)"},
+                      {{"--file", "-f", "PATH", "the UTF-8 text file to score (required)"},
                        {"--max-tokens", "", "N", "score at most N tokens (default: all)"},
                        {"--json", "", "", "print one JSON object"}}});
     c.notes = "--selective-v applies selective V at every position; --ctx sets the window (default 512).";
