@@ -9,6 +9,7 @@
 #include <commands/commands.h>
 #include <history/history.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -18,7 +19,7 @@ namespace sigmaops::cli {
 
 namespace {
 
-constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /help, /quit";
+constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /tune, /help, /quit";
 
 void print_chat_help(std::ostream& out) {
     out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
@@ -26,6 +27,7 @@ void print_chat_help(std::ostream& out) {
            "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
            "  /explain COMMAND       each word and flag of COMMAND and its risk (as `sigmaops explain`)\n"
            "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
+           "  /tune SERVICE ARGS...  recommend settings (as `sigmaops tune`: --host H [--apply], --facts, --file)\n"
            "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
 }
 
@@ -196,6 +198,32 @@ int run_chat(const Invocation& c) {
             dispatch(sigmaops_command(), argv, c.io);
             continue;
         }
+        // /tune SERVICE [--host H [--apply] | --facts ... | --file PATH ...]: the config agent, as
+        // `sigmaops tune SERVICE ...` with the chat's history; --apply asks hunk by hunk on the
+        // terminal exactly as the command does (no confirmation is skipped).
+        if (line == "/tune" || line.rfind("/tune ", 0) == 0) {
+            std::vector<std::string> argv{"tune"};
+            std::istringstream words(line.substr(5));
+            for (std::string w; words >> w;) argv.push_back(w);
+            if (argv.size() == 1) {
+                c.io.out << "usage: /tune SERVICE [--host H [--apply] | --facts KEY=VALUE,... | --file PATH] (services: "
+                            "postgres, sshd, nginx, redis; /tune SERVICE --help for the options)\n";
+                continue;
+            }
+            const bool on_host = std::find(argv.begin(), argv.end(), "--host") != argv.end() ||
+                                 std::find(argv.begin(), argv.end(), "--hosts") != argv.end();
+            const bool has_history = std::find(argv.begin(), argv.end(), "--history") != argv.end();
+            if (opt.history_db == ":none") {
+                if (on_host) {
+                    c.io.out << "/tune --host needs the history (facts and every change are recorded); --no-history is on\n";
+                    continue;
+                }
+            } else if (!has_history && argv.size() > 2 && argv[2] != "--help" && argv[2] != "-h") {
+                argv.insert(argv.end(), {"--history", db});
+            }
+            dispatch(sigmaops_command(), argv, c.io);
+            continue;
+        }
         // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather
         // than send it to the model. Lines with more ("/var is full", "/etc/fstab") are messages.
         if (line.size() > 1 && line[0] == '/' && line.find_first_of(" \t/", 1) == std::string::npos) {
@@ -236,7 +264,8 @@ Command chat_command() {
     c.notes = "In the chat: /new (new conversation), /history (recent sessions), /resume ID, /quit,\n"
               "/cmd [@HOST] REQUEST and /run [@HOST] COMMAND (as `sigmaops cmd`: confirmed on the terminal),\n"
               "/explain COMMAND (as `sigmaops explain`),\n"
-              "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session).\n"
+              "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session),\n"
+              "/tune SERVICE ... (as `sigmaops tune`, with the chat's history; --apply asks on the terminal).\n"
               "Every shell command in an answer is shown after it with its risk, marked when it does not\n"
               "parse or names a program this machine lacks.\n"
               "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";

@@ -8,12 +8,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace {
 
-std::pair<int, std::string> in_process(std::vector<std::string> argv) {
-    std::istringstream in;
+std::pair<int, std::string> in_process(std::vector<std::string> argv, const std::string& input = "") {
+    std::istringstream in(input);
     std::ostringstream out, err;
     sigmaops::cli::Io io{in, out, err};
     const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(), argv, io);
@@ -144,4 +145,44 @@ TEST_CASE("tune sshd --file shows each hunk with its rule and source, and writes
     auto [rc6, out6] = in_process({"tune", "sshd", "--file", dir + "/missing"});
     CHECK(rc6 == 1);
     CHECK_THAT(out6, Catch::Contains("no such file"));
+}
+
+TEST_CASE("/tune in the chat: the config agent as `sigmaops tune`, with the chat's history", "[config][cli][chat]") {
+    const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    if (!std::filesystem::exists(model)) {
+        std::cout << "skipped: resources/models/sigma-ops-nano.gguf is absent (the chat loads a model)\n";
+        return;
+    }
+    const std::string dir = std::string(SIGMAOPS_BINARY_DIR) + "/test-chat-tune";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::string sshd = dir + "/sshd_config";
+    const std::string text = "# test\nPort 22\nX11Forwarding yes\n";
+    { std::ofstream(sshd, std::ios::binary) << text; }
+    const std::string db = dir + "/h.db";
+    auto [rc, out] = in_process({"chat", "-m", model, "--history", db, "-n", "4"},
+                                "/tune\n"
+                                "/tune postgres --facts version=16,type=web,ram=8GB,cpus=4,connections=100,disk=ssd --json\n"
+                                "/tune sshd --file " + sshd + " --login-user alice\n"
+                                "/tune nginx\n"
+                                "/quit\n");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains("usage: /tune SERVICE"));
+    // The same answers as the commands give outside the chat.
+    CHECK_THAT(out, Catch::Contains("\"shared_buffers\": \"2GB\""));
+    CHECK_THAT(out, Catch::Contains("\"work_mem\": \"20164kB\""));
+    CHECK_THAT(out, Catch::Contains("-X11Forwarding yes\n+X11Forwarding no\n"));
+    CHECK_THAT(out, Catch::Contains("nothing was written"));
+    CHECK_THAT(out, Catch::Contains("tune nginx needs --host H"));   // as the command says it
+    CHECK_THAT(out, !Catch::Contains("unknown command /tune"));
+    std::ifstream in(sshd, std::ios::binary);
+    CHECK(std::string((std::istreambuf_iterator<char>(in)), {}) == text);
+
+    // With --no-history, /tune on a host is refused (every change is recorded), before any SSH.
+    auto [rc2, out2] = in_process({"chat", "-m", model, "--no-history", "-n", "4"}, "/tune sshd --host nowhere.invalid --apply\n/quit\n");
+    INFO(out2);
+    CHECK(rc2 == 0);
+    CHECK_THAT(out2, Catch::Contains("/tune --host needs the history"));
+    CHECK_THAT(out2, !Catch::Contains("connecting to"));
 }
