@@ -541,6 +541,7 @@ std::string report_text(const Report& r) {
         const ModelAnswer& m = *r.model;
         o << "\nModel explanation (" << m.model << "; it can be wrong, the findings above are the evidence):\n" << m.text << "\n";
         if (!m.flag.empty()) o << "warning: the answer " << m.flag << ": do not trust it beyond the findings above\n";
+        if (!m.disagreement.empty()) o << "note: " << m.disagreement << " (both are shown; the findings above are the evidence)\n";
         if (!m.left_out.empty()) o << "(left out of the prompt to fit the model's context: " << m.left_out.size() << " items; --show-prompt lists them)\n";
     }
     if (!r.notes.empty()) o << "\n";
@@ -594,6 +595,8 @@ std::string report_json(const Report& r) {
                  {"cited", m.cited},
                  {"unknown", m.unknown},
                  {"flag", m.flag.empty() ? json(nullptr) : json(m.flag)},
+                 {"root_cause", m.root_cause.empty() ? json(nullptr) : json(m.root_cause)},
+                 {"disagreement", m.disagreement.empty() ? json(nullptr) : json(m.disagreement)},
                  {"prompt_tokens", m.n_prompt_tokens},
                  {"tokens", m.n_tokens},
                  {"left_out", m.left_out},

@@ -1,6 +1,8 @@
 // explain.cpp - the model stage of the log diagnosis: a prompt made of the findings and a compact
 // digest (never the raw log), fitted to the model's context with its own tokenizer, every
-// log-derived text fenced as untrusted data; the answer's finding citations checked.
+// log-derived text fenced as untrusted data; the answer held to a grammar made of the report's own
+// finding ids and next commands (so even the 36M default model cites a finding and copies its
+// command rather than inventing one), the citations still checked.
 // Tuned for: small local models (1k-token contexts): the material is ranked and the lowest
 // ranks are dropped first, with a record of what went.
 #include <logs/logs.h>
@@ -28,7 +30,22 @@ const char* const k_system =
 
 const char* const k_ask =
     "What went wrong, when did it start, and what should be checked next (read-only commands only)? "
-    "Answer in a few sentences. Cite the finding ids you rely on in square brackets, e.g. [F1].";
+    "Answer in this form: a line \"Root cause: [Fn] ...\" naming the finding that caused the others, "
+    "up to two lines \"Then: [Fn] ...\" for what followed from it, and a line \"Check next: \" with "
+    "one of the root cause's read-only commands.";
+
+// A grammar literal: "text" with its quotes, backslashes and control characters escaped.
+std::string quote_literal(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '\n') { out += "\\n"; continue; }
+        if (c == '\r') { out += "\\r"; continue; }
+        if (c == '\t') { out += "\\t"; continue; }
+        out += c;
+    }
+    return out + "\"";
+}
 
 bool is_signature(std::string_view category) {
     for (const Signature& s : signatures())
@@ -127,6 +144,35 @@ Citations check_citations(std::string_view answer, const std::vector<std::string
         c.flag = "cites no finding";
     }
     return c;
+}
+
+Expected<std::string> answer_grammar(const Report& report, const std::vector<std::string>& ids) {
+    std::vector<const Finding*> offered;
+    for (const auto& f : report.findings)
+        if (std::find(ids.begin(), ids.end(), f.id) != ids.end()) offered.push_back(&f);
+    if (offered.empty()) return unexpected(ErrorCode::InvalidArgument, "no finding to cite: the answer grammar needs at least one id");
+    std::string g = "root ::= \"Root cause: [\" (";
+    for (std::size_t i = 0; i < offered.size(); ++i) g += (i ? " | " : "") + std::string("cause") + std::to_string(i);
+    g += ")\n";
+    for (std::size_t i = 0; i < offered.size(); ++i) {
+        const Finding& f = *offered[i];
+        // What followed from it: the other offered findings (not the root cause again).
+        std::string others;
+        for (const Finding* o : offered)
+            if (o != &f) others += (others.empty() ? "" : " | ") + quote_literal(o->id);
+        g += "cause" + std::to_string(i) + " ::= " + quote_literal(f.id) + " \"] \" text \"\\n\"";
+        if (!others.empty()) g += " (\"Then: [\" (" + others + ") \"] \" text \"\\n\"){0,2}";
+        if (!f.next_commands.empty()) {
+            g += " \"Check next: \" (";
+            for (std::size_t k = 0; k < f.next_commands.size(); ++k) g += (k ? " | " : "") + quote_literal(f.next_commands[k]);
+            g += ")";
+        }
+        g += "\n";
+    }
+    // The model's words: one line, no "[" (ids are the grammar's), at most 100 characters, so
+    // three lines and the longest command fit the answer's token budget.
+    g += "text ::= [^\\n\\[] [^\\n\\[]{0,99}\n";
+    return g;
 }
 
 Expected<Prompt> build_prompt(const Report& report, const llm::Model& model, const PromptOptions& options) {
@@ -256,6 +302,13 @@ Expected<void> explain(Report& report, const llm::Model& model, const ExplainOpt
     po.n_ctx = (*ctx)->n_ctx();
     auto prompt = build_prompt(report, model, po);
     if (!prompt) return unexpected(prompt.error());
+    // The ids the model may cite: the findings whose header is in the prompt.
+    std::vector<std::string> offered;
+    for (const auto& f : report.findings)
+        if (std::find(prompt->left_out.begin(), prompt->left_out.end(), "finding " + f.id) == prompt->left_out.end())
+            offered.push_back(f.id);
+    auto grammar = answer_grammar(report, offered);
+    if (!grammar) return unexpected(grammar.error());
     llm::Sampling s;
     s.temperature = 0;
     s.max_tokens = po.answer_tokens;
@@ -264,7 +317,7 @@ Expected<void> explain(Report& report, const llm::Model& model, const ExplainOpt
         if (options.cancel && options.cancel->load()) return false;
         return options.on_text ? options.on_text(piece) : true;
     };
-    auto done = (*ctx)->complete(prompt->text, s, on_text);
+    auto done = (*ctx)->complete(prompt->text, s, on_text, llm::Constraint{llm::Constraint::Kind::Grammar, *grammar});
     if (!done) return unexpected(done.error());
     ModelAnswer a;
     a.model = model.card().display_name();
@@ -276,6 +329,19 @@ Expected<void> explain(Report& report, const llm::Model& model, const ExplainOpt
     a.cited = std::move(c.cited);
     a.unknown = std::move(c.unknown);
     a.flag = std::move(c.flag);
+    // The model's root cause beside the ranking's: a disagreement is said, not resolved.
+    constexpr std::string_view k_rc = "Root cause: [";
+    if (a.text.starts_with(k_rc)) {
+        const std::size_t end = a.text.find(']', k_rc.size());
+        if (end != std::string::npos) a.root_cause = a.text.substr(k_rc.size(), end - k_rc.size());
+    }
+    if (!a.root_cause.empty() && a.root_cause != report.findings[0].id) {
+        const auto it = std::find_if(report.findings.begin(), report.findings.end(), [&](const Finding& f) { return f.id == a.root_cause; });
+        const Finding& top = report.findings[0];
+        a.disagreement = "the model disagrees with the ranking: it names " + a.root_cause +
+                         (it != report.findings.end() ? " (" + it->category + ")" : std::string()) +
+                         " as the root cause, the ranking puts " + top.id + " (" + top.category + ") first";
+    }
     a.n_prompt_tokens = prompt->n_tokens;
     a.n_tokens = done->usage.n_generated;
     a.prompt = std::move(prompt->text);

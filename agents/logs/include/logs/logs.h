@@ -538,6 +538,11 @@ struct ModelAnswer {
     std::vector<std::string> cited;          // finding ids it cites that exist ("F1"), in order of appearance
     std::vector<std::string> unknown;        // ids it cites that the report does not have
     std::string flag;                        // "" when it cites findings and only known ones; else what is wrong
+    // The finding the model names as the root cause (the id on its "Root cause: [Fn]" line; "" if
+    // the answer has no such line) and, when that is not the ranking's F1, what the report says
+    // about it ("the model disagrees with the ranking: ..."); neither replaces the other.
+    std::string root_cause;
+    std::string disagreement;
     int n_prompt_tokens = 0, n_tokens = 0;
     std::string prompt;                      // exactly what the model saw (the chat template applied)
     std::vector<std::string> left_out;       // what did not fit the context budget, one line each
@@ -623,6 +628,18 @@ struct Citations {
     std::string flag;
 };
 Citations check_citations(std::string_view answer, const std::vector<std::string>& known);
+
+// The form explain() holds the model's answer to, as a grammar (llm::Constraint::Kind::Grammar)
+// built from the report itself:
+//   Root cause: [Fa] <one line>
+//   Then: [Fb] <one line>              (0 to 2 of them, another offered id)
+//   Check next: <one of Fa's next_commands>
+// The ids are alternations of `ids` (the findings the prompt shows), the command one of the
+// root-cause finding's own next_commands (copied from the rules, never written by the model);
+// only the one-line texts are the model's words (no "[", no newline, 100 characters). A finding without
+// next commands has no "Check next" line. InvalidArgument when `ids` names none of the report's
+// findings.
+Expected<std::string> answer_grammar(const Report& report, const std::vector<std::string>& ids);
 
 struct ExplainOptions {
     PromptOptions prompt;                    // n_ctx 0 = the model's default context
