@@ -90,7 +90,7 @@ TEST_CASE("logs parse --rotated reads the set oldest first", "[logs][cli]") {
     CHECK(out == "LineId,EventId,EventTemplate\n1,E1,first\n2,E2,second\n3,E3,third\n");
 }
 
-TEST_CASE("the progress line: bytes of a known total, lines and bytes read of an unknown one; never into a stream", "[logs][cli]") {
+TEST_CASE("the progress line: bytes of a known total, lines and bytes read of an unknown one, never into a stream", "[logs][cli]") {
     using sigmaops::cli::progress_text;
     CHECK(progress_text(64000000, 1000000000, 1500000, 2.0) == "logs: 64.00 MB / 1.00 GB, 1500000 lines, 750000 lines/s");
     // A journal, a host or stdin: the size is unknown, so lines, their rate and the bytes so far.

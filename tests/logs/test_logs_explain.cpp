@@ -221,7 +221,7 @@ TEST_CASE("explain with the default model: an answer, its citations checked, the
     CHECK_THAT(logs::report_text(r), Catch::Contains("Model explanation ("));
 }
 
-TEST_CASE("sigmaops diagnose: --show-prompt prints what the model saw; no model file leaves the report alone",
+TEST_CASE("sigmaops diagnose: --show-prompt prints what the model saw, no model file leaves the report alone",
           "[logs][explain][cli]") {
     const std::string sample = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/samples/oom-java.log";
     auto [rc, text] = in_process({"diagnose", sample, "--no-history", "-m", "/nonexistent/model.gguf"});
