@@ -5,6 +5,7 @@
 #include <cli/command.h>
 #include <cli/common.h>
 
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
@@ -104,4 +105,43 @@ TEST_CASE("the progress line: bytes of a known total, lines and bytes read of an
     sigmaops::cli::Io real{in, out, std::cerr};
     CHECK_FALSE(sigmaops::cli::progress_wanted(real, true));
     CHECK(sigmaops::cli::progress_wanted(real, false) == (::isatty(2) == 1));
+}
+
+TEST_CASE("diagnose on a terminal: progress for stdin of unknown size, none with --json or into a pipe", "[logs][cli]") {
+    // script(1) (util-linux) gives sigmaops a pseudo-terminal as stderr; stdin is a pipe that
+    // sends 20,000 lines, waits 1.2 s, then 20,000 more (the second batch passes a progress call
+    // after more than a second of work).
+    const std::string sigmaops = std::string(SIGMAOPS_BINARY_DIR) + "/app/sigmaops";
+    if (::access("/usr/bin/script", X_OK) != 0 || ::access(sigmaops.c_str(), X_OK) != 0) {
+        std::cout << "skipped: needs /usr/bin/script (util-linux) and the built sigmaops\n";
+        return;
+    }
+    logs_test::TempDir d;
+    const std::string gen = d.file("gen.sh",
+                                   "#!/bin/sh\n"
+                                   "seq 1 20000 | sed 's/^/app01 worker: request served, id /'\n"
+                                   "sleep 1.2\n"
+                                   "seq 20001 40000 | sed 's/^/app01 worker: request served, id /'\n");
+    const std::string inner = d.file("run.sh", "#!/bin/sh\nsh " + gen + " | " + sigmaops +
+                                                   " diagnose - --no-model --no-history \"$@\" > " + (d.path / "out").string() + "\n");
+    auto on_pty = [&](const std::string& extra) {
+        const std::string cmd = "script -qfec 'sh " + inner + " " + extra + "' /dev/null 2>&1";
+        std::string seen;
+        if (FILE* p = ::popen(cmd.c_str(), "r")) {
+            char buf[4096];
+            for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) seen.append(buf, n);
+            ::pclose(p);
+        }
+        return seen;
+    };
+    const std::string tty = on_pty("");
+    INFO(tty);
+    CHECK_THAT(tty, Catch::Contains("\rlogs: 32768 lines, "));
+    CHECK_THAT(tty, Catch::Contains(" lines/s, "));
+    CHECK_THAT(tty, Catch::Contains(" read"));
+    CHECK_THAT(slurp((d.path / "out").string()), Catch::Contains("40000 records"));
+    const std::string json = on_pty("--json");
+    INFO(json);
+    CHECK_THAT(json, !Catch::Contains("lines/s"));
+    CHECK_THAT(slurp((d.path / "out").string()), Catch::StartsWith("{"));
 }
