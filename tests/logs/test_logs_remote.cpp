@@ -161,7 +161,7 @@ TEST_CASE("remote: permission denied on the host is a clear error", "[logs][remo
     CHECK_THAT(r.error->message, Catch::StartsWith("loghost: permission denied reading " + secret));
 }
 
-TEST_CASE("remote: a large file streams in bounded memory; stopping early ends the remote cat", "[logs][remote][sshd]") {
+TEST_CASE("remote: a large file streams in bounded memory and stopping early ends the remote cat", "[logs][remote][sshd]") {
     SSHD_TEST_NEEDS_ROOT();
     SshdFixture f(false);
     auto session = connect_as(f, "root");

@@ -79,7 +79,7 @@ struct TempHome {
 
 } // namespace
 
-TEST_CASE("diagnose --journal-file: the same findings as the plain file; --journal without a journal says so",
+TEST_CASE("diagnose --journal-file: the same findings as the plain file, and --journal without a journal says so",
           "[logs][cli][journal]") {
     JOURNAL_TOOLS_OR_SKIP();
     logs_test::TempDir dir;
