@@ -144,4 +144,13 @@ TEST_CASE("diagnose on a terminal: progress for stdin of unknown size, none with
     INFO(json);
     CHECK_THAT(json, !Catch::Contains("lines/s"));
     CHECK_THAT(slurp((d.path / "out").string()), Catch::StartsWith("{"));
+    // stderr a pipe (no terminal): no progress line either.
+    std::string piped;
+    if (FILE* p = ::popen(("sh " + inner + " 2>&1").c_str(), "r")) {
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) piped.append(buf, n);
+        ::pclose(p);
+    }
+    CHECK_THAT(piped, !Catch::Contains("lines/s"));
+    CHECK_THAT(slurp((d.path / "out").string()), Catch::Contains("40000 records"));
 }
