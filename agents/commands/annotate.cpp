@@ -183,4 +183,78 @@ std::vector<ShownCommand> annotate_answer(std::string_view answer, const TargetC
     return out;
 }
 
+// asks_for_command: see commands.h, "A chat message that asks for a command".
+namespace {
+
+const std::vector<std::string_view>& command_verbs() {
+    static const std::vector<std::string_view> v{
+        "find", "list", "show", "display", "print", "view", "tail", "grep", "search", "delete", "remove",
+        "kill", "restart", "reload", "stop", "start", "enable", "disable", "check", "count", "compress",
+        "extract", "unzip", "untar", "archive", "backup", "copy", "move", "rename", "create", "mount",
+        "unmount", "umount", "install", "uninstall", "upgrade", "update", "download", "upload", "chmod",
+        "chown", "truncate", "empty", "clean", "clear", "free", "monitor", "watch", "follow", "sync",
+        "add", "change", "set", "get", "open", "close", "block", "allow", "sort", "rotate", "edit",
+        "format", "resize", "schedule", "reboot", "shutdown", "ping", "test", "measure", "see", "locate",
+        "purge", "flush", "dump", "restore", "replace", "zip", "tar", "gzip", "trace"};
+    return v;
+}
+
+bool is_command_verb(std::string_view w) {
+    const auto& v = command_verbs();
+    return std::find(v.begin(), v.end(), w) != v.end();
+}
+
+bool is_wh_word(std::string_view w) {
+    for (std::string_view q : {"why", "what", "how", "when", "where", "who", "which", "out"})
+        if (w == q) return true;
+    return false;
+}
+
+bool strip_prefix(std::string_view& s, std::string_view prefix) {
+    if (s.substr(0, prefix.size()) != prefix) return false;
+    s.remove_prefix(prefix.size());
+    return true;
+}
+
+std::string_view first_word(std::string_view s) {
+    return s.substr(0, std::min(s.size(), s.find(' ')));
+}
+
+} // namespace
+
+bool asks_for_command(std::string_view message) {
+    if (message.size() > 300) return false;
+    std::string m;
+    for (char c : trim(message)) {
+        const char l = char(std::tolower(static_cast<unsigned char>(c)));
+        if (l == '\t' || l == '\n' || l == '\r') m += ' ';
+        else if (!(l == ' ' && !m.empty() && m.back() == ' ')) m += l;
+    }
+    while (!m.empty() && (m.back() == '?' || m.back() == '.' || m.back() == '!' || m.back() == ' ')) m.pop_back();
+    std::string_view s = m;
+    if (s.empty() || s.front() == '/') return false;
+    // An explicit request for a command, anywhere in the message.
+    for (std::string_view p : {"command to ", "command for ", "command that ", "command which ", "give me a command",
+                               "one-liner", "one liner", "shell command", "bash command"})
+        if (s.find(p) != std::string_view::npos) return true;
+    if (s.substr(0, 13) == "what command " || s.substr(0, 14) == "which command ") return true;
+    // Politeness before the verb.
+    for (std::string_view p : {"please ", "pls ", "can you ", "could you ", "would you ", "help me "})
+        if (strip_prefix(s, p)) break;
+    // "how do I VERB ...", "how to VERB ...": the word after the prefix must be a command verb.
+    for (std::string_view p : {"how do i ", "how can i ", "how to ", "how would i ", "how should i ", "how do you ",
+                               "how do we ", "how can we "}) {
+        if (strip_prefix(s, p)) {
+            const std::string_view v = first_word(s);
+            return is_command_verb(v) && s.size() > v.size();
+        }
+    }
+    // An imperative: a command verb first, something after it, and not "show me why/how ...".
+    const std::string_view verb = first_word(s);
+    if (!is_command_verb(verb) || s.size() <= verb.size() + 1) return false;
+    std::string_view rest = s.substr(verb.size() + 1);
+    strip_prefix(rest, "me ");
+    return !is_wh_word(first_word(rest));
+}
+
 } // namespace sigmaops::commands

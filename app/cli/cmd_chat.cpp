@@ -28,6 +28,8 @@ void print_chat_help(std::ostream& out) {
            "  /explain COMMAND       each word and flag of COMMAND and its risk (as `sigmaops explain`)\n"
            "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
            "  /tune SERVICE ARGS...  recommend settings (as `sigmaops tune`: --host H [--apply], --facts, --file)\n"
+           "A message that asks for a command (\"find files larger than 1GB under /var\", \"how do I ...\")\n"
+           "goes to the command agent as /cmd does; start a line with // to send it to the chat model.\n"
            "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
 }
 
@@ -230,6 +232,20 @@ int run_chat(const Invocation& c) {
             c.io.out << "unknown command " << line << " (commands: " << k_chat_commands << ")\n";
             continue;
         }
+        // A plain message that asks for a command (commands::asks_for_command) goes through the
+        // command agent exactly as "/cmd MESSAGE"; a leading "//" sends the rest to the chat model.
+        if (line.rfind("//", 0) == 0) {
+            line.erase(0, std::min(line.size(), line.find_first_not_of(" \t", 2)));
+            if (line.empty()) continue;
+        } else if (opt.history_db != ":none" && commands::asks_for_command(line)) {
+            c.io.out << "(asks for a command: sent to the command agent as /cmd; start the line with // to ask the chat model)\n";
+            std::vector<std::string> argv{"cmd", line};
+            if (c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
+            argv.insert(argv.end(), {"--run", "--history", db});
+            if (chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
+            dispatch(sigmaops_command(), argv, c.io);
+            continue;
+        }
         c.io.out << "sigma> " << std::flush;
         Expected<ChatReply> reply = unexpected(ErrorCode::Cancelled, "not sent");
         Interrupt::while_cancellable([&] { chat.cancel(); }, [&] {
@@ -266,6 +282,7 @@ Command chat_command() {
               "/explain COMMAND (as `sigmaops explain`),\n"
               "/diagnose FILE... (as `sigmaops diagnose`, the report kept in the session),\n"
               "/tune SERVICE ... (as `sigmaops tune`, with the chat's history; --apply asks on the terminal).\n"
+              "A message that asks for a command goes to the command agent as /cmd does (// first: the chat model).\n"
               "Every shell command in an answer is shown after it with its risk, marked when it does not\n"
               "parse or names a program this machine lacks.\n"
               "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";

@@ -61,10 +61,11 @@ TEST_CASE("chat: commands in the default model's answers are shown rated, missin
         return;
     }
     TempDir dir;
-    // Greedy decoding: the answers of the issue's examples.
+    // Greedy decoding: the answers of the issue's examples; "//" sends them to the chat model
+    // (without it they ask for a command and go to the command agent, as the next test shows).
     const std::string out = run_sigmaops(dir, {"chat", "-m", k_model, "--history", dir / "history.db", "--temp", "0"},
-                                         "Find files larger than 1GB under /var\n"
-                                         "Show the last 50 lines of the nginx error log\n/quit\n");
+                                         "// Find files larger than 1GB under /var\n"
+                                         "//Show the last 50 lines of the nginx error log\n/quit\n");
     INFO(out);
     REQUIRE_THAT(out, Catch::Contains("commands in this answer"));
     // Every command shown has its risk right after it; every program the test itself cannot find
@@ -91,6 +92,33 @@ TEST_CASE("chat: commands in the default model's answers are shown rated, missin
     if (out.find("keep-header") != std::string::npos)
         CHECK_THAT(out, Catch::Contains("keep-header: program not found on localhost"));
     WARN("commands shown: " << n_shown << ", programs marked missing: " << n_marked);
+}
+
+TEST_CASE("chat: a plain message that asks for a command goes through the command agent as /cmd",
+          "[commands][chat][model]") {
+    if (!exists(k_model)) {
+        WARN("skipped: no default model at " << k_model);
+        return;
+    }
+    TempDir dir;
+    const std::string out = run_sigmaops(dir, {"chat", "-m", k_model, "--history", dir / "history.db", "--temp", "0"},
+                                         "/cmd show the last 50 lines of the nginx error log\n"
+                                         "how do I show the last 50 lines of the nginx error log?\n/quit\n");
+    INFO(out);
+    const std::string routed = "(asks for a command: sent to the command agent as /cmd";
+    const std::size_t at = out.find(routed);
+    REQUIRE(at != std::string::npos);
+    CHECK(out.find(routed, at + 1) == std::string::npos); // only the plain message, not the /cmd line
+    // Both show the /cmd proposal (the candidates list when they differ) with its risk; neither
+    // runs without a terminal, and the plain one did not reach the chat model.
+    const std::string first = out.substr(0, at), second = out.substr(at);
+    for (const std::string& part : {first, second}) {
+        CHECK_THAT(part, Catch::Contains("sigmaops: proposing"));
+        CHECK_THAT(part, Catch::Contains("\ncommand: "));
+        CHECK_THAT(part, Catch::Contains("risk:"));
+        CHECK_THAT(part, Catch::Contains("not run: declined: no terminal to ask on"));
+    }
+    CHECK_THAT(out, !Catch::Contains("sigma> "));
 }
 
 TEST_CASE("chat: /explain gives the explain command's output", "[commands][chat][model]") {

@@ -396,4 +396,18 @@ std::vector<ShownCommand> extract_commands(std::string_view answer);
 // extract_commands, each parsed and rated, and with `ctx` (may be nullptr) its missing programs.
 std::vector<ShownCommand> annotate_answer(std::string_view answer, const TargetContext* ctx);
 
+// ---- A chat message that asks for a command (issue 17 item 9) --------------------------------
+// True when a plain chat message asks for a shell command, so that the chat sends it through this
+// agent (retrieval, constrained answer, validation) as `/cmd MESSAGE`. Deterministic and
+// conservative; case, runs of blanks and a trailing ?.! are ignored; over 300 characters is false.
+// True for: an explicit request anywhere ("command to/for/that ...", "give me a command",
+// "one-liner", "shell command", "bash command"), a message starting "what command"/"which command";
+// after an optional "please"/"can you"/"could you"/"help me": "how do I/how can I/how to/how would
+// I/how should I/how do you/how do we/how can we VERB ..." and an imperative "VERB something", with
+// VERB from a fixed list of sysadmin verbs (find, list, show, tail, delete, kill, restart, check,
+// count, compress, extract, copy, move, search, install, ...). False for everything else ("what is
+// an inode", "why did nginx fail", "explain TCP", "how does DNS work") and for "VERB [me]
+// why/what/how/when/where/who/which/out ..." ("show me why it failed", "find out ...").
+bool asks_for_command(std::string_view message);
+
 } // namespace sigmaops::commands
