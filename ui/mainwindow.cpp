@@ -1,6 +1,8 @@
 // mainwindow.cpp - see mainwindow.h.
 #include "mainwindow.h"
 
+#include "command_notes.h"
+
 #include "session_delegate.h"
 #include "sessions_model.h"
 #include "transcript_view.h"
@@ -396,6 +398,12 @@ void MainWindow::onReplyFinished(const ReplyStats& stats) {
     case llm::StopReason::CallbackStopped: break;
     }
     m_transcript->finishAssistant(note);
+    // Every shell command the answer shows is rated, and marked when it does not parse or names a
+    // program this machine lacks (issue 17 item 9); nothing is run.
+    if (!m_transcript->turns().isEmpty() && m_transcript->turns().back().role == QLatin1String("assistant")) {
+        const QString notes = commandNotes(m_transcript->turns().back().text);
+        if (!notes.isEmpty()) m_transcript->appendNotice(notes);
+    }
     m_speed_status->setText(tr("Speed: %1 tok/s").arg(stats.decode_tps, 0, 'f', 1));
     m_speed_status->setToolTip(tr("Last reply: %1 tokens in, %2 tok/s prompt; %3 tokens out, %4 tok/s")
                                    .arg(stats.n_prompt).arg(stats.prompt_tps, 0, 'f', 1)
