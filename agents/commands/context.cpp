@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <memory>
 #include <set>
 #include <sys/wait.h>
 
@@ -209,6 +210,24 @@ ProbeExec ssh_probe(remote::SshSession& session) {
         if (r->timed_out) return sigmaops::unexpected(ErrorCode::Network, "probing the target timed out");
         if (r->cancelled) return sigmaops::unexpected(ErrorCode::Cancelled, "probing the target was cancelled");
         return r->out;
+    };
+}
+
+knowledge::DocProvider ssh_docs(remote::SshSession& session) {
+    auto failed = std::make_shared<bool>(false);
+    return [&session, failed](const std::string& program) -> std::optional<std::string> {
+        const std::string cmd = knowledge::doc_command(program);
+        if (cmd.empty() || *failed) return std::nullopt;
+        remote::ExecOptions eo;
+        eo.timeout = std::chrono::seconds(10);
+        eo.max_output_bytes = 4u << 20;
+        auto r = session.exec(cmd, eo);
+        if (!r) {
+            *failed = true;   // the transport is gone: don't try once per program
+            return std::nullopt;
+        }
+        if (!r->ok() || r->out.empty()) return std::nullopt;
+        return std::move(r->out);
     };
 }
 

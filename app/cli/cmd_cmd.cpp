@@ -140,8 +140,27 @@ Expected<Proposals> generate(const Invocation& c, const std::string& request, co
         model = load_model(c.args, c.io);
         if (!model) c.io.err << "sigmaops: continuing without a model: the best tldr examples only\n";
     }
-    // Man pages of this machine for a local run; for a host, tldr only (its man pages are not read).
-    knowledge::DocCache docs(host.empty() ? knowledge::local_docs() : knowledge::DocProvider{}, tldr ? &*tldr : nullptr);
+    // The target's man pages: this machine's for a local run, the host's over SSH for --host (when
+    // the host cannot be reached, tldr only). Declared in this order so the provider goes first.
+    remote::TerminalPrompter prompter;
+    std::optional<remote::ConnectionPool> pool;
+    std::unique_ptr<remote::SshSession> doc_session;
+    knowledge::DocProvider provider = knowledge::local_docs();
+    if (!host.empty()) {
+        remote::ConnectOptions co;
+        co.prompter = &prompter;
+        pool.emplace(co);
+        auto session = pool->acquire(host);
+        if (session) {
+            doc_session = std::move(*session);
+            provider = ssh_docs(*doc_session);
+        } else {
+            c.io.err << "sigmaops: cannot read " << host << "'s man pages: " << session.error().message
+                     << " (flags checked against tldr only)\n";
+            provider = {};
+        }
+    }
+    knowledge::DocCache docs(provider, tldr ? &*tldr : nullptr);
     Proposer proposer(model, tldr ? &*tldr : nullptr, &docs);
     ProposeOptions o;
     o.n = n;

@@ -158,9 +158,9 @@ TEST_CASE("context: candidates naming a missing program are marked and ranked be
     CHECK(all.candidates[3].missing_programs == std::vector<std::string>{"sigmaops-nope-1"});
 }
 
-TEST_CASE("context: over the real sshd, cached per host", "[commands][context][sshd]") {
-    SSHD_TEST_NEEDS_ROOT();
-    sshd_test::SshdFixture sshd(false);
+namespace {
+// A key-authenticated session to the fixture's sshd as root.
+std::unique_ptr<remote::SshSession> connect_root(const sshd_test::SshdFixture& sshd) {
     remote::HostProfile p;
     p.name = "ctxhost";
     p.hostname = "127.0.0.1";
@@ -175,10 +175,46 @@ TEST_CASE("context: over the real sshd, cached per host", "[commands][context][s
     o.auth_methods = {remote::AuthMethod::PublicKey};
     o.agent_socket = sshd.dir + "/no-agent.sock";
     auto s = remote::SshSession::connect(p, o);
+    INFO((s ? "" : s.error().message));
     REQUIRE(s);
+    return std::move(*s);
+}
+} // namespace
+
+TEST_CASE("context: the host's man pages over the real sshd feed the flag check", "[commands][context][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    if (sshd_test::run({"sh", "-c", "man -w tar"}) != 0) {
+        std::puts("skipped: no man page for tar on this machine (the fixture's host)");
+        return;
+    }
+    sshd_test::SshdFixture sshd(false);
+    auto s = connect_root(sshd);
+    sigmaops::knowledge::DocProvider docs = ssh_docs(*s);
+    const std::optional<std::string> tar = docs("tar");
+    REQUIRE(tar);
+    CHECK(tar->find("--extract") != std::string::npos);
+    CHECK_FALSE(docs("sigmaops-no-such-program-7f3"));
+    CHECK_FALSE(docs("tar; touch /tmp/sigmaops-ssh-docs-injected"));   // not a bare name: nothing runs
+    CHECK_FALSE(std::filesystem::exists("/tmp/sigmaops-ssh-docs-injected"));
+    // The flag check reads the host's page: a real tar flag passes, an invented one is reported.
+    sigmaops::knowledge::DocCache cache(docs, nullptr);
+    auto ok = sigmaops::knowledge::check_flags("tar --extract --file a.tar", cache);
+    REQUIRE(ok);
+    CHECK(ok->unknown.empty());
+    CHECK(ok->undocumented.empty());
+    auto bad = sigmaops::knowledge::check_flags("tar --frobnicate -f a.tar", cache);
+    REQUIRE(bad);
+    REQUIRE(bad->unknown.size() == 1);
+    CHECK_FALSE(bad->unknown[0].tldr_only);
+}
+
+TEST_CASE("context: over the real sshd, cached per host", "[commands][context][sshd]") {
+    SSHD_TEST_NEEDS_ROOT();
+    sshd_test::SshdFixture sshd(false);
+    auto s = connect_root(sshd);
     auto db = history::History::open(sshd.dir + "/history.db");
     REQUIRE(db);
-    Counted counted(ssh_probe(**s));
+    Counted counted(ssh_probe(*s));
     auto c = target_context(counted.exec(), db->get(), "ctxhost", {"sshd", "sh", "sigmaops-no-such-program-7f3"});
     INFO((c ? "" : c.error().message));
     REQUIRE(c);

@@ -346,6 +346,10 @@ struct TargetContext {
 using ProbeExec = std::function<Expected<std::string>(const std::string& script)>;
 ProbeExec local_probe();                         // sh -c SCRIPT on this machine
 ProbeExec ssh_probe(remote::SshSession& session); // sh -c SCRIPT over the session (must outlive it)
+// The target's man pages for knowledge::check_flags over SSH: runs knowledge::doc_command(PROG)
+// on the session (which must outlive the provider); nullopt when the name is not a bare program
+// name, the host has no page for it, or the session fails (then later calls return nullopt at once).
+knowledge::DocProvider ssh_docs(remote::SshSession& session);
 
 // The probe: `base` adds the OS/shell/init/package sections; then one `command -v` per program
 // (names shell-quoted). Programs that are shell keywords/builtins or not plain names are left out.
