@@ -105,7 +105,7 @@ TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[ap
     fs::create_directories(dir);
     const std::string model = sigma::testing::tiny_chat_model();
     const std::string db = (dir / "history.db").string();
-    auto r = run("chat -m " + model + " --history " + db + " -n 8 --seed 1", "", "check the disk\n/quit\n");
+    auto r = run("chat -m " + model + " --history " + db + " -n 8 --seed 1", "", "what is an inode\n/quit\n");
     INFO(r.out);
     CHECK(r.rc == 0);
     CHECK_THAT(r.out, Catch::Contains("sigma> "));
@@ -113,7 +113,7 @@ TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[ap
     auto l = run("history list --db " + db);
     INFO(l.out);
     CHECK(l.rc == 0);
-    CHECK_THAT(l.out, Catch::Contains("check the disk"));
+    CHECK_THAT(l.out, Catch::Contains("what is an inode"));
     fs::remove_all(dir);
 }
 
