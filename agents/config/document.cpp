@@ -45,6 +45,30 @@ void trim_line(std::string_view text, size_t& b, size_t& e) {
     while (b < e && is_space(text[b])) ++b;
 }
 
+// The item of line `i` (0-based) of a line-oriented format, its span and line number set; `b`/`e`
+// receive the line's trimmed content.
+Item line_item(std::string_view text, const std::vector<std::pair<size_t, size_t>>& lines, size_t i, size_t& b,
+               size_t& e) {
+    Item it;
+    it.begin = lines[i].first;
+    it.end = lines[i].second;
+    it.line = it.last_line = static_cast<int>(i + 1);
+    b = it.begin;
+    e = it.end;
+    trim_line(text, b, e);
+    return it;
+}
+
+// A blank line or a comment (its first character one of `comment_chars`) is stored as such;
+// true when it was one.
+bool push_blank_or_comment(Document& d, Item& it, size_t b, size_t e, std::string_view comment_chars) {
+    if (b == e) it.kind = ItemKind::Blank;
+    else if (comment_chars.find(d.text[b]) != std::string_view::npos) it.kind = ItemKind::Comment;
+    else return false;
+    d.items.push_back(std::move(it));
+    return true;
+}
+
 // Words of an sshd/redis argument list starting at `p` (< e): whitespace separates, "..." and
 // '...' quote, a backslash escapes the next character inside double quotes (and outside, for sshd).
 // `hash_comment`: a word that starts with '#' ends the line (sshd's argv_split).
@@ -98,12 +122,8 @@ void parse_sshd(Document& d, const std::vector<std::pair<size_t, size_t>>& lines
     int match = -1;
     std::string match_ctx;
     for (size_t i = 0; i < lines.size(); ++i) {
-        Item it;
-        it.begin = lines[i].first;
-        it.end = lines[i].second;
-        it.line = it.last_line = static_cast<int>(i + 1);
-        size_t b = it.begin, e = it.end;
-        trim_line(t, b, e);
+        size_t b = 0, e = 0;
+        Item it = line_item(t, lines, i, b, e);
         if (b == e) { it.kind = ItemKind::Blank; }
         else if (t[b] == '#') { it.kind = ItemKind::Comment; }
         else {
@@ -152,14 +172,9 @@ bool pg_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) |
 void parse_postgres(Document& d, const std::vector<std::pair<size_t, size_t>>& lines) {
     const std::string_view t = d.text;
     for (size_t i = 0; i < lines.size(); ++i) {
-        Item it;
-        it.begin = lines[i].first;
-        it.end = lines[i].second;
-        it.line = it.last_line = static_cast<int>(i + 1);
-        size_t b = it.begin, e = it.end;
-        trim_line(t, b, e);
-        if (b == e) { it.kind = ItemKind::Blank; d.items.push_back(std::move(it)); continue; }
-        if (t[b] == '#') { it.kind = ItemKind::Comment; d.items.push_back(std::move(it)); continue; }
+        size_t b = 0, e = 0;
+        Item it = line_item(t, lines, i, b, e);
+        if (push_blank_or_comment(d, it, b, e, "#")) continue;
         if (!(std::isalpha(static_cast<unsigned char>(t[b])) || t[b] == '_'))
             throw ParseFail{it.line, "syntax error: a line must be 'name = value' or a comment"};
         size_t k = b;
@@ -212,14 +227,9 @@ void parse_postgres(Document& d, const std::vector<std::pair<size_t, size_t>>& l
 void parse_sysctl(Document& d, const std::vector<std::pair<size_t, size_t>>& lines) {
     const std::string_view t = d.text;
     for (size_t i = 0; i < lines.size(); ++i) {
-        Item it;
-        it.begin = lines[i].first;
-        it.end = lines[i].second;
-        it.line = it.last_line = static_cast<int>(i + 1);
-        size_t b = it.begin, e = it.end;
-        trim_line(t, b, e);
-        if (b == e) { it.kind = ItemKind::Blank; d.items.push_back(std::move(it)); continue; }
-        if (t[b] == '#' || t[b] == ';') { it.kind = ItemKind::Comment; d.items.push_back(std::move(it)); continue; }
+        size_t b = 0, e = 0;
+        Item it = line_item(t, lines, i, b, e);
+        if (push_blank_or_comment(d, it, b, e, "#;")) continue;
         const size_t eq = t.find('=', b);
         if (eq == std::string_view::npos || eq >= e) throw ParseFail{it.line, "not an assignment: expected key = value"};
         size_t kb = b, ke = eq;
@@ -249,14 +259,9 @@ void parse_sysctl(Document& d, const std::vector<std::pair<size_t, size_t>>& lin
 void parse_redis(Document& d, const std::vector<std::pair<size_t, size_t>>& lines) {
     const std::string_view t = d.text;
     for (size_t i = 0; i < lines.size(); ++i) {
-        Item it;
-        it.begin = lines[i].first;
-        it.end = lines[i].second;
-        it.line = it.last_line = static_cast<int>(i + 1);
-        size_t b = it.begin, e = it.end;
-        trim_line(t, b, e);
-        if (b == e) { it.kind = ItemKind::Blank; d.items.push_back(std::move(it)); continue; }
-        if (t[b] == '#') { it.kind = ItemKind::Comment; d.items.push_back(std::move(it)); continue; }
+        size_t b = 0, e = 0;
+        Item it = line_item(t, lines, i, b, e);
+        if (push_blank_or_comment(d, it, b, e, "#")) continue;
         size_t vend = b, key_end = b;
         std::vector<std::string> words;
         try {
@@ -284,16 +289,11 @@ void parse_systemd(Document& d, const std::vector<std::pair<size_t, size_t>>& li
     int section = -1;
     std::string section_name;
     for (size_t i = 0; i < lines.size(); ++i) {
-        Item it;
-        it.begin = lines[i].first;
-        it.end = lines[i].second;
-        it.line = it.last_line = static_cast<int>(i + 1);
-        size_t b = it.begin, e = it.end;
-        trim_line(t, b, e);
+        size_t b = 0, e = 0;
+        Item it = line_item(t, lines, i, b, e);
         it.parent = section;
         it.context = section_name;
-        if (b == e) { it.kind = ItemKind::Blank; d.items.push_back(std::move(it)); continue; }
-        if (t[b] == '#' || t[b] == ';') { it.kind = ItemKind::Comment; d.items.push_back(std::move(it)); continue; }
+        if (push_blank_or_comment(d, it, b, e, "#;")) continue;
         if (t[b] == '[') {
             if (t[e - 1] != ']' || e - b < 3) throw ParseFail{it.line, "a section header is [Name]"};
             it.kind = ItemKind::Section;
