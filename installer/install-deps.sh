@@ -9,13 +9,23 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       qt6-base-dev libgl-dev libssh-dev libsentencepiece-dev sentencepiece libsqlite3-dev libpcre2-dev
       catch2 nlohmann-json3-dev
       zlib1g-dev  # agents/logs reads .gz logs (rotated syslog.2.gz...) through zlib
+      # issue 19: line editing + input history in `sigmaops chat` (libedit, BSD licence, the
+      # readline API without GPL), the OpenAI-compatible server and remote backends (cpp-httplib,
+      # header-only, kept by Debian), API keys in the desktop keyring (libsecret)
+      libedit-dev libcpp-httplib-dev libssl-dev libsecret-1-dev
       openssh-client)  # ssh makes ProxyJump hops (agents/remote/session.cpp)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(openssh-server xvfb xauth sqlite3 procps sudo
          # real services the agents' tests start without systemd (issues 16-18): journal files
          # built by systemd-journal-remote and read by journalctl, and the services the config
          # agent tunes, with the checkers it runs against them (lynis, ansible-playbook).
-         systemd-journal-remote nginx postgresql redis-server lynis ansible)
+         systemd-journal-remote nginx postgresql redis-server lynis ansible
+         # issue 19: the tmux-driven chat test, the Jinja golden templates (python3-jinja2), and
+         # the OpenAI API conformance test with the official `openai` Node.js client (npm)
+         tmux python3-jinja2)
+  # npm from Debian, unless a node.js that carries its own npm (NodeSource's, which conflicts
+  # with Debian's npm package) is installed already.
+  command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 
 missing=()
