@@ -5,6 +5,9 @@
 #include <base/text.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <csignal>
 #include <iostream>
 #include <sstream>
@@ -33,7 +36,7 @@ bool progress_wanted(const Io& io, bool json) {
 std::vector<Flag> model_flags() {
     return {{"--model", "-m", "FILE", "model file (.gguf); default: the first one found (see sigmaops --help)"},
             {"--threads", "", "N", "CPU threads (default: all cores)"},
-            {"--device", "", "cpu|cuda", "where to run (default: cpu)"}};
+            {"--device", "", "auto|cpu|cuda", "where to run; auto: the GPU when one is usable, else the CPU (default: auto)"}};
 }
 
 std::vector<Flag> context_flags() {
@@ -96,21 +99,46 @@ std::shared_ptr<llm::Model> load_model(const Args& a, Io& io) {
     if (a.has("--model") && a.get("--model").empty()) throw UsageError("-m/--model needs a model file, got an empty path");
     llm::LoadOptions lo;
     lo.n_threads = int(a.get_int("--threads", 0, 0, 1024));
-    const std::string dev = a.get("--device", "cpu");
+    const std::string dev = a.get("--device", "auto");
     if (dev == "cuda") lo.device = llm::Device::Cuda;
-    else if (dev != "cpu") throw UsageError("--device must be cpu or cuda, got '" + dev + "'");
+    else if (dev == "auto") lo.device = llm::Device::Auto;
+    else if (dev != "cpu") throw UsageError("--device must be auto, cpu or cuda, got '" + dev + "'");
     auto path = llm::find_model(a.get("--model"));
     if (!path) {
         io.err << "sigmaops: " << path.error().message << "\n";
         return nullptr;
+    }
+    // One model per (file, device, threads) per process: the chat's /cmd and /diagnose get the
+    // model the chat already holds instead of loading it again.
+    static std::mutex cache_mutex;
+    static std::map<std::tuple<std::string, int, int>, std::weak_ptr<llm::Model>> cache;
+    const auto key = std::make_tuple(*path, int(lo.device), lo.n_threads);
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex);
+        if (auto held = cache[key].lock()) return held;
     }
     auto m = llm::load_local(*path, lo);
     if (!m) {
         io.err << "sigmaops: " << m.error().message << "\n";
         return nullptr;
     }
+    // --device auto says once per process, on stderr, where the model runs and why.
+    static std::atomic<bool> device_said{false};
+    if (lo.device == llm::Device::Auto && !device_said.exchange(true)) io.err << device_choice_text(*m) << "\n";
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    cache[key] = m->model;
     return std::move(m->model);
 }
+
+std::string device_choice_text(const llm::Loaded& loaded) {
+    const std::string& backend = loaded.model->card().backend;
+    if (backend != "cpu") return "device: " + backend;
+    if (!llm::engine_info().cuda_built) return "device: cpu (this build has no CUDA)";
+    std::string why = loaded.fallback_note;
+    if (why.rfind("running on the CPU: ", 0) == 0) why.erase(0, 20);
+    return "device: cpu (" + (why.empty() ? std::string("no usable CUDA device") : why) + ")";
+}
+
 
 std::atomic<bool> Interrupt::cancel{false};
 std::atomic<bool> Interrupt::generating{false};

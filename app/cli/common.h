@@ -32,7 +32,12 @@ llm::ContextOptions context_from(const Args& a);
 std::string history_path(const Args& a);
 // Finds and loads the model named by -m (or the search); prints the reason to io.err and returns
 // null on failure. Throws UsageError for a bad --device/--threads/-m ''.
+// --device auto (the default) loads on the GPU when this build has CUDA and a device is usable,
+// else on the CPU, and says which once per process on io.err ("device: cpu (no CUDA device)").
+// The same file, device and threads give the model this process already holds.
 std::shared_ptr<llm::Model> load_model(const Args& a, Io& io);
+// "device: cuda", "device: cpu (this build has no CUDA)", "device: cpu (WHY the GPU was not used)".
+std::string device_choice_text(const llm::Loaded& loaded);
 
 // The progress line of long work on stderr (`diagnose`, `logs parse`): "logs: 12.00 MB / 1.00 GB,
 // 150000 lines, 125000 lines/s" when the size is known (bytes_total > 0), else "logs: 150000 lines,
