@@ -134,14 +134,13 @@ public:
     Expected<std::string> format_chat(const std::vector<ChatMessage>& messages, bool add_assistant,
                                       const std::string& format_name) const override {
         return catch_to_expected([&] {
-            ChatFormat fmt = m_format;
-            if (!format_name.empty()) {
-                auto f = chat_format_from_name(format_name);
-                if (!f) throw Exception(ErrorCode::InvalidArgument, "unknown chat format '" + format_name +
-                                                                        "' (known: chatml, llama3, gemma, mistral, sigma)");
-                fmt = *f;
-            }
-            return apply_chat_template(fmt, messages, add_assistant);
+            // No name: the model's own template (interpreted), the fixed format as its fallback.
+            if (format_name.empty()) return m_chat->apply(messages, add_assistant);
+            if (format_name == "jinja") return m_chat->apply_jinja(messages, add_assistant);
+            auto f = chat_format_from_name(format_name);
+            if (!f) throw Exception(ErrorCode::InvalidArgument, "unknown chat format '" + format_name +
+                                                                    "' (known: jinja, chatml, llama3, gemma, mistral, sigma)");
+            return apply_chat_template(*f, messages, add_assistant);
         });
     }
     Expected<std::unique_ptr<Session>> new_session(const SessionOptions& options) const override;
@@ -181,18 +180,24 @@ private:
         i.has_tokenizer = m_tok != nullptr;
         if (m_tok) {
             i.tokenizer_model = m_tok->vocab().model;
-            m_format = detect_chat_format(m_tok->vocab().chat_template, m_hp.arch);
+            const Vocab& v = m_tok->vocab();
+            m_chat = std::make_unique<ModelChatTemplate>(v.chat_template, m_hp.arch,
+                                                         v.bos >= 0 ? m_tok->token_text(v.bos) : std::string(),
+                                                         v.eos >= 0 ? m_tok->token_text(v.eos) : std::string(),
+                                                         v.add_bos && v.bos >= 0);
         } else {
-            m_format = detect_chat_format("", m_hp.arch);
+            m_chat = std::make_unique<ModelChatTemplate>("", m_hp.arch, "", "", false);
         }
-        i.chat_format = std::string(chat_format_name(m_format));
+        i.chat_format = std::string(chat_format_name(m_chat->fallback()));
+        i.chat_template_jinja = m_chat->interpreted();
+        i.chat_template_error = m_chat->parse_error();
     }
 
     std::unique_ptr<gguf::File> m_file;
     Hparams m_hp;
     Weights m_w;
     std::unique_ptr<Tokenizer> m_tok;
-    ChatFormat m_format = ChatFormat::Sigma;
+    std::unique_ptr<ModelChatTemplate> m_chat;   // the file's own template, or a fixed format
     ModelInfo m_info;
     double m_load_ms = 0;
     int m_n_threads = 0;

@@ -3,7 +3,12 @@
 // (tools/ref/gen_template_goldens.py -> tests/fixtures/chat_templates/goldens.json): real templates
 // of many model families must come out byte-identical, feature snippets too; and hostile
 // templates must end with a positioned error in bounded time and memory.
+#include "gguf/gguf.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/jinja/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+#include <sigma/expected.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -230,4 +235,84 @@ TEST_CASE("jinja: transformers' environment details", "[tokenizer][jinja]") {
     CHECK(render("{% generation %}abc{% endgeneration %}") == "abc");
     // strftime_now uses the instant given to render().
     CHECK(Template("{{ strftime_now('%Y') }}").render(Value::undefined(), std::time_t(1721995200)) == "2024");
+}
+
+TEST_CASE("chat template: the model's own template, the fixed format as the fallback", "[tokenizer][jinja][chat]") {
+    std::vector<std::string> warnings;
+    const auto warn = [&](const std::string& w) { warnings.push_back(w); };
+    const std::vector<sigma::ChatMessage> conv = {{"system", "Be terse."}, {"user", "Hi!"}};
+
+    // A template that parses is what renders; a BOS it puts first is dropped when the tokenizer adds BOS.
+    const std::string zephyr = read_file(k_dir + "zephyr-7b-beta.jinja");
+    sigma::ModelChatTemplate own(zephyr, "llama", "<s>", "</s>", true, warn);
+    CHECK(own.interpreted());
+    CHECK(own.apply(conv, true) == "<|system|>\nBe terse.</s>\n<|user|>\nHi!</s>\n<|assistant|>\n");
+    sigma::ModelChatTemplate llama2(read_file(k_dir + "llama2-chat.jinja"), "llama", "<s>", "</s>", true, warn);
+    CHECK(llama2.apply({{"user", "Hi!"}}, true) == "[INST] Hi! [/INST]");
+    sigma::ModelChatTemplate llama2_keep(read_file(k_dir + "llama2-chat.jinja"), "llama", "<s>", "</s>", false, warn);
+    CHECK(llama2_keep.apply({{"user", "Hi!"}}, true) == "<s>[INST] Hi! [/INST]");
+    CHECK(warnings.empty());
+
+    // A template that does not parse: warned once at load, the detected fixed format renders.
+    sigma::ModelChatTemplate broken("{% for m in messages %}<|im_start|>{{ m.role }", "qwen2", "", "<|im_end|>", false, warn);
+    CHECK_FALSE(broken.interpreted());
+    CHECK(broken.fallback() == sigma::ChatFormat::ChatML);
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::Contains("does not parse (line 1, column"));
+    CHECK_THAT(warnings[0], Catch::Contains("'chatml' format"));
+    CHECK(broken.apply(conv, true) == sigma::apply_chat_template(sigma::ChatFormat::ChatML, conv, true));
+    CHECK_THROWS_AS(broken.apply_jinja(conv, true), sigma::Exception);
+    CHECK(warnings.size() == 1);
+
+    // A template that fails to render (Gemma's refuses a system role): one warning naming the
+    // error, then the fixed Gemma format (which folds the system prompt into the first turn).
+    warnings.clear();
+    sigma::ModelChatTemplate gemma(read_file(k_dir + "gemma-7b-it.jinja"), "gemma", "<bos>", "<eos>", true, warn);
+    CHECK(gemma.interpreted());
+    CHECK(gemma.apply(conv, true) == sigma::apply_chat_template(sigma::ChatFormat::Gemma, conv, true));
+    CHECK(gemma.apply(conv, true) == sigma::apply_chat_template(sigma::ChatFormat::Gemma, conv, true));
+    REQUIRE(warnings.size() == 1);
+    CHECK_THAT(warnings[0], Catch::Contains("System role not supported"));
+    CHECK_THAT(warnings[0], Catch::Contains("line 1, column"));
+    CHECK(gemma.apply({{"user", "Hi!"}}, true) == "<start_of_turn>user\nHi!<end_of_turn>\n<start_of_turn>model\n");
+    try {
+        (void)gemma.apply_jinja(conv, true);
+        FAIL("no error");
+    } catch (const sigma::Exception& e) {
+        CHECK_THAT(e.what(), Catch::Contains("refused the conversation"));
+    }
+
+    // No template: the fixed format for the architecture, no warning.
+    sigma::ModelChatTemplate none("", "sigma", "<s>", "</s>", true, warn);
+    CHECK_FALSE(none.interpreted());
+    CHECK(none.apply(conv, true) == sigma::apply_chat_template(sigma::ChatFormat::Sigma, conv, true));
+    CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("chat template: the shipped model's own template gives the Sigma format's text and tokens", "[tokenizer][jinja][chat]") {
+    const std::string path = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    const auto file = sigma::gguf::File::open(path);
+    const auto tok = sigma::Tokenizer::from_gguf(*file);
+    REQUIRE(tok);
+    const sigma::Vocab& v = tok->vocab();
+    REQUIRE_FALSE(v.chat_template.empty());
+    std::vector<std::string> warnings;
+    sigma::ModelChatTemplate own(v.chat_template, "sigma", tok->token_text(v.bos), tok->token_text(v.eos), v.add_bos && v.bos >= 0,
+                                 [&](const std::string& w) { warnings.push_back(w); });
+    REQUIRE(own.interpreted());
+    CHECK(own.fallback() == sigma::ChatFormat::Sigma);
+    const std::vector<std::vector<sigma::ChatMessage>> convs = {
+        {{"user", "How do I show the disk usage of /var/log?"}},
+        {{"system", "You are SigmaOps."}, {"user", "Grüße! df -h?"}, {"assistant", "```sh\ndf -h\n```"}, {"user", "and inodes? "}},
+        {},
+    };
+    for (const auto& conv : convs) {
+        for (bool gen : {true, false}) {
+            const std::string fixed = sigma::apply_chat_template(sigma::ChatFormat::Sigma, conv, gen);
+            const std::string text = own.apply(conv, gen);
+            CHECK(text == fixed);
+            CHECK(tok->encode(text, true, true) == tok->encode(fixed, true, true));
+        }
+    }
+    CHECK(warnings.empty());
 }

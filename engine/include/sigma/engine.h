@@ -58,7 +58,10 @@ struct ModelInfo {
     std::vector<std::pair<std::string, uint64_t>> tensor_types; // type name -> tensor count
     bool has_tokenizer = false;
     std::string tokenizer_model;         // "llama" (SentencePiece), "gpt2" (byte-level BPE) or ""
-    std::string chat_format;             // chosen chat template name ("chatml", "llama3", ...)
+    std::string chat_format;             // the fixed chat format ("chatml", "llama3", ... "sigma") used when
+                                         // the file has no usable template of its own, and as its fallback
+    bool chat_template_jinja = false;    // format_chat interprets the file's own tokenizer.chat_template
+    std::string chat_template_error;     // why that template does not parse ("" = it does, or there is none)
 };
 
 // How the next token is picked. Greedy when temperature <= 0.
@@ -145,8 +148,12 @@ public:
     // Text -> tokens. Fails (Unsupported) for a file without tokenizer keys.
     virtual Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;
     virtual Expected<std::string> detokenize(const std::vector<TokenId>& tokens) const = 0;
-    // Formats a conversation with the model's chat template (or `format_name` if given:
-    // "chatml", "llama3", "gemma", "mistral", "sigma"); add_assistant opens the assistant turn.
+    // Formats a conversation with the model's chat template: the file's own Jinja template
+    // (tokenizer.chat_template) interpreted as transformers renders it, falling back to the fixed
+    // chat_format when it fails (warned once on stderr); or `format_name` if given: "jinja" (the
+    // file's template, its error if it fails), "chatml", "llama3", "gemma", "mistral", "sigma".
+    // add_assistant opens the assistant turn. A BOS text the template puts first is dropped when
+    // the tokenizer adds BOS itself (generate() does; tokenize with add_bos = true).
     virtual Expected<std::string> format_chat(const std::vector<ChatMessage>& messages, bool add_assistant,
                                               const std::string& format_name = "") const = 0;
     virtual Expected<std::unique_ptr<Session>> new_session(const SessionOptions& options = {}) const = 0;

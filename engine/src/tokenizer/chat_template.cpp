@@ -4,7 +4,11 @@
 
 #include "tokenizer/chat_template.h"
 
+#include "tokenizer/jinja/jinja.h"
+
 #include <sigma/expected.h>
+
+#include <cstdio>
 
 namespace sigma {
 
@@ -157,6 +161,65 @@ std::string apply_chat_template(ChatFormat format, const std::vector<ChatMessage
     case ChatFormat::Sigma: return sigma_format(messages, add_assistant);
     }
     fail("unknown format");
+}
+
+ModelChatTemplate::ModelChatTemplate(std::string_view jinja_source, std::string_view architecture, std::string bos_text,
+                                     std::string eos_text, bool tokenizer_adds_bos, WarnFn warn)
+    : m_fallback(detect_chat_format(jinja_source, architecture)), m_bos(std::move(bos_text)), m_eos(std::move(eos_text)),
+      m_strip_bos(tokenizer_adds_bos), m_warn(std::move(warn)) {
+    if (!m_warn) m_warn = [](const std::string& msg) { std::fprintf(stderr, "sigma engine: warning: %s\n", msg.c_str()); };
+    if (jinja_source.empty()) return;
+    try {
+        m_jinja = std::make_unique<jinja::Template>(jinja_source);
+    } catch (const jinja::Error& e) {
+        m_parse_error = e.what();
+        m_warned = true;
+        m_warn("the model's chat template does not parse (" + m_parse_error + "); using the fixed '" +
+               std::string(chat_format_name(m_fallback)) + "' format instead");
+    }
+}
+
+ModelChatTemplate::~ModelChatTemplate() = default;
+
+std::string ModelChatTemplate::apply_jinja(const std::vector<ChatMessage>& messages, bool add_assistant) const {
+    if (!m_jinja)
+        fail(m_parse_error.empty() ? std::string("the model has no chat template of its own")
+                                   : "the model's chat template does not parse: " + m_parse_error);
+    jinja::Array msgs;
+    for (const auto& m : messages) {
+        auto obj = std::make_shared<jinja::Object>();
+        obj->set("role", jinja::Value(m.role));
+        obj->set("content", jinja::Value(m.content));
+        msgs.push_back(jinja::Value::object(std::move(obj)));
+    }
+    auto ctx = std::make_shared<jinja::Object>();
+    ctx->set("messages", jinja::Value::array(std::move(msgs)));
+    ctx->set("tools", jinja::Value::none());
+    ctx->set("documents", jinja::Value::none());
+    ctx->set("add_generation_prompt", jinja::Value(add_assistant));
+    if (!m_bos.empty()) ctx->set("bos_token", jinja::Value(m_bos));
+    if (!m_eos.empty()) ctx->set("eos_token", jinja::Value(m_eos));
+    std::string out;
+    try {
+        out = m_jinja->render(jinja::Value::object(std::move(ctx)));
+    } catch (const jinja::Error& e) {
+        fail(std::string(e.raised() ? "the model's chat template refused the conversation: " : "the model's chat template failed: ") +
+             e.what());
+    }
+    if (m_strip_bos && !m_bos.empty() && out.compare(0, m_bos.size(), m_bos) == 0) out.erase(0, m_bos.size());
+    return out;
+}
+
+std::string ModelChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_assistant) const {
+    if (!m_jinja) return apply_chat_template(m_fallback, messages, add_assistant);
+    try {
+        return apply_jinja(messages, add_assistant);
+    } catch (const Exception& e) {
+        if (!m_warned.exchange(true))
+            m_warn(std::string(e.what()) + "; using the fixed '" + std::string(chat_format_name(m_fallback)) +
+                   "' format instead (warned once)");
+        return apply_chat_template(m_fallback, messages, add_assistant);
+    }
 }
 
 }  // namespace sigma
