@@ -22,6 +22,7 @@ Command tune_command();         // cmd_tune.cpp
 Command rollback_command();     // cmd_change.cpp
 Command cmd_command();          // cmd_cmd.cpp
 Command explain_command();      // cmd_explain.cpp
+Command serve_command();        // cmd_serve.cpp
 
 // The terminal program: `sigmaops ARGS...` with the process's streams. Returns the exit code.
 int main(const std::vector<std::string>& argv);

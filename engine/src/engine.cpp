@@ -131,6 +131,7 @@ public:
         if (!m_tok) return no_tokenizer();
         return catch_to_expected([&] { return m_tok->decode(tokens); });
     }
+    bool is_end_of_generation(TokenId id) const override { return m_tok && m_tok->is_eog(id); }
     Expected<std::string> format_chat(const std::vector<ChatMessage>& messages, bool add_assistant,
                                       const std::string& format_name) const override {
         return catch_to_expected([&] {

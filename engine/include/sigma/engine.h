@@ -148,6 +148,10 @@ public:
     // Text -> tokens. Fails (Unsupported) for a file without tokenizer keys.
     virtual Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;
     virtual Expected<std::string> detokenize(const std::vector<TokenId>& tokens) const = 0;
+    // Whether `id` ends a generation (eos, eot, <|im_end|>-style tokens: what generate() stops
+    // at). For callers that sample themselves, e.g. a server over a BatchSession. False without
+    // a tokenizer.
+    virtual bool is_end_of_generation(TokenId id) const { (void)id; return false; }
     // Formats a conversation with the model's chat template: the file's own Jinja template
     // (tokenizer.chat_template) interpreted as transformers renders it, falling back to the fixed
     // chat_format when it fails (warned once on stderr); or `format_name` if given: "jinja" (the
