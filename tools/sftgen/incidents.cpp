@@ -283,6 +283,12 @@ void sc_disk_full(Ctx& c) {
             c.ev(c.pg, t + n * 20000 + 2000, "", num(r.range(500, 900)), "LOG:  server process (PID " + pid + ") was terminated by signal 6: Aborted");
             c.ev(c.pg, t + n * 20000 + 2100, "", num(r.range(500, 900)), "LOG:  terminating any other active server processes");
             c.ev(c.pg, t + n * 20000 + 4000, "", c.pid(), "FATAL:  the database system is in recovery mode");
+            const Service app = r.pick(std::vector<Service>{{"python3", "worker.service", ""}, {"gunicorn", "webapp.service", ""}, {"node", "api.service", ""}});
+            const std::string ap = c.pid();
+            for (int k = 0; k < int(r.range(1, 6)); ++k)
+                c.ev(c.sys, t + n * 20000 + 5000 + k * r.range(500, 9000), app.proc, ap,
+                     r.chance(0.5) ? "psycopg2.OperationalError: could not connect to server: Connection refused"
+                                   : "sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) FATAL:  the database system is in recovery mode", 3);
             c.fact("database-error", "db", "PostgreSQL");
             c.inc.consequences.push_back("database-error");
         }

@@ -192,6 +192,19 @@ const std::map<std::string, std::vector<std::string>>& phrasings() {
     return p;
 }
 
+// "1 times" -> "once", "1 records" -> "1 record" (the count is the finding's).
+std::string plurals(std::string s) {
+    for (std::size_t at = 0; (at = s.find("1 ", at)) != std::string::npos; ++at) {
+        if (at > 0 && std::isdigit(static_cast<unsigned char>(s[at - 1]))) continue;
+        std::size_t e = at + 2;
+        while (e < s.size() && std::isalpha(static_cast<unsigned char>(s[e]))) ++e;
+        const std::string word = s.substr(at + 2, e - at - 2);
+        if (word == "times") s.replace(at, e - at, "once");
+        else if (word.size() > 2 && word.back() == 's' && word != "this") s.erase(e - 1, 1);
+    }
+    return s;
+}
+
 // One line about finding `f`: specific where the facts are in the prompt, never over 100 bytes, no '['.
 std::string finding_line(const logs::Finding& f, const std::map<std::string, std::string>& facts, const std::string& prompt, Rng& r) {
     std::map<std::string, std::string> vars;
@@ -201,18 +214,19 @@ std::string finding_line(const logs::Finding& f, const std::map<std::string, std
     vars["when"] = when_of(f, r);
     vars["n"] = std::to_string(f.count);
     if (f.has_time) vars["hm"] = hm(f.first_ms);
-    std::vector<std::string> ok;
+    // Specific phrasings (naming a fact of the incident) are preferred; generic ones are fallbacks.
+    std::vector<std::string> specific, generic;
     const auto it = phrasings().find(f.category);
     if (it != phrasings().end())
         for (const auto& t : it->second) {
-            std::string s = fill(t, vars);
-            if (!s.empty() && s.size() <= 100 && s.find('[') == std::string::npos && s.find('\n') == std::string::npos) ok.push_back(s);
+            std::string s = plurals(fill(t, vars));
+            if (s.empty() || s.size() > 100 || s.find('[') != std::string::npos || s.find('\n') != std::string::npos) continue;
+            bool names_fact = false;
+            for (const auto& [k, v] : facts) names_fact |= t.find("{" + k + "}") != std::string::npos;
+            (names_fact ? specific : generic).push_back(s);
         }
-    // Specific phrasings (more facts) are preferred; the generic last ones are fallbacks.
-    if (!ok.empty()) {
-        const std::size_t k = ok.size() > 1 && r.chance(0.75) ? r.below(std::max<std::size_t>(1, ok.size() - 1)) : r.below(ok.size());
-        return ok[k];
-    }
+    if (!specific.empty() && (generic.empty() || r.chance(0.85))) return r.pick(specific);
+    if (!generic.empty()) return r.pick(generic);
     std::string s = lower(f.title.substr(0, 1)) + f.title.substr(1);
     if (!vars["when"].empty()) s += " " + vars["when"];
     for (char& c : s) if (c == '[' || c == '\n') c = ' ';
