@@ -14,6 +14,12 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// What the shell completions (docgen.h) offer for an option's value. Auto derives it from the
+// placeholder: FILE, F, PATH a file; DIR, D a directory; H, HOST, J a host (~/.ssh/config,
+// hosts.conf, known_hosts); H1,H2 a comma-separated list of hosts; USER a login name; a|b|c one of
+// the choices; anything else nothing (the shell waits for typed text).
+enum class Complete { Auto, None, File, Dir, Host, HostList, User };
+
 struct Flag {
     std::string name;     // "--temp"
     std::string alias;    // "-t" or ""
@@ -21,6 +27,7 @@ struct Flag {
     std::string help;
     // Earlier names of this option ("--db"): accepted as this one, never shown in help.
     std::vector<std::string> old_names = {};
+    Complete complete = Complete::Auto;   // set only where the placeholder says the wrong thing
 };
 
 class Args {
