@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -65,7 +66,7 @@ struct StepFailed {
 json target_json(const ServiceTarget& t) {
     return {{"service", std::string(service_name(t.service))}, {"config_path", t.config_path}, {"service_manager", t.service_manager},
             {"unit", t.unit}, {"binary", t.binary}, {"pid_file", t.pid_file}, {"prefix", t.prefix}, {"data_dir", t.data_dir},
-            {"socket_dir", t.socket_dir}, {"run_as", t.run_as}, {"port", t.port}};
+            {"socket_dir", t.socket_dir}, {"run_as", t.run_as}, {"port", t.port}, {"unit_file", t.unit_file}};
 }
 
 ServiceTarget target_from_json(const json& j) {
@@ -81,6 +82,7 @@ ServiceTarget target_from_json(const json& j) {
     t.socket_dir = j.at("socket_dir").get<std::string>();
     t.run_as = j.at("run_as").get<std::string>();
     t.port = j.at("port").get<int>();
+    t.unit_file = j.value("unit_file", "");
     return t;
 }
 
@@ -101,6 +103,43 @@ std::string random_suffix() {
     return s;
 }
 
+// Passwords a config file holds (redis requirepass/masterauth, as the server reads them): they
+// are replaced by "[secret]" in everything the journal, history and the report keep.
+std::vector<std::string> secrets_of(const ServiceTarget& t, const std::string& text) {
+    std::vector<std::string> out;
+    if (t.service != Service::Redis) return out;
+    auto d = parse(Format::Redis, t.config_path, text);
+    if (!d) {
+        // Unparsable: fall back to the words after the keywords, line by line.
+        std::istringstream in(text);
+        for (std::string l; std::getline(in, l);) {
+            std::istringstream w(l);
+            std::string k, v;
+            w >> k >> v;
+            for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if ((k == "requirepass" || k == "masterauth") && !v.empty()) {
+                out.push_back(v);
+                if (v.size() > 2 && (v.front() == '"' || v.front() == '\'')) out.push_back(v.substr(1, v.size() - 2));
+            }
+        }
+        return out;
+    }
+    for (const Item& it : d->items)
+        if (it.kind == ItemKind::Setting && (it.key_norm == "requirepass" || it.key_norm == "masterauth") && !it.args.empty()) {
+            if (!it.args[0].empty()) out.push_back(it.args[0]);
+            out.push_back(d->text.substr(it.value_begin, it.value_end - it.value_begin));  // as written, quotes included
+        }
+    return out;
+}
+
+std::string redact(std::string s, const std::vector<std::string>& secrets) {
+    for (const auto& secret : secrets) {
+        if (secret.size() < 2) continue;
+        for (auto at = s.find(secret); at != std::string::npos; at = s.find(secret, at + 8)) s.replace(at, secret.size(), "[secret]");
+    }
+    return s;
+}
+
 std::string first_lines(const std::string& s, std::size_t max_bytes = 4000) {
     return s.size() <= max_bytes ? s : s.substr(0, max_bytes) + "\n[... cut]";
 }
@@ -111,15 +150,20 @@ public:
 
     history::Id id = 0;
     bool sudo = false;
+    std::string auth_file;  // redis: the backup of the original (its requirepass is the running server's)
+    // sysctl: what the health check reads back (key -> value), and the running values saved
+    // before the reload (what a restore writes back).
+    std::vector<std::pair<std::string, std::string>> expect, saved;
 
     void announce(const std::string& step, const std::string& what) {
         if (m_opt.on_step) m_opt.on_step(step, what);
     }
+    std::vector<std::string> secrets;  // never journaled (redact)
     void step(const std::string& name, bool ok, const std::string& detail) {
-        if (id) (void)m_history.add_change_step(id, name, ok, detail);
+        if (id) (void)m_history.add_change_step(id, name, ok, redact(detail, secrets));
     }
     void status(ChangeStatus s, const std::string& note, const std::string& backup = {}, const std::string& validation = {}) {
-        if (id) (void)m_history.set_change_status(id, s, note, backup, validation);
+        if (id) (void)m_history.set_change_status(id, s, redact(note, secrets), backup, redact(validation, secrets));
     }
 
     // Who we are on the host: root runs everything directly; anyone else through sudo.
@@ -206,6 +250,26 @@ public:
                 std::this_thread::sleep_for(std::chrono::milliseconds(150));
             }
         };
+        if (t.service == Service::Sysctl) {
+            // Each changed key read back from /proc/sys must hold the value the file sets.
+            std::string why;
+            std::vector<std::string> keys;
+            for (const auto& [k, v] : expect) keys.push_back(k);
+            auto r = run(sysctl_read_command(keys));
+            const auto now = parse_sysctl_read(r.out);
+            for (const auto& [k, v] : expect) {
+                auto it = std::find_if(now.begin(), now.end(), [&](const auto& x) { return x.first == k; });
+                if (it == now.end()) why += (why.empty() ? "" : "; ") + k + " cannot be read back";
+                else if (collapse_ws(it->second) != collapse_ws(v))
+                    why += (why.empty() ? "" : "; ") + k + " is \"" + collapse_ws(it->second) + "\", not \"" + collapse_ws(v) + "\"";
+            }
+            return why.empty() ? std::string() : "read back: " + why;
+        }
+        if (t.service == Service::Systemd) {
+            if (!run("[ -d /run/systemd/system ]").ok()) return {};  // nothing loaded it: nothing to check
+            auto r = run(systemd_loaded_command(t));
+            return r.ok() ? std::string() : trim_nl(r.out + r.err);
+        }
         if (!poll([&] { return run(alive_command(t), std::chrono::milliseconds(15000)).ok(); }))
             return std::string(service_name(t.service)) + " is not running";
         if (workers_before && t.service == Service::Nginx) {
@@ -218,7 +282,7 @@ public:
         }
         std::string last;
         bool answered = poll([&] {
-            auto r = run(probe_command(t), std::chrono::milliseconds(15000));
+            auto r = run(probe_command(t, auth_file), std::chrono::milliseconds(15000));
             last = trim_nl(r.out + (r.err.empty() ? "" : " " + r.err));
             return probe_ok(t, r.out);
         });
@@ -301,6 +365,7 @@ enum class Phase { BeforeWrite, Writing, Written, Reloaded };
 struct Journal {
     ServiceTarget target;
     std::string path, old_sha, new_sha, backup_path, backup_sha, context;
+    std::vector<std::pair<std::string, std::string>> sysctl_saved;  // sysctl: running values before the change
 };
 
 Expected<Journal> read_journal(history::History& h, history::Id id) {
@@ -318,6 +383,9 @@ Expected<Journal> read_journal(history::History& h, history::Id id) {
                 j.new_sha = d.at("new_sha256").get<std::string>();
                 j.context = d.value("selinux_context", "");
                 have_plan = true;
+            } else if (s.step == "snapshot" && s.ok) {
+                auto d = json::parse(s.detail);
+                for (const auto& [k, v] : d.at("running").items()) j.sysctl_saved.emplace_back(k, v.get<std::string>());
             } else if (s.step == "backup" && s.ok) {
                 auto d = json::parse(s.detail);
                 j.backup_path = d.at("path").get<std::string>();
@@ -349,10 +417,31 @@ ApplyReport recover(Flow& f, const ServiceTarget& t, const std::string& path, co
         rep.message = reason + "; restoring the original FAILED (" + restore_error + "); the backup is " + rep.backup_path;
         return rep;
     }
+    if (reloaded && t.service == Service::Sysctl) {
+        // Write back the running values saved before the reload, then read them back.
+        f.announce("reload", "writing back the running values of " + std::to_string(f.saved.size()) + " key(s)");
+        auto r = f.run(sysctl_write_command(f.saved));
+        f.step("reload", r.ok(), json{{"command", "write back the saved values"}, {"exit", r.exit_status.value_or(-1)},
+                                      {"output", first_lines(r.out + r.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
+        f.expect = f.saved;
+        std::vector<std::string> notes;
+        std::string h = f.health(t, nullptr, notes);
+        f.step("health", h.empty(), h.empty() ? "every key holds its value from before the change" : h);
+        if (!r.ok() || !h.empty()) {
+            rep.outcome = Outcome::Failed;
+            rep.message = reason + "; the original file is back but the running values are not all restored: " + (h.empty() ? Flow::trim_nl(r.out) : h);
+            return rep;
+        }
+        reloaded = false;
+        f.status(ChangeStatus::RolledBack, "restored automatically: " + reason);
+        rep.outcome = Outcome::RolledBack;
+        rep.message = reason + "; the original file was restored and every key holds its value from before the change again";
+        return rep;
+    }
     if (reloaded) {
         f.announce("reload", "reloading " + std::string(service_name(t.service)) + " with the original file");
         const bool alive = f.run(alive_command(t)).ok();
-        auto r = f.run(alive ? reload_command(t, new_text, old_text) : start_command(t));
+        auto r = f.run(alive ? reload_command(t, new_text, old_text, f.auth_file) : start_command(t));
         f.step("reload", r.ok(), json{{"command", alive ? "reload" : "start"}, {"exit", r.exit_status.value_or(-1)},
                                       {"output", first_lines(r.out + r.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
         std::string workers_before;
@@ -374,8 +463,16 @@ ApplyReport recover(Flow& f, const ServiceTarget& t, const std::string& path, co
 
 } // namespace
 
-Expected<ApplyReport> apply_change(remote::SshSession& session, history::History& history, const Proposal& p, Approver& approver,
-                                   const ApplyOptions& opt) {
+static std::vector<std::string> secrets_of_proposal(const Proposal& p) {
+    std::vector<std::string> out = secrets_of(p.target, p.file.before);
+    auto full = apply_text_hunks(p.file.before, p.file.hunks);
+    if (full)
+        for (auto& x : secrets_of(p.target, *full)) out.push_back(x);
+    return out;
+}
+
+static Expected<ApplyReport> apply_change_impl(remote::SshSession& session, history::History& history, const Proposal& p, Approver& approver,
+                                        const ApplyOptions& opt) {
     ApplyReport rep;
     const FileChange& fc = p.file;
     if (fc.hunks.empty()) {
@@ -387,13 +484,14 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
     const ServiceTarget& t = p.target;
     Phase phase = Phase::BeforeWrite;
     std::string old_sha = sha256_hex(fc.before), new_sha, new_text, context;
+    f.secrets = secrets_of_proposal(p);
     try {
         f.detect_sudo();
         history::ConfigChange c;
         c.session_id = opt.session_id;
         c.host = p.host;
         c.path = fc.path;
-        c.diff = file_change_diff(fc);
+        c.diff = redact(file_change_diff(fc), f.secrets);
         auto id = history.propose_change(c);
         if (!id) return unexpected(id.error());
         f.id = rep.change_id = *id;
@@ -422,6 +520,20 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         if (!applied) return unexpected(applied.error());
         new_text = *applied;
         new_sha = sha256_hex(new_text);
+        if (t.service == Service::Sysctl || t.service == Service::Systemd) {
+            // Our own parser first (for a drop-in it is what stands in when systemd-analyze is
+            // missing): a file it cannot read is refused before anything is written.
+            auto parsed = parse(t.service == Service::Sysctl ? Format::Sysctl : Format::Systemd, fc.path, new_text);
+            if (!parsed) {
+                rep.validation_output = parsed.error().message;
+                f.step("validate", false, json{{"command", "SigmaOps' " + std::string(service_name(t.service)) + " parser"},
+                                               {"output", rep.validation_output}}.dump(-1, ' ', false, json::error_handler_t::replace));
+                f.status(ChangeStatus::Failed, "refused by the parser: " + rep.validation_output, "", rep.validation_output);
+                rep.outcome = Outcome::ValidationFailed;
+                rep.message = "the changed " + fc.path + " does not parse (" + rep.validation_output + "): nothing was written";
+                return rep;
+            }
+        }
 
         f.announce("read", "reading " + fc.path);
         std::string current = f.read(fc.path);
@@ -500,15 +612,37 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
         // Reload through the service manager (or the service's own reload).
         std::string workers_before;
         if (t.service == Service::Nginx) workers_before = f.run(workers_command(t)).out;
-        f.announce("reload", reload_command(t, fc.before, new_text));
+        f.auth_file = rep.backup_path;
+        if (t.service == Service::Sysctl) {
+            // The running value of every key either file sets, journaled before anything is
+            // applied: what an automatic restore or `sigmaops rollback` writes back.
+            std::vector<std::string> keys;
+            for (const auto& a : sysctl_assignments(new_text)) keys.push_back(a.key);
+            for (const auto& a : sysctl_assignments(fc.before))
+                if (std::find(keys.begin(), keys.end(), a.key) == keys.end()) keys.push_back(a.key);
+            f.saved = parse_sysctl_read(f.run(sysctl_read_command(keys)).out);
+            json saved = json::object();
+            for (const auto& [k, v] : f.saved) saved[k] = v;
+            f.step("snapshot", true, json{{"running", saved}}.dump(-1, ' ', false, json::error_handler_t::replace));
+            for (const auto& a : sysctl_changed(fc.before, new_text)) f.expect.emplace_back(a.key, a.value);
+        }
+        const std::string reload_cmd = reload_command(t, fc.before, new_text, f.auth_file);
+        f.announce("reload", reload_cmd);
         phase = Phase::Reloaded;
-        auto rl = f.run(reload_command(t, fc.before, new_text));
-        f.step("reload", rl.ok(), json{{"command", reload_command(t, fc.before, new_text)}, {"exit", rl.exit_status.value_or(-1)},
+        auto rl = f.run(reload_cmd);
+        f.step("reload", rl.ok(), json{{"command", reload_cmd}, {"exit", rl.exit_status.value_or(-1)},
                                        {"output", first_lines(rl.out + rl.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
-        if (t.service == Service::Redis) {
+        if (t.service == Service::Redis || t.service == Service::Sysctl || t.service == Service::Systemd) {
             std::istringstream in(rl.out);
             for (std::string l; std::getline(in, l);)
-                if (l.find("restart") != std::string::npos) rep.notes.push_back(l);
+                if (l.find("restart") != std::string::npos || l.find("stays until") != std::string::npos) rep.notes.push_back(l);
+        }
+        if (t.service == Service::Systemd && rl.exit_status == 3) {
+            // No systemd: nothing can load the drop-in. Do not pretend: put the original back.
+            auto r = recover(f, t, fc.path, fc.before, new_text, old_sha, context, "not applied: " + Flow::trim_nl(rl.out + rl.err), false, rep);
+            if (r.outcome == Outcome::RolledBack)
+                r.message += "; the drop-in passed the checks (" + first_lines(rep.validation_output, 300) + ")";
+            return r;
         }
         if (!rl.ok())
             return recover(f, t, fc.path, fc.before, new_text, old_sha, context,
@@ -586,6 +720,18 @@ Expected<ApplyReport> apply_change(remote::SshSession& session, history::History
     }
 }
 
+Expected<ApplyReport> apply_change(remote::SshSession& session, history::History& history, const Proposal& p, Approver& approver,
+                                   const ApplyOptions& opt) {
+    auto r = apply_change_impl(session, history, p, approver, opt);
+    if (!r) return r;
+    // The report goes back to the caller (and the terminal) with any password replaced too.
+    const auto secrets = secrets_of_proposal(p);
+    r->message = redact(r->message, secrets);
+    r->validation_output = redact(r->validation_output, secrets);
+    for (auto& n : r->notes) n = redact(n, secrets);
+    return r;
+}
+
 Expected<std::string> check_change_state(remote::SshSession& session, history::History& history, std::int64_t change_id) {
     auto j = read_journal(history, change_id);
     if (!j) return unexpected(j.error());
@@ -653,6 +799,8 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
             return unexpected(ErrorCode::BadFile, "the backup " + j.backup_path + " does not match the original's hash: not restoring it");
         }
         const std::string current = f.read(j.path);
+        f.secrets = secrets_of(t, original);
+        for (auto& x : secrets_of(t, current)) f.secrets.push_back(x);
         f.announce("restore", "restoring " + j.path);
         f.write_atomic(j.path, original, j.context);
         const bool restored = f.remote_sha(j.path) == j.old_sha;
@@ -660,7 +808,7 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
         if (!restored) throw StepFailed{"the restored file does not match the original's hash"};
         f.announce("validate", validate_command(t));
         auto v = f.run(validate_command(t));
-        rep.validation_output = first_lines(Flow::trim_nl(v.out + v.err));
+        rep.validation_output = redact(first_lines(Flow::trim_nl(v.out + v.err)), f.secrets);
         f.step("validate", v.ok(), json{{"exit", v.exit_status.value_or(-1)}, {"output", rep.validation_output}}.dump(-1, ' ', false, json::error_handler_t::replace));
         if (!v.ok()) {
             f.status(ChangeStatus::Failed, "the original no longer passes the checker; restored but not reloaded");
@@ -672,8 +820,20 @@ Expected<ApplyReport> rollback_change(remote::SshSession& session, history::Hist
         const bool alive = f.run(alive_command(t)).ok();
         std::string workers_before;
         if (t.service == Service::Nginx && alive) workers_before = f.run(workers_command(t)).out;
-        f.announce("reload", alive ? reload_command(t, current, original) : start_command(t));
-        auto rl = f.run(alive ? reload_command(t, current, original) : start_command(t));
+        f.auth_file = j.backup_path;
+        std::string reload_cmd = alive ? reload_command(t, current, original, f.auth_file) : start_command(t);
+        if (t.service == Service::Sysctl) {
+            // The running values saved before the change was applied (journal step "snapshot").
+            f.saved = j.sysctl_saved;
+            f.expect = j.sysctl_saved;
+            reload_cmd = sysctl_write_command(j.sysctl_saved);
+        }
+        f.announce("reload", reload_cmd);
+        auto rl = f.run(reload_cmd);
+        if (t.service == Service::Systemd && rl.exit_status == 3) {
+            rep.notes.push_back(Flow::trim_nl(rl.out) + " (nothing to reload)");
+            rl.exit_status = 0;
+        }
         f.step("reload", rl.ok(), json{{"exit", rl.exit_status.value_or(-1)}, {"output", first_lines(rl.out + rl.err)}}.dump(-1, ' ', false, json::error_handler_t::replace));
         f.announce("health", "checking " + std::string(service_name(t.service)));
         std::string h = f.health(t, t.service == Service::Nginx && alive ? &workers_before : nullptr, rep.notes);

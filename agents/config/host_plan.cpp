@@ -2,6 +2,7 @@
 // files read over SSH (includes too), the rules for the host's facts (PGTune for PostgreSQL,
 // sshd hardening, nginx, redis), planned as hunks and grouped into one Proposal per file.
 #include "config/config.h"
+#include "config_internal.h"
 
 #include <remote/remote.h>
 
@@ -50,6 +51,8 @@ Format format_of(Service s) {
     case Service::Nginx: return Format::Nginx;
     case Service::Postgres: return Format::Postgres;
     case Service::Redis: return Format::Redis;
+    case Service::Sysctl: return Format::Sysctl;
+    case Service::Systemd: return Format::Systemd;
     }
     return Format::Nginx;
 }
@@ -101,7 +104,20 @@ Expected<HostPlan> plan_on_host(remote::SshSession& session, const HostFacts& fa
     }
     case Service::Nginx: changes = nginx_rules(*set, {facts.cpus, facts.nofile_soft, facts.mem_kb}); break;
     case Service::Redis: changes = redis_rules(*set, {facts.mem_kb, !o.redis_store}); break;
-    case Service::Postgres: break;
+    case Service::Sysctl: {
+        SysctlFacts sf;
+        const std::string w = lower_ascii(o.sysctl_workload);
+        if (w == "web") sf.workload = SysctlWorkload::Web;
+        else if (w == "database" || w == "db") sf.workload = SysctlWorkload::Database;
+        else if (w == "general" || w.empty()) sf.workload = SysctlWorkload::General;
+        else return unexpected(ErrorCode::InvalidArgument, "the sysctl workload must be web, database or general, not '" + o.sysctl_workload + "'");
+        sf.ram_kb = facts.mem_kb;
+        sf.rotating_disk = facts.any_rotational();
+        for (const auto& [k, v] : facts.sysctl) sf.running.emplace_back(k, v);
+        changes = sysctl_rules(*set, sf);
+        break;
+    }
+    case Service::Postgres: case Service::Systemd: break;  // systemd drop-ins: edits the caller brings (no rules)
     }
     auto plan = plan_changes(*set, changes);
     if (!plan) return unexpected(plan.error());

@@ -18,9 +18,12 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -653,4 +656,313 @@ TEST_CASE("config flow: the exported Ansible playbook runs in --check --diff and
     CHECK(read_text(ngx.site_conf) == agent_result);
     CHECK_THAT(read_text(real_log), Catch::Contains("RUNNING HANDLER [reload nginx"));
     CHECK_THAT(http_get(ngx.port), Catch::StartsWith("HTTP/1.1 200"));
+}
+
+// ----- sysctl and systemd drop-ins in the change flow; Redis with requirepass ----------------------
+
+namespace {
+
+std::string proc_path(const std::string& key) {
+    std::string p = "/proc/sys/" + key;
+    std::replace(p.begin(), p.end(), '.', '/');
+    return p;
+}
+std::string proc_value(const std::string& key) {
+    std::string v = read_text(proc_path(key));
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    return v;
+}
+// Puts a kernel setting back whatever the test does (the flow should already have).
+struct KeepSysctl {
+    std::string key, value;
+    explicit KeepSysctl(std::string k) : key(std::move(k)), value(proc_value(key)) {}
+    ~KeepSysctl() { std::ofstream(proc_path(key)) << value << "\n"; }
+};
+
+ServiceTarget sysctl_target(const std::string& conf) {
+    ServiceTarget t;
+    t.service = Service::Sysctl;
+    t.config_path = conf;
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("config flow: sysctl is checked without applying, applied with sysctl -p, read back and rolled back to the running values",
+          "[config][flow][sysctl]") {
+    FLOW_NEEDS_ROOT();
+    if (access("/proc/sys/net/ipv4/tcp_keepalive_probes", W_OK) != 0)
+        FLOW_SKIP("/proc/sys is not writable here (the read-only test covers that case)");
+    Env env;
+    auto s = env.connect();
+    KeepSysctl keep_probes("net.ipv4.tcp_keepalive_probes"), keep_intvl("net.ipv4.tcp_keepalive_intvl");
+    const std::string dir = service_test::make_dir("sysctl");
+    const std::string conf = dir + "/sysctl.conf";
+    const std::string probes = keep_probes.value, intvl = keep_intvl.value;
+    const std::string before = "# SigmaOps test sysctl (comments must survive)\n\n; keepalive\nnet.ipv4.tcp_keepalive_probes = " + probes + "\n";
+    sshd_test::write_text(conf, before);
+    const std::string new_probes = probes == "7" ? "8" : "7", new_intvl = intvl == "61" ? "62" : "61";
+    const std::string after = replace(before, "= " + probes, "= " + new_probes) + "net.ipv4.tcp_keepalive_intvl = " + new_intvl + "\n";
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(sysctl_target(conf), conf, after), a, env.apply);
+    REQUIRE(r);
+    INFO(r->message << "\n" << r->validation_output);
+    CHECK(r->outcome == Outcome::Applied);
+    CHECK_THAT(r->validation_output, Catch::Contains("without applying") && Catch::Contains("net.ipv4.tcp_keepalive_intvl: ok"));
+    CHECK(proc_value("net.ipv4.tcp_keepalive_probes") == new_probes);
+    CHECK(proc_value("net.ipv4.tcp_keepalive_intvl") == new_intvl);
+    const auto steps = env.steps(r->change_id);
+    CHECK(has(steps, "validate"));
+    CHECK(has(steps, "snapshot"));
+    CHECK(has(steps, "reload"));
+    CHECK(has(steps, "health"));
+    CHECK_THAT(env.step_detail(r->change_id, "reload"), Catch::Contains("sysctl -p"));
+    CHECK_THAT(env.step_detail(r->change_id, "snapshot"), Catch::Contains("\"net.ipv4.tcp_keepalive_intvl\":\"" + intvl + "\""));
+
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    INFO(rb->message);
+    CHECK(rb->outcome == Outcome::RolledBack);
+    CHECK(read_text(conf) == before);
+    CHECK(proc_value("net.ipv4.tcp_keepalive_probes") == probes);
+    CHECK(proc_value("net.ipv4.tcp_keepalive_intvl") == intvl);  // a key only the change set is written back too
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config flow: sysctl values the checker or the kernel refuse never stay applied", "[config][flow][sysctl][faults]") {
+    FLOW_NEEDS_ROOT();
+    if (access("/proc/sys/net/ipv4/tcp_keepalive_probes", W_OK) != 0) FLOW_SKIP("/proc/sys is not writable here");
+    Env env;
+    auto s = env.connect();
+    KeepSysctl keep_probes("net.ipv4.tcp_keepalive_probes"), keep_intvl("net.ipv4.tcp_keepalive_intvl");
+    const std::string dir = service_test::make_dir("sysctl");
+    const std::string conf = dir + "/sysctl.conf";
+    const std::string before = "# test\nnet.ipv4.tcp_keepalive_probes = " + keep_probes.value + "\n";
+    sshd_test::write_text(conf, before);
+    Approve a;
+    auto refused = [&](const std::string& after, const std::string& why) {
+        auto r = apply_change(*s, *env.history, proposal_for(sysctl_target(conf), conf, after), a, env.apply);
+        REQUIRE(r);
+        INFO(r->message << "\n" << r->validation_output);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK_THAT(r->validation_output, Catch::Contains(why));
+        CHECK(!has(env.steps(r->change_id), "reload"));
+        CHECK(read_text(conf) == before);
+        CHECK(proc_value("net.ipv4.tcp_keepalive_probes") == keep_probes.value);
+    };
+    SECTION("a key this kernel does not have") { refused(before + "net.ipv4.tcp_keepalive_probez = 5\n", "no such key on this kernel"); }
+    SECTION("a word for an integer key") {
+        refused(replace(before, "= " + keep_probes.value, "= many"), "expects 1 integer(s)");
+    }
+    SECTION("two integers for a one-integer key") {
+        refused(replace(before, "= " + keep_probes.value, "= 5 6"), "expects 1 integer(s)");
+    }
+    SECTION("a read-only key") { refused(before + "kernel.osrelease = 1.0\n", "not writable here"); }
+    SECTION("a line that is not key = value is refused by the parser before anything is written") {
+        auto r = apply_change(*s, *env.history, proposal_for(sysctl_target(conf), conf, before + "net.core.somaxconn 4096\n"), a, env.apply);
+        REQUIRE(r);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK(!has(env.steps(r->change_id), "write"));
+        CHECK(read_text(conf) == before);
+    }
+    SECTION("a value the kernel refuses at apply time: every key is written back, nothing stays half-applied") {
+        const std::string intvl = keep_intvl.value, new_intvl = intvl == "61" ? "62" : "61";
+        // sysctl -p sets tcp_keepalive_intvl, fails on probes = 1000 (a u8 in the kernel) and goes on.
+        const std::string after = "# test\nnet.ipv4.tcp_keepalive_intvl = " + new_intvl + "\nnet.ipv4.tcp_keepalive_probes = 1000\n";
+        auto r = apply_change(*s, *env.history, proposal_for(sysctl_target(conf), conf, after), a, env.apply);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::RolledBack);
+        CHECK_THAT(r->message, Catch::Contains("every key holds its value from before the change"));
+        CHECK(has(env.steps(r->change_id), "reload:failed"));
+        CHECK(read_text(conf) == before);
+        CHECK(proc_value("net.ipv4.tcp_keepalive_intvl") == intvl);
+        CHECK(proc_value("net.ipv4.tcp_keepalive_probes") == keep_probes.value);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config flow: sysctl on a host whose /proc/sys is read-only (a container) says so and leaves everything as it was",
+          "[config][flow][sysctl][faults]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/bin/unshare")) FLOW_SKIP("unshare is not installed");
+    Env env;
+    // A second sshd in its own mount namespace where /proc/sys is mounted read-only, as Docker does.
+    const std::string conf_sshd = env.sshd.dir + "/ro_sshd_config", pid_file = env.sshd.dir + "/ro_sshd.pid";
+    const int port = sshd_test::free_port();
+    {
+        std::string c = read_text(env.sshd.dir + "/sshd_config");
+        for (auto [key, line] : {std::pair<std::string, std::string>{"Port", "Port " + std::to_string(port)}, {"PidFile", "PidFile " + pid_file}}) {
+            auto at = c.find(key + " ");
+            REQUIRE(at != std::string::npos);
+            c.replace(at, c.find('\n', at) - at, line);
+        }
+        sshd_test::write_text(conf_sshd, c, 0600);
+    }
+    const std::string log = env.sshd.dir + "/ro_sshd.log";
+    if (sshd_test::run({"unshare", "-m", "--propagation", "private", "sh", "-c",
+                        "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec /usr/sbin/sshd -f " + conf_sshd +
+                            " -E " + log}) != 0 ||
+        !sshd_test::wait_for_port(port, std::chrono::seconds(5)))
+        FLOW_SKIP("cannot start an sshd with a read-only /proc/sys here: " + read_text(log));
+    struct Stop {
+        std::string pid_file;
+        ~Stop() { service_test::kill_and_wait(service_test::pid_from(pid_file)); }
+    } stop{pid_file};
+    std::ofstream(env.sshd.known_hosts, std::ios::app) << "[127.0.0.1]:" << port << " " << env.sshd.host_pub << "\n";
+    auto s = env.connect(port);
+    const std::string dir = service_test::make_dir("sysctl");
+    const std::string conf = dir + "/sysctl.conf";
+    const std::string probes = proc_value("net.ipv4.tcp_keepalive_probes");
+    const std::string before = "# test\nnet.ipv4.tcp_keepalive_probes = " + probes + "\n";
+    sshd_test::write_text(conf, before);
+    const std::string after = replace(before, "= " + probes, "= " + (probes == "7" ? std::string("8") : std::string("7")));
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(sysctl_target(conf), conf, after), a, env.apply);
+    REQUIRE(r);
+    INFO(r->message << "\n" << r->validation_output);
+    CHECK(r->outcome == Outcome::ValidationFailed);
+    CHECK_THAT(r->validation_output, Catch::Contains("cannot apply: /proc/sys is read-only in this container"));
+    CHECK(!has(env.steps(r->change_id), "reload"));
+    CHECK(has(env.steps(r->change_id), "restore"));
+    CHECK(read_text(conf) == before);  // byte-identical
+    CHECK(proc_value("net.ipv4.tcp_keepalive_probes") == probes);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config flow: a systemd drop-in is checked with systemd-analyze verify and, with no systemd running, not applied",
+          "[config][flow][systemd]") {
+    FLOW_NEEDS_ROOT();
+    if (access("/run/systemd/system", F_OK) == 0) FLOW_SKIP("systemd runs here: this test is for hosts without it (containers)");
+    Env env;
+    auto s = env.connect();
+    const std::string dir = service_test::make_dir("unit");
+    const std::string unit = dir + "/sigmaops-test.service", dropin = unit + ".d/override.conf";
+    sshd_test::write_text(unit, "[Unit]\nDescription=SigmaOps test unit\n\n[Service]\nExecStart=/bin/sleep 1000\n");
+    std::filesystem::create_directories(unit + ".d");
+    const std::string before = "# more open files (this comment must survive)\n[Service]\nLimitNOFILE=1024\n";
+    sshd_test::write_text(dropin, before);
+    ServiceTarget t;
+    t.service = Service::Systemd;
+    t.config_path = dropin;
+    t.unit = "sigmaops-test.service";
+    t.unit_file = unit;
+    const bool analyze = service_test::have("/usr/bin/systemd-analyze");
+    Approve a;
+    SECTION("a good drop-in passes the checks, but nothing loads it: the original is put back and the report says why") {
+        auto r = apply_change(*s, *env.history, proposal_for(t, dropin, replace(before, "1024", "65536")), a, env.apply);
+        REQUIRE(r);
+        INFO(r->message << "\n" << r->validation_output);
+        CHECK(r->outcome == Outcome::RolledBack);
+        CHECK_THAT(r->message, Catch::Contains("not applied: systemd is not running on this host"));
+        CHECK_THAT(r->validation_output, Catch::Contains(analyze ? "the unit loads with the drop-in" : "systemd-analyze is not installed"));
+        const auto steps = env.steps(r->change_id);
+        CHECK(has(steps, "validate"));
+        CHECK(has(steps, "reload:failed"));
+        CHECK(has(steps, "restore"));
+        CHECK(!has(steps, "health"));
+        CHECK(read_text(dropin) == before);
+    }
+    SECTION("a key systemd would ignore fails systemd-analyze verify and is never reloaded") {
+        if (!analyze) FLOW_SKIP("systemd-analyze is not installed");
+        auto r = apply_change(*s, *env.history, proposal_for(t, dropin, before + "LimitNOFLIE=65536\n"), a, env.apply);
+        REQUIRE(r);
+        INFO(r->message << "\n" << r->validation_output);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK_THAT(r->validation_output, Catch::Contains("LimitNOFLIE"));
+        CHECK(!has(env.steps(r->change_id), "reload"));
+        CHECK(read_text(dropin) == before);
+    }
+    SECTION("a drop-in the parser cannot read is refused before anything is written") {
+        auto r = apply_change(*s, *env.history, proposal_for(t, dropin, replace(before, "[Service]", "[Service")), a, env.apply);
+        REQUIRE(r);
+        INFO(r->message);
+        CHECK(r->outcome == Outcome::ValidationFailed);
+        CHECK_THAT(r->message, Catch::Contains("does not parse"));
+        CHECK(!has(env.steps(r->change_id), "backup"));
+        CHECK(read_text(dropin) == before);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("config flow: Redis with requirepass: CONFIG SET and the health check authenticate, the password never reaches history",
+          "[config][flow][redis]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/bin/redis-server")) FLOW_SKIP("redis-server is not installed");
+    Env env;
+    const std::string dir = service_test::make_dir("redis-auth");
+    const int port = sshd_test::free_port();
+    const std::string password = "Sig ma-" + sshd_test::random_token(16);  // a space: written quoted
+    const std::string conf = dir + "/redis.conf", pid_file = dir + "/redis.pid";
+    const std::string before = "# test redis with a password\nbind 127.0.0.1\nport " + std::to_string(port) + "\ndaemonize yes\npidfile " +
+                               pid_file + "\nlogfile " + dir + "/redis.log\ndir " + dir + "\nsave \"\"\nrequirepass \"" + password +
+                               "\"\nmaxmemory 64mb\n";
+    sshd_test::write_text(conf, before, 0600);
+    if (sshd_test::run({"redis-server", conf}, dir + "/start.log") != 0 || !sshd_test::wait_for_port(port, std::chrono::seconds(5)))
+        FLOW_SKIP("redis did not start: " + read_text(dir + "/start.log"));
+    struct Stop {
+        std::string pid_file, dir;
+        ~Stop() {
+            service_test::kill_and_wait(service_test::pid_from(pid_file));
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } stop{pid_file, dir};
+    auto cli = [&](const std::string& args, bool auth) {
+        const std::string out = dir + "/cli.out";
+        std::remove(out.c_str());
+        sshd_test::run({"sh", "-c", std::string(auth ? "REDISCLI_AUTH=\"$PW\" " : "") + "redis-cli -p " + std::to_string(port) + " " + args}, out);
+        return read_text(out);
+    };
+    setenv("PW", password.c_str(), 1);
+    REQUIRE_THAT(cli("config get maxmemory", false), Catch::Contains("NOAUTH"));  // the server really wants the password
+    auto s = env.connect();
+    ServiceTarget t;
+    t.service = Service::Redis;
+    t.config_path = conf;
+    t.pid_file = pid_file;
+    t.port = port;
+    Approve a;
+    auto r = apply_change(*s, *env.history, proposal_for(t, conf, replace(before, "maxmemory 64mb", "maxmemory 96mb")), a, env.apply);
+    REQUIRE(r);
+    INFO(r->message);
+    CHECK(r->outcome == Outcome::Applied);
+    CHECK(cli("config get maxmemory", true) == "maxmemory\n" + std::to_string(96 << 20) + "\n");
+
+    SECTION("a new password in the file is not set at run time (never on a command line) and is kept out of history") {
+        const std::string now = read_text(conf);
+        const std::string other = "An0ther-" + sshd_test::random_token(16);
+        auto p = apply_change(*s, *env.history, proposal_for(t, conf, replace(now, password, other)), a, env.apply);
+        REQUIRE(p);
+        INFO(p->message);
+        CHECK(p->outcome == Outcome::Applied);
+        CHECK(std::any_of(p->notes.begin(), p->notes.end(), [](const std::string& n) { return n.find("requirepass changed in the file") != std::string::npos; }));
+        CHECK_THAT(cli("ping", true), Catch::Contains("PONG"));  // still the password it was started with
+        auto c = env.history->config_change(p->change_id);
+        REQUIRE(c);
+        CHECK(c->diff.find(other) == std::string::npos);
+        CHECK_THAT(c->diff, Catch::Contains("[secret]"));
+        auto rb = rollback_change(*s, *env.history, p->change_id, a, env.apply);
+        REQUIRE(rb);
+        INFO(rb->message);
+        CHECK(rb->outcome == Outcome::RolledBack);
+        for (const auto& st : *env.history->change_steps(p->change_id)) CHECK(st.detail.find(other) == std::string::npos);
+    }
+
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    INFO(rb->message);
+    CHECK(rb->outcome == Outcome::RolledBack);
+    CHECK(read_text(conf) == before);
+    CHECK(cli("config get maxmemory", true) == "maxmemory\n" + std::to_string(64 << 20) + "\n");
+    // Nothing SigmaOps journaled holds the password: not the steps, not the diff, not the database file.
+    for (const auto& st : *env.history->change_steps(r->change_id)) CHECK(st.detail.find(password) == std::string::npos);
+    auto c = env.history->config_change(r->change_id);
+    REQUIRE(c);
+    CHECK(c->diff.find(password) == std::string::npos);
+    env.history.reset();
+    std::string db;
+    for (const char* f : {"/history.db", "/history.db-wal"}) db += read_text(env.db_dir + f);
+    CHECK(db.find(password.substr(4)) == std::string::npos);
+    unsetenv("PW");
 }

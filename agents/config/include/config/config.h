@@ -363,9 +363,11 @@ std::string shell_quote(std::string_view s);
 
 // ----- Services and their own tools -----------------------------------------------------------------
 
-enum class Service { Sshd, Nginx, Postgres, Redis };
-std::string_view service_name(Service s);              // "sshd", "nginx", "postgres", "redis"
-std::optional<Service> parse_service(std::string_view s); // also "ssh", "postgresql", "redis-server"
+// Sysctl: a sysctl.conf / sysctl.d file, applied to the running kernel. Systemd: a unit drop-in
+// (<unit>.d/*.conf), picked up by `systemctl daemon-reload` and by the unit at its next restart.
+enum class Service { Sshd, Nginx, Postgres, Redis, Sysctl, Systemd };
+std::string_view service_name(Service s);              // "sshd", "nginx", "postgres", "redis", "sysctl", "systemd"
+std::optional<Service> parse_service(std::string_view s); // also "ssh", "postgresql", "redis-server", "unit", "dropin"
 
 // Where a service's config lives on the host and how to check, reload and reach it. Empty fields
 // take the defaults in the comments (default_target fills them for a Debian host).
@@ -373,7 +375,10 @@ struct ServiceTarget {
     Service service = Service::Nginx;
     std::string config_path;          // the file changed: /etc/ssh/sshd_config, /etc/nginx/nginx.conf, ...
     std::string service_manager = "none"; // "systemd": systemctl reload/is-active UNIT; "none": the service's own
-    std::string unit;                 // systemd unit: ssh, nginx, postgresql@15-main, redis-server
+    std::string unit;                 // systemd unit: ssh, nginx, postgresql@15-main, redis-server; Systemd: the unit
+                                      // the drop-in (config_path) extends, e.g. "nginx.service"
+    std::string unit_file;            // Systemd: the unit file, for `systemd-analyze verify` (empty: the unit name, found
+                                      // on systemd's unit path); its drop-ins are read from <unit_file>.d/ and that path
     std::string binary;               // sshd: /usr/sbin/sshd; nginx: nginx; postgres: the newest
                                       // /usr/lib/postgresql/*/bin/postgres; redis: redis-server
     std::string pid_file;             // sshd/redis: the daemon's pid file (reload by signal without systemd)
@@ -383,6 +388,24 @@ struct ServiceTarget {
     std::string run_as;               // postgres: the server's account ("postgres")
     int port = 0;                     // the port the health check talks to (sshd 22, nginx 80, postgres 5432, redis 6379)
 };
+// Service by service, what stands in where a service has no checker or no reload of its own:
+//  - redis: no config test: a test start on a private socket with no port or persistence; reload =
+//    CONFIG SET of each changed directive (never requirepass/masterauth: a secret never reaches a
+//    command line; those take effect at the next restart). With requirepass in the file, redis-cli
+//    gets it through REDISCLI_AUTH, read from the file on the host by the command itself (never argv,
+//    never history).
+//  - sysctl: `sysctl -p` has no dry run (it writes every key), so the checker reads without
+//    applying: each key exists under /proc/sys and is writable here (a read-only /proc/sys, as in
+//    containers, is said plainly: "cannot apply: /proc/sys is read-only"), each value has the shape
+//    of the key's current value (integers stay integers, same count). Reload = `sysctl -p FILE`
+//    (`sysctl --system` for a file under sysctl.d) after saving every key's running value; when it
+//    fails the saved values are written back, so no key stays half-applied. Health = each changed
+//    key read back. Rollback writes back the running values saved before the change.
+//  - systemd drop-ins: the drop-in must parse (config::parse), then `systemd-analyze verify` on the
+//    unit when installed (any diagnostic naming the drop-in fails it: systemd would ignore that
+//    line). Reload = `systemctl daemon-reload` when systemd runs (never a restart: the unit picks the
+//    change up at its next restart, and the report says so); without systemd as PID 1 nothing loads
+//    a drop-in, so the change is not applied: the original is put back and the report says why.
 ServiceTarget default_target(Service service, const HostFacts& facts);
 
 // ----- Proposals and hunks ------------------------------------------------------------------------
@@ -434,6 +457,7 @@ struct HostPlanOptions {
     std::string login_method = "publickey";  // sshd: how the user logs in (never turned off)
     std::string login_user;               // sshd: who logs in
     bool redis_store = false;             // redis: a store (noeviction), not a cache
+    std::string sysctl_workload = "general";  // sysctl: web | database | general
 };
 struct HostPlan {
     std::vector<Proposal> proposals;      // one per file with hunks, in the order the service reads them
