@@ -137,9 +137,64 @@ constexpr const char* k_nginx_core = "nginx docs, ngx_core_module (https://nginx
 constexpr const char* k_nginx_http = "nginx docs, ngx_http_core_module (https://nginx.org/en/docs/http/ngx_http_core_module.html)";
 constexpr const char* k_mozilla_tls = "Mozilla Server Side TLS, intermediate (https://wiki.mozilla.org/Security/Server_Side_TLS, v5.7)";
 
+constexpr const char* k_nginx_proxy = "nginx docs, ngx_http_proxy_module (https://nginx.org/en/docs/http/ngx_http_proxy_module.html)";
+constexpr const char* k_cis_nginx = "CIS NGINX Benchmark v2.0.1";
+
 std::uint64_t to_u64(const std::string& s, std::uint64_t fallback) {
     if (s.empty() || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }) || s.size() > 18) return fallback;
     return std::stoull(s);
+}
+
+// An nginx time ("75s", "5m", "1h", "300" = seconds; "500ms") in milliseconds; nullopt when it is
+// not one (ngx_parse_time: units ms s m h d w M y, several may follow each other: "1m30s").
+std::optional<std::uint64_t> nginx_time_ms(const std::string& v) {
+    if (v.empty()) return std::nullopt;
+    std::uint64_t total = 0;
+    std::size_t i = 0;
+    while (i < v.size()) {
+        std::size_t j = i;
+        while (j < v.size() && std::isdigit(static_cast<unsigned char>(v[j]))) ++j;
+        if (j == i || j - i > 12) return std::nullopt;
+        const std::uint64_t n = std::stoull(v.substr(i, j - i));
+        std::string unit;
+        while (j < v.size() && std::isalpha(static_cast<unsigned char>(v[j]))) unit += v[j++];
+        std::uint64_t ms = 0;
+        if (unit.empty() || unit == "s") ms = 1000;
+        else if (unit == "ms") ms = 1;
+        else if (unit == "m") ms = 60000;
+        else if (unit == "h") ms = 3600000;
+        else if (unit == "d") ms = 86400000;
+        else if (unit == "w") ms = 7ull * 86400000;
+        else if (unit == "M") ms = 30ull * 86400000;
+        else if (unit == "y") ms = 365ull * 86400000;
+        else return std::nullopt;
+        total += n * ms;
+        i = j;
+        if (unit.empty() && i < v.size()) return std::nullopt;
+    }
+    return total;
+}
+
+// An nginx size ("8k", "1m", "1024", "2g") in bytes; nullopt when it is not one (ngx_parse_size).
+std::optional<std::uint64_t> nginx_size(const std::string& v) {
+    if (v.empty()) return std::nullopt;
+    std::uint64_t mult = 1;
+    std::string digits = v;
+    const char last = static_cast<char>(std::tolower(static_cast<unsigned char>(v.back())));
+    if (last == 'k') mult = 1024;
+    else if (last == 'm') mult = 1024 * 1024;
+    else if (last == 'g') mult = 1024ull * 1024 * 1024;
+    if (mult != 1) digits.pop_back();
+    if (digits.empty() || digits.size() > 12 || !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }))
+        return std::nullopt;
+    return std::stoull(digits) * mult;
+}
+
+// The http block's context ("http[0]"), or "" when there is none.
+std::string http_context(const ConfigSet& set) {
+    for (const auto& b : set.blocks)
+        if (b.context.rfind("http[", 0) == 0 && b.context.find('/') == std::string::npos) return b.context;
+    return {};
 }
 } // namespace
 
@@ -187,6 +242,103 @@ std::vector<Change> nginx_rules(const ConfigSet& set, const NginxFacts& facts) {
         } else if (it.key == "autoindex" && !it.args.empty() && it.args[0] == "on") {
             out.push_back(make_change("nginx.autoindex", "autoindex", "off", "directory listings expose files not meant to be linked",
                                       "nginx docs, ngx_http_autoindex_module; gixy/common audit finding", "", set.contexts[i]));
+        } else if (it.key == "keepalive_timeout" && !it.args.empty()) {
+            // Where it is set (http, server or location): off entirely, or idle connections held so
+            // long that each keeps a worker_connections slot for minutes.
+            const auto ms = nginx_time_ms(it.args[0]);
+            if (ms && *ms == 0)
+                out.push_back(make_change("nginx.keepalive-timeout", "keepalive_timeout", "65",
+                                          "keep-alive is off: every request pays a new TCP (and TLS) handshake; 65s is Debian's nginx.conf value",
+                                          k_nginx_http + std::string(" keepalive_timeout (default 75s); Debian nginx.conf"), "", set.contexts[i]));
+            else if (ms && *ms > 300000)
+                out.push_back(make_change("nginx.keepalive-timeout", "keepalive_timeout", "65",
+                                          "idle keep-alive connections are held " + it.args[0] + ": each holds one of worker_connections meanwhile (above 300s)",
+                                          k_nginx_http + std::string(" keepalive_timeout (default 75s); Debian nginx.conf"), "", set.contexts[i]));
+        } else if (it.key == "keepalive_requests" && !it.args.empty()) {
+            const std::uint64_t n = to_u64(it.args[0], 1000);
+            if (n < 100)
+                out.push_back(make_change("nginx.keepalive-requests", "keepalive_requests", "1000",
+                                          "a keep-alive connection is closed after " + it.args[0] +
+                                              " requests: clients reconnect often (the default is 1000 since nginx 1.19.10, 100 before)",
+                                          k_nginx_http + std::string(" keepalive_requests"),
+                                          "the docs warn that a very high value keeps per-connection memory: the default 1000 followed, not more",
+                                          set.contexts[i]));
+        } else if (it.key == "client_max_body_size" && !it.args.empty() && nginx_size(it.args[0]) == std::optional<std::uint64_t>(0)) {
+            out.push_back(make_change("nginx.client-max-body-size", "client_max_body_size", "1m",
+                                      "0 turns the request body size check off: any client can send bodies of any size",
+                                      k_nginx_http + std::string(" client_max_body_size (default 1m); ") + k_cis_nginx + " 5.2.2",
+                                      "CIS suggests a value as small as the application allows (its example is 100K); nginx's default 1m followed: raise it "
+                                      "where uploads need more",
+                                      set.contexts[i]));
+        } else if (it.key == "large_client_header_buffers" && it.args.size() == 2) {
+            const std::uint64_t number = to_u64(it.args[0], 4);
+            const auto size = nginx_size(it.args[1]);
+            if (size && (*size < 1024 || number < 2))
+                out.push_back(make_change("nginx.large-client-header-buffers", "large_client_header_buffers", "4 8k",
+                                          "a request line or header longer than one buffer (" + it.args[1] +
+                                              ") is refused with 414/400: long cookies and URLs break",
+                                          k_nginx_http + std::string(" large_client_header_buffers (default 4 8k)"),
+                                          std::string(k_cis_nginx) + " 5.2.3 suggests 2 1k against header floods; 1k breaks common cookies, so below 1k "
+                                                                     "is flagged and nginx's default followed",
+                                          set.contexts[i]));
+        } else if (it.key == "proxy_buffering" && !it.args.empty() && it.args[0] == "off") {
+            // Only where something is proxied: the context (or one inside it) has proxy_pass.
+            bool proxied = false;
+            for (std::size_t k = 0; k < set.order.size() && !proxied; ++k)
+                proxied = set.at(set.order[k]).key == "proxy_pass" &&
+                          (set.contexts[k] == set.contexts[i] || set.contexts[k].rfind(set.contexts[i] + "/", 0) == 0 ||
+                           set.contexts[i].empty() || set.contexts[i].find('/') == std::string::npos);
+            if (proxied)
+                out.push_back(make_change("nginx.proxy-buffering", "proxy_buffering", "on",
+                                          "with buffering off each response is passed on synchronously: a slow client holds the upstream "
+                                          "connection (and its worker) for the whole transfer",
+                                          k_nginx_proxy + std::string(" proxy_buffering, X-Accel-Buffering"),
+                                          "streaming responses (server-sent events, long polling) need it off: let that upstream send "
+                                          "\"X-Accel-Buffering: no\" instead, which turns it off per response",
+                                          set.contexts[i]));
+        }
+    }
+    // Where proxy_pass is used: the buffers nginx gives each proxied response. A client body
+    // buffer larger than the largest body allowed only wastes memory on chunked bodies (nginx
+    // allocates the whole buffer when the length is unknown).
+    if (!http_ctx.empty()) {
+        auto max_body = effective(set, "client_max_body_size", http_ctx);
+        auto body_buf = effective(set, "client_body_buffer_size", http_ctx);
+        const auto mb = max_body && !max_body->args.empty() ? nginx_size(max_body->args[0]) : std::optional<std::uint64_t>(1024 * 1024);
+        const auto bb = body_buf && !body_buf->args.empty() ? nginx_size(body_buf->args[0]) : std::nullopt;
+        if (mb && *mb > 0 && bb && *bb > *mb)
+            out.push_back(make_change("nginx.client-body-buffer-size", "client_body_buffer_size", max_body ? max_body->args[0] : "1m",
+                                      "client_body_buffer_size " + body_buf->args[0] + " is above client_max_body_size " +
+                                          (max_body ? max_body->args[0] : "1m") + ": no body may be larger, and chunked bodies get the whole buffer",
+                                      k_nginx_http + std::string(" client_body_buffer_size, client_max_body_size; ngx_http_request_body.c"),
+                                      "", http_ctx));
+    }
+    for (std::size_t i = 0; i < set.order.size(); ++i) {
+        const Item& it = set.at(set.order[i]);
+        if (it.key != "proxy_pass") continue;
+        // proxy_buffer_size holds the upstream's response header; with proxy_buffers it must
+        // leave room for proxy_busy_buffers_size, or nginx -t refuses the file.
+        auto pbs = effective(set, "proxy_buffer_size", set.contexts[i]);
+        auto pb = effective(set, "proxy_buffers", set.contexts[i]);
+        const auto header = pbs && !pbs->args.empty() ? nginx_size(pbs->args[0]) : std::optional<std::uint64_t>(4096);
+        std::uint64_t n = 8;
+        std::optional<std::uint64_t> each = 4096;
+        if (pb && pb->args.size() == 2) {
+            n = to_u64(pb->args[0], 8);
+            each = nginx_size(pb->args[1]);
+        }
+        auto busy = effective(set, "proxy_busy_buffers_size", set.contexts[i]);
+        if (!busy && header && each && *each > 0 && n >= 2 && 2 * std::max(*header, *each) >= (n - 1) * *each) {
+            // The default busy size is 2 x max(proxy_buffer_size, one buffer), which must stay
+            // below all buffers minus one: give proxy_buffers enough of the header's size.
+            const std::uint64_t need = 2 * std::max(*header, *each) / *each + 2;
+            out.push_back(make_change("nginx.proxy-buffers", "proxy_buffers",
+                                      std::to_string(std::max<std::uint64_t>(need, 8)) + " " + (pb && pb->args.size() == 2 ? pb->args[1] : std::string("4k")),
+                                      "proxy_buffer_size " + (pbs ? pbs->args[0] : std::string("4k")) + " is too large for proxy_buffers " +
+                                          (pb ? joined(pb->args) : std::string("8 4k")) +
+                                          ": the busy buffers (2 x proxy_buffer_size) must fit in all buffers minus one, or nginx -t fails",
+                                      k_nginx_proxy + std::string(" proxy_buffer_size, proxy_buffers, proxy_busy_buffers_size"), "",
+                                      set.contexts[i]));
         }
     }
     return out;

@@ -191,3 +191,93 @@ TEST_CASE("redis rules on Debian's redis.conf: maxmemory from RAM and the evicti
     CHECK(!by_key(redis_rules(*set2, f)).count("maxmemory"));
     CHECK(by_key(redis_rules(*set2, f))["maxmemory-policy"].value == std::optional<std::string>("noeviction"));
 }
+
+TEST_CASE("nginx: keepalive, body size, header buffer and proxy buffer rules fire past their limits, not at them",
+          "[config][rules][nginx]") {
+    TempDir tmp;
+    NginxFacts f;
+    f.cpus = 2;
+    f.nofile = 1 << 20;
+    int n = 0;
+    auto load_http = [&](const std::string& http_body) {
+        const std::string conf = tmp.file("n" + std::to_string(n++) + ".conf",
+                                          "worker_processes auto;\nevents {\n    worker_connections 512;\n}\nhttp {\n    server_tokens off;\n" +
+                                              http_body + "}\n");
+        auto s = load(Format::Nginx, conf, local_files());
+        REQUIRE(s);
+        return *s;
+    };
+    const std::string proxied = "    server {\n        location / {\n            proxy_pass http://127.0.0.1:8080;\n";
+    struct Case {
+        std::string body;
+        const char* key;
+        const char* want;  // nullptr: nothing proposed for key
+    };
+    const std::vector<Case> cases = {
+        {"    keepalive_timeout 65;\n", "keepalive_timeout", nullptr},
+        {"    keepalive_timeout 300s;\n", "keepalive_timeout", nullptr},
+        {"    keepalive_timeout 5m;\n", "keepalive_timeout", nullptr},
+        {"    keepalive_timeout 301s;\n", "keepalive_timeout", "65"},
+        {"    keepalive_timeout 1h;\n", "keepalive_timeout", "65"},
+        {"    keepalive_timeout 0;\n", "keepalive_timeout", "65"},
+        {"    keepalive_timeout 4m61s;\n", "keepalive_timeout", "65"},
+        {"    keepalive_requests 100;\n", "keepalive_requests", nullptr},
+        {"    keepalive_requests 99;\n", "keepalive_requests", "1000"},
+        {"    client_max_body_size 1k;\n", "client_max_body_size", nullptr},
+        {"    client_max_body_size 0;\n", "client_max_body_size", "1m"},
+        {"    client_max_body_size 10m;\n    client_body_buffer_size 10m;\n", "client_body_buffer_size", nullptr},
+        {"    client_max_body_size 10m;\n    client_body_buffer_size 11m;\n", "client_body_buffer_size", "10m"},
+        {"    client_body_buffer_size 1m;\n", "client_body_buffer_size", nullptr},     // the default max is 1m
+        {"    client_body_buffer_size 1025k;\n", "client_body_buffer_size", "1m"},
+        {"    client_max_body_size 0;\n    client_body_buffer_size 64m;\n", "client_body_buffer_size", nullptr},  // no max: nothing to compare
+        {"    large_client_header_buffers 2 1k;\n", "large_client_header_buffers", nullptr},
+        {"    large_client_header_buffers 2 1023;\n", "large_client_header_buffers", "4 8k"},
+        {"    large_client_header_buffers 1 8k;\n", "large_client_header_buffers", "4 8k"},
+        {proxied + "            proxy_buffering off;\n        }\n    }\n", "proxy_buffering", "on"},
+        {"    server {\n        location / {\n            proxy_buffering off;\n        }\n    }\n", "proxy_buffering", nullptr},
+        {proxied + "            proxy_buffering on;\n        }\n    }\n", "proxy_buffering", nullptr},
+        {proxied + "            proxy_buffer_size 12k;\n        }\n    }\n", "proxy_buffers", nullptr},   // 2 x 12k < 7 x 4k
+        {proxied + "            proxy_buffer_size 14k;\n        }\n    }\n", "proxy_buffers", "9 4k"},  // 2 x 14k = 7 x 4k
+        {proxied + "            proxy_buffer_size 16k;\n            proxy_busy_buffers_size 24k;\n        }\n    }\n", "proxy_buffers", nullptr},
+        {"    proxy_buffer_size 64k;\n    server {\n        location / {\n        }\n    }\n", "proxy_buffers", nullptr},  // nothing proxied
+    };
+    for (const Case& c : cases) {
+        INFO(c.body);
+        auto set = load_http(c.body);
+        auto m = by_key(nginx_rules(set, f));
+        if (!c.want) {
+            CHECK(!m.count(c.key));
+            continue;
+        }
+        REQUIRE(m.count(c.key));
+        CHECK(m[c.key].value == std::optional<std::string>(c.want));
+        CHECK_THAT(m[c.key].source, Catch::Contains("https://nginx.org/en/docs/"));
+        // Applied, the rule is satisfied: never recommended again.
+        const std::string after = apply_main(set, {m[c.key]});
+        auto again = load(Format::Nginx, tmp.file("again" + std::to_string(n++) + ".conf", after), local_files());
+        REQUIRE(again);
+        INFO(after);
+        CHECK(!by_key(nginx_rules(*again, f)).count(c.key));
+    }
+}
+
+TEST_CASE("nginx: worker_rlimit_nofile against worker_connections and the host's ulimit -n", "[config][rules][nginx]") {
+    TempDir tmp;
+    auto rules = [&](const std::string& main, std::uint64_t nofile) {
+        auto s = load(Format::Nginx, tmp.file("w.conf", main + "events {\n    worker_connections 512;\n}\nhttp {\n    server_tokens off;\n}\n"),
+                      local_files());
+        REQUIRE(s);
+        NginxFacts f;
+        f.cpus = 2;
+        f.nofile = nofile;
+        return by_key(nginx_rules(*s, f));
+    };
+    CHECK(!rules("worker_processes auto;\n", 1024).count("worker_rlimit_nofile"));  // 2 x 512 fits exactly
+    auto m = rules("worker_processes auto;\n", 1023);
+    REQUIRE(m.count("worker_rlimit_nofile"));
+    CHECK(m["worker_rlimit_nofile"].value == std::optional<std::string>("1024"));
+    CHECK(!rules("worker_processes auto;\nworker_rlimit_nofile 1024;\n", 10).count("worker_rlimit_nofile"));  // set: the host's ulimit no longer matters
+    m = rules("worker_processes auto;\nworker_rlimit_nofile 1000;\n", 1 << 20);
+    REQUIRE(m.count("worker_rlimit_nofile"));  // set, but below 2 x worker_connections
+    CHECK(m["worker_rlimit_nofile"].value == std::optional<std::string>("1024"));
+}

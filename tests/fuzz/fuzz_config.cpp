@@ -6,6 +6,8 @@
 //   formats cover every byte (so writing back with no edit is byte-identical);
 // - an edit of the first setting (set to "1", then comment it out) changes only bytes inside its
 //   hunk, the result parses again, and the setting's effective value is then "1";
+// - the rules for the format (nginx_rules with its time and size parsers, sysctl_rules,
+//   redis_rules) never crash and every change they make carries a rule id, a reason and a source;
 // and on any input: parse either accepts or fails with a BadFile "f:LINE: why" message. Includes
 // resolve to nothing (the FileSource knows only the one file). Build and run: docs/fuzzing.md.
 #include <config/config.h>
@@ -58,6 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto set = load(format, "/f", fs);
     if (!set) return 0;  // an include of a missing file (postgres, nginx, redis): a clean failure
     check(set->order.size() == set->contexts.size());
+    std::vector<Change> ruled;
+    if (format == Format::Nginx) ruled = nginx_rules(*set, {4, 1024, 8u << 20});
+    if (format == Format::Sysctl) ruled = sysctl_rules(*set, {SysctlWorkload::Web, 8u << 20, false, {}});
+    if (format == Format::Redis) ruled = redis_rules(*set, {8u << 20, true});
+    for (const Change& r : ruled) check(!r.rule_id.empty() && !r.reason.empty() && !r.source.empty());
     auto none = apply_hunks(*set, {});
     check(none && none->empty());
     if (set->order.empty()) return 0;
