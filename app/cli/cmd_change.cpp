@@ -147,6 +147,7 @@ int tune_host(const Invocation& c, config::Service service, const std::string& h
     po.login_method = c.args.get("--login-method", "publickey");
     po.login_user = profile->user.empty() ? (std::getenv("USER") ? std::getenv("USER") : "") : profile->user;
     po.redis_store = c.args.has("--store");
+    po.sysctl_workload = c.args.get("--workload", "general");
     auto planned = config::plan_on_host(**session, *facts, host_name, target, po);
     if (!planned) return fail(c, planned.error().message);
     std::vector<std::string>& notes = planned->notes;
@@ -204,6 +205,7 @@ int tune_host(const Invocation& c, config::Service service, const std::string& h
     }
     TerminalApprover approver(c.io.err);
     config::ApplyOptions ao;
+    ao.session_id = c.args.get_int("--session", 0, 0, INT64_MAX);  // the chat session (/tune in `sigmaops chat`)
     ao.login_profile = &*profile;
     ao.login_options = &opts;
     ao.on_step = [&](const std::string& step, const std::string& what) { c.io.err << "[" << step << "] " << printable(what) << "\n"; };
@@ -307,6 +309,7 @@ std::vector<Flag> tune_host_flags() {
             {"--apply", "", "", "after the diff, ask hunk by hunk on the terminal, then back up, write, validate, reload, check health"},
             {"--refresh-facts", "", "", "read the host's facts again even when history holds recent ones"},
             {"--export-ansible", "", "DIR", "write DIR/inventory.ini and DIR/playbook.yml that apply the same per-host changes (backup, checker, reload handler) instead of applying"},
+            {"--session", "", "ID", "file the change under chat session ID in history (what /tune in the chat passes)"},
             history_flag()};
 }
 
@@ -399,11 +402,14 @@ void add_host_mode(Command& tune) {
         c.notes = "exit status: 0 ok (or declined), 1 the host, a file or the change failed, 2 usage error";
         return c;
     };
-    for (const char* n : {"nginx", "redis"}) {
+    for (const char* n : {"nginx", "redis", "sysctl"}) {
         bool present = std::any_of(tune.subcommands.begin(), tune.subcommands.end(), [&](const Command& s) { return s.name == n; });
         if (present) continue;
         if (std::string(n) == "nginx")
             tune.subcommands.push_back(host_only(n, "nginx workers, connections, keepalive and buffers against the host's limits", {}));
+        else if (std::string(n) == "sysctl")
+            tune.subcommands.push_back(host_only(n, "kernel network and VM settings (/etc/sysctl.conf) for a stated workload",
+                                                 {{"--workload", "", "W", "what the host serves: web, database or general (default)"}}));
         else
             tune.subcommands.push_back(host_only(n, "redis maxmemory and eviction policy against the host's memory",
                                                  {{"--store", "", "", "redis is a store, not a cache: noeviction"}}));

@@ -223,6 +223,7 @@ int run_chat(const Invocation& c) {
             } else if (!has_history && argv.size() > 2 && argv[2] != "--help" && argv[2] != "-h") {
                 argv.insert(argv.end(), {"--history", db});
             }
+            if (on_host && chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
             dispatch(sigmaops_command(), argv, c.io);
             continue;
         }

@@ -5,6 +5,7 @@
 // declines every hunk and writes nothing; usage errors. Needs root (sshd); skipped otherwise.
 #include <cli/command.h>
 #include <config/config.h>
+#include <history/history.h>
 
 #include "sshd_fixture.h"
 
@@ -98,7 +99,8 @@ TEST_CASE("tune redis --host --json over a real sshd: facts and hunks with reaso
     CHECK_THAT(text2, Catch::Contains("does not exist"));
 }
 
-TEST_CASE("tune nginx --host --apply without a terminal declines every hunk and writes nothing", "[config][cli][sshd]") {
+TEST_CASE("tune nginx --host --apply without a terminal declines every hunk, writes nothing, files the change under --session",
+          "[config][cli][sshd]") {
     SSHD_TEST_NEEDS_ROOT();
     if (access("/etc/nginx/nginx.conf", R_OK) != 0) {
         std::puts("skipped: no /etc/nginx/nginx.conf (nginx not installed)");
@@ -108,12 +110,22 @@ TEST_CASE("tune nginx --host --apply without a terminal declines every hunk and 
     AppEnv app(f);
     const std::string before = sshd_test::read_text("/etc/nginx/nginx.conf");
     const std::string log = f.dir + "/apply.out";
+    // The chat session /tune runs in (`sigmaops chat` passes --session with its id).
+    sigmaops::history::Id session = 0;
+    {
+        auto h = sigmaops::history::History::open(app.history);
+        REQUIRE(h);
+        auto id = (*h)->create_session("tune nginx", "test", "testhost");
+        REQUIRE(id);
+        session = *id;
+    }
     // A child with no controlling terminal (setsid): /dev/tty cannot be opened there.
     pid_t pid = fork();
     if (pid == 0) {
         setsid();
         std::string out;
-        auto [rc, text] = in_process({"tune", "nginx", "--host", "testhost", "--apply", "--history", app.history}, &out);
+        auto [rc, text] = in_process({"tune", "nginx", "--host", "testhost", "--apply", "--history", app.history, "--session",
+                                      std::to_string(session)}, &out);
         sshd_test::write_text(log, text);
         _exit(rc);
     }
@@ -127,6 +139,14 @@ TEST_CASE("tune nginx --host --apply without a terminal declines every hunk and 
     if (text.find("# hunk ") != std::string::npos) {
         CHECK_THAT(text, Catch::Contains("no terminal to ask on: every hunk declined"));
         CHECK_THAT(text, Catch::Contains("declined"));
+        // The (declined) change is filed under the session, as /tune in the chat needs.
+        auto h = sigmaops::history::History::open(app.history);
+        REQUIRE(h);
+        auto changes = (*h)->config_changes(session);
+        REQUIRE(changes);
+        REQUIRE(!changes->empty());
+        CHECK(changes->front().path == "/etc/nginx/nginx.conf");
+        CHECK(changes->front().session_id == session);
     } else {
         CHECK_THAT(text, Catch::Contains("nothing to change"));
     }
