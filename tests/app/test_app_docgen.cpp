@@ -362,7 +362,7 @@ TEST_CASE("docgen: fish parses its completion", "[app][docgen]") {
     CHECK(sh("fish -n " + script.string() + " 2>&1").out == "");
 }
 
-TEST_CASE("docgen: sigmaops man and completion print the generated text; bad words are usage errors", "[app][docgen]") {
+TEST_CASE("docgen: sigmaops man and completion print the generated text, bad words are usage errors", "[app][docgen]") {
     const Command& root = sigmaops_command();
     auto run = [&](std::vector<std::string> argv, std::string& out) {
         std::istringstream in;
