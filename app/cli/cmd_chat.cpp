@@ -1,7 +1,10 @@
 // cmd_chat.cpp - `sigmaops chat` (the default): the terminal chat on the shared ChatService.
-// The main thread reads lines; a reply streams while a watcher turns Ctrl-C into cancel().
+// The main thread reads lines (lineedit.h: libedit on a terminal, plain lines from a pipe); a
+// reply streams while a watcher turns Ctrl-C into cancel(). Text from the model, logs and
+// commands reaches the screen through SafeText (escape sequences removed).
 #include "commands.h"
 #include "common.h"
+#include "lineedit.h"
 
 #include <base/paths.h>
 #include <base/text.h>
@@ -19,24 +22,33 @@ namespace sigmaops::cli {
 
 namespace {
 
-constexpr const char* k_chat_commands = "/new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /tune, /help, /quit";
+constexpr const char* k_chat_commands =
+    "/new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /tune, /hosts, /model, /help, /quit";
+
+// What Tab completes at the start of a line.
+const std::vector<std::string> k_completions = {"/cmd",   "/diagnose", "/exit",  "/explain", "/help",   "/history",
+                                                "/hosts", "/model",    "/new",   "/quit",    "/resume", "/run",
+                                                "/tune"};
 
 void print_chat_help(std::ostream& out) {
-    out << "commands: /new (new conversation), /history (recent sessions), /resume ID, /quit\n"
+    out << "commands: /new (new conversation), /history [TEXT] (recent sessions, or search them), /resume ID, /quit\n"
            "  /cmd [@HOST] REQUEST   propose a command for REQUEST; run it only if you confirm\n"
            "  /run [@HOST] COMMAND   run your own COMMAND after the same confirmation\n"
            "  /explain COMMAND       each word and flag of COMMAND and its risk (as `sigmaops explain`)\n"
            "  /diagnose FILE...      what went wrong in these logs (as `sigmaops diagnose`), kept in this session\n"
            "  /tune SERVICE ARGS...  recommend settings (as `sigmaops tune`: --host H [--apply], --facts, --file)\n"
+           "  /hosts                 the hosts /cmd @HOST and /tune --host know (hosts.conf, ~/.ssh/config)\n"
+           "  /model                 the model, where it runs and its context\n"
            "A message that asks for a command (\"find files larger than 1GB under /var\", \"how do I ...\")\n"
            "goes to the command agent as /cmd does; start a line with // to send it to the chat model.\n"
-           "Ctrl-C stops a reply or a running command; Ctrl-D or /quit leaves.\n";
+           "Tab completes a command, Up/Down recall earlier lines; Ctrl-C stops a reply or a running command;\n"
+           "Ctrl-C twice at the prompt, Ctrl-D or /quit leaves.\n";
 }
 
 // Every shell command shown in a model answer, after the answer: its risk and reasons on one line,
 // marked when it does not parse or names a program this machine lacks (agents/commands
 // annotate_answer; the context is probed once and cached in history).
-void print_shown_commands(std::ostream& out, const std::string& answer, const std::string& db) {
+void print_shown_commands(std::ostream& out, const std::string& answer, const std::string& db, bool color) {
     std::vector<commands::ShownCommand> shown = commands::annotate_answer(answer, nullptr);
     if (shown.empty()) return;
     std::vector<std::string> programs;
@@ -56,7 +68,8 @@ void print_shown_commands(std::ostream& out, const std::string& answer, const st
             if (nl == std::string::npos) break;
             from = nl + 1;
         }
-        out << "  $ " << text << "\n    risk: " << shell::risk_name(s.assessment.risk);
+        const std::string_view risk = shell::risk_name(s.assessment.risk);
+        out << "  $ " << text << "\n    risk: " << (color ? colored_risk(risk) : std::string(risk));
         std::string reasons;
         for (const shell::Reason& r : s.assessment.reasons)
             reasons += (reasons.empty() ? "" : "; ") + commands::visible(r.word) + ": " + commands::visible(r.why);
@@ -67,6 +80,23 @@ void print_shown_commands(std::ostream& out, const std::string& answer, const st
         for (const std::string& m : s.missing_programs) out << "    " << commands::visible(m) << ": program not found on localhost\n";
     }
     if (!ctx) out << "    (programs not checked: " << ctx.error().message << ")\n";
+}
+
+// /model: the model, where it runs, its context and the sampling in use.
+void print_model(std::ostream& out, const llm::ModelCard& card, const ChatOptions& opt) {
+    const int n_ctx = opt.context.n_ctx ? opt.context.n_ctx : int(std::min<uint32_t>(card.n_ctx_train ? card.n_ctx_train : 4096, 4096));
+    const llm::EngineInfo e = llm::engine_info();
+    std::ostringstream o;
+    o << "model:    " << card.display_name() << "\n"
+      << "file:     " << card.path << "\n"
+      << "arch:     " << card.architecture << ", " << card.n_params << " parameters, " << human_bytes(double(card.weight_bytes))
+      << ", chat format " << card.chat_format << "\n"
+      << "device:   " << card.backend << (card.backend == "cpu" ? " (" + e.cpu_features + ")" : std::string()) << "\n"
+      << "context:  " << n_ctx << " tokens (trained for " << card.n_ctx_train << ")"
+      << (opt.context.sliding_window ? ", sliding window" : "") << "\n"
+      << "sampling: temperature " << opt.sampling.temperature << ", top-k " << opt.sampling.top_k << ", top-p "
+      << opt.sampling.top_p << ", at most " << opt.sampling.max_tokens << " tokens a reply\n";
+    out << o.str();
 }
 
 int run_chat(const Invocation& c) {
@@ -96,25 +126,90 @@ int run_chat(const Invocation& c) {
         }
     }
     const llm::ModelCard& card = chat.model_card();
-    const bool tty = isatty(STDIN_FILENO);
-    c.io.out << "SigmaOps " << app_version() << " - model " << card.display_name() << " (" << card.architecture << ", "
+    // Input: libedit on a terminal (history in the data directory unless --no-history), plain
+    // lines from a pipe. Output from the model, logs and commands goes through SafeText.
+    LineEditorOptions eo;
+    if (opt.history_db != ":none") eo.history_file = chat_input_history_path();
+    eo.completions = k_completions;
+    LineEditor editor(c.io, eo);
+    const bool color = color_wanted(c.io);
+    // The chat's model options, so that /cmd and /diagnose use the model this process holds.
+    auto add_model_args = [&](std::vector<std::string>& argv) {
+        for (const char* f : {"--model", "--device", "--threads"})
+            if (c.args.has(f)) argv.insert(argv.end(), {f, c.args.get(f)});
+    };
+    // Runs a command of the table with its output made safe for the screen.
+    auto run_safe = [&](const std::vector<std::string>& argv) {
+        SafeText safe(c.io.out, color);
+        Io sio{c.io.in, safe, c.io.err};
+        const int rc = dispatch(sigmaops_command(), argv, sio);
+        safe.finish();
+        return rc;
+    };
+    {
+        SafeText safe(c.io.out, false);
+        safe << "SigmaOps " << app_version() << " - model " << card.display_name() << " (" << card.architecture << ", "
              << human_bytes(double(card.weight_bytes)) << ", " << card.backend << ")\n";
+    }
     if (opt.history_db != ":none") c.io.out << "history: " << db << "\n";
+    if (!editor.history_note().empty()) c.io.err << "sigmaops: " << editor.history_note() << "\n";
     print_chat_help(c.io.out);
-    for (const auto& m : chat.conversation())
-        if (m.role != "system") c.io.out << (m.role == "user" ? "you> " : "sigma> ") << m.content << "\n";
+    {
+        SafeText safe(c.io.out, false);
+        for (const auto& m : chat.conversation())
+            if (m.role != "system") safe << (m.role == "user" ? "you> " : "sigma> ") << m.content << "\n";
+    }
     std::string line;
+    bool leaving = false;   // Ctrl-C at the prompt once: a second one leaves
     for (;;) {
-        c.io.out << "you> " << std::flush;
-        if (!std::getline(c.io.in, line)) { c.io.out << "\n"; break; }
+        const LineEditor::Input in = editor.read("you> ");
+        if (in.status == LineEditor::Status::End) { c.io.out << "\n"; break; }
+        if (in.status == LineEditor::Status::Interrupted) {
+            if (leaving) { c.io.out << "\n"; break; }
+            c.io.out << "\n(Ctrl-C again or Ctrl-D to leave)\n";
+            leaving = true;
+            continue;
+        }
+        leaving = false;
+        line = in.text;
+        // Tab completion leaves a space after a command ("/model "): trailing blanks go.
+        line.erase(line.find_last_not_of(" \t") + 1);
         if (line.empty()) continue;
-        if (!tty) c.io.out << line << "\n";
+        if (!editor.interactive()) c.io.out << line << "\n";
+        editor.remember(line);
+        if (!editor.history_note().empty()) c.io.err << "sigmaops: " << editor.history_note() << "\n";
         if (line == "/quit" || line == "/exit") break;
         if (line == "/help") { print_chat_help(c.io.out); continue; }
         if (line == "/new") { chat.new_conversation(); c.io.out << "(new conversation)\n"; continue; }
-        if (line == "/history") {
+        if (line == "/model") {
+            SafeText safe(c.io.out, false);
+            print_model(safe, card, opt);
+            continue;
+        }
+        // /hosts: the host profiles agents/remote knows (hosts.conf and ~/.ssh/config), as `sigmaops hosts list`.
+        if (line == "/hosts") {
+            std::ostringstream listed, errs;
+            Io hio{c.io.in, listed, errs};
+            dispatch(sigmaops_command(), {"hosts", "list"}, hio);
+            SafeText safe(c.io.out, false);
+            if (listed.str().empty() && errs.str().empty())
+                safe << "no hosts known yet: add one with `sigmaops hosts add NAME --hostname HOST`, or a Host entry in ~/.ssh/config\n";
+            safe << listed.str() << errs.str();
+            continue;
+        }
+        // /history: recent sessions; /history TEXT: a full-text search of everything recorded.
+        if (line == "/history" || line.rfind("/history ", 0) == 0) {
             if (opt.history_db == ":none") { c.io.out << "history is off (--no-history)\n"; continue; }
-            dispatch(sigmaops_command(), {"history", "list", "--history", db}, c.io);
+            std::vector<std::string> argv{"history", "list"};
+            std::istringstream words(line.substr(8));
+            std::vector<std::string> text;
+            for (std::string w; words >> w;) text.push_back(w);
+            if (!text.empty()) {
+                argv = {"history", "search"};
+                argv.insert(argv.end(), text.begin(), text.end());
+            }
+            argv.insert(argv.end(), {"--history", db});
+            run_safe(argv);
             continue;
         }
         if (line == "/resume" || line.rfind("/resume ", 0) == 0) {
@@ -154,10 +249,10 @@ int run_chat(const Invocation& c) {
             if (own) argv.insert(argv.end(), {"--command", rest});
             else argv.push_back(rest);
             if (!host.empty()) argv.insert(argv.end(), {"--host", host});
-            if (!own && c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
+            if (!own) add_model_args(argv);
             argv.insert(argv.end(), {"--run", "--history", db});
             if (chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
-            dispatch(sigmaops_command(), argv, c.io);
+            run_safe(argv);
             continue;
         }
         // /explain COMMAND: the knowledge agent's explanation, as `sigmaops explain COMMAND`.
@@ -167,7 +262,7 @@ int run_chat(const Invocation& c) {
                 c.io.out << "usage: /explain COMMAND\n";
                 continue;
             }
-            dispatch(sigmaops_command(), {"explain", line.substr(at)}, c.io);
+            run_safe({"explain", line.substr(at)});
             continue;
         }
         // /diagnose FILE...: the log agent, as `sigmaops diagnose FILE...`; the report and its findings
@@ -196,8 +291,8 @@ int run_chat(const Invocation& c) {
                 }
                 argv.insert(argv.end(), {"--history", db, "--session", std::to_string(chat.session_id())});
             }
-            if (c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
-            dispatch(sigmaops_command(), argv, c.io);
+            add_model_args(argv);
+            run_safe(argv);
             continue;
         }
         // /tune SERVICE [--host H [--apply] | --facts ... | --file PATH ...]: the config agent, as
@@ -241,23 +336,27 @@ int run_chat(const Invocation& c) {
         } else if (opt.history_db != ":none" && commands::asks_for_command(line)) {
             c.io.out << "(asks for a command: sent to the command agent as /cmd; start the line with // to ask the chat model)\n";
             std::vector<std::string> argv{"cmd", line};
-            if (c.args.has("--model")) argv.insert(argv.end(), {"--model", c.args.get("--model")});
+            add_model_args(argv);
             argv.insert(argv.end(), {"--run", "--history", db});
             if (chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
-            dispatch(sigmaops_command(), argv, c.io);
+            run_safe(argv);
             continue;
         }
         c.io.out << "sigma> " << std::flush;
         Expected<ChatReply> reply = unexpected(ErrorCode::Cancelled, "not sent");
-        Interrupt::while_cancellable([&] { chat.cancel(); }, [&] {
-            reply = chat.send(line, [&](std::string_view piece) {
-                c.io.out << piece << std::flush;
-                return true;
+        {
+            // Each piece on the screen as it comes, without the escape sequences a model can write.
+            SafeText safe(c.io.out, false);
+            Interrupt::while_cancellable([&] { chat.cancel(); }, [&] {
+                reply = chat.send(line, [&](std::string_view piece) {
+                    safe << piece << std::flush;
+                    return true;
+                });
             });
-        });
-        if (!reply) { c.io.out << "\n[error] " << reply.error().message << "\n"; continue; }
+        }
+        if (!reply) { c.io.out << "\n[error] " << commands::clean_output(reply.error().message) << "\n"; continue; }
         c.io.out << "\n";
-        print_shown_commands(c.io.out, reply->text, opt.history_db);
+        print_shown_commands(c.io.out, reply->text, opt.history_db, color);
         const llm::Usage& u = reply->usage;
         c.io.out << "  [" << u.n_generated << " tokens, " << std::fixed << std::setprecision(1) << u.decode_tps() << " tok/s"
                  << (reply->stop == llm::StopReason::Cancelled ? ", stopped" : "") << "]\n"
@@ -286,7 +385,12 @@ Command chat_command() {
               "A message that asks for a command goes to the command agent as /cmd does (// first: the chat model).\n"
               "Every shell command in an answer is shown after it with its risk, marked when it does not\n"
               "parse or names a program this machine lacks.\n"
-              "Ctrl-C stops a reply; Ctrl-D or /quit leaves.";
+              "/hosts (known hosts), /history [TEXT] (sessions, or a search), /model (model, device, context).\n"
+              "On a terminal: line editing, Tab completes commands, Up/Down recall earlier lines (kept in\n"
+              "$XDG_DATA_HOME/sigmaops/chat_history, mode 0600, the last 1000; not with --no-history; lines\n"
+              "that look like they hold a password, token or key are never kept). Risk levels in colour\n"
+              "unless NO_COLOR is set. Escape sequences in text from the model, logs and commands are removed.\n"
+              "Ctrl-C stops a reply; Ctrl-C twice at the prompt, Ctrl-D or /quit leaves.";
     c.run = run_chat;
     return c;
 }

@@ -132,7 +132,7 @@ TEST_CASE("terminal chat: bad /resume and unknown /commands are answered, not se
     CHECK(r.out.find("you> /resume\n" + usage) != std::string::npos);
     CHECK(r.out.find("you> /resume 0\n" + usage) != std::string::npos);
     CHECK_THAT(r.out, Catch::Contains("you> /resume 99\ncannot resume: history session 99 does not exist"));
-    CHECK_THAT(r.out, Catch::Contains("you> /hsitory\nunknown command /hsitory (commands: /new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /tune, /help, /quit)"));
+    CHECK_THAT(r.out, Catch::Contains("you> /hsitory\nunknown command /hsitory (commands: /new, /history, /resume ID, /cmd, /run, /explain, /diagnose, /tune, /hosts, /model, /help, /quit)"));
     CHECK(r.out.find("sigma> ") == std::string::npos);  // nothing went to the model
     // A message that starts with a path is a message.
     auto m = run("chat -m " + model + " --history " + db + " -n 4 --seed 1", "", "/var is full\n/quit\n");
