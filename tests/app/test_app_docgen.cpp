@@ -164,8 +164,8 @@ TEST_CASE("docgen: every command and option of the table is in the man page and 
 }
 
 TEST_CASE("docgen: the man page renders without groff warnings and says what a user needs", "[app][docgen]") {
-    if (!have("man") || !have("groff")) {
-        WARN("skipped: man or groff is not installed");
+    if (!have("man") || !have("groff") || !have("col")) {
+        WARN("skipped: man, groff or col is not installed");
         return;
     }
     TempDir tmp;
@@ -215,8 +215,8 @@ TEST_CASE("docgen: the man page renders without groff warnings and says what a u
 }
 
 TEST_CASE("docgen: roff specials in table text are escaped", "[app][docgen]") {
-    if (!have("man")) {
-        WARN("skipped: man is not installed");
+    if (!have("man") || !have("col")) {
+        WARN("skipped: man or col is not installed");
         return;
     }
     Command root;
