@@ -41,8 +41,8 @@ void print_chat_help(std::ostream& out) {
            "  /model                 the model, where it runs and its context\n"
            "A message that asks for a command (\"find files larger than 1GB under /var\", \"how do I ...\")\n"
            "goes to the command agent as /cmd does; start a line with // to send it to the chat model.\n"
-           "Tab completes a command, Up/Down recall earlier lines; Ctrl-C stops a reply or a running command;\n"
-           "Ctrl-C twice at the prompt, Ctrl-D or /quit leaves.\n";
+           "Tab completes a command, Up/Down recall earlier lines; Ctrl-C stops a reply or a running command\n"
+           "(at a confirmation: nothing runs); Ctrl-C twice at the prompt, Ctrl-D or /quit leaves.\n";
 }
 
 // Every shell command shown in a model answer, after the answer: its risk and reasons on one line,
@@ -171,6 +171,9 @@ int run_chat(const Invocation& c) {
             continue;
         }
         leaving = false;
+        // Ctrl-C while this line is handled stops a reply or a running command, or leaves a
+        // confirmation unanswered (nothing runs); one never ends the chat.
+        InterruptScope ctrl_c;
         line = in.text;
         // Tab completion leaves a space after a command ("/model "): trailing blanks go.
         line.erase(line.find_last_not_of(" \t") + 1);

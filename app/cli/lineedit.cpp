@@ -6,6 +6,7 @@
 // is read a handler of ours only notes the signal, the read() under el_gets fails with EINTR,
 // libedit empties the line and readline() returns NULL, which the note tells apart from Ctrl-D.
 #include "lineedit.h"
+#include "common.h"
 
 #include <base/paths.h>
 #include <commands/commands.h>
@@ -51,6 +52,21 @@ volatile std::sig_atomic_t g_interrupted = 0;
 std::vector<std::string>* g_completions = nullptr;
 
 extern "C" void note_sigint(int) { g_interrupted = 1; }
+
+// Ctrl-C while a line is handled: what Interrupt's handler does during a cancellable stretch,
+// otherwise a note (the blocking read it interrupts fails with EINTR); a second one outside a
+// cancellable stretch ends the process as before (work that cannot be stopped, a hung connect).
+extern "C" void stop_or_note_sigint(int) {
+    if (Interrupt::generating.load()) {
+        Interrupt::cancel = true;
+    } else if (g_interrupted) {
+        const char nl[] = "\n";
+        (void)!::write(STDOUT_FILENO, nl, 1);
+        ::_exit(130);
+    } else {
+        g_interrupted = 1;
+    }
+}
 
 // Tab: the chat's commands at the start of a line; file names after a command (/diagnose FILE);
 // nothing in a message.
@@ -295,6 +311,28 @@ void LineEditor::save() {
     }
     m_note.clear();
 }
+
+// ---- InterruptScope ---------------------------------------------------------------------------
+
+struct InterruptScope::Saved {
+    struct sigaction old {};
+};
+
+InterruptScope::InterruptScope() : m_saved(new Saved) {
+    struct sigaction sa{};
+    sa.sa_handler = stop_or_note_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;   // no SA_RESTART: a read waiting for an answer returns
+    g_interrupted = 0;
+    ::sigaction(SIGINT, &sa, &m_saved->old);
+}
+
+InterruptScope::~InterruptScope() {
+    ::sigaction(SIGINT, &m_saved->old, nullptr);
+    delete m_saved;
+}
+
+bool InterruptScope::interrupted() { return g_interrupted != 0; }
 
 // ---- SafeTextBuf ------------------------------------------------------------------------------
 

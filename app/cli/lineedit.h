@@ -113,6 +113,25 @@ private:
     SafeTextBuf m_buf;
 };
 
+// While alive, Ctrl-C no longer ends the process outside a reply: it still stops what
+// Interrupt::while_cancellable runs (a reply, a proposal, a running command), and otherwise only
+// interrupts the blocking read it lands in (a confirmation prompt then counts as unanswered, so
+// nothing runs); a second Ctrl-C there ends the process (exit 130), for work that cannot be
+// stopped. The chat handles each line inside one, so one Ctrl-C never leaves it.
+class InterruptScope {
+public:
+    InterruptScope();
+    ~InterruptScope();
+    InterruptScope(const InterruptScope&) = delete;
+    InterruptScope& operator=(const InterruptScope&) = delete;
+    // Whether Ctrl-C came outside a cancellable stretch while this scope was alive.
+    static bool interrupted();
+
+private:
+    struct Saved;
+    Saved* m_saved;
+};
+
 // Where the terminal chat keeps its input history: <data dir>/chat_history.
 std::string chat_input_history_path();
 

@@ -1,6 +1,7 @@
 // `sigmaops chat` as a person at a terminal meets it, driven through tmux (a real pseudo-terminal,
 // real keys): a reply streams and grows on the screen, Ctrl-C stops it and the chat goes on with
-// the next question, /run asks on the terminal and runs only on "y" (a marker file proves it),
+// the next question, /run asks on the terminal and runs only on "y" (a marker file proves it;
+// "n" and Ctrl-C at the question run nothing),
 // the input history comes back with Up after a restart (a secret-looking line never kept, the
 // file mode 0600), and Ctrl-C twice at the prompt leaves. The shipped model
 // (resources/models/sigma-ops-nano.gguf) answers at a high temperature so that a reply is long
@@ -201,24 +202,32 @@ TEST_CASE("chat in a terminal: streaming, Ctrl-C, /run confirmed both ways, hist
     t.wait_for("not run: declined");
     CHECK_FALSE(fs::exists(marker));
     t.wait_for("you> ", 4);
+    // Ctrl-C at the question: not run, and the chat goes on.
     t.type("/run touch " + marker.string());
     t.key("Enter");
     t.wait_for("Run it? [y/N]", 2);
+    t.key("C-c");
+    t.wait_for("not run: ", 2);
+    CHECK_FALSE(fs::exists(marker));
+    t.wait_for("you> ", 5);
+    t.type("/run touch " + marker.string());
+    t.key("Enter");
+    t.wait_for("Run it? [y/N]", 3);
     t.type("y");
     t.key("Enter");
     t.wait_for("exit 0");
     CHECK(fs::exists(marker));
-    t.wait_for("you> ", 5);
+    t.wait_for("you> ", 6);
 
     // The input history: /model is kept, a line with a password is not.
     t.type("/model");
     t.key("Enter");
     t.wait_for("context:  ");
-    t.wait_for("you> ", 6);
+    t.wait_for("you> ", 7);
     t.type("/resume password=hunter2");
     t.key("Enter");
     t.wait_for("usage: /resume ID");
-    t.wait_for("you> ", 7);
+    t.wait_for("you> ", 8);
     t.key("C-d");
     CHECK(t.wait_exit() == 0);
     t.stop();
