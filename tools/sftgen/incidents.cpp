@@ -726,6 +726,28 @@ void sc_burst(Ctx& c) {
     }
 }
 
+// An unrelated problem logged during the incident, of a category that ranks below the scenario's
+// root cause (later, and never of a lower tier): the answer's "Then:" lines must not name it.
+void distractor(Ctx& c) {
+    Rng& r = c.r;
+    const std::int64_t t = c.t0 + r.range(1, 20) * 60000 + r.range(0, 59999);
+    switch (r.below(3)) {
+    case 0:
+        c.sysd(t, "fwupd-refresh.service: Main process exited, code=exited, status=1/FAILURE", 4);
+        c.sysd(t + 2, "fwupd-refresh.service: Failed with result 'exit-code'.", 4);
+        c.sysd(t + 3, "Failed to start fwupd-refresh.service - Refresh fwupd metadata and update motd.", 3);
+        break;
+    case 1:
+        c.ev(c.sys, t, "postfix/smtp", c.pid(), hex(r, 10) + ": to=<alerts@example.net>, relay=none, delay=" + num(r.range(30, 900)) +
+             ", status=deferred (connect to mx.example.net[" + ip_public(r) + "]:25: Connection timed out)", 4);
+        break;
+    default:
+        c.ev(c.sys, t, "rsync", c.pid(), "rsync: [sender] opendir \"/home/" + r.pick(k_users) + "/.cache/private\" failed: Permission denied (13)", 3);
+        break;
+    }
+    c.inc.family += "+d";
+}
+
 using Gen = std::function<void(Ctx&)>;
 struct Scen { std::string id, category; Gen fn; };
 const std::vector<Scen>& scens() {
@@ -806,6 +828,7 @@ Incident make_incident(const std::string& scenario, Rng& r) {
     c.kernel_uptime = r.chance(0.4);
     c.inc.now_ms = c.t0 + r.range(1, 72) * 3600000LL;
     sc->fn(c);
+    if (sc->id != "unit" && sc->id != "burst" && r.chance(0.25)) distractor(c);
     // Noise around the incident: before (the baseline the statistical signals need) and after.
     const std::int64_t span_before = r.range(2, 45) * 60000, span_after = r.range(1, 20) * 60000;
     std::int64_t last = c.t0;

@@ -101,7 +101,9 @@ std::string when_of(const logs::Finding& f, Rng& r) {
     if (f.count > 1 && f.last_ms - f.first_ms >= 1000) {
         switch (r.below(3)) {
         case 0: return "from " + sftgen::hms(f.first_ms) + " to " + sftgen::hms(f.last_ms);
-        case 1: return "between " + hm(f.first_ms) + " and " + hm(f.last_ms) + " UTC";
+        case 1:
+            if (hm(f.first_ms) == hm(f.last_ms)) return "at " + hm(f.first_ms) + " UTC";
+            return "between " + hm(f.first_ms) + " and " + hm(f.last_ms) + " UTC";
         default: return "starting " + sftgen::hms(f.first_ms);
         }
     }
