@@ -288,18 +288,20 @@ void task_diagnose(const llm::Model& model, long n_incidents, std::uint64_t seed
             std::vector<std::string> offered;
             for (const auto& f : rep->findings)
                 if (std::find(prompt->left_out.begin(), prompt->left_out.end(), "finding " + f.id) == prompt->left_out.end()) offered.push_back(f.id);
-            // Root cause: F1. Then: up to two findings the chain caused (in rank order), when offered.
+            // Root cause: F1. Then: up to two findings the chain caused (in rank order), when offered;
+            // never a distractor or a statistical signal (the same rule at both context sizes).
             std::string answer = "Root cause: [" + top.id + "] " + finding_line(top, inc.facts[top.category], user, r) + "\n";
             int n_then = 0;
+            json then_ids = json::array();
             std::set<std::string> used_cat = {top.category};
             for (std::size_t k = 1; k < rep->findings.size() && n_then < 2; ++k) {
                 const logs::Finding& f = rep->findings[k];
                 if (std::find(offered.begin(), offered.end(), f.id) == offered.end()) continue;
                 const bool caused = std::find(inc.consequences.begin(), inc.consequences.end(), f.category) != inc.consequences.end();
-                const bool signal = f.category == "error-rate-change";
-                if (!caused && !(signal && r.chance(0.5))) continue;
+                if (!caused) continue;   // distractors and statistical signals are not consequences
                 if (!used_cat.insert(f.category).second) continue;
                 answer += "Then: [" + f.id + "] " + finding_line(f, inc.facts[f.category], user, r) + "\n";
+                then_ids.push_back(f.id);
                 ++n_then;
             }
             if (!top.next_commands.empty()) answer += "Check next: " + top.next_commands[0];
@@ -341,6 +343,9 @@ void task_diagnose(const llm::Model& model, long n_incidents, std::uint64_t seed
                 e["root_category"] = top.category;
                 e["findings"] = cats;
                 e["offered"] = offered;
+                // What the reference answer names after the root cause (the chain's consequences
+                // the prompt shows): with root_finding, the informative part where several are offered.
+                e["then_findings"] = then_ids;
                 e["n_ctx"] = n_ctx;
                 e["messages"] = json::array({msg("system", prompt->messages[0].second), msg("user", user)});
                 e["reference_answer"] = answer;
