@@ -213,6 +213,14 @@ TEST_CASE("jinja: hostile templates end with a clear error in bounded time and m
     CHECK(render_error("{% for i in range(1000000) %}{{ 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy' }}{% endfor %}")
               .message().find("output exceeds") != std::string::npos);
     CHECK(render_error("{{ [1] * 100000000 }}").message().find("too long") != std::string::npos);
+    // Deep or cyclic values: printing, JSON, == and freeing them recurse.
+    CHECK(render_error("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}")
+              .message().find("levels deep") != std::string::npos);
+    CHECK(render_error("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}").message().find("cannot hold a namespace") !=
+          std::string::npos);
+    CHECK(render_error("{% set a = namespace() %}{% set b = namespace(x=[a]) %}").message().find("cannot hold a namespace") !=
+          std::string::npos);
+    CHECK(render_error("{% macro f(x) %}{{ f([x]) }}{% endmacro %}{{ f(1) }}").message().size() > 0);
     // Limits are the caller's to tighten.
     sigma::jinja::Limits tight;
     tight.max_output = 100;

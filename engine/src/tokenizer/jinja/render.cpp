@@ -201,7 +201,10 @@ std::vector<int64_t> slice_positions(int64_t n, const Value* start, const Value*
     };
     const int64_t b = norm(start, st > 0 ? lower : upper), e = norm(stop, st > 0 ? upper : lower);
     std::vector<int64_t> pos;
-    for (int64_t i = b; st > 0 ? i < e : i > e; i += st) pos.push_back(i);
+    for (int64_t i = b; st > 0 ? i < e : i > e;) {
+        pos.push_back(i);
+        if (__builtin_add_overflow(i, st, &i)) break;
+    }
     return pos;
 }
 
@@ -277,6 +280,7 @@ public:
     }
 
     size_t max_items() const { return m_lim.max_items; }
+    size_t max_depth() const { return m_lim.max_depth; }
     size_t max_output() const { return m_lim.max_output; }
     std::time_t now() const { return m_now; }
 
@@ -351,7 +355,9 @@ private:
             Value ns = lookup(n.name);
             if (!ns.is_object() || !ns.obj().is_namespace)
                 fail("cannot assign attribute '" + n.attr + "' on '" + n.name + "': not a namespace()", n.pos);
-            ns.obj_mut().set(n.attr, eval(*n.kids[0]));
+            Value v = eval(*n.kids[0]);
+            check_namespace_attr(v, n.pos);
+            ns.obj_mut().set(n.attr, std::move(v));
             return Flow::Normal;
         }
         case NodeKind::SetBlock: {
@@ -412,6 +418,18 @@ private:
         return fn;
     }
 
+public:
+    // What a namespace attribute may hold: no namespace (so values stay acyclic) and bounded depth.
+    void check_namespace_attr(const Value& v, size_t pos) const {
+        if (v.holds_namespace()) fail("a namespace() attribute cannot hold a namespace", pos);
+        check_depth(v, pos);
+    }
+    void check_depth(const Value& v, size_t pos) const {
+        if (v.depth() > m_lim.max_depth)
+            fail("value nested more than " + std::to_string(m_lim.max_depth) + " levels deep", pos);
+    }
+
+private:
     std::string capture(const Node& body) {
         std::string out;
         std::string* saved = m_out;
@@ -600,6 +618,7 @@ public:
             if (!v.is_number()) throw std::runtime_error("bad operand type for unary " + n.name + ": '" + v.type_name() + "'");
             if (n.name == "+") return v.is_bool() ? Value(v.as_int()) : v;
             if (v.is_float()) return Value(-v.as_double());
+            if (v.as_int() == INT64_MIN) throw std::runtime_error("integer overflow");
             return Value(-v.as_int());
         }
         case NodeKind::Binary: {
@@ -628,7 +647,9 @@ public:
         case NodeKind::List: case NodeKind::Tuple: {
             Array a;
             for (const auto& k : n.kids) a.push_back(eval(*k));
-            return Value::array(std::move(a), n.kind == NodeKind::Tuple);
+            Value v = Value::array(std::move(a), n.kind == NodeKind::Tuple);
+            check_depth(v, n.pos);
+            return v;
         }
         case NodeKind::Dict: {
             auto obj = std::make_shared<Object>();
@@ -637,7 +658,9 @@ public:
                 if (!k.is_string()) throw std::runtime_error("dict keys must be strings in chat templates");
                 obj->set(k.str(), eval(*n.kids[i + 1]));
             }
-            return Value::object(std::move(obj));
+            Value v = Value::object(std::move(obj));
+            check_depth(v, n.pos);
+            return v;
         }
         default: throw std::runtime_error("internal error: statement used as an expression");
         }
@@ -788,11 +811,12 @@ public:
             if (op == "*") { if (__builtin_mul_overflow(x, y, &r)) overflow(); return Value(r); }
             if (op == "**") {
                 if (y < 0) return Value(std::pow(double(x), double(y)));
+                if (x == 0) return Value(int64_t(y == 0 ? 1 : 0));
+                if (x == 1) return Value(int64_t(1));
+                if (x == -1) return Value(int64_t(y % 2 ? -1 : 1));
                 r = 1;
-                for (int64_t i = 0; i < y; ++i) {
+                for (int64_t i = 0; i < y; ++i)   // |x| >= 2: overflows within 63 steps
                     if (__builtin_mul_overflow(r, x, &r)) overflow();
-                    if (r == 0 || r == 1) break;
-                }
                 return Value(r);
             }
             if (y == 0) throw std::runtime_error("integer division or modulo by zero");
@@ -882,6 +906,11 @@ Value attr_path(Interpreter& in, const Value& item, const std::string& path) {
     return cur;
 }
 
+void namespace_attr_ok(const Interpreter& in, const Value& v) {
+    if (v.holds_namespace()) throw std::runtime_error("a namespace() attribute cannot hold a namespace");
+    if (v.depth() > in.max_depth()) throw std::runtime_error("value nested more than " + std::to_string(in.max_depth()) + " levels deep");
+}
+
 std::string strftime_value(std::time_t t, const std::string& fmt) {
     std::tm tm{};
     localtime_r(&t, &tm);
@@ -907,20 +936,21 @@ Value Interpreter::global(const std::string& name) const {
             } else throw std::runtime_error("range expected at least 1 argument");
             if (step == 0) throw std::runtime_error("range() arg 3 must not be zero");
             Array r;
-            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+            for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
                 if (r.size() >= in.max_items()) throw std::runtime_error("range() too long (more than " + std::to_string(in.max_items()) + " items)");
                 r.emplace_back(i);
+                if (__builtin_add_overflow(i, step, &i)) break;
             }
             return Value::array(std::move(r));
         }));
-        g["namespace"] = Value::function(make_fn("namespace", [](Interpreter&, CallArgs& a) {
+        g["namespace"] = Value::function(make_fn("namespace", [](Interpreter& in, CallArgs& a) {
             auto obj = std::make_shared<Object>();
             obj->is_namespace = true;
             for (const auto& v : a.positional) {
                 if (!v.is_object()) throw std::runtime_error("namespace() takes keyword arguments or a dict");
-                for (const auto& [k, x] : v.obj().entries) obj->set(k, x);
+                for (const auto& [k, x] : v.obj().entries) { namespace_attr_ok(in, x); obj->set(k, x); }
             }
-            for (const auto& [k, v] : a.keyword) obj->set(k, v);
+            for (const auto& [k, v] : a.keyword) { namespace_attr_ok(in, v); obj->set(k, v); }
             return Value::object(std::move(obj));
         }));
         g["dict"] = Value::function(make_fn("dict", [](Interpreter&, CallArgs& a) {
@@ -1116,6 +1146,7 @@ Value Interpreter::apply_test(const std::string& name, const Value& v, const std
         if (name == "divisibleby") {
             const int64_t d = a0().as_int();
             if (d == 0) fail("divisibleby 0", pos);
+            if (d == -1) return Value(true);
             return Value(v.as_int() % d == 0);
         }
         return Value((v.as_int() % 2 != 0) == (name == "odd"));
@@ -1205,7 +1236,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, CallArg
         const Value dflt = arg_or(a, 0, "default", Value(0));
         if (v.is_int()) return v;
         if (v.is_bool()) return Value(v.as_int());
-        if (v.is_float()) return std::isfinite(v.as_double()) ? Value(int64_t(v.as_double())) : dflt;
+        if (v.is_float()) return std::isfinite(v.as_double()) ? Value(v.as_int()) : dflt;
         if (v.is_string()) {
             const std::string s = py_strip(v.str(), nullptr, true, true);
             try {
@@ -1213,7 +1244,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, CallArg
                 const long long i = std::stoll(s, &used, int(arg_or(a, 1, "base", Value(10)).as_int()));
                 if (used == s.size()) return Value(int64_t(i));
                 const double d = std::stod(s, &used);
-                if (used == s.size()) return Value(int64_t(d));
+                if (used == s.size() && std::isfinite(d)) return Value(Value(d).as_int());
             } catch (const std::exception&) {
             }
         }
@@ -1235,7 +1266,10 @@ Value Interpreter::apply_filter(const std::string& name, const Value& v, CallArg
     }
     if (name == "abs") {
         if (v.is_float()) return Value(std::fabs(v.as_double()));
-        if (v.is_number()) return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+        if (v.is_number()) {
+            if (v.as_int() == INT64_MIN) fail("integer overflow", pos);
+            return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+        }
         fail("abs() needs a number", pos);
     }
     if (name == "round") {

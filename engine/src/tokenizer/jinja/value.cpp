@@ -41,6 +41,11 @@ Value Value::array(Array items, bool tuple) {
     Value v;
     v.m_kind = Kind::Array;
     v.m_tuple = tuple;
+    for (const auto& x : items) {
+        v.m_depth = std::max(v.m_depth, x.m_depth + 1);
+        v.m_has_ns = v.m_has_ns || x.m_has_ns;
+    }
+    if (items.empty()) v.m_depth = 1;
     v.m_array = std::make_shared<const Array>(std::move(items));
     return v;
 }
@@ -48,6 +53,12 @@ Value Value::array(Array items, bool tuple) {
 Value Value::object(std::shared_ptr<Object> obj) {
     Value v;
     v.m_kind = Kind::Object;
+    v.m_depth = 1;
+    v.m_has_ns = obj->is_namespace;
+    for (const auto& [k, x] : obj->entries) {
+        v.m_depth = std::max(v.m_depth, x.m_depth + 1);
+        v.m_has_ns = v.m_has_ns || x.m_has_ns;
+    }
     v.m_object = std::move(obj);
     return v;
 }

@@ -54,7 +54,14 @@ public:
     bool is_function() const { return m_kind == Kind::Function; }
 
     bool as_bool() const { return m_int != 0; }
-    int64_t as_int() const { return m_kind == Kind::Float ? int64_t(m_float) : m_int; }   // bool/int/float
+    // bool/int/float; a float is truncated, saturating at the int64 range (NaN gives 0).
+    int64_t as_int() const {
+        if (m_kind != Kind::Float) return m_int;
+        if (!(m_float == m_float)) return 0;
+        if (m_float >= 9.2e18) return INT64_MAX;
+        if (m_float <= -9.2e18) return INT64_MIN;
+        return int64_t(m_float);
+    }
     double as_double() const { return m_kind == Kind::Float ? m_float : double(m_int); }
     const std::string& str() const { return m_str; }                // string value, or an Undefined's hint
     const Array& items() const { return *m_array; }
@@ -62,6 +69,12 @@ public:
     Object& obj_mut() const { return *m_object; }                   // namespaces only
     const std::shared_ptr<Object>& obj_ptr() const { return m_object; }
     const Function& fn() const { return *m_fn; }
+    // Nesting depth of lists/dicts (0 for scalars), fixed when the container is made, and whether
+    // a namespace() is inside. Namespaces are the only mutable values; the interpreter never lets
+    // one hold another (directly or in a container), so values stay acyclic and their depth
+    // bounded (printing, JSON, == and freeing recurse over it).
+    uint32_t depth() const { return m_depth; }
+    bool holds_namespace() const { return m_has_ns; }
 
     bool truthy() const;                  // Python bool()
     std::string to_str() const;           // Python str() (Undefined prints as "")
@@ -80,6 +93,8 @@ public:
 private:
     Kind m_kind = Kind::Undefined;
     bool m_tuple = false;
+    bool m_has_ns = false;
+    uint32_t m_depth = 0;
     int64_t m_int = 0;
     double m_float = 0;
     std::string m_str;
