@@ -122,13 +122,16 @@ Command serve_command() {
     Command c;
     c.name = "serve";
     c.summary = "an OpenAI-compatible HTTP server on the local model (/v1/chat/completions, /v1/completions)";
-    c.usage = "[-m FILE] [--host H] [--port N] [--parallel N] [--queue N] [--api-key-env NAME | --api-key-file FILE]";
-    std::vector<Flag> ctx;
-    for (const Flag& f : context_flags())
-        if (f.name == "--ctx") ctx.push_back(f);
-    c.flags = concat({model_flags(), ctx,
+    c.usage = "[-m FILE] [--host H] [--port P] [--parallel N] [--queue N] [--api-key-env NAME | --api-key-file FILE]";
+    // The model's file, threads and device, and the context size: the options of model_flags()
+    // and context_flags() that mean something to a server of a local model.
+    std::vector<Flag> local;
+    for (const auto& group : {model_flags(), context_flags()})
+        for (const Flag& f : group)
+            if (f.name == "--model" || f.name == "--threads" || f.name == "--device" || f.name == "--ctx") local.push_back(f);
+    c.flags = concat({local,
                       {{"--host", "", "H", "the address to listen on (default 127.0.0.1: this machine only)"},
-                       {"--port", "", "N", "the port (default 8080; 0 = any free port, printed)"},
+                       {"--port", "", "P", "the port (default 8080; 0 = any free port, printed)"},
                        {"--parallel", "", "N", "requests generating at once (default: 1 on the CPU, 8 batched on a GPU)"},
                        {"--queue", "", "N", "requests waiting beyond --parallel; more get HTTP 429 (default 16)"},
                        {"--scheduler", "", "auto|fifo|batch", "fifo: one queue, --parallel contexts; batch: continuous batching (default: batch on a GPU)"},
