@@ -189,45 +189,53 @@ TEST_CASE("chat in a terminal: streaming, Ctrl-C, /run confirmed both ways, hist
     CHECK(count(s, "stopped]") == 1);   // the second reply ended by itself
     t.wait_for("you> ", 3);
 
+    // Each step below waits for one more of what it expects than the screen held before it.
+    auto step = [&](const std::function<void()>& act, const std::string& expect, std::chrono::milliseconds limit = 15000ms) {
+        const std::size_t before = count(t.screen(), expect);
+        act();
+        return t.wait_for(expect, before + 1, limit);
+    };
+    auto line = [&](const std::string& text) { return [&t, text] { t.type(text); t.key("Enter"); }; };
+    auto key = [&](const std::string& name) { return [&t, name] { t.key(name); }; };
+
+    // /cmd REQUEST: the command agent proposes (the model, reused from the chat) and asks; "n"
+    // runs nothing. (Which command the model picks is its own; /run below proves what runs.)
+    std::size_t not_run = count(t.screen(), "not run: ");
+    std::size_t prompts = count(t.screen(), "you> ");
+    line("/cmd list the files in " + p.dir.string() + " sorted by size")();
+    s = t.wait([](const std::string& s) {
+        return s.find("Run it? [y/N]") != std::string::npos || s.find("Type the host name") != std::string::npos ||
+               s.find("placeholders") != std::string::npos;
+    }, "the /cmd proposal", 30000ms);
+    CHECK(s.find("command: ") != std::string::npos);
+    CHECK(count(s, "device: ") <= 1);   // the chat's model, not loaded again
+    if (s.find("placeholders") == std::string::npos) line("n")();
+    t.wait_for("not run: ", ++not_run);
+    t.wait_for("you> ", ++prompts);
+
     // /run asks on the terminal: "n" runs nothing, "y" runs it.
-    t.type("/run touch " + marker.string());
-    t.key("Enter");
-    s = t.wait_for("Run it? [y/N]");
+    s = step(line("/run touch " + marker.string()), "Run it? [y/N]");
     CHECK(s.find("changes-files") != std::string::npos);
     // The risk is coloured (stdout is a terminal, NO_COLOR unset).
-    const std::string colored = t.screen(true);
-    CHECK(colored.find("33mchanges-files") != std::string::npos);
-    t.type("n");
-    t.key("Enter");
-    t.wait_for("not run: declined");
+    CHECK(t.screen(true).find("33mchanges-files") != std::string::npos);
+    step(line("n"), "not run: declined");
     CHECK_FALSE(fs::exists(marker));
-    t.wait_for("you> ", 4);
+    t.wait_for("you> ", ++prompts);
     // Ctrl-C at the question: not run, and the chat goes on.
-    t.type("/run touch " + marker.string());
-    t.key("Enter");
-    t.wait_for("Run it? [y/N]", 2);
-    t.key("C-c");
-    t.wait_for("not run: ", 2);
+    step(line("/run touch " + marker.string()), "Run it? [y/N]");
+    step(key("C-c"), "not run: ");
     CHECK_FALSE(fs::exists(marker));
-    t.wait_for("you> ", 5);
-    t.type("/run touch " + marker.string());
-    t.key("Enter");
-    t.wait_for("Run it? [y/N]", 3);
-    t.type("y");
-    t.key("Enter");
-    t.wait_for("exit 0");
+    t.wait_for("you> ", ++prompts);
+    step(line("/run touch " + marker.string()), "Run it? [y/N]");
+    step(line("y"), "exit 0");
     CHECK(fs::exists(marker));
-    t.wait_for("you> ", 6);
+    t.wait_for("you> ", ++prompts);
 
     // The input history: /model is kept, a line with a password is not.
-    t.type("/model");
-    t.key("Enter");
-    t.wait_for("context:  ");
-    t.wait_for("you> ", 7);
-    t.type("/resume password=hunter2");
-    t.key("Enter");
-    t.wait_for("usage: /resume ID");
-    t.wait_for("you> ", 8);
+    step(line("/model"), "context:  ");
+    t.wait_for("you> ", ++prompts);
+    step(line("/resume password=hunter2"), "usage: /resume ID");
+    t.wait_for("you> ", ++prompts);
     t.key("C-d");
     CHECK(t.wait_exit() == 0);
     t.stop();
