@@ -173,8 +173,8 @@ std::string sysctl_write_command(const std::vector<std::pair<std::string, std::s
 }
 
 std::string systemd_loaded_command(const ServiceTarget& t) {
-    return "p=$(systemctl show -p DropInPaths --value " + q(t.unit) + ") && case \" $p \" in *\" " + t.config_path +
-           " \"*) ;; *) echo " + q(t.config_path + " is not among " + t.unit + "'s drop-ins after the daemon-reload") +
+    return "p=$(systemctl show -p DropInPaths --value " + q(t.unit) + ") && case \" $p \" in *\" \"" + q(t.config_path) +
+           "\" \"*) ;; *) echo " + q(t.config_path + " is not among " + t.unit + "'s drop-ins after the daemon-reload") +
            "; exit 1;; esac && [ \"$(systemctl show -p NeedDaemonReload --value " + q(t.unit) + ")\" != yes ] || { echo " +
            q(t.unit + " still needs a daemon-reload") + "; exit 1; }";
 }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -189,4 +190,42 @@ TEST_CASE("tune redis --hosts: each host planned and the run stops at the first 
     CHECK_THAT(play, Catch::Contains("hosts: \"testhost\"") && Catch::Contains("hosts: \"testhost2\""));
     auto [rc5, text5] = in_process({"tune", "redis", "--host", "testhost", "--export-ansible", dir, "--apply"});
     CHECK(rc5 == 2);
+}
+
+TEST_CASE("tune sysctl --host --json over a real sshd: the rules for a stated workload against the running values",
+          "[config][cli][sshd][sysctl]") {
+    SSHD_TEST_NEEDS_ROOT();
+    if (access("/etc/sysctl.conf", R_OK) != 0) {
+        std::puts("skipped: no /etc/sysctl.conf");
+        return;
+    }
+    sshd_test::SshdFixture f(false);
+    AppEnv app(f);
+    const std::string before = sshd_test::read_text("/etc/sysctl.conf");
+    std::string out;
+    auto [rc, text] = in_process({"tune", "sysctl", "--host", "testhost", "--workload", "web", "--json", "--history", app.history}, &out);
+    INFO(text);
+    REQUIRE(rc == 0);
+    const auto j = nlohmann::json::parse(out);
+    CHECK(j["service"] == "sysctl");
+    for (const auto& file : j["files"]) {
+        CHECK(file["path"] == "/etc/sysctl.conf");
+        for (const auto& h : file["hunks"]) {
+            CHECK_THAT(h["rule"].get<std::string>(), Catch::StartsWith("sysctl."));
+            CHECK(!h["source"].get<std::string>().empty());
+            // Never what is already running: the proposed value differs from the host's.
+            const std::string key = h["key"].get<std::string>();
+            std::string path = "/proc/sys/" + key;
+            std::replace(path.begin(), path.end(), '.', '/');
+            std::string now = sshd_test::read_text(path);
+            std::string norm;
+            for (char c : now) norm += (c == '\t' ? ' ' : c == '\n' ? '\0' : c);
+            norm = norm.c_str();
+            CHECK(norm != h["value"].get<std::string>());
+        }
+    }
+    CHECK(sshd_test::read_text("/etc/sysctl.conf") == before);
+    auto [rc2, text2] = in_process({"tune", "sysctl", "--host", "testhost", "--workload", "gaming", "--history", app.history});
+    CHECK(rc2 == 1);
+    CHECK_THAT(text2, Catch::Contains("web, database or general"));
 }
