@@ -173,7 +173,8 @@ struct LoadOptions {
 
 struct Loaded {
     std::shared_ptr<Model> model;
-    // With Device::Auto, why the GPU was not used ("" when it was, or was not tried).
+    // With Device::Auto, why the GPU was not used ("" when it was, or was not tried). From
+    // load_remote: what the endpoint lacks that the local engine has (no /tokenize, ...).
     std::string fallback_note;
 };
 
@@ -187,6 +188,51 @@ std::vector<std::string> model_search_paths();
 // `explicit_path` (from -m or settings) wins when non-empty; otherwise the first *.gguf found in
 // the search paths. NotFound's message lists every place looked at and how to pass a model.
 Expected<std::string> find_model(const std::string& explicit_path);
+
+// ---- a remote OpenAI-compatible endpoint (vLLM, llama.cpp's server, `sigmaops serve`, ...) ----
+//
+// The same Model/Context over HTTP(S) (remote.cpp, cpp-httplib): chat() posts
+// /v1/chat/completions, complete() of a text that format_chat() wrote does too (the server
+// applies its own chat template), other text goes to /v1/completions; always streamed (SSE),
+// cancel() closes the connection. What the endpoint lacks is made up for, and said:
+// - Constraint: the endpoint decodes freely; the answer is checked against the grammar (the
+//   engine's grammar library) and asked for again, with a note saying what was wrong, at most
+//   constraint_retries times, then the call fails with InvalidArgument. A constrained answer
+//   reaches on_text in one piece, after its check.
+// - tokenize(): the server's /tokenize (llama.cpp's server, vLLM, `sigmaops serve`) when it
+//   answers; otherwise an estimate of one token per 3 bytes, rounded up (more than real BPE
+//   tokenizers count for English and logs, so budgets stay on the safe side), ids all -1.
+// - format_chat() writes ChatML ("<|im_start|>role\ncontent<|im_end|>\n"); only its length matters
+//   (budgets), the server formats the messages it gets its own way.
+// - logits() and complete_tokens() without an exact tokenizer: Unsupported. Completion::tokens
+//   holds the endpoint's count of generated tokens, ids -1; logprob comes from "logprobs" when
+//   the endpoint sends them, else 0.
+// Errors: Network (refused, unreachable, timeouts, TLS), Auth (401/403), NotFound (unknown model
+// or path), Generic (429/503 after the allowed waits, 5xx, malformed answers), each naming the URL.
+struct RemoteOptions {
+    std::string url;               // http(s)://host[:port][/prefix]; "/v1" is added unless it ends in it
+    std::string model;             // the endpoint's model name; "" = the first one /v1/models lists
+    // "" = api_key_for(url). Never logged, never written anywhere; sent as "Authorization: Bearer".
+    std::string api_key;
+    double connect_timeout_s = 10;
+    double read_timeout_s = 300;   // the longest silence while an answer is awaited
+    int max_rate_retries = 3;      // 429/503: waits of Retry-After (capped at 30 s) at most this often
+    int constraint_retries = 3;    // answers that break a Constraint: asked again at most this often
+    int n_ctx = 0;                 // the endpoint's context; 0 = what /v1/models says, else 4096
+};
+
+// Connects to the endpoint (GET /v1/models: reachable, key accepted, model served) and probes
+// /tokenize. The card says: backend "remote", path = the URL, name = the model name.
+Expected<Loaded> load_remote(const RemoteOptions& options);
+
+// Where the API key of an endpoint comes from: $SIGMAOPS_API_KEY when set and not empty, else
+// the system keyring's entry for `url` (libsecret's Secret Service; stored by store_api_key()),
+// else "" (no key). An error only when the keyring answers with one other than "not there".
+Expected<std::string> api_key_for(const std::string& url);
+// Stores / removes the key for `url` in the system keyring (schema "org.sigmaops.ApiKey",
+// attribute url). Unsupported when no Secret Service runs (no D-Bus session, no keyring daemon).
+Expected<void> store_api_key(const std::string& url, std::string_view key);
+Expected<bool> forget_api_key(const std::string& url);   // false: there was none
 
 // About the engine this build carries.
 struct EngineInfo {
