@@ -169,8 +169,7 @@ void explain_report(const Invocation& c, logs::Report& report, history::History*
         report.notes.push_back("no findings: the model was not asked");
         return;
     }
-    auto path = llm::find_model(c.args.get("--model"));
-    if (!path) {
+    if (!remote_backend_selected(c.args) && !llm::find_model(c.args.get("--model"))) {
         report.notes.push_back("no model file found: this deterministic report is the answer (-m FILE.gguf adds the model's explanation)");
         return;
     }
@@ -239,7 +238,8 @@ int run_diagnose(const Invocation& c) {
     if (files.empty() && !other_sources)
         throw UsageError("diagnose needs a log file ('-' for stdin), --journal, --journal-file, --journal-dir or --host");
     if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("'-' (stdin) can be named once");
-    if (c.args.has("--show-prompt") && c.args.has("--no-model") && !llm::find_model(c.args.get("--model"))) {
+    if (c.args.has("--show-prompt") && c.args.has("--no-model") && !remote_backend_selected(c.args) &&
+        !llm::find_model(c.args.get("--model"))) {
         c.io.err << "sigmaops diagnose: --show-prompt --no-model builds the prompt with the model's tokenizer (its token\n"
                     "budget is counted in that model's tokens) and no model file was found: pass -m FILE.gguf\n";
         return k_exit_failure;

@@ -17,6 +17,7 @@ const Command& sigmaops_command() {
         c.subcommands = {chat_command(),    generate_command(), logits_command(),  model_command(), bench_command(),
                          perplexity_command(), history_command(), hosts_command(), run_command(), shell_command(),
                          logs_command(), diagnose_command(), tune_command(), rollback_command(), cmd_command(), explain_command(), serve_command()};
+        c.subcommands.push_back(backend_command());
         // The man page and completions, generated from this table (docgen.h).
         c.subcommands.push_back(man_command());
         c.subcommands.push_back(completion_command());

@@ -22,6 +22,7 @@ Command tune_command();         // cmd_tune.cpp
 Command rollback_command();     // cmd_change.cpp
 Command cmd_command();          // cmd_cmd.cpp
 Command explain_command();      // cmd_explain.cpp
+Command backend_command();      // cmd_backend.cpp
 Command man_command();          // docgen.cpp
 Command completion_command();   // docgen.cpp
 Command serve_command();        // cmd_serve.cpp

@@ -15,6 +15,10 @@
 #include <ostream>
 #include <unistd.h>
 
+#include <cstdlib>   // the backend's environment variables
+#include <map>
+#include <mutex>
+
 namespace sigmaops::cli {
 
 std::string progress_text(std::uint64_t bytes_read, std::uint64_t bytes_total, std::uint64_t lines, double seconds) {
@@ -36,7 +40,11 @@ bool progress_wanted(const Io& io, bool json) {
 std::vector<Flag> model_flags() {
     return {{"--model", "-m", "FILE", "model file (.gguf); default: the first one found (see sigmaops --help)"},
             {"--threads", "", "N", "CPU threads (default: all cores)"},
-            {"--device", "", "auto|cpu|cuda", "where to run; auto: the GPU when one is usable, else the CPU (default: auto)"}};
+            {"--device", "", "auto|cpu|cuda", "where to run; auto: the GPU when one is usable, else the CPU (default: auto)"},
+            {"--backend", "", "URL", "use an OpenAI-compatible server (vLLM, llama.cpp, sigmaops serve) instead of a model file; "
+                                     "default: $SIGMAOPS_BACKEND. The API key comes from $SIGMAOPS_API_KEY or the keyring "
+                                     "(sigmaops backend set-key URL)"},
+            {"--backend-model", "", "NAME", "the backend's model (default: $SIGMAOPS_BACKEND_MODEL, else the first it lists)"}};
 }
 
 std::vector<Flag> context_flags() {
@@ -95,8 +103,43 @@ std::string history_path(const Args& a) {
     return a.has("--history") ? a.get("--history") : AppPaths::resolve().history_db;
 }
 
+namespace {
+std::string env_or(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : std::string();
+}
+std::string backend_url(const Args& a) { return a.has("--backend") ? a.get("--backend") : env_or("SIGMAOPS_BACKEND"); }
+
+// The remote backend of --backend/$SIGMAOPS_BACKEND, connected once per (URL, model) per process
+// and announced once.
+std::shared_ptr<llm::Model> load_backend(const Args& a, Io& io) {
+    llm::RemoteOptions ro;
+    ro.url = backend_url(a);
+    ro.model = a.has("--backend-model") ? a.get("--backend-model") : env_or("SIGMAOPS_BACKEND_MODEL");
+    static std::mutex mutex;
+    static std::map<std::pair<std::string, std::string>, std::weak_ptr<llm::Model>> held;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto m = held[{ro.url, ro.model}].lock()) return m;
+    auto m = llm::load_remote(ro);
+    if (!m) {
+        io.err << "sigmaops: " << m.error().message << "\n";
+        return nullptr;
+    }
+    io.err << "sigmaops: model " << m->model->card().name << " at " << m->model->card().path << " (remote backend"
+           << (m->fallback_note.empty() ? "" : "; " + m->fallback_note) << ")\n";
+    held[{ro.url, ro.model}] = m->model;
+    return std::move(m->model);
+}
+} // namespace
+
+bool remote_backend_selected(const Args& a) { return !backend_url(a).empty() && !a.has("--model"); }
+
 std::shared_ptr<llm::Model> load_model(const Args& a, Io& io) {
     if (a.has("--model") && a.get("--model").empty()) throw UsageError("-m/--model needs a model file, got an empty path");
+    if (a.has("--backend") && a.get("--backend").empty()) throw UsageError("--backend needs a URL, got an empty one");
+    if (a.has("--backend") && a.has("--model")) throw UsageError("-m/--model and --backend name two different models: pick one");
+    if (a.has("--backend-model") && backend_url(a).empty()) throw UsageError("--backend-model needs --backend URL");
+    if (remote_backend_selected(a)) return load_backend(a, io);
     llm::LoadOptions lo;
     lo.n_threads = int(a.get_int("--threads", 0, 0, 1024));
     const std::string dev = a.get("--device", "auto");

@@ -16,7 +16,7 @@
 
 namespace sigmaops::cli {
 
-// -m/--model, --threads, --device.
+// -m/--model, --threads, --device, --backend, --backend-model.
 std::vector<Flag> model_flags();
 // --ctx, --selective-v, --sliding-window.
 std::vector<Flag> context_flags();
@@ -35,7 +35,13 @@ std::string history_path(const Args& a);
 // --device auto (the default) loads on the GPU when this build has CUDA and a device is usable,
 // else on the CPU, and says which once per process on io.err ("device: cpu (no CUDA device)").
 // The same file, device and threads give the model this process already holds.
+// With --backend URL (or $SIGMAOPS_BACKEND) the model is the endpoint's (--backend-model NAME or
+// $SIGMAOPS_BACKEND_MODEL; default: the first it lists), reached through llm::load_remote; the
+// choice is printed once per process on io.err. The API key never comes from the command line.
 std::shared_ptr<llm::Model> load_model(const Args& a, Io& io);
+// Whether a remote backend is chosen (--backend or $SIGMAOPS_BACKEND, and no -m): no model file
+// is needed.
+bool remote_backend_selected(const Args& a);
 // "device: cuda", "device: cpu (this build has no CUDA)", "device: cpu (WHY the GPU was not used)".
 std::string device_choice_text(const llm::Loaded& loaded);
 
