@@ -393,19 +393,18 @@ std::string reload_command(const ServiceTarget& t, const std::string& before, co
     }
     if (t.service == Service::Redis) {
         // Redis reads its file only at start: the changed directives are set at run time.
+        // Each directive as redis reads it (quotes resolved), its words joined by one space: one
+        // CONFIG SET argument, shell-quoted, so nothing in the file reaches the shell as code.
         auto directives = [](const std::string& text) {
             std::map<std::string, std::string> m;
-            std::istringstream in(text);
-            std::string line;
-            while (std::getline(in, line)) {
-                auto b = line.find_first_not_of(" \t");
-                if (b == std::string::npos || line[b] == '#') continue;
-                auto e = line.find_first_of(" \t", b);
-                std::string key = line.substr(b, e == std::string::npos ? std::string::npos : e - b);
-                for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                std::string value = e == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", e) == std::string::npos ? line.size() : line.find_first_not_of(" \t", e));
-                while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+            auto d = parse(Format::Redis, "redis.conf", text);
+            if (!d) return m;
+            for (const Item& it : d->items) {
+                if (it.kind != ItemKind::Setting) continue;
+                const std::string& key = it.key_norm;
                 if (key == "include" || key == "rename-command" || key == "user" || key == "loadmodule") continue;
+                std::string value;
+                for (std::size_t i = 0; i < it.args.size(); ++i) value += (i ? " " : "") + it.args[i];
                 m[key] = value;  // the last one wins
             }
             return m;
@@ -420,7 +419,7 @@ std::string reload_command(const ServiceTarget& t, const std::string& before, co
                 cmds += "echo " + q(k + " changed in the file: takes effect at the next restart (a password is never set through a command line)") + "; ";
                 continue;
             }
-            cmds += "out=$(redis-cli -p " + std::to_string(t.port) + " CONFIG SET " + q(k) + " " + v + " 2>&1); "
+            cmds += "out=$(redis-cli -p " + std::to_string(t.port) + " CONFIG SET " + q(k) + " " + q(v) + " 2>&1); "
                     "case \"$out\" in OK) echo " + q("CONFIG SET " + k + ": OK") + ";; *) echo " +
                     q("CONFIG SET " + k + ": ") + "\"$out\" '(the file is changed; this takes effect at the next restart)';; esac; ";
         }

@@ -949,6 +949,20 @@ TEST_CASE("config flow: Redis with requirepass: CONFIG SET and the health check 
         for (const auto& st : *env.history->change_steps(p->change_id)) CHECK(st.detail.find(other) == std::string::npos);
     }
 
+    SECTION("a value with shell characters reaches CONFIG SET as one quoted word and never runs") {
+        const std::string marker = dir + "/injected";
+        const std::string value = "10.0.0.1;touch " + marker + " $(touch " + marker + ")";
+        auto p = apply_change(*s, *env.history, proposal_for(t, conf, read_text(conf) + "replica-announce-ip \"" + value + "\"\n"), a, env.apply);
+        REQUIRE(p);
+        INFO(p->message);
+        CHECK(p->outcome == Outcome::Applied);
+        CHECK(!std::filesystem::exists(marker));
+        CHECK(cli("config get replica-announce-ip", true) == "replica-announce-ip\n" + value + "\n");
+        auto rb = rollback_change(*s, *env.history, p->change_id, a, env.apply);
+        REQUIRE(rb);
+        CHECK(rb->outcome == Outcome::RolledBack);
+    }
+
     auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
     REQUIRE(rb);
     INFO(rb->message);
