@@ -2,7 +2,11 @@
 """Assemble, deduplicate and split everything into .data/pack/ (the training interface).
 
 Inputs (.data/raw/): man.jsonl, doc.jsonl, tldr_docs.jsonl, loghub_docs.jsonl,
-                     sft_tldr.jsonl, sft_log.jsonl, sft_config.jsonl, packages.tsv
+                     sft_tldr.jsonl, sft_log.jsonl, sft_config.jsonl, packages.tsv,
+                     sft_multiturn.jsonl (gen_multiturn.py: tasks "multiturn", "caution"),
+                     agent_sft/sft_*.jsonl (tools/sftgen: agent-format records {"task","id","unit","messages"};
+                     their task T is packed as "agent_T" and their id prefixed "agent/", so they
+                     never collide with the tldr tasks of the same name; optional)
 Outputs (.data/pack/): pretrain_{train,heldout}.jsonl.xz, sft_{train,heldout}.jsonl.xz,
                        split_manifest.jsonl.xz (unit -> split for every source unit), MANIFEST.json
                        and .data/work/spm_input.txt (train-split text for spm_train).
@@ -16,14 +20,22 @@ held-out side. Held-out "cmd" pairs are additionally dropped when their tldr tem
 command, request or (tool, description) occurs anywhere in the train SFT set (near-duplicate
 pages such as `docker ps` / `docker container ls`); held-out "explain" examples likewise when
 their command occurs in train.
+The "shown anywhere in train" pass (and so the held-out cmd set, identical to
+tests/fixtures/cmd_eval/heldout_cmd.jsonl) uses the original three SFT sources only; records of
+the newer sources (multiturn, caution, agent_*) are then dropped from TRAIN when they show a
+held-out cmd command or the request of one (tests/fixtures/cmd_eval/heldout_cmd.jsonl included),
+so adding them never changes the held-out evaluation pairs and never leaks them.
+Every pack record carries its split "unit" (check_split.py verifies that no unit is on both sides).
 """
-import json, lzma, os, random, re, subprocess, sys, time
+import glob, json, lzma, os, random, re, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from common import (RAW, PACK, DATA, SEED, HELDOUT_PER_MILLE, SPLIT_SALT, SYSTEM_PROMPT, is_heldout,
                     norm_key, exact_key, render_chat)
 
 PRETRAIN_SOURCES = [("man", "man.jsonl"), ("doc", "doc.jsonl"), ("tldr", "tldr_docs.jsonl"), ("loghub", "loghub_docs.jsonl")]
 SFT_SOURCES = ["sft_tldr.jsonl", "sft_log.jsonl", "sft_config.jsonl"]
+NEW_SFT_SOURCES = ["sft_multiturn.jsonl"]          # plus agent_sft/*.jsonl when present
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "cmd_eval", "heldout_cmd.jsonl")
 MAX_DOC_CHARS = 120_000        # longer documents (a few huge man pages / example files) are cut at a line break
 
 
@@ -31,6 +43,60 @@ def load(name):
     p = os.path.join(RAW, name)
     with open(p, encoding="utf-8") as f:
         return [json.loads(l) for l in f]
+
+
+def load_agent():
+    """tools/sftgen output: .data/raw/agent_sft/*.jsonl; task T -> "agent_T", id -> "agent/<id>"."""
+    out = []
+    for p in sorted(glob.glob(os.path.join(RAW, "agent_sft", "sft_*.jsonl"))):
+        with open(p, encoding="utf-8") as f:
+            for l in f:
+                if not l.endswith("\n"):
+                    break         # a file still being written: its last line is incomplete
+                r = json.loads(l)
+                if not all(k in r for k in ("task", "id", "unit", "messages")):
+                    continue      # e.g. tldr_pairs.jsonl, sftgen's own intermediate input
+                r["task"] = "agent_" + r["task"]
+                r["id"] = "agent/" + r["id"]
+                r["src_file"] = os.path.basename(p)
+                out.append(r)
+    return out
+
+
+def shown_commands(r):
+    """Commands an SFT record shows: ```sh block lines and `inline` code of every non-system message."""
+    out = set()
+    for m in r["messages"]:
+        if m["role"] == "system":
+            continue
+        for blk in re.findall(r"```(?:sh|bash)?\n(.*?)\n```", m["content"], re.S):
+            out.update(norm_key(x) for x in blk.split("\n"))
+        out.update(norm_key(x) for x in re.findall(r"`([^`\n]+)`", m["content"]))
+    return out
+
+
+def package_licences(pkg):
+    """Short licence names from the package's Debian copyright file (DEP-5 'License:' lines);
+    for a free-form file, the licences it names."""
+    p = os.path.join(DATA, "stage", pkg, "usr", "share", "doc", pkg, "copyright")
+    try:
+        t = open(p, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return ["see the copyright file of the package (not in the .deb of this package: shared doc dir)"]
+    lic = []
+    for m in re.finditer(r"^License:[ \t]*(\S.*)$", t, re.M):
+        x = m.group(1).strip()
+        if x not in lic:
+            lic.append(x)
+    if not lic:
+        for name, rx in (("GPL", r"GNU General Public License|\bGPL\b"), ("LGPL", r"Lesser General Public|\bLGPL\b"),
+                         ("BSD", r"\bBSD\b"), ("MIT", r"\bMIT\b|Permission is hereby granted, free of charge"),
+                         ("Artistic", r"Artistic"), ("Apache-2.0", r"Apache License"), ("GFDL", r"Free Documentation License"),
+                         ("public-domain", r"public domain")):
+            if re.search(rx, t, re.I):
+                lic.append(name)
+        lic = lic or ["see /usr/share/doc/%s/copyright" % pkg]
+    return lic[:12]
 
 
 def unit_of(r):
@@ -57,12 +123,23 @@ def cmd_keys(r):
     return k
 
 
+XZ_PRESET = 9                  # -9 (not -9e: 3x faster on the big pack, ~1 % larger); two files at a time
+
+
 def write_xz(path, recs, fields):
+    """Writes the records as xz JSON lines; a file whose content (sha1 of the JSON lines, kept in
+    .data/work/<name>.sha1) did not change since the last build is not compressed again."""
+    text = "".join(json.dumps({k: r[k] for k in fields if k in r}, ensure_ascii=False) + "\n" for r in recs)
+    digest = exact_key(text)
+    side = os.path.join(DATA, "work", os.path.basename(path) + ".sha1")
+    if os.path.exists(path) and os.path.exists(side) and open(side).read().strip() == digest:
+        return os.path.getsize(path)
     tmp = path + ".tmp"
-    with lzma.open(tmp, "wt", encoding="utf-8", preset=9 | lzma.PRESET_EXTREME) as f:
-        for r in recs:
-            f.write(json.dumps({k: r[k] for k in fields if k in r}, ensure_ascii=False) + "\n")
+    with lzma.open(tmp, "wt", encoding="utf-8", preset=XZ_PRESET) as f:
+        f.write(text)
     os.replace(tmp, path)
+    with open(side, "w") as f:
+        f.write(digest + "\n")
     return os.path.getsize(path)
 
 
@@ -106,10 +183,19 @@ def main():
     sft = []
     for fn in SFT_SOURCES:
         sft.extend(load(fn))
+    n_old_sources = len(sft)
+    new = []
+    for fn in NEW_SFT_SOURCES:
+        new.extend(load(fn))
+    if os.environ.get("PACK_AGENT", "1") != "0":       # PACK_AGENT=0: without tools/sftgen's records
+        new.extend(load_agent())
+    for r in new:
+        r["newsrc"] = True
+    sft.extend(new)
     for r in sft:
         r["held"] = is_heldout(r["unit"])
         split_units[r["unit"]] = "heldout" if r["held"] else "train"
-    sft.sort(key=lambda r: (r["held"], r["task"], r["id"]))
+    sft.sort(key=lambda r: (r["held"], bool(r.get("newsrc")), r["task"], r["id"]))
     seen_e, seen_n, out_sft = set(), set(), []
     dropped = {"exact": 0, "normalized": 0, "heldout_near_duplicate": 0, "cmd_request_duplicate": 0}
     train_cmd_keys, req_seen = set(), set()
@@ -151,7 +237,7 @@ def main():
     # train SFT text (```sh lines or `inline` code), e.g. `ls` inside sftp vs. plain `ls`
     shown = set()
     for r in out_sft:
-        if not r["held"]:
+        if not r["held"] and not r.get("newsrc"):
             for m in r["messages"][1:]:
                 for blk in re.findall(r"```sh\n(.*?)\n```", m["content"], re.S):
                     shown.update(norm_key(x) for x in blk.split("\n"))
@@ -165,6 +251,26 @@ def main():
         keep.append(r)
     out_sft = keep
 
+    # newer sources: a TRAIN record that shows a held-out cmd command (or repeats its request) is dropped
+    ho_cmd = {norm_key(r["command"]) for r in out_sft if r["held"] and r["task"] == "cmd"}
+    ho_req = {norm_key(r["request"]) for r in out_sft if r["held"] and r["task"] == "cmd"}
+    if os.path.exists(FIXTURE):
+        with open(FIXTURE, encoding="utf-8") as f:
+            for l in f:
+                x = json.loads(l)
+                ho_cmd.add(norm_key(x["command"]))
+                ho_req.add(norm_key(x["request"]))
+    dropped["train_new_shows_heldout"] = 0
+    keep = []
+    for r in out_sft:
+        if r.get("newsrc") and not r["held"]:
+            users = {norm_key(m["content"]) for m in r["messages"] if m["role"] == "user"}
+            if shown_commands(r) & ho_cmd or users & ho_req:
+                dropped["train_new_shows_heldout"] += 1
+                continue
+        keep.append(r)
+    out_sft = keep
+
     pre_tr = [r for r in out_docs if not r["held"]]
     pre_ho = [r for r in out_docs if r["held"]]
     sft_tr = [r for r in out_sft if not r["held"]]
@@ -173,13 +279,17 @@ def main():
     rng.shuffle(pre_tr)
     rng.shuffle(sft_tr)
     sizes = {}
-    sizes["pretrain_train.jsonl.xz"] = write_xz(os.path.join(PACK, "pretrain_train.jsonl.xz"), pre_tr, ["src", "id", "text"])
-    sizes["pretrain_heldout.jsonl.xz"] = write_xz(os.path.join(PACK, "pretrain_heldout.jsonl.xz"), pre_ho, ["src", "id", "text"])
-    f_sft = ["task", "id", "messages", "request", "command"]
-    sizes["sft_train.jsonl.xz"] = write_xz(os.path.join(PACK, "sft_train.jsonl.xz"), sft_tr, f_sft)
-    sizes["sft_heldout.jsonl.xz"] = write_xz(os.path.join(PACK, "sft_heldout.jsonl.xz"), sft_ho, f_sft)
+    f_pre = ["src", "id", "unit", "text"]
+    f_sft = ["task", "id", "unit", "messages", "request", "command", "commands"]
     sm = [{"unit": u, "split": s} for u, s in sorted(split_units.items())]
-    sizes["split_manifest.jsonl.xz"] = write_xz(os.path.join(PACK, "split_manifest.jsonl.xz"), sm, ["unit", "split"])
+    jobs = [("pretrain_train.jsonl.xz", pre_tr, f_pre), ("sft_train.jsonl.xz", sft_tr, f_sft),
+            ("pretrain_heldout.jsonl.xz", pre_ho, f_pre), ("sft_heldout.jsonl.xz", sft_ho, f_sft),
+            ("split_manifest.jsonl.xz", sm, ["unit", "split"])]
+    from concurrent.futures import ThreadPoolExecutor     # lzma releases the GIL while compressing
+    with ThreadPoolExecutor(2) as ex:
+        futs = {n: ex.submit(write_xz, os.path.join(PACK, n), recs, fl) for n, recs, fl in jobs}
+        for n, fu in futs.items():
+            sizes[n] = fu.result()
 
     # ---------------- tokenizer input: TRAIN split only, one line per sentence
     n_lines = 0
@@ -204,6 +314,8 @@ def main():
     def chars(recs, sft=False):
         return sum(len(render_chat(r["messages"])) if sft else len(r["text"]) for r in recs)
 
+    sk = os.path.join(RAW, "render_skipped.txt")
+    skipped_render = [l.strip() for l in open(sk) if l.strip()] if os.path.exists(sk) else []
     pkgs = [l.rstrip("\n").split("\t") for l in open(os.path.join(RAW, "packages.tsv")) if l.strip()]
     missing = [l.strip() for l in open(os.path.join(RAW, "packages_missing.txt")) if l.strip()]
     man_pk = {}
@@ -211,7 +323,9 @@ def main():
         if r["src"] in ("man", "doc"):
             man_pk.setdefault(r["pkg"], [0, 0])[0 if r["src"] == "man" else 1] += 1
     manifest = {
-        "name": "sigma-ops-nano corpus",
+        "name": "sigma-ops corpus (nano, small)",
+        "loghub": os.environ.get("NO_LOGHUB") != "1",
+        "render_skipped": skipped_render,
         "built_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_commands": ["bash tools/data/build_corpus.sh", "bash tools/data/train_tokenizer.sh"],
         "seeds": {"generators": SEED, "shuffle": SEED, "split_salt": SPLIT_SALT, "heldout_per_mille": HELDOUT_PER_MILLE},
@@ -230,7 +344,8 @@ def main():
         "dedup": stats["dedup"],
         "tokenizer_input_lines": n_lines,
         "debian": {"release": "bookworm", "packages": [{"name": p[0], "version": p[1], "deb": p[2],
-                                                        "man_pages": man_pk.get(p[0], [0, 0])[0], "docs": man_pk.get(p[0], [0, 0])[1]} for p in pkgs],
+                                                        "man_pages": man_pk.get(p[0], [0, 0])[0], "docs": man_pk.get(p[0], [0, 0])[1],
+                                                        "licences": package_licences(p[0])} for p in pkgs],
                    "missing": missing},
         "sources_and_licences": {
             "man": "Debian bookworm man pages (sections 1, 5, 7, 8) rendered with man-db/groff; each page keeps its package's licence "
@@ -241,10 +356,18 @@ def main():
             "loghub": "Loghub / Loghub-2.0 2k samples (logpai): research/academic use; cite: Jieming Zhu, Shilin He, Pinjia He, Jinyang Liu, "
                       "Michael R. Lyu. Loghub: A Large Collection of System Log Datasets for AI-driven Log Analytics. ISSRE 2023; "
                       "and Loghub-2.0 (Jiang et al., ISSTA 2024)",
-            "synthetic": "log scenarios and config examples generated by tools/data/gen_logs.py and gen_config.py (project code)",
+            "synthetic": "log scenarios and config examples generated by tools/data/gen_logs.py and gen_config.py (project code; ours)",
+            "multiturn_caution": "tools/data/gen_multiturn.py: conversations and cautions built from tldr examples (derived from tldr-pages, "
+                                 "CC BY 4.0, attribution as above) plus generated log-query conversations and caution scenarios (ours)",
+            "agent": "tools/sftgen (sigmaops-sftgen): records in the agents' own prompt formats, generated by the project's deterministic "
+                     "agents and generators (ours); its cmd/explain pairs are drawn from tldr examples (CC BY 4.0, attribution as above)",
         },
         "elapsed_s": round(time.time() - t0, 1),
     }
+    if os.environ.get("NO_LOGHUB") == "1":
+        manifest["sources_and_licences"]["loghub"] = "not used (built with NO_LOGHUB=1)"
+    manifest["split_rule"] += ("; multiturn/caution records from tldr use cmd/<page>, the others multiturn-log/<i> and "
+                               "caution-scenario/<name>/<i>; agent records (tools/sftgen) carry their own unit, cmd/<page> for tldr-based ones")
     with open(os.path.join(PACK, "MANIFEST.json.tmp"), "w") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)
     os.replace(os.path.join(PACK, "MANIFEST.json.tmp"), os.path.join(PACK, "MANIFEST.json"))

@@ -9,9 +9,16 @@ usr/share/postgresql/15/man/man7), symlinks and `.so`
 redirects skipped, rendered with `man -l` at 80 columns without hyphenation/justification and
 `col -bx` (no overstrike). Docs: usr/share/doc/<pkg>/README*, NEWS-free, changelog/copyright
 skipped, *.gz decompressed; usr/share/doc/*/examples/** and etc/** config files (text only,
-<= 64 KiB each). Results are cached per package in .data/raw/render/<pkg>.jsonl.
+<= 64 KiB each; at most MAX_DOC_PKG characters of docs a package, so one package's example tree
+cannot swamp the corpus). Results are cached per package in .data/raw/render/<pkg>.jsonl.
+
+Env: JOBS=2 packages rendered in parallel (the CPU machine has 2 shared cores);
+     RENDER_DEADLINE=<unix time>: packages not yet rendered (and not cached) by then are skipped
+     and listed in .data/raw/render_skipped.txt (pack.py records them in MANIFEST.json), so a
+     cold build finishes on time; a later run renders them (the cache keeps the rest).
 """
-import gzip, json, os, re, subprocess, sys
+import gzip, json, os, re, subprocess, sys, time
+from multiprocessing import Pool
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(ROOT, ".data")
@@ -20,6 +27,7 @@ RAW = os.path.join(DATA, "raw")
 CACHE = os.path.join(RAW, "render")
 SECTIONS = ("1", "5", "7", "8")
 MAX_DOC = 64 * 1024
+MAX_DOC_PKG = 400_000
 TYPO = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2212": "-", "\u2013": "-", "\u2018": "'",
                       "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\u00ad": ""})
 SKIP_DOC = re.compile(r"(changelog|copyright|changes|news|authors|thanks|todo|\.debian|buildinfo)",
@@ -118,10 +126,14 @@ def process_pkg(pkg):
                 if os.path.islink(p) or TEXT_EXT_BAD.search(fn):
                     continue
                 cands.append((p, os.path.relpath(p, base)))
+    doc_chars = 0
     for p, rel in cands:
+        if doc_chars >= MAX_DOC_PKG:
+            break
         txt = read_text(p)
         if not txt:
             continue
+        doc_chars += len(txt)
         rel = re.sub(r"\.gz$", "", rel)
         if rel in seen:
             continue
@@ -131,29 +143,46 @@ def process_pkg(pkg):
     return out
 
 
+def render_cached(pkg):
+    """Renders one package into its cache file (unless cached or past the deadline); returns
+    (pkg, records or None when skipped)."""
+    cf = os.path.join(CACHE, pkg + ".jsonl")
+    if os.path.exists(cf):
+        with open(cf) as f:
+            return pkg, [json.loads(l) for l in f]
+    deadline = float(os.environ.get("RENDER_DEADLINE", "0") or 0)
+    if deadline and time.time() > deadline:
+        return pkg, None
+    recs = process_pkg(pkg)
+    with open(cf + ".tmp", "w") as f:
+        for r in recs:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(cf + ".tmp", cf)
+    return pkg, recs
+
+
 def main():
     os.makedirs(CACHE, exist_ok=True)
     pkgs = [l.split("\t")[0] for l in open(os.path.join(RAW, "packages.tsv")) if l.strip()]
-    man, doc = [], []
-    for i, pkg in enumerate(pkgs):
-        cf = os.path.join(CACHE, pkg + ".jsonl")
-        if os.path.exists(cf):
-            recs = [json.loads(l) for l in open(cf)]
-        else:
-            recs = process_pkg(pkg)
-            with open(cf + ".tmp", "w") as f:
-                for r in recs:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            os.replace(cf + ".tmp", cf)
-        nm = sum(r["src"] == "man" for r in recs)
-        print(f"[{i+1}/{len(pkgs)}] {pkg}: {nm} man, {len(recs)-nm} doc", file=sys.stderr)
-        for r in recs:
-            (man if r["src"] == "man" else doc).append(r)
+    man, doc, skipped = [], [], []
+    jobs = max(1, int(os.environ.get("JOBS", "2")))
+    with Pool(jobs) as pool:
+        for i, (pkg, recs) in enumerate(pool.imap(render_cached, pkgs)):
+            if recs is None:
+                skipped.append(pkg)
+                print(f"[{i+1}/{len(pkgs)}] {pkg}: skipped (RENDER_DEADLINE)", file=sys.stderr)
+                continue
+            nm = sum(r["src"] == "man" for r in recs)
+            print(f"[{i+1}/{len(pkgs)}] {pkg}: {nm} man, {len(recs)-nm} doc", file=sys.stderr)
+            for r in recs:
+                (man if r["src"] == "man" else doc).append(r)
     for name, recs in (("man", man), ("doc", doc)):
         with open(os.path.join(RAW, name + ".jsonl"), "w") as f:
             for r in recs:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"man pages: {len(man)}, docs: {len(doc)}", file=sys.stderr)
+    with open(os.path.join(RAW, "render_skipped.txt"), "w") as f:
+        f.write("".join(p + "\n" for p in skipped))
+    print(f"man pages: {len(man)}, docs: {len(doc)}, packages skipped by the deadline: {len(skipped)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,15 @@
 # carried in .data/pack:   bash tools/train/gpu_main.sh
 # $OUT: main.log (train + eval, teed live), train_metrics.json, eval.json,
 #       ref_logits.tar (ref_gguf.f32, ref_fp32.f32: 32 held-out positions, see eval.py),
-#       sigma-ops-nano.gguf.part-00.. (15 MB pieces; cat them to rebuild, sha256 in main.log).
+#       $NAME.gguf.part-00.. (15 MiB pieces, under the 16 MiB a returned file may have; cat them
+#       to rebuild, sha256 in main.log).
 # Env: PACK (.data/pack), PRETRAIN_STEPS / SFT_STEPS (fixed step counts from calibration.json;
 #      unset = driven by the time budgets), TIME_PRETRAIN (280), TIME_SFT (50), COMPILE (1/0),
 #      CONFIG, EXTRA_ARGS (more train.py flags), EVAL_ARGS (more eval.py flags; CPU tests),
-#      TRAIN_END_S (seconds after start by which training phases stop, default 465), PYTHON.
+#      TRAIN_END_S (seconds after start by which training phases stop, default 465), PYTHON,
+#      NAME (file name and general.name of the GGUF, default sigma-ops-nano), MODEL_JSON (JSON
+#      overriding model fields of CONFIG, e.g. a size picked by gpu_sweep.sh).
+#      tools/train/gpu_small.sh sets these for sigma-ops-small (issue 21).
 set -o pipefail
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/../.."
@@ -28,12 +32,15 @@ ARGS=(--config "${CONFIG:-tools/train/configs/main.json}" --pack "$PACK" --out "
       --compile "${COMPILE:-1}")
 [ -n "$PRETRAIN_STEPS" ] && ARGS+=(--pretrain-steps "$PRETRAIN_STEPS")
 [ -n "$SFT_STEPS" ] && ARGS+=(--sft-steps "$SFT_STEPS")
+[ -n "$MODEL_JSON" ] && ARGS+=(--model "$MODEL_JSON")
+NAME=${NAME:-sigma-ops-nano}
+ARGS+=(--name "$NAME")
 $PY tools/train/train.py "${ARGS[@]}" $EXTRA_ARGS 2>&1 | tee -a "$LOG"
 rc=$?
 cp "$W/metrics.json" "$OUT/train_metrics.json" 2>/dev/null
 if [ -f "$W/model.gguf" ]; then
   # the GGUF comes back first (in pieces), so a timeout in eval cannot cost the model
-  split -b 15M -d "$W/model.gguf" "$OUT/sigma-ops-nano.gguf.part-"
+  split -b 15M -d "$W/model.gguf" "$OUT/$NAME.gguf.part-"
   echo "== gguf $(stat -c %s "$W/model.gguf") bytes sha256 $(sha256sum "$W/model.gguf" | cut -d' ' -f1)" | tee -a "$LOG"
   $PY tools/train/eval.py --gguf "$W/model.gguf" --pack "$PACK" --cache /tmp/sigma_tok --ckpt "$W/model.pt" \
       --out "$OUT/eval.json" --logits-out "$W/ref" $EVAL_ARGS 2>&1 | tee -a "$LOG"

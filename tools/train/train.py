@@ -33,7 +33,8 @@ DEFAULTS = dict(
     clip=1.0, pretrain_steps=2000, time_pretrain=300.0, sft_in_pretrain=1.0,
     sft_steps=300, time_sft=60.0, sft_lr=5e-4, sft_batch=64, sft_warmup=30,
     compile=True, max_epochs=0.0, eval_tokens=1_000_000, eval_every=0, nproc=0, limit=0, cache="",
-    spm="", gguf_type="Q8_0", no_gguf=False, name="sigma-ops-nano")
+    spm="", gguf_type="Q8_0", no_gguf=False, name="sigma-ops-nano",
+    sft_task_weights="", sft_pretrain_mix=0.0, sft_max_epochs=0.0)
 
 T0 = time.time()
 
@@ -80,6 +81,58 @@ class Batches:
         return x[:, :-1], x[:, 1:], m
 
 
+def sft_stream(sft, weights, mix, pre, seed, log=print):
+    """The SFT phase's token stream: every SFT record repeated by its task's weight (an integer
+    part plus a seeded coin for the fraction: weight 0.5 keeps about half of the records, 2.0
+    doubles them), records shuffled with PCG64(seed), then pretraining documents (loss on every
+    token) mixed in as whole documents until they make up `mix` of the tokens, so general text
+    does not collapse during tuning. -> (ids, mask, stats)."""
+    names = [str(x) for x in sft["src_names"]]
+    lens = sft["doc_len"]
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    task = sft["src"][starts] if len(lens) else np.zeros(0, np.int64)
+    w = np.array([float(weights.get(n, 1.0)) for n in names])
+    rng = np.random.Generator(np.random.PCG64(seed))
+    wr = w[task]
+    reps = np.floor(wr).astype(np.int64) + (rng.random(len(lens)) < (wr - np.floor(wr)))
+    rec = np.repeat(np.arange(len(lens)), reps)
+    parts = [("sft", int(i)) for i in rec]
+    n_sft_tok = int(lens[rec].sum())
+    n_pre = 0
+    if mix > 0 and len(pre["doc_len"]):
+        plens = pre["doc_len"]
+        pstarts = np.concatenate([[0], np.cumsum(plens)[:-1]])
+        want = int(n_sft_tok * mix / max(1e-9, 1 - mix))
+        porder = rng.permutation(len(plens))
+        acc = 0
+        for j in porder:
+            if acc >= want:
+                break
+            parts.append(("pre", int(j)))
+            acc += int(plens[j])
+        n_pre = acc
+    order = rng.permutation(len(parts))
+    ids, mask = [], []
+    for k in order:
+        kind, i = parts[k]
+        if kind == "sft":
+            a, b = starts[i], starts[i] + lens[i]
+            ids.append(sft["ids"][a:b]); mask.append(sft["mask"][a:b])
+        else:
+            a, b = pstarts[i], pstarts[i] + plens[i]
+            ids.append(pre["ids"][a:b]); mask.append(np.ones(b - a, np.uint8))
+    ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+    mask = np.concatenate(mask) if mask else np.zeros(0, np.uint8)
+    by_task = {}
+    for t, n in zip(task[rec], lens[rec]):
+        by_task[names[t]] = by_task.get(names[t], 0) + int(n)
+    stats = dict(records=int(len(rec)), sft_tokens=n_sft_tok, pretrain_tokens=n_pre, tokens_by_task=by_task,
+                 weights={n: float(weights.get(n, 1.0)) for n in names})
+    log("sft stream: %d records (%d tokens) + %d pretraining tokens (mix %.2f); tokens by task %s"
+        % (len(rec), n_sft_tok, n_pre, mix, json.dumps(by_task)))
+    return ids, mask, stats
+
+
 def lr_at(progress, step, warmup, lr, lr_min_frac):
     if step < warmup:
         return lr * (step + 1) / warmup
@@ -116,7 +169,7 @@ def eval_loss(model, ids, seq, dev, max_tokens, mask=None, batch=16, selective_v
 
 
 def run_phase(name, model, fwd, batches, dev, steps, budget, lr, warmup, a, heldout=None, masked=False,
-              deadline=None):
+              deadline=None, max_epochs=None):
     opt = make_opt(model, lr, a["wd"], a["beta2"], dev.type == "cuda")
     t0 = time.time()
     step, tokens, hist = 0, 0, []
@@ -127,8 +180,9 @@ def run_phase(name, model, fwd, batches, dev, steps, budget, lr, warmup, a, held
         if elapsed >= budget or (deadline and time.time() >= deadline):
             log("%s: time budget reached at step %d" % (name, step))
             break
-        if a.get("max_epochs") and batches.epoch + batches.pos / batches.n >= a["max_epochs"]:
-            log("%s: max_epochs %.1f reached at step %d" % (name, a["max_epochs"], step))
+        me = a.get("max_epochs") if max_epochs is None else max_epochs
+        if me and batches.epoch + batches.pos / batches.n >= me:
+            log("%s: max_epochs %.2f reached at step %d" % (name, me, step))
             break
         progress = max(step / steps, elapsed / budget)
         cur = lr_at(progress, step, warmup, lr, a["lr_min_frac"])
@@ -249,10 +303,22 @@ def main(argv=None):
     log("pretrain done: %d steps in %.1f s, held-out loss %.4f (ppl %.2f) on %d tokens"
         % (metrics["pretrain"]["steps"], time.time() - t, hl, math.exp(hl), hn))
 
+    if a["sft_steps"] <= 0 and len(sft_ho["ids"]) > a["seq"]:
+        # pretraining only (scaling sweep): the held-out assistant-token loss is still worth having
+        sl, sn = eval_loss(model, sft_ho["ids"], a["seq"], dev, a["eval_tokens"], sft_ho["mask"])
+        metrics["pretrain"]["sft_heldout_loss"] = sl
+        log("pretrain: held-out assistant-token loss %.4f on %d tokens" % (sl, sn))
+
     if a["sft_steps"] > 0 and len(sft["ids"]) > a["seq"]:
-        bsft = Batches(sft["ids"], a["seq"], a["sft_batch"], a["seed"] + 1, mask=sft["mask"])
+        weights = a["sft_task_weights"]
+        if isinstance(weights, str):
+            weights = json.loads(weights) if weights.strip() else {}
+        sids, smask, sstats = sft_stream(sft, weights, a["sft_pretrain_mix"], pre, a["seed"] + 2, log=log)
+        bsft = Batches(sids, a["seq"], a["sft_batch"], a["seed"] + 1, mask=smask)
         metrics["sft"] = run_phase("sft", model, fwd, bsft, dev, a["sft_steps"], a["time_sft"], a["sft_lr"],
-                                   a["sft_warmup"], a, masked=True, deadline=deadline)
+                                   a["sft_warmup"], a, masked=True, deadline=deadline,
+                                   max_epochs=a["sft_max_epochs"] or a["max_epochs"])
+        metrics["sft"]["stream"] = sstats
         sl, sn = eval_loss(model, sft_ho["ids"], a["seq"], dev, a["eval_tokens"], sft_ho["mask"])
         metrics["sft"]["heldout_loss"] = sl
         metrics["sft"]["heldout_tokens"] = sn
