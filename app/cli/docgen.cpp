@@ -386,6 +386,8 @@ std::string man_page(const Command& root, const std::string& version) {
         {"~/.ssh/config", "Read for hosts and their settings; never written."},
         {"$XDG_DATA_HOME/sigmaops/history.db", "The history (SQLite): chats, commands run or refused, config changes with "
                                                "their journals, findings. Secrets are never stored."},
+        {"$XDG_DATA_HOME/sigmaops/chat_history", "The terminal chat's input history (libedit; mode 0600, the last 1000 lines); "
+                                                 "lines that look like they carry a secret are never added."},
         {"$XDG_DATA_HOME/sigmaops/models/", "Models found without -m."},
         {"PREFIX/share/sigmaops/models/sigma-ops-nano.gguf", "The default model."},
         {"PREFIX/share/sigmaops/knowledge/tldr.sqlite", "The tldr pages index used by explain and cmd."},
