@@ -131,6 +131,8 @@ struct Ctx {
     std::int64_t boot_s = 0;   // uptime at t0 (kernel timestamps)
     bool kernel_uptime = false;
     std::vector<Ev> sys, nginx, pg, mysql;
+    std::vector<Ev> spring, jsonl;   // a Java (Spring Boot) application log with stack traces; a Go service's JSON lines
+    std::string app_log;             // their file name
     Incident inc;
 
     explicit Ctx(Rng& rng) : r(rng) {}
@@ -515,8 +517,11 @@ void sc_network(Ctx& c) {
     Rng& r = c.r;
     const int kind = int(r.below(4));   // dns, upstream refused, upstream timed out, link down
     const bool chain = r.chance(0.5);
-    c.inc.family = std::vector<std::string>{"dns", "refused", "timeout", "linkdown"}[kind] + std::string(chain ? "-chain" : "-alone");
-    const std::string site = r.pick(k_sites), peer = "127.0.0.1:" + num(r.pick(std::vector<int>{3000, 8000, 8080, 9000, 5000}));
+    const bool go = kind <= 1 && r.chance(0.4);
+    if (go) c.app_log = "/var/log/" + r.pick(std::vector<std::string>{"gateway", "ingest", "notifier"}) + "/service.json";
+    c.inc.family = std::vector<std::string>{"dns", "refused", "timeout", "linkdown"}[kind] + std::string(go ? "-json" : "") + std::string(chain ? "-chain" : "-alone");
+    const std::string site = r.pick(k_sites);
+    const std::string peer = (r.chance(0.5) ? std::string("127.0.0.1") : ip_internal(r)) + ":" + num(r.pick(std::vector<int>{3000, 8000, 8080, 9000, 5000, 8443, 9200}));
     std::int64_t t = c.t0;
     const int n = int(r.range(1, 20));
     const Service s = r.pick(std::vector<Service>{{"node", "api.service", "API server (node)"}, {"python3", "worker.service", "Background job worker"}, {"gunicorn", "webapp.service", "Gunicorn instance for the web app"}});
@@ -528,10 +533,15 @@ void sc_network(Ctx& c) {
     }
     for (int i = 0; i < n; ++i, t += r.range(200, 30000)) {
         const std::string w = num(r.range(700, 3000));
-        if (kind == 0) {
+        if (go) {
+            const std::string target = kind == 0 ? site : peer;
+            c.ev(c.jsonl, t, "", "", kind == 0 ? "dial tcp: lookup " + site + " on 127.0.0.53:53: no such host"
+                                                : "upstream request failed: dial tcp " + peer + ": connect: connection refused", 3);
+            c.fact("network-connection-dns", kind == 0 ? "name" : "peer", target);
+        } else if (kind == 0) {
             if (r.chance(0.5)) c.ev(c.sys, t, s.proc, c.pid(), "socket.gaierror: [Errno -3] Temporary failure in name resolution", 3);
             else c.ev(c.sys, t, "curl", c.pid(), "curl: (6) Could not resolve host: " + site, 3);
-            c.fact("network-connection-dns", "peer", site);
+            c.fact("network-connection-dns", "name", site);
         } else if (kind == 1) {
             c.ev(c.nginx, t, "", "", "[error] " + w + "#" + w + ": *" + num(r.range(10, 99999)) + " connect() failed (111: Connection refused) while connecting to upstream, client: " +
                  ip_public(r) + ", server: " + site + ", request: \"GET / HTTP/1.1\", upstream: \"http://" + peer + "/\", host: \"" + site + "\"");
@@ -551,13 +561,24 @@ void sc_database(Ctx& c) {
     Rng& r = c.r;
     const int kind = int(r.below(5));   // pg slots, pg deadlock, mysql crashed table, php too many connections, redis misconf
     const bool chain = r.chance(0.4);
-    c.inc.family = std::vector<std::string>{"pg-slots", "pg-deadlock", "mysql-crashed", "php-toomany", "redis-misconf"}[kind] + std::string(chain ? "-chain" : "-alone");
+    const bool java = kind <= 1 && r.chance(0.4);
+    if (java) c.app_log = "/var/log/" + r.pick(std::vector<std::string>{"shop", "billing", "orders"}) + "/application.log";
+    c.inc.family = std::vector<std::string>{"pg-slots", "pg-deadlock", "mysql-crashed", "php-toomany", "redis-misconf"}[kind] + std::string(java ? "-java" : "") + std::string(chain ? "-chain" : "-alone");
     std::int64_t t = c.t0;
     const int n = int(r.range(1, 15));
     const std::string db = r.pick(std::vector<std::string>{"shop", "app", "billing", "gitlab", "orders", "wiki"});
     for (int i = 0; i < n; ++i, t += r.range(200, 60000)) {
         const std::string pid = c.pid();
-        if (kind == 0) { c.ev(c.pg, t, "", pid, "FATAL:  remaining connection slots are reserved for non-replication superuser connections"); c.fact("database-error", "db", "PostgreSQL"); }
+        if (kind <= 1 && java) {
+            const std::string what = kind == 0 ? "FATAL: remaining connection slots are reserved for non-replication superuser connections" : "ERROR: deadlock detected";
+            c.ev(c.spring, t, "", "", "ERROR 1 --- [nio-8080-exec-" + num(r.range(1, 10)) + "] o.h.engine.jdbc.spi.SqlExceptionHelper   : " + what +
+                 "\norg.postgresql.util.PSQLException: " + what +
+                 "\n\tat org.postgresql.core.v3.QueryExecutorImpl.receiveErrorResponse(QueryExecutorImpl.java:2713)" +
+                 "\n\tat org.postgresql.core.v3.QueryExecutorImpl.processResults(QueryExecutorImpl.java:2401)" +
+                 "\n\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:" + num(r.range(100, 200)) + ")" +
+                 "\n\t... " + num(r.range(20, 90)) + " common frames omitted");
+            c.fact("database-error", "db", "PostgreSQL");
+        } else if (kind == 0) { c.ev(c.pg, t, "", pid, "FATAL:  remaining connection slots are reserved for non-replication superuser connections"); c.fact("database-error", "db", "PostgreSQL"); }
         else if (kind == 1) {
             c.ev(c.pg, t, "", pid, "ERROR:  deadlock detected");
             c.ev(c.pg, t, "", pid, "DETAIL:  Process " + pid + " waits for ShareLock on transaction " + num(r.range(100000, 9999999)) + "; blocked by process " + c.pid() + ".");
@@ -832,13 +853,13 @@ Incident make_incident(const std::string& scenario, Rng& r) {
     // Noise around the incident: before (the baseline the statistical signals need) and after.
     const std::int64_t span_before = r.range(2, 45) * 60000, span_after = r.range(1, 20) * 60000;
     std::int64_t last = c.t0;
-    for (auto* v : {&c.sys, &c.nginx, &c.pg, &c.mysql})
+    for (auto* v : {&c.sys, &c.nginx, &c.pg, &c.mysql, &c.spring, &c.jsonl})
         for (const Ev& e : *v) last = std::max(last, e.t);
     const int n_noise = int(r.range(3, 70));
     noise(c, c.t0 - span_before, last + span_after, n_noise, r.chance(0.6));
     // Sources: the system log always (unless empty), then the service logs the scenario wrote.
     auto sorted = [](std::vector<Ev>& v) { std::stable_sort(v.begin(), v.end(), [](const Ev& a, const Ev& b) { return a.t < b.t; }); };
-    for (auto* v : {&c.sys, &c.nginx, &c.pg, &c.mysql}) sorted(*v);
+    for (auto* v : {&c.sys, &c.nginx, &c.pg, &c.mysql, &c.spring, &c.jsonl}) sorted(*v);
     if (!c.sys.empty()) {
         SourceText s;
         s.name = c.fmt == 2 ? "journal" : r.pick(std::vector<std::string>{"/var/log/syslog", "/var/log/messages", "syslog"});
@@ -862,6 +883,30 @@ Incident make_incident(const std::string& scenario, Rng& r) {
         SourceText s;
         s.name = "/var/log/mysql/error.log";
         for (const Ev& e : c.mysql) s.text += mysql_time(e.t) + " " + e.msg + "\n";
+        c.inc.sources.push_back(std::move(s));
+    }
+    if (!c.spring.empty()) {
+        SourceText s;
+        s.name = c.app_log;
+        for (const Ev& e : c.spring) {
+            std::tm tm = utc(e.t);
+            char b[40];
+            std::snprintf(b, sizeof b, "%04d-%02d-%02d %02d:%02d:%02d.%03d ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(e.t % 1000));
+            s.text += b + e.msg + "\n";
+        }
+        c.inc.sources.push_back(std::move(s));
+    }
+    if (!c.jsonl.empty()) {
+        SourceText s;
+        s.name = c.app_log;
+        for (const Ev& e : c.jsonl) {
+            nlohmann::ordered_json j;
+            j["level"] = "error";
+            j["ts"] = iso_time(e.t, false).substr(0, 19) + "." + two(int(e.t % 100)) + "Z";
+            j["caller"] = "client/http.go:" + num(40 + e.t % 90);
+            j["msg"] = e.msg;
+            s.text += j.dump() + "\n";
+        }
         c.inc.sources.push_back(std::move(s));
     }
     // The family also names the system log's format, so a held-out family is unseen text.
