@@ -27,6 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+#include <vector>
+
 namespace sigmaops::cli {
 
 namespace {
@@ -97,16 +100,43 @@ void use_utf8_ctype() {
 
 // ---- escape sequences cut between writes -----------------------------------------------------
 
-// The length of the escape sequence at s[i] (s[i] == ESC), as commands::clean_output reads it
-// (a malformed one ends where it goes wrong); -1 while more bytes could still finish it.
+// How a stream cleaner (commands::clean_output) reads bytes, so that a piece can be cut where
+// cleaning the part before the cut gives what cleaning the whole text would: the same rules as
+// agents/commands/display.cpp, which keeps its streaming variant private.
+
+// The length of a valid UTF-8 sequence at s[i] (1..4), 0 when invalid, -1 when cut off by the end.
+int utf8_length(std::string_view s, std::size_t i) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    int n = 0;
+    unsigned min = 0;
+    if (b0 < 0x80) return 1;
+    if (b0 >= 0xC2 && b0 <= 0xDF) { n = 2; min = 0x80; }
+    else if (b0 >= 0xE0 && b0 <= 0xEF) { n = 3; min = 0x800; }
+    else if (b0 >= 0xF0 && b0 <= 0xF4) { n = 4; min = 0x10000; }
+    else return 0;
+    unsigned cp = b0 & (0x7F >> n);
+    for (int k = 1; k < n; ++k) {
+        if (i + std::size_t(k) >= s.size()) return -1;
+        const auto b = static_cast<unsigned char>(s[i + std::size_t(k)]);
+        if ((b & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+// The length of the escape sequence at s[i] (s[i] == ESC); -1 when cut off by the end.
 long escape_length(std::string_view s, std::size_t i) {
     if (i + 1 >= s.size()) return -1;
     const char c = s[i + 1];
     std::size_t j = i + 2;
-    if (c == '[') {
+    if (c == '[') {   // CSI: parameters, intermediates, a final byte
         for (; j < s.size(); ++j) {
             const auto b = static_cast<unsigned char>(s[j]);
-            if (b < 0x20 || b > 0x3F) return long(j + 1 - i);   // the final byte, or malformed
+            if (b >= 0x40 && b <= 0x7E) return long(j + 1 - i);
+            if (b < 0x20 || b > 0x3F) {
+                if (b < 0x20 || b > 0x2F) return long(j - i);   // malformed: ends before this byte
+            }
         }
         return -1;
     }
@@ -115,12 +145,12 @@ long escape_length(std::string_view s, std::size_t i) {
             if (s[j] == '\x07') return long(j + 1 - i);
             if (s[j] == '\x1b') {
                 if (j + 1 >= s.size()) return -1;
-                return long(j + 2 - i);
+                if (s[j + 1] == '\\') return long(j + 2 - i);
             }
         }
         return -1;
     }
-    if (c >= 0x20 && c <= 0x2F) {
+    if (c >= 0x20 && c <= 0x2F) {   // intermediates, then a final byte
         for (; j < s.size(); ++j)
             if (static_cast<unsigned char>(s[j]) >= 0x30) return long(j + 1 - i);
         return -1;
@@ -128,29 +158,55 @@ long escape_length(std::string_view s, std::size_t i) {
     return 2;
 }
 
-// How many bytes at the end of `s` may be the start of something cut off: an escape sequence, a
-// \r before its \n, a UTF-8 character.
-std::size_t cut_tail(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        if (s[i] != '\x1b') {
+// The index of the byte that makes the UTF-8 sequence at s[i] invalid (the first byte that is
+// not a continuation), or i when the lead byte itself is invalid or the decoded value is.
+std::size_t utf8_offender(std::string_view s, std::size_t i) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    const int n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : 2;
+    if (b0 < 0xC2 || b0 > 0xF4) return i;
+    for (int k = 1; k < n && i + std::size_t(k) < s.size(); ++k)
+        if ((static_cast<unsigned char>(s[i + std::size_t(k)]) & 0xC0) != 0x80) return i + std::size_t(k);
+    return i;
+}
+
+// How many bytes of `s` can be cleaned now, so that cleaning them alone gives what cleaning the
+// whole stream would: all but an escape sequence, a \r or a UTF-8 character cut off by the end
+// (an unfinished sequence 4096 bytes long is dropped, as clean_output does), and a broken UTF-8
+// sequence whose breaking byte lies in what is held.
+std::size_t ready_bytes(std::string_view s) {
+    std::vector<std::pair<std::size_t, std::size_t>> broken;   // (start, breaking byte)
+    std::size_t i = 0, ready = s.size();
+    while (i < s.size()) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (b == 0x1b) {
+            const long n = escape_length(s, i);
+            if (n < 0) {
+                ready = s.size() - i < 4096 ? i : s.size();
+                break;
+            }
+            i += std::size_t(n);
+            continue;
+        }
+        if (b == '\r' && i + 1 >= s.size()) {
+            ready = i;
+            break;
+        }
+        if (b < 0x80) { ++i; continue; }
+        const int n = utf8_length(s, i);
+        if (n < 0) {
+            ready = i;
+            break;
+        }
+        if (n == 0) {
+            if (const std::size_t o = utf8_offender(s, i); o > i) broken.emplace_back(i, o);
             ++i;
             continue;
         }
-        const long n = escape_length(s, i);
-        if (n < 0) return s.size() - i <= 4096 ? s.size() - i : 0;   // clean_output drops a longer one
         i += std::size_t(n);
     }
-    if (s.empty()) return 0;
-    if (s.back() == '\r') return 1;
-    for (std::size_t k = 1; k <= 3 && k <= s.size(); ++k) {
-        const auto b = static_cast<unsigned char>(s[s.size() - k]);
-        if (b < 0x80) return 0;
-        if (b >= 0xC0) {
-            const std::size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-            return need > k ? k : 0;
-        }
-    }
-    return 0;
+    for (auto it = broken.rbegin(); it != broken.rend(); ++it)
+        if (it->first < ready && it->second >= ready) ready = it->first;
+    return ready;
 }
 
 constexpr std::string_view k_risk_names[] = {"read-only", "changes-files", "changes-system", "unknown", "destructive",
@@ -364,10 +420,10 @@ void SafeTextBuf::finish() {
 
 void SafeTextBuf::pass(bool final) {
     if (m_pending.empty()) return;
-    const std::size_t keep = final ? 0 : cut_tail(m_pending);
-    if (keep == m_pending.size()) return;
-    const std::string clean = commands::clean_output(std::string_view(m_pending).substr(0, m_pending.size() - keep));
-    m_pending.erase(0, m_pending.size() - keep);
+    const std::size_t ready = final ? m_pending.size() : ready_bytes(m_pending);
+    if (ready == 0) return;
+    const std::string clean = commands::clean_output(std::string_view(m_pending).substr(0, ready));
+    m_pending.erase(0, ready);
     emit(clean, false);
 }
 

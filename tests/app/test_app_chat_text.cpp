@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <cli/lineedit.h>
+#include <commands/commands.h>
 
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 using namespace sigmaops::cli;
+namespace commands = sigmaops::commands;
 
 namespace {
 
@@ -38,6 +41,21 @@ TEST_CASE("chat output: escape sequences are removed however the text is cut", "
         const std::string got = through(evil, step);
         CHECK(got == want);
         CHECK(got.find('\x1b') == std::string::npos);
+    }
+}
+
+TEST_CASE("chat output: streamed in any pieces equals the whole text cleaned", "[app][chat]") {
+    // Random text made of the bytes escape sequences, line ends and UTF-8 are built from
+    // (tests/fuzz/fuzz_chat_text.cpp explores further).
+    const std::string alphabet = std::string("\x1b\x1b\x1b[]P_X^\\\x07\r\n\t;0123mHJ(", 24) + "a \xC2\x9B\xE2\x9C\x93\xF0\x9F\x98\x80\xFF";
+    std::mt19937 rng(19);
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const std::size_t len = rng() % 40;
+        for (std::size_t i = 0; i < len; ++i) text += alphabet[rng() % alphabet.size()];
+        const std::size_t step = 1 + rng() % 7;
+        INFO("text " << commands::visible(text) << ", pieces of " << step);
+        CHECK(through(text, step) == commands::clean_output(text));
     }
 }
 
