@@ -25,7 +25,10 @@ namespace {
 using json = nlohmann::json;
 using remote::Http;
 
-constexpr const char* k_estimate_note = "one token per 3 bytes, rounded up";
+// Common BPE vocabularies take 3.5-4.5 bytes per token of English and logs, so counting 2 keeps
+// prompt budgets safe for the models remote servers run; the shipped sigma-ops-nano's small
+// vocabulary takes about 1.5 on diagnose's prompt (serve it with /tokenize, or pass a smaller --ctx).
+constexpr const char* k_estimate_note = "one token per 2 bytes, rounded up";
 
 double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -172,7 +175,7 @@ struct Shared {
 
 Expected<std::vector<Token>> remote_tokenize(const Shared& s, std::string_view text, bool add_bos) {
     if (!s.exact_tokens) {
-        const std::size_t n = (text.size() + 2) / 3 + (add_bos ? 1 : 0);
+        const std::size_t n = (text.size() + 1) / 2 + (add_bos ? 1 : 0);
         return std::vector<Token>(n, Token(-1));
     }
     Http http(s.endpoint, s.key, s.http);

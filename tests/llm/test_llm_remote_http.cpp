@@ -563,7 +563,7 @@ TEST_CASE("remote: token counts come from /tokenize when the server has one, els
     CHECK_THAT(loaded->fallback_note, Catch::Contains("token counts are estimated"));
     t = loaded->model->tokenize("abcdefghij", false, false);
     REQUIRE(t);
-    CHECK(t->size() == 4);   // ceil(10 / 3)
+    CHECK(t->size() == 5);   // ceil(10 / 2)
     auto ctx = loaded->model->new_context();
     REQUIRE(ctx);
     CHECK((*ctx)->complete_tokens({1, 2}, greedy()).error().code == ErrorCode::Unsupported);

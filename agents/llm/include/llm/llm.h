@@ -199,9 +199,14 @@ Expected<std::string> find_model(const std::string& explicit_path);
 //   engine's grammar library) and asked for again, with a note saying what was wrong, at most
 //   constraint_retries times, then the call fails with InvalidArgument. A constrained answer
 //   reaches on_text in one piece, after its check.
-// - tokenize(): the server's /tokenize (llama.cpp's server, vLLM, `sigmaops serve`) when it
-//   answers; otherwise an estimate of one token per 3 bytes, rounded up (more than real BPE
-//   tokenizers count for English and logs, so budgets stay on the safe side), ids all -1.
+// - tokenize(): the server's /tokenize (llama.cpp's server, vLLM) when it answers; otherwise an
+//   estimate of one token per 2 bytes, rounded up (more than common BPE tokenizers count for
+//   English and logs, 3.5-4.5 bytes a token; less than the shipped sigma-ops-nano's small
+//   vocabulary counts for diagnose's prompt, about 1.5 bytes a token), ids all -1.
+//   Where it matters: the log agent fits its prompt to n_ctx with these counts (logs::build_prompt),
+//   so without /tokenize it leaves out more than it would need to, and a server that does not say
+//   its context (/v1/models max_model_len, llama.cpp's /props) is assumed to hold 4096 tokens
+//   (pass ContextOptions::n_ctx, the CLI's --ctx, to say it).
 // - format_chat() writes ChatML ("<|im_start|>role\ncontent<|im_end|>\n"); only its length matters
 //   (budgets), the server formats the messages it gets its own way.
 // - logits() and complete_tokens() without an exact tokenizer: Unsupported. Completion::tokens
@@ -218,7 +223,7 @@ struct RemoteOptions {
     double read_timeout_s = 300;   // the longest silence while an answer is awaited
     int max_rate_retries = 3;      // 429/503: waits of Retry-After (capped at 30 s) at most this often
     int constraint_retries = 3;    // answers that break a Constraint: asked again at most this often
-    int n_ctx = 0;                 // the endpoint's context; 0 = what /v1/models says, else 4096
+    int n_ctx = 0;                 // the endpoint's context; 0 = what /v1/models or /props says, else 4096
 };
 
 // Connects to the endpoint (GET /v1/models: reachable, key accepted, model served) and probes
