@@ -257,8 +257,10 @@ public:
             for (const auto& [k, v] : expect) keys.push_back(k);
             auto r = run(sysctl_read_command(keys));
             const auto now = parse_sysctl_read(r.out);
-            for (const auto& [k, v] : expect) {
-                auto it = std::find_if(now.begin(), now.end(), [&](const auto& x) { return x.first == k; });
+            for (const auto& want : expect) {
+                const std::string& k = want.first;
+                const std::string& v = want.second;
+                auto it = std::find_if(now.begin(), now.end(), [&](const auto& x) { return x.first == want.first; });
                 if (it == now.end()) why += (why.empty() ? "" : "; ") + k + " cannot be read back";
                 else if (collapse_ws(it->second) != collapse_ws(v))
                     why += (why.empty() ? "" : "; ") + k + " is \"" + collapse_ws(it->second) + "\", not \"" + collapse_ws(v) + "\"";

@@ -307,7 +307,7 @@ int run_chat(const Invocation& c) {
             for (std::string w; words >> w;) argv.push_back(w);
             if (argv.size() == 1) {
                 c.io.out << "usage: /tune SERVICE [--host H [--apply] | --facts KEY=VALUE,... | --file PATH] (services: "
-                            "postgres, sshd, nginx, redis; /tune SERVICE --help for the options)\n";
+                            "postgres, sshd, nginx, redis, sysctl; /tune SERVICE --help for the options)\n";
                 continue;
             }
             const bool on_host = std::find(argv.begin(), argv.end(), "--host") != argv.end() ||
@@ -320,6 +320,20 @@ int run_chat(const Invocation& c) {
                 }
             } else if (!has_history && argv.size() > 2 && argv[2] != "--help" && argv[2] != "-h") {
                 argv.insert(argv.end(), {"--history", db});
+            }
+            // A change on a host is filed under the chat's session; one is started for it when the
+            // chat has stored nothing yet (as /diagnose does).
+            if (on_host && !has_history && opt.history_db != ":none" && chat.session_id() == 0) {
+                auto host = std::find(argv.begin(), argv.end(), "--host");
+                if (host == argv.end()) host = std::find(argv.begin(), argv.end(), "--hosts");
+                const std::string where = host + 1 < argv.end() ? *(host + 1) : std::string("localhost");
+                auto h = history::History::open(db);
+                auto id = h ? (*h)->create_session(("tune " + argv[1] + " on " + where).substr(0, 60), card.display_name(), where)
+                            : Expected<history::Id>(unexpected(h.error()));
+                if (!id || !chat.resume(*id)) {
+                    c.io.out << "cannot start a session for the change: " << (id ? "resume failed" : id.error().message) << "\n";
+                    continue;
+                }
             }
             if (on_host && chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
             dispatch(sigmaops_command(), argv, c.io);

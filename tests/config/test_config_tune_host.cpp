@@ -229,3 +229,50 @@ TEST_CASE("tune sysctl --host --json over a real sshd: the rules for a stated wo
     CHECK(rc2 == 1);
     CHECK_THAT(text2, Catch::Contains("web, database or general"));
 }
+
+TEST_CASE("/tune nginx --host --apply in the chat files the change under the chat's session", "[config][cli][sshd][chat]") {
+    SSHD_TEST_NEEDS_ROOT();
+    const std::string model = std::string(SIGMAOPS_SOURCE_DIR) + "/resources/models/sigma-ops-nano.gguf";
+    if (access("/etc/nginx/nginx.conf", R_OK) != 0 || access(model.c_str(), R_OK) != 0) {
+        std::puts("skipped: needs /etc/nginx/nginx.conf and resources/models/sigma-ops-nano.gguf");
+        return;
+    }
+    sshd_test::SshdFixture f(false);
+    AppEnv app(f);
+    const std::string before = sshd_test::read_text("/etc/nginx/nginx.conf");
+    const std::string log = f.dir + "/chat.out";
+    // No controlling terminal (setsid): every hunk is declined, the change is still recorded.
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        std::istringstream in("/tune nginx --host testhost --apply\n/quit\n");
+        std::ostringstream out, err;
+        sigmaops::cli::Io io{in, out, err};
+        const int rc = sigmaops::cli::dispatch(sigmaops::cli::sigmaops_command(),
+                                               {"chat", "-m", model, "--history", app.history, "-n", "4"}, io);
+        sshd_test::write_text(log, out.str() + err.str());
+        _exit(rc);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    const std::string text = sshd_test::read_text(log);
+    INFO(text);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(sshd_test::read_text("/etc/nginx/nginx.conf") == before);
+    if (text.find("# hunk ") == std::string::npos) {
+        CHECK_THAT(text, Catch::Contains("nothing to change"));
+        return;
+    }
+    auto h = sigmaops::history::History::open(app.history);
+    REQUIRE(h);
+    auto sessions = (*h)->list_sessions();
+    REQUIRE(sessions);
+    REQUIRE(sessions->size() == 1);  // the one the chat started for the change
+    CHECK_THAT(sessions->front().title, Catch::StartsWith("tune nginx on testhost"));
+    auto changes = (*h)->config_changes(sessions->front().id);
+    REQUIRE(changes);
+    REQUIRE(changes->size() == 1);
+    CHECK(changes->front().path == "/etc/nginx/nginx.conf");
+    CHECK(changes->front().host == "testhost");
+}
