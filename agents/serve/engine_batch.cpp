@@ -146,6 +146,13 @@ public:
     }
 
     int n_ctx() const override { return m_batch->n_ctx(); }
+    int n_slots() const override { return int(m_slots.size()); }
+    bool constrains() const override { return false; }
+    Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) override {
+        auto t = m_model->tokenize(text, add_bos, parse_special);
+        if (!t) return unexpected(t.error());
+        return std::vector<int32_t>(t->begin(), t->end());
+    }
     std::string description() const override {
         return std::string(m_cuda ? "cuda" : "cpu") + ", batch x" + std::to_string(m_slots.size());
     }

@@ -72,6 +72,13 @@ public:
     }
 
     int n_ctx() const override { return m_n_ctx; }
+    int n_slots() const override { return std::max(1, m_config.parallel); }
+    bool constrains() const override { return true; }
+    Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) override {
+        auto t = m_model->tokenize(text, add_bos, parse_special);
+        if (!t) return unexpected(t.error());
+        return std::vector<int32_t>(t->begin(), t->end());
+    }
     std::string description() const override {
         return m_model->card().backend + ", fifo x" + std::to_string(std::max(1, m_config.parallel));
     }
@@ -142,7 +149,8 @@ private:
         s.stop.clear();                      // the Job's StopFilter applies stop strings
         if (s.max_tokens < 0) s.max_tokens = ctx.n_ctx();
         auto on_text = [&job](std::string_view piece) { return job.push_text(piece); };
-        auto res = job.is_chat ? ctx.chat(job.messages, s, on_text) : ctx.complete(job.prompt, s, on_text);
+        auto res = job.is_chat ? ctx.chat(job.messages, s, on_text, job.constraint)
+                               : ctx.complete(job.prompt, s, on_text, job.constraint);
         job.set_on_cancel({});
         if (!res) {
             JobResult r;

@@ -56,6 +56,7 @@ public:
     std::vector<std::string> stop;
     int max_tokens_requested = -1;  // -1: up to the context's end
     std::vector<int32_t> prompt_tokens;   // filled by Scheduler::count_prompt (the batch scheduler reuses them)
+    llm::Constraint constraint;     // "grammar" (GBNF) or response_format json_schema; FIFO only
 
     Job() : m_filter({}) {}
     void set_stop(std::vector<std::string> s) { stop = s; m_filter = StopFilter(std::move(s)); }
@@ -101,6 +102,11 @@ public:
     // Tokens of a prompt (for the context check); the chat template applied for a chat.
     virtual Expected<int> count_prompt(Job& job) = 0;
     virtual int n_ctx() const = 0;
+    virtual int n_slots() const = 0;
+    // Whether Job::constraint is applied (the FIFO scheduler: the engine's grammar mask).
+    virtual bool constrains() const = 0;
+    // Text -> token ids as the model's tokenizer makes them (llama.cpp's /tokenize).
+    virtual Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) = 0;
     virtual std::string description() const = 0;
     // No new jobs (ShuttingDown), queued ones finished as Cancelled. Running ones continue.
     virtual void close() = 0;

@@ -130,10 +130,23 @@ std::optional<ApiError> parse_sampling(const json& body, Job& job, bool& stream,
                         "invalid_request_error", "n", "unsupported_value"};
     if (auto it = body.find("logprobs"); it != body.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()))
         return ApiError{400, "logprobs is not supported by this server", "invalid_request_error", "logprobs", "unsupported_value"};
+    // Constrained decoding: OpenAI's response_format json_schema, or llama.cpp's "grammar" (GBNF).
     if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
-        if (!it->is_object() || it->value("type", "") != "text")
-            return ApiError{400, "response_format other than {\"type\": \"text\"} is not supported by this server",
+        const std::string type = it->is_object() ? it->value("type", "") : "";
+        if (type == "json_schema" && it->contains("json_schema") && (*it)["json_schema"].is_object() &&
+            (*it)["json_schema"].contains("schema")) {
+            job.constraint = {llm::Constraint::Kind::JsonSchema, (*it)["json_schema"]["schema"].dump()};
+            if (auto g = llm::json_schema_to_grammar(job.constraint.text); !g)
+                return bad_param("response_format", "response_format.json_schema.schema: " + g.error().message);
+        } else if (type != "text") {
+            return ApiError{400, "response_format must be {\"type\": \"text\"} or {\"type\": \"json_schema\", \"json_schema\": {\"schema\": ...}}",
                             "invalid_request_error", "response_format", "unsupported_value"};
+        }
+    }
+    if (auto it = body.find("grammar"); it != body.end() && !it->is_null()) {
+        if (!it->is_string()) return bad_param("grammar", "'grammar' must be a string (a GBNF grammar with a rule root)");
+        if (!it->get<std::string>().empty() && job.constraint.kind == llm::Constraint::Kind::None)
+            job.constraint = {llm::Constraint::Kind::Grammar, it->get<std::string>()};
     }
     std::vector<std::string> stops;
     if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
@@ -282,7 +295,7 @@ private:
 
     void setup_routes() {
         m_http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-            if (m_opt.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+            if (m_opt.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
             const std::string auth = req.get_header_value("Authorization");
             const std::string prefix = "Bearer ";
             if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0 &&
@@ -327,12 +340,37 @@ private:
                                         "model", "model_not_found"});
             res.set_content(model_object().dump(), "application/json");
         });
+        // llama.cpp's server's /tokenize ({"content", "add_special"} -> {"tokens"}) and /props
+        // (default_generation_settings.n_ctx), which clients such as SigmaOps' remote backend use
+        // for exact token counts and the context size.
+        m_http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+            json body = json::parse(req.body, nullptr, false);
+            if (body.is_discarded() || !body.is_object())
+                return send_error(res, {400, "the request body is not a JSON object", "invalid_request_error", "", "invalid_json"});
+            auto c = body.find("content");
+            if (c == body.end() || !c->is_string()) return send_error(res, bad_param("content", "'content' must be a string"));
+            auto flag = [&](const char* name, bool def) {
+                auto it = body.find(name);
+                return it != body.end() && it->is_boolean() ? it->get<bool>() : def;
+            };
+            auto t = m_sched->tokenize(c->get<std::string>(), flag("add_special", false), flag("parse_special", true));
+            if (!t) return send_error(res, {400, t.error().message, "invalid_request_error", "content", ""});
+            res.set_content(json{{"tokens", *t}}.dump(), "application/json");
+        });
+        m_http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(json{{"default_generation_settings", {{"n_ctx", m_sched->n_ctx()}}},
+                                 {"total_slots", m_sched->n_slots()},
+                                 {"model", m_id}}.dump(),
+                            "application/json");
+        });
         m_http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { complete(req, res, true); });
         m_http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { complete(req, res, false); });
     }
 
     json model_object() const {
-        return {{"id", m_id}, {"object", "model"}, {"created", m_created}, {"owned_by", "sigmaops"}};
+        // context_length / max_model_len (vLLM's name): the tokens one request's prompt and reply share.
+        return {{"id", m_id}, {"object", "model"}, {"created", m_created}, {"owned_by", "sigmaops"},
+                {"context_length", m_sched->n_ctx()}, {"max_model_len", m_sched->n_ctx()}};
     }
 
     void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -350,6 +388,17 @@ private:
         bool stream = false, include_usage = false;
         if (auto e = chat ? parse_messages(body, *job) : parse_prompt(body, *job)) return send_error(res, *e);
         if (auto e = parse_sampling(body, *job, stream, include_usage)) return send_error(res, *e);
+        if (job->constraint.kind != llm::Constraint::Kind::None && !m_sched->constrains()) {
+            // The batch scheduler samples without a grammar mask. llama.cpp's "grammar" is an
+            // extension its clients check the answer against anyway: dropped, and said in the
+            // log; OpenAI's response_format is a promise: refused.
+            if (body.contains("response_format") && !body["response_format"].is_null())
+                return send_error(res, {400, "response_format json_schema needs constrained decoding, which this server's batch "
+                                             "scheduler does not do (run serve with --scheduler fifo)",
+                                        "invalid_request_error", "response_format", "unsupported_value"});
+            log("the batch scheduler ignores this request's grammar");
+            job->constraint = {};
+        }
         auto n_prompt = m_sched->count_prompt(*job);
         if (!n_prompt) return send_error(res, {400, n_prompt.error().message, "invalid_request_error", chat ? "messages" : "prompt", ""});
         if (*n_prompt >= m_sched->n_ctx())
@@ -377,6 +426,7 @@ private:
     static ApiError job_error(const JobResult& r) {
         if (r.finish == Finish::Cancelled) return {503, "the request was cancelled: the server is shutting down", "server_error", "", "cancelled"};
         if (r.error.code == ErrorCode::ContextFull) return {400, r.error.message, "invalid_request_error", "", "context_length_exceeded"};
+        if (r.error.code == ErrorCode::InvalidArgument) return {400, r.error.message, "invalid_request_error", "", "invalid_value"};
         return {500, r.error.message.empty() ? "generation failed" : r.error.message, "server_error", "", ""};
     }
 

@@ -182,17 +182,21 @@ TEST_CASE("serve errors are OpenAI error objects: 400, 401, 404, 413", "[serve]"
     json badtemp = chat_body("hi", 2);
     badtemp["temperature"] = "hot";
     check_error(curl(url, badtemp.dump(), auth), 400, "invalid_value");
+    std::string many;
+    for (int i = 0; i < 700; ++i) many += "disk ";
+    Reply too_long = curl(url, chat_body(many, 2).dump(), auth);   // over the 512-token context
+    check_error(too_long, 400, "context_length_exceeded");
     json big = chat_body(std::string(8000, 'a'), 2);
     check_error(curl(url, big.dump(), auth), 413, "request_too_large");
     check_error(curl(base(*srv) + "/v1/nothing", "", auth), 404, "unknown_url");
 }
 
-TEST_CASE("serve limits: 429 when every slot and the queue are full, a disconnect cancels, a stop ends streams", "[serve]") {
+TEST_CASE("serve limits: 429 when every slot and the queue are full, a disconnect cancels, 503 and a bounded end on stop", "[serve]") {
     SERVE_REQUIRE_CURL();
     auto o = options();
     o.parallel = 1;
     o.queue = 0;
-    o.shutdown_grace_ms = 300;
+    o.shutdown_grace_ms = 1500;
     o.n_ctx = 4096;
     auto srv = start(o);
     const std::string url = base(*srv) + "/v1/chat/completions";
@@ -223,12 +227,19 @@ TEST_CASE("serve limits: 429 when every slot and the queue are full, a disconnec
     CHECK(status == 200);
 
     // Graceful stop: a running stream gets its end (an error event and [DONE]) within the
-    // grace period plus a little, and the server then refuses connections.
+    // grace period plus a little.
     Child streaming({"curl", "-sS", "-N", "-H", "Content-Type: application/json", "--data-binary", long_stream, url});
     REQUIRE(streaming.read_until("\"content\":\"", 30));
     const auto t1 = std::chrono::steady_clock::now();
-    srv->stop();
+    std::thread stopper([&] { srv->stop(); });
+    // While it stops, a new request gets 503 (the listener is open until the streams end).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Reply r503 = curl(url, chat_body("hi", 2).dump());
+    stopper.join();
     const double stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    INFO(r503.body);
+    CHECK(r503.status == 503);
+    CHECK(r503.j["error"]["code"] == "shutting_down");
     CHECK(stop_s < 5);
     streaming.finish(10);
     CHECK(streaming.out().find("data: [DONE]") != std::string::npos);
@@ -294,4 +305,39 @@ TEST_CASE("serve: the batch scheduler's greedy reply is the FIFO scheduler's (th
         CHECK(a.j["choices"][0]["message"]["content"] == b.j["choices"][0]["message"]["content"]);
         CHECK(a.j["usage"] == b.j["usage"]);
     }
+}
+
+TEST_CASE("serve constrained decoding (grammar, response_format json_schema) and llama.cpp's /tokenize and /props", "[serve]") {
+    SERVE_REQUIRE_CURL();
+    auto srv = start(options());
+    const std::string url = base(*srv);
+    json g = chat_body("Is the disk full?", 8);
+    g["grammar"] = "root ::= \"yes\" | \"no\"";
+    Reply rg = curl(url + "/v1/chat/completions", g.dump());
+    REQUIRE(rg.status == 200);
+    const std::string answer = rg.j["choices"][0]["message"]["content"];
+    CHECK((answer == "yes" || answer == "no"));
+    json s = chat_body("Report the disk state as JSON.", 40);
+    s["response_format"] = {{"type", "json_schema"},
+                            {"json_schema", {{"name", "state"}, {"schema", {{"type", "object"}, {"properties", {{"full", {{"type", "boolean"}}}}}}}}}};
+    Reply rs = curl(url + "/v1/chat/completions", s.dump());
+    REQUIRE(rs.status == 200);
+    INFO(rs.body);
+    if (rs.j["choices"][0]["finish_reason"] == "stop") {
+        const json parsed = json::parse(rs.j["choices"][0]["message"]["content"].get<std::string>(), nullptr, false);
+        REQUIRE_FALSE(parsed.is_discarded());
+        CHECK(parsed["full"].is_boolean());
+    }
+    json bad = chat_body("x", 2);
+    bad["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"schema", {{"$ref", "#/x"}}}}}};
+    CHECK(curl(url + "/v1/chat/completions", bad.dump()).status == 400);
+
+    Reply tok = curl(url + "/tokenize", json{{"content", "df -h /var"}}.dump());
+    REQUIRE(tok.status == 200);
+    CHECK(tok.j["tokens"].size() >= 2);
+    Reply tok_bos = curl(url + "/tokenize", json{{"content", "df -h /var"}, {"add_special", true}}.dump());
+    CHECK(tok_bos.j["tokens"].size() == tok.j["tokens"].size() + 1);
+    Reply props = curl(url + "/props");
+    CHECK(props.j["default_generation_settings"]["n_ctx"] == 512);
+    CHECK(curl(url + "/v1/models").j["data"][0]["context_length"] == 512);
 }

@@ -6,7 +6,11 @@
 // 4; never emitted, not even in part across token boundaries), max_tokens, temperature, top_p,
 // seed, stream_options.include_usage. n must be 1 (n > 1 is a 400 naming the parameter: send
 // several requests). Extensions, as llama.cpp's server accepts them: top_k, min_p,
-// repeat_penalty, repeat_last_n. Errors are OpenAI error objects
+// repeat_penalty, repeat_last_n. Constrained decoding (FIFO scheduler): response_format
+// {"type": "json_schema", ...} and llama.cpp's "grammar" (GBNF); the batch scheduler refuses the
+// first (400) and ignores the second (its clients check the answer). Also llama.cpp's
+// POST /tokenize and GET /props, and context_length in /v1/models, for clients that count
+// tokens. Errors are OpenAI error objects
 // {"error": {"message", "type", "param", "code"}}: bad JSON or parameters 400, a wrong or
 // missing bearer token 401, unknown model 404, a body over the limit 413, queue full 429,
 // shutting down 503.
