@@ -471,6 +471,9 @@ void task_cmd_explain(const std::string& pairs_path, const kn::Knowledge* index,
             auto parsed = shell::parse(command);
             if (!parsed.ok() || command.find('\n') != std::string::npos) { st.add("explain.unparsable"); continue; }
             const auto a = shell::classify(*parsed.script);
+            // Most tldr programs are unknown to the classifier; keep a third of those so the
+            // rated answers (read-only .. irreversible, with reasons) are not drowned out.
+            if (a.risk == shell::Risk::Unknown && !r.chance(0.35)) { st.add("explain.unknown_skipped"); continue; }
             std::string q = r.pick(k_explain_q);
             for (std::size_t at; (at = q.find("{c}")) != std::string::npos;) q.replace(at, 3, command);
             if (cmds::asks_for_command(q)) { st.add("explain.routes_to_cmd"); continue; }   // the chat would send it to the command agent
@@ -516,7 +519,7 @@ int usage() {
 int main(int argc, char** argv) {
     std::string out_dir, model_path, pairs, index_path, tasks = "diagnose,cmd,explain";
     std::uint64_t seed = 20261207;
-    long limit = 0, incidents = 12000;
+    long limit = 0, incidents = 9000;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto val = [&]() -> std::string {
