@@ -47,7 +47,8 @@ private:
 struct Limits {
     size_t max_depth = 200;                // nesting of expressions/blocks while parsing and rendering
     size_t max_macro_depth = 64;           // macro calls inside macro calls
-    uint64_t max_steps = 5'000'000;        // expression evaluations + statements + loop iterations
+    uint64_t max_steps = 1'000'000;        // expression evaluations + statements + loop iterations (a 4-turn
+                                           // chat with tools takes under 20'000 in every golden template)
     size_t max_output = 8u << 20;          // bytes of output, and of any single string built
     size_t max_items = 1u << 20;           // elements of any list built (range(), repetition)
 };
