@@ -110,7 +110,7 @@ TEST_CASE("sftgen cmd and explain: commands parse, answers in the command agent'
     const auto cmds = read_jsonl(d.path / "sft_agent_cmd.jsonl");
     const auto exps = read_jsonl(d.path / "sft_agent_explain.jsonl");
     REQUIRE(cmds.size() >= 100);
-    REQUIRE(exps.size() >= 100);
+    REQUIRE(exps.size() >= 50);   // a third of the unknown-risk ones are kept
     for (const auto& r : cmds) {
         INFO(r.dump());
         const std::string command = r["command"], answer = r["messages"].back()["content"];
