@@ -152,7 +152,9 @@ int run_chat(const Invocation& c) {
              << human_bytes(double(card.weight_bytes)) << ", " << card.backend << ")\n";
     }
     if (opt.history_db != ":none") c.io.out << "history: " << db << "\n";
-    if (!editor.history_note().empty()) c.io.err << "sigmaops: " << editor.history_note() << "\n";
+    // A history file that cannot be read or written is said once, not after every line.
+    std::string said_note = editor.history_note();
+    if (!said_note.empty()) c.io.err << "sigmaops: " << said_note << "\n";
     print_chat_help(c.io.out);
     {
         SafeText safe(c.io.out, false);
@@ -180,7 +182,9 @@ int run_chat(const Invocation& c) {
         if (line.empty()) continue;
         if (!editor.interactive()) c.io.out << line << "\n";
         editor.remember(line);
-        if (!editor.history_note().empty()) c.io.err << "sigmaops: " << editor.history_note() << "\n";
+        if (editor.history_note() != said_note && !editor.history_note().empty())
+            c.io.err << "sigmaops: " << editor.history_note() << " (lines are still kept for this session)\n";
+        said_note = editor.history_note();
         if (line == "/quit" || line == "/exit") break;
         if (line == "/help") { print_chat_help(c.io.out); continue; }
         if (line == "/new") { chat.new_conversation(); c.io.out << "(new conversation)\n"; continue; }
