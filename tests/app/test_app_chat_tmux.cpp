@@ -61,8 +61,9 @@ std::size_t count(const std::string& s, const std::string& what) {
 // One tmux server (its own socket) with one window running the chat.
 class Tmux {
 public:
+    // The server's socket lives in the test's own directory (removed with it), not in /tmp/tmux-UID.
     explicit Tmux(fs::path dir) : m_dir(std::move(dir)) {
-        m_socket = "sigmaops-test-" + std::to_string(::getpid()) + "-" + std::to_string(++s_serial);
+        m_socket = "tmux-" + std::to_string(++s_serial);
     }
     ~Tmux() { sh(tmux("kill-server") + " >/dev/null 2>&1"); }
 
@@ -117,7 +118,7 @@ public:
     }
 
 private:
-    std::string tmux(const std::string& args) const { return "tmux -L " + m_socket + " " + args; }
+    std::string tmux(const std::string& args) const { return "tmux -S " + quote((m_dir / m_socket).string()) + " " + args; }
     fs::path m_dir;
     std::string m_socket;
     static inline int s_serial = 0;
