@@ -72,8 +72,10 @@ bool push_blank_or_comment(Document& d, Item& it, size_t b, size_t e, std::strin
 // Words of an sshd/redis argument list starting at `p` (< e): whitespace separates, "..." and
 // '...' quote, a backslash escapes the next character inside double quotes (and outside, for sshd).
 // `hash_comment`: a word that starts with '#' ends the line (sshd's argv_split).
+// `unquoted_escapes`: a backslash outside quotes escapes the next character (sshd's argv_split);
+// redis' sdssplitargs takes it literally there.
 std::vector<std::string> split_words(std::string_view t, size_t p, size_t e, int line, bool hash_comment,
-                                     size_t* value_end, size_t* first_end = nullptr) {
+                                     size_t* value_end, size_t* first_end = nullptr, bool unquoted_escapes = true) {
     std::vector<std::string> words;
     if (value_end) *value_end = p;
     while (p < e) {
@@ -101,7 +103,7 @@ std::vector<std::string> split_words(std::string_view t, size_t p, size_t e, int
                     w += t[p++];
                 }
                 if (!closed) throw ParseFail{line, std::string("unterminated ") + (q == '"' ? "double" : "single") + " quote"};
-            } else if (c == '\\' && p + 1 < e) {
+            } else if (c == '\\' && p + 1 < e && unquoted_escapes) {
                 w += t[p + 1];
                 p += 2;
             } else {
@@ -265,7 +267,7 @@ void parse_redis(Document& d, const std::vector<std::pair<size_t, size_t>>& line
         size_t vend = b, key_end = b;
         std::vector<std::string> words;
         try {
-            words = split_words(t, b, e, it.line, false, &vend, &key_end);
+            words = split_words(t, b, e, it.line, false, &vend, &key_end, false);
         } catch (const ParseFail&) {
             throw ParseFail{it.line, "Unbalanced quotes in configuration line"};
         }

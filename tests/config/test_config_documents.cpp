@@ -301,6 +301,11 @@ TEST_CASE("redis and systemd: last value wins, includes and drop-ins", "[config]
     REQUIRE(s);
     CHECK(effective(*s, "maxmemory")->args == std::vector<std::string>{"2gb"});
     CHECK(effective(*s, "rename-command")->args == (std::vector<std::string>{"CONFIG", ""}));
+    // sdssplitargs: a backslash outside quotes is literal, not an escape (a fuzz_config finding).
+    auto bs = parse(Format::Redis, "f", "logfile C:\\redis\\log\\ 1\nrequirepass \"a\\\"b\"\n");
+    REQUIRE(bs);
+    CHECK(bs->items[0].args == (std::vector<std::string>{"C:\\redis\\log\\", "1"}));
+    CHECK(bs->items[1].args == std::vector<std::string>{"a\"b"});
 
     const std::string unit = tmp.file("lib/demo.service", "[Unit]\nDescription=demo\n\n[Service]\nExecStart=/bin/true \\\n  --flag\nLimitNOFILE=1024\n");
     tmp.file("etc/demo.service.d/20-limits.conf", "[Service]\nLimitNOFILE=65536\n");
