@@ -1,9 +1,9 @@
 // `sigmaops chat` as a person at a terminal meets it, driven through tmux (a real pseudo-terminal,
 // real keys): a reply streams and grows on the screen, Ctrl-C stops it and the chat goes on with
-// the next question, /run asks on the terminal and runs only on "y" (a marker file proves it;
-// "n" and Ctrl-C at the question run nothing),
-// the input history comes back with Up after a restart (a secret-looking line never kept, the
-// file mode 0600), and Ctrl-C twice at the prompt leaves. The shipped model
+// the next question; /cmd and /run ask on the terminal and run only on "y" (a marker file proves
+// it; "n" and Ctrl-C at the question run nothing); the input history comes back with Up after a
+// restart (a secret-looking line never kept, the file mode 0600); risk names are coloured, and
+// plain with NO_COLOR; Ctrl-C twice at the prompt leaves. The shipped model
 // (resources/models/sigma-ops-nano.gguf) answers at a high temperature so that a reply is long
 // enough to be stopped. Each test has its own HOME, XDG directories and tmux server.
 #include <catch2/catch.hpp>
@@ -262,6 +262,12 @@ TEST_CASE("chat in a terminal: streaming, Ctrl-C, /run confirmed both ways, hist
     again.key("Enter");
     again.wait_for("context:  ");
     again.wait_for("you> ", 2);
+    // NO_COLOR: risk names stay plain.
+    again.type("/explain ls -l");
+    again.key("Enter");
+    again.wait_for("risk: read-only");
+    CHECK(again.screen(true).find("32mread-only") == std::string::npos);
+    again.wait_for("you> ", 3);
     // Ctrl-C at the prompt warns; a second one leaves cleanly.
     again.key("C-c");
     again.wait_for("Ctrl-C again");
