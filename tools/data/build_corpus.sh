@@ -33,7 +33,7 @@ step "5/7 config generators -> config SFT"
 nice -n "$NICE" "$PY" "$HERE/gen_config.py"
 step "6/7 multi-turn conversations + cautions (from tldr, generated)"
 nice -n "$NICE" "$PY" "$HERE/gen_multiturn.py"
-step "7/7 dedup, split, write pack (xz -9e; agent_sft/*.jsonl: $(ls "$ROOT/.data/raw/agent_sft/"*.jsonl 2>/dev/null | wc -l) files)"
+step "7/7 dedup, split, write pack (xz -9; agent_sft/sft_*.jsonl: $(ls "$ROOT/.data/raw/agent_sft/"sft_*.jsonl 2>/dev/null | wc -l) files)"
 NO_LOGHUB="${NO_LOGHUB:-0}" nice -n "$NICE" "$PY" "$HERE/pack.py"
 du -b "$ROOT/.data/pack"/* >&2
 echo "build_corpus: done in $(( $(date +%s) - t0 )) s" >&2

@@ -103,6 +103,20 @@ def main():
         for lst in (fc, fr, fu):
             if lst:
                 print("  e.g.", lst[:5]); bad += 1
+    # tools/sftgen's own evaluation sets (.data/raw/agent_sft/eval_*.jsonl, not packed): their units
+    # must not be trained on
+    import glob
+    from common import RAW
+    for ep in sorted(glob.glob(os.path.join(RAW, "agent_sft", "eval_*.jsonl"))):
+        units = set()
+        with open(ep, encoding="utf-8") as f:
+            for l in f:
+                if l.endswith("\n"):
+                    units.add(json.loads(l).get("unit"))
+        tr = sorted(u for u in units if side.get(u) is False)
+        print(f"{os.path.basename(ep)}: {len(units)} units; trained on: {len(tr)}")
+        if tr:
+            print("  e.g.", tr[:5]); bad += 1
     sys.exit(1 if bad else 0)
 
 

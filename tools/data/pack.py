@@ -29,7 +29,7 @@ Every pack record carries its split "unit" (check_split.py verifies that no unit
 """
 import glob, json, lzma, os, random, re, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (RAW, PACK, DATA, SEED, HELDOUT_PER_MILLE, SPLIT_SALT, SYSTEM_PROMPT, is_heldout,
+from common import (RAW, PACK, DATA, SEED, stable_hash, HELDOUT_PER_MILLE, SPLIT_SALT, SYSTEM_PROMPT, is_heldout,
                     norm_key, exact_key, render_chat)
 
 PRETRAIN_SOURCES = [("man", "man.jsonl"), ("doc", "doc.jsonl"), ("tldr", "tldr_docs.jsonl"), ("loghub", "loghub_docs.jsonl")]
@@ -43,6 +43,9 @@ def load(name):
     p = os.path.join(RAW, name)
     with open(p, encoding="utf-8") as f:
         return [json.loads(l) for l in f]
+
+
+AGENT_STATS = {}
 
 
 def load_agent():
@@ -60,7 +63,23 @@ def load_agent():
                 r["id"] = "agent/" + r["id"]
                 r["src_file"] = os.path.basename(p)
                 out.append(r)
-    return out
+    # cap per task (AGENT_MAX_CHARS, default 40M characters of messages, ~12M tokens): records
+    # kept in the order of a stable hash of their id, so the cap is a fair, reproducible sample
+    cap = int(os.environ.get("AGENT_MAX_CHARS", "40000000"))
+    by_task = {}
+    for r in out:
+        by_task.setdefault(r["task"], []).append(r)
+    kept = []
+    for t in sorted(by_task):
+        acc = 0
+        for r in sorted(by_task[t], key=lambda r: stable_hash("agent-cap:" + r["id"])):
+            n = sum(len(m["content"]) for m in r["messages"])
+            if acc + n > cap:
+                continue
+            acc += n
+            kept.append(r)
+    AGENT_STATS.update({t: {"records": len(v), "kept": sum(1 for r in kept if r["task"] == t)} for t, v in by_task.items()})
+    return kept
 
 
 def shown_commands(r):
@@ -326,6 +345,9 @@ def main():
         "name": "sigma-ops corpus (nano, small)",
         "loghub": os.environ.get("NO_LOGHUB") != "1",
         "render_skipped": skipped_render,
+        "agent_sft": {"files": sorted(os.path.basename(p) for p in glob.glob(os.path.join(RAW, "agent_sft", "sft_*.jsonl"))),
+                      "by_task": AGENT_STATS, "max_chars_per_task": int(os.environ.get("AGENT_MAX_CHARS", "40000000")),
+                      "included": os.environ.get("PACK_AGENT", "1") != "0"},
         "built_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_commands": ["bash tools/data/build_corpus.sh", "bash tools/data/train_tokenizer.sh"],
         "seeds": {"generators": SEED, "shuffle": SEED, "split_salt": SPLIT_SALT, "heldout_per_mille": HELDOUT_PER_MILLE},
