@@ -1,6 +1,7 @@
 // mainwindow.cpp - see mainwindow.h.
 #include "mainwindow.h"
 
+#include "approval_dialog.h"
 #include "command_notes.h"
 
 #include "session_delegate.h"
@@ -8,6 +9,8 @@
 #include "transcript_view.h"
 
 #include <base/paths.h>
+#include <commands/commands.h>
+#include <knowledge/knowledge.h>
 #include <history/history.h>
 #include <llm/llm.h>
 
@@ -16,6 +19,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QInputDialog>
 #include <QItemSelectionModel>
 #include <QKeyEvent>
 #include <QKeySequence>
@@ -75,6 +79,11 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
+    if (m_run_thread) {   // a running command is stopped (its process group killed) and joined
+        m_run_cancel->store(true);
+        m_run_thread->wait();
+        delete m_run_thread;
+    }
     m_worker->cancel();   // a reply in progress returns at its next token
     m_thread.quit();
     m_thread.wait();      // the worker (and its ChatService, model, history connection) is gone after this
@@ -230,6 +239,9 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     QAction* quitAct = file->addAction(tr("&Quit"), this, &QWidget::close);
     quitAct->setShortcut(QKeySequence::Quit);
+    QMenu* cmds = menuBar()->addMenu(tr("&Commands"));
+    QAction* runAct = cmds->addAction(tr("&Run a command from the answer..."), this, &MainWindow::runFromAnswer);
+    runAct->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About SigmaOps"), this, &MainWindow::showAbout);
 }
@@ -382,6 +394,7 @@ void MainWindow::sendInput() {
 }
 
 void MainWindow::stop() {
+    if (m_run_cancel) m_run_cancel->store(true);   // an approved command running: stopped
     if (m_busy) m_worker->cancel();  // thread-safe; the reply ends with replyFinished("cancelled")
 }
 
@@ -535,6 +548,78 @@ void MainWindow::maybeScreenshot() {
         if (!ok) qWarning("sigmaops-desktop: could not write %s", qPrintable(path));
         QApplication::exit(ok ? 0 : 1);
     });
+}
+
+} // namespace sigmaops::ui
+
+namespace sigmaops::ui {
+
+void MainWindow::runFromAnswer() {
+    if (m_run_thread) {
+        m_transcript->appendNotice(tr("A command is still running (Stop ends it)."));
+        return;
+    }
+    QString answer;
+    const auto& turns = m_transcript->turns();
+    for (auto it = turns.rbegin(); it != turns.rend(); ++it)
+        if (it->role == QLatin1String("assistant")) {
+            answer = it->text;
+            break;
+        }
+    const std::vector<commands::ShownCommand> shown = commands::extract_commands(answer.toStdString());
+    if (shown.empty()) {
+        m_transcript->appendNotice(tr("The last answer shows no command to run."));
+        return;
+    }
+    std::size_t pick = 0;
+    if (shown.size() > 1) {
+        QStringList items;
+        for (const auto& c : shown) items << QString::fromStdString(commands::visible(c.text));
+        bool ok = false;
+        const QString chosen = QInputDialog::getItem(this, tr("Run which command?"), tr("Command:"), items, 0, false, &ok);
+        if (!ok) return;
+        pick = std::size_t(std::max<qsizetype>(0, items.indexOf(chosen)));
+    }
+    // Consent: the dialog's answer goes through commands::confirm(); only its Approval runs.
+    knowledge::DocCache docs(knowledge::local_docs(), nullptr);
+    Decision d = askApproval(commands::make_proposal(shown[pick].text, "", commands::Origin::Model), this, &docs);
+    if (!d.verdict.approved()) {
+        m_transcript->appendNotice(tr("Not run: %1").arg(QString::fromStdString(d.verdict.declined)));
+        return;
+    }
+    m_run_cancel = std::make_shared<std::atomic<bool>>(false);
+    auto message = std::make_shared<QString>();
+    m_run_thread = QThread::create(
+        [proposal = std::move(d.proposal), approval = std::move(*d.verdict.approval), cancel = m_run_cancel, message]() mutable {
+            commands::Runner runner(commands::RunnerOptions{});
+            commands::RunOptions options;
+            options.cancel = cancel.get();
+            auto r = runner.run(proposal, std::move(approval), options);
+            const QString cmd = QStringLiteral("$ ") + QString::fromStdString(commands::visible((proposal.sudo ? "sudo " : "") + proposal.text));
+            if (!r) {
+                *message = cmd + QStringLiteral("\n") + QCoreApplication::translate("MainWindow", "could not run: %1").arg(QString::fromStdString(r.error().message));
+                return;
+            }
+            QString status = r->exit_code ? QCoreApplication::translate("MainWindow", "exit %1").arg(*r->exit_code)
+                                          : QCoreApplication::translate("MainWindow", "stopped (%1)").arg(QString::fromStdString(r->signal));
+            if (r->cancelled) status += QCoreApplication::translate("MainWindow", ", cancelled");
+            *message = cmd + QStringLiteral("  [") + QString::fromStdString(r->host) + QStringLiteral(", ") + status +
+                       QStringLiteral(", %1 ms]").arg(qint64(r->elapsed.count()));
+            auto tail = [](const std::string& s) {   // the last 4,000 characters of a stream
+                QString q = QString::fromStdString(s);
+                return q.size() > 4000 ? QStringLiteral("...") + q.right(4000) : q;
+            };
+            if (!r->out.empty()) *message += QStringLiteral("\n") + tail(r->out);
+            if (!r->err.empty()) *message += QStringLiteral("\n") + tail(r->err);
+        });
+    connect(m_run_thread, &QThread::finished, this, [this, message] {
+        m_transcript->appendNotice(*message);
+        m_run_thread->deleteLater();
+        m_run_thread = nullptr;
+        m_run_cancel.reset();
+        emit commandFinished();
+    });
+    m_run_thread->start();
 }
 
 } // namespace sigmaops::ui

@@ -14,6 +14,9 @@
 #include <QMainWindow>
 #include <QThread>
 
+#include <atomic>
+#include <memory>
+
 class QLabel;
 class QListView;
 class QPlainTextEdit;
@@ -60,6 +63,8 @@ signals:
     // Emitted when the window is idle after start (model loaded or the no-model panel shown) and
     // after each reply; the screenshot flag hooks here.
     void idle();
+    // An approved command (runFromAnswer) finished; its result is the transcript's last notice.
+    void commandFinished();
 
 public slots:
     void sendInput();
@@ -68,6 +73,10 @@ public slots:
     void openModel();
     void showSettings();
     void showAbout();
+    // Commands > Run a command from the answer (Ctrl+Shift+R): a command of the last answer (picked
+    // when it shows several) through the approval dialog (approval_dialog.h), then run on this
+    // machine on its own thread; the result is a notice in the transcript. Stop cancels it.
+    void runFromAnswer();
 
 private slots:
     void onModelLoaded(const sigmaops::ui::ModelSummary& info);
@@ -116,6 +125,8 @@ private:
     QLabel* m_model_status = nullptr;
     QLabel* m_device_status = nullptr;
     QLabel* m_speed_status = nullptr;
+    QThread* m_run_thread = nullptr;                 // an approved command running, or null
+    std::shared_ptr<std::atomic<bool>> m_run_cancel; // set to stop it (Stop, closing the window)
 };
 
 } // namespace sigmaops::ui

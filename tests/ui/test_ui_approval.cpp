@@ -8,6 +8,8 @@
 #include <approval_dialog.h>
 #include <commands/commands.h>
 #include <knowledge/knowledge.h>
+#include <mainwindow.h>
+#include <transcript_view.h>
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +20,7 @@
 #include <QPushButton>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 namespace commands = sigmaops::commands;
 using sigmaops::ui::ApprovalDialog;
@@ -217,4 +220,43 @@ TEST_CASE("approval dialog: screenshot", "[ui][approval]") {
     if (out.isEmpty()) return;   // only written when asked (docs/screenshots)
     REQUIRE(QDir().mkpath(out));
     REQUIRE(shot.save(out + QStringLiteral("/approval_dialog.png")));
+}
+
+TEST_CASE("approval dialog: the window runs a command of the last answer only through the dialog", "[ui][approval]") {
+    uitest::app();
+    uitest::TempHome home;
+    sigmaops::ui::StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = home.file("history.db");
+    options.use_settings = false;
+    sigmaops::ui::MainWindow w(options);
+    w.show();
+    const QString marker = home.file("marker");
+    w.transcript()->setTurns({{QStringLiteral("user"), QStringLiteral("make the marker")},
+                              {QStringLiteral("assistant"), QStringLiteral("Run:\n```sh\ntouch '") + marker +
+                                                                QStringLiteral("' && echo made-it\n```\n")}});
+    // The dialog is modal: answer it from the event loop it runs.
+    auto answer = [](bool run) {
+        QTimer::singleShot(50, [run] {
+            auto* d = qobject_cast<ApprovalDialog*>(QApplication::activeModalWidget());
+            REQUIRE(d);
+            if (run) QTest::mouseClick(runButton(*d), Qt::LeftButton);
+            else QTest::keyClick(d, Qt::Key_Escape);
+        });
+    };
+
+    answer(false);
+    w.runFromAnswer();
+    CHECK(w.transcript()->toPlainText().contains(QStringLiteral("Not run: declined")));
+    CHECK_FALSE(QFile::exists(marker));
+
+    bool finished = false;
+    QObject::connect(&w, &sigmaops::ui::MainWindow::commandFinished, [&] { finished = true; });
+    answer(true);
+    w.runFromAnswer();
+    REQUIRE(uitest::waitFor([&] { return finished; }, 10000));
+    INFO(w.transcript()->toPlainText().toStdString());
+    CHECK(QFile::exists(marker));
+    CHECK(w.transcript()->toPlainText().contains(QStringLiteral("exit 0")));
+    CHECK(w.transcript()->toPlainText().contains(QStringLiteral("made-it")));
 }
