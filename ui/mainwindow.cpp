@@ -588,37 +588,44 @@ void MainWindow::runFromAnswer() {
         return;
     }
     m_run_cancel = std::make_shared<std::atomic<bool>>(false);
-    auto message = std::make_shared<QString>();
+    auto status = std::make_shared<QString>();
+    m_transcript->beginOutput(QStringLiteral("$ ") +
+                              QString::fromStdString(commands::visible((d.proposal.sudo ? "sudo " : "") + d.proposal.text)));
+    // The output (cleaned by the agent) streams into that turn through queued calls; the thread
+    // is joined before this window is gone (destructor), so `this` outlives every call.
+    commands::RunOptions options;
+    options.cancel = m_run_cancel.get();
+    options.on_output = [this](commands::Stream, std::string_view text) {
+        QMetaObject::invokeMethod(this, [this, t = QString::fromUtf8(text.data(), qsizetype(text.size()))] {
+            m_transcript->appendOutput(t);
+        }, Qt::QueuedConnection);
+        return true;
+    };
     m_run_thread = QThread::create(
-        [proposal = std::move(d.proposal), approval = std::move(*d.verdict.approval), cancel = m_run_cancel, message]() mutable {
+        [proposal = std::move(d.proposal), approval = std::move(*d.verdict.approval), cancel = m_run_cancel, options,
+         status]() mutable {
             commands::Runner runner(commands::RunnerOptions{});
-            commands::RunOptions options;
-            options.cancel = cancel.get();
             auto r = runner.run(proposal, std::move(approval), options);
-            const QString cmd = QStringLiteral("$ ") + QString::fromStdString(commands::visible((proposal.sudo ? "sudo " : "") + proposal.text));
+            auto tr = [](const char* s) { return QCoreApplication::translate("MainWindow", s); };
             if (!r) {
-                *message = cmd + QStringLiteral("\n") + QCoreApplication::translate("MainWindow", "could not run: %1").arg(QString::fromStdString(r.error().message));
+                *status = tr("[could not run: %1]").arg(QString::fromStdString(r.error().message));
                 return;
             }
-            QString status = r->exit_code ? QCoreApplication::translate("MainWindow", "exit %1").arg(*r->exit_code)
-                                          : QCoreApplication::translate("MainWindow", "stopped (%1)").arg(QString::fromStdString(r->signal));
-            if (r->cancelled) status += QCoreApplication::translate("MainWindow", ", cancelled");
-            *message = cmd + QStringLiteral("  [") + QString::fromStdString(r->host) + QStringLiteral(", ") + status +
-                       QStringLiteral(", %1 ms]").arg(qint64(r->elapsed.count()));
-            auto tail = [](const std::string& s) {   // the last 4,000 characters of a stream
-                QString q = QString::fromStdString(s);
-                return q.size() > 4000 ? QStringLiteral("...") + q.right(4000) : q;
-            };
-            if (!r->out.empty()) *message += QStringLiteral("\n") + tail(r->out);
-            if (!r->err.empty()) *message += QStringLiteral("\n") + tail(r->err);
+            QString st = r->exit_code ? tr("exit %1").arg(*r->exit_code) : tr("killed (%1)").arg(QString::fromStdString(r->signal));
+            if (r->cancelled) st += tr(", stopped");
+            if (r->timed_out) st += tr(", timed out");
+            *status = QStringLiteral("\n[") + QString::fromStdString(r->host) + QStringLiteral(": ") + st +
+                      QStringLiteral(", %1 ms]").arg(qint64(r->elapsed.count()));
         });
-    connect(m_run_thread, &QThread::finished, this, [this, message] {
-        m_transcript->appendNotice(*message);
+    connect(m_run_thread, &QThread::finished, this, [this, status] {
+        m_transcript->endOutput(*status);
         m_run_thread->deleteLater();
         m_run_thread = nullptr;
         m_run_cancel.reset();
+        m_stop_button->setEnabled(m_busy);
         emit commandFinished();
     });
+    m_stop_button->setEnabled(true);   // Stop ends the command
     m_run_thread->start();
 }
 

@@ -154,6 +154,7 @@ void TranscriptView::renderTurn(QTextFrame* frame, const Turn& turn, const QStri
 void TranscriptView::setTurns(const QVector<Turn>& turns) {
     clear();
     m_reply_frame = nullptr;
+    m_output_frame = nullptr;
     m_turns.clear();
     for (const Turn& t : turns) {
         m_turns.push_back(t);
@@ -198,6 +199,31 @@ void TranscriptView::appendNotice(const QString& text) {
     QTextFrame* f = insertTurnFrame(QStringLiteral("notice"));
     QTextCursor c = f->firstCursorPosition();
     c.insertText(text);
+    scrollToEnd();
+}
+
+void TranscriptView::beginOutput(const QString& header) {
+    m_output_frame = insertTurnFrame(QStringLiteral("notice"));
+    QTextCursor c = m_output_frame->firstCursorPosition();
+    c.insertText(header + QLatin1Char('\n'));
+    scrollToEnd();
+}
+
+void TranscriptView::appendOutput(const QString& text) {
+    if (!m_output_frame) return;
+    QTextCursor c = m_output_frame->lastCursorPosition();
+    c.insertText(text);
+    scrollToEnd();
+}
+
+void TranscriptView::endOutput(const QString& footer) {
+    if (!m_output_frame) {
+        appendNotice(footer);
+        return;
+    }
+    QTextCursor c = m_output_frame->lastCursorPosition();
+    c.insertText(footer);
+    m_output_frame = nullptr;
     scrollToEnd();
 }
 

@@ -30,6 +30,12 @@ public:
     void finishAssistant(const QString& note);
     // Shows a one-line error/notice turn.
     void appendNotice(const QString& text);
+    // A command's output as it arrives: beginOutput() opens a notice turn headed `header`,
+    // appendOutput() adds text to it (dropped once setTurns() replaced the transcript), endOutput()
+    // adds `footer` and closes it (a notice of its own when the turn is gone).
+    void beginOutput(const QString& header);
+    void appendOutput(const QString& text);
+    void endOutput(const QString& footer);
 
     const QVector<Turn>& turns() const { return m_turns; }
     bool replyOpen() const { return m_reply_frame != nullptr; }
@@ -41,6 +47,7 @@ private:
 
     QVector<Turn> m_turns;
     QTextFrame* m_reply_frame = nullptr;   // the assistant turn being streamed, or null
+    QTextFrame* m_output_frame = nullptr;  // the command output being streamed, or null
 };
 
 } // namespace sigmaops::ui

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -259,4 +260,21 @@ TEST_CASE("approval dialog: the window runs a command of the last answer only th
     CHECK(QFile::exists(marker));
     CHECK(w.transcript()->toPlainText().contains(QStringLiteral("exit 0")));
     CHECK(w.transcript()->toPlainText().contains(QStringLiteral("made-it")));
+
+    // The output streams into the transcript while the command runs, and Stop ends it.
+    finished = false;
+    w.transcript()->setTurns({{QStringLiteral("assistant"), QStringLiteral("```sh\necho first-line; sleep 30; echo never-printed\n```\n")}});
+    answer(true);
+    QElapsedTimer t;
+    t.start();
+    w.runFromAnswer();
+    REQUIRE(uitest::waitFor([&] { return w.transcript()->toPlainText().contains(QStringLiteral("first-line")); }, 10000));
+    CHECK_FALSE(finished);
+    w.stop();
+    REQUIRE(uitest::waitFor([&] { return finished; }, 5000));
+    CHECK(t.elapsed() < 8000);
+    INFO(w.transcript()->toPlainText().toStdString());
+    CHECK(w.transcript()->toPlainText().contains(QStringLiteral("stopped")));
+    // In the answer and the output's header only: the command never got to print it.
+    CHECK(w.transcript()->toPlainText().count(QStringLiteral("never-printed")) == 2);
 }
