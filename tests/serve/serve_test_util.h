@@ -94,8 +94,9 @@ public:
         }
         return wait();
     }
-    void kill() {
-        if (m_pid > 0) ::kill(m_pid, SIGKILL);
+    void kill() { kill_with(SIGKILL); }
+    void kill_with(int sig) {
+        if (m_pid > 0) ::kill(m_pid, sig);
     }
     const std::string& out() const { return m_out; }
 

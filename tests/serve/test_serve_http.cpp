@@ -9,6 +9,7 @@
 #include "serve_internal.h"
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 using namespace serve_test;
@@ -340,4 +341,48 @@ TEST_CASE("serve constrained decoding (grammar, response_format json_schema) and
     Reply props = curl(url + "/props");
     CHECK(props.j["default_generation_settings"]["n_ctx"] == 512);
     CHECK(curl(url + "/v1/models").j["data"][0]["context_length"] == 512);
+}
+
+TEST_CASE("sigmaops serve (the binary): key from a file never shown, SIGTERM ends a stream and exits 0", "[serve][cli]") {
+    SERVE_REQUIRE_CURL();
+    const std::string bin = std::string(SIGMAOPS_BINARY_DIR) + "/app/sigmaops";
+    if (::access(bin.c_str(), X_OK) != 0) {
+        WARN("skipped: " << bin << " is not built");
+        std::printf("skipped: %s is not built\n", bin.c_str());
+        return;
+    }
+    const fs::path dir = fs::temp_directory_path() / ("sigmaops-serve-cli-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string key = "sk-file-key-9e1f77";
+    {
+        std::ofstream f(dir / "key");
+        f << key << "\n";
+    }
+    fs::permissions(dir / "key", fs::perms::owner_read | fs::perms::owner_write);
+    Child serve({bin, "serve", "-m", nano_model(), "--port", "0", "--json", "--device", "cpu", "--ctx", "4096",
+                 "--api-key-file", (dir / "key").string(), "--shutdown-grace", "0.5", "--model-id", "nano"});
+    REQUIRE(serve.read_until("}\n", 60));
+    const json start = json::parse(serve.out().substr(serve.out().find('{'), serve.out().find("}\n") - serve.out().find('{') + 1));
+    CHECK(start["auth"] == true);
+    const std::string url = start["url"].get<std::string>() + "/chat/completions";
+    const std::vector<std::string> auth = {"-H", "Authorization: Bearer " + key};
+    CHECK(curl(url, chat_body("hi", 2).dump()).status == 401);
+    CHECK(curl(url, chat_body("hi", 2).dump(), auth).status == 200);
+    json lb = chat_body("Write a very long story about servers.", 3000, true);
+    lb["temperature"] = 2;
+    lb["seed"] = 3;
+    Child stream({"curl", "-sS", "-N", "-H", "Authorization: Bearer " + key, "-H", "Content-Type: application/json",
+                  "--data-binary", lb.dump(), url});
+    REQUIRE(stream.read_until("\"content\":\"", 30));
+    serve.kill_with(SIGTERM);
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = serve.finish(20);
+    CHECK(rc == 0);
+    CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 10);
+    stream.finish(10);
+    CHECK(stream.out().find("data: [DONE]") != std::string::npos);
+    // The key is in no log line.
+    CHECK(serve.out().find(key) == std::string::npos);
+    CHECK(serve.out().find("SIGTERM received") != std::string::npos);
+    fs::remove_all(dir);
 }
