@@ -857,6 +857,15 @@ Incident make_incident(const std::string& scenario, Rng& r) {
         for (const Ev& e : *v) last = std::max(last, e.t);
     const int n_noise = int(r.range(3, 70));
     noise(c, c.t0 - span_before, last + span_after, n_noise, r.chance(0.6));
+    // Sometimes the kernel's lines come as `dmesg` output (seconds since boot) instead of inside
+    // the system log: a source of its own, times relative to boot.
+    std::vector<Ev> dmesg;
+    if (r.chance(0.15) && std::any_of(c.sys.begin(), c.sys.end(), [](const Ev& e) { return e.kernel; })) {
+        std::vector<Ev> rest;
+        for (Ev& e : c.sys) (e.kernel ? dmesg : rest).push_back(std::move(e));
+        c.sys = std::move(rest);
+        c.inc.family += "-dmesg";
+    }
     // Sources: the system log always (unless empty), then the service logs the scenario wrote.
     auto sorted = [](std::vector<Ev>& v) { std::stable_sort(v.begin(), v.end(), [](const Ev& a, const Ev& b) { return a.t < b.t; }); };
     for (auto* v : {&c.sys, &c.nginx, &c.pg, &c.mysql, &c.spring, &c.jsonl}) sorted(*v);
@@ -864,6 +873,17 @@ Incident make_incident(const std::string& scenario, Rng& r) {
         SourceText s;
         s.name = c.fmt == 2 ? "journal" : r.pick(std::vector<std::string>{"/var/log/syslog", "/var/log/messages", "syslog"});
         for (const Ev& e : c.sys) s.text += render_sys(c, e) + "\n";
+        c.inc.sources.push_back(std::move(s));
+    }
+    if (!dmesg.empty()) {
+        sorted(dmesg);
+        SourceText s;
+        s.name = r.pick(std::vector<std::string>{"dmesg.txt", "/tmp/dmesg.log", "kernel.log"});
+        for (const Ev& e : dmesg) {
+            char b[40];
+            std::snprintf(b, sizeof b, "[%12.6f] ", double(c.boot_s) + double(e.t - c.t0) / 1000.0);
+            s.text += b + e.msg + "\n";
+        }
         c.inc.sources.push_back(std::move(s));
     }
     if (!c.nginx.empty()) {
