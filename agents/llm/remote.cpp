@@ -169,6 +169,18 @@ struct Shared {
     bool exact_tokens = false;     // the server's /tokenize answers
     // The server refused "logprobs" once (400 naming it): not asked for again, logprob stays 0.
     mutable std::atomic<bool> no_logprobs{false};
+    // The server renders chats with its own template on request (llama.cpp's POST /apply-template).
+    bool apply_template = false;
+    // Texts format_chat got from /apply-template and their messages, so complete() of such a
+    // text goes as the chat it is (the last 32).
+    mutable std::mutex rendered_mutex;
+    mutable std::vector<std::pair<std::string, std::vector<Message>>> rendered;
+    std::optional<std::vector<Message>> messages_of(std::string_view text) const {
+        std::lock_guard<std::mutex> lock(rendered_mutex);
+        for (const auto& [t, m] : rendered)
+            if (t == text) return m;
+        return std::nullopt;
+    }
     int n_ctx = 4096;
     ~Shared() { std::fill(key.begin(), key.end(), '\0'); }
 };
@@ -194,6 +206,25 @@ Expected<std::vector<Token>> remote_tokenize(const Shared& s, std::string_view t
     }
 }
 
+// llama.cpp's POST /apply-template: {"messages": [...]} -> {"prompt": the rendered chat, with the
+// assistant turn opened}.
+Expected<std::string> apply_template(const Shared& s, const std::vector<Message>& messages) {
+    Http http(s.endpoint, s.key, s.http);
+    json ms = json::array();
+    for (const Message& m : messages) ms.push_back({{"role", m.role}, {"content", m.content}});
+    json body = json::object();
+    body["messages"] = std::move(ms);
+    body["model"] = s.model;
+    auto r = http.request("POST", s.endpoint.root + "/apply-template", body.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (!r) return unexpected(r.error());
+    if (r->status < 200 || r->status >= 300) return unexpected(http.http_error(s.endpoint.root + "/apply-template", *r));
+    try {
+        return json::parse(r->body).at("prompt").get<std::string>();
+    } catch (const std::exception&) {
+        return unexpected(ErrorCode::Generic, "the backend's /apply-template answer is not the expected JSON: " + remote::error_message_of(r->body));
+    }
+}
+
 class RemoteContext final : public Context {
 public:
     RemoteContext(std::shared_ptr<const Shared> s, int n_ctx)
@@ -209,6 +240,7 @@ public:
                                   const Constraint& constraint) override {
         m_http.arm();
         // A conversation format_chat() wrote goes as a chat, so the server's template applies.
+        if (auto msgs = m_s->messages_of(prompt)) return constrained(&*msgs, {}, sampling, on_text, constraint);
         if (auto msgs = parse_chatml(prompt)) return constrained(&*msgs, {}, sampling, on_text, constraint);
         return constrained(nullptr, json(std::string(prompt)), sampling, on_text, constraint);
     }
@@ -536,6 +568,15 @@ public:
     Expected<std::string> format_chat(const std::vector<Message>& messages, bool add_assistant, const std::string& format) const override {
         if (!format.empty() && format != "chatml")
             return unexpected(ErrorCode::Unsupported, "a remote backend formats chats itself; only \"chatml\" can be asked for here");
+        if (format.empty() && add_assistant && m_s->apply_template) {
+            // The server's own rendering: token counts of it are the server's exactly.
+            auto text = apply_template(*m_s, messages);
+            if (!text) return unexpected(text.error());
+            std::lock_guard<std::mutex> lock(m_s->rendered_mutex);
+            if (m_s->rendered.size() >= 32) m_s->rendered.erase(m_s->rendered.begin());
+            m_s->rendered.emplace_back(*text, messages);
+            return text;
+        }
         return chatml(messages, add_assistant);
     }
     Expected<std::unique_ptr<Context>> new_context(const ContextOptions& o) const override {
@@ -638,12 +679,17 @@ Expected<Loaded> load_remote(const RemoteOptions& options) {
         if (!s->exact_tokens) notes.push_back(std::string("no /tokenize at ") + s->endpoint.origin + s->endpoint.root +
                                               ": token counts are estimated (" + k_estimate_note + ")");
     }
+    {
+        s->apply_template = true;
+        auto t = apply_template(*s, {{"user", "hello"}});
+        s->apply_template = t.has_value() && !t->empty();
+    }
     ModelCard c;
     c.path = s->endpoint.shown;
     c.name = s->model;
     c.architecture = "remote";
     c.backend = "remote";
-    c.chat_format = "the server's";
+    c.chat_format = s->apply_template ? "the server's (/apply-template)" : "the server's (counted as ChatML)";
     c.has_tokenizer = true;
     c.n_ctx_train = uint32_t(s->n_ctx);
     c.load_ms = ms_since(t0);

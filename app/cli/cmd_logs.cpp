@@ -182,6 +182,7 @@ void explain_report(const Invocation& c, logs::Report& report, history::History*
         report.notes.push_back("the model was not used: " + w);
         return;
     }
+    c.io.err << why.str();   // which model answers (a remote backend, the device), said once
     logs::ExplainOptions eo;
     eo.history = db;
     eo.prompt.n_ctx = int(c.args.get_int("--ctx", 0, 0, 1 << 20));

@@ -241,6 +241,34 @@ TEST_CASE("remote: format_chat text goes as a chat, other text to /v1/completion
     CHECK(b[1]["prompt"] == "Once upon a time");
 }
 
+TEST_CASE("remote: format_chat is the server's /apply-template rendering, and completing it sends the chat", "[llm][remote]") {
+    TinyServer srv([](httplib::Server& s, TinyServer& self) {
+        s.Post("/apply-template", [](const httplib::Request& req, httplib::Response& res) {
+            std::string out;
+            const json body = json::parse(req.body);
+            for (const json& m : body["messages"]) out += "[" + m["role"].get<std::string>() + "] " + m["content"].get<std::string>() + "\n";
+            res.set_content(json{{"prompt", out + "[assistant] "}}.dump(), "application/json");
+        });
+        s.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+            self.record(req.body);
+            stream(res, {delta("chat", "stop"), "data: [DONE]\n\n"});
+        });
+    });
+    auto m = connect(srv);
+    CHECK(m->card().chat_format == "the server's (/apply-template)");
+    auto text = m->format_chat({{"system", "be brief"}, {"user", "hi"}}, true);
+    REQUIRE(text);
+    CHECK(*text == "[system] be brief\n[user] hi\n[assistant] ");
+    auto ctx = m->new_context();
+    REQUIRE(ctx);
+    auto r = (*ctx)->complete(*text, greedy());
+    REQUIRE(r);
+    CHECK(r->text == "chat");
+    auto b = srv.bodies();
+    REQUIRE(b.size() == 1);
+    CHECK(b[0]["messages"][1]["content"] == "hi");
+}
+
 TEST_CASE("remote: a wrong API key is a clear Auth error that does not show the key", "[llm][remote]") {
     TinyServer srv([](httplib::Server& s, TinyServer&) {
         s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {

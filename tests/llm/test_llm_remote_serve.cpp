@@ -207,12 +207,13 @@ bool serve_available(std::string& why) {
 // it decodes under (llama.cpp's request field), /tokenize, and its context size. Without them
 // the agents' answers cannot equal the local engine's (no mask; prompts fitted by an estimate).
 struct Extras {
-    bool grammar = false, tokenize = false, context = false;
+    bool grammar = false, tokenize = false, context = false, apply_template = false;
     std::string missing() const {
         std::string m;
         if (!grammar) m += " a \"grammar\" request field,";
         if (!tokenize) m += " /tokenize,";
         if (!context) m += " its context size in /v1/models,";
+        if (!apply_template) m += " /apply-template,";
         if (!m.empty()) m.pop_back();
         return m;
     }
@@ -223,8 +224,12 @@ const Extras& extras() {
         httplib::Client c(Serve::get()->url.substr(0, Serve::get()->url.find("/v1")));
         c.set_read_timeout(60, 0);
         const httplib::Headers h = {{"Authorization", "Bearer " + k_key}};
-        const json req = {{"messages", {{{"role", "user"}, {"content", "Say hello."}}}}, {"max_tokens", 6}, {"temperature", 0},
-                          {"grammar", "root ::= \"ZQX-\" [0-9] [0-9] [0-9]"}};
+        json req = json::object();
+        req["model"] = "sigma-ops-nano";   // serve's default id: the file name without .gguf
+        req["messages"] = json::array({json::object({{"role", "user"}, {"content", "Say hello."}})});
+        req["max_tokens"] = 8;
+        req["temperature"] = 0;
+        req["grammar"] = "root ::= \"ZQX-\" [0-9] [0-9] [0-9]";
         if (auto r = c.Post("/v1/chat/completions", h, req.dump(), "application/json"); r && r->status == 200) {
             try {
                 x.grammar = json::parse(r->body)["choices"][0]["message"]["content"].get<std::string>().rfind("ZQX-", 0) == 0;
@@ -232,6 +237,9 @@ const Extras& extras() {
             }
         }
         if (auto r = c.Post("/tokenize", h, R"({"content":"hello"})", "application/json"); r && r->status == 200) x.tokenize = true;
+        if (auto r = c.Post("/apply-template", h, R"({"messages":[{"role":"user","content":"hi"}]})", "application/json");
+            r && r->status == 200)
+            x.apply_template = true;
         if (auto r = c.Get("/v1/models", h); r && r->status == 200) {
             for (const char* k : {"max_model_len", "context_length", "n_ctx"}) x.context |= r->body.find(k) != std::string::npos;
         }
@@ -383,7 +391,8 @@ TEST_CASE("remote serve: a grammar constraint: the server's mask when it has one
 TEST_CASE("remote serve: diagnose's explanation is the local one", "[llm][remote][serve]") {
     NEED_SERVE();
     // The prompt is fitted to the context with the model's tokenizer and answered under a grammar.
-    if (!extras().grammar || !extras().tokenize || !extras().context) {
+    // The prompt's token count must be the server's template's, as the local one is the model's.
+    if (!extras().grammar || !extras().tokenize || !extras().context || !extras().apply_template) {
         std::printf("skipped: this sigmaops serve lacks%s, so diagnose's answer cannot equal the local one\n", extras().missing().c_str());
         WARN("skipped: serve lacks" << extras().missing());
         return;
@@ -398,8 +407,9 @@ TEST_CASE("remote serve: diagnose's explanation is the local one", "[llm][remote
     const json l = json::parse(local.out), r = json::parse(remote.out);
     REQUIRE(l["model"].is_object());
     REQUIRE(r["model"].is_object());
-    CHECK_FALSE(l["model"]["text"].get<std::string>().empty());
-    CHECK(r["model"]["text"] == l["model"]["text"]);
+    CHECK_FALSE(l["model"]["answer"].get<std::string>().empty());
+    CHECK(r["model"]["answer"] == l["model"]["answer"]);
+    CHECK(r["model"]["prompt_tokens"] == l["model"]["prompt_tokens"]);   // fitted with the server's /tokenize
     CHECK(r["model"]["cited"] == l["model"]["cited"]);
     CHECK_THAT(remote.err, Catch::Contains("(remote backend"));   // the choice, printed once
 }

@@ -207,8 +207,9 @@ Expected<std::string> find_model(const std::string& explicit_path);
 //   so without /tokenize it leaves out more than it would need to, and a server that does not say
 //   its context (/v1/models max_model_len, llama.cpp's /props) is assumed to hold 4096 tokens
 //   (pass ContextOptions::n_ctx, the CLI's --ctx, to say it).
-// - format_chat() writes ChatML ("<|im_start|>role\ncontent<|im_end|>\n"); only its length matters
-//   (budgets), the server formats the messages it gets its own way.
+// - format_chat() is the server's own rendering when it has llama.cpp's POST /apply-template
+//   (so counts of it are exact), else ChatML ("<|im_start|>role\ncontent<|im_end|>\n"), whose
+//   length only approximates the server's template; complete() of either text sends the messages.
 // - logits() and complete_tokens() without an exact tokenizer: Unsupported. Completion::tokens
 //   holds the endpoint's count of generated tokens, ids -1; logprob comes from "logprobs" when
 //   the endpoint sends them, else 0.
