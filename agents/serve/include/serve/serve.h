@@ -21,6 +21,11 @@
 // `parallel` requests share one sigma::BatchSession: requests join and leave the running batch
 // between decode steps and the prefill of a new request is interleaved, one chunk per step.
 // A request beyond parallel + queue gets 429 at once.
+// Known limits: BatchSession::step() advances all `parallel` slots, a free one with a dummy
+// token, so --parallel should be near the expected concurrency; a non-greedy slot brings every
+// slot's logits to the host for that step. A streaming client that disconnects is seen at the
+// next write and cancelled; a non-streaming one runs to its end (cpp-httplib 0.11 shows no
+// disconnect before the reply is written), bounded by max_tokens and the context.
 //
 // Thread-safety: a Server runs its own threads; stop() and the destructor may be called from
 // any one thread. Nothing here writes to the terminal: log lines go to Options::log.
