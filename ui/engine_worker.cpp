@@ -79,7 +79,12 @@ void EngineWorker::configure(const ChatSettings& settings) {
 void EngineWorker::loadModel(const QString& path) {
     llm::LoadOptions options;
     options.device = m_settings.prefer_gpu ? llm::Device::Auto : llm::Device::Cpu;
-    auto loaded = llm::load_local(path.toStdString(), options);
+    // An http(s):// URL is a remote OpenAI-compatible backend (its first model; the API key from
+    // $SIGMAOPS_API_KEY or the keyring, `sigmaops backend set-key URL`), anything else a file.
+    const bool remote = path.startsWith(QLatin1String("http://")) || path.startsWith(QLatin1String("https://"));
+    llm::RemoteOptions ro;
+    ro.url = path.toStdString();
+    auto loaded = remote ? llm::load_remote(ro) : llm::load_local(path.toStdString(), options);
     if (!loaded) {
         emit loadFailed(qs(loaded.error().message));
         return;
@@ -97,7 +102,9 @@ void EngineWorker::loadModel(const QString& path) {
     summary.path = path;
     summary.name = card.name.empty() ? QFileInfo(path).completeBaseName() : qs(card.name);
     summary.architecture = qs(card.architecture);
-    summary.device = card.backend == "cuda" ? QStringLiteral("CUDA") : QStringLiteral("CPU");
+    summary.device = card.backend == "cuda"     ? QStringLiteral("CUDA")
+                     : card.backend == "remote" ? QStringLiteral("remote")
+                                                : QStringLiteral("CPU");
     summary.device_note = qs(loaded->fallback_note);
     summary.chat_format = qs(card.chat_format);
     summary.n_params = card.n_params;

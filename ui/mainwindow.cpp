@@ -257,6 +257,10 @@ void MainWindow::start() {
     emit requestConfigure(effectiveChatSettings());
 
     QString explicitPath = m_options.model_path.isEmpty() ? m_settings.model_path : m_options.model_path;
+    if (explicitPath.startsWith(QLatin1String("http://")) || explicitPath.startsWith(QLatin1String("https://"))) {
+        loadModel(explicitPath);   // a remote backend's URL (Settings: "Model file or backend URL")
+        return;
+    }
     auto found = llm::find_model(explicitPath.toStdString());
     if (!found) {
         showNoModel(qs(found.error().message));

@@ -65,8 +65,8 @@ SettingsDialog::SettingsDialog(const DesktopSettings& current, QWidget* parent) 
     auto* form = new QFormLayout;
 
     m_model_edit = new QLineEdit(current.model_path, this);
-    m_model_edit->setPlaceholderText(tr("search the model folders"));
-    form->addRow(tr("Model file:"), fileRow(m_model_edit, tr("Model file"), tr("GGUF models (*.gguf)"), false, this));
+    m_model_edit->setPlaceholderText(tr("search the model folders, or http(s)://HOST:PORT of a server"));
+    form->addRow(tr("Model file or backend URL:"), fileRow(m_model_edit, tr("Model file"), tr("GGUF models (*.gguf)"), false, this));
 
     m_temperature_spin = new QDoubleSpinBox(this);
     m_temperature_spin->setRange(0.0, 2.0);
