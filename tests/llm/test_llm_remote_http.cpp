@@ -605,3 +605,32 @@ TEST_CASE("remote: Retry-After values", "[llm][remote]") {
     CHECK(retry_after_seconds("soon") == -1);
     CHECK(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT") == 0);   // in the past: now
 }
+
+TEST_CASE("remote: the API key: the environment first; without a Secret Service the keyring says so", "[llm][remote]") {
+    // A real keyring needs a D-Bus session with a Secret Service (GNOME Keyring, KWallet): none
+    // runs here, so this checks the answers without one; set-key with one is left to a desktop.
+    const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS");
+    const char* run = std::getenv("XDG_RUNTIME_DIR");
+    const std::string saved_bus = bus ? bus : "", saved_run = run ? run : "";
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+    ::setenv("XDG_RUNTIME_DIR", "/nonexistent-sigmaops-test", 1);
+    ::setenv("SIGMAOPS_API_KEY", "from-env", 1);
+    auto k = llm::api_key_for("http://127.0.0.1:1");
+    ::unsetenv("SIGMAOPS_API_KEY");
+    auto none = llm::api_key_for("http://127.0.0.1:1");
+    auto stored = llm::store_api_key("http://127.0.0.1:1", "secret-value");
+    auto forgot = llm::forget_api_key("http://127.0.0.1:1");
+    if (!saved_bus.empty()) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved_bus.c_str(), 1);
+    if (!saved_run.empty()) ::setenv("XDG_RUNTIME_DIR", saved_run.c_str(), 1);
+    else ::unsetenv("XDG_RUNTIME_DIR");
+    REQUIRE(k);
+    CHECK(*k == "from-env");
+    REQUIRE(none);
+    CHECK(none->empty());   // no keyring: no key, not an error
+    REQUIRE_FALSE(stored);
+    CHECK(stored.error().code == ErrorCode::Unsupported);
+    CHECK_THAT(stored.error().message, Catch::Contains("SIGMAOPS_API_KEY") && !Catch::Contains("secret-value"));
+    REQUIRE_FALSE(forgot);
+    CHECK(forgot.error().code == ErrorCode::Unsupported);
+    CHECK(llm::store_api_key("http://127.0.0.1:1", "").error().code == ErrorCode::InvalidArgument);
+}
