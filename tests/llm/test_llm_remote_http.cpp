@@ -606,7 +606,7 @@ TEST_CASE("remote: Retry-After values", "[llm][remote]") {
     CHECK(retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT") == 0);   // in the past: now
 }
 
-TEST_CASE("remote: the API key: the environment first; without a Secret Service the keyring says so", "[llm][remote]") {
+TEST_CASE("remote: the API key: the environment first, and without a Secret Service the keyring says so", "[llm][remote]") {
     // A real keyring needs a D-Bus session with a Secret Service (GNOME Keyring, KWallet): none
     // runs here, so this checks the answers without one; set-key with one is left to a desktop.
     const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS");
