@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,21 @@ private:
     std::function<void()> m_on_cancel;
     StopFilter m_filter;
 };
+
+// An OpenAI error object and its HTTP status.
+struct ApiError {
+    int status = 400;
+    std::string message;
+    std::string type = "invalid_request_error";
+    std::string param;             // "" = null
+    std::string code;              // "" = null
+};
+
+// An OpenAI request body (chat: /v1/chat/completions, else /v1/completions) into `job` (prompt,
+// sampling, stop, constraint) and the stream flags; an ApiError (400 bad JSON or parameter, 404
+// unknown model) when it is not one. request.cpp.
+std::optional<ApiError> parse_request(std::string_view body, bool chat, const std::string& model_id, Job& job, bool& stream,
+                                      bool& include_usage, bool& has_response_format);
 
 enum class SubmitStatus { Accepted, QueueFull, ShuttingDown };
 
