@@ -51,7 +51,13 @@ AGENT_STATS = {}
 def load_agent():
     """tools/sftgen output: .data/raw/agent_sft/*.jsonl; task T -> "agent_T", id -> "agent/<id>"."""
     out = []
-    for p in sorted(glob.glob(os.path.join(RAW, "agent_sft", "sft_*.jsonl"))):
+    st = os.path.join(RAW, "agent_sft", "stats.json")     # sftgen writes it last
+    files = sorted(glob.glob(os.path.join(RAW, "agent_sft", "sft_*.jsonl")))
+    if files and (not os.path.exists(st) or max(os.path.getmtime(p) for p in files) > os.path.getmtime(st)):
+        print("pack: WARNING: tools/sftgen seems to be writing agent_sft/ (a file is newer than stats.json); "
+              "copy a finished set elsewhere first", file=sys.stderr)
+        AGENT_STATS["_warning"] = "files newer than stats.json: packed while sftgen was writing"
+    for p in files:
         with open(p, encoding="utf-8") as f:
             for l in f:
                 if not l.endswith("\n"):
