@@ -131,10 +131,8 @@ public:
     Expected<int> count_prompt(Job& job) override {
         std::string text = job.prompt;
         if (job.is_chat) {
-            std::vector<sigma::ChatMessage> msgs;
-            for (const auto& m : job.messages) msgs.push_back({m.role, m.content});
-            auto t = m_model->format_chat(msgs, true);
-            if (!t) return unexpected(to_error(t.error()));
+            auto t = format_chat(job.messages);
+            if (!t) return unexpected(t.error());
             text = std::move(*t);
         }
         auto ids = m_model->tokenize(text, true, true);   // as generate(): BOS unless the text has it
@@ -148,6 +146,11 @@ public:
     int n_ctx() const override { return m_batch->n_ctx(); }
     int n_slots() const override { return int(m_slots.size()); }
     bool constrains() const override { return false; }
+    Expected<std::string> format_chat(const std::vector<llm::Message>& messages) override {
+        std::vector<sigma::ChatMessage> msgs;
+        for (const auto& m : messages) msgs.push_back({m.role, m.content});
+        return m_model->format_chat(msgs, true);
+    }
     Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) override {
         auto t = m_model->tokenize(text, add_bos, parse_special);
         if (!t) return unexpected(t.error());

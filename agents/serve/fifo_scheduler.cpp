@@ -74,6 +74,9 @@ public:
     int n_ctx() const override { return m_n_ctx; }
     int n_slots() const override { return std::max(1, m_config.parallel); }
     bool constrains() const override { return true; }
+    Expected<std::string> format_chat(const std::vector<llm::Message>& messages) override {
+        return m_model->format_chat(messages, true);
+    }
     Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) override {
         auto t = m_model->tokenize(text, add_bos, parse_special);
         if (!t) return unexpected(t.error());

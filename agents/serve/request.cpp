@@ -191,4 +191,14 @@ std::optional<ApiError> parse_request(std::string_view text, bool chat, const st
     return std::nullopt;
 }
 
+std::optional<ApiError> parse_template_request(std::string_view text, std::vector<llm::Message>& messages) {
+    json body = json::parse(text, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+        return ApiError{400, "the request body is not a JSON object", "invalid_request_error", "", "invalid_json"};
+    Job job;
+    if (auto e = parse_messages(body, job)) return e;
+    messages = std::move(job.messages);
+    return std::nullopt;
+}
+
 } // namespace sigmaops::serve

@@ -108,6 +108,9 @@ struct ApiError {
 std::optional<ApiError> parse_request(std::string_view body, bool chat, const std::string& model_id, Job& job, bool& stream,
                                       bool& include_usage, bool& has_response_format);
 
+// llama.cpp's /apply-template body ({"messages": [...]}) into `messages`.
+std::optional<ApiError> parse_template_request(std::string_view body, std::vector<llm::Message>& messages);
+
 enum class SubmitStatus { Accepted, QueueFull, ShuttingDown };
 
 class Scheduler {
@@ -123,6 +126,8 @@ public:
     virtual bool constrains() const = 0;
     // Text -> token ids as the model's tokenizer makes them (llama.cpp's /tokenize).
     virtual Expected<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special) = 0;
+    // The chat as the model's template writes it, the assistant turn opened (what chat requests run).
+    virtual Expected<std::string> format_chat(const std::vector<llm::Message>& messages) = 0;
     virtual std::string description() const = 0;
     // No new jobs (ShuttingDown), queued ones finished as Cancelled. Running ones continue.
     virtual void close() = 0;

@@ -188,6 +188,15 @@ private:
             if (!t) return send_error(res, {400, t.error().message, "invalid_request_error", "content", ""});
             res.set_content(json{{"tokens", *t}}.dump(), "application/json");
         });
+        // llama.cpp's /apply-template: {"messages"} -> {"prompt"}, the chat as this model's template
+        // writes it (clients count its tokens with /tokenize, as the server will run it).
+        m_http.Post("/apply-template", [this](const httplib::Request& req, httplib::Response& res) {
+            std::vector<llm::Message> messages;
+            if (auto e = parse_template_request(req.body, messages)) return send_error(res, *e);
+            auto p = m_sched->format_chat(messages);
+            if (!p) return send_error(res, {400, p.error().message, "invalid_request_error", "messages", ""});
+            res.set_content(json{{"prompt", *p}}.dump(), "application/json");
+        });
         m_http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(json{{"default_generation_settings", {{"n_ctx", m_sched->n_ctx()}}},
                                  {"total_slots", m_sched->n_slots()},

@@ -308,7 +308,7 @@ TEST_CASE("serve: the batch scheduler's greedy reply is the FIFO scheduler's (th
     }
 }
 
-TEST_CASE("serve constrained decoding (grammar, response_format json_schema) and llama.cpp's /tokenize and /props", "[serve]") {
+TEST_CASE("serve constrained decoding (grammar, response_format json_schema) and llama.cpp's /tokenize, /apply-template, /props", "[serve]") {
     SERVE_REQUIRE_CURL();
     auto srv = start(options());
     const std::string url = base(*srv);
@@ -338,6 +338,10 @@ TEST_CASE("serve constrained decoding (grammar, response_format json_schema) and
     CHECK(tok.j["tokens"].size() >= 2);
     Reply tok_bos = curl(url + "/tokenize", json{{"content", "df -h /var"}, {"add_special", true}}.dump());
     CHECK(tok_bos.j["tokens"].size() == tok.j["tokens"].size() + 1);
+    Reply tpl = curl(url + "/apply-template", json{{"messages", json::array({json{{"role", "user"}, {"content", "df -h /var"}}})}}.dump());
+    REQUIRE(tpl.status == 200);
+    CHECK(tpl.j["prompt"].get<std::string>().find("df -h /var") != std::string::npos);
+    CHECK(curl(url + "/apply-template", "{\"messages\": 3}").status == 400);
     Reply props = curl(url + "/props");
     CHECK(props.j["default_generation_settings"]["n_ctx"] == 512);
     CHECK(curl(url + "/v1/models").j["data"][0]["context_length"] == 512);
