@@ -45,4 +45,8 @@ std::string workers_command(const ServiceTarget& t);  // nginx: the master's chi
 
 std::string sha256_hex(std::string_view data);
 
+// The secrets a config file holds (redis requirepass/masterauth, as written and as read; those of
+// two characters or more): what the journal masks as "[secret]" and what no export may contain.
+std::vector<std::string> config_secrets(const ServiceTarget& t, const std::string& text);
+
 } // namespace sigmaops::config

@@ -980,3 +980,122 @@ TEST_CASE("config flow: Redis with requirepass: CONFIG SET and the health check 
     CHECK(db.find(password.substr(4)) == std::string::npos);
     unsetenv("PW");
 }
+
+TEST_CASE("config flow: the Ansible export of a Redis change with requirepass holds no password and leaves the agent's resulting file",
+          "[config][flow][redis][ansible]") {
+    FLOW_NEEDS_ROOT();
+    if (!service_test::have("/usr/bin/redis-server")) FLOW_SKIP("redis-server is not installed");
+    if (!service_test::have("/usr/bin/ansible-playbook")) FLOW_SKIP("ansible-playbook is not installed (Debian's ansible)");
+    Env env;
+    const std::string dir = service_test::make_dir("redis-ansible");
+    const int port = sshd_test::free_port();
+    const std::string password = "Sig ma-" + sshd_test::random_token(16);  // a space: written quoted
+    const std::string masterauth = "mA-" + sshd_test::random_token(16);
+    const std::string conf = dir + "/redis.conf", pid_file = dir + "/redis.pid";
+    const std::string before = "# test redis with a password\nbind 127.0.0.1\nport " + std::to_string(port) + "\ndaemonize yes\npidfile " +
+                               pid_file + "\nlogfile " + dir + "/redis.log\ndir " + dir + "\nsave \"\"\nmasterauth " + masterauth +
+                               "\nrequirepass \"" + password + "\"\nmaxmemory 64mb\n# (end) \\ ( [ { $1 \\g<1>\n";
+    sshd_test::write_text(conf, before, 0600);
+    if (sshd_test::run({"redis-server", conf}, dir + "/start.log") != 0 || !sshd_test::wait_for_port(port, std::chrono::seconds(5)))
+        FLOW_SKIP("redis did not start: " + read_text(dir + "/start.log"));
+    struct Stop {
+        std::string pid_file, dir;
+        ~Stop() {
+            service_test::kill_and_wait(service_test::pid_from(pid_file));
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } stop{pid_file, dir};
+    auto cli = [&](const std::string& args) {
+        const std::string out = dir + "/cli.out";
+        std::remove(out.c_str());
+        sshd_test::run({"sh", "-c", "REDISCLI_AUTH=\"$PW\" redis-cli -p " + std::to_string(port) + " " + args}, out);
+        return read_text(out);
+    };
+    setenv("PW", password.c_str(), 1);
+    ServiceTarget t;
+    t.service = Service::Redis;
+    t.config_path = conf;
+    t.pid_file = pid_file;
+    t.port = port;
+    // Three hunks: a new line near the top, the line right after requirepass, a line with regexp
+    // and replacement metacharacters.
+    std::string after = replace(before, "bind 127.0.0.1\n", "bind 127.0.0.1\ntcp-keepalive 60\n");
+    after = replace(after, "maxmemory 64mb", "maxmemory 96mb");
+    after = replace(after, "# (end) \\ ( [ { $1 \\g<1>\n", "# (end) \\ ( [ { $2 \\g<2> .*\n");
+    auto s = env.connect();
+    const Proposal p = proposal_for(t, conf, after, {{"maxmemory", "96mb", "", "redis.maxmemory", "room for the working set", "redis docs"}});
+    REQUIRE(p.file.hunks.size() == 3);
+    Approve a;
+    auto r = apply_change(*s, *env.history, p, a, env.apply);
+    REQUIRE(r);
+    INFO(r->message);
+    REQUIRE(r->outcome == Outcome::Applied);
+    const std::string agent_result = read_text(conf);
+    CHECK(agent_result == after);
+    auto rb = rollback_change(*s, *env.history, r->change_id, a, env.apply);
+    REQUIRE(rb);
+    REQUIRE(read_text(conf) == before);
+    REQUIRE(cli("config get maxmemory") == "maxmemory\n" + std::to_string(64 << 20) + "\n");
+
+    AnsibleHost h;
+    h.name = "testhost";
+    h.address = "127.0.0.1";
+    h.port = env.sshd.port;
+    h.user = "root";
+    h.identity_file = env.sshd.key;
+    h.known_hosts = env.sshd.known_hosts;
+    h.proposals = {p};
+    const std::string out = env.db_dir + "/ansible";
+    REQUIRE(export_ansible({h}, out));
+    const std::string play = read_text(out + "/playbook.yml");
+    CHECK_THAT(play, Catch::Contains("room for the working set") && Catch::Contains("backup: true") && Catch::Contains("diff: false"));
+    const std::vector<std::string> ansible_env = {"ANSIBLE_LOCAL_TEMP=" + out + "/tmp", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+                                                  "ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3", "ANSIBLE_CONFIG=" + out + "/none.cfg"};
+    auto playbook = [&](const std::string& log, bool check) {
+        std::vector<std::string> argv = {"ansible-playbook", "-i", out + "/inventory.ini", out + "/playbook.yml"};
+        if (check) argv.insert(argv.end(), {"--check", "--diff"});
+        return sshd_test::run(argv, out + "/" + log, ansible_env);
+    };
+    CHECK(playbook("check.log", true) == 0);
+    INFO(read_text(out + "/check.log"));
+    CHECK_THAT(read_text(out + "/check.log"), Catch::Contains("changed=1"));
+    CHECK(read_text(conf) == before);  // --check changed nothing
+    CHECK(playbook("real.log", false) == 0);
+    INFO(read_text(out + "/real.log"));
+    CHECK(read_text(conf) == agent_result);  // byte for byte the agent's own apply
+    CHECK_THAT(read_text(out + "/real.log"), Catch::Contains("RUNNING HANDLER [reload redis"));
+    CHECK(cli("config get maxmemory") == "maxmemory\n" + std::to_string(96 << 20) + "\n");  // the handler authenticated on the host
+    CHECK(playbook("again.log", false) == 0);  // a second run finds the change there and changes nothing
+    CHECK_THAT(read_text(out + "/again.log"), Catch::Contains("changed=0"));
+    CHECK(read_text(conf) == agent_result);
+    // A file changed since the export is left alone, with a message that says so.
+    const std::string drifted = replace(agent_result, "maxmemory 96mb", "maxmemory 128mb");
+    sshd_test::write_text(conf, drifted, 0600);
+    CHECK(playbook("drift.log", false) != 0);
+    CHECK_THAT(read_text(out + "/drift.log"), Catch::Contains("is not the file SigmaOps read (it changed since)"));
+    CHECK(read_text(conf) == drifted);
+
+    // Nothing under the export directory (playbook, inventory, Ansible's logs and temp files)
+    // holds either password, quoted or not.
+    int files = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(out)) {
+        if (!e.is_regular_file()) continue;
+        ++files;
+        const std::string text = read_text(e.path().string());
+        INFO(e.path().string());
+        CHECK(text.find(password) == std::string::npos);
+        CHECK(text.find(password.substr(4)) == std::string::npos);
+        CHECK(text.find(masterauth) == std::string::npos);
+    }
+    CHECK(files >= 5);
+
+    // A change of the requirepass line itself is refused: a playbook would carry the new password.
+    std::filesystem::remove_all(out);
+    h.proposals = {proposal_for(t, conf, replace(agent_result, password, "N3w-" + sshd_test::random_token(16)))};
+    auto refused = export_ansible({h}, out);
+    REQUIRE(!refused);
+    CHECK_THAT(refused.error().message, Catch::Contains("holding a secret") && Catch::Contains("--apply"));
+    CHECK(!std::filesystem::exists(out + "/playbook.yml"));
+    unsetenv("PW");
+}
