@@ -1,12 +1,14 @@
 // ui/approval_dialog.cpp - see approval_dialog.h.
 #include "approval_dialog.h"
 
+#include <QCoreApplication>
 #include <QDialogButtonBox>
 #include <QFormLayout>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QThread>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -120,13 +122,52 @@ ApprovalDialog::ApprovalDialog(commands::Proposal proposal, QWidget* parent, kno
     m_command->setFocus();
 }
 
-ApprovalDialog::~ApprovalDialog() = default;
+ApprovalDialog::~ApprovalDialog() {
+    if (m_docs_thread) m_docs_thread->wait();   // it uses m_docs (man has a 10 s limit per page)
+}
+
+// One explanation at a time on the DocCache (not thread-safe); the latest text wins.
+void ApprovalDialog::explainParts() {
+    if (m_docs_thread) return;   // finished() starts the next one for m_parts_text
+    const std::string text = m_parts_text;
+    auto lines = std::make_shared<QStringList>();
+    m_docs_thread = QThread::create([docs = m_docs, text, lines] {
+        auto ex = knowledge::explain(text, *docs);
+        if (!ex) return;
+        for (const knowledge::ProgramUse& u : ex->programs) {
+            QString line = QStringLiteral("\u2022 ") + qs(commands::visible(u.program));
+            if (!u.wrappers.empty()) {
+                QStringList w;
+                for (const auto& x : u.wrappers) w << qs(commands::visible(x));
+                line += QCoreApplication::translate("ApprovalDialog", " (through %1)").arg(w.join(QStringLiteral(", ")));
+            }
+            line += QStringLiteral(": ") + (u.summary.empty() ? QCoreApplication::translate("ApprovalDialog", "not documented here")
+                                                              : qs(commands::visible(u.summary)));
+            *lines << line;
+        }
+        for (const knowledge::FlagProblem& f : ex->unknown) *lines << QStringLiteral("\u2022 ") + qs(commands::visible(f.message));
+    });
+    connect(m_docs_thread, &QThread::finished, this, [this, text, lines] {
+        m_docs_thread->deleteLater();
+        m_docs_thread = nullptr;
+        if (!m_parts_pending) return;
+        if (text != m_parts_text) {   // edited meanwhile: explain the text shown now
+            explainParts();
+            return;
+        }
+        if (!lines->isEmpty()) m_parts->setText(lines->join(QLatin1Char('\n')));
+        m_parts_pending = false;
+        updateRun();
+    });
+    m_docs_thread->start();
+}
 
 bool ApprovalDialog::runEnabled() const { return m_run->isEnabled(); }
 
 void ApprovalDialog::onCommandEdited() {
     // Nothing edited runs on the old rating: Run waits for the re-check, a typed name is cleared.
     m_pending = true;
+    m_parts_pending = false;
     m_typed->clear();
     m_risk->setText(tr("Checking the edited command..."));
     m_risk->setStyleSheet(QString());
@@ -176,25 +217,13 @@ void ApprovalDialog::display(const commands::Proposal& p) {
     // One line per program the command runs (each stage of a pipeline, each command of a list,
     // wrapped payloads), with the documentation's summary when there are docs to ask.
     QStringList parts;
-    if (m_docs && !r.parse_error) {
-        auto ex = knowledge::explain(raw, *m_docs);
-        if (ex) {
-            for (const knowledge::ProgramUse& u : ex->programs) {
-                QString line = QStringLiteral("\u2022 ") + qs(commands::visible(u.program));
-                if (!u.wrappers.empty()) {
-                    QStringList w;
-                    for (const auto& s : u.wrappers) w << qs(commands::visible(s));
-                    line += tr(" (through %1)").arg(w.join(QStringLiteral(", ")));
-                }
-                line += QStringLiteral(": ") + (u.summary.empty() ? tr("not documented here") : qs(commands::visible(u.summary)));
-                parts << line;
-            }
-            for (const knowledge::FlagProblem& f : ex->unknown) parts << QStringLiteral("\u2022 ") + qs(commands::visible(f.message));
-        }
-    }
-    if (parts.isEmpty())
-        for (const std::string& prog : p.assessment.programs) parts << QStringLiteral("\u2022 ") + qs(commands::visible(prog));
+    for (const std::string& prog : p.assessment.programs) parts << QStringLiteral("\u2022 ") + qs(commands::visible(prog));
     m_parts->setText(parts.isEmpty() ? tr("(no programs)") : parts.join(QLatin1Char('\n')));
+    // The documentation's summaries come from man pages (a process each, up to a second under
+    // load): read on a worker thread, Run waiting for them.
+    m_parts_text = raw;
+    m_parts_pending = m_docs && !r.parse_error;
+    if (m_parts_pending) explainParts();
 
     m_explanation->setText(r.explanation.empty() ? tr("(none)") : qs(r.explanation));
 
@@ -210,11 +239,11 @@ void ApprovalDialog::display(const commands::Proposal& p) {
 }
 
 void ApprovalDialog::updateRun() {
-    bool ok = !m_pending && !m_command->text().trimmed().isEmpty();
+    bool ok = !m_pending && !m_parts_pending && !m_command->text().trimmed().isEmpty();
     if (ok && m_request.typed_host_required) ok = m_typed->text() == qs(m_request.host);
     m_run->setEnabled(ok);
     m_run->setAccessibleDescription(ok ? tr("Runs the command as shown")
-                                       : m_pending ? tr("Disabled until the edited command is checked")
+                                       : m_pending || m_parts_pending ? tr("Disabled until the edited command is checked")
                                                    : tr("Disabled until the host name is typed exactly"));
 }
 

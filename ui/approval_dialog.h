@@ -25,6 +25,7 @@
 class QLabel;
 class QLineEdit;
 class QPushButton;
+class QThread;
 class QTimer;
 
 namespace sigmaops::ui {
@@ -42,7 +43,7 @@ public:
     // The request the dialog shows (commands::confirm_request of proposal()).
     const commands::ConfirmRequest& shown() const { return m_request; }
     // True when no edit is waiting to be re-checked.
-    bool checked() const { return !m_pending; }
+    bool checked() const { return !m_pending && !m_parts_pending; }
     // Whether Run is enabled now.
     bool runEnabled() const;
 
@@ -62,6 +63,7 @@ private:
     void recheck();
     void display(const commands::Proposal& p);
     void updateRun();
+    void explainParts();
 
     friend class DialogConfirmer;
     commands::Answer personAnswer() const;
@@ -71,6 +73,9 @@ private:
     std::string m_original_text;   // the text as proposed (its explanation is for that text)
     knowledge::DocCache* m_docs = nullptr;
     bool m_pending = false;
+    bool m_parts_pending = false;   // the documentation of the parts is being read
+    std::string m_parts_text;       // the text whose parts are shown / being explained
+    QThread* m_docs_thread = nullptr;
     QLineEdit* m_command = nullptr;
     QLabel* m_host = nullptr;
     QLabel* m_risk = nullptr;

@@ -23,6 +23,8 @@
 #include <QTest>
 #include <QTimer>
 
+#include <functional>
+
 namespace commands = sigmaops::commands;
 using sigmaops::ui::ApprovalDialog;
 using sigmaops::ui::DialogConfirmer;
@@ -214,6 +216,9 @@ TEST_CASE("approval dialog: screenshot", "[ui][approval]") {
                      nullptr, &docs);
     d.resize(d.sizeHint().expandedTo(QSize(720, 0)));
     d.show();
+    // The parts' documentation is read off the UI thread; Run waits for it.
+    CHECK_FALSE(d.runEnabled());
+    REQUIRE(uitest::waitFor([&] { return d.checked(); }, 20000));
     CHECK(child<QLabel>(d, QStringLiteral("Parts of the command"))->text().contains(QStringLiteral("xargs")));
     QTest::keyClicks(typedHost(d), QString::fromStdString(commands::local_host_name()).left(1));
     const QImage shot = d.grab().toImage();
@@ -237,10 +242,11 @@ TEST_CASE("approval dialog: the window runs a command of the last answer only th
                               {QStringLiteral("assistant"), QStringLiteral("Run:\n```sh\ntouch '") + marker +
                                                                 QStringLiteral("' && echo made-it\n```\n")}});
     // The dialog is modal: answer it from the event loop it runs.
-    auto answer = [](bool run) {
-        QTimer::singleShot(50, [run] {
+    // (Once its check is done: the parts' man pages are read on a thread, and Run waits for them.)
+    std::function<void(bool)> answer = [&answer](bool run) {
+        QTimer::singleShot(50, [run, &answer] {
             auto* d = qobject_cast<ApprovalDialog*>(QApplication::activeModalWidget());
-            REQUIRE(d);
+            if (!d || !d->checked()) return answer(run);   // not up or not checked yet: again later
             if (run) QTest::mouseClick(runButton(*d), Qt::LeftButton);
             else QTest::keyClick(d, Qt::Key_Escape);
         });
