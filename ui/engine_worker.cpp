@@ -34,6 +34,11 @@ EngineWorker::EngineWorker() : QObject(nullptr) { registerUiMetaTypes(); }
 
 EngineWorker::~EngineWorker() = default;
 
+std::shared_ptr<const llm::Model> EngineWorker::model() const {
+    std::lock_guard<std::mutex> lock(m_model_mutex);
+    return m_model;
+}
+
 void EngineWorker::cancel() {
     std::lock_guard lock(m_service_mutex);
     if (m_service) m_service->cancel();
@@ -89,10 +94,14 @@ void EngineWorker::loadModel(const QString& path) {
         emit loadFailed(qs(loaded.error().message));
         return;
     }
-    std::shared_ptr<const llm::Model> previous = std::move(m_model);
-    m_model = std::move(loaded->model);
+    std::shared_ptr<const llm::Model> previous = m_model;
+    {
+        std::lock_guard<std::mutex> lock(m_model_mutex);
+        m_model = std::move(loaded->model);
+    }
     QString message;
     if (!rebuildService(&message)) {
+        std::lock_guard<std::mutex> lock(m_model_mutex);
         m_model = std::move(previous);
         emit loadFailed(message);
         return;

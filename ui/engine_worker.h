@@ -70,6 +70,9 @@ public:
     // Thread-safe: stops a reply in progress (its partial text is kept and stored). Called directly
     // from the UI thread; a no-op when nothing is loaded.
     void cancel();
+    // Thread-safe: the loaded model (null before one loads), shared with views that only read it
+    // (llm::Model is immutable): the log view's "what the model saw" prompt.
+    std::shared_ptr<const llm::Model> model() const;
 
 public slots:
     // Sets what the next service is built with; rebuilds the current one (resuming its session)
@@ -98,6 +101,7 @@ private:
 
     ChatSettings m_settings;
     std::shared_ptr<const llm::Model> m_model;
+    mutable std::mutex m_model_mutex;           // guards m_model's pointer for model()
     std::mutex m_service_mutex;                 // guards m_service's pointer for cancel()
     std::unique_ptr<sigmaops::ChatService> m_service;
 };

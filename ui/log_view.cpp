@@ -77,22 +77,40 @@ ContextText readContext(const std::vector<std::pair<QString, std::vector<Window>
         } else {
             error = qs(r.error().message);
         }
-        for (const Window& w : windows) {
-            out.text += QStringLiteral("── %1:%2 ──\n").arg(qs(w.label)).arg(w.line);
-            if (!error.isEmpty() || !lines.count(w.line)) {
-                out.text += QCoreApplication::translate("LogView", "(the line could not be read again: %1; as recorded:)\n")
+        // Windows that overlap or touch are shown as one block with all their evidence lines marked.
+        std::vector<Window> sorted = windows;
+        std::sort(sorted.begin(), sorted.end(), [](const Window& a, const Window& b) { return a.line < b.line; });
+        std::vector<std::vector<Window>> groups;
+        for (const Window& w : sorted) {
+            if (!groups.empty() && w.from <= groups.back().back().to + 1) groups.back().push_back(w);
+            else groups.push_back({w});
+        }
+        for (const auto& group : groups) {
+            QStringList at;
+            for (const Window& w : group) at << QString::number(w.line);
+            out.text += QStringLiteral("── %1:%2 ──\n").arg(qs(group.front().label), at.join(QStringLiteral(", ")));
+            bool missing = !error.isEmpty();
+            for (const Window& w : group) missing = missing || !lines.count(w.line);
+            if (missing) {
+                out.text += QCoreApplication::translate("LogView", "(the lines could not be read again: %1; as recorded:)\n")
                                 .arg(error.isEmpty() ? QCoreApplication::translate("LogView", "the file changed") : error);
-                out.text += QStringLiteral("%1  ").arg(w.line, 7);
-                out.marks.emplace_back(int(out.text.size()), int(qs(w.evidence).size()));
-                out.text += qs(w.evidence) + QStringLiteral("\n\n");
+                for (const Window& w : group) {
+                    out.text += QStringLiteral("▶%1 ").arg(w.line, 7);
+                    out.marks.emplace_back(int(out.text.size()), int(qs(w.evidence).size()));
+                    out.text += qs(w.evidence) + QStringLiteral("\n");
+                }
+                out.text += QStringLiteral("\n");
                 continue;
             }
-            for (std::uint64_t n = w.from; n <= w.to; ++n) {
+            std::uint64_t to = 0;
+            for (const Window& w : group) to = std::max(to, w.to);
+            for (std::uint64_t n = group.front().from; n <= to; ++n) {
                 auto it = lines.find(n);
                 if (it == lines.end()) continue;
-                out.text += QStringLiteral("%1%2 ").arg(n == w.line ? QStringLiteral("▶") : QStringLiteral(" ")).arg(n, 7);
+                const bool ev = std::any_of(group.begin(), group.end(), [n](const Window& w) { return w.line == n; });
+                out.text += QStringLiteral("%1%2 ").arg(ev ? QStringLiteral("▶") : QStringLiteral(" ")).arg(n, 7);
                 const QString t = qs(it->second);
-                if (n == w.line) out.marks.emplace_back(int(out.text.size()), int(t.size()));
+                if (ev) out.marks.emplace_back(int(out.text.size()), int(t.size()));
                 out.text += t + QStringLiteral("\n");
             }
             out.text += QStringLiteral("\n");
@@ -123,9 +141,12 @@ LogView::LogView(QWidget* parent) : QWidget(parent) {
     m_status->setTextFormat(Qt::PlainText);
     m_status->setWordWrap(true);
 
+    m_open->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
+    m_cancel_button->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
     auto* top = new QHBoxLayout;
     top->addWidget(m_open);
     top->addWidget(m_progress, 1);
+    top->addStretch(0);   // takes the room while the progress bar is hidden
     top->addWidget(m_cancel_button);
 
     m_model = new QStandardItemModel(0, NColumns, this);

@@ -3,6 +3,7 @@
 
 #include "approval_dialog.h"
 #include "command_notes.h"
+#include "log_view.h"
 
 #include "session_delegate.h"
 #include "sessions_model.h"
@@ -233,6 +234,8 @@ void MainWindow::buildMenus() {
     newAct->setShortcut(QKeySequence::New);
     QAction* openAct = file->addAction(tr("&Open model..."), this, &MainWindow::openModel);
     openAct->setShortcut(QKeySequence::Open);
+    QAction* logsAct = file->addAction(tr("&Diagnose logs..."), this, &MainWindow::diagnoseLogs);
+    logsAct->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
     file->addSeparator();
     QAction* settingsAct = file->addAction(tr("&Settings..."), this, &MainWindow::showSettings);
     settingsAct->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
@@ -631,6 +634,19 @@ void MainWindow::runFromAnswer() {
     });
     m_stop_button->setEnabled(true);   // Stop ends the command
     m_run_thread->start();
+}
+
+void MainWindow::diagnoseLogs() {
+    if (!m_log_view) {
+        m_log_view = new LogView(this);
+        m_log_view->setWindowFlag(Qt::Window);
+        m_log_view->resize(1000, 720);
+    }
+    m_log_view->setModel(m_worker->model());
+    m_log_view->show();
+    m_log_view->raise();
+    m_log_view->activateWindow();
+    if (!m_log_view->busy()) m_log_view->openFiles();
 }
 
 } // namespace sigmaops::ui

@@ -25,6 +25,7 @@ class QStackedWidget;
 
 namespace sigmaops::ui {
 
+class LogView;
 class SessionsModel;
 class TranscriptView;
 
@@ -77,6 +78,9 @@ public slots:
     // when it shows several) through the approval dialog (approval_dialog.h), then run on this
     // machine on its own thread; the result is a notice in the transcript. Stop cancels it.
     void runFromAnswer();
+    // File > Diagnose logs... (Ctrl+L): the log view (log_view.h) in its own window, given the
+    // loaded model for its "what the model saw" tab, then its file dialog.
+    void diagnoseLogs();
 
 private slots:
     void onModelLoaded(const sigmaops::ui::ModelSummary& info);
@@ -113,6 +117,7 @@ private:
     EngineWorker* m_worker = nullptr;   // lives on m_thread; deleted there when it finishes
 
     SessionsModel* m_sessions = nullptr;
+    LogView* m_log_view = nullptr;     // made on first use; a child window of this one
     QListView* m_sessions_view = nullptr;
     QStackedWidget* m_stack = nullptr;
     QWidget* m_no_model_page = nullptr;

@@ -9,11 +9,14 @@
 
 #include <llm/llm.h>
 #include <log_view.h>
+#include <mainwindow.h>
 #include <logs/logs.h>
 #include <tiny_model.h>
 
 #include <catch2/catch.hpp>
 
+#include <QAction>
+#include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -210,4 +213,32 @@ TEST_CASE("log view: 'what the model saw' is exactly the prompt build_prompt giv
     const QString shown = v.promptView()->toPlainText();
     CHECK(shown.contains(QString::fromStdString(p->text)));
     CHECK(shown.contains(QStringLiteral("UNTRUSTED LOG DATA")));
+}
+
+TEST_CASE("log view: File > Diagnose logs... (Ctrl+L) opens it from the main window", "[ui][logview]") {
+    uitest::app();
+    uitest::TempHome home;
+    sigmaops::ui::StartOptions options;
+    options.model_path = home.file("missing.gguf");
+    options.history_path = home.file("history.db");
+    options.use_settings = false;
+    sigmaops::ui::MainWindow window(options);
+    window.show();
+    window.start();
+    QAction* act = nullptr;
+    for (QAction* a : window.findChildren<QAction*>())
+        if (a->text() == QStringLiteral("&Diagnose logs...")) act = a;
+    REQUIRE(act);
+    CHECK(act->shortcut() == QKeySequence(Qt::CTRL | Qt::Key_L));
+    // Its file dialog is modal: closed (as Cancel would) once it shows; the view stays open, idle.
+    QTimer closer;
+    QObject::connect(&closer, &QTimer::timeout, [] { if (QWidget* m = QApplication::activeModalWidget()) m->close(); });
+    closer.start(50);
+    act->trigger();
+    closer.stop();
+    auto* view = window.findChild<LogView*>();
+    REQUIRE(view);
+    CHECK(view->isVisible());
+    CHECK(view->isWindow());
+    CHECK_FALSE(view->busy());
 }
