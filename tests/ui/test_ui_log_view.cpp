@@ -145,11 +145,11 @@ TEST_CASE("log view: a large log's diagnosis shows progress and cancels cleanly,
     const QString big = home.file("big.log");
     {
         std::ofstream o(big.toStdString());
-        for (int i = 0; i < 600000; ++i)
-            o << "Jun 14 15:" << (10 + i / 60000) << ":" << (10 + (i / 1000) % 50) << " web01 app[" << (1000 + i % 97)
+        for (int i = 0; i < 1200000; ++i)
+            o << "Jun 14 15:" << (10 + i / 120000) << ":" << (10 + (i / 1000) % 50) << " web01 app[" << (1000 + i % 97)
               << "]: request " << i << " served in " << (i % 300) << " ms for user u" << (i % 1000) << "\n";
     }
-    REQUIRE(QFile(big).size() > 30 * 1024 * 1024);
+    REQUIRE(QFile(big).size() > 60 * 1024 * 1024);
 
     LogView v;
     v.show();
