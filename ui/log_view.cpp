@@ -130,6 +130,10 @@ LogView::LogView(QWidget* parent) : QWidget(parent) {
     m_cancel_button = new QPushButton(tr("Cancel"), this);
     m_cancel_button->setAccessibleName(tr("Cancel the diagnosis"));
     m_cancel_button->setEnabled(false);
+    m_ask = new QPushButton(tr("&Ask the model"), this);
+    m_ask->setAccessibleName(tr("Ask the model about the findings"));
+    m_ask->setToolTip(tr("The loaded model reads the findings and a digest (never the raw log) and names a root cause"));
+    m_ask->setEnabled(false);
     m_progress = new QProgressBar(this);
     m_progress->setAccessibleName(tr("Diagnosis progress"));
     m_progress->setRange(0, 1000);
@@ -143,10 +147,12 @@ LogView::LogView(QWidget* parent) : QWidget(parent) {
 
     m_open->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
     m_cancel_button->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
+    m_ask->setSizePolicy(QSizePolicy::Maximum, QSizePolicy::Fixed);
     auto* top = new QHBoxLayout;
     top->addWidget(m_open);
     top->addWidget(m_progress, 1);
     top->addStretch(0);   // takes the room while the progress bar is hidden
+    top->addWidget(m_ask);
     top->addWidget(m_cancel_button);
 
     m_model = new QStandardItemModel(0, NColumns, this);
@@ -198,6 +204,7 @@ LogView::LogView(QWidget* parent) : QWidget(parent) {
 
     connect(m_open, &QPushButton::clicked, this, &LogView::openFiles);
     connect(m_cancel_button, &QPushButton::clicked, this, &LogView::cancel);
+    connect(m_ask, &QPushButton::clicked, this, &LogView::askModel);
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) { showFinding(current.isValid() ? current.row() : -1); });
     m_prompt->setPlainText(tr("No diagnosis yet."));
@@ -213,7 +220,87 @@ LogView::~LogView() {
         }
 }
 
-void LogView::setModel(std::shared_ptr<const llm::Model> model) { m_llm = std::move(model); }
+void LogView::setModel(std::shared_ptr<const llm::Model> model) {
+    m_llm = std::move(model);
+    m_ask->setEnabled(canAskModel());
+}
+
+bool LogView::canAskModel() const { return m_llm && m_report && !m_report->findings.empty() && !busy(); }
+
+QString LogView::promptText(const logs::ModelAnswer& m) const {
+    QString t = tr("What %1 saw (%2 prompt tokens, chat template applied; it answered in %3 tokens):")
+                    .arg(qs(m.model)).arg(m.n_prompt_tokens).arg(m.n_tokens) +
+                QStringLiteral("\n\n") + qs(m.prompt);
+    if (!m.left_out.empty()) {
+        t += tr("\n\nLeft out to fit the context:\n");
+        for (const auto& l : m.left_out) t += QStringLiteral("  ") + qs(l) + QStringLiteral("\n");
+    }
+    return t;
+}
+
+void LogView::setIdle() {
+    if (m_thread) {
+        m_thread->wait();
+        delete m_thread;
+        m_thread = nullptr;
+    }
+    m_progress->setVisible(false);
+    m_cancel_button->setEnabled(false);
+    m_open->setEnabled(true);
+    m_ask->setEnabled(canAskModel());
+}
+
+void LogView::askModel() {
+    if (!canAskModel()) return;
+    // The worker answers on a copy; the view keeps showing m_report until the answer is in.
+    auto copy = std::make_shared<logs::Report>(*m_report);
+    m_cancel = std::make_shared<std::atomic<bool>>(false);
+    m_progress->setRange(0, 0);
+    m_progress->setVisible(true);
+    m_cancel_button->setEnabled(true);
+    m_open->setEnabled(false);
+    m_ask->setEnabled(false);
+    m_status->setText(tr("The model is reading the findings..."));
+    m_thread = QThread::create([this, copy, model = m_llm, cancel = m_cancel] {
+        logs::ExplainOptions options;
+        options.cancel = cancel.get();
+        auto r = logs::explain(*copy, *model, options);
+        QString error;
+        bool cancelled = false;
+        if (!r) {
+            cancelled = r.error().code == ErrorCode::Cancelled;
+            error = qs(r.error().message);
+        } else if (cancel->load() && !copy->model) {
+            cancelled = true;
+        }
+        QMetaObject::invokeMethod(this, [this, copy, error, cancelled] { onExplained(copy, error, cancelled); },
+                                  Qt::QueuedConnection);
+    });
+    m_thread->start();
+}
+
+void LogView::onExplained(std::shared_ptr<logs::Report> report, QString error, bool cancelled) {
+    m_thread->wait();
+    delete m_thread;
+    m_thread = nullptr;
+    if (cancelled || !error.isEmpty() || !report->model) {
+        setIdle();
+        m_status->setText(cancelled ? tr("Cancelled: the model's answer was stopped.") : tr("The model could not answer: %1").arg(error));
+        emit finished(false, cancelled ? tr("Cancelled") : error);
+        return;
+    }
+    const int row = m_view->currentIndex().isValid() ? m_view->currentIndex().row() : -1;
+    m_report = std::move(report);   // the same findings, now with the model's answer
+    setIdle();
+    const logs::ModelAnswer& m = *m_report->model;
+    m_prompt->setPlainText(promptText(m));
+    QString status = tr("%1 answered; root cause: %2.").arg(qs(m.model), m.root_cause.empty() ? tr("none named") : qs(m.root_cause));
+    if (!m.disagreement.empty()) status += QStringLiteral(" ") + qs(m.disagreement);
+    if (!m.flag.empty()) status += QStringLiteral(" ") + tr("Check it: %1.").arg(qs(m.flag));
+    m_status->setText(status);
+    showFinding(row);
+    emit finished(true, QString());
+}
 
 QString LogView::statusText() const { return m_status->text(); }
 
@@ -239,6 +326,7 @@ void LogView::diagnose(const QStringList& paths) {
     m_progress->setVisible(true);
     m_cancel_button->setEnabled(true);
     m_open->setEnabled(false);
+    m_ask->setEnabled(false);
     m_status->setText(tr("Reading %n file(s)...", nullptr, int(paths.size())));
 
     std::vector<std::string> files;
@@ -323,14 +411,7 @@ void LogView::onProgress(const logs::DiagnoseProgress& p, double fraction) {
 }
 
 void LogView::onDone(std::shared_ptr<logs::Report> report, QString error, QString prompt, bool cancelled) {
-    if (m_thread) {
-        m_thread->wait();
-        delete m_thread;
-        m_thread = nullptr;
-    }
-    m_progress->setVisible(false);
-    m_cancel_button->setEnabled(false);
-    m_open->setEnabled(true);
+    setIdle();
     if (!report) {
         m_status->setText(cancelled ? tr("Cancelled: no findings shown.") : tr("Diagnosis failed: %1").arg(error));
         m_prompt->setPlainText(tr("No diagnosis finished."));
@@ -338,7 +419,8 @@ void LogView::onDone(std::shared_ptr<logs::Report> report, QString error, QStrin
         return;
     }
     m_report = std::move(report);
-    m_prompt->setPlainText(prompt);
+    m_ask->setEnabled(canAskModel());
+    m_prompt->setPlainText(m_report->model ? promptText(*m_report->model) : prompt);
     for (const logs::Finding& f : m_report->findings) {
         QList<QStandardItem*> row;
         for (int c = 0; c < NColumns; ++c) row.append(new QStandardItem);
@@ -381,7 +463,16 @@ void LogView::showFinding(int row) {
         return;
     }
     const logs::Finding& f = m_report->findings[std::size_t(row)];
-    QString e = QStringLiteral("[%1] %2 (%3, %4)\n\n").arg(qs(f.id), qs(f.title), qs(logs::severity_name(f.severity)), qs(f.category));
+    QString e;
+    if (m_report->model) {
+        const logs::ModelAnswer& m = *m_report->model;
+        e += tr("The model's answer (%1; it saw the findings and a digest, never the raw log):").arg(qs(m.model)) +
+             QStringLiteral("\n") + qs(m.text) + QStringLiteral("\n");
+        if (!m.disagreement.empty()) e += qs(m.disagreement) + QStringLiteral("\n");
+        if (!m.flag.empty()) e += tr("Check it: %1").arg(qs(m.flag)) + QStringLiteral("\n");
+        e += QStringLiteral("\n");
+    }
+    e += QStringLiteral("[%1] %2 (%3, %4)\n\n").arg(qs(f.id), qs(f.title), qs(logs::severity_name(f.severity)), qs(f.category));
     e += qs(f.explanation) + QStringLiteral("\n\n");
     if (!f.next_commands.empty()) {
         e += tr("Next commands (read-only; run them yourself):") + QStringLiteral("\n");

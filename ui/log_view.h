@@ -50,9 +50,15 @@ public:
 
     // Diagnoses `paths` (plain or .gz files) on a worker thread; ignored while one runs.
     void diagnose(const QStringList& paths);
-    // Asks the running diagnosis to stop (it ends with "Cancelled").
+    // Asks the loaded model about the last report (logs::explain: greedy, held to the report's
+    // answer grammar) on a worker thread; its answer heads the Explanation tab and the prompt it
+    // saw (report.model->prompt) fills "what the model saw". Ignored without a model, a report
+    // with findings, or while busy. Ends with finished(); Cancel stops it.
+    void askModel();
+    // Asks the running diagnosis (or model answer) to stop (it ends with "Cancelled").
     void cancel();
     bool busy() const { return m_thread != nullptr; }
+    bool canAskModel() const;
 
     // The last finished report (null before one, or after a failed/cancelled run).
     const logs::Report* report() const { return m_report.get(); }
@@ -80,6 +86,9 @@ public slots:
 private:
     void onProgress(const logs::DiagnoseProgress& p, double fraction);
     void onDone(std::shared_ptr<logs::Report> report, QString error, QString prompt, bool cancelled);
+    void onExplained(std::shared_ptr<logs::Report> report, QString error, bool cancelled);
+    void setIdle();
+    QString promptText(const logs::ModelAnswer& m) const;
     void showFinding(int row);
     void loadContext(int row);
     QString pathFor(const std::string& label) const;
@@ -96,6 +105,7 @@ private:
 
     QPushButton* m_open = nullptr;
     QPushButton* m_cancel_button = nullptr;
+    QPushButton* m_ask = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_status = nullptr;
     QStandardItemModel* m_model = nullptr;

@@ -22,6 +22,7 @@
 #include <QFile>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QStandardItemModel>
 #include <QTextBlock>
 #include <QTimer>
@@ -213,6 +214,27 @@ TEST_CASE("log view: 'what the model saw' is exactly the prompt build_prompt giv
     const QString shown = v.promptView()->toPlainText();
     CHECK(shown.contains(QString::fromStdString(p->text)));
     CHECK(shown.contains(QStringLiteral("UNTRUSTED LOG DATA")));
+
+    // Ask the model (the button): logs::explain runs on the worker; its answer heads the
+    // Explanation tab and the tab shows report.model->prompt, what it really saw.
+    REQUIRE(v.canAskModel());
+    QPushButton* ask = nullptr;
+    for (QPushButton* b : v.findChildren<QPushButton*>())
+        if (b->accessibleName() == QStringLiteral("Ask the model about the findings")) ask = b;
+    REQUIRE(ask);
+    REQUIRE(ask->isEnabled());
+    bool done = false, ok = false;
+    QObject::connect(&v, &LogView::finished, &v, [&](bool good, const QString&) { done = true; ok = good; });
+    ask->click();
+    CHECK(v.busy());
+    REQUIRE(uitest::waitFor([&] { return done; }, 60000));
+    REQUIRE(ok);
+    REQUIRE(v.report()->model);
+    const auto& m = *v.report()->model;
+    CHECK_FALSE(m.prompt.empty());
+    CHECK(v.promptView()->toPlainText().contains(QString::fromStdString(m.prompt)));
+    CHECK(v.explanationView()->toPlainText().contains(QString::fromStdString(m.text)));
+    CHECK(v.findingsModel()->rowCount() == int(v.report()->findings.size()));
 }
 
 TEST_CASE("log view: File > Diagnose logs... (Ctrl+L) opens it from the main window", "[ui][logview]") {
