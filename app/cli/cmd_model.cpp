@@ -352,7 +352,7 @@ Command generate_command() {
     Command c;
     c.name = "generate";
     c.summary = "complete a prompt and stream the text";
-    c.usage = "-p TEXT [-m FILE] [-n N] [--temp T] [--seed S] [--device cpu|cuda]";
+    c.usage = "-p TEXT [-m FILE] [-n N] [--temp T] [--seed S] [--device auto|cpu|cuda]";
     c.flags = concat({model_flags(), context_flags(), sampling_flags(),
                       {{"--prompt", "-p", "TEXT", "the prompt (required)"},
                        {"--chat", "", "", "wrap the prompt in the model's chat template as a user turn"},

@@ -6,7 +6,7 @@
 // What completes: subcommands at every level (with their summaries in zsh and fish), each
 // command's options (name, alias, help), an option's value by Flag::complete (args.h; derived from
 // its placeholder: files, directories, hosts from ~/.ssh/config, hosts.conf and known_hosts, login
-// names, fixed choices such as cpu|cuda) and a leaf command's first argument by its usage (FILE:
+// names, fixed choices such as auto|cpu|cuda) and a leaf command's first argument by its usage (FILE:
 // files). The scripts need nothing but the shell (no bash-completion package).
 #pragma once
 

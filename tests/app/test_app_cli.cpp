@@ -272,6 +272,14 @@ TEST_CASE("every command's --help is generated from its table entry", "[app][cli
             for (const auto& old : f.old_names) CHECK_THAT(text, !Catch::Contains(old + " "));   // old names stay hidden
         }
         for (const auto& s : c.subcommands) CHECK_THAT(text, Catch::Contains("  " + s.name + " "));
+        // A usage line that names an option of fixed choices gives the table's choices (--device
+        // auto|cpu|cuda, not an older cpu|cuda).
+        for (const auto& f : c.flags) {
+            const std::size_t at = c.usage.find(f.name + " ");
+            if (f.value.find('|') == std::string::npos || at == std::string::npos) continue;
+            INFO("usage: " << c.usage);
+            CHECK(c.usage.substr(at + f.name.size() + 1, f.value.size()) == f.value);
+        }
     });
     CHECK(n_entries >= 20);
 }

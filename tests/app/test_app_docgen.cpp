@@ -277,7 +277,7 @@ TEST_CASE("docgen: the bash completion completes commands, options, files, hosts
         {{"sigmaops", "tune", "sshd", "--include-root", f + "l"}, {f + "lib"}, true},   // DIR: directories only
         {{"sigmaops", "history", "show", ""}, {}, true},                   // ID: nothing to guess
     };
-    // Choices come from the placeholder (--device cpu|cuda, --format md|json).
+    // Choices come from the placeholder (--device auto|cpu|cuda, --format md|json).
     for (const Entry& e : table())
         for (const Flag& fl : e.command->flags) {
             const std::vector<std::string> ch = choices_of(fl);
