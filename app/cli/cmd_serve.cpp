@@ -130,7 +130,7 @@ Command serve_command() {
         for (const Flag& f : group)
             if (f.name == "--model" || f.name == "--threads" || f.name == "--device" || f.name == "--ctx") local.push_back(f);
     c.flags = concat({local,
-                      {{"--host", "", "H", "the address to listen on (default 127.0.0.1: this machine only)"},
+                      {{"--host", "", "H", "the address to listen on (default 127.0.0.1: this machine only)", {}, Complete::None},
                        {"--port", "", "P", "the port (default 8080; 0 = any free port, printed)"},
                        {"--parallel", "", "N", "requests generating at once (default: 1 on the CPU, 8 batched on a GPU)"},
                        {"--queue", "", "N", "requests waiting beyond --parallel; more get HTTP 429 (default 16)"},

@@ -270,6 +270,7 @@ TEST_CASE("docgen: the bash completion completes commands, options, files, hosts
         {{"sigmaops", "cmd", "--host", "be"}, {"beta.example"}, true},     // known_hosts, [host]:port
         {{"sigmaops", "cmd", "--host", "g"}, {"gamma"}, true},             // hosts.conf
         {{"sigmaops", "cmd", "--host", "*"}, {}, true},                    // patterns are not hosts
+        {{"sigmaops", "serve", "--host", "a"}, {}, true},                  // a listen address, not an SSH host
         {{"sigmaops", "run", "--hosts", "alpha,g"}, {"alpha,gamma"}, true},
         {{"sigmaops", "diagnose", f + "lo"}, {f + "logs.txt"}, true},
         {{"sigmaops", "chat", "-m", f + "mo"}, {f + "model.gguf"}, true},
