@@ -340,7 +340,7 @@ int run_chat(const Invocation& c) {
                 }
             }
             if (on_host && chat.session_id() > 0) argv.insert(argv.end(), {"--session", std::to_string(chat.session_id())});
-            dispatch(sigmaops_command(), argv, c.io);
+            run_safe(argv);
             continue;
         }
         // A line that is one "/word" and no command (a typo such as "/hsitory"): say so rather

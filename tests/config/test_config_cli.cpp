@@ -159,12 +159,17 @@ TEST_CASE("/tune in the chat: the config agent as `sigmaops tune`, with the chat
     const std::string sshd = dir + "/sshd_config";
     const std::string text = "# test\nPort 22\nX11Forwarding yes\n";
     { std::ofstream(sshd, std::ios::binary) << text; }
+    // A C1 CSI (U+009B, valid UTF-8) in a comment beside the changed line: --json leaves it in the
+    // diff's context, and the chat's screen-safe output removes it as for every other command.
+    const std::string hostile = dir + "/sshd_config_c1";
+    { std::ofstream(hostile, std::ios::binary) << "# test\nPort 22\n# \xC2\x9B" "2J cleared\nX11Forwarding yes\n"; }
     const std::string db = dir + "/h.db";
     auto [rc, out] = in_process({"chat", "-m", model, "--history", db, "-n", "4"},
                                 "/tune\n"
                                 "/tune postgres --facts version=16,type=web,ram=8GB,cpus=4,connections=100,disk=ssd --json\n"
                                 "/tune sshd --file " + sshd + " --login-user alice\n"
                                 "/tune nginx\n"
+                                "/tune sshd --file " + hostile + " --login-user alice --json\n"
                                 "/quit\n");
     INFO(out);
     CHECK(rc == 0);
@@ -176,6 +181,8 @@ TEST_CASE("/tune in the chat: the config agent as `sigmaops tune`, with the chat
     CHECK_THAT(out, Catch::Contains("nothing was written"));
     CHECK_THAT(out, Catch::Contains("tune nginx needs --host H"));   // as the command says it
     CHECK_THAT(out, !Catch::Contains("unknown command /tune"));
+    CHECK_THAT(out, Catch::Contains(" cleared"));   // the comment is shown, without the sequence
+    CHECK_THAT(out, !Catch::Contains("\xC2\x9B"));
     std::ifstream in(sshd, std::ios::binary);
     CHECK(std::string((std::istreambuf_iterator<char>(in)), {}) == text);
 
