@@ -3,6 +3,8 @@
 // then binds the approval to the exact text, target, sudo and risk.
 #include "commands_internal.h"
 
+#include <base/term.h>
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <termios.h>
@@ -229,7 +231,8 @@ Answer TerminalConfirmer::ask(const ConfirmRequest& r) {
     if (!r.explanation.empty()) s += "  what:    " + r.explanation + "\n";
     s += "  from:    " + std::string(r.origin == Origin::Model ? "the model (check it before you approve)" : "you") + "\n";
     if (r.sudo) s += "  runs as: root (sudo; a password is asked here, never shown)\n";
-    s += "  risk:    " + std::string(shell::risk_name(r.risk)) + "\n";
+    const std::string risk(shell::risk_name(r.risk));
+    s += "  risk:    " + (m_options.color ? colored_risk(risk) : risk) + "\n";
     for (const std::string& reason : r.reasons) s += "           - " + reason + "\n";
     if (r.parse_error) s += "  does not parse: " + *r.parse_error + "\n";
     if (r.typed_host_required)

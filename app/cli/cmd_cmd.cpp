@@ -9,6 +9,7 @@
 // Approval, from the person at /dev/tty. There is no --yes.
 #include "commands.h"
 #include "common.h"
+#include "lineedit.h"
 
 #include <commands/commands.h>
 #include <knowledge/knowledge.h>
@@ -55,11 +56,13 @@ json proposal_json(const Proposal& p) {
     return j;
 }
 
-void print_proposal(std::ostream& o, const Proposal& p) {
+// color: risk names in their colour (color_wanted: stdout a terminal, NO_COLOR unset, TERM not dumb).
+void print_proposal(std::ostream& o, const Proposal& p, bool color) {
     o << "command: " << visible((p.sudo ? "sudo " : "") + p.text) << "\n";
     o << "host:    " << (p.local() ? "localhost (" + local_host_name() + ")" : p.host) << "\n";
     if (!p.explanation.empty()) o << "what:    " << visible(p.explanation) << "\n";
-    o << "risk:    " << shell::risk_name(p.risk());
+    const std::string risk(shell::risk_name(p.risk()));
+    o << "risk:    " << (color ? colored_risk(risk) : risk);
     if (needs_typed_host(p.risk())) o << " (running it needs the host name typed)";
     o << "\n";
     for (const shell::Reason& r : p.assessment.reasons)
@@ -172,13 +175,15 @@ Expected<Proposals> generate(const Invocation& c, const std::string& request, co
     return std::move(*out);
 }
 
-void print_candidates(std::ostream& o, const Proposals& all, const std::string& host) {
+void print_candidates(std::ostream& o, const Proposals& all, const std::string& host, bool color) {
     if (!all.note.empty()) o << "note:    " << visible(all.note) << "\n";
     if (all.candidates.size() < 2) return;
     o << "candidates (best first; the first is the proposal below):\n";
     for (size_t k = 0; k < all.candidates.size(); ++k) {
         const Candidate& c = all.candidates[k];
-        o << "  " << k + 1 << ". " << visible((c.proposal.sudo ? "sudo " : "") + c.proposal.text) << "   [" << shell::risk_name(c.proposal.risk()) << ", " << c.source;
+        o << "  " << k + 1 << ". " << visible((c.proposal.sudo ? "sudo " : "") + c.proposal.text) << "   ["
+          << (color ? colored_risk(shell::risk_name(c.proposal.risk())) : std::string(shell::risk_name(c.proposal.risk()))) << ", "
+          << c.source;
         if (!c.parses) o << ", does not parse";
         if (!c.unknown_flags.empty()) o << ", " << c.unknown_flags.size() << " unknown flag(s)";
         for (const std::string& m : c.missing_programs) o << ", program not found on " << target_name(host) << ": " << visible(m);
@@ -243,8 +248,9 @@ int run_cmd(const Invocation& c) {
         if (json_out) c.io.out << dump(report) << "\n";
         return rc;
     };
-    if (!json_out && generated) print_candidates(c.io.out, *generated, host);
-    if (!json_out) print_proposal(c.io.out, p);
+    const bool color = color_wanted(c.io);
+    if (!json_out && generated) print_candidates(c.io.out, *generated, host, color);
+    if (!json_out) print_proposal(c.io.out, p, color);
     if (!json_out && generated) {
         const Candidate& best = generated->candidates.front();
         for (const knowledge::FlagProblem& f : best.unknown_flags) c.io.out << "flag:    " << visible(f.message) << "\n";
@@ -279,7 +285,9 @@ int run_cmd(const Invocation& c) {
         }
     }
 
-    TerminalConfirmer confirmer;
+    // The question goes to /dev/tty (a terminal, or nobody is asked): colour unless the
+    // environment says no (NO_COLOR, TERM=dumb), as the chat decides it.
+    TerminalConfirmer confirmer(TerminalConfirmerOptions{color_allowed_by_env()});
     Verdict verdict = confirm(p, confirmer);
     if (!verdict.approved()) {
         const std::string& why = verdict.declined;

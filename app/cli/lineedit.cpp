@@ -260,20 +260,7 @@ bool looks_secret(std::string_view line) {
 }
 
 bool color_wanted(const Io& io) {
-    if (&io.out != &std::cout || ::isatty(STDOUT_FILENO) != 1) return false;
-    const char* no_color = std::getenv("NO_COLOR");
-    if (no_color && *no_color) return false;
-    const char* term = std::getenv("TERM");
-    return !(term && std::strcmp(term, "dumb") == 0);
-}
-
-std::string colored_risk(std::string_view r) {
-    const char* sgr = r == "read-only"                               ? "32"
-                      : r == "changes-files" || r == "changes-system" ? "33"
-                      : r == "destructive"                             ? "31"
-                      : r == "irreversible"                            ? "1;31"
-                                                                       : "35";
-    return std::string("\x1b[") + sgr + "m" + std::string(r) + "\x1b[0m";
+    return &io.out == &std::cout && ::isatty(STDOUT_FILENO) == 1 && color_allowed_by_env();
 }
 
 std::string chat_input_history_path() { return AppPaths::resolve().data_dir + "/chat_history"; }

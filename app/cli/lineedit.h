@@ -6,6 +6,8 @@
 
 #include "command.h"
 
+#include <base/term.h>
+
 #include <cstddef>
 #include <ostream>
 #include <streambuf>
@@ -23,11 +25,10 @@ namespace sigmaops::cli {
 bool looks_secret(std::string_view line);
 
 // Whether io.out may get colour: it is the process's stdout, a terminal, TERM is not "dumb" and
-// NO_COLOR (https://no-color.org) is unset or empty.
+// NO_COLOR (https://no-color.org) is unset or empty (base/term.h).
 bool color_wanted(const Io& io);
-// A risk name (shell::risk_name: read-only ... irreversible) in its colour: green read-only,
-// yellow changes-files/changes-system, magenta unknown, red destructive, bold red irreversible.
-std::string colored_risk(std::string_view risk_name);
+// A risk name in its colour (base/term.h), for the chat and `sigmaops cmd` alike.
+using sigmaops::colored_risk;
 
 struct LineEditorOptions {
     std::string history_file;              // "" = the input history lives in memory only

@@ -65,11 +65,13 @@ Exit run_detached(const std::vector<std::string>& args, const TempDir& dir) {
 // sigmaops on a pseudo-terminal: its stdin, stdout, stderr and /dev/tty are the pty.
 class PtyRun {
 public:
-    // env: "NAME=value" set, "NAME" unset, in the child only.
+    // env: "NAME=value" set, "NAME" unset, in the child only. NO_COLOR=1 unless env says otherwise
+    // (the texts the tests look for are plain).
     explicit PtyRun(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
         m_pid = forkpty(&m_master, nullptr, nullptr, nullptr);
         REQUIRE(m_pid >= 0);
         if (m_pid == 0) {
+            setenv("NO_COLOR", "1", 1);
             for (const std::string& e : env) {
                 const auto eq = e.find('=');
                 if (eq == std::string::npos) unsetenv(e.c_str());
@@ -244,6 +246,35 @@ TEST_CASE("cmd cli: on a terminal, n declines, y runs, destructive needs the hos
     CHECK_THAT((*rows)[0].approved_by, Catch::Contains("host name typed"));
     CHECK((*rows)[1].approved_by.empty());
     CHECK((*rows)[3].approved_by.empty());
+}
+
+TEST_CASE("cmd cli: on a terminal the risk is in colour, as the chat shows it, unless NO_COLOR or TERM=dumb", "[commands][cli][pty]") {
+    TempDir dir;
+    const std::string marker = dir / "ran", db = dir / "history.db";
+    auto count = [](const std::string& s, const std::string& what) {
+        std::size_t n = 0;
+        for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+        return n;
+    };
+    {
+        // The proposal on stdout and the question on /dev/tty: both in the chat's colour (yellow).
+        PtyRun run({"cmd", "--command", "touch " + marker, "--run", "--history", db}, {"NO_COLOR", "TERM=xterm"});
+        REQUIRE(run.wait_for("Run it? [y/N] "));
+        INFO(run.seen());
+        CHECK(count(run.seen(), "risk:    \x1b[33mchanges-files\x1b[0m") == 2);
+        run.type("n\r");
+        CHECK(run.finish() == 3);
+    }
+    for (const auto& env : {std::vector<std::string>{"NO_COLOR=1", "TERM=xterm"}, std::vector<std::string>{"NO_COLOR", "TERM=dumb"}}) {
+        PtyRun run({"cmd", "--command", "touch " + marker, "--run", "--history", db}, env);
+        REQUIRE(run.wait_for("Run it? [y/N] "));
+        INFO(env[0] << " " << env[1] << "\n" << run.seen());
+        CHECK(count(run.seen(), "risk:    changes-files") == 2);
+        CHECK(run.seen().find('\x1b') == std::string::npos);
+        run.type("n\r");
+        CHECK(run.finish() == 3);
+    }
+    CHECK_FALSE(exists(marker));
 }
 
 TEST_CASE("cmd cli: Ctrl-C on the terminal stops the command's whole process group", "[commands][cli][pty][cancel]") {

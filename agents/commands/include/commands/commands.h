@@ -113,11 +113,22 @@ public:
     virtual Answer ask(const ConfirmRequest& request) = 0;
 };
 
+// How the terminal question looks. The front end decides colour (base/term.h: NO_COLOR, TERM),
+// never this module.
+struct TerminalConfirmerOptions {
+    bool color = false;   // the risk name in its colour (base/term.h colored_risk)
+};
+
 // Shows host, command, risk and reasons on /dev/tty and reads y/N (or the host name) from it.
 // Without a controlling terminal every request is declined.
 class TerminalConfirmer final : public Confirmer {
 public:
+    TerminalConfirmer() = default;
+    explicit TerminalConfirmer(TerminalConfirmerOptions options) : m_options(options) {}
     Answer ask(const ConfirmRequest& request) override;
+
+private:
+    TerminalConfirmerOptions m_options;
 };
 
 class Runner;
