@@ -99,6 +99,12 @@ ModelCard card_of(const sigma::Model& m, const char* backend) {
         {"tensor types", types},
         {"tokenizer", i.has_tokenizer ? i.tokenizer_model : std::string("none (token ids only)")},
         {"chat format", i.chat_format},
+        // Whether prompts are rendered by the file's own tokenizer.chat_template (Jinja) or by the
+        // fixed format above, and why the file's template is not used when it is there.
+        {"chat template", i.chat_template_jinja            ? std::string("the model's own (Jinja, tokenizer.chat_template)")
+                          : !i.chat_template_error.empty() ? "not used: " + i.chat_template_error + " (the fixed format " +
+                                                                 i.chat_format + " instead)"
+                                                           : "none in the file (the fixed format " + i.chat_format + ")"},
     };
     return c;
 }

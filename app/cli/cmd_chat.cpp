@@ -90,8 +90,10 @@ void print_model(std::ostream& out, const llm::ModelCard& card, const ChatOption
     o << "model:    " << card.display_name() << "\n"
       << "file:     " << card.path << "\n"
       << "arch:     " << card.architecture << ", " << card.n_params << " parameters, " << human_bytes(double(card.weight_bytes))
-      << ", chat format " << card.chat_format << "\n"
-      << "device:   " << card.backend << (card.backend == "cpu" ? " (" + e.cpu_features + ")" : std::string()) << "\n"
+      << ", chat format " << card.chat_format << "\n";
+    for (const auto& [key, value] : card.details)   // the model's own Jinja template or why not (a local model)
+        if (key == "chat template") o << "template: " << value << "\n";
+    o << "device:   " << card.backend << (card.backend == "cpu" ? " (" + e.cpu_features + ")" : std::string()) << "\n"
       << "context:  " << n_ctx << " tokens (trained for " << card.n_ctx_train << ")"
       << (opt.context.sliding_window ? ", sliding window" : "") << "\n"
       << "sampling: temperature " << opt.sampling.temperature << ", top-k " << opt.sampling.top_k << ", top-p "

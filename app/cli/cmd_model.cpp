@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <base/text.h>
+#include <commands/commands.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -115,11 +116,16 @@ int run_info(const Invocation& c) {
     auto m = llm::load_local(c.args.positional()[0]);
     if (!m) return fail(c.io, m.error());
     const llm::ModelCard& card = m->model->card();
+    // Values come from the file (name, a template's error): shown on one line, escape sequences
+    // and control bytes removed.
     auto row = [&](const std::string& key, const std::string& value) {
         std::string k = key + ":";
         if (k.size() < 16) k.resize(16, ' ');
         else k += " ";
-        c.io.out << k << value << "\n";
+        std::string v = commands::clean_output(value);
+        std::replace(v.begin(), v.end(), '\n', ' ');
+        std::replace(v.begin(), v.end(), '\t', ' ');
+        c.io.out << k << v << "\n";
     };
     row("file", card.path);
     row("name", card.name.empty() ? "-" : card.name);

@@ -99,6 +99,42 @@ TEST_CASE("no model: where models are looked up and how to pass one", "[app][cli
     fs::remove_all(empty);
 }
 
+TEST_CASE("model info says whether the model's own chat template is used, and why not", "[app][cli]") {
+    // No template in the file (the tiny test model): the fixed format.
+    auto tiny = run("model info " + sigma::testing::tiny_chat_model());
+    INFO(tiny.out);
+    CHECK(tiny.rc == 0);
+    CHECK_THAT(tiny.out, Catch::Contains("\nchat template:  none in the file (the fixed format "));
+    const fs::path nano = fs::path(SIGMAOPS_SOURCE_DIR) / "resources/models/sigma-ops-nano.gguf";
+    if (!fs::exists(nano)) {
+        SUCCEED("skipped: resources/models/sigma-ops-nano.gguf is absent (the shipped model's template)");
+        std::puts("skipped: resources/models/sigma-ops-nano.gguf is absent");
+        return;
+    }
+    auto own = run("model info " + nano.string());
+    INFO(own.out);
+    CHECK(own.rc == 0);
+    CHECK_THAT(own.out, Catch::Contains("\nchat template:  the model's own (Jinja, tokenizer.chat_template)\n"));
+    // The same file with its template broken (endfor -> endfxr, same length, so the GGUF stays
+    // valid): the error (line, column) is shown on one line and the fixed format is named.
+    std::ifstream in(nano, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const std::size_t at = bytes.find("{% endfor %}", bytes.find("tokenizer.chat_template"));
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, 12, "{% endfxr %}");
+    const fs::path broken = fs::temp_directory_path() / ("sigmaops-broken-template-" + std::to_string(::getpid()) + ".gguf");
+    std::ofstream(broken, std::ios::binary) << bytes;
+    auto bad = run("model info " + broken.string());
+    fs::remove(broken);
+    INFO(bad.out);
+    CHECK(bad.rc == 0);
+    const std::size_t row = bad.out.find("\nchat template:  not used: ");
+    REQUIRE(row != std::string::npos);
+    const std::string line = bad.out.substr(row + 1, bad.out.find('\n', row + 1) - row - 1);
+    CHECK_THAT(line, Catch::Contains("endfxr") || Catch::Contains("line 1"));
+    CHECK_THAT(line, Catch::EndsWith("(the fixed format sigma instead)"));
+}
+
 TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[app][chat]") {
     const fs::path dir = fs::temp_directory_path() / ("sigmaops-clichat-" + std::to_string(::getpid()));
     fs::remove_all(dir);
