@@ -219,6 +219,7 @@ int show_prompt_only(const Invocation& c, const logs::Report& report) {
         c.io.err << "sigmaops diagnose: --show-prompt needs the model's tokenizer: " << why.str();
         return k_exit_failure;
     }
+    c.io.err << why.str();   // where the model was loaded (device: ...), said once, as explain_report does
     logs::PromptOptions po;
     po.n_ctx = int(c.args.get_int("--ctx", 0, 0, 1 << 20));
     if (po.n_ctx == 0) po.n_ctx = int(std::min<std::uint32_t>(model->card().n_ctx_train ? model->card().n_ctx_train : 4096, 4096));

@@ -135,6 +135,35 @@ TEST_CASE("model info says whether the model's own chat template is used, and wh
     CHECK_THAT(line, Catch::EndsWith("(the fixed format sigma instead)"));
 }
 
+TEST_CASE("diagnose says once on stderr where the model runs, never on --json's stdout", "[app][cli]") {
+    const fs::path dir = fs::temp_directory_path() / ("sigmaops-diag-device-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const fs::path log = dir / "syslog";
+    std::ofstream(log) << "Mar  1 09:12:01 db1 kernel: Out of memory: Killed process 4242 (java) total-vm:8000000kB\n"
+                          "Mar  1 09:12:02 db1 postgres[900]: PANIC:  could not write to file \"pg_wal/x\": No space left on device\n";
+    const std::string bin = std::string(SIGMAOPS_BINARY_DIR) + "/app/sigmaops";
+    auto read = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    };
+    // The model's explanation (--json), and --show-prompt --no-model (the model is loaded for its
+    // tokenizer; the prompt and the report on stdout).
+    for (const std::string& extra : {std::string(" --json"), std::string(" --show-prompt --no-model --ctx 2048")}) {
+        const std::string cmd = bin + " diagnose " + log.string() + " --no-history -m " + sigma::testing::tiny_chat_model() +
+                                extra + " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
+        const int status = std::system(cmd.c_str());
+        const std::string out = read(dir / "out"), err = read(dir / "err");
+        INFO(cmd << "\nstdout:\n" << out << "\nstderr:\n" << err);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        std::size_t said = 0;
+        for (std::size_t at = err.find("device: "); at != std::string::npos; at = err.find("device: ", at + 1)) ++said;
+        CHECK(said == 1);
+        CHECK_THAT(out, !Catch::Contains("device: cpu"));
+    }
+    fs::remove_all(dir);
+}
+
 TEST_CASE("terminal chat on stdin streams a reply and keeps it in history", "[app][chat]") {
     const fs::path dir = fs::temp_directory_path() / ("sigmaops-clichat-" + std::to_string(::getpid()));
     fs::remove_all(dir);
