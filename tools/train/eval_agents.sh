@@ -14,8 +14,8 @@
 # CMD_CONFIGS (default tldr,model+cp,model+cp3). Runtime on the shared 2-core VM: see docs/model.md.
 set -euo pipefail
 if [ $# -ne 2 ]; then echo "usage: $0 GGUF OUTDIR" >&2; exit 2; fi
-GGUF=$(realpath "$1"); OUT=$2
-[ -f "$GGUF" ] || { echo "eval_agents.sh: no such model file: $1" >&2; exit 1; }
+[ -f "$1" ] || { echo "eval_agents.sh: no such model file: $1" >&2; exit 1; }
+GGUF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); OUT=$2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}; case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD;; esac
 CMD_LIMIT=${CMD_LIMIT:-300}; DIAG_LIMIT=${DIAG_LIMIT:-100000}
@@ -55,7 +55,7 @@ for line in open(os.path.join(out, "cmd_eval.md")):
                       "exact": pct(c[5]), "parses": pct(c[6]), "no_answer": int(c[7]), "seconds": float(c[8])}
 diag = json.load(open(os.path.join(out, "diagnose_eval.json")))
 mt = [json.loads(l) for l in open(os.path.join(out, "multiturn.jsonl"))] if os.path.exists(os.path.join(out, "multiturn.jsonl")) else []
-mt = [m for m in mt if os.path.realpath(m["path"]) == gguf]
+mt = [m for m in mt if os.path.realpath(m["path"]) == os.path.realpath(gguf)]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 res = {
     "model": gguf, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
@@ -79,6 +79,6 @@ print(f"| ... with >= 2 offered findings ({r1['multi_offered']}) | {r0['root_rig
 print(f"| ... answers citing an unknown id | - | {r1['unknown_id_answers']} |")
 print(f"| ... Then ids match (all / with Then in reference, {r1['with_then']}) | {r0['then_match_pct']:.1f}% / {r0['then_match_with_then_pct']:.1f}% | {r1['then_match_pct']:.1f}% / {r1['then_match_with_then_pct']:.1f}% |")
 print(f"| incident samples: expected finding named root cause | {d['samples']['rule_right']}/{d['samples']['n']} | {d['samples']['model_right']}/{d['samples']['n']} |")
-print(f"| multi-turn: follow-ups echoing an earlier answer | - | {m['echoed']}/4 |")
+print(f"| multi-turn: follow-ups echoing an earlier answer (repeating its command) | - | {m['echoed']}/4 ({m['same_command']}/4) |")
 print(f"seconds: cmd {c['seconds']}, diagnose {d['seconds']}, multiturn {m['seconds']}; JSON: {os.path.join(out, 'agents_eval.json')}")
 PY
